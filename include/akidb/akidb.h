@@ -1,0 +1,13 @@
+/*
+ * akidb/akidb.h — umbrella header of the AkiDB engine library (libakidb).
+ */
+#ifndef AKIDB_AKIDB_H
+#define AKIDB_AKIDB_H
+
+#include "akidb/errors.h"
+#include "akidb/index.h"
+#include "akidb/vec.h"
+
+#define AKIDB_VERSION_STRING "2.0.0-dev"
+
+#endif /* AKIDB_AKIDB_H */

@@ -1,0 +1,246 @@
+/*
+ * hnsw_delete.c — owns deletion and compaction of the HNSW graph.
+ * Delete only marks a slot: the point is never returned again but keeps
+ * routing searches. Compaction (exclusive, under the grow write lock)
+ * removes deleted points for good: every live list that named a deleted
+ * point is rebuilt from its live neighbours and the live neighbours of the
+ * deleted ones (SELECT-NEIGHBORS-HEURISTIC), points left with no incoming or
+ * outgoing layer-0 link are re-linked by a search, then slots are
+ * renumbered densely and the arenas shrunk to fit.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "index/hnsw_internal.h"
+
+int akidb_hnsw_delete(akidb_hnsw_t *h, uint64_t label) {
+  pthread_rwlock_rdlock(&h->grow);
+  pthread_mutex_lock(&h->map_lock);
+  uint32_t s = label_map_get(&h->map, label);
+  if (s != LABEL_MAP_NONE) {
+    label_map_remove(&h->map, label);
+    atomic_fetch_or(&h->flags[s], FLAG_DELETED);
+    atomic_fetch_sub(&h->live, 1);
+    atomic_fetch_add(&h->deleted, 1);
+  }
+  pthread_mutex_unlock(&h->map_lock);
+  pthread_rwlock_unlock(&h->grow);
+  return s == LABEL_MAP_NONE ? AKIDB_ENOTFOUND : AKIDB_OK;
+}
+
+static inline bool is_live(const akidb_hnsw_t *h, uint32_t s) {
+  return (atomic_load_explicit(&h->flags[s], memory_order_relaxed) &
+          (FLAG_READY | FLAG_DELETED)) == FLAG_READY;
+}
+
+/* Adds (dist(u, w), w) to cands unless w is u, dead or already added. */
+static int add_candidate(const akidb_hnsw_t *h, hnsw_ctx_t *c, heap_t *cands,
+                         uint32_t u, uint32_t w, uint16_t tag) {
+  if (w == u || c->visited[w] == tag || !is_live(h, w)) return AKIDB_OK;
+  c->visited[w] = tag;
+  if (cands->n == cands->cap && heap_reserve(cands, cands->cap * 2 + 64))
+    return AKIDB_ENOMEM;
+  cands->a[cands->n].id = w;
+  cands->a[cands->n].d = metric_dist(&h->metric, hnsw_vec(h, u), hnsw_vec(h, w), h->dim);
+  cands->n++;
+  return AKIDB_OK;
+}
+
+/* Rebuilds u's list at `level` if it names a deleted point. */
+static int repair_list(akidb_hnsw_t *h, hnsw_ctx_t *c, heap_t *cands,
+                       uint32_t u, int level) {
+  uint32_t *l = hnsw_links(h, u, level);
+  bool dirty = false;
+  for (uint32_t i = 1; i <= l[0] && !dirty; i++) dirty = !is_live(h, l[i]);
+  if (!dirty) return AKIDB_OK;
+  uint16_t tag = hnsw_ctx_new_tag(c);
+  c->visited[u] = tag;
+  cands->n = 0;
+  int rc = AKIDB_OK;
+  for (uint32_t i = 1; i <= l[0] && rc == AKIDB_OK; i++) {
+    uint32_t v = l[i];
+    if (is_live(h, v)) {
+      rc = add_candidate(h, c, cands, u, v, tag);
+      continue;
+    }
+    const uint32_t *lv = hnsw_links(h, v, level); /* v's level >= level */
+    for (uint32_t j = 1; j <= lv[0] && rc == AKIDB_OK; j++)
+      rc = add_candidate(h, c, cands, u, lv[j], tag);
+  }
+  if (rc) return rc;
+  hnsw_sort_items(cands->a, cands->n);
+  uint32_t ids[2 * AKIDB_HNSW_M_MAX + 1];
+  uint32_t kept = hnsw_select_neighbors(h, cands->a, cands->n, hnsw_max_links(h, level), ids);
+  memcpy(l + 1, ids, kept * sizeof(uint32_t));
+  l[0] = kept;
+  return AKIDB_OK;
+}
+
+/* Connects live point u at layer 0 to neighbours found by a search. */
+static int relink(akidb_hnsw_t *h, hnsw_ctx_t *c, uint32_t u) {
+  uint32_t ep;
+  int top;
+  hnsw_read_entry(h, &ep, &top);
+  const float *q = hnsw_vec(h, u);
+  float d = hnsw_dist(h, q, ep);
+  for (int l = top; l > 0; l--) ep = hnsw_greedy(h, c, q, ep, &d, l);
+  int rc = hnsw_search_layer(h, c, q, ep, d, h->p.ef_construction + 1, 0, NULL);
+  if (rc) return rc;
+  heap_item_t found[AKIDB_HNSW_EF_CONSTRUCTION_MAX + 1];
+  uint32_t n = 0;
+  while (c->top.n) {
+    if (c->top.a[0].id != u) found[n++] = c->top.a[0];
+    maxheap_pop(&c->top);
+  }
+  hnsw_sort_items(found, n);
+  uint32_t ids[2 * AKIDB_HNSW_M_MAX + 1];
+  uint32_t kept = hnsw_select_neighbors(h, found, n, h->m, ids);
+  uint32_t *own = hnsw_links(h, u, 0);
+  for (uint32_t j = 0; j < kept; j++) {
+    bool have = false;
+    for (uint32_t i = 1; i <= own[0]; i++) have |= own[i] == ids[j];
+    if (!have && own[0] < h->m0) own[++own[0]] = ids[j];
+  }
+  for (uint32_t j = 0; j < kept; j++) { /* and the way back in */
+    uint32_t *l = hnsw_links(h, ids[j], 0);
+    bool have = false;
+    for (uint32_t i = 1; i <= l[0]; i++) have |= l[i] == u;
+    if (have) continue;
+    if (l[0] < h->m0) l[++l[0]] = u;
+    else l[l[0]] = u; /* replace the farthest-ranked link */
+  }
+  return AKIDB_OK;
+}
+
+/* Re-links live points with no incoming or no outgoing layer-0 link. */
+static int relink_orphans(akidb_hnsw_t *h, hnsw_ctx_t *c, uint32_t n) {
+  uint8_t *has_in = calloc(n ? n : 1, 1);
+  if (!has_in) return AKIDB_ENOMEM;
+  for (uint32_t u = 0; u < n; u++) {
+    if (!is_live(h, u)) continue;
+    const uint32_t *l = hnsw_links(h, u, 0);
+    for (uint32_t i = 1; i <= l[0]; i++) has_in[l[i]] = 1;
+  }
+  int rc = AKIDB_OK;
+  for (uint32_t u = 0; u < n && rc == AKIDB_OK; u++)
+    if (is_live(h, u) && u != h->entry && (!has_in[u] || hnsw_links(h, u, 0)[0] == 0))
+      rc = relink(h, c, u);
+  free(has_in);
+  return rc;
+}
+
+/* Rewrites a list through the renumbering map, dropping dead ids. */
+static void remap_list(uint32_t *l, const uint32_t *new_id) {
+  uint32_t kept = 0;
+  for (uint32_t i = 1; i <= l[0]; i++)
+    if (new_id[l[i]] != HNSW_NONE) l[1 + kept++] = new_id[l[i]];
+  l[0] = kept;
+}
+
+/* Moves live slots to the front in order and rebuilds the label map. */
+static int renumber(akidb_hnsw_t *h, uint32_t n) {
+  uint32_t *new_id = malloc((n ? n : 1) * sizeof(uint32_t));
+  label_map_t map;
+  label_map_init(&map);
+  if (!new_id || label_map_reserve(&map, atomic_load(&h->live))) {
+    free(new_id);
+    label_map_free(&map);
+    return AKIDB_ENOMEM;
+  }
+  uint32_t live = 0, best = HNSW_NONE;
+  for (uint32_t s = 0; s < n; s++) {
+    new_id[s] = is_live(h, s) ? live++ : HNSW_NONE;
+    if (new_id[s] != HNSW_NONE && (best == HNSW_NONE || h->levels[s] > h->levels[best]))
+      best = s;
+  }
+  uint32_t entry = (h->entry < n && new_id[h->entry] != HNSW_NONE) ? h->entry : best;
+  for (uint32_t s = 0; s < n; s++) {
+    if (new_id[s] == HNSW_NONE) {
+      free(h->upper[s]);
+      h->upper[s] = NULL;
+      continue;
+    }
+    uint32_t t = new_id[s]; /* t <= s: moving down never overwrites unread data */
+    remap_list(hnsw_links(h, s, 0), new_id);
+    for (int l = 1; l <= h->levels[s]; l++) remap_list(hnsw_links(h, s, l), new_id);
+    label_map_put(&map, h->labels[s], t); /* room reserved: cannot fail */
+    if (t == s) continue;
+    memcpy(hnsw_vec(h, t), hnsw_vec(h, s), (size_t)h->stride * sizeof(float));
+    memcpy(hnsw_links(h, t, 0), hnsw_links(h, s, 0), h->l0_words * sizeof(uint32_t));
+    h->upper[t] = h->upper[s];
+    h->upper[s] = NULL;
+    h->labels[t] = h->labels[s];
+    h->levels[t] = h->levels[s];
+  }
+  for (uint32_t s = 0; s < n; s++)
+    atomic_store_explicit(&h->flags[s], s < live ? FLAG_READY : 0, memory_order_relaxed);
+  h->entry = entry == HNSW_NONE ? HNSW_NONE : new_id[entry];
+  h->max_level = entry == HNSW_NONE ? -1 : h->levels[h->entry];
+  free(new_id);
+  label_map_free(&h->map);
+  h->map = map;
+  atomic_store(&h->n_slots, live);
+  atomic_store(&h->deleted, 0);
+  return AKIDB_OK;
+}
+
+/* Shrinks *pp from n items to keep (> 0) items of `size`; keeps it on failure. */
+static void shrink_array(void **pp, size_t keep, size_t size) {
+  void *q = realloc(*pp, keep * size);
+  if (q) *pp = q;
+}
+
+/* Returns the memory of slots beyond `cap` (at least 1) to the system. */
+static void shrink(akidb_hnsw_t *h, uint64_t cap) {
+  if (cap == 0) cap = 1;
+  if (cap >= h->cap) return;
+  float *v = aligned_alloc(64, (size_t)cap * h->stride * sizeof(float));
+  if (!v) return; /* keep the larger arenas: still consistent */
+  memcpy(v, h->vecs, (size_t)cap * h->stride * sizeof(float));
+  free(h->vecs);
+  h->vecs = v;
+  shrink_array((void **)&h->links0, cap * h->l0_words, sizeof(uint32_t));
+  shrink_array((void **)&h->upper, cap, sizeof(uint32_t *));
+  shrink_array((void **)&h->labels, cap, sizeof(uint64_t));
+  shrink_array((void **)&h->levels, cap, 1);
+  shrink_array((void **)&h->flags, cap, 1);
+  shrink_array((void **)&h->locks, cap, 1);
+  h->cap = cap;
+}
+
+/* Frees pooled search contexts (their visited arrays are sized to the old
+ * capacity). Caller holds grow for writing. */
+static void drop_pool(akidb_hnsw_t *h) {
+  pthread_mutex_lock(&h->pool_lock);
+  while (h->pool) {
+    hnsw_ctx_t *next = h->pool->next;
+    hnsw_ctx_free(h->pool);
+    h->pool = next;
+  }
+  pthread_mutex_unlock(&h->pool_lock);
+}
+
+int akidb_hnsw_compact(akidb_hnsw_t *h) {
+  pthread_rwlock_wrlock(&h->grow);
+  int rc = AKIDB_OK;
+  uint32_t n = atomic_load(&h->n_slots);
+  if (atomic_load(&h->deleted) == 0) goto done;
+  hnsw_ctx_t *c = hnsw_ctx_acquire(h);
+  heap_t cands = {0};
+  if (!c) {
+    rc = AKIDB_ENOMEM;
+    goto done;
+  }
+  for (uint32_t u = 0; u < n && rc == AKIDB_OK; u++)
+    for (int l = 0; is_live(h, u) && l <= h->levels[u] && rc == AKIDB_OK; l++)
+      rc = repair_list(h, c, &cands, u, l);
+  if (rc == AKIDB_OK && atomic_load(&h->live) > 1) rc = relink_orphans(h, c, n);
+  heap_free(&cands);
+  hnsw_ctx_release(h, c);
+  if (rc == AKIDB_OK) rc = renumber(h, n);
+  if (rc == AKIDB_OK) shrink(h, atomic_load(&h->n_slots));
+  drop_pool(h);
+done:
+  pthread_rwlock_unlock(&h->grow);
+  return rc;
+}

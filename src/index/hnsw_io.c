@@ -1,0 +1,304 @@
+/*
+ * hnsw_io.c — owns the HNSW file format: save (to a temporary file, fsync,
+ * rename, fsync of the directory: a crash leaves the old file or the new
+ * one) and load (header checks, one checksum over header and sections,
+ * structural validation). Save takes the grow lock for writing so the file
+ * is one consistent snapshot.
+ *
+ * Format version 1, little-endian:
+ *   header   96 bytes: magic "AKIHNSW1", u32 version, u32 header bytes,
+ *            u32 dim, metric, m, ef_construction, ef_search, reserved,
+ *            u64 seed, slots, live, deleted, u32 entry, i32 max_level,
+ *            u64 upper words, zero padding
+ *   labels   slots * u64
+ *   levels   slots * u8
+ *   flags    slots * u8 (bit 1: deleted)
+ *   links0   slots * (1 + 2m) * u32
+ *   upper    for each slot with level > 0: level * (1 + m) * u32
+ *   vectors  slots * dim * f32
+ *   trailer  u64 checksum (ck64 of everything above), magic "AKIHEND1"
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "index/hnsw_internal.h"
+#include "util/checksum.h"
+
+#define FILE_MAGIC "AKIHNSW1"
+#define END_MAGIC "AKIHEND1"
+#define FORMAT_VERSION 1u
+#define HEADER_BYTES 96u
+
+typedef struct {
+  char magic[8];
+  uint32_t version, header_bytes;
+  uint32_t dim, metric, m, ef_construction, ef_search, reserved;
+  uint64_t seed, slots, live, deleted;
+  uint32_t entry;
+  int32_t max_level;
+  uint64_t upper_words;
+  uint8_t pad[HEADER_BYTES - 88];
+} file_header_t;
+
+_Static_assert(sizeof(file_header_t) == HEADER_BYTES, "header is 96 bytes");
+
+#define SAY(...) (err ? snprintf(err, errlen, __VA_ARGS__) : 0)
+
+/* ------------------------------------------------------------------ save -- */
+
+typedef struct {
+  FILE *f;
+  ck64_t ck;
+  int failed;
+} writer_t;
+
+static void put(writer_t *w, const void *p, size_t n) {
+  if (w->failed || n == 0) return;
+  ck64_update(&w->ck, p, n);
+  if (fwrite(p, 1, n, w->f) != n) w->failed = errno ? errno : EIO;
+}
+
+static uint64_t upper_words(const akidb_hnsw_t *h, uint32_t n) {
+  uint64_t words = 0;
+  for (uint32_t s = 0; s < n; s++) words += (uint64_t)h->levels[s] * h->up_words;
+  return words;
+}
+
+static void write_body(akidb_hnsw_t *h, writer_t *w) {
+  uint32_t n = atomic_load(&h->n_slots);
+  file_header_t hd;
+  memset(&hd, 0, sizeof hd);
+  memcpy(hd.magic, FILE_MAGIC, 8);
+  hd.version = FORMAT_VERSION;
+  hd.header_bytes = HEADER_BYTES;
+  hd.dim = h->dim;
+  hd.metric = (uint32_t)h->p.metric;
+  hd.m = h->m;
+  hd.ef_construction = h->p.ef_construction;
+  hd.ef_search = atomic_load(&h->ef_search);
+  hd.seed = h->p.seed;
+  hd.slots = n;
+  hd.live = atomic_load(&h->live);
+  hd.deleted = atomic_load(&h->deleted);
+  hd.entry = h->entry;
+  hd.max_level = h->max_level;
+  hd.upper_words = upper_words(h, n);
+  put(w, &hd, sizeof hd);
+  put(w, h->labels, (size_t)n * sizeof(uint64_t));
+  put(w, h->levels, n);
+  for (uint32_t s = 0; s < n; s++) {
+    uint8_t fl = (hnsw_flags(h, s) & FLAG_DELETED) ? 1 : 0;
+    put(w, &fl, 1);
+  }
+  put(w, h->links0, (size_t)n * h->l0_words * sizeof(uint32_t));
+  for (uint32_t s = 0; s < n; s++)
+    put(w, h->upper[s], (size_t)h->levels[s] * h->up_words * sizeof(uint32_t));
+  for (uint32_t s = 0; s < n; s++) put(w, hnsw_vec(h, s), (size_t)h->dim * sizeof(float));
+  uint64_t sum = ck64_final(&w->ck);
+  put(w, &sum, 8);
+  put(w, END_MAGIC, 8);
+}
+
+/* fsyncs the directory holding `path` so a rename into it is durable. */
+static int sync_dir(const char *path) {
+  char *copy = strdup(path);
+  if (!copy) return ENOMEM;
+  int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+  free(copy);
+  if (fd < 0) return errno;
+  int rc = fsync(fd) ? errno : 0;
+  close(fd);
+  return rc;
+}
+
+int akidb_hnsw_save(akidb_hnsw_t *h, const char *path, char *err,
+                    size_t errlen) {
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+    SAY("path is too long: %s", path);
+    return AKIDB_EINVAL;
+  }
+  writer_t w = {.f = fopen(tmp, "wb")};
+  if (!w.f) {
+    SAY("cannot create %s: %s", tmp, strerror(errno));
+    return AKIDB_EIO;
+  }
+  setvbuf(w.f, NULL, _IOFBF, 1 << 20);
+  ck64_init(&w.ck);
+  pthread_rwlock_wrlock(&h->grow);
+  write_body(h, &w);
+  pthread_rwlock_unlock(&h->grow);
+  if (!w.failed && fflush(w.f)) w.failed = errno;
+  if (!w.failed && fsync(fileno(w.f))) w.failed = errno;
+  if (fclose(w.f) && !w.failed) w.failed = errno;
+  if (!w.failed && rename(tmp, path)) w.failed = errno;
+  if (!w.failed) w.failed = sync_dir(path);
+  if (w.failed) {
+    unlink(tmp);
+    SAY("cannot write %s: %s", path, strerror(w.failed));
+    return AKIDB_EIO;
+  }
+  return AKIDB_OK;
+}
+
+/* ------------------------------------------------------------------ load -- */
+
+typedef struct {
+  FILE *f;
+  ck64_t ck;
+  int short_read;
+} reader_t;
+
+static void get(reader_t *r, void *p, size_t n) {
+  if (r->short_read || n == 0) return;
+  if (fread(p, 1, n, r->f) != n) {
+    r->short_read = 1;
+    return;
+  }
+  ck64_update(&r->ck, p, n);
+}
+
+/* Expected file size for a header, or 0 when the numbers overflow. */
+static uint64_t expected_size(const file_header_t *hd) {
+  uint64_t n = hd->slots, l0 = 1 + 2ull * hd->m;
+  if (n > HNSW_MAX_SLOTS || hd->upper_words > (1ull << 40)) return 0;
+  return HEADER_BYTES + n * (8 + 1 + 1 + l0 * 4 + (uint64_t)hd->dim * 4) +
+         hd->upper_words * 4 + 16;
+}
+
+/* Checks the header's numbers before anything is allocated from them. */
+static int check_header(const file_header_t *hd, uint64_t file_size,
+                        akidb_hnsw_params_t *p, char *err, size_t errlen) {
+  if (hd->version != FORMAT_VERSION) {
+    SAY("index file has format version %u; this build reads version %u",
+        hd->version, FORMAT_VERSION);
+    return AKIDB_EVERSION;
+  }
+  akidb_hnsw_params_default(p, hd->dim, (akidb_metric_t)hd->metric);
+  p->m = hd->m;
+  p->ef_construction = hd->ef_construction;
+  p->ef_search = hd->ef_search;
+  p->seed = hd->seed;
+  char why[200];
+  if (hd->header_bytes != HEADER_BYTES || akidb_hnsw_params_validate(p, why, sizeof why)) {
+    SAY("index header is corrupt: %s", hd->header_bytes != HEADER_BYTES ? "bad header size" : why);
+    return AKIDB_ECORRUPT;
+  }
+  uint64_t want = expected_size(hd);
+  if (want != file_size) {
+    SAY("index file is %llu bytes but its header describes %llu: truncated or corrupt",
+        (unsigned long long)file_size, (unsigned long long)want);
+    return AKIDB_ECORRUPT;
+  }
+  return AKIDB_OK;
+}
+
+/* Reads the sections into a freshly reserved index. */
+static int read_sections(akidb_hnsw_t *h, reader_t *r, const file_header_t *hd) {
+  uint32_t n = (uint32_t)hd->slots;
+  get(r, h->labels, (size_t)n * 8);
+  get(r, h->levels, n);
+  for (uint32_t s = 0; s < n && !r->short_read; s++) {
+    uint8_t fl = 0;
+    get(r, &fl, 1);
+    if (fl > 1) return AKIDB_ECORRUPT;
+    atomic_store_explicit(&h->flags[s], FLAG_READY | (fl ? FLAG_DELETED : 0), memory_order_relaxed);
+  }
+  get(r, h->links0, (size_t)n * h->l0_words * 4);
+  uint64_t words = 0;
+  for (uint32_t s = 0; s < n && !r->short_read; s++) {
+    if (h->levels[s] > HNSW_MAX_LEVEL) return AKIDB_ECORRUPT;
+    if (h->levels[s] == 0) continue;
+    size_t cnt = (size_t)h->levels[s] * h->up_words;
+    words += cnt;
+    if (words > hd->upper_words || !(h->upper[s] = malloc(cnt * 4))) return AKIDB_ECORRUPT;
+    get(r, h->upper[s], cnt * 4);
+  }
+  for (uint32_t s = 0; s < n; s++) get(r, hnsw_vec(h, s), (size_t)h->dim * 4);
+  atomic_store(&h->n_slots, n);
+  return r->short_read || words != hd->upper_words ? AKIDB_ECORRUPT : AKIDB_OK;
+}
+
+/* Every list within bounds, entry consistent, labels unique among live. */
+static int check_graph(akidb_hnsw_t *h, const file_header_t *hd) {
+  uint32_t n = (uint32_t)hd->slots;
+  uint64_t live = 0;
+  for (uint32_t s = 0; s < n; s++) {
+    for (int l = 0; l <= h->levels[s]; l++) {
+      const uint32_t *lst = hnsw_links(h, s, l);
+      if (lst[0] > hnsw_max_links(h, l)) return AKIDB_ECORRUPT;
+      for (uint32_t i = 1; i <= lst[0]; i++)
+        if (lst[i] >= n || h->levels[lst[i]] < l) return AKIDB_ECORRUPT;
+    }
+    if (hnsw_flags(h, s) & FLAG_DELETED) continue;
+    live++;
+    if (label_map_get(&h->map, h->labels[s]) != LABEL_MAP_NONE) return AKIDB_ECORRUPT;
+    label_map_put(&h->map, h->labels[s], s);
+  }
+  if (live != hd->live || n - live != hd->deleted) return AKIDB_ECORRUPT;
+  if (n == 0) return hd->entry == HNSW_NONE && hd->max_level == -1 ? AKIDB_OK : AKIDB_ECORRUPT;
+  if (hd->entry >= n || hd->max_level != h->levels[hd->entry]) return AKIDB_ECORRUPT;
+  h->entry = hd->entry;
+  h->max_level = hd->max_level;
+  atomic_store(&h->live, live);
+  atomic_store(&h->deleted, n - live);
+  return AKIDB_OK;
+}
+
+static int load_body(reader_t *r, uint64_t size, akidb_hnsw_t **out, char *err,
+                     size_t errlen) {
+  file_header_t hd;
+  if (fread(&hd, 1, sizeof hd, r->f) != sizeof hd || memcmp(hd.magic, FILE_MAGIC, 8)) {
+    SAY("not an AkiDB HNSW index file (bad magic)");
+    return AKIDB_EFORMAT;
+  }
+  ck64_update(&r->ck, &hd, sizeof hd);
+  akidb_hnsw_params_t p;
+  int rc = check_header(&hd, size, &p, err, errlen);
+  if (rc) return rc;
+  akidb_hnsw_t *h;
+  if ((rc = hnsw_alloc(&p, &h, err, errlen))) return rc;
+  if ((rc = hnsw_reserve(h, hd.slots ? hd.slots : 1))) {
+    akidb_hnsw_free(h);
+    SAY("cannot allocate an index of %llu points", (unsigned long long)hd.slots);
+    return rc;
+  }
+  rc = read_sections(h, r, &hd);
+  uint64_t stored = 0;
+  char end[8] = {0};
+  uint64_t sum = ck64_final(&r->ck);
+  if (rc == AKIDB_OK && (fread(&stored, 1, 8, r->f) != 8 || fread(end, 1, 8, r->f) != 8 ||
+                         stored != sum || memcmp(end, END_MAGIC, 8)))
+    rc = AKIDB_ECORRUPT;
+  if (rc == AKIDB_OK) rc = check_graph(h, &hd);
+  if (rc) {
+    akidb_hnsw_free(h);
+    SAY("index file is corrupt: checksum mismatch or inconsistent structure");
+    return AKIDB_ECORRUPT;
+  }
+  *out = h;
+  return AKIDB_OK;
+}
+
+int akidb_hnsw_load(const char *path, akidb_hnsw_t **out, char *err,
+                    size_t errlen) {
+  *out = NULL;
+  reader_t r = {.f = fopen(path, "rb")};
+  struct stat st;
+  if (!r.f || fstat(fileno(r.f), &st)) {
+    SAY("cannot open %s: %s", path, strerror(errno));
+    if (r.f) fclose(r.f);
+    return AKIDB_EIO;
+  }
+  setvbuf(r.f, NULL, _IOFBF, 1 << 20);
+  ck64_init(&r.ck);
+  int rc = load_body(&r, (uint64_t)st.st_size, out, err, errlen);
+  fclose(r.f);
+  return rc;
+}

@@ -1,0 +1,59 @@
+/*
+ * metric.c — owns metric names, binding a metric to the SIMD kernels, and
+ * the checks every stored or queried vector passes. Stateless.
+ */
+#include "index/metric.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *akidb_metric_name(akidb_metric_t metric) {
+  switch (metric) {
+  case AKIDB_METRIC_L2: return "l2";
+  case AKIDB_METRIC_COSINE: return "cosine";
+  case AKIDB_METRIC_DOT: return "dot";
+  }
+  return "unknown";
+}
+
+int akidb_metric_parse(const char *name, akidb_metric_t *out) {
+  static const akidb_metric_t all[] = {AKIDB_METRIC_L2, AKIDB_METRIC_COSINE,
+                                       AKIDB_METRIC_DOT};
+  for (size_t i = 0; name && i < 3; i++)
+    if (strcmp(name, akidb_metric_name(all[i])) == 0) {
+      *out = all[i];
+      return AKIDB_OK;
+    }
+  return AKIDB_EINVAL;
+}
+
+int metric_init(metric_t *m, akidb_metric_t metric, char *err, size_t errlen) {
+  if (metric != AKIDB_METRIC_L2 && metric != AKIDB_METRIC_COSINE &&
+      metric != AKIDB_METRIC_DOT) {
+    if (err) snprintf(err, errlen, "metric %d is not one of l2, cosine, dot", (int)metric);
+    return AKIDB_EINVAL;
+  }
+  int rc = akidb_simd_init(err, errlen);
+  if (rc) return rc;
+  const akidb_kernels_t *k = akidb_kernels();
+  m->metric = metric;
+  m->raw = metric == AKIDB_METRIC_L2 ? k->l2sq : k->dot;
+  m->raw4 = metric == AKIDB_METRIC_L2 ? k->l2sq4 : k->dot4;
+  return AKIDB_OK;
+}
+
+int metric_prepare(akidb_metric_t metric, const float *in, float *out,
+                   size_t dim) {
+  if (!in || akidb_first_nonfinite(in, dim) >= 0) return AKIDB_EVALUE;
+  if (out != in) memcpy(out, in, dim * sizeof(float));
+  if (metric == AKIDB_METRIC_COSINE && akidb_normalize(out, dim) == 0.0f)
+    return AKIDB_EVALUE;
+  return AKIDB_OK;
+}
+
+int filter_validate(const akidb_filter_t *f) {
+  if (!f) return AKIDB_OK;
+  if (!f->bits && !f->allow) return AKIDB_EINVAL;
+  return AKIDB_OK;
+}
