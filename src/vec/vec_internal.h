@@ -1,0 +1,50 @@
+/*
+ * vec_internal.h — shared by the files of src/vec: the kernel table each
+ * implementation exports, and the scalar code every implementation reuses
+ * for its short tails.
+ *
+ * Which tables exist depends on the target: scalar everywhere, AVX2 and
+ * AVX-512 on x86-64 (their files are compiled with -mavx2 -mfma and
+ * -mavx512f), NEON on AArch64. dispatch.c picks one of them at run time.
+ */
+#ifndef AKIDB_VEC_INTERNAL_H
+#define AKIDB_VEC_INTERNAL_H
+
+#include <stddef.h>
+
+#include "akidb/vec.h"
+
+/*
+ * For the helpers the SIMD kernels build their loops from: always inlined,
+ * so a constant argument (l2 or dot) folds away and no call remains in the
+ * inner loop, at any optimisation level.
+ */
+#define VEC_INLINE static inline __attribute__((always_inline))
+
+extern const akidb_kernels_t vec_kernels_scalar;
+#if defined(__x86_64__)
+extern const akidb_kernels_t vec_kernels_avx2;
+extern const akidb_kernels_t vec_kernels_avx512;
+#endif
+#if defined(__aarch64__)
+extern const akidb_kernels_t vec_kernels_neon;
+#endif
+
+/* sum (a[i]-b[i])^2 over a short run (a tail of a SIMD loop). */
+static inline float vec_l2sq_tail(const float *a, const float *b, size_t n) {
+  float s = 0.0f;
+  for (size_t i = 0; i < n; i++) {
+    float d = a[i] - b[i];
+    s += d * d;
+  }
+  return s;
+}
+
+/* sum a[i]*b[i] over a short run (a tail of a SIMD loop). */
+static inline float vec_dot_tail(const float *a, const float *b, size_t n) {
+  float s = 0.0f;
+  for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+#endif /* AKIDB_VEC_INTERNAL_H */
