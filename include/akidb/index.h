@@ -46,7 +46,7 @@ int akidb_metric_parse(const char *name, akidb_metric_t *out);
 #define AKIDB_HNSW_EF_CONSTRUCTION_DEFAULT 200u
 #define AKIDB_HNSW_EF_CONSTRUCTION_MIN 4u
 #define AKIDB_HNSW_EF_CONSTRUCTION_MAX 4096u
-#define AKIDB_HNSW_EF_SEARCH_DEFAULT 64u
+#define AKIDB_HNSW_EF_SEARCH_DEFAULT 160u /* recall@10 0.968 on sift5k, 1.0 on glove25 */
 #define AKIDB_HNSW_EF_SEARCH_MIN 1u
 #define AKIDB_HNSW_EF_SEARCH_MAX 65536u
 #define AKIDB_K_MAX 65536u

@@ -36,6 +36,14 @@ typedef float (*akidb_dist_fn)(const float *a, const float *b, size_t dim);
 typedef void (*akidb_dist4_fn)(const float *q, const float *const v[4],
                                size_t dim, float out[4]);
 
+/*
+ * Squared L2 that may stop early: returns exactly l2sq(a, b, dim) when that
+ * is below `bound`, and otherwise some value >= bound (a partial sum).
+ * Search uses it to skip most of the work for candidates it will discard.
+ */
+typedef float (*akidb_dist_bounded_fn)(const float *a, const float *b,
+                                       size_t dim, float bound);
+
 /* The kernels of one implementation. */
 typedef struct {
   akidb_simd_t level;
@@ -44,6 +52,7 @@ typedef struct {
   akidb_dist_fn dot;    /* sum a[i]*b[i] */
   akidb_dist4_fn l2sq4; /* four squared L2 distances against one query */
   akidb_dist4_fn dot4;  /* four inner products against one query */
+  akidb_dist_bounded_fn l2sq_bounded; /* l2sq that may stop at a bound */
 } akidb_kernels_t;
 
 /*

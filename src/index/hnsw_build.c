@@ -49,7 +49,7 @@ uint32_t hnsw_select_neighbors(const akidb_hnsw_t *h, const heap_item_t *cand,
     const float *v = hnsw_vec(h, cand[i].id);
     bool good = true;
     for (uint32_t j = 0; j < kept; j++) {
-      if (metric_dist(&h->metric, v, hnsw_vec(h, out[j]), h->dim) < cand[i].d) {
+      if (metric_dist_bounded(&h->metric, v, hnsw_vec(h, out[j]), h->dim, cand[i].d) < cand[i].d) {
         good = false;
         break;
       }

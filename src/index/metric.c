@@ -5,6 +5,7 @@
 #include "index/metric.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,8 +39,10 @@ int metric_init(metric_t *m, akidb_metric_t metric, char *err, size_t errlen) {
   if (rc) return rc;
   const akidb_kernels_t *k = akidb_kernels();
   m->metric = metric;
-  m->raw = metric == AKIDB_METRIC_L2 ? k->l2sq : k->dot;
-  m->raw4 = metric == AKIDB_METRIC_L2 ? k->l2sq4 : k->dot4;
+  bool l2 = metric != AKIDB_METRIC_DOT; /* cosine: |a-b|^2/2 on unit vectors */
+  m->raw = l2 ? k->l2sq : k->dot;
+  m->raw4 = l2 ? k->l2sq4 : k->dot4;
+  m->raw_bounded = l2 ? k->l2sq_bounded : NULL;
   return AKIDB_OK;
 }
 

@@ -11,10 +11,16 @@
 #include "akidb/index.h"
 #include "akidb/vec.h"
 
+/*
+ * Cosine runs on normalised vectors, where 1 - cos(a, b) = |a - b|^2 / 2:
+ * computing it from the squared L2 distance keeps precision for near
+ * duplicates and lets cosine use the early-stopping L2 kernel too.
+ */
 typedef struct {
   akidb_metric_t metric;
-  akidb_dist_fn raw;   /* l2sq for l2, dot otherwise */
-  akidb_dist4_fn raw4; /* four at once */
+  akidb_dist_fn raw;                /* l2sq for l2 and cosine, dot for dot */
+  akidb_dist4_fn raw4;              /* four at once */
+  akidb_dist_bounded_fn raw_bounded; /* l2sq_bounded, or NULL for dot */
 } metric_t;
 
 /* Binds the active kernels. AKIDB_ENOTSUP/EINVAL when AKIDB_SIMD is bad. */
@@ -25,7 +31,20 @@ static inline float metric_dist(const metric_t *m, const float *a,
                                 const float *b, size_t dim) {
   float r = m->raw(a, b, dim);
   if (m->metric == AKIDB_METRIC_L2) return r;
-  return m->metric == AKIDB_METRIC_COSINE ? 1.0f - r : -r;
+  return m->metric == AKIDB_METRIC_COSINE ? 0.5f * r : -r;
+}
+
+/*
+ * The distance when it is below `bound`; otherwise some value >= bound
+ * (the kernel may stop early). Exact for dot, which cannot stop early.
+ */
+static inline float metric_dist_bounded(const metric_t *m, const float *a,
+                                        const float *b, size_t dim,
+                                        float bound) {
+  if (m->metric == AKIDB_METRIC_L2) return m->raw_bounded(a, b, dim, bound);
+  if (m->metric == AKIDB_METRIC_COSINE)
+    return 0.5f * m->raw_bounded(a, b, dim, 2.0f * bound);
+  return -m->raw(a, b, dim);
 }
 
 /* Four distances from q to v[0..3]. */
@@ -35,7 +54,7 @@ static inline void metric_dist4(const metric_t *m, const float *q,
   m->raw4(q, v, dim, out);
   if (m->metric == AKIDB_METRIC_L2) return;
   for (int i = 0; i < 4; i++)
-    out[i] = m->metric == AKIDB_METRIC_COSINE ? 1.0f - out[i] : -out[i];
+    out[i] = m->metric == AKIDB_METRIC_COSINE ? 0.5f * out[i] : -out[i];
 }
 
 /*

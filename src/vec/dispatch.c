@@ -93,8 +93,8 @@ static void detect_x86(void) {
   if (fma) add_feature("fma");
   if (avx2) add_feature("avx2");
   if (avx512f) add_feature("avx512f");
-  if (avx && !ymm_on) add_feature("(os: ymm state off)");
-  else if (avx512f && !zmm_on) add_feature("(os: zmm state off)");
+  if (avx && !ymm_on) add_feature("os-no-ymm"); /* the OS does not save it */
+  else if (avx512f && !zmm_on) add_feature("os-no-zmm");
 
   const char **why = cpu.why_not;
   if (!avx2 || !avx) why[AKIDB_SIMD_AVX2] = "this CPU lacks AVX2";

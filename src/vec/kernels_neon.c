@@ -41,7 +41,7 @@ VEC_INLINE float tail(const float *a, const float *b, size_t n, bool l2) {
 
 /* The loop behind l2sq (l2) and dot (!l2). */
 VEC_INLINE float distance(const float *a, const float *b, size_t dim,
-                          bool l2) {
+                          bool l2, bool bounded, float bound) {
   float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0, s2 = s0, s3 = s0;
   size_t i = 0;
   for (; i + 16 <= dim; i += 16) {
@@ -49,6 +49,10 @@ VEC_INLINE float distance(const float *a, const float *b, size_t dim,
     s1 = step_at(s1, a + i + 4, b + i + 4, l2);
     s2 = step_at(s2, a + i + 8, b + i + 8, l2);
     s3 = step_at(s3, a + i + 12, b + i + 12, l2);
+    if (bounded && ((i + 16) & (VEC_BOUND_CHECK_FLOATS - 1)) == 0 && i + 16 < dim) { /* same tree as the result */
+      float part = vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
+      if (part >= bound) return part;
+    }
   }
   size_t rest = dim - i;
   if (rest >= 4) s0 = step_at(s0, a + i, b + i, l2);
@@ -99,12 +103,18 @@ VEC_INLINE void distance4(const float *q, const float *const v[4], size_t dim,
 
 /* sum (a[i]-b[i])^2 */
 static float l2sq(const float *a, const float *b, size_t dim) {
-  return distance(a, b, dim, true);
+  return distance(a, b, dim, true, false, 0.0f);
+}
+
+/* l2sq, or any value >= bound once the distance is known to reach it. */
+static float l2sq_bounded(const float *a, const float *b, size_t dim,
+                          float bound) {
+  return distance(a, b, dim, true, true, bound);
 }
 
 /* sum a[i]*b[i] */
 static float dot(const float *a, const float *b, size_t dim) {
-  return distance(a, b, dim, false);
+  return distance(a, b, dim, false, false, 0.0f);
 }
 
 /* Four squared L2 distances against one query. */
@@ -125,5 +135,6 @@ const akidb_kernels_t vec_kernels_neon = {
     .l2sq = l2sq,
     .dot = dot,
     .l2sq4 = l2sq4,
+    .l2sq_bounded = l2sq_bounded,
     .dot4 = dot4,
 };

@@ -10,8 +10,10 @@
  */
 #include "vec/vec_internal.h"
 
-/* sum (a[i]-b[i])^2 */
-static float l2sq(const float *a, const float *b, size_t dim) {
+/* The loop behind l2sq and l2sq_bounded: with `bounded`, stops once the
+ * partial sum (same reduction tree as the result) reaches `bound`. */
+static inline float l2sq_loop(const float *a, const float *b, size_t dim,
+                              int bounded, float bound) {
   float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
   float s4 = 0.0f, s5 = 0.0f, s6 = 0.0f, s7 = 0.0f;
   size_t i = 0;
@@ -28,9 +30,24 @@ static float l2sq(const float *a, const float *b, size_t dim) {
     s5 += d5 * d5;
     s6 += d6 * d6;
     s7 += d7 * d7;
+    if (bounded && ((i + 8) & (VEC_BOUND_CHECK_FLOATS - 1)) == 0 && i + 8 < dim) {
+      float part = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+      if (part >= bound) return part;
+    }
   }
   float s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
   return s + vec_l2sq_tail(a + i, b + i, dim - i);
+}
+
+/* sum (a[i]-b[i])^2 */
+static float l2sq(const float *a, const float *b, size_t dim) {
+  return l2sq_loop(a, b, dim, 0, 0.0f);
+}
+
+/* l2sq, or any value >= bound once the distance is known to reach it. */
+static float l2sq_bounded(const float *a, const float *b, size_t dim,
+                          float bound) {
+  return l2sq_loop(a, b, dim, 1, bound);
 }
 
 /* sum a[i]*b[i] */
@@ -70,5 +87,6 @@ const akidb_kernels_t vec_kernels_scalar = {
     .l2sq = l2sq,
     .dot = dot,
     .l2sq4 = l2sq4,
+    .l2sq_bounded = l2sq_bounded,
     .dot4 = dot4,
 };

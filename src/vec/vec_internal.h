@@ -21,6 +21,13 @@
  */
 #define VEC_INLINE static inline __attribute__((always_inline))
 
+/* l2sq_bounded compares its partial sum with the bound every this many
+ * floats (a power of two): often enough to skip most of a far vector, rarely
+ * enough that the horizontal sums cost little. */
+#ifndef VEC_BOUND_CHECK_FLOATS
+#define VEC_BOUND_CHECK_FLOATS 128
+#endif
+
 extern const akidb_kernels_t vec_kernels_scalar;
 #if defined(__x86_64__)
 extern const akidb_kernels_t vec_kernels_avx2;
