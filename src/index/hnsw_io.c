@@ -9,7 +9,7 @@
  *   header   96 bytes: magic "AKIHNSW1", u32 version, u32 header bytes,
  *            u32 dim, metric, m, ef_construction, ef_search, reserved,
  *            u64 seed, slots, live, deleted, u32 entry, i32 max_level,
- *            u64 upper words, zero padding
+ *            u64 upper words, u64 initial capacity
  *   labels   slots * u64
  *   levels   slots * u8
  *   flags    slots * u8 (bit 1: deleted)
@@ -43,7 +43,7 @@ typedef struct {
   uint32_t entry;
   int32_t max_level;
   uint64_t upper_words;
-  uint8_t pad[HEADER_BYTES - 88];
+  uint64_t initial_capacity;
 } file_header_t;
 
 _Static_assert(sizeof(file_header_t) == HEADER_BYTES, "header is 96 bytes");
@@ -89,6 +89,7 @@ static void write_body(akidb_hnsw_t *h, writer_t *w) {
   hd.entry = h->entry;
   hd.max_level = h->max_level;
   hd.upper_words = upper_words(h, n);
+  hd.initial_capacity = h->p.initial_capacity;
   put(w, &hd, sizeof hd);
   put(w, h->labels, (size_t)n * sizeof(uint64_t));
   put(w, h->levels, n);
@@ -185,6 +186,7 @@ static int check_header(const file_header_t *hd, uint64_t file_size,
   p->ef_construction = hd->ef_construction;
   p->ef_search = hd->ef_search;
   p->seed = hd->seed;
+  p->initial_capacity = hd->initial_capacity;
   char why[200];
   if (hd->header_bytes != HEADER_BYTES || akidb_hnsw_params_validate(p, why, sizeof why)) {
     SAY("index header is corrupt: %s", hd->header_bytes != HEADER_BYTES ? "bad header size" : why);
@@ -254,9 +256,14 @@ static int check_graph(akidb_hnsw_t *h, const file_header_t *hd) {
 static int load_body(reader_t *r, uint64_t size, akidb_hnsw_t **out, char *err,
                      size_t errlen) {
   file_header_t hd;
-  if (fread(&hd, 1, sizeof hd, r->f) != sizeof hd || memcmp(hd.magic, FILE_MAGIC, 8)) {
+  size_t got = fread(&hd, 1, sizeof hd, r->f);
+  if (got < 8 || memcmp(hd.magic, FILE_MAGIC, 8)) {
     SAY("not an AkiDB HNSW index file (bad magic)");
     return AKIDB_EFORMAT;
+  }
+  if (got != sizeof hd) {
+    SAY("index file is truncated inside its header (%zu of %u bytes)", got, HEADER_BYTES);
+    return AKIDB_ECORRUPT;
   }
   ck64_update(&r->ck, &hd, sizeof hd);
   akidb_hnsw_params_t p;
