@@ -145,27 +145,19 @@ static inline uint32_t hnsw_copy_links(const akidb_hnsw_t *h, uint32_t id,
   return n;
 }
 
-/* Prefetches the start of slot id's vector (up to HNSW_PREFETCH_BYTES). */
+/*
+ * Prefetches the start of slot id's vector (up to HNSW_PREFETCH_BYTES): the
+ * part the early-stopping kernel reads before it can give up on a far point;
+ * the hardware streams the rest when the kernel goes on.
+ */
 #ifndef HNSW_PREFETCH_BYTES
-#define HNSW_PREFETCH_BYTES 512
+#define HNSW_PREFETCH_BYTES 1024
 #endif
 static inline void hnsw_prefetch_vec(const akidb_hnsw_t *h, uint32_t id) {
   const char *p = (const char *)hnsw_vec(h, id);
   size_t bytes = (size_t)h->stride * sizeof(float);
   if (bytes > HNSW_PREFETCH_BYTES) bytes = HNSW_PREFETCH_BYTES;
   for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
-}
-
-#ifndef HNSW_PF_MODE
-#define HNSW_PF_MODE 0
-#endif
-#ifndef HNSW_HEAD_BYTES
-#define HNSW_HEAD_BYTES 128
-#endif
-/* Prefetches the first HNSW_HEAD_BYTES of slot id's vector. */
-static inline void hnsw_prefetch_head(const akidb_hnsw_t *h, uint32_t id) {
-  const char *p = (const char *)hnsw_vec(h, id);
-  for (size_t off = 0; off < HNSW_HEAD_BYTES; off += 64) __builtin_prefetch(p + off, 0, 3);
 }
 
 /* ---- hnsw_core.c ---- */

@@ -75,19 +75,9 @@ int hnsw_search_layer(const akidb_hnsw_t *h, hnsw_ctx_t *c, const float *q,
     uint32_t nf = gather_fresh(h, c, cur.id, level, tag);
     if (cand->n + nf >= cand->cap && heap_reserve(cand, cand->cap * 2 + nf))
       return AKIDB_ENOMEM;
-#if HNSW_PF_MODE == 0
     for (uint32_t i = 0; i < nf && i < 2; i++) hnsw_prefetch_vec(h, c->fresh[i]);
-#else
-    for (uint32_t i = 0; i < nf; i++) hnsw_prefetch_head(h, c->fresh[i]);
-#endif
     for (uint32_t i = 0; i < nf; i++) {
-#if HNSW_PF_MODE == 0
       if (i + 2 < nf) hnsw_prefetch_vec(h, c->fresh[i + 2]);
-#elif HNSW_PF_MODE == 1
-      if (i + 1 < nf) hnsw_prefetch_vec(h, c->fresh[i + 1]);
-#else
-      if (i + 2 < nf) hnsw_prefetch_vec(h, c->fresh[i + 2]);
-#endif
       uint32_t id = c->fresh[i];
       float d = metric_dist_bounded(&h->metric, q, hnsw_vec(h, id), h->dim, bound);
       if (d >= bound) continue;

@@ -25,7 +25,7 @@
  * floats (a power of two): often enough to skip most of a far vector, rarely
  * enough that the horizontal sums cost little. */
 #ifndef VEC_BOUND_CHECK_FLOATS
-#define VEC_BOUND_CHECK_FLOATS 128
+#define VEC_BOUND_CHECK_FLOATS 256
 #endif
 
 extern const akidb_kernels_t vec_kernels_scalar;
