@@ -13,6 +13,7 @@
 
 #include "akidb/index.h"
 #include "check.h"
+#include "index_check.h"
 #include "dataset/dataset.h"
 
 #ifdef AKIDB_TEST_SMALL
@@ -86,14 +87,6 @@ static uint64_t model_count(const model_t *m) {
 
 /* The documented filter semantics: bits (label < nbits and bit set) and/or
  * the predicate; both must pass when both are set. */
-static bool filter_allows(const akidb_filter_t *f, uint64_t label) {
-  if (!f) return true;
-  if (f->bits &&
-      !(label < f->nbits && ((f->bits[label >> 6] >> (label & 63)) & 1u)))
-    return false;
-  if (f->allow && !f->allow(label, f->ctx)) return false;
-  return true;
-}
 
 static int cmp_ref_hit(const void *pa, const void *pb) {
   const ref_hit_t *x = pa, *y = pb;
@@ -109,7 +102,7 @@ static uint32_t ref_search(const model_t *m, const float *q, uint32_t k,
   ASSERT_TRUE(all != NULL);
   size_t n = 0;
   for (uint64_t l = 0; l < m->cap; l++) {
-    if (!m->live[l] || !filter_allows(filter, l)) continue;
+    if (!m->live[l] || !ref_filter_allows(filter, l)) continue;
     all[n].label = l;
     all[n].dist = ref_distance(m->metric, q, m->vecs + l * m->dim, m->dim);
     n++;
@@ -141,7 +134,7 @@ static void expect_matches_reference(const model_t *m, const float *q,
     CHECK_FAIL("query %zu: %u hits, reference has %u", qi, n_got, n_want);
   for (uint32_t i = 0; i < n_got; i++) {
     uint64_t l = got[i].label;
-    if (l >= m->cap || !m->live[l] || !filter_allows(filter, l))
+    if (l >= m->cap || !m->live[l] || !ref_filter_allows(filter, l))
       CHECK_FAIL("query %zu rank %u: label %" PRIu64
                  " is not a live, allowed point",
                  qi, i, l);

@@ -19,6 +19,7 @@
 
 #include "akidb/index.h"
 #include "check.h"
+#include "index_check.h"
 #include "dataset/dataset.h"
 
 #ifdef AKIDB_TEST_SMALL
@@ -57,14 +58,6 @@ static double ref_distance(akidb_metric_t metric, const float *a,
 static double tol_for(double d) { return 2e-5 * (1.0 + fabs(d)); }
 
 /* The documented filter semantics (bitmap and/or predicate). */
-static bool filter_allows(const akidb_filter_t *f, uint64_t label) {
-  if (!f) return true;
-  if (f->bits &&
-      !(label < f->nbits && ((f->bits[label >> 6] >> (label & 63)) & 1u)))
-    return false;
-  if (f->allow && !f->allow(label, f->ctx)) return false;
-  return true;
-}
 
 /* ------------------------------------------------------------- helpers -- */
 
@@ -179,7 +172,7 @@ static void expect_valid_hits(const ds_set_t *s, const float *query,
     if (deleted && deleted[l])
       CHECK_FAIL("query %zu rank %u: deleted label %" PRIu64 " returned", qi,
                  i, l);
-    if (!filter_allows(filter, l))
+    if (!ref_filter_allows(filter, l))
       CHECK_FAIL("query %zu rank %u: label %" PRIu64 " is not allowed", qi, i,
                  l);
     double d = ref_distance(s->metric, query, s->base + l * s->dim, s->dim);

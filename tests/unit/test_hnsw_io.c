@@ -18,6 +18,7 @@
 
 #include "akidb/index.h"
 #include "check.h"
+#include "index_check.h"
 #include "dataset/dataset.h"
 
 #ifdef AKIDB_TEST_SMALL
@@ -160,17 +161,12 @@ static void expect_load_refused(const char *path, int want, const char *what) {
   ASSERT_EQ_INT(akidb_hnsw_load(path, &h, NULL, 0), want); /* err optional */
 }
 
-/* The graph parameters agree (initial_capacity is checked on its own). */
+/* Every parameter agrees, initial_capacity included. */
 static void expect_same_params(const akidb_hnsw_t *a, const akidb_hnsw_t *b) {
   akidb_hnsw_params_t pa, pb;
   akidb_hnsw_get_params(a, &pa);
   akidb_hnsw_get_params(b, &pb);
-  ASSERT_EQ_INT(pb.dim, pa.dim);
-  ASSERT_EQ_INT(pb.metric, pa.metric);
-  ASSERT_EQ_INT(pb.m, pa.m);
-  ASSERT_EQ_INT(pb.ef_construction, pa.ef_construction);
-  ASSERT_EQ_INT(pb.ef_search, pa.ef_search);
-  ASSERT_EQ_U64(pb.seed, pa.seed);
+  ASSERT_PARAMS_EQ(pb, pa);
 }
 
 static void expect_same_hits(const akidb_hit_t *a, uint32_t na,
@@ -287,13 +283,7 @@ static void test_load_keeps_every_parameter(void) {
   akidb_hnsw_get_params(h, &pa);
   akidb_hnsw_get_params(g, &pb);
   ASSERT_EQ_INT(pa.ef_search, 29);
-  ASSERT_EQ_INT(pb.dim, pa.dim);
-  ASSERT_EQ_INT(pb.metric, pa.metric);
-  ASSERT_EQ_INT(pb.m, pa.m);
-  ASSERT_EQ_INT(pb.ef_construction, pa.ef_construction);
-  ASSERT_EQ_INT(pb.ef_search, pa.ef_search);
-  ASSERT_EQ_U64(pb.seed, pa.seed);
-  ASSERT_EQ_U64(pb.initial_capacity, pa.initial_capacity);
+  ASSERT_PARAMS_EQ(pb, pa);
   akidb_hnsw_free(g);
   akidb_hnsw_free(h);
   ASSERT_EQ_INT(unlink(path), 0);
