@@ -132,40 +132,4 @@ VEC_INLINE void distance4(const float *q, const float *const v[4], size_t dim,
         _mm512_add_ps(a3, b3), out);
 }
 
-/* sum (a[i]-b[i])^2 */
-static float l2sq(const float *a, const float *b, size_t dim) {
-  return distance(a, b, dim, true, false, 0.0f);
-}
-
-/* l2sq, or any value >= bound once the distance is known to reach it. */
-static float l2sq_bounded(const float *a, const float *b, size_t dim,
-                          float bound) {
-  return distance(a, b, dim, true, true, bound);
-}
-
-/* sum a[i]*b[i] */
-static float dot(const float *a, const float *b, size_t dim) {
-  return distance(a, b, dim, false, false, 0.0f);
-}
-
-/* Four squared L2 distances against one query. */
-static void l2sq4(const float *q, const float *const v[4], size_t dim,
-                  float out[4]) {
-  distance4(q, v, dim, out, true);
-}
-
-/* Four inner products against one query. */
-static void dot4(const float *q, const float *const v[4], size_t dim,
-                 float out[4]) {
-  distance4(q, v, dim, out, false);
-}
-
-const akidb_kernels_t vec_kernels_avx512 = {
-    .level = AKIDB_SIMD_AVX512,
-    .name = "avx512",
-    .l2sq = l2sq,
-    .dot = dot,
-    .l2sq4 = l2sq4,
-    .l2sq_bounded = l2sq_bounded,
-    .dot4 = dot4,
-};
+VEC_DEFINE_KERNELS(vec_kernels_avx512, AKIDB_SIMD_AVX512, "avx512");

@@ -28,6 +28,40 @@
 #define VEC_BOUND_CHECK_FLOATS 256
 #endif
 
+/*
+ * Defines the public kernel table `var` of a SIMD implementation from its two
+ * always-inlined loops, which every SIMD file provides with these shapes:
+ *   float distance(a, b, dim, bool l2, bool bounded, float bound)
+ *   void distance4(q, v[4], dim, out[4], bool l2)
+ * The wrappers fix the constant arguments, so each kernel is its own loop.
+ */
+#define VEC_DEFINE_KERNELS(var, lvl, label)                                   \
+  static float l2sq(const float *a, const float *b, size_t dim) {             \
+    return distance(a, b, dim, true, false, 0.0f);                             \
+  }                                                                            \
+  static float l2sq_bounded(const float *a, const float *b, size_t dim,       \
+                            float bound) {                                     \
+    return distance(a, b, dim, true, true, bound);                             \
+  }                                                                            \
+  static float dot(const float *a, const float *b, size_t dim) {              \
+    return distance(a, b, dim, false, false, 0.0f);                            \
+  }                                                                            \
+  static void l2sq4(const float *q, const float *const v[4], size_t dim,      \
+                    float out[4]) {                                            \
+    distance4(q, v, dim, out, true);                                           \
+  }                                                                            \
+  static void dot4(const float *q, const float *const v[4], size_t dim,       \
+                   float out[4]) {                                             \
+    distance4(q, v, dim, out, false);                                          \
+  }                                                                            \
+  const akidb_kernels_t var = {.level = (lvl),                                 \
+                               .name = (label),                                \
+                               .l2sq = l2sq,                                   \
+                               .dot = dot,                                     \
+                               .l2sq4 = l2sq4,                                 \
+                               .dot4 = dot4,                                   \
+                               .l2sq_bounded = l2sq_bounded}
+
 extern const akidb_kernels_t vec_kernels_scalar;
 #if defined(__x86_64__)
 extern const akidb_kernels_t vec_kernels_avx2;
