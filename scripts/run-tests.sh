@@ -61,7 +61,7 @@ TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   run_ctest "tsan" build/tsan -L concurrency
 
 configure_build build/aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
-  -DCMAKE_BUILD_TYPE=Release -DAKIDB_SHARED=OFF -DAKIDB_TEST_SMALL=ON
+  -DCMAKE_BUILD_TYPE=Release -DAKIDB_SHARED=OFF -DAKIDB_TEST_SMALL=ON -DAKIDB_SERVER=OFF
 QEMU_CPU=max run_ctest "aarch64 (qemu, neon)" build/aarch64 -L arm -j "$JOBS"
 QEMU_CPU=cortex-a57 AKIDB_EXPECT_NO_SVE=1 \
   run_ctest "aarch64 (qemu, cortex-a57)" build/aarch64 -L arm -j "$JOBS"
