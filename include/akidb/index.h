@@ -182,6 +182,38 @@ int akidb_hnsw_save(akidb_hnsw_t *h, const char *path, char *err,
 int akidb_hnsw_load(const char *path, akidb_hnsw_t **out, char *err,
                     size_t errlen);
 
+/* Byte sinks and sources for streaming an index image: return 0, or an
+ * errno value to stop (a source must deliver exactly `len` bytes). */
+typedef int (*akidb_write_fn)(void *ctx, const void *data, size_t len);
+typedef int (*akidb_read_fn)(void *ctx, void *data, size_t len);
+
+/* Size in bytes of the image akidb_hnsw_write_image would write now. */
+uint64_t akidb_hnsw_image_bytes(akidb_hnsw_t *h);
+
+/*
+ * Streams the index, in the file format of akidb_hnsw_save, to `write`.
+ * Takes the index's lock for reading: searches go on meanwhile, but the
+ * caller must keep inserts, deletes and compaction out until it returns
+ * (otherwise the image may mix two states). Errors: AKIDB_EIO (the sink's
+ * errno in `err`).
+ */
+int akidb_hnsw_write_image(akidb_hnsw_t *h, akidb_write_fn write, void *ctx,
+                           char *err, size_t errlen);
+
+/*
+ * Reads an image of exactly `len` bytes from `read` (as written by
+ * akidb_hnsw_write_image). Errors as akidb_hnsw_load.
+ */
+int akidb_hnsw_read_image(akidb_read_fn read, void *ctx, uint64_t len,
+                          akidb_hnsw_t **out, char *err, size_t errlen);
+
+/*
+ * A deep copy of the index (vectors, graph, deleted marks, label map) taken
+ * under its read lock: searches go on; the caller keeps inserts and deletes
+ * out while it runs. Errors: AKIDB_ENOMEM.
+ */
+int akidb_hnsw_clone(akidb_hnsw_t *h, akidb_hnsw_t **out);
+
 /* ---------------------------------------------------------------- flat -- */
 
 typedef struct akidb_flat akidb_flat_t;

@@ -125,10 +125,10 @@ static int link_node(akidb_hnsw_t *h, hnsw_ctx_t *c, uint32_t s, int level) {
     heap_item_t scratch[2 * AKIDB_HNSW_M_MAX + 1];
     uint32_t ids[2 * AKIDB_HNSW_M_MAX + 1];
     for (int l = level < top_level ? level : top_level; l >= 0; l--) {
-      if ((rc = hnsw_search_layer(h, c, q, ep, d, h->p.ef_construction, l, NULL)))
+      if ((rc = hnsw_search_layer(h, c, q, ep, d, h->p.ef_construction, l, NULL, true)))
         break;
       uint32_t n = top_sorted(c);
-      if (n == 0) continue; /* every point met was deleted: keep descending */
+      if (n == 0) continue; /* nothing reachable on this layer: keep descending */
       heap_item_t *found = c->cand.a;
       uint32_t kept = hnsw_select_neighbors(h, found, n, h->m, ids);
       hnsw_node_lock(h, s);

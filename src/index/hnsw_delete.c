@@ -84,7 +84,7 @@ static int relink(akidb_hnsw_t *h, hnsw_ctx_t *c, uint32_t u) {
   const float *q = hnsw_vec(h, u);
   float d = hnsw_dist(h, q, ep);
   for (int l = top; l > 0; l--) ep = hnsw_greedy(h, c, q, ep, &d, l);
-  int rc = hnsw_search_layer(h, c, q, ep, d, h->p.ef_construction + 1, 0, NULL);
+  int rc = hnsw_search_layer(h, c, q, ep, d, h->p.ef_construction + 1, 0, NULL, false);
   if (rc) return rc;
   heap_item_t found[AKIDB_HNSW_EF_CONSTRUCTION_MAX + 1];
   uint32_t n = 0;

@@ -178,11 +178,14 @@ uint32_t hnsw_greedy(const akidb_hnsw_t *h, hnsw_ctx_t *c, const float *q,
 /*
  * SEARCH-LAYER (paper Alg. 2): best-first search from `ep` on `level`,
  * keeping the `ef` nearest allowed points in c->top (a max-heap). Deleted
- * and filtered-out points route but are not kept. 0 or AKIDB_ENOMEM.
+ * and filtered-out points route but are not kept, unless keep_deleted
+ * (inserts: a new point may link to deleted ones, which still route until
+ * compaction; otherwise a point inserted among deleted ones would be left
+ * without links). 0 or AKIDB_ENOMEM.
  */
 int hnsw_search_layer(const akidb_hnsw_t *h, hnsw_ctx_t *c, const float *q,
                       uint32_t ep, float ep_dist, uint32_t ef, int level,
-                      const akidb_filter_t *filter);
+                      const akidb_filter_t *filter, bool keep_deleted);
 
 /* ---- hnsw_build.c ---- */
 /* SELECT-NEIGHBORS-HEURISTIC (paper Alg. 4) over candidates sorted

@@ -53,7 +53,8 @@ _Static_assert(sizeof(file_header_t) == HEADER_BYTES, "header is 96 bytes");
 /* ------------------------------------------------------------------ save -- */
 
 typedef struct {
-  FILE *f;
+  akidb_write_fn write;
+  void *ctx;
   ck64_t ck;
   int failed;
 } writer_t;
@@ -61,7 +62,12 @@ typedef struct {
 static void put(writer_t *w, const void *p, size_t n) {
   if (w->failed || n == 0) return;
   ck64_update(&w->ck, p, n);
-  if (fwrite(p, 1, n, w->f) != n) w->failed = errno ? errno : EIO;
+  w->failed = w->write(w->ctx, p, n);
+}
+
+/* akidb_write_fn over a stdio stream. */
+static int file_write(void *ctx, const void *p, size_t n) {
+  return fwrite(p, 1, n, (FILE *)ctx) == n ? 0 : (errno ? errno : EIO);
 }
 
 static uint64_t upper_words(const akidb_hnsw_t *h, uint32_t n) {
@@ -71,6 +77,7 @@ static uint64_t upper_words(const akidb_hnsw_t *h, uint32_t n) {
 }
 
 static void write_body(akidb_hnsw_t *h, writer_t *w) {
+  ck64_init(&w->ck);
   uint32_t n = atomic_load(&h->n_slots);
   file_header_t hd;
   memset(&hd, 0, sizeof hd);
@@ -125,19 +132,19 @@ int akidb_hnsw_save(akidb_hnsw_t *h, const char *path, char *err,
     SAY("path is too long: %s", path);
     return AKIDB_EINVAL;
   }
-  writer_t w = {.f = fopen(tmp, "wb")};
-  if (!w.f) {
+  FILE *f = fopen(tmp, "wb");
+  if (!f) {
     SAY("cannot create %s: %s", tmp, strerror(errno));
     return AKIDB_EIO;
   }
-  setvbuf(w.f, NULL, _IOFBF, 1 << 20);
-  ck64_init(&w.ck);
+  setvbuf(f, NULL, _IOFBF, 1 << 20);
+  writer_t w = {.write = file_write, .ctx = f};
   pthread_rwlock_wrlock(&h->grow);
   write_body(h, &w);
   pthread_rwlock_unlock(&h->grow);
-  if (!w.failed && fflush(w.f)) w.failed = errno;
-  if (!w.failed && fsync(fileno(w.f))) w.failed = errno;
-  if (fclose(w.f) && !w.failed) w.failed = errno;
+  if (!w.failed && fflush(f)) w.failed = errno;
+  if (!w.failed && fsync(fileno(f))) w.failed = errno;
+  if (fclose(f) && !w.failed) w.failed = errno;
   if (!w.failed && rename(tmp, path)) w.failed = errno;
   if (!w.failed) w.failed = sync_dir(path);
   if (w.failed) {
@@ -148,21 +155,51 @@ int akidb_hnsw_save(akidb_hnsw_t *h, const char *path, char *err,
   return AKIDB_OK;
 }
 
+uint64_t akidb_hnsw_image_bytes(akidb_hnsw_t *h) {
+  pthread_rwlock_rdlock(&h->grow);
+  uint32_t n = atomic_load(&h->n_slots);
+  uint64_t bytes = HEADER_BYTES +
+                   (uint64_t)n * (8 + 1 + 1 + h->l0_words * 4ull + (uint64_t)h->dim * 4) +
+                   upper_words(h, n) * 4 + 16;
+  pthread_rwlock_unlock(&h->grow);
+  return bytes;
+}
+
+int akidb_hnsw_write_image(akidb_hnsw_t *h, akidb_write_fn write, void *ctx, char *err,
+                           size_t errlen) {
+  writer_t w = {.write = write, .ctx = ctx};
+  pthread_rwlock_rdlock(&h->grow);
+  write_body(h, &w);
+  pthread_rwlock_unlock(&h->grow);
+  if (w.failed) {
+    SAY("cannot write the index image: %s", strerror(w.failed));
+    return AKIDB_EIO;
+  }
+  return AKIDB_OK;
+}
+
 /* ------------------------------------------------------------------ load -- */
 
 typedef struct {
-  FILE *f;
+  akidb_read_fn read;
+  void *ctx;
   ck64_t ck;
   int short_read;
 } reader_t;
 
+/* Reads exactly n bytes into the checksum; a short read marks the reader. */
 static void get(reader_t *r, void *p, size_t n) {
   if (r->short_read || n == 0) return;
-  if (fread(p, 1, n, r->f) != n) {
+  if (r->read(r->ctx, p, n)) {
     r->short_read = 1;
     return;
   }
   ck64_update(&r->ck, p, n);
+}
+
+/* akidb_read_fn over a stdio stream. */
+static int file_read(void *ctx, void *p, size_t n) {
+  return fread(p, 1, n, (FILE *)ctx) == n ? 0 : EIO;
 }
 
 /* Expected file size for a header, or 0 when the numbers overflow. */
@@ -256,15 +293,17 @@ static int check_graph(akidb_hnsw_t *h, const file_header_t *hd) {
 static int load_body(reader_t *r, uint64_t size, akidb_hnsw_t **out, char *err,
                      size_t errlen) {
   file_header_t hd;
-  size_t got = fread(&hd, 1, sizeof hd, r->f);
-  if (got < 8 || memcmp(hd.magic, FILE_MAGIC, 8)) {
+  memset(&hd, 0, sizeof hd);
+  if (size < 8 || r->read(r->ctx, hd.magic, 8) || memcmp(hd.magic, FILE_MAGIC, 8)) {
     SAY("not an AkiDB HNSW index file (bad magic)");
     return AKIDB_EFORMAT;
   }
-  if (got != sizeof hd) {
-    SAY("index file is truncated inside its header (%zu of %u bytes)", got, HEADER_BYTES);
+  if (size < HEADER_BYTES || r->read(r->ctx, (char *)&hd + 8, HEADER_BYTES - 8)) {
+    SAY("index file is truncated inside its header (%llu of %u bytes)",
+        (unsigned long long)size, HEADER_BYTES);
     return AKIDB_ECORRUPT;
   }
+  ck64_init(&r->ck);
   ck64_update(&r->ck, &hd, sizeof hd);
   akidb_hnsw_params_t p;
   int rc = check_header(&hd, size, &p, err, errlen);
@@ -280,7 +319,7 @@ static int load_body(reader_t *r, uint64_t size, akidb_hnsw_t **out, char *err,
   uint64_t stored = 0;
   char end[8] = {0};
   uint64_t sum = ck64_final(&r->ck);
-  if (rc == AKIDB_OK && (fread(&stored, 1, 8, r->f) != 8 || fread(end, 1, 8, r->f) != 8 ||
+  if (rc == AKIDB_OK && (r->read(r->ctx, &stored, 8) || r->read(r->ctx, end, 8) ||
                          stored != sum || memcmp(end, END_MAGIC, 8)))
     rc = AKIDB_ECORRUPT;
   if (rc == AKIDB_OK) rc = check_graph(h, &hd);
@@ -296,16 +335,72 @@ static int load_body(reader_t *r, uint64_t size, akidb_hnsw_t **out, char *err,
 int akidb_hnsw_load(const char *path, akidb_hnsw_t **out, char *err,
                     size_t errlen) {
   *out = NULL;
-  reader_t r = {.f = fopen(path, "rb")};
+  FILE *f = fopen(path, "rb");
   struct stat st;
-  if (!r.f || fstat(fileno(r.f), &st)) {
+  if (!f || fstat(fileno(f), &st)) {
     SAY("cannot open %s: %s", path, strerror(errno));
-    if (r.f) fclose(r.f);
+    if (f) fclose(f);
     return AKIDB_EIO;
   }
-  setvbuf(r.f, NULL, _IOFBF, 1 << 20);
-  ck64_init(&r.ck);
+  setvbuf(f, NULL, _IOFBF, 1 << 20);
+  reader_t r = {.read = file_read, .ctx = f};
   int rc = load_body(&r, (uint64_t)st.st_size, out, err, errlen);
-  fclose(r.f);
+  fclose(f);
   return rc;
+}
+
+int akidb_hnsw_read_image(akidb_read_fn read, void *ctx, uint64_t len, akidb_hnsw_t **out,
+                          char *err, size_t errlen) {
+  *out = NULL;
+  reader_t r = {.read = read, .ctx = ctx};
+  return load_body(&r, len, out, err, errlen);
+}
+
+/* ----------------------------------------------------------------- clone -- */
+
+/* Copies every array of `h` into `c` (reserved for h's slots). */
+static int copy_arrays(const akidb_hnsw_t *h, akidb_hnsw_t *c, uint32_t n) {
+  memcpy(c->vecs, h->vecs, (size_t)n * h->stride * sizeof(float));
+  memcpy(c->links0, h->links0, (size_t)n * h->l0_words * sizeof(uint32_t));
+  memcpy(c->labels, h->labels, (size_t)n * sizeof(uint64_t));
+  memcpy(c->levels, h->levels, n);
+  for (uint32_t s = 0; s < n; s++) {
+    uint8_t fl = hnsw_flags(h, s) & (FLAG_READY | FLAG_DELETED);
+    atomic_store_explicit(&c->flags[s], fl, memory_order_relaxed);
+    if (h->levels[s] == 0) continue;
+    size_t bytes = (size_t)h->levels[s] * h->up_words * sizeof(uint32_t);
+    if (!(c->upper[s] = malloc(bytes))) return AKIDB_ENOMEM;
+    memcpy(c->upper[s], h->upper[s], bytes);
+  }
+  for (uint32_t s = 0; s < n; s++) {
+    if (hnsw_flags(h, s) & FLAG_DELETED) continue;
+    if (label_map_put(&c->map, h->labels[s], s)) return AKIDB_ENOMEM;
+  }
+  return AKIDB_OK;
+}
+
+int akidb_hnsw_clone(akidb_hnsw_t *h, akidb_hnsw_t **out) {
+  *out = NULL;
+  akidb_hnsw_t *c;
+  int rc = hnsw_alloc(&h->p, &c, NULL, 0);
+  if (rc) return rc;
+  atomic_store(&c->ef_search, atomic_load(&h->ef_search));
+  pthread_rwlock_rdlock(&h->grow);
+  uint32_t n = atomic_load(&h->n_slots);
+  rc = hnsw_reserve(c, n ? n : 1);
+  if (rc == AKIDB_OK) rc = copy_arrays(h, c, n);
+  if (rc == AKIDB_OK) {
+    atomic_store(&c->n_slots, n);
+    hnsw_read_entry(h, &c->entry, &c->max_level);
+    atomic_store(&c->live, atomic_load(&h->live));
+    atomic_store(&c->deleted, atomic_load(&h->deleted));
+  }
+  pthread_rwlock_unlock(&h->grow);
+  if (rc) {
+    atomic_store(&c->n_slots, n); /* so free() releases the upper lists copied */
+    akidb_hnsw_free(c);
+    return rc;
+  }
+  *out = c;
+  return AKIDB_OK;
 }

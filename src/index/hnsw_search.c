@@ -54,7 +54,7 @@ static inline uint32_t gather_fresh(const akidb_hnsw_t *h, hnsw_ctx_t *c,
 
 int hnsw_search_layer(const akidb_hnsw_t *h, hnsw_ctx_t *c, const float *q,
                       uint32_t ep, float ep_dist, uint32_t ef, int level,
-                      const akidb_filter_t *filter) {
+                      const akidb_filter_t *filter, bool keep_deleted) {
   uint16_t tag = hnsw_ctx_new_tag(c);
   if (heap_reserve(&c->top, ef + 1) || heap_reserve(&c->cand, ef + h->m0 + 1))
     return AKIDB_ENOMEM;
@@ -63,7 +63,7 @@ int hnsw_search_layer(const akidb_hnsw_t *h, hnsw_ctx_t *c, const float *q,
   c->visited[ep] = tag;
   minheap_push(cand, ep_dist, ep);
   float bound = INFINITY; /* distance of the worst kept result once full */
-  if (keepable(h, ep, filter)) {
+  if (keep_deleted || keepable(h, ep, filter)) {
     maxheap_push(top, ep_dist, ep);
     if (ef == 1) bound = ep_dist;
   }
@@ -82,7 +82,7 @@ int hnsw_search_layer(const akidb_hnsw_t *h, hnsw_ctx_t *c, const float *q,
       float d = metric_dist_bounded(&h->metric, q, hnsw_vec(h, id), h->dim, bound);
       if (d >= bound) continue;
       minheap_push(cand, d, id);
-      if (!keepable(h, id, filter)) continue;
+      if (!keep_deleted && !keepable(h, id, filter)) continue;
       maxheap_push(top, d, id);
       if (top->n > ef) maxheap_pop(top);
       if (top->n == ef) bound = top->a[0].d;
@@ -188,7 +188,7 @@ static int graph_search(akidb_hnsw_t *h, hnsw_ctx_t *c, uint32_t k, uint32_t ef,
   if (ep == HNSW_NONE) return AKIDB_OK;
   float d = hnsw_dist(h, c->query, ep);
   for (int l = top_level; l > 0; l--) ep = hnsw_greedy(h, c, c->query, ep, &d, l);
-  int rc = hnsw_search_layer(h, c, c->query, ep, d, ef, 0, filter);
+  int rc = hnsw_search_layer(h, c, c->query, ep, d, ef, 0, filter, false);
   if (rc) return rc;
   while (c->top.n > k) maxheap_pop(&c->top);
   uint32_t n = c->top.n;

@@ -1,0 +1,223 @@
+/*
+ * store_internal.h — the private layout of a collection, shared by
+ * collection.c (open, close, writes, reads), records.c (point records and
+ * the id map), buffer.c (the append buffer), codec.c (log record format),
+ * checkpoint.c (checkpoint files), search.c (search and scan) and
+ * maintain.c (background indexing, checkpoints, compaction).
+ *
+ * Labels: every upserted point gets a fresh 64-bit label (never reused), its
+ * key in the HNSW graph and in `recs`. Replacing a point retires the old
+ * label, so a reader holding an old label can always tell it is stale.
+ *
+ * Locking (outermost first; a thread never takes them in another order):
+ *   apply_lock  mutex: log records are applied to memory one at a time, in
+ *               log order (`applied_seq` + `applied_cond`); a checkpoint
+ *               holds it so the state it writes is exactly that at one seq.
+ *   index_gate  rwlock: indexers hold it for reading while they insert into
+ *               the graph; checkpoint and compaction take it for writing.
+ *   lock        rwlock (writer-preferring): records, id map, buffer layout,
+ *               the graph pointer. Searches, get and scan read; applying a
+ *               record writes.
+ *   claim_lock  mutex: the indexers' claim position in the buffer.
+ * Buffer item states change by compare-and-swap, so an indexer and a
+ * deleting writer agree on who removes a point from the graph.
+ */
+#ifndef AKIDB_STORE_INTERNAL_H
+#define AKIDB_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "akidb/store.h"
+#include "index/metric.h"
+#include "store/wal.h"
+
+/* ------------------------------------------------------------- records -- */
+
+/* One live point. `data` holds id, payload and text, each NUL-terminated. */
+typedef struct point_rec {
+  uint64_t label;
+  int64_t buf_pos; /* position in the append buffer, -1 once loaded into the graph */
+  uint32_t id_len, payload_len, text_len;
+  uint32_t hash;
+  bool has_payload, has_text;
+  char data[];
+} point_rec_t;
+
+static inline const char *rec_id(const point_rec_t *r) { return r->data; }
+static inline const char *rec_payload(const point_rec_t *r) {
+  return r->has_payload ? r->data + r->id_len + 1 : NULL;
+}
+static inline const char *rec_text(const point_rec_t *r) {
+  return r->has_text ? r->data + r->id_len + 1 + r->payload_len + 1 : NULL;
+}
+
+/* label → record (array indexed by label) plus id → label (open addressing). */
+typedef struct {
+  point_rec_t **recs;
+  uint64_t recs_cap;
+  uint64_t *slots; /* labels; 0 empty, UINT64_MAX tombstone */
+  uint32_t *hashes;
+  uint64_t cap, used, dirty;
+  uint64_t live;
+  uint64_t bytes; /* bytes held by records */
+} records_t;
+
+uint32_t records_hash(const char *id, size_t len);
+point_rec_t *records_new(uint64_t label, const char *id, size_t id_len, const char *payload,
+                         size_t payload_len, const char *text, size_t text_len);
+void records_init(records_t *t);
+void records_free(records_t *t);
+/* Makes room for `n` more records and labels up to `max_label`. */
+int records_reserve(records_t *t, uint64_t n, uint64_t max_label);
+point_rec_t *records_find(const records_t *t, const char *id, size_t len, uint32_t hash);
+/* Adds r (its id must be absent; room reserved). */
+void records_add(records_t *t, point_rec_t *r);
+/* Unlinks r from both maps; the caller frees it. */
+void records_remove(records_t *t, point_rec_t *r);
+static inline point_rec_t *records_get(const records_t *t, uint64_t label) {
+  return label < t->recs_cap ? t->recs[label] : NULL;
+}
+
+/* --------------------------------------------------------- append buffer -- */
+
+#define BUF_CHUNK 1024u
+
+enum {
+  ITEM_PENDING = 1,       /* waiting for an indexer */
+  ITEM_INDEXING = 2,      /* an indexer is inserting it */
+  ITEM_INDEXED = 3,       /* in the graph */
+  ITEM_DEAD = 4,          /* deleted or replaced; not in the graph */
+  ITEM_DEAD_INDEXING = 5, /* deleted while being inserted: the indexer removes it */
+};
+
+typedef struct {
+  uint64_t labels[BUF_CHUNK];
+  _Atomic uint8_t state[BUF_CHUNK];
+  float *vecs; /* BUF_CHUNK * stride floats, 64-byte aligned */
+} buf_chunk_t;
+
+typedef struct {
+  uint32_t dim, stride;
+  buf_chunk_t **chunks; /* chunks[i] holds positions head + i*BUF_CHUNK ... */
+  uint64_t n_chunks, cap_chunks;
+  uint64_t head;  /* position of chunks[0]'s first item (a multiple of BUF_CHUNK) */
+  uint64_t tail;  /* next position to append */
+  uint64_t claim; /* next position an indexer looks at (claim_lock) */
+  _Atomic uint64_t pending; /* items PENDING or INDEXING */
+} abuf_t;
+
+void abuf_init(abuf_t *b, uint32_t dim);
+void abuf_free(abuf_t *b);
+/* Makes room for n more items. 0 or AKIDB_ENOMEM. */
+int abuf_reserve(abuf_t *b, uint64_t n);
+/* Appends a prepared vector (room reserved); returns its position. */
+uint64_t abuf_append(abuf_t *b, uint64_t label, const float *vec);
+static inline buf_chunk_t *abuf_chunk(const abuf_t *b, uint64_t pos) {
+  return b->chunks[(pos - b->head) / BUF_CHUNK];
+}
+static inline _Atomic uint8_t *abuf_state(const abuf_t *b, uint64_t pos) {
+  return &abuf_chunk(b, pos)->state[pos % BUF_CHUNK];
+}
+static inline float *abuf_vec(const abuf_t *b, uint64_t pos) {
+  return abuf_chunk(b, pos)->vecs + (size_t)(pos % BUF_CHUNK) * b->stride;
+}
+static inline uint64_t abuf_label(const abuf_t *b, uint64_t pos) {
+  return abuf_chunk(b, pos)->labels[pos % BUF_CHUNK];
+}
+/* Frees leading chunks whose items are all INDEXED or DEAD. */
+void abuf_release_done(abuf_t *b);
+uint64_t abuf_bytes(const abuf_t *b);
+
+/* ----------------------------------------------------------- collection -- */
+
+struct akidb_collection {
+  char *dir;
+  akidb_collection_options_t opt;
+  metric_t metric;
+  uint32_t dim;
+
+  wal_t *wal;
+  pthread_mutex_t apply_lock;
+  pthread_cond_t applied_cond;
+  uint64_t applied_seq;
+  _Atomic bool failed;
+  char fail_msg[256];
+
+  pthread_rwlock_t index_gate;
+  pthread_rwlock_t lock;
+  records_t rt;
+  abuf_t buf;
+  akidb_hnsw_t *graph;
+  uint64_t next_label;
+
+  pthread_mutex_t claim_lock;
+  pthread_mutex_t idle_lock; /* with idle_cond: indexers sleep, waiters wake */
+  pthread_cond_t idle_cond;
+
+  bool compacting; /* deletes meanwhile go to compact_dead too (lock) */
+  uint64_t *compact_dead;
+  size_t n_compact_dead, cap_compact_dead;
+
+  uint64_t checkpoint_seq;
+  uint64_t checkpoint_bytes;
+  uint64_t checkpoints;
+  double last_checkpoint_seconds;
+  double last_checkpoint_time; /* monotonic seconds */
+  pthread_mutex_t ckpt_lock;   /* one checkpoint or compaction at a time */
+
+  pthread_t *threads; /* indexers, then the maintenance thread */
+  uint32_t n_threads;
+  _Atomic bool stopping;
+};
+
+/* collection.c */
+void store_log(akidb_collection_t *c, akidb_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+double store_now(void);
+/* Removes a point from memory (records, buffer or graph). Caller holds lock (write). */
+void store_remove_point(akidb_collection_t *c, point_rec_t *r);
+/* Copies a record's prepared vector (from the buffer or the graph). Caller holds lock. */
+int store_copy_vector(akidb_collection_t *c, const point_rec_t *r, float *out);
+/* Fills `out` from a record (payload and text, vector as asked). Caller holds lock. */
+int store_fill_point(akidb_collection_t *c, const point_rec_t *r, bool payload, bool vector,
+                     akidb_point_out_t *out);
+
+/* codec.c — log record types and their bodies. */
+enum { REC_UPSERT = 1, REC_DELETE = 2 };
+/* Encodes a batch into one malloc'd buffer. */
+int codec_encode_upsert(const akidb_point_t *pts, size_t n, uint32_t dim, void **out,
+                        size_t *len);
+int codec_encode_delete(const char *const *ids, const size_t *lens, size_t n, void **out,
+                        size_t *len);
+/* Decoding: views into the record's bytes. */
+typedef struct {
+  const uint8_t *p, *end;
+  uint32_t count, index, dim;
+} codec_reader_t;
+int codec_begin(codec_reader_t *r, const void *data, size_t len, uint32_t dim);
+/* Next point of an upsert record (vector unaligned: copy it). 1 = got one, 0 = done, <0 corrupt. */
+int codec_next_upsert(codec_reader_t *r, akidb_point_t *pt, const uint8_t **vec);
+int codec_next_delete(codec_reader_t *r, const char **id, size_t *len);
+
+/* Applying decoded records to memory (collection.c); caller holds apply order. */
+int store_apply_upsert(akidb_collection_t *c, const void *data, size_t len, char *err,
+                       size_t errlen);
+int store_apply_delete(akidb_collection_t *c, const void *data, size_t len, size_t *deleted,
+                       char *err, size_t errlen);
+
+/* checkpoint.c */
+int checkpoint_write(akidb_collection_t *c, char *err, size_t errlen);
+/* Loads the newest checkpoint in c->dir, if any, into c (graph, records, buffer). */
+int checkpoint_load(akidb_collection_t *c, uint64_t *points, char *err, size_t errlen);
+extern _Atomic int checkpoint_crash_step;
+
+/* maintain.c */
+int maintain_start(akidb_collection_t *c, char *err, size_t errlen);
+void maintain_stop(akidb_collection_t *c);
+size_t maintain_index_some(akidb_collection_t *c, size_t max);
+int maintain_compact(akidb_collection_t *c, char *err, size_t errlen);
+
+#endif /* AKIDB_STORE_INTERNAL_H */
