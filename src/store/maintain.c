@@ -29,6 +29,7 @@ typedef struct {
   buf_chunk_t *chunk;
   uint32_t index;
   uint64_t pos, label;
+  bool release; /* whole chunks before the claim position may be freeable */
 } claim_t;
 
 /* Claims the next PENDING item; false when there is none. */
@@ -46,6 +47,7 @@ static bool claim_next(akidb_collection_t *c, claim_t *out) {
     out->label = abuf_label(&c->buf, pos);
     got = true;
   }
+  out->release = c->buf.claim >= c->buf.head + 2 * BUF_CHUNK;
   pthread_mutex_unlock(&c->claim_lock);
   pthread_rwlock_unlock(&c->lock);
   return got;
@@ -73,9 +75,11 @@ static void wake_waiters(akidb_collection_t *c) {
 
 size_t maintain_index_some(akidb_collection_t *c, size_t max) {
   size_t done = 0;
-  claim_t cl;
+  claim_t cl = {.release = false};
+  bool release = false;
   pthread_rwlock_rdlock(&c->index_gate);
   while (done < max && claim_next(c, &cl)) {
+    release |= cl.release;
     const float *vec = cl.chunk->vecs + (size_t)cl.index * c->buf.stride;
     int rc = akidb_hnsw_insert(c->graph, cl.label, vec);
     if (rc) {
@@ -94,7 +98,7 @@ size_t maintain_index_some(akidb_collection_t *c, size_t max) {
     done++;
   }
   pthread_rwlock_unlock(&c->index_gate);
-  if (done && c->buf.claim >= c->buf.head + 2 * BUF_CHUNK) {
+  if (done && release) {
     pthread_rwlock_wrlock(&c->lock);
     abuf_release_done(&c->buf);
     pthread_rwlock_unlock(&c->lock);

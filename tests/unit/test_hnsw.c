@@ -990,6 +990,26 @@ static void test_delete_of_unknown_label_is_refused(void) {
   ds_free(&s);
 }
 
+/* Points inserted after every earlier point was deleted are still linked
+ * (they may link to deleted points, which route until compaction). */
+static void test_points_inserted_among_deleted_ones_are_found(void) {
+  ds_set_t s = make_set("amid", 400, 1, 8, AKIDB_METRIC_L2, 4, 31, false);
+  akidb_hnsw_t *h = build_index(&s, NULL);
+  for (size_t i = 0; i < 200; i++) ASSERT_OK(akidb_hnsw_delete(h, i));
+  for (size_t i = 200; i < 400; i++) ASSERT_OK(akidb_hnsw_delete(h, i));
+  for (size_t i = 0; i < 400; i++) ASSERT_OK(akidb_hnsw_insert(h, 1000 + i, s.base + i * s.dim));
+  akidb_hit_t hits[1];
+  uint32_t n = 0, found = 0;
+  for (size_t i = 0; i < 400; i++) {
+    ASSERT_OK(akidb_hnsw_search(h, s.base + i * s.dim, 1, 0, NULL, hits, &n));
+    ASSERT_EQ_INT(n, 1);
+    found += hits[0].label == 1000 + i;
+  }
+  ASSERT_GE(found, 396);
+  akidb_hnsw_free(h);
+  ds_free(&s);
+}
+
 /* A deleted label is no longer live, so it can be inserted again. */
 static void test_insert_after_delete_reuses_the_label(void) {
   ds_set_t s = make_set("re", 500, 1, 16, AKIDB_METRIC_L2, 4, 29, false);
@@ -1407,6 +1427,7 @@ CHECK_MAIN(CHECK_CASE(test_params_default_are_documented_and_valid),
            CHECK_CASE(test_filter_does_not_resurrect_deleted_points),
            CHECK_CASE(test_delete_of_unknown_label_is_refused),
            CHECK_CASE(test_insert_after_delete_reuses_the_label),
+           CHECK_CASE(test_points_inserted_among_deleted_ones_are_found),
            CHECK_CASE(test_recall_after_deleting_30_percent_stays_high),
            CHECK_CASE(test_recall_after_deleting_30_percent_and_compacting),
            CHECK_CASE(test_compaction_frees_memory_and_clears_deleted_count),

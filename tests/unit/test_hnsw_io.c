@@ -593,6 +593,89 @@ static void test_missing_file_is_refused_as_io_error(void) {
   expect_load_refused(path, AKIDB_EIO, "missing file");
 }
 
+/* ------------------------------------------------- streams and clones -- */
+
+typedef struct {
+  unsigned char *buf;
+  size_t len, cap, pos;
+} membuf_t;
+
+static int mem_write(void *ctx, const void *p, size_t n) {
+  membuf_t *m = ctx;
+  if (m->len + n > m->cap) {
+    size_t cap = (m->len + n) * 2;
+    unsigned char *b = realloc(m->buf, cap);
+    if (!b) return ENOMEM;
+    m->buf = b;
+    m->cap = cap;
+  }
+  memcpy(m->buf + m->len, p, n);
+  m->len += n;
+  return 0;
+}
+
+static int mem_read(void *ctx, void *p, size_t n) {
+  membuf_t *m = ctx;
+  if (m->pos + n > m->len) return EIO;
+  memcpy(p, m->buf + m->pos, n);
+  m->pos += n;
+  return 0;
+}
+
+/* An image streamed through callbacks equals the saved file, byte for
+ * byte, has the announced size, and reads back to an identical index. */
+static void test_image_stream_matches_file_and_reads_back(void) {
+  ds_set_t s = make_set(AKIDB_METRIC_COSINE, N_BASE, 41);
+  akidb_hnsw_params_t p = custom_params(AKIDB_METRIC_COSINE);
+  akidb_hnsw_t *h = build(&s, N_BASE, &p);
+  for (size_t i = 0; i < N_BASE; i += 5) ASSERT_OK(akidb_hnsw_delete(h, i));
+  membuf_t m = {0};
+  char err[256] = "";
+  ASSERT_OK(akidb_hnsw_write_image(h, mem_write, &m, err, sizeof err));
+  ASSERT_EQ_U64(m.len, akidb_hnsw_image_bytes(h));
+  char path[4200];
+  tmp_path(path, sizeof path, "stream.idx");
+  save_ok(h, path);
+  size_t flen = 0;
+  unsigned char *file = read_whole(path, &flen);
+  ASSERT_EQ_U64(flen, m.len);
+  ASSERT_TRUE(memcmp(file, m.buf, flen) == 0);
+  akidb_hnsw_t *back = NULL;
+  ASSERT_OK(akidb_hnsw_read_image(mem_read, &m, m.len, &back, err, sizeof err));
+  expect_identical_indexes(h, back, &s, N_BASE);
+  /* a stream one byte short is corrupt */
+  akidb_hnsw_t *none = NULL;
+  m.pos = 0;
+  ASSERT_EQ_INT(akidb_hnsw_read_image(mem_read, &m, m.len - 1, &none, err, sizeof err),
+                AKIDB_ECORRUPT);
+  ASSERT_TRUE(none == NULL);
+  free(file);
+  free(m.buf);
+  unlink(path);
+  akidb_hnsw_free(back);
+  akidb_hnsw_free(h);
+  ds_free(&s);
+}
+
+/* A clone answers exactly like the original and is independent of it. */
+static void test_clone_is_identical_and_independent(void) {
+  ds_set_t s = make_set(AKIDB_METRIC_L2, N_BASE, 43);
+  akidb_hnsw_params_t p = custom_params(AKIDB_METRIC_L2);
+  akidb_hnsw_t *h = build(&s, N_BASE, &p);
+  for (size_t i = 0; i < N_BASE; i += 7) ASSERT_OK(akidb_hnsw_delete(h, i));
+  akidb_hnsw_t *c = NULL;
+  ASSERT_OK(akidb_hnsw_clone(h, &c));
+  expect_identical_indexes(h, c, &s, N_BASE);
+  ASSERT_OK(akidb_hnsw_delete(c, 1));
+  ASSERT_TRUE(akidb_hnsw_contains(h, 1));
+  ASSERT_OK(akidb_hnsw_compact(c));
+  ASSERT_EQ_U64(akidb_hnsw_deleted_count(c), 0);
+  ASSERT_TRUE(akidb_hnsw_deleted_count(h) > 0);
+  akidb_hnsw_free(c);
+  akidb_hnsw_free(h);
+  ds_free(&s);
+}
+
 CHECK_MAIN(CHECK_CASE(test_load_returns_identical_results_l2),
            CHECK_CASE(test_load_returns_identical_results_cosine),
            CHECK_CASE(test_load_returns_identical_results_dot),
@@ -608,4 +691,6 @@ CHECK_MAIN(CHECK_CASE(test_load_returns_identical_results_l2),
            CHECK_CASE(test_file_cut_inside_header_is_refused_as_corrupt),
            CHECK_CASE(test_foreign_file_is_refused_as_wrong_format),
            CHECK_CASE(test_newer_format_version_is_refused),
-           CHECK_CASE(test_missing_file_is_refused_as_io_error))
+           CHECK_CASE(test_missing_file_is_refused_as_io_error),
+           CHECK_CASE(test_image_stream_matches_file_and_reads_back),
+           CHECK_CASE(test_clone_is_identical_and_independent))
