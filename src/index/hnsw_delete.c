@@ -194,12 +194,19 @@ static void shrink_array(void **pp, size_t keep, size_t size) {
 static void shrink(akidb_hnsw_t *h, uint64_t cap) {
   if (cap == 0) cap = 1;
   if (cap >= h->cap) return;
-  float *v = aligned_alloc(64, (size_t)cap * h->stride * sizeof(float));
-  if (!v) return; /* keep the larger arenas: still consistent */
+  float *v = hnsw_arena_alloc((size_t)cap * h->stride * sizeof(float));
+  uint32_t *l0 = hnsw_arena_alloc((size_t)cap * h->l0_words * sizeof(uint32_t));
+  if (!v || !l0) { /* keep the larger arenas: still consistent */
+    free(v);
+    free(l0);
+    return;
+  }
   memcpy(v, h->vecs, (size_t)cap * h->stride * sizeof(float));
   free(h->vecs);
   h->vecs = v;
-  shrink_array((void **)&h->links0, cap * h->l0_words, sizeof(uint32_t));
+  memcpy(l0, h->links0, (size_t)cap * h->l0_words * sizeof(uint32_t));
+  free(h->links0);
+  h->links0 = l0;
   shrink_array((void **)&h->upper, cap, sizeof(uint32_t *));
   shrink_array((void **)&h->labels, cap, sizeof(uint64_t));
   shrink_array((void **)&h->levels, cap, 1);

@@ -164,6 +164,7 @@ static inline void hnsw_prefetch_vec(const akidb_hnsw_t *h, uint32_t id) {
 int hnsw_alloc(const akidb_hnsw_params_t *p, akidb_hnsw_t **out, char *err,
                size_t errlen);
 int hnsw_reserve(akidb_hnsw_t *h, uint64_t cap); /* caller holds grow (write) */
+void *hnsw_arena_alloc(size_t bytes);            /* 64-byte aligned; huge pages when large */
 int hnsw_random_level(const akidb_hnsw_t *h, uint64_t label);
 hnsw_ctx_t *hnsw_ctx_acquire(akidb_hnsw_t *h);
 void hnsw_ctx_release(akidb_hnsw_t *h, hnsw_ctx_t *c);
