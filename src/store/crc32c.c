@@ -114,8 +114,7 @@ static int cpu_has_crc(void) { return (getauxval(AT_HWCAP) & HWCAP_CRC32) != 0; 
 /* The ARMv8 crc32c instructions: bytes up to 8-byte alignment, then 8 at
  * a time (the loads are little-endian, as the instruction expects), then
  * the tail. */
-__attribute__((target("+crc"))) static uint32_t crc_hw(uint32_t crc, const uint8_t *p,
-                                                      size_t len) {
+__attribute__((target("+crc"))) static uint32_t crc_hw(uint32_t crc, const uint8_t *p, size_t len) {
   while (len && ((uintptr_t)p & 7)) {
     crc = __crc32cb(crc, *p++);
     len--;

@@ -106,11 +106,11 @@ struct wal {
   int fd; /* current segment, open for writing */
   uint64_t next_seq;
   uint64_t floor_seq; /* name of a torn segment removed at open: seqs below it were used */
-  uint64_t written; /* bytes this handle wrote (all segments) */
-  uint64_t synced;  /* of which known durable */
+  uint64_t written;   /* bytes this handle wrote (all segments) */
+  uint64_t synced;    /* of which known durable */
   int syncing;
   int failed;
-  char fail_msg[MSG_BYTES];
+  char fail_msg[MSG_BYTES + 64];
   pthread_t thread;
   int thread_running;
   int stop;
@@ -280,13 +280,13 @@ static int check_header(const char *path, const view_t *v, uint64_t name_seq, in
   }
   if (v->size < SEG_HEADER) {
     if (newest) return HEADER_TORN;
-    SAY("WAL segment %s is cut short inside its header (%llu of %u bytes)", path,
-        (ull)v->size, SEG_HEADER);
+    SAY("WAL segment %s is cut short inside its header (%llu of %u bytes)", path, (ull)v->size,
+        SEG_HEADER);
     return AKIDB_ECORRUPT;
   }
   if (get32(b + 8) != SEG_VERSION) {
-    SAY("WAL segment %s has format version %u; this build reads version %u", path,
-        get32(b + 8), SEG_VERSION);
+    SAY("WAL segment %s has format version %u; this build reads version %u", path, get32(b + 8),
+        SEG_VERSION);
     return AKIDB_EVERSION;
   }
   if (get32(b + 12) != SEG_HEADER || get32(b + 36) != crc32c(0, b, 36) || get32(b + 32)) {
@@ -296,7 +296,8 @@ static int check_header(const char *path, const view_t *v, uint64_t name_seq, in
   *prev_seq = get64(b + 24);
   if (get64(b + 16) != name_seq || *prev_seq >= name_seq) {
     SAY("WAL segment %s: header at byte 16 says first seq %llu after seq %llu, which does "
-        "not fit its name", path, (ull)get64(b + 16), (ull)*prev_seq);
+        "not fit its name",
+        path, (ull)get64(b + 16), (ull)*prev_seq);
     return AKIDB_ECORRUPT;
   }
   return AKIDB_OK;
@@ -368,16 +369,18 @@ static const char *frame_problem(int r) {
 
 /* A record at `pos` failed to parse: in the newest segment with nothing
  * valid after it that is a torn tail (returns 0); otherwise corruption. */
-static int damaged_record(const char *path, const view_t *v, uint64_t pos, uint64_t expected,
-                          int r, int newest, char *err, size_t errlen) {
+static int damaged_record(const char *path, const view_t *v, uint64_t pos, uint64_t expected, int r,
+                          int newest, char *err, size_t errlen) {
   if (!newest) {
     SAY("WAL segment %s: record at byte %llu (seq %llu) is damaged (%s) in a segment that is "
-        "not the newest", path, (ull)pos, (ull)expected, frame_problem(r));
+        "not the newest",
+        path, (ull)pos, (ull)expected, frame_problem(r));
     return AKIDB_ECORRUPT;
   }
   if (valid_frame_follows(v, pos, expected)) {
     SAY("WAL segment %s: record at byte %llu (seq %llu) is damaged (%s) and valid records "
-        "follow it", path, (ull)pos, (ull)expected, frame_problem(r));
+        "follow it",
+        path, (ull)pos, (ull)expected, frame_problem(r));
     return AKIDB_ECORRUPT;
   }
   return AKIDB_OK;
@@ -388,17 +391,18 @@ static int check_frame_order(const char *path, const frame_t *f, uint64_t pos, u
                              int in_group, uint64_t group_start, char *err, size_t errlen) {
   if (f->seq != expected) {
     SAY("WAL segment %s: record at byte %llu has seq %llu where %llu was expected (seq gap or "
-        "reordering)", path, (ull)pos, (ull)f->seq, (ull)expected);
+        "reordering)",
+        path, (ull)pos, (ull)f->seq, (ull)expected);
     return AKIDB_ECORRUPT;
   }
   if (in_group && (f->flags & FLAG_FIRST)) {
     SAY("WAL segment %s: record at byte %llu starts a group while the group at byte %llu is "
-        "incomplete", path, (ull)pos, (ull)group_start);
+        "incomplete",
+        path, (ull)pos, (ull)group_start);
     return AKIDB_ECORRUPT;
   }
   if (!in_group && !(f->flags & FLAG_FIRST)) {
-    SAY("WAL segment %s: record at byte %llu continues a group that never started", path,
-        (ull)pos);
+    SAY("WAL segment %s: record at byte %llu continues a group that never started", path, (ull)pos);
     return AKIDB_ECORRUPT;
   }
   return AKIDB_OK;
@@ -431,7 +435,8 @@ static int scan_records(const char *path, const view_t *v, const segment_t *s, i
   }
   if (in_group && !newest) {
     SAY("WAL segment %s ends inside the group that starts at byte %llu, and it is not the "
-        "newest segment", path, (ull)group_start);
+        "newest segment",
+        path, (ull)group_start);
     return AKIDB_ECORRUPT;
   }
   return AKIDB_OK;
@@ -492,8 +497,8 @@ static int list_segments(wal_t *w, char *err, size_t errlen) {
 }
 
 /* Cuts the newest segment back to `keep` bytes and reports it. */
-static int cut_tail(const char *path, uint64_t keep, uint64_t size, wal_open_stats_t *st,
-                    char *err, size_t errlen) {
+static int cut_tail(const char *path, uint64_t keep, uint64_t size, wal_open_stats_t *st, char *err,
+                    size_t errlen) {
   int wfd = open(path, O_WRONLY | O_CLOEXEC);
   if (wfd < 0 || ftruncate(wfd, (off_t)keep) != 0) {
     SAY("cannot cut the torn tail of WAL segment %s back to byte %llu: %s", path, (ull)keep,
@@ -531,8 +536,7 @@ static int recover_mapped(wal_t *w, size_t i, const char *path, int fd, const vi
   if (rc) return rc;
   scan_t sc;
   if ((rc = scan_records(path, v, s, newest, &sc, err, errlen))) return rc;
-  if (sc.good_end < v->size &&
-      (rc = cut_tail(path, sc.good_end, v->size, st, err, errlen)))
+  if (sc.good_end < v->size && (rc = cut_tail(path, sc.good_end, v->size, st, err, errlen)))
     return rc;
   if (w->opt.sync != WAL_SYNC_NONE && (rc = datasync(w, fd))) {
     SAY("fdatasync of WAL segment %s failed: %s", path, strerror(rc));
@@ -572,8 +576,8 @@ static int check_continuity(wal_t *w, size_t i, char *err, size_t errlen) {
   seg_path(w, a->first_seq, pa, sizeof pa);
   seg_path(w, b->first_seq, pb, sizeof pb);
   SAY("WAL segment %s: header at byte 24 says the record before it is seq %llu, but %s ends "
-      "at seq %llu (a segment is missing or damaged)", pb, (ull)b->prev_seq, pa,
-      (ull)a->last_seq);
+      "at seq %llu (a segment is missing or damaged)",
+      pb, (ull)b->prev_seq, pa, (ull)a->last_seq);
   return AKIDB_ECORRUPT;
 }
 
@@ -591,8 +595,8 @@ static int recover(wal_t *w, wal_open_stats_t *st, char *err, size_t errlen) {
 
 /* Creates segment `first_seq` (header synced, then the directory), makes it
  * current and returns its descriptor in *out_fd. */
-static int create_segment(wal_t *w, uint64_t first_seq, uint64_t prev_seq, int *out_fd,
-                          char *err, size_t errlen) {
+static int create_segment(wal_t *w, uint64_t first_seq, uint64_t prev_seq, int *out_fd, char *err,
+                          size_t errlen) {
   char path[PATH_BYTES];
   uint8_t h[SEG_HEADER];
   seg_path(w, first_seq, path, sizeof path);
@@ -625,8 +629,8 @@ static int create_segment(wal_t *w, uint64_t first_seq, uint64_t prev_seq, int *
  * log is empty or the next seq does not follow the newest segment). */
 static int prepare_current(wal_t *w, char *err, size_t errlen) {
   segment_t *cur = w->n_segs ? &w->segs[w->n_segs - 1] : NULL;
-  uint64_t cur_next = cur ? (cur->last_seq > cur->prev_seq ? cur->last_seq + 1 : cur->first_seq)
-                          : 1;
+  uint64_t cur_next =
+      cur ? (cur->last_seq > cur->prev_seq ? cur->last_seq + 1 : cur->first_seq) : 1;
   uint64_t next = cur_next;
   if (w->floor_seq > next) next = w->floor_seq;
   if (w->opt.min_next_seq > next) next = w->opt.min_next_seq;
@@ -664,8 +668,7 @@ static int open_dir(wal_t *w, char *err, size_t errlen) {
     return AKIDB_EIO;
   }
   if (flock(w->dir_fd, LOCK_EX | LOCK_NB) != 0) {
-    SAY("the WAL in %s is already open (its directory lock is held): %s", w->dir,
-        strerror(errno));
+    SAY("the WAL in %s is already open (its directory lock is held): %s", w->dir, strerror(errno));
     return AKIDB_EIO;
   }
   return AKIDB_OK;
@@ -678,8 +681,7 @@ static int check_options(const char *dir, const wal_options_t *opt, wal_options_
     return AKIDB_EINVAL;
   }
   *out = opt ? *opt : (wal_options_t){.sync = WAL_SYNC_FSYNC};
-  if (out->sync != WAL_SYNC_FSYNC && out->sync != WAL_SYNC_INTERVAL &&
-      out->sync != WAL_SYNC_NONE) {
+  if (out->sync != WAL_SYNC_FSYNC && out->sync != WAL_SYNC_INTERVAL && out->sync != WAL_SYNC_NONE) {
     SAY("unknown WAL sync policy %d for %s", (int)out->sync, dir);
     return AKIDB_EINVAL;
   }
@@ -859,8 +861,7 @@ static void *interval_main(void *arg) {
     struct timespec deadline = {(time_t)(at / 1000000000ull), (long)(at % 1000000000ull)};
     while (!w->stop && pthread_cond_timedwait(&w->stop_cv, &w->lock, &deadline) != ETIMEDOUT) {
     }
-    if (!w->stop && !w->failed && !w->syncing && w->synced < w->written)
-      sync_upto(w, w->written);
+    if (!w->stop && !w->failed && !w->syncing && w->synced < w->written) sync_upto(w, w->written);
   }
   pthread_mutex_unlock(&w->lock);
   return NULL;
@@ -870,8 +871,8 @@ static void *interval_main(void *arg) {
 
 /* Frames of one group, built before the lock is taken. */
 typedef struct {
-  uint8_t *hdrs;   /* n headers of FRAME_HEADER bytes */
-  uint32_t *pcrc;  /* CRC of each padded payload */
+  uint8_t *hdrs;  /* n headers of FRAME_HEADER bytes */
+  uint32_t *pcrc; /* CRC of each padded payload */
   struct iovec *iov;
   size_t n, iovcnt;
   uint64_t bytes;
@@ -885,7 +886,7 @@ static int check_records(const wal_record_t *recs, size_t n, char *err, size_t e
   for (size_t i = 0; i < n; i++) {
     if (recs[i].type == 0 || recs[i].len > MAX_RECORD || (recs[i].len && !recs[i].data)) {
       SAY("WAL record %zu of the group is invalid: %s", i,
-          recs[i].type == 0 ? "type 0 is reserved"
+          recs[i].type == 0          ? "type 0 is reserved"
           : recs[i].len > MAX_RECORD ? "payload is larger than the 1 GiB limit"
                                      : "payload pointer is NULL");
       return AKIDB_EINVAL;
@@ -941,7 +942,7 @@ static int roll_locked(wal_t *w) {
   int e = w->opt.sync != WAL_SYNC_NONE ? datasync(w, w->fd) : 0;
   if (e) {
     fmt(msg, sizeof msg, "fdatasync of WAL segment %s before rollover failed: %s", path,
-             strerror(e));
+        strerror(e));
     mark_failed(w, msg);
     return AKIDB_EIO;
   }
@@ -1071,7 +1072,8 @@ static int replay_mapped(const char *path, const view_t *v, const segment_t *s, 
     int r = parse_frame(v, pos, &f);
     if (r != FRAME_OK || f.seq != expected) {
       SAY("WAL segment %s: record at byte %llu no longer reads back (%s) since the log was "
-          "opened", path, (ull)pos, r != FRAME_OK ? frame_problem(r) : "wrong seq");
+          "opened",
+          path, (ull)pos, r != FRAME_OK ? frame_problem(r) : "wrong seq");
       return AKIDB_ECORRUPT;
     }
     if (f.seq > after_seq) rc = fn(ctx, f.seq, f.type, f.data, f.len);
@@ -1081,8 +1083,8 @@ static int replay_mapped(const char *path, const view_t *v, const segment_t *s, 
   return rc;
 }
 
-static int replay_segment(const wal_t *w, const segment_t *s, uint64_t after_seq,
-                          wal_replay_fn fn, void *ctx, char *err, size_t errlen) {
+static int replay_segment(const wal_t *w, const segment_t *s, uint64_t after_seq, wal_replay_fn fn,
+                          void *ctx, char *err, size_t errlen) {
   char path[PATH_BYTES];
   seg_path(w, s->first_seq, path, sizeof path);
   int fd = open(path, O_RDONLY | O_CLOEXEC);

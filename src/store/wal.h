@@ -12,15 +12,19 @@
  *                      concurrent appenders share one fdatasync (group commit).
  *   WAL_SYNC_INTERVAL  a background thread syncs every interval_ms; a crash
  *                      may lose groups acknowledged within that window.
- *   WAL_SYNC_NONE      never syncs (tests and benchmarks only).
+ *   WAL_SYNC_NONE      never syncs on its own, only in wal_sync (tests and
+ *                      benchmarks only).
  *
  * Failure is sticky: once a write or sync fails, every later append returns
  * AKIDB_EIO (with the first failure's message) until the log is reopened.
  * Nothing that was not durable under the policy is ever reported as appended.
  *
- * Thread safety: wal_append may be called from many threads at once; the
- * other calls must not run concurrently with each other (the collection
- * layer serialises open/replay/remove/close).
+ * Thread safety: wal_append may be called from many threads at once, and
+ * beside wal_sync, wal_roll, wal_remove_upto, wal_replay and the accessors
+ * (wal_last_seq, wal_size_bytes, wal_failed, wal_sync_stats), which are
+ * safe from any thread. wal_replay must not overlap wal_remove_upto (a
+ * segment could vanish under it), and wal_close must not overlap anything
+ * (the collection layer serialises open/replay/remove/close).
  */
 #ifndef AKIDB_STORE_WAL_H
 #define AKIDB_STORE_WAL_H
