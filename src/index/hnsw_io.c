@@ -358,7 +358,9 @@ int akidb_hnsw_read_image(akidb_read_fn read, void *ctx, uint64_t len, akidb_hns
 
 /* ----------------------------------------------------------------- clone -- */
 
-/* Copies every array of `h` into `c` (reserved for h's slots). */
+/* Copies every array of `h` into `c` (reserved for h's slots). The live
+ * and deleted counts are taken from the flags as copied, so a delete that
+ * runs on `h` meanwhile cannot leave the copy's counts out of step. */
 static int copy_arrays(const akidb_hnsw_t *h, akidb_hnsw_t *c, uint32_t n) {
   memcpy(c->vecs, h->vecs, (size_t)n * h->stride * sizeof(float));
   memcpy(c->links0, h->links0, (size_t)n * h->l0_words * sizeof(uint32_t));
@@ -372,10 +374,14 @@ static int copy_arrays(const akidb_hnsw_t *h, akidb_hnsw_t *c, uint32_t n) {
     if (!(c->upper[s] = malloc(bytes))) return AKIDB_ENOMEM;
     memcpy(c->upper[s], h->upper[s], bytes);
   }
+  uint64_t live = 0;
   for (uint32_t s = 0; s < n; s++) {
-    if (hnsw_flags(h, s) & FLAG_DELETED) continue;
+    if (hnsw_flags(c, s) & FLAG_DELETED) continue;
     if (label_map_put(&c->map, h->labels[s], s)) return AKIDB_ENOMEM;
+    live++;
   }
+  atomic_store(&c->live, live);
+  atomic_store(&c->deleted, n - live);
   return AKIDB_OK;
 }
 
@@ -392,8 +398,6 @@ int akidb_hnsw_clone(akidb_hnsw_t *h, akidb_hnsw_t **out) {
   if (rc == AKIDB_OK) {
     atomic_store(&c->n_slots, n);
     hnsw_read_entry(h, &c->entry, &c->max_level);
-    atomic_store(&c->live, atomic_load(&h->live));
-    atomic_store(&c->deleted, atomic_load(&h->deleted));
   }
   pthread_rwlock_unlock(&h->grow);
   if (rc) {
