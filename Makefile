@@ -3,10 +3,15 @@
 #   make test   install, build and run every test (release, ASan+UBSan, TSan,
 #               aarch64 under qemu)
 #   make bench  build bench/ann with hnswlib and FAISS and write bench/results/
+#               (ann.md, storage.md from bench/storage, catalog.md from
+#               bench/catalog)
+#   make crash-long     1,000 kill -9 cycles of the storage crash loop
+#   make bench-storage  only the storage benchmark (bench/results/storage.md)
+#   make bench-catalog  only the catalog benchmark (bench/results/catalog.md)
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test bench clean
+.PHONY: all deps build run test bench clean crash-long bench-storage bench-catalog
 
 all: build
 
@@ -25,8 +30,26 @@ test: deps
 
 bench: deps
 	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF >/dev/null
-	@cmake --build build/bench -j $(JOBS) --target ann
+	@cmake --build build/bench -j $(JOBS) --target ann storage catalog_bench
 	./build/bench/bench/ann --out bench/results/ann.md
+	./build/bench/bench/storage --out bench/results/storage.md
+	./build/bench/bench/catalog --out bench/results/catalog.md
+
+bench-storage: deps
+	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF >/dev/null
+	@cmake --build build/bench -j $(JOBS) --target storage
+	./build/bench/bench/storage --out bench/results/storage.md
+
+bench-catalog: deps
+	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF >/dev/null
+	@cmake --build build/bench -j $(JOBS) --target catalog_bench
+	./build/bench/bench/catalog --out bench/results/catalog.md
+
+crash-long: deps
+	@cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build/release -j $(JOBS) --target crash_loop crash_writer
+	./build/release/tests/crash/crash_loop --writer build/release/tests/crash/crash_writer \
+	  --cycles 1000 --dir build/release/tests/crash/crash-long-data
 
 clean:
 	rm -rf build

@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   libhnswlib-dev libfaiss-dev libopenblas-dev
-  libsqlite3-dev sqlite3 libargon2-dev libssl-dev
+  libsqlite3-dev sqlite3 libargon2-dev libssl-dev libjansson-dev
 )
 
 missing=()

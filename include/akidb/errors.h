@@ -30,7 +30,13 @@ extern "C" {
   X(EDIM, -9, "vector dimension does not match")                               \
   X(EVALUE, -10, "vector holds NaN, Inf or an unusable value")                 \
   X(ENOTSUP, -11, "not supported on this CPU or build")                        \
-  X(ELIMIT, -12, "size limit exceeded")
+  X(ELIMIT, -12, "size limit exceeded")                                        \
+  X(EPERM, -13, "permission denied")                                           \
+  X(EUNAUTH, -14, "not authenticated (credentials missing, wrong or expired)") \
+  X(ETRANSITION, -15, "invalid state transition")                              \
+  X(EQUOTA, -16, "quota exceeded")                                             \
+  X(ERATELIMIT, -17, "rate limited: too many attempts, retry later")           \
+  X(ECONFLICT, -18, "conflicts with the resource's current state")
 
 typedef enum {
 #define AKIDB_ERROR_ENUM(name, value, msg) AKIDB_##name = (value),

@@ -16,6 +16,9 @@ static void usage(FILE *out) {
           "  demo [--data DIR] [--ef N]   index the real data sets under DIR\n"
           "                               (default: $AKIDB_TEST_DATA or ../shared/data),\n"
           "                               search them, print recall@10 and timings\n"
+          "  migrate v1-to-v2 --v1-data-dir DIR --v2-database FILE [--dry-run]\n"
+          "                               import an AkiDB 1.x data directory into the\n"
+          "                               SQLite catalog (see `akidb migrate --help`)\n"
           "  version                      print the version and the SIMD kernels in use\n"
           "  help                         this text\n");
 }
@@ -36,6 +39,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(argv[1], "demo") == 0) return cli_demo(argc - 1, argv + 1);
+  if (strcmp(argv[1], "migrate") == 0) return cli_migrate(argc - 1, argv + 1);
   fprintf(stderr, "akidb: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;
