@@ -50,6 +50,10 @@ typedef struct {
 
 #define AKIDB_UUID_STR_LEN 36 /* "xxxxxxxx-xxxx-7xxx-yxxx-xxxxxxxxxxxx" */
 
+/* Fills buf with n bytes from getrandom(2) (short reads and EINTR retried).
+ * Errors: AKIDB_EIO. Used for UUIDs, API keys and session tokens. */
+int akidb_random_bytes(uint8_t *buf, size_t n);
+
 /*
  * Generates a UUIDv7: 48-bit Unix milliseconds, version 7, a 12-bit counter
  * and 62 random bits from getrandom(2). Ids made by one process are strictly

@@ -7,24 +7,11 @@
  * only as its SHA-256 — a fast hash is right for high-entropy secrets).
  * Stateless.
  */
-#include <errno.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "auth/auth_internal.h"
 
-int auth_random(uint8_t *buf, size_t n) {
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = getrandom(buf + got, n - got, 0);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return AKIDB_EIO;
-    }
-    got += (size_t)r;
-  }
-  return AKIDB_OK;
-}
+int auth_random(uint8_t *buf, size_t n) { return akidb_random_bytes(buf, n); }
 
 void auth_hex(const uint8_t *in, size_t n, char *out) {
   static const char hex[] = "0123456789abcdef";

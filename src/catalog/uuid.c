@@ -21,8 +21,7 @@ static pthread_mutex_t uuid_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t uuid_last_ms = -1;
 static uint32_t uuid_last_seq;
 
-/* Fills buf from getrandom(2), retrying short reads and EINTR. */
-static int fill_random(uint8_t *buf, size_t n) {
+int akidb_random_bytes(uint8_t *buf, size_t n) {
   size_t got = 0;
   while (got < n) {
     ssize_t r = getrandom(buf + got, n - got, 0);
@@ -37,7 +36,7 @@ static int fill_random(uint8_t *buf, size_t n) {
 
 int akidb_uuid_v7(akidb_uuid_t *out) {
   uint8_t rnd[10];
-  if (fill_random(rnd, sizeof rnd)) return AKIDB_EIO;
+  if (akidb_random_bytes(rnd, sizeof rnd)) return AKIDB_EIO;
   int64_t now = cat_now_ms();
   uint32_t fresh = ((uint32_t)rnd[0] | (uint32_t)rnd[1] << 8) & 0x7ff;
   pthread_mutex_lock(&uuid_lock);
