@@ -1,7 +1,8 @@
 /*
- * compact_race.c — owns a reproduction found by the crash loop: deletes
- * that run while akidb_collection_compact clones the graph must leave the
- * graph's live count right, so that the next checkpoint can be loaded.
+ * compact_race.c — owns a regression test for a bug the crash loop found:
+ * deletes that run while akidb_collection_compact clones the graph must
+ * leave the graph's live count right, so that the next checkpoint can be
+ * loaded (it once failed with AKIDB_ECORRUPT in the graph section).
  *
  * In each round a thread deletes a burst of indexed points in small batches
  * while the main thread compacts (both released at once); then the
