@@ -200,7 +200,7 @@ static void newest_segment(const char *dir, char *out, size_t len) {
  * its header is complete; returns the bytes appended (0: none). */
 static uint64_t inject_torn_tail(const char *dir, uint64_t *rng) {
   enum { SEGMENT_HEADER = 40, MAX_TORN = 3000 };
-  char path[4400];
+  char path[4608];
   struct stat st;
   newest_segment(dir, path, sizeof path);
   if (!*path || stat(path, &st) || st.st_size < SEGMENT_HEADER) return 0;
