@@ -209,8 +209,10 @@ int akidb_hnsw_read_image(akidb_read_fn read, void *ctx, uint64_t len,
 
 /*
  * A deep copy of the index (vectors, graph, deleted marks, label map) taken
- * under its read lock: searches go on; the caller keeps inserts and deletes
- * out while it runs. Errors: AKIDB_ENOMEM.
+ * under its read lock: searches go on; the caller keeps inserts out while
+ * it runs. Deletes may run: each is either in the copy or not (its live and
+ * deleted counts follow the marks it copied), so a caller that records them
+ * can apply them to the copy afterwards. Errors: AKIDB_ENOMEM.
  */
 int akidb_hnsw_clone(akidb_hnsw_t *h, akidb_hnsw_t **out);
 

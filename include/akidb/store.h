@@ -127,18 +127,21 @@ typedef struct {
 /*
  * Upserts a batch atomically: either every point is applied (each replacing
  * any point with the same id) or none is. Returns once the batch is durable
- * under the policy; it is visible to searches from then on. Errors (nothing
- * is written): AKIDB_EINVAL (empty id, id too long or containing NUL,
- * payload/text too large, a duplicate id in the batch: `err` names the
- * point index), AKIDB_EDIM, AKIDB_EVALUE (NaN/Inf or a zero cosine vector:
- * `err` names the point), AKIDB_EIO (the log failed: sticky until reopen).
+ * under the policy; it is visible to searches from then on. When one id
+ * appears twice in a batch, the later point wins. Errors (nothing is
+ * written; `err` names the point index): AKIDB_EINVAL (empty batch, empty
+ * id, id too long or containing NUL, missing vector), AKIDB_ELIMIT (payload
+ * or text too large), AKIDB_EVALUE (NaN/Inf or a zero cosine vector),
+ * AKIDB_EIO (the log failed: sticky until reopen).
  */
 int akidb_collection_upsert(akidb_collection_t *c, const akidb_point_t *pts, size_t n,
                             char *err, size_t errlen);
 
 /*
  * Deletes the points with these ids (absent ids are ignored) atomically and
- * durably. *deleted (may be NULL) receives how many existed.
+ * durably. *deleted (may be NULL) receives how many existed. Errors:
+ * AKIDB_EINVAL (empty list, an id empty, too long or containing NUL),
+ * AKIDB_EIO (sticky log failure).
  */
 int akidb_collection_delete(akidb_collection_t *c, const char *const *ids,
                             const size_t *id_lens, size_t n, size_t *deleted, char *err,

@@ -5,7 +5,7 @@
  *
  * Protocol (each step a point where a crash is survivable; tests inject a
  * crash after each through akidb_collection_test_crash_checkpoint_after):
- *   1. write checkpoint-<seq>.akc.tmp   (applies and indexing paused only
+ *   1. write checkpoint.tmp             (applies and indexing paused only
  *                                        while the state is streamed out)
  *   2. fsync it
  *   3. rename it to checkpoint-<seq>.akc
@@ -247,7 +247,13 @@ static int write_file(akidb_collection_t *c, uint64_t *seq, uint64_t *size, char
   snprintf(path, sizeof path, "%s/%s", c->dir, name);
   if (!rc && rename(tmp, path)) rc = errno;
   if (!rc && crash_after(3)) rc = -1;
-  if (!rc && (rc = sync_dir(c->dir)) == 0 && crash_after(4)) rc = -1;
+  if (!rc && (rc = sync_dir(c->dir)) != 0) {
+    /* renamed but maybe not durable: the next open may load it or the old
+     * one, both consistent with the log; the log is kept either way */
+    SAY("checkpoint %s written but the directory fsync failed: %s", path, strerror(rc));
+    return AKIDB_EIO;
+  }
+  if (!rc && crash_after(4)) rc = -1;
   if (rc == -1) {
     SAY("checkpoint stopped by the test hook");
     return AKIDB_EIO;

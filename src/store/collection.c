@@ -426,8 +426,9 @@ int akidb_collection_delete(akidb_collection_t *c, const char *const *ids,
     return AKIDB_EINVAL;
   }
   for (size_t i = 0; i < n; i++)
-    if (!ids[i] || id_lens[i] == 0 || id_lens[i] > AKIDB_POINT_ID_MAX) {
-      SAY("id %zu must be 1 to %u bytes long", i, AKIDB_POINT_ID_MAX);
+    if (!ids[i] || id_lens[i] == 0 || id_lens[i] > AKIDB_POINT_ID_MAX ||
+        memchr(ids[i], 0, id_lens[i])) {
+      SAY("id %zu must be 1 to %u bytes long, without NUL bytes", i, AKIDB_POINT_ID_MAX);
       return AKIDB_EINVAL;
     }
   void *body;
