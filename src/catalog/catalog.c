@@ -92,6 +92,15 @@ int cat_step_done(sqlite3_stmt *s) {
   return rc;
 }
 
+int cat_exec_by_id(catalog_conn_t *c, const char *sql, const akidb_uuid_t *id,
+                   const char *doing, char *err, size_t errlen) {
+  sqlite3_stmt *s = cat_stmt(c, sql, err, errlen);
+  if (!s) return AKIDB_EIO;
+  cat_bind_uuid(s, 1, id);
+  int st = cat_step_done(s);
+  return st == SQLITE_DONE ? AKIDB_OK : cat_sqlite_fail(c->db, st, doing, err, errlen);
+}
+
 int cat_page_limit(const akidb_page_t *page, uint32_t *limit, char *err, size_t errlen) {
   uint32_t l = page ? page->limit : 0;
   if (l == 0) l = AKIDB_LIST_LIMIT_DEFAULT;

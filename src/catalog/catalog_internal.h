@@ -105,6 +105,10 @@ void cat_col_text(sqlite3_stmt *s, int i, char *out, size_t size);
 /* Steps a statement expected to finish without a row (INSERT/UPDATE/
  * DELETE); leaves it reset. Returns the raw SQLite code. */
 int cat_step_done(sqlite3_stmt *s);
+/* Runs a statement whose only parameter (?1) is an id, e.g. a delete by id;
+ * `doing` ("deleting the user") goes into the message of a failure. */
+int cat_exec_by_id(catalog_conn_t *c, const char *sql, const akidb_uuid_t *id,
+                   const char *doing, char *err, size_t errlen);
 
 /* Validates a page; *limit receives the effective limit. */
 int cat_page_limit(const akidb_page_t *page, uint32_t *limit, char *err, size_t errlen);

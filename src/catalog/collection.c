@@ -473,13 +473,7 @@ int akidb_collection_meta_delete(akidb_catalog_t *cat, const akidb_uuid_t *id,
   rc = read_by_id(c, id, cur, err, errlen);
   if (!rc) {
     collection_target(c, cur, target, sizeof target);
-    sqlite3_stmt *s = cat_stmt(c, SQL_DELETE, err, errlen);
-    int st = SQLITE_ERROR;
-    if (s) {
-      cat_bind_uuid(s, 1, id);
-      st = cat_step_done(s);
-    }
-    if (st != SQLITE_DONE) rc = cat_sqlite_fail(c->db, st, "deleting the collection", err, errlen);
+    rc = cat_exec_by_id(c, SQL_DELETE, id, "deleting the collection", err, errlen);
   }
   if (!rc && audit) {
     cat_json_t j;

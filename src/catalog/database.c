@@ -277,13 +277,7 @@ int akidb_database_delete(akidb_catalog_t *cat, const akidb_uuid_t *id,
     rc = cat_collect_ids(c, SQL_IDS, id, &ids, &n, err, errlen);
   }
   if (!rc) {
-    sqlite3_stmt *s = cat_stmt(c, SQL_DELETE, err, errlen);
-    int st = SQLITE_ERROR;
-    if (s) {
-      cat_bind_uuid(s, 1, id);
-      st = cat_step_done(s);
-    }
-    if (st != SQLITE_DONE) rc = cat_sqlite_fail(c->db, st, "deleting the database", err, errlen);
+    rc = cat_exec_by_id(c, SQL_DELETE, id, "deleting the database", err, errlen);
   }
   if (!rc && audit) {
     cat_json_t j;

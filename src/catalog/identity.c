@@ -333,13 +333,7 @@ int akidb_user_delete(akidb_catalog_t *cat, const akidb_uuid_t *id, const akidb_
   if (!rc) rc = keep_last_admin(c, &cur, err, errlen);
   if (!rc) {
     user_target(c, &cur, target, sizeof target);
-    sqlite3_stmt *s = cat_stmt(c, SQL, err, errlen);
-    int st = SQLITE_ERROR;
-    if (s) {
-      cat_bind_uuid(s, 1, id);
-      st = cat_step_done(s);
-    }
-    if (st != SQLITE_DONE) rc = cat_sqlite_fail(c->db, st, "deleting the user", err, errlen);
+    rc = cat_exec_by_id(c, SQL, id, "deleting the user", err, errlen);
   }
   if (!rc && audit) {
     cat_json_t j;

@@ -26,6 +26,7 @@
 
 #include "akidb/errors.h"
 #include "check.h"
+#include "tmpdir.h"
 #include "store/crc32c.h"
 #include "store/wal.h"
 
@@ -42,39 +43,10 @@ static uint64_t frame_bytes(size_t len) { return FRAME_HEADER + ((len + 7) & ~(s
 
 /* ------------------------------------------------------ temp directories -- */
 
-static char tmp_root[4096];
-
-/* Removes every file in `dir`, then `dir`. */
-static void remove_dir(const char *dir) {
-  DIR *d = opendir(dir);
-  if (d) {
-    struct dirent *e;
-    char path[8192];
-    while ((e = readdir(d)) != NULL) {
-      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-      if (unlink(path) != 0 && errno == EISDIR) remove_dir(path);
-    }
-    closedir(d);
-  }
-  rmdir(dir);
-}
-
-static void remove_tmp_root(void) {
-  if (tmp_root[0]) remove_dir(tmp_root);
-  tmp_root[0] = '\0';
-}
-
 /* A fresh, not yet existing directory path under the temporary root (the
  * log creates it). */
 static void new_dir(char *out, size_t n, const char *name) {
-  if (!tmp_root[0]) {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmp_root, sizeof tmp_root, "%s/akidb-test-wal-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmp_root)) CHECK_FAIL("mkdtemp: %s", strerror(errno));
-    atexit(remove_tmp_root);
-  }
-  snprintf(out, n, "%s/%s", tmp_root, name);
+  tmpdir_path(out, n, "akidb-test-wal", name);
 }
 
 /* -------------------------------------------------------- file helpers -- */

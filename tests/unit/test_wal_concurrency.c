@@ -18,6 +18,7 @@
 
 #include "akidb/errors.h"
 #include "check.h"
+#include "tmpdir.h"
 #include "store/wal.h"
 
 #ifdef AKIDB_TEST_SMALL
@@ -31,36 +32,10 @@
 
 /* ------------------------------------------------------ temp directories -- */
 
-static char tmp_root[4096];
-
-static void remove_dir(const char *dir) {
-  DIR *d = opendir(dir);
-  if (d) {
-    struct dirent *e;
-    char path[8192];
-    while ((e = readdir(d)) != NULL) {
-      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-      if (unlink(path) != 0 && errno == EISDIR) remove_dir(path);
-    }
-    closedir(d);
-  }
-  rmdir(dir);
-}
-
-static void remove_tmp_root(void) {
-  if (tmp_root[0]) remove_dir(tmp_root);
-  tmp_root[0] = '\0';
-}
-
+/* A fresh, not yet existing directory path under the temporary root (the
+ * log creates it). */
 static void new_dir(char *out, size_t n, const char *name) {
-  if (!tmp_root[0]) {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmp_root, sizeof tmp_root, "%s/akidb-test-walc-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmp_root)) CHECK_FAIL("mkdtemp: %s", strerror(errno));
-    atexit(remove_tmp_root);
-  }
-  snprintf(out, n, "%s/%s", tmp_root, name);
+  tmpdir_path(out, n, "akidb-test-walc", name);
 }
 
 /* ------------------------------------------------------------ workload -- */
