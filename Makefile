@@ -1,17 +1,20 @@
 # AkiDB — the commands a user runs. Everything is built with CMake under build/.
-#   make run    install missing packages, build, run the demo on ../shared/data
+#   make run    install missing packages, build, start `akidb serve` on embedded
+#               defaults (data under ./data, http://127.0.0.1:8080); the first
+#               start prints the admin credentials and a curl quickstart
 #   make test   install, build and run every test (release, ASan+UBSan, TSan,
 #               aarch64 under qemu)
 #   make bench  build bench/ann with hnswlib and FAISS and write bench/results/
 #               (ann.md, storage.md from bench/storage, catalog.md from
-#               bench/catalog)
+#               bench/catalog, server.md from bench/server against `akidb serve`)
 #   make crash-long     1,000 kill -9 cycles of the storage crash loop
 #   make bench-storage  only the storage benchmark (bench/results/storage.md)
 #   make bench-catalog  only the catalog benchmark (bench/results/catalog.md)
+#   make bench-server   only the REST server benchmark (bench/results/server.md)
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test bench clean crash-long bench-storage bench-catalog
+.PHONY: all deps build run test bench clean crash-long bench-storage bench-catalog bench-server
 
 all: build
 
@@ -23,17 +26,18 @@ build: deps
 	@cmake --build build/release -j $(JOBS)
 
 run: build
-	./build/release/akidb demo
+	./build/release/akidb serve --data-dir ./data
 
 test: deps
 	@scripts/run-tests.sh
 
 bench: deps
-	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF >/dev/null
-	@cmake --build build/bench -j $(JOBS) --target ann storage catalog_bench
+	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF -DAKIDB_SERVER=ON >/dev/null
+	@cmake --build build/bench -j $(JOBS) --target ann storage catalog_bench akidb server_bench
 	./build/bench/bench/ann --out bench/results/ann.md
 	./build/bench/bench/storage --out bench/results/storage.md
 	./build/bench/bench/catalog --out bench/results/catalog.md
+	./build/bench/bench/server --akidb build/bench/akidb --out bench/results/server.md
 
 bench-storage: deps
 	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF >/dev/null
@@ -44,6 +48,11 @@ bench-catalog: deps
 	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF >/dev/null
 	@cmake --build build/bench -j $(JOBS) --target catalog_bench
 	./build/bench/bench/catalog --out bench/results/catalog.md
+
+bench-server: deps
+	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF -DAKIDB_SERVER=ON >/dev/null
+	@cmake --build build/bench -j $(JOBS) --target akidb server_bench
+	./build/bench/bench/server --akidb build/bench/akidb --out bench/results/server.md
 
 crash-long: deps
 	@cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null

@@ -9,7 +9,15 @@ PACKAGES=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   libhnswlib-dev libfaiss-dev libopenblas-dev
   libsqlite3-dev sqlite3 libargon2-dev libssl-dev libjansson-dev
+  libmicrohttpd-dev curl jq prometheus
+  python3 python3-pytest python3-requests python3-jsonschema python3-hypothesis python3-yaml
+  python3-numpy
 )
+# The OpenAPI lint (@redocly/cli) runs under Node.js: use the node/npm on
+# PATH (this project's machines ship Node.js 20); Debian's when there is none.
+if ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -14,4 +14,10 @@ int cli_demo(int argc, char **argv);
  * process exit code: 0 done or nothing to do, 1 refused, 2 bad usage. */
 int cli_migrate(int argc, char **argv);
 
+/* `akidb serve [flags]`: runs the server until SIGTERM/SIGINT
+ * (src/cli/serve.c; `akidb serve --help` lists the flags and environment
+ * variables). argv[0] is "serve". Returns the process exit code: 0 clean
+ * shutdown, 1 failure, 2 bad configuration or usage. */
+int cli_serve(int argc, char **argv);
+
 #endif /* AKIDB_CLI_H */

@@ -13,6 +13,8 @@ static void usage(FILE *out) {
           "usage: akidb <command> [options]\n"
           "\n"
           "commands:\n"
+          "  serve [flags]                run the server (REST API, /health, /ready,\n"
+          "                               /metrics); see `akidb serve --help`\n"
           "  demo [--data DIR] [--ef N]   index the real data sets under DIR\n"
           "                               (default: $AKIDB_TEST_DATA or ../shared/data),\n"
           "                               search them, print recall@10 and timings\n"
@@ -38,6 +40,7 @@ int main(int argc, char **argv) {
            akidb_kernels()->name, akidb_cpu_features());
     return 0;
   }
+  if (strcmp(argv[1], "serve") == 0) return cli_serve(argc - 1, argv + 1);
   if (strcmp(argv[1], "demo") == 0) return cli_demo(argc - 1, argv + 1);
   if (strcmp(argv[1], "migrate") == 0) return cli_migrate(argc - 1, argv + 1);
   fprintf(stderr, "akidb: unknown command '%s'\n\n", argv[1]);

@@ -1,0 +1,363 @@
+/*
+ * config.c — owns the settings of `akidb serve`: the table of every key
+ * (its table, field, range or choices, environment variable and flag), the
+ * defaults, setting one key from a TOML value or from text with a message
+ * that says what to write instead, the checks that span several keys, and
+ * the effective configuration rendered back as TOML.
+ *
+ * Locking: none; a config_t belongs to its caller.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "akidb/errors.h"
+#include "config/config.h"
+
+_Static_assert(sizeof(akidb_durability_t) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(akidb_log_level_t) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(obs_log_format_t) == sizeof(int), "enum fields are stored as int");
+
+/* Names in enum order (akidb_durability_t, akidb_log_level_t, obs_log_format_t). */
+static const char *const durability_names[] = {"fsync", "interval", "none", NULL};
+static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
+static const char *const format_names[] = {"text", "json", NULL};
+
+static const char *const tables[] = {"server", "storage", "auth", "limits", "log", "audit", NULL};
+
+/* ---------------------------------------------------- string rules -- */
+
+static bool not_empty(const char *s) { return s[0] != '\0'; }
+
+/* A listen address: not empty, no white space. */
+static bool host_ok(const char *s) {
+  if (!s[0]) return false;
+  for (; *s; s++)
+    if (*s == ' ' || *s == '\t' || (unsigned char)*s < 0x20) return false;
+  return true;
+}
+
+/* [a-z0-9][a-z0-9._@-]{0,63}: the catalog's username rule. */
+static bool username_ok(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > CONFIG_USERNAME_MAX) return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '@' && c != '-'))) return false;
+  }
+  return true;
+}
+
+/* ----------------------------------------------------------- table --- */
+
+#define FIELD(f) offsetof(config_t, f), sizeof(((config_t *)0)->f)
+#define STR(t, k, f, chk, rule, env, flag) \
+  {t, k, CONFIG_KIND_STRING, FIELD(f), 0, 0, NULL, chk, rule, env, flag}
+#define UINT(t, k, f, lo, hi, env, flag) \
+  {t, k, CONFIG_KIND_UINT, FIELD(f), lo, hi, NULL, NULL, NULL, env, flag}
+#define CHOICE(t, k, f, names, env, flag) \
+  {t, k, CONFIG_KIND_CHOICE, FIELD(f), 0, 0, names, NULL, NULL, env, flag}
+
+static const config_setting_t settings[] = {
+    STR("server", "host", host, host_ok, "a non-empty address without spaces", "AKIDB_HOST",
+        "--host"),
+    UINT("server", "rest_port", rest_port, 0, 65535, "AKIDB_REST_PORT", "--port"),
+    UINT("server", "threads", threads, 0, 1024, NULL, NULL),
+    UINT("server", "max_connections", max_connections, 1, 1000000, NULL, NULL),
+    UINT("server", "connection_timeout_s", connection_timeout_s, 1, 86400, NULL, NULL),
+    UINT("server", "shutdown_drain_ms", shutdown_drain_ms, 0, 600000, NULL, NULL),
+    STR("server", "tls_cert_file", tls_cert_file, NULL, NULL, NULL, NULL),
+    STR("server", "tls_key_file", tls_key_file, NULL, NULL, NULL, NULL),
+
+    STR("storage", "data_dir", data_dir, not_empty, "a non-empty path", "AKIDB_DATA_DIR",
+        "--data-dir"),
+    STR("storage", "db_path", db_path, NULL, NULL, "AKIDB_DB_PATH", "--db-path"),
+    CHOICE("storage", "durability", durability, durability_names, "AKIDB_DURABILITY",
+           "--durability"),
+    UINT("storage", "fsync_interval_ms", fsync_interval_ms, 1, 60000, NULL, NULL),
+    UINT("storage", "index_threads", index_threads, 1, 64, NULL, NULL),
+
+    STR("auth", "admin_username", admin_username, username_ok,
+        "1..64 characters of a-z 0-9 . _ @ -, starting with a letter or digit", NULL, NULL),
+    UINT("auth", "session_ttl_s", session_ttl_s, 60, 31536000, NULL, NULL),
+
+    UINT("limits", "max_body_bytes", limits.max_body_bytes, 1024, 4294967296u, NULL, NULL),
+    UINT("limits", "max_json_depth", limits.max_json_depth, 4, 1024, NULL, NULL),
+    UINT("limits", "max_batch", limits.max_batch, 1, 1000000, NULL, NULL),
+    UINT("limits", "max_k", limits.max_k, 1, 100000, NULL, NULL),
+    UINT("limits", "max_ef", limits.max_ef, 1, 1000000, NULL, NULL),
+    UINT("limits", "max_dimension", limits.max_dimension, 1, 65536, NULL, NULL),
+    UINT("limits", "max_id_bytes", limits.max_id_bytes, 1, AKIDB_POINT_ID_MAX, NULL, NULL),
+    UINT("limits", "max_filter_depth", limits.max_filter_depth, 1, 256, NULL, NULL),
+    UINT("limits", "max_payload_bytes", limits.max_payload_bytes, 2, AKIDB_PAYLOAD_MAX, NULL,
+         NULL),
+
+    CHOICE("log", "level", log_level, level_names, "AKIDB_LOG_LEVEL", "--log-level"),
+    CHOICE("log", "format", log_format, format_names, "AKIDB_LOG_FORMAT", "--log-format"),
+
+    UINT("audit", "retention_days", audit_retention_days, 0, 36500, NULL, NULL),
+};
+
+const config_setting_t *config_settings(size_t *n) {
+  *n = sizeof settings / sizeof settings[0];
+  return settings;
+}
+
+const char *const *config_tables(void) { return tables; }
+
+void config_default(config_t *c) {
+  memset(c, 0, sizeof *c);
+  snprintf(c->host, sizeof c->host, "127.0.0.1");
+  c->rest_port = 8080;
+  c->threads = 0;
+  c->max_connections = 1024;
+  c->connection_timeout_s = 60;
+  c->shutdown_drain_ms = 10000;
+  snprintf(c->data_dir, sizeof c->data_dir, "./data");
+  c->durability = AKIDB_DURABILITY_FSYNC;
+  c->fsync_interval_ms = 100;
+  c->index_threads = 1;
+  snprintf(c->admin_username, sizeof c->admin_username, "admin");
+  c->session_ttl_s = 43200;
+  c->limits.max_body_bytes = 64u << 20;
+  c->limits.max_json_depth = 32;
+  c->limits.max_batch = 10000;
+  c->limits.max_k = 1000;
+  c->limits.max_ef = 10000;
+  c->limits.max_dimension = 65536;
+  c->limits.max_id_bytes = 256;
+  c->limits.max_filter_depth = 16;
+  c->limits.max_payload_bytes = 1u << 20;
+  c->log_level = AKIDB_LOG_INFO;
+  c->log_format = OBS_LOG_TEXT;
+  c->audit_retention_days = 90;
+}
+
+/* ----------------------------------------------------------- setters -- */
+
+static void *field(config_t *c, const config_setting_t *s) { return (char *)c + s->offset; }
+
+static const void *cfield(const config_t *c, const config_setting_t *s) {
+  return (const char *)c + s->offset;
+}
+
+static uint64_t get_uint(const config_t *c, const config_setting_t *s) {
+  const void *f = cfield(c, s);
+  switch (s->size) {
+    case 2: return *(const uint16_t *)f;
+    case 4: return *(const uint32_t *)f;
+    default: return *(const uint64_t *)f;
+  }
+}
+
+static void put_uint(config_t *c, const config_setting_t *s, uint64_t v) {
+  void *f = field(c, s);
+  switch (s->size) {
+    case 2: *(uint16_t *)f = (uint16_t)v; break;
+    case 4: *(uint32_t *)f = (uint32_t)v; break;
+    default: *(uint64_t *)f = v; break;
+  }
+}
+
+static int get_choice(const config_t *c, const config_setting_t *s) {
+  int v;
+  memcpy(&v, cfield(c, s), sizeof v);
+  return v;
+}
+
+/* "expected one of "a", "b", "c"" into out. */
+static void choices_text(const config_setting_t *s, char *out, size_t n) {
+  size_t used = (size_t)snprintf(out, n, "one of");
+  for (int i = 0; s->choices[i] && used < n; i++)
+    used += (size_t)snprintf(out + used, n - used, "%s \"%s\"", i ? "," : "", s->choices[i]);
+}
+
+static int bad_value(const config_setting_t *s, const char *got, char *why, size_t whylen) {
+  char want[160];
+  switch (s->kind) {
+    case CONFIG_KIND_UINT:
+      snprintf(want, sizeof want, "an integer %" PRIu64 "..%" PRIu64, s->min, s->max);
+      break;
+    case CONFIG_KIND_CHOICE: choices_text(s, want, sizeof want); break;
+    default:
+      snprintf(want, sizeof want, "%s%s", s->rule ? "a string: " : "a string",
+               s->rule ? s->rule : "");
+      break;
+  }
+  snprintf(why, whylen, "expected %s, got %s", want, got);
+  return AKIDB_EINVAL;
+}
+
+static int set_uint(config_t *c, const config_setting_t *s, int64_t v, const char *got,
+                    char *why, size_t whylen) {
+  if (v < 0 || (uint64_t)v < s->min || (uint64_t)v > s->max) return bad_value(s, got, why, whylen);
+  put_uint(c, s, (uint64_t)v);
+  return AKIDB_OK;
+}
+
+static int set_string(config_t *c, const config_setting_t *s, const char *v, size_t len,
+                      const char *got, char *why, size_t whylen) {
+  if (len >= s->size) {
+    snprintf(why, whylen, "the value is %zu bytes long; at most %zu are allowed", len,
+             s->size - 1);
+    return AKIDB_EINVAL;
+  }
+  if (s->check && !s->check(v)) return bad_value(s, got, why, whylen);
+  memcpy(field(c, s), v, len + 1);
+  return AKIDB_OK;
+}
+
+static int set_choice(config_t *c, const config_setting_t *s, const char *v, const char *got,
+                      char *why, size_t whylen) {
+  for (int i = 0; s->choices[i]; i++) {
+    if (strcasecmp(v, s->choices[i]) == 0) {
+      memcpy(field(c, s), &i, sizeof i);
+      return AKIDB_OK;
+    }
+  }
+  return bad_value(s, got, why, whylen);
+}
+
+int config_set_toml(config_t *c, const config_setting_t *s, const config_toml_value_t *v,
+                    char *why, size_t whylen) {
+  switch (s->kind) {
+    case CONFIG_KIND_UINT:
+      if (v->type != CONFIG_TOML_INTEGER) return bad_value(s, v->raw, why, whylen);
+      return set_uint(c, s, v->integer, v->raw, why, whylen);
+    case CONFIG_KIND_CHOICE:
+      if (v->type != CONFIG_TOML_STRING) return bad_value(s, v->raw, why, whylen);
+      return set_choice(c, s, v->string, v->raw, why, whylen);
+    default:
+      if (v->type != CONFIG_TOML_STRING) return bad_value(s, v->raw, why, whylen);
+      return set_string(c, s, v->string, v->string_len, v->raw, why, whylen);
+  }
+}
+
+/* Strict decimal: optional '-', digits only, no overflow. */
+static bool parse_int(const char *text, int64_t *out) {
+  const char *p = text;
+  bool negative = *p == '-';
+  if (negative) p++;
+  if (!*p) return false;
+  int64_t acc = 0;
+  for (; *p; p++) {
+    if (*p < '0' || *p > '9') return false;
+    if (acc > (INT64_MAX - (*p - '0')) / 10) return false;
+    acc = acc * 10 + (*p - '0');
+  }
+  *out = negative ? -acc : acc;
+  return true;
+}
+
+int config_set_text(config_t *c, const config_setting_t *s, const char *text, char *why,
+                    size_t whylen) {
+  char got[96];
+  size_t len = strlen(text);
+  snprintf(got, sizeof got, "\"%.*s%s\"", (int)(len > 60 ? 60 : len), text,
+           len > 60 ? "..." : "");
+  switch (s->kind) {
+    case CONFIG_KIND_UINT: {
+      int64_t v;
+      if (!parse_int(text, &v)) return bad_value(s, got, why, whylen);
+      return set_uint(c, s, v, got, why, whylen);
+    }
+    case CONFIG_KIND_CHOICE: return set_choice(c, s, text, got, why, whylen);
+    default: return set_string(c, s, text, len, got, why, whylen);
+  }
+}
+
+/* ------------------------------------------------------------ checks -- */
+
+int config_validate(const config_t *c, char *err, size_t errlen) {
+  bool cert = c->tls_cert_file[0] != '\0', key = c->tls_key_file[0] != '\0';
+  if (cert != key) {
+    snprintf(err, errlen,
+             "server.tls_cert_file and server.tls_key_file must be set together (only %s is "
+             "set): give both for HTTPS, or neither for plain HTTP",
+             cert ? "tls_cert_file" : "tls_key_file");
+    return AKIDB_EINVAL;
+  }
+  if (c->limits.max_ef < c->limits.max_k) {
+    snprintf(err, errlen,
+             "limits.max_ef (%" PRIu32 ") must be at least limits.max_k (%" PRIu32
+             "): a search needs ef >= k",
+             c->limits.max_ef, c->limits.max_k);
+    return AKIDB_EINVAL;
+  }
+  return AKIDB_OK;
+}
+
+static int readable(const char *key, const char *path, char *err, size_t errlen) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    snprintf(err, errlen, "server.%s: cannot read '%s': %s", key, path, strerror(errno));
+    return AKIDB_EINVAL;
+  }
+  fclose(f);
+  return AKIDB_OK;
+}
+
+int config_check_files(const config_t *c, char *err, size_t errlen) {
+  if (c->tls_cert_file[0] && readable("tls_cert_file", c->tls_cert_file, err, errlen))
+    return AKIDB_EINVAL;
+  if (c->tls_key_file[0] && readable("tls_key_file", c->tls_key_file, err, errlen))
+    return AKIDB_EINVAL;
+  return AKIDB_OK;
+}
+
+/* ------------------------------------------------------ TOML output -- */
+
+/* Writes `s` as a TOML basic string. */
+static void put_toml_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char u = (unsigned char)*s;
+    switch (*s) {
+      case '"': fputs("\\\"", f); break;
+      case '\\': fputs("\\\\", f); break;
+      case '\n': fputs("\\n", f); break;
+      case '\t': fputs("\\t", f); break;
+      case '\r': fputs("\\r", f); break;
+      default:
+        if (u < 0x20 || u == 0x7F)
+          fprintf(f, "\\u%04X", (unsigned)u);
+        else
+          fputc(*s, f);
+    }
+  }
+  fputc('"', f);
+}
+
+static void put_setting(FILE *f, const config_t *c, const config_setting_t *s) {
+  fprintf(f, "%s = ", s->key);
+  switch (s->kind) {
+    case CONFIG_KIND_UINT: fprintf(f, "%" PRIu64, get_uint(c, s)); break;
+    case CONFIG_KIND_CHOICE: put_toml_string(f, s->choices[get_choice(c, s)]); break;
+    default: put_toml_string(f, (const char *)cfield(c, s)); break;
+  }
+  fputc('\n', f);
+}
+
+char *config_to_toml(const config_t *c) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (!f) return NULL;
+  fprintf(f, "# AkiDB effective configuration (file: %s; admin password: %s).\n",
+          c->config_file[0] ? c->config_file : "none",
+          c->admin_password[0] ? "set by AKIDB_ADMIN_PASSWORD" : "not set");
+  for (int t = 0; tables[t]; t++) {
+    fprintf(f, "\n[%s]\n", tables[t]);
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+      if (strcmp(settings[i].table, tables[t]) == 0) put_setting(f, c, &settings[i]);
+  }
+  if (fclose(f) != 0) {
+    free(text);
+    return NULL;
+  }
+  return text;
+}

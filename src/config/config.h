@@ -1,0 +1,206 @@
+/*
+ * config/config.h — the server's configuration: every setting of `akidb
+ * serve` with its default, filled in three layers, each overriding the one
+ * before: a TOML file (config.toml), environment variables (AKIDB_*), then
+ * command-line flags. config.example.toml at the repository root lists every
+ * key with its default and meaning.
+ *
+ * Files: config.c (the settings table, defaults, checks, TOML rendering),
+ * toml.c (the parser for the TOML subset we read), load.c (the three layers),
+ * options.c (conversion to the service and HTTP options).
+ *
+ * Errors are one sentence naming where the bad value came from (file and
+ * line, environment variable or flag), the key, and what to write instead:
+ *   config.toml:12: key 'server.rest_port': expected an integer 0..65535, got "abc"
+ */
+#ifndef AKIDB_CONFIG_H
+#define AKIDB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "akidb/store.h"
+#include "http/http.h"
+#include "obs/log.h"
+#include "service/service.h"
+
+#define CONFIG_HOST_MAX 255      /* bytes of server.host */
+#define CONFIG_PATH_MAX 4095     /* bytes of a path setting */
+#define CONFIG_USERNAME_MAX 64   /* bytes of auth.admin_username */
+#define CONFIG_PASSWORD_MAX 1024 /* bytes of AKIDB_ADMIN_PASSWORD */
+#define CONFIG_FILE_MAX (1u << 20) /* bytes of a configuration file */
+#define CONFIG_DEFAULT_FILE "config.toml" /* read from the working directory if present */
+
+typedef struct {
+  /* [server] */
+  char host[CONFIG_HOST_MAX + 1]; /* listen address; "127.0.0.1" */
+  uint16_t rest_port;             /* 8080; 0 = any free port */
+  uint32_t threads;               /* HTTP workers; 0 = number of CPUs */
+  uint32_t max_connections;       /* 1024 */
+  uint32_t connection_timeout_s;  /* idle keep-alive connections closed after; 60 */
+  uint32_t shutdown_drain_ms;     /* in-flight requests get this long at shutdown; 10000 */
+  char tls_cert_file[CONFIG_PATH_MAX + 1]; /* PEM; "" = plain HTTP (both or neither) */
+  char tls_key_file[CONFIG_PATH_MAX + 1];
+  /* [storage] */
+  char data_dir[CONFIG_PATH_MAX + 1]; /* "./data" */
+  char db_path[CONFIG_PATH_MAX + 1];  /* "" = <data_dir>/akidb.db */
+  akidb_durability_t durability;      /* fsync */
+  uint32_t fsync_interval_ms;         /* interval policy; 100 */
+  uint32_t index_threads;             /* per collection; 1 */
+  /* [auth] */
+  char admin_username[CONFIG_USERNAME_MAX + 1]; /* "admin" */
+  uint32_t session_ttl_s;                       /* 43200 */
+  /* [limits] */
+  akidb_limits_t limits;
+  /* [log] */
+  akidb_log_level_t log_level;  /* info */
+  obs_log_format_t log_format;  /* text */
+  /* [audit] */
+  uint32_t audit_retention_days; /* 90; 0 = keep forever */
+
+  /* Not settings of the file: */
+  char admin_password[CONFIG_PASSWORD_MAX + 1]; /* AKIDB_ADMIN_PASSWORD; "" = none */
+  char config_file[CONFIG_PATH_MAX + 1];        /* the file loaded; "" = none */
+} config_t;
+
+/* What the command line asked for besides settings. */
+typedef struct {
+  bool help;         /* -h / --help */
+  bool print_routes; /* --print-routes */
+  bool print_config; /* --print-config */
+} config_cli_t;
+
+/* --------------------------------------------------------------- toml.c --
+ * A parser for the TOML subset configuration files use: [table] headers,
+ * bare keys, `key = value` with basic strings ("..." with \" \\ \b \t \n \f
+ * \r \uXXXX \UXXXXXXXX escapes), literal strings ('...'), decimal integers
+ * (optional _ between digits), floats, booleans, # comments and blank lines.
+ * Anything else (arrays, inline tables, multi-line strings, dotted or quoted
+ * keys, dates) is refused with a message saying so. Tables and keys defined
+ * twice are refused.
+ */
+
+typedef enum {
+  CONFIG_TOML_STRING,
+  CONFIG_TOML_INTEGER,
+  CONFIG_TOML_FLOAT,
+  CONFIG_TOML_BOOL,
+} config_toml_type_t;
+
+typedef struct {
+  config_toml_type_t type;
+  const char *string; /* STRING: decoded, NUL-terminated (no NUL inside) */
+  size_t string_len;
+  int64_t integer;    /* INTEGER */
+  double number;      /* FLOAT */
+  bool boolean;       /* BOOL */
+  const char *raw;    /* the value as written (shortened past 60 bytes) */
+} config_toml_value_t;
+
+/*
+ * Called for each table header (key and v NULL) and each key/value pair
+ * (table "" before any header), in file order; pointers are valid during the
+ * call only. Returns AKIDB_OK, or an error code with `err` filled with the
+ * rest of the message (the parser prefixes it with "<name>:<line>: ").
+ */
+typedef int (*config_toml_fn)(void *ctx, const char *table, const char *key,
+                              const config_toml_value_t *v, int line, char *err,
+                              size_t errlen);
+
+/* Parses `len` bytes of `text`; messages start with "<name>:<line>: ".
+ * Returns AKIDB_OK, the callback's error, AKIDB_EINVAL or AKIDB_ENOMEM. */
+int config_toml_parse(const char *name, const char *text, size_t len, config_toml_fn fn,
+                      void *ctx, char *err, size_t errlen);
+
+/* ------------------------------------------------------------ config.c -- */
+
+/* Every setting at its default; no file, no password. */
+void config_default(config_t *c);
+
+/* Checks what single keys cannot: settings that must agree with each other
+ * (TLS files set together, limits.max_ef >= limits.max_k). AKIDB_OK or
+ * AKIDB_EINVAL with `err`. */
+int config_validate(const config_t *c, char *err, size_t errlen);
+
+/* Checks, at start, that files named by the configuration can be read
+ * (the TLS certificate and key). AKIDB_OK or AKIDB_EINVAL naming the file. */
+int config_check_files(const config_t *c, char *err, size_t errlen);
+
+/* The effective configuration as a TOML document that config_parse_text
+ * reads back to the same settings (the admin password is never written).
+ * Returns a malloc'ed string, or NULL when out of memory. */
+char *config_to_toml(const config_t *c);
+
+/* One setting of the file: where it lives in config_t and how it is checked.
+ * Module-internal (config.c owns the table; load.c looks settings up). */
+typedef enum { CONFIG_KIND_STRING, CONFIG_KIND_UINT, CONFIG_KIND_CHOICE } config_kind_t;
+
+typedef struct {
+  const char *table, *key;
+  config_kind_t kind;
+  size_t offset, size;          /* the field in config_t and its size in bytes */
+  uint64_t min, max;            /* UINT: the accepted range */
+  const char *const *choices;   /* CHOICE: names in enum order, NULL-terminated */
+  bool (*check)(const char *s); /* STRING: extra rule, or NULL */
+  const char *rule;             /* STRING: what `check` wants, for messages */
+  const char *env;              /* environment variable, or NULL */
+  const char *flag;             /* command-line flag, or NULL */
+} config_setting_t;
+
+/* The settings, in file order; `*n` gets their number. */
+const config_setting_t *config_settings(size_t *n);
+
+/* The tables, in file order, NULL-terminated. */
+const char *const *config_tables(void);
+
+/* Sets `s` from a TOML value, or fills `why` ("expected an integer
+ * 0..65535, got \"abc\"") and returns AKIDB_EINVAL. */
+int config_set_toml(config_t *c, const config_setting_t *s, const config_toml_value_t *v,
+                    char *why, size_t whylen);
+
+/* Sets `s` from text (an environment variable or a flag's argument). */
+int config_set_text(config_t *c, const config_setting_t *s, const char *text, char *why,
+                    size_t whylen);
+
+/* ------------------------------------------------------------- load.c -- */
+
+/* Layer 1: applies the TOML text `text` (`len` bytes, named `name` in
+ * messages) on top of `c`. AKIDB_OK or AKIDB_EINVAL. */
+int config_parse_text(config_t *c, const char *name, const char *text, size_t len, char *err,
+                      size_t errlen);
+
+/* Layer 1: reads the file `path` and applies it (records it in
+ * c->config_file). AKIDB_EIO when it cannot be read, else as
+ * config_parse_text. */
+int config_load_file(config_t *c, const char *path, char *err, size_t errlen);
+
+/* Layer 2: applies AKIDB_HOST, AKIDB_REST_PORT, AKIDB_DATA_DIR, AKIDB_DB_PATH,
+ * AKIDB_LOG_LEVEL, AKIDB_LOG_FORMAT, AKIDB_DURABILITY and
+ * AKIDB_ADMIN_PASSWORD from the environment (an empty variable counts as
+ * unset). AKIDB_OK or AKIDB_EINVAL naming the variable. */
+int config_apply_env(config_t *c, char *err, size_t errlen);
+
+/*
+ * Everything `akidb serve` does to find its configuration: defaults, then
+ * the file (--config, else $AKIDB_CONFIG, else ./config.toml when it
+ * exists), then the environment, then the flags of argv (argv[0] is the
+ * command name and is skipped), then config_validate. With --help only the
+ * flags are parsed (cli->help is set, nothing is loaded). AKIDB_OK,
+ * AKIDB_EINVAL (a bad value or flag; `err` says which) or AKIDB_EIO (the
+ * file cannot be read).
+ */
+int config_load(config_t *c, int argc, char **argv, config_cli_t *cli, char *err,
+                size_t errlen);
+
+/* ---------------------------------------------------------- options.c -- */
+
+/* The service's options for this configuration. String pointers point into
+ * `c`, which must outlive their use; log sink left at the service default. */
+void config_service_options(const config_t *c, akidb_service_options_t *o);
+
+/* The REST transport's options for this configuration (pointers into `c`). */
+void config_http_options(const config_t *c, http_options_t *o);
+
+#endif /* AKIDB_CONFIG_H */

@@ -1,0 +1,52 @@
+/*
+ * obs/metrics.h — the process-wide Prometheus registry: counters and
+ * histograms with labels, updated from any thread without blocking the hot
+ * path for long, rendered in the Prometheus text exposition format (0.0.4)
+ * for GET /metrics.
+ */
+#ifndef AKIDB_OBS_METRICS_H
+#define AKIDB_OBS_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One HTTP request: akidb_http_requests_total{route,method,status} and
+ * akidb_http_request_duration_seconds{route,method,status} (histogram).
+ * `route` is the route pattern ("/v1/tenants/{tenant}"), never the raw path. */
+void obs_http_observe(const char *route, const char *method, int status, double seconds);
+
+/* One search request (of `queries` query vectors):
+ * akidb_search_duration_seconds (histogram), akidb_search_queries_total. */
+void obs_search_observe(double seconds, uint32_t queries);
+
+/* One upsert batch: akidb_points_upserted_total, akidb_upsert_duration_seconds. */
+void obs_upsert_observe(double seconds, uint32_t points);
+
+/* akidb_quota_rejections_total{quota} ("qps", "storage", "memory", "collections"). */
+void obs_quota_rejection(const char *quota);
+
+/* akidb_logins_total{outcome} ("success", "failure", "throttled"). */
+void obs_login_observe(const char *outcome);
+
+/* A growable text buffer for rendering. */
+typedef struct {
+  char *data;
+  size_t len, cap;
+  int failed; /* allocation failed: the buffer is incomplete */
+} obs_buf_t;
+
+void obs_buf_printf(obs_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void obs_buf_free(obs_buf_t *b);
+
+/* Appends "# HELP"/"# TYPE" lines of a family (once per render). */
+void obs_render_family(obs_buf_t *b, const char *name, const char *type, const char *help);
+/* Appends one sample: name{k1="v1",k2="v2"} value — labels as NULL-terminated
+ * key/value pairs; values escaped per the exposition format. */
+void obs_render_sample(obs_buf_t *b, const char *name, double value, ...);
+
+/* Renders every registered family plus process figures
+ * (akidb_process_resident_memory_bytes, akidb_process_start_time_seconds,
+ * akidb_build_info) into `b`. */
+void obs_metrics_render(obs_buf_t *b);
+
+#endif /* AKIDB_OBS_METRICS_H */

@@ -1,0 +1,201 @@
+/*
+ * json.c — owns the service's JSON conventions: checking request objects
+ * (unknown keys refused, typed optional fields with range messages), query
+ * parameters (paging, booleans), and the encoding of times, ids, list
+ * envelopes and the entities shared by several handlers. Stateless.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "service/svc_internal.h"
+
+int svc_json_keys(svc_call_t *c, const json_t *obj, const char *what,
+                  const char *const *allowed) {
+  const char *key;
+  json_t *v;
+  json_object_foreach((json_t *)obj, key, v) {
+    bool ok = false;
+    for (const char *const *a = allowed; *a && !ok; a++) ok = strcmp(*a, key) == 0;
+    if (!ok) {
+      char list[256] = "";
+      size_t n = 0;
+      for (const char *const *a = allowed; *a; a++)
+        n += (size_t)snprintf(list + n, n < sizeof list ? sizeof list - n : 0, "%s%s",
+                              a == allowed ? "" : ", ", *a);
+      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "unknown field '%s' in %s (allowed: %s)",
+                      key, what, list);
+    }
+  }
+  return 0;
+}
+
+int svc_body_object(svc_call_t *c, const char *what, const char *const *allowed) {
+  const json_t *b = c->req->body;
+  if (!b) return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s: a JSON object body is required", what);
+  if (!json_is_object(b))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s: the body must be a JSON object", what);
+  return svc_json_keys(c, b, what, allowed);
+}
+
+int svc_json_string(svc_call_t *c, const json_t *obj, const char *key, const char **out) {
+  json_t *v = obj ? json_object_get(obj, key) : NULL;
+  if (!v) return 0;
+  if (!json_is_string(v))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field '%s' must be a string", key);
+  if (strlen(json_string_value(v)) != json_string_length(v))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field '%s' must not contain NUL characters",
+                    key);
+  *out = json_string_value(v);
+  return 1;
+}
+
+int svc_json_bool(svc_call_t *c, const json_t *obj, const char *key, bool *out) {
+  json_t *v = obj ? json_object_get(obj, key) : NULL;
+  if (!v) return 0;
+  if (!json_is_boolean(v))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field '%s' must be true or false", key);
+  *out = json_is_true(v);
+  return 1;
+}
+
+int svc_json_u64(svc_call_t *c, const json_t *obj, const char *key, uint64_t min, uint64_t max,
+                 uint64_t *out) {
+  json_t *v = obj ? json_object_get(obj, key) : NULL;
+  if (!v) return 0;
+  if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+      (uint64_t)json_integer_value(v) < min || (uint64_t)json_integer_value(v) > max)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field '%s' must be an integer in %" PRIu64
+                    "..%" PRIu64, key, min, max);
+  *out = (uint64_t)json_integer_value(v);
+  return 1;
+}
+
+const char *svc_query(const svc_call_t *c, const char *key) {
+  for (size_t i = 0; i < c->req->n_query; i++)
+    if (c->req->query[i].key && strcmp(c->req->query[i].key, key) == 0)
+      return c->req->query[i].value ? c->req->query[i].value : "";
+  return NULL;
+}
+
+int svc_query_bool(svc_call_t *c, const char *key, bool *out) {
+  const char *v = svc_query(c, key);
+  if (!v) return 0;
+  if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || *v == '\0')
+    *out = true;
+  else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+    *out = false;
+  else
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "query parameter '%s' must be true or false",
+                    key);
+  return 1;
+}
+
+int svc_query_page(svc_call_t *c, akidb_page_t *page) {
+  memset(page, 0, sizeof *page);
+  const char *limit = svc_query(c, "limit");
+  if (limit) {
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(limit, &end, 10);
+    if (errno || *end || !*limit || v < 1 || v > AKIDB_LIST_LIMIT_MAX)
+      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                      "query parameter 'limit' must be an integer in 1..%u", AKIDB_LIST_LIMIT_MAX);
+    page->limit = (uint32_t)v;
+  }
+  const char *after = svc_query(c, "after");
+  if (after) {
+    if (akidb_uuid_parse(after, &page->after))
+      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                      "query parameter 'after' must be the 'next' cursor of a previous page");
+    page->has_after = true;
+  }
+  return 0;
+}
+
+json_t *svc_time(int64_t ms, bool zero_is_null) {
+  if (ms == 0 && zero_is_null) return json_null();
+  time_t secs = (time_t)(ms / 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+  return json_string(buf);
+}
+
+/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  unsigned yoe = (unsigned)(y - era * 400);
+  unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + (int64_t)doe - 719468;
+}
+
+int svc_parse_time(const char *s, int64_t *ms) {
+  int y, mo, d, h, mi, sec, n = 0;
+  if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+    return -1;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return -1;
+  const char *p = s + n;
+  int frac = 0;
+  if (*p == '.') {
+    int digits = 0;
+    for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+      if (digits < 3) frac = frac * 10 + (*p - '0');
+    if (!digits) return -1;
+    for (; digits < 3; digits++) frac *= 10;
+  }
+  int64_t offset = 0;
+  if (*p == 'Z' || *p == 'z') {
+    p++;
+  } else if (*p == '+' || *p == '-') {
+    int oh, om;
+    if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2) return -1;
+    offset = (oh * 60 + om) * 60 * (*p == '+' ? 1 : -1);
+    p += 6;
+  } else {
+    return -1;
+  }
+  if (*p) return -1;
+  int64_t t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec;
+  *ms = (t - offset) * 1000 + frac;
+  return 0;
+}
+
+json_t *svc_uuid(const akidb_uuid_t *id) {
+  char text[AKIDB_UUID_STR_LEN + 1];
+  akidb_uuid_format(id, text);
+  return json_string(text);
+}
+
+json_t *svc_list(json_t *items, bool has_more, const akidb_uuid_t *next) {
+  if (!items) return NULL;
+  return json_pack("{s:o,s:o}", "items", items, "next", has_more ? svc_uuid(next) : json_null());
+}
+
+json_t *svc_tenant_json(const akidb_tenant_t *t) {
+  return json_pack("{s:o,s:s,s:s,s:s,s:{s:I,s:I,s:I,s:I},s:o,s:o}", "id", svc_uuid(&t->id),
+                   "slug", t->slug, "name", t->name, "status",
+                   akidb_tenant_status_name(t->status), "quotas", "max_memory_bytes",
+                   (json_int_t)t->quotas.max_memory_bytes, "max_storage_bytes",
+                   (json_int_t)t->quotas.max_storage_bytes, "max_qps",
+                   (json_int_t)t->quotas.max_qps, "max_collections",
+                   (json_int_t)t->quotas.max_collections, "created_at",
+                   svc_time(t->created_at_ms, false), "updated_at",
+                   svc_time(t->updated_at_ms, false));
+}
+
+json_t *svc_user_json(const akidb_user_t *u, const char *tenant_slug) {
+  return json_pack("{s:o,s:o,s:s,s:s,s:s,s:b,s:o,s:o}", "id", svc_uuid(&u->id), "tenant",
+                   tenant_slug ? json_string(tenant_slug) : json_null(), "username", u->username,
+                   "role", akidb_role_name(u->role), "status", akidb_user_status_name(u->status),
+                   "has_password", u->has_password, "created_at",
+                   svc_time(u->created_at_ms, false), "updated_at",
+                   svc_time(u->updated_at_ms, false));
+}

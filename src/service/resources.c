@@ -1,0 +1,368 @@
+/*
+ * resources.c — owns the operations on tenants, databases and collections:
+ * create, read, list, update and delete, including opening a new
+ * collection's storage and deleting the data of every collection a delete
+ * removed (after the catalog change committed; a crash in between leaves an
+ * orphan directory that the next start removes).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "service/svc_internal.h"
+
+/* ------------------------------------------------------------- tenants -- */
+
+/* Reads the optional "quotas" object into `q` (fields absent stay as they
+ * are). Returns 1 when present, 0 when absent, -1 on error. */
+static int parse_quotas(svc_call_t *c, akidb_quotas_t *q) {
+  static const char *const keys[] = {"max_memory_bytes", "max_storage_bytes", "max_qps",
+                                     "max_collections", NULL};
+  json_t *o = json_object_get(c->req->body, "quotas");
+  if (!o) return 0;
+  if (!json_is_object(o))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field 'quotas' must be an object");
+  if (svc_json_keys(c, o, "quotas", keys)) return -1;
+  uint64_t v;
+  int r;
+  if ((r = svc_json_u64(c, o, "max_memory_bytes", 0, AKIDB_QUOTA_BYTES_MAX, &v)) < 0) return -1;
+  if (r) q->max_memory_bytes = v;
+  if ((r = svc_json_u64(c, o, "max_storage_bytes", 0, AKIDB_QUOTA_BYTES_MAX, &v)) < 0) return -1;
+  if (r) q->max_storage_bytes = v;
+  if ((r = svc_json_u64(c, o, "max_qps", 0, AKIDB_QUOTA_QPS_MAX, &v)) < 0) return -1;
+  if (r) q->max_qps = (uint32_t)v;
+  if ((r = svc_json_u64(c, o, "max_collections", 0, AKIDB_QUOTA_COLLECTIONS_MAX, &v)) < 0)
+    return -1;
+  if (r) q->max_collections = (uint32_t)v;
+  return 1;
+}
+
+static int parse_status(svc_call_t *c, const char *text, akidb_tenant_status_t *out) {
+  if (akidb_tenant_status_parse(text, out))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "field 'status' must be one of provisioning, active, suspended, "
+                    "decommissioned");
+  return 0;
+}
+
+int svc_op_tenant_list(svc_call_t *c) {
+  akidb_page_t page;
+  if (svc_query_page(c, &page) || svc_require_system_admin(c, AKIDB_ACT_TENANT_LIST)) return -1;
+  akidb_tenant_list_t list;
+  char err[256];
+  int rc = akidb_tenant_list(c->svc->cat, &page, &list, err, sizeof err);
+  if (rc) return svc_fail_code(c, rc, err);
+  json_t *items = json_array();
+  for (size_t i = 0; i < list.count; i++)
+    json_array_append_new(items, svc_tenant_json(&list.items[i]));
+  json_t *body = svc_list(items, list.has_more, &list.next);
+  akidb_tenant_list_free(&list);
+  return svc_ok(c, 200, body);
+}
+
+int svc_op_tenant_create(svc_call_t *c) {
+  static const char *const keys[] = {"slug", "name", "status", "quotas", NULL};
+  if (svc_body_object(c, "tenant", keys)) return -1;
+  const char *slug = NULL, *name = NULL, *status = "active";
+  akidb_tenant_t in = {0};
+  if (svc_json_string(c, c->req->body, "slug", &slug) < 0 ||
+      svc_json_string(c, c->req->body, "name", &name) < 0 ||
+      svc_json_string(c, c->req->body, "status", &status) < 0 || parse_quotas(c, &in.quotas) < 0)
+    return -1;
+  if (!slug || !name)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "a tenant needs 'slug' and 'name'");
+  char err[256] = "";
+  if (akidb_check_slug(slug, "slug", err, sizeof err) ||
+      akidb_check_tenant_name(name, "name", err, sizeof err))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s", err);
+  if (parse_status(c, status, &in.status)) return -1;
+  if (in.status != AKIDB_TENANT_ACTIVE && in.status != AKIDB_TENANT_PROVISIONING)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "field 'status' of a new tenant must be active or provisioning");
+  if (svc_require_system_admin(c, AKIDB_ACT_TENANT_CREATE)) return -1;
+  snprintf(in.slug, sizeof in.slug, "%s", slug);
+  snprintf(in.name, sizeof in.name, "%s", name);
+  akidb_tenant_t out;
+  int rc = akidb_tenant_create(c->svc->cat, &in, &c->audit, &out, err, sizeof err);
+  return rc ? svc_fail_code(c, rc, err) : svc_ok(c, 201, svc_tenant_json(&out));
+}
+
+int svc_op_tenant_get(svc_call_t *c) {
+  if (svc_resolve_tenant(c, AKIDB_ACT_TENANT_READ)) return -1;
+  return svc_ok(c, 200, svc_tenant_json(&c->tenant));
+}
+
+int svc_op_tenant_update(svc_call_t *c) {
+  static const char *const keys[] = {"name", "status", "quotas", NULL};
+  if (svc_body_object(c, "tenant update", keys)) return -1;
+  const char *name = NULL, *status = NULL;
+  akidb_quotas_t q = {0};
+  int has_q;
+  if (svc_json_string(c, c->req->body, "name", &name) < 0 ||
+      svc_json_string(c, c->req->body, "status", &status) < 0 ||
+      (has_q = parse_quotas(c, &q)) < 0)
+    return -1;
+  akidb_tenant_update_t upd = {.name = name};
+  if (status && parse_status(c, status, &upd.status)) return -1;
+  upd.set_status = status != NULL;
+  if (!name && !status && !has_q)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "nothing to change: send 'name', 'status' or 'quotas'");
+  if (svc_resolve_tenant(c, AKIDB_ACT_TENANT_READ)) return -1;
+  akidb_resource_t res = {.tenant_id = &c->tenant.id};
+  if ((name && svc_authorize(c, AKIDB_ACT_TENANT_UPDATE, &res)) ||
+      (status && svc_authorize(c, AKIDB_ACT_TENANT_STATUS, &res)) ||
+      (has_q && svc_authorize(c, AKIDB_ACT_TENANT_QUOTA, &res)))
+    return -1;
+  if (has_q) {
+    /* Fields not sent keep their value. */
+    akidb_quotas_t merged = c->tenant.quotas;
+    json_t *o = json_object_get(c->req->body, "quotas");
+    if (json_object_get(o, "max_memory_bytes")) merged.max_memory_bytes = q.max_memory_bytes;
+    if (json_object_get(o, "max_storage_bytes")) merged.max_storage_bytes = q.max_storage_bytes;
+    if (json_object_get(o, "max_qps")) merged.max_qps = q.max_qps;
+    if (json_object_get(o, "max_collections")) merged.max_collections = q.max_collections;
+    q = merged;
+    upd.quotas = &q;
+  }
+  char err[256] = "";
+  if (name && akidb_check_tenant_name(name, "name", err, sizeof err))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s", err);
+  akidb_tenant_t out;
+  int rc = akidb_tenant_update(c->svc->cat, &c->tenant.id, &upd, &c->audit, &out, err, sizeof err);
+  return rc ? svc_fail_code(c, rc, err) : svc_ok(c, 200, svc_tenant_json(&out));
+}
+
+int svc_op_tenant_delete(svc_call_t *c) {
+  if (svc_resolve_tenant(c, AKIDB_ACT_TENANT_READ)) return -1;
+  akidb_resource_t res = {.tenant_id = &c->tenant.id};
+  if (svc_authorize(c, AKIDB_ACT_TENANT_DELETE, &res)) return -1;
+  akidb_uuid_t *removed = NULL;
+  size_t n = 0;
+  char err[256] = "";
+  int rc = akidb_tenant_delete(c->svc->cat, &c->tenant.id, &c->audit, &removed, &n, err,
+                               sizeof err);
+  if (rc) return svc_fail_code(c, rc, err);
+  svc_drop_collections(c->svc, removed, n);
+  free(removed);
+  return svc_ok(c, 204, NULL);
+}
+
+/* ----------------------------------------------------------- databases -- */
+
+static json_t *database_json(const akidb_database_t *d, const char *slug) {
+  return json_pack("{s:o,s:s,s:s,s:s,s:o,s:o}", "id", svc_uuid(&d->id), "tenant", slug, "name",
+                   d->name, "state", akidb_database_state_name(d->state), "created_at",
+                   svc_time(d->created_at_ms, false), "updated_at",
+                   svc_time(d->updated_at_ms, false));
+}
+
+int svc_op_database_list(svc_call_t *c) {
+  akidb_page_t page;
+  if (svc_query_page(c, &page) || svc_resolve_tenant(c, AKIDB_ACT_DATABASE_READ)) return -1;
+  akidb_database_list_t list;
+  char err[256];
+  int rc = akidb_database_list(c->svc->cat, &c->tenant.id, &page, &list, err, sizeof err);
+  if (rc) return svc_fail_code(c, rc, err);
+  json_t *items = json_array();
+  for (size_t i = 0; i < list.count; i++)
+    json_array_append_new(items, database_json(&list.items[i], c->tenant.slug));
+  json_t *body = svc_list(items, list.has_more, &list.next);
+  akidb_database_list_free(&list);
+  return svc_ok(c, 200, body);
+}
+
+int svc_op_database_create(svc_call_t *c) {
+  static const char *const keys[] = {"name", NULL};
+  if (svc_body_object(c, "database", keys)) return -1;
+  const char *name = NULL;
+  if (svc_json_string(c, c->req->body, "name", &name) < 0) return -1;
+  if (!name) return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "a database needs a 'name'");
+  char err[256] = "";
+  if (akidb_check_object_name(name, "name", err, sizeof err))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s", err);
+  if (svc_resolve_tenant(c, AKIDB_ACT_DATABASE_CREATE)) return -1;
+  akidb_database_t in = {.tenant_id = c->tenant.id, .state = AKIDB_DATABASE_READY}, out;
+  snprintf(in.name, sizeof in.name, "%s", name);
+  int rc = akidb_database_create(c->svc->cat, &in, &c->audit, &out, err, sizeof err);
+  return rc ? svc_fail_code(c, rc, err) : svc_ok(c, 201, database_json(&out, c->tenant.slug));
+}
+
+int svc_op_database_get(svc_call_t *c) {
+  if (svc_resolve_tenant(c, AKIDB_ACT_DATABASE_READ) || svc_resolve_database(c)) return -1;
+  return svc_ok(c, 200, database_json(&c->db, c->tenant.slug));
+}
+
+int svc_op_database_delete(svc_call_t *c) {
+  if (svc_resolve_tenant(c, AKIDB_ACT_DATABASE_DELETE) || svc_resolve_database(c)) return -1;
+  akidb_uuid_t *removed = NULL;
+  size_t n = 0;
+  char err[256] = "";
+  int rc = akidb_database_delete(c->svc->cat, &c->db.id, &c->audit, &removed, &n, err, sizeof err);
+  if (rc) return svc_fail_code(c, rc, err);
+  svc_drop_collections(c->svc, removed, n);
+  free(removed);
+  return svc_ok(c, 204, NULL);
+}
+
+/* --------------------------------------------------------- collections -- */
+
+static json_t *collection_json(svc_call_t *c, const akidb_collection_meta_t *m) {
+  akidb_collection_stats_t st = {0};
+  svc_coll_t *e = svc_registry_get(&c->svc->reg, &m->id);
+  if (e) {
+    if (e->c) akidb_collection_stats(e->c, &st);
+    svc_coll_release(e);
+  }
+  return json_pack("{s:o,s:s,s:s,s:s,s:i,s:s,s:{s:i,s:i,s:i},s:s,s:I,s:I,s:I,s:I,s:o,s:o}", "id",
+                   svc_uuid(&m->id), "tenant", c->tenant.slug, "database", c->db.name, "name",
+                   m->name, "dimension", (int)m->dimension, "metric",
+                   akidb_metric_name(m->metric), "index", "m", (int)m->hnsw_m,
+                   "ef_construction", (int)m->hnsw_ef_construction, "ef_search",
+                   (int)m->hnsw_ef_search, "tier", akidb_tier_name(m->tier), "points",
+                   (json_int_t)st.points, "pending", (json_int_t)st.pending, "memory_bytes",
+                   (json_int_t)st.memory_bytes, "disk_bytes", (json_int_t)st.disk_bytes,
+                   "created_at", svc_time(m->created_at_ms, false), "updated_at",
+                   svc_time(m->updated_at_ms, false));
+}
+
+int svc_op_collection_list(svc_call_t *c) {
+  akidb_page_t page;
+  if (svc_query_page(c, &page) || svc_resolve_tenant(c, AKIDB_ACT_COLLECTION_READ) ||
+      svc_resolve_database(c))
+    return -1;
+  akidb_collection_meta_list_t list;
+  char err[256];
+  int rc = akidb_collection_meta_list(c->svc->cat, &c->db.id, &page, &list, err, sizeof err);
+  if (rc) return svc_fail_code(c, rc, err);
+  json_t *items = json_array();
+  for (size_t i = 0; i < list.count; i++)
+    json_array_append_new(items, collection_json(c, &list.items[i]));
+  json_t *body = svc_list(items, list.has_more, &list.next);
+  akidb_collection_meta_list_free(&list);
+  return svc_ok(c, 200, body);
+}
+
+/* Reads the "index" object of a create or update body. */
+static int parse_index(svc_call_t *c, akidb_collection_meta_t *m, bool update) {
+  static const char *const create_keys[] = {"m", "ef_construction", "ef_search", NULL};
+  static const char *const update_keys[] = {"ef_search", NULL};
+  json_t *o = json_object_get(c->req->body, "index");
+  if (!o) return 0;
+  if (!json_is_object(o))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field 'index' must be an object");
+  if (svc_json_keys(c, o, update ? "index (only ef_search can change)" : "index",
+                    update ? update_keys : create_keys))
+    return -1;
+  uint64_t v;
+  int r;
+  if ((r = svc_json_u64(c, o, "m", AKIDB_HNSW_M_MIN, AKIDB_HNSW_M_MAX, &v)) < 0) return -1;
+  if (r) m->hnsw_m = (uint32_t)v;
+  if ((r = svc_json_u64(c, o, "ef_construction", AKIDB_HNSW_EF_CONSTRUCTION_MIN,
+                        AKIDB_HNSW_EF_CONSTRUCTION_MAX, &v)) < 0)
+    return -1;
+  if (r) m->hnsw_ef_construction = (uint32_t)v;
+  if ((r = svc_json_u64(c, o, "ef_search", AKIDB_HNSW_EF_SEARCH_MIN,
+                        c->svc->opt.limits.max_ef, &v)) < 0)
+    return -1;
+  if (r) m->hnsw_ef_search = (uint32_t)v;
+  if (m->hnsw_ef_construction < m->hnsw_m)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "index.ef_construction (%u) must be >= m (%u)",
+                    m->hnsw_ef_construction, m->hnsw_m);
+  return 1;
+}
+
+static int parse_collection(svc_call_t *c, akidb_collection_meta_t *m) {
+  static const char *const keys[] = {"name", "dimension", "metric", "index", NULL};
+  memset(m, 0, sizeof *m);
+  if (svc_body_object(c, "collection", keys)) return -1;
+  akidb_collection_meta_defaults(m);
+  const char *name = NULL, *metric = "cosine";
+  uint64_t dim = 0;
+  if (svc_json_string(c, c->req->body, "name", &name) < 0 ||
+      svc_json_string(c, c->req->body, "metric", &metric) < 0 ||
+      svc_json_u64(c, c->req->body, "dimension", 1, c->svc->opt.limits.max_dimension, &dim) < 0 ||
+      parse_index(c, m, false) < 0)
+    return -1;
+  if (!name || !dim)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "a collection needs 'name' and 'dimension'");
+  char err[256] = "";
+  if (akidb_check_object_name(name, "name", err, sizeof err))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s", err);
+  if (akidb_metric_parse(metric, &m->metric))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field 'metric' must be cosine, l2 or dot");
+  snprintf(m->name, sizeof m->name, "%s", name);
+  m->dimension = (uint32_t)dim;
+  return 0;
+}
+
+int svc_op_collection_create(svc_call_t *c) {
+  akidb_collection_meta_t in, out;
+  if (parse_collection(c, &in) || svc_resolve_tenant(c, AKIDB_ACT_COLLECTION_CREATE) ||
+      svc_resolve_database(c))
+    return -1;
+  in.database_id = c->db.id;
+  char err[512] = "";
+  int rc = akidb_collection_meta_create(c->svc->cat, &in, &c->audit, &out, err, sizeof err);
+  if (rc) return svc_fail_code(c, rc, err);
+  rc = svc_open_collection(c->svc, &out, c->tenant.slug, c->db.name, err, sizeof err);
+  if (rc) {
+    /* Undo: the collection has no storage, so it must not exist. */
+    akidb_uuid_t *removed = NULL;
+    size_t n = 0;
+    char err2[256];
+    akidb_collection_meta_delete(c->svc->cat, &out.id, &c->audit, &removed, &n, err2, sizeof err2);
+    svc_drop_collections(c->svc, &out.id, 1);
+    free(removed);
+    return svc_fail_code(c, rc, err);
+  }
+  return svc_ok(c, 201, collection_json(c, &out));
+}
+
+int svc_op_collection_get(svc_call_t *c) {
+  if (svc_resolve_tenant(c, AKIDB_ACT_COLLECTION_READ) || svc_resolve_database(c) ||
+      svc_resolve_collection(c))
+    return -1;
+  return svc_ok(c, 200, collection_json(c, &c->meta));
+}
+
+int svc_op_collection_update(svc_call_t *c) {
+  static const char *const keys[] = {"index", NULL};
+  if (svc_body_object(c, "collection update", keys)) return -1;
+  akidb_collection_meta_t m;
+  memset(&m, 0, sizeof m);
+  akidb_collection_meta_defaults(&m);
+  m.hnsw_ef_search = 0;
+  int r = parse_index(c, &m, true);
+  if (r < 0) return -1;
+  if (r == 0 || m.hnsw_ef_search == 0)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "nothing to change: send index.ef_search");
+  if (svc_resolve_tenant(c, AKIDB_ACT_COLLECTION_UPDATE) || svc_resolve_database(c) ||
+      svc_resolve_collection(c))
+    return -1;
+  akidb_collection_meta_update_t upd = {.set_ef_search = true, .ef_search = m.hnsw_ef_search};
+  char err[256] = "";
+  akidb_collection_meta_t out;
+  int rc = akidb_collection_meta_update(c->svc->cat, &c->meta.id, &upd, &c->audit, &out, err,
+                                        sizeof err);
+  if (rc) return svc_fail_code(c, rc, err);
+  c->coll->ef_search = out.hnsw_ef_search;
+  return svc_ok(c, 200, collection_json(c, &out));
+}
+
+int svc_op_collection_delete(svc_call_t *c) {
+  if (svc_resolve_tenant(c, AKIDB_ACT_COLLECTION_DELETE) || svc_resolve_database(c) ||
+      svc_resolve_collection(c))
+    return -1;
+  svc_coll_release(c->coll); /* the drop below waits for every user */
+  c->coll = NULL;
+  akidb_uuid_t *removed = NULL;
+  size_t n = 0;
+  char err[256] = "";
+  int rc = akidb_collection_meta_delete(c->svc->cat, &c->meta.id, &c->audit, &removed, &n, err,
+                                        sizeof err);
+  if (rc) return svc_fail_code(c, rc, err);
+  svc_drop_collections(c->svc, removed, n);
+  free(removed);
+  return svc_ok(c, 204, NULL);
+}

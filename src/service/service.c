@@ -1,0 +1,451 @@
+/*
+ * service.c — owns the service's life (open, load, tick, close), the status
+ * table (error kind → REST code, HTTP status, gRPC code) and the dispatcher
+ * that runs one operation: every handler follows validate → authenticate →
+ * authorise → status/quota → execute → audit, with the shared steps in
+ * resolve.c and quota.c.
+ *
+ * Locking: the service itself holds no lock on the call path; the catalog,
+ * the identity context and the registry are thread-safe on their own.
+ * Durability: collections are checkpointed on close (akidb_service_close).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "obs/metrics.h"
+#include "service/svc_internal.h"
+
+/* -------------------------------------------------------- status table -- */
+
+typedef struct {
+  const char *code;
+  int http, grpc;
+} status_row_t;
+
+static const status_row_t STATUS[AKIDB_ST_COUNT] = {
+#define ROW(name, code, http, grpc) [AKIDB_ST_##name] = {code, http, grpc},
+    AKIDB_STATUS_MAP(ROW)
+#undef ROW
+};
+
+static bool status_valid(akidb_status_t s) { return (int)s >= 0 && s < AKIDB_ST_COUNT; }
+const char *akidb_status_code(akidb_status_t s) { return status_valid(s) ? STATUS[s].code : "internal"; }
+int akidb_status_http(akidb_status_t s) { return status_valid(s) ? STATUS[s].http : 500; }
+int akidb_status_grpc(akidb_status_t s) { return status_valid(s) ? STATUS[s].grpc : 13; }
+
+static const char *const OP_NAMES[AKIDB_OP_COUNT] = {
+#define NAME(name, text) [AKIDB_OP_##name] = text,
+    AKIDB_OP_MAP(NAME)
+#undef NAME
+};
+
+const char *akidb_op_name(akidb_op_t op) {
+  return (int)op >= 0 && op < AKIDB_OP_COUNT ? OP_NAMES[op] : "?";
+}
+
+void akidb_limits_default(akidb_limits_t *l) {
+  *l = (akidb_limits_t){.max_body_bytes = 64ull << 20,
+                        .max_json_depth = 32,
+                        .max_batch = 10000,
+                        .max_k = 1000,
+                        .max_ef = 10000,
+                        .max_dimension = AKIDB_DIM_MAX,
+                        .max_id_bytes = AKIDB_POINT_ID_MAX,
+                        .max_filter_depth = 16,
+                        .max_payload_bytes = 1u << 20};
+}
+
+void akidb_service_options_default(akidb_service_options_t *o) {
+  memset(o, 0, sizeof *o);
+  o->durability = AKIDB_DURABILITY_FSYNC;
+  o->fsync_interval_ms = 100;
+  o->index_threads = 1;
+  o->session_ttl_ms = 12ll * 3600 * 1000;
+  o->audit_retention_days = 90;
+  akidb_limits_default(&o->limits);
+}
+
+/* --------------------------------------------------------------- errors -- */
+
+int svc_fail(svc_call_t *c, akidb_status_t st, const char *fmt, ...) {
+  akidb_response_t *r = c->res;
+  r->status = st;
+  r->http_status = akidb_status_http(st);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(r->error.message, sizeof r->error.message, fmt, ap);
+  va_end(ap);
+  if (r->body) {
+    json_decref(r->body);
+    r->body = NULL;
+  }
+  return -1;
+}
+
+/* The status a library error code stands for. */
+static akidb_status_t status_of(int code) {
+  switch (code) {
+  case AKIDB_EINVAL:
+  case AKIDB_EDIM:
+  case AKIDB_EVALUE:
+  case AKIDB_ELIMIT:
+    return AKIDB_ST_INVALID_ARGUMENT;
+  case AKIDB_ENOTFOUND:
+    return AKIDB_ST_NOT_FOUND;
+  case AKIDB_EEXIST:
+    return AKIDB_ST_ALREADY_EXISTS;
+  case AKIDB_EPERM:
+    return AKIDB_ST_PERMISSION_DENIED;
+  case AKIDB_EUNAUTH:
+    return AKIDB_ST_UNAUTHENTICATED;
+  case AKIDB_ETRANSITION:
+  case AKIDB_ECONFLICT:
+    return AKIDB_ST_CONFLICT;
+  case AKIDB_EQUOTA:
+    return AKIDB_ST_QUOTA_EXCEEDED;
+  case AKIDB_ERATELIMIT:
+    return AKIDB_ST_RATE_LIMITED;
+  default:
+    return AKIDB_ST_INTERNAL;
+  }
+}
+
+int svc_fail_code(svc_call_t *c, int code, const char *msg) {
+  akidb_status_t st = status_of(code);
+  if (st == AKIDB_ST_QUOTA_EXCEEDED) obs_quota_rejection("collections");
+  if (st == AKIDB_ST_INTERNAL)
+    return svc_fail(c, st, "%s (%s); report this with the request id",
+                    msg && *msg ? msg : akidb_strerror(code), akidb_err_name(code));
+  return svc_fail(c, st, "%s", msg && *msg ? msg : akidb_strerror(code));
+}
+
+int svc_ok(svc_call_t *c, int http_status, json_t *body) {
+  if (http_status != 204 && !body) return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+  c->res->status = AKIDB_ST_OK;
+  c->res->http_status = http_status;
+  c->res->body = body;
+  return 0;
+}
+
+void akidb_response_clear(akidb_response_t *r) {
+  if (!r) return;
+  json_decref(r->body);
+  r->body = NULL;
+}
+
+/* ------------------------------------------------------------ dispatch -- */
+
+typedef int (*handler_fn)(svc_call_t *c);
+
+static int op_health(svc_call_t *c) {
+  return svc_ok(c, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static int op_ready(svc_call_t *c) {
+  if (!akidb_service_ready(c->svc))
+    return svc_fail(c, AKIDB_ST_UNAVAILABLE, "collections are still being loaded; retry shortly");
+  return svc_ok(c, 200, json_pack("{s:s}", "status", "ready"));
+}
+
+static const handler_fn HANDLERS[AKIDB_OP_COUNT] = {
+    [AKIDB_OP_HEALTH] = op_health,
+    [AKIDB_OP_READY] = op_ready,
+    [AKIDB_OP_LOGIN] = svc_op_login,
+    [AKIDB_OP_LOGOUT] = svc_op_logout,
+    [AKIDB_OP_WHOAMI] = svc_op_whoami,
+    [AKIDB_OP_TENANT_LIST] = svc_op_tenant_list,
+    [AKIDB_OP_TENANT_CREATE] = svc_op_tenant_create,
+    [AKIDB_OP_TENANT_GET] = svc_op_tenant_get,
+    [AKIDB_OP_TENANT_UPDATE] = svc_op_tenant_update,
+    [AKIDB_OP_TENANT_DELETE] = svc_op_tenant_delete,
+    [AKIDB_OP_DATABASE_LIST] = svc_op_database_list,
+    [AKIDB_OP_DATABASE_CREATE] = svc_op_database_create,
+    [AKIDB_OP_DATABASE_GET] = svc_op_database_get,
+    [AKIDB_OP_DATABASE_DELETE] = svc_op_database_delete,
+    [AKIDB_OP_COLLECTION_LIST] = svc_op_collection_list,
+    [AKIDB_OP_COLLECTION_CREATE] = svc_op_collection_create,
+    [AKIDB_OP_COLLECTION_GET] = svc_op_collection_get,
+    [AKIDB_OP_COLLECTION_UPDATE] = svc_op_collection_update,
+    [AKIDB_OP_COLLECTION_DELETE] = svc_op_collection_delete,
+    [AKIDB_OP_POINT_COUNT] = svc_op_point_count,
+    [AKIDB_OP_POINT_UPSERT] = svc_op_point_upsert,
+    [AKIDB_OP_POINT_GET_MANY] = svc_op_point_get_many,
+    [AKIDB_OP_POINT_DELETE] = svc_op_point_delete,
+    [AKIDB_OP_POINT_GET] = svc_op_point_get,
+    [AKIDB_OP_SEARCH] = svc_op_search,
+    [AKIDB_OP_USER_LIST] = svc_op_user_list,
+    [AKIDB_OP_USER_CREATE] = svc_op_user_create,
+    [AKIDB_OP_USER_GET] = svc_op_user_get,
+    [AKIDB_OP_USER_UPDATE] = svc_op_user_update,
+    [AKIDB_OP_USER_DELETE] = svc_op_user_delete,
+    [AKIDB_OP_KEY_LIST] = svc_op_key_list,
+    [AKIDB_OP_KEY_CREATE] = svc_op_key_create,
+    [AKIDB_OP_KEY_REVOKE] = svc_op_key_revoke,
+    [AKIDB_OP_AUDIT_TENANT] = svc_op_audit_tenant,
+    [AKIDB_OP_AUDIT_ALL] = svc_op_audit_all,
+};
+
+/* Operations that need the collections loaded (everything but the probes,
+ * login and identity): answered 503 before. */
+static bool needs_ready(akidb_op_t op) {
+  return op != AKIDB_OP_HEALTH && op != AKIDB_OP_READY;
+}
+
+void akidb_service_call(akidb_service_t *svc, akidb_op_t op, const akidb_request_t *req,
+                        akidb_response_t *out) {
+  memset(out, 0, sizeof *out);
+  svc_call_t c = {.svc = svc, .req = req, .res = out};
+  c.audit.request_id = req->request_id;
+  if ((int)op < 0 || op >= AKIDB_OP_COUNT || !HANDLERS[op]) {
+    svc_fail(&c, AKIDB_ST_NOT_FOUND, "no such operation");
+    return;
+  }
+  if (needs_ready(op) && !akidb_service_ready(svc)) {
+    svc_fail(&c, AKIDB_ST_UNAVAILABLE, "the server is starting: collections are still loading");
+    return;
+  }
+  HANDLERS[op](&c);
+  if (c.coll) svc_coll_release(c.coll);
+}
+
+/* ------------------------------------------------------------ lifecycle -- */
+
+static void say(akidb_service_t *s, akidb_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(akidb_service_t *s, akidb_log_level_t level, const char *fmt, ...) {
+  char msg[768];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (s->opt.log)
+    s->opt.log(s->opt.log_ctx, level, msg);
+  else
+    fprintf(stderr, "akidb: %s\n", msg);
+}
+
+static int mkdir_p(const char *path, char *err, size_t errlen) {
+  char buf[4096];
+  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+    snprintf(err, errlen, "path too long: %s", path);
+    return AKIDB_EINVAL;
+  }
+  for (char *p = buf + 1;; p++) {
+    bool end = *p == '\0';
+    if (*p == '/' || end) {
+      *p = '\0';
+      if (mkdir(buf, 0750) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create directory %s: %s", buf, strerror(errno));
+        return AKIDB_EIO;
+      }
+      if (end) break;
+      *p = '/';
+    }
+  }
+  return AKIDB_OK;
+}
+
+static char *join(const char *a, const char *b) {
+  size_t n = strlen(a) + strlen(b) + 2;
+  char *s = malloc(n);
+  if (s) snprintf(s, n, "%s/%s", a, b);
+  return s;
+}
+
+static int open_paths(akidb_service_t *s, char *err, size_t errlen) {
+  s->data_dir = strdup(s->opt.data_dir);
+  s->coll_dir = join(s->opt.data_dir, "collections");
+  s->db_path = s->opt.db_path && *s->opt.db_path ? strdup(s->opt.db_path)
+                                                 : join(s->opt.data_dir, "akidb.db");
+  if (!s->data_dir || !s->coll_dir || !s->db_path) return AKIDB_ENOMEM;
+  return mkdir_p(s->coll_dir, err, errlen);
+}
+
+static int bootstrap(akidb_service_t *s, akidb_bootstrap_t *boot, char *err, size_t errlen) {
+  const char *user = s->opt.admin_username && *s->opt.admin_username ? s->opt.admin_username
+                                                                     : "admin";
+  akidb_bootstrap_t b = {0};
+  int rc = akidb_auth_bootstrap_admin(s->auth, user, s->opt.admin_password, b.admin_password,
+                                      sizeof b.admin_password, &b.admin_created, err, errlen);
+  if (rc) return rc;
+  snprintf(b.admin_username, sizeof b.admin_username, "%s", user);
+  if (b.admin_created)
+    say(s, AKIDB_LOG_INFO, "first start: created the system admin '%s'%s", user,
+        s->opt.admin_password ? " with the password from AKIDB_ADMIN_PASSWORD"
+                              : " with a generated password (printed once)");
+  if (boot) *boot = b;
+  return AKIDB_OK;
+}
+
+int akidb_service_open(const akidb_service_options_t *o, akidb_service_t **out,
+                       akidb_bootstrap_t *boot, char *err, size_t errlen) {
+  *out = NULL;
+  if (!o || !o->data_dir || !*o->data_dir) {
+    snprintf(err, errlen, "data_dir is required");
+    return AKIDB_EINVAL;
+  }
+  akidb_service_t *s = calloc(1, sizeof *s);
+  if (!s) return AKIDB_ENOMEM;
+  s->opt = *o;
+  int rc = svc_registry_init(&s->reg);
+  if (rc) {
+    free(s);
+    return rc;
+  }
+  pthread_mutex_init(&s->buckets.lock, NULL);
+  rc = open_paths(s, err, errlen);
+  if (!rc) rc = akidb_catalog_open(s->db_path, NULL, &s->cat, err, errlen);
+  akidb_auth_options_t ao;
+  akidb_auth_options_default(&ao);
+  if (o->session_ttl_ms > 0) ao.session_ttl_ms = o->session_ttl_ms;
+  if (!rc) rc = akidb_auth_open(s->cat, &ao, &s->auth, err, errlen);
+  if (!rc) rc = bootstrap(s, boot, err, errlen);
+  if (rc) {
+    akidb_service_close(s, NULL, 0);
+    return rc;
+  }
+  *out = s;
+  return AKIDB_OK;
+}
+
+bool akidb_service_ready(akidb_service_t *svc) { return atomic_load(&svc->ready); }
+
+void svc_coll_dir(const akidb_service_t *s, const akidb_uuid_t *id, char *out, size_t len) {
+  char text[AKIDB_UUID_STR_LEN + 1];
+  akidb_uuid_format(id, text);
+  snprintf(out, len, "%s/%s", s->coll_dir, text);
+}
+
+/* --- load: every collection of the catalog, then orphan directories. --- */
+
+typedef struct {
+  akidb_uuid_t *ids;
+  size_t n, cap;
+} id_set_t;
+
+static int id_set_add(id_set_t *s, const akidb_uuid_t *id) {
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? 2 * s->cap : 64;
+    akidb_uuid_t *p = realloc(s->ids, cap * sizeof *p);
+    if (!p) return AKIDB_ENOMEM;
+    s->ids = p;
+    s->cap = cap;
+  }
+  s->ids[s->n++] = *id;
+  return AKIDB_OK;
+}
+
+static bool id_set_has(const id_set_t *s, const akidb_uuid_t *id) {
+  for (size_t i = 0; i < s->n; i++)
+    if (akidb_uuid_compare(&s->ids[i], id) == 0) return true;
+  return false;
+}
+
+/* Opens one collection named by its catalog row. */
+static void load_one(akidb_service_t *s, const akidb_collection_meta_t *m, size_t *loaded) {
+  akidb_tenant_t t;
+  akidb_database_t d;
+  char err[512] = "";
+  if (akidb_database_get(s->cat, &m->database_id, &d, err, sizeof err) ||
+      akidb_tenant_get(s->cat, &m->tenant_id, &t, err, sizeof err)) {
+    say(s, AKIDB_LOG_ERROR, "collection %s: %s", m->name, err);
+    return;
+  }
+  if (svc_open_collection(s, m, t.slug, d.name, err, sizeof err) == AKIDB_OK)
+    (*loaded)++;
+  else
+    say(s, AKIDB_LOG_ERROR, "collection %s/%s/%s could not be opened: %s", t.slug, d.name,
+        m->name, err);
+}
+
+/* Deletes the data of directories whose collection left the catalog (a
+ * crash between a delete's commit and the removal of its data). */
+static void remove_orphans(akidb_service_t *s, const id_set_t *known) {
+  char cmd_err[256];
+  DIR *dir = opendir(s->coll_dir);
+  if (!dir) return;
+  struct dirent *e;
+  while ((e = readdir(dir))) {
+    akidb_uuid_t id;
+    if (akidb_uuid_parse(e->d_name, &id) || id_set_has(known, &id)) continue;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", s->coll_dir, e->d_name);
+    say(s, AKIDB_LOG_WARN, "removing the data of deleted collection %s", e->d_name);
+    if (akidb_collection_destroy(path, cmd_err, sizeof cmd_err))
+      say(s, AKIDB_LOG_ERROR, "could not remove %s: %s", path, cmd_err);
+  }
+  closedir(dir);
+}
+
+int akidb_service_load(akidb_service_t *s, size_t *n_loaded, char *err, size_t errlen) {
+  akidb_page_t page = {0};
+  size_t loaded = 0;
+  id_set_t known = {0};
+  int rc = AKIDB_OK;
+  for (;;) {
+    akidb_collection_meta_list_t list;
+    rc = akidb_collection_meta_list(s->cat, NULL, &page, &list, err, errlen);
+    if (rc) break;
+    for (size_t i = 0; i < list.count && !rc; i++) {
+      rc = id_set_add(&known, &list.items[i].id);
+      if (!rc) load_one(s, &list.items[i], &loaded);
+    }
+    bool more = list.has_more;
+    page.after = list.next;
+    page.has_after = true;
+    akidb_collection_meta_list_free(&list);
+    if (rc || !more) break;
+  }
+  if (!rc) remove_orphans(s, &known);
+  free(known.ids);
+  if (n_loaded) *n_loaded = loaded;
+  if (!rc) {
+    say(s, AKIDB_LOG_INFO, "%zu collection(s) loaded; ready", loaded);
+    atomic_store(&s->ready, true);
+  }
+  return rc;
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void akidb_service_tick(akidb_service_t *s) {
+  char err[512] = "";
+  uint64_t n = 0;
+  if (akidb_auth_purge_sessions(s->auth, &n, err, sizeof err))
+    say(s, AKIDB_LOG_WARN, "purging expired sessions failed: %s", err);
+  int64_t now = now_ms();
+  if (s->opt.audit_retention_days == 0 || now - s->last_prune_ms < 24ll * 3600 * 1000) return;
+  s->last_prune_ms = now;
+  int64_t cutoff = now - (int64_t)s->opt.audit_retention_days * 24 * 3600 * 1000;
+  akidb_audit_ctx_t audit = {.actor = "system", .request_id = "retention"};
+  if (akidb_audit_prune(s->cat, cutoff, &audit, &n, err, sizeof err))
+    say(s, AKIDB_LOG_WARN, "audit retention pruning failed: %s", err);
+  else if (n)
+    say(s, AKIDB_LOG_INFO, "audit retention: %llu entries older than %u days removed",
+        (unsigned long long)n, s->opt.audit_retention_days);
+}
+
+int akidb_service_close(akidb_service_t *s, char *err, size_t errlen) {
+  if (!s) return AKIDB_OK;
+  atomic_store(&s->ready, false);
+  int rc = svc_registry_free(&s->reg, err, errlen);
+  akidb_auth_close(s->auth);
+  akidb_catalog_close(s->cat);
+  pthread_mutex_destroy(&s->buckets.lock);
+  free(s->buckets.items);
+  free(s->data_dir);
+  free(s->coll_dir);
+  free(s->db_path);
+  free(s);
+  return rc;
+}

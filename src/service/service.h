@@ -1,0 +1,250 @@
+/*
+ * service/service.h — the service layer: every operation of the product,
+ * once. A transport (REST in src/http/, gRPC later) decodes a request into an
+ * akidb_request_t (path parameters, query parameters, a parsed JSON body),
+ * calls akidb_service_call, and encodes the answer; no business rule lives in
+ * a transport. Each operation runs: validate input → authenticate →
+ * authorise (akidb_authorize) → tenant status and quotas → execute → audit.
+ *
+ * The service owns the catalog, the identity context and every open
+ * collection (data under <data_dir>/collections/<collection-uuid>/).
+ *
+ * Thread safety: akidb_service_call may be called from any number of threads
+ * at once; open/close/load are called once by the owning program.
+ */
+#ifndef AKIDB_SERVICE_H
+#define AKIDB_SERVICE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "akidb/store.h"
+
+/* ------------------------------------------------------------- status -- */
+
+/*
+ * X(name, code, http, grpc): the one table mapping the service's error kinds
+ * to the wire. `code` is the "code" string of a REST error body; `grpc` is
+ * the gRPC status code number.
+ */
+#define AKIDB_STATUS_MAP(X)                                  \
+  X(OK, "ok", 200, 0)                                        \
+  X(INVALID_JSON, "invalid_json", 400, 3)                    \
+  X(INVALID_ARGUMENT, "invalid_argument", 400, 3)            \
+  X(UNAUTHENTICATED, "unauthenticated", 401, 16)             \
+  X(PERMISSION_DENIED, "permission_denied", 403, 7)          \
+  X(QUOTA_EXCEEDED, "quota_exceeded", 403, 8)                \
+  X(NOT_FOUND, "not_found", 404, 5)                          \
+  X(METHOD_NOT_ALLOWED, "method_not_allowed", 405, 12)       \
+  X(ALREADY_EXISTS, "already_exists", 409, 6)                \
+  X(CONFLICT, "conflict", 409, 9)                            \
+  X(PAYLOAD_TOO_LARGE, "payload_too_large", 413, 8)          \
+  X(UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415, 3) \
+  X(RATE_LIMITED, "rate_limited", 429, 8)                    \
+  X(INTERNAL, "internal", 500, 13)                           \
+  X(UNAVAILABLE, "unavailable", 503, 14)
+
+typedef enum {
+#define AKIDB_STATUS_ENUM(name, code, http, grpc) AKIDB_ST_##name,
+  AKIDB_STATUS_MAP(AKIDB_STATUS_ENUM)
+#undef AKIDB_STATUS_ENUM
+      AKIDB_ST_COUNT
+} akidb_status_t;
+
+const char *akidb_status_code(akidb_status_t s); /* "invalid_argument" */
+int akidb_status_http(akidb_status_t s);         /* 400 */
+int akidb_status_grpc(akidb_status_t s);         /* 3 */
+
+/* An error answer: kind, one sentence saying what to fix, and for
+ * RATE_LIMITED the seconds after which a retry may succeed. */
+typedef struct {
+  akidb_status_t status;
+  uint32_t retry_after_s;
+  char message[512];
+} akidb_svc_error_t;
+
+/* ---------------------------------------------------------- operations -- */
+
+/* X(name, "tenants.create"): every operation, named for logs and metrics. */
+#define AKIDB_OP_MAP(X)                            \
+  X(HEALTH, "health")                              \
+  X(READY, "ready")                                \
+  X(LOGIN, "auth.login")                           \
+  X(LOGOUT, "auth.logout")                         \
+  X(WHOAMI, "auth.whoami")                         \
+  X(TENANT_LIST, "tenants.list")                   \
+  X(TENANT_CREATE, "tenants.create")               \
+  X(TENANT_GET, "tenants.get")                     \
+  X(TENANT_UPDATE, "tenants.update")               \
+  X(TENANT_DELETE, "tenants.delete")               \
+  X(DATABASE_LIST, "databases.list")               \
+  X(DATABASE_CREATE, "databases.create")           \
+  X(DATABASE_GET, "databases.get")                 \
+  X(DATABASE_DELETE, "databases.delete")           \
+  X(COLLECTION_LIST, "collections.list")           \
+  X(COLLECTION_CREATE, "collections.create")       \
+  X(COLLECTION_GET, "collections.get")             \
+  X(COLLECTION_UPDATE, "collections.update")       \
+  X(COLLECTION_DELETE, "collections.delete")       \
+  X(POINT_COUNT, "points.count")                   \
+  X(POINT_UPSERT, "points.upsert")                 \
+  X(POINT_GET_MANY, "points.get_many")             \
+  X(POINT_DELETE, "points.delete")                 \
+  X(POINT_GET, "points.get")                       \
+  X(SEARCH, "search")                              \
+  X(USER_LIST, "users.list")                       \
+  X(USER_CREATE, "users.create")                   \
+  X(USER_GET, "users.get")                         \
+  X(USER_UPDATE, "users.update")                   \
+  X(USER_DELETE, "users.delete")                   \
+  X(KEY_LIST, "keys.list")                         \
+  X(KEY_CREATE, "keys.create")                     \
+  X(KEY_REVOKE, "keys.revoke")                     \
+  X(AUDIT_TENANT, "audit.tenant")                  \
+  X(AUDIT_ALL, "audit.all")
+
+typedef enum {
+#define AKIDB_OP_ENUM(name, text) AKIDB_OP_##name,
+  AKIDB_OP_MAP(AKIDB_OP_ENUM)
+#undef AKIDB_OP_ENUM
+      AKIDB_OP_COUNT
+} akidb_op_t;
+
+const char *akidb_op_name(akidb_op_t op);
+
+/* One query-string parameter, already percent-decoded. */
+typedef struct {
+  const char *key;
+  const char *value;
+} akidb_param_t;
+
+/* A decoded request. Every pointer may be NULL when absent; all of them need
+ * only live during the call. */
+typedef struct {
+  const char *bearer;     /* the Authorization header's value */
+  const char *request_id; /* never NULL in practice: transports generate one */
+  const char *source;     /* client address, for login throttling */
+  /* Path parameters. */
+  const char *tenant;     /* slug */
+  const char *database;   /* name */
+  const char *collection; /* name */
+  const char *username;
+  const char *key_id;   /* UUID text */
+  const char *point_id; /* decoded */
+  size_t point_id_len;
+  const akidb_param_t *query;
+  size_t n_query;
+  json_t *body; /* parsed JSON body; the service does not take ownership */
+} akidb_request_t;
+
+/* The answer: on success `http_status` is 200, 201 or 204 and `body` (NULL
+ * for 204) is owned by the caller (json_decref); on failure `error` says
+ * why and `body` is NULL. `tenant_slug` names the tenant the request acted
+ * in, for logs ("" when none). */
+typedef struct {
+  akidb_status_t status; /* AKIDB_ST_OK or the error kind */
+  int http_status;
+  json_t *body;
+  akidb_svc_error_t error;
+} akidb_response_t;
+
+/* ------------------------------------------------------------- limits -- */
+
+/* Request limits, documented in config.example.toml. The transport enforces
+ * max_body_bytes and max_json_depth; the service the rest. */
+typedef struct {
+  uint64_t max_body_bytes;    /* default 64 MiB */
+  uint32_t max_json_depth;    /* default 32 */
+  uint32_t max_batch;         /* points per upsert, queries per search; default 10000 */
+  uint32_t max_k;             /* default 1000 */
+  uint32_t max_ef;            /* default 10000 */
+  uint32_t max_dimension;     /* default 65536 */
+  uint32_t max_id_bytes;      /* point id length; default 256 */
+  uint32_t max_filter_depth;  /* default 16 */
+  uint64_t max_payload_bytes; /* per point; default 1 MiB */
+} akidb_limits_t;
+
+void akidb_limits_default(akidb_limits_t *l);
+
+/* ------------------------------------------------------------ service -- */
+
+typedef struct akidb_service akidb_service_t;
+
+typedef struct {
+  const char *data_dir; /* collections under <data_dir>/collections; required */
+  const char *db_path;  /* the SQLite catalog; NULL → <data_dir>/akidb.db */
+  const char *admin_username; /* first system admin; NULL → "admin" */
+  const char *admin_password; /* NULL → generated and reported once */
+  akidb_durability_t durability;    /* default FSYNC */
+  uint32_t fsync_interval_ms;       /* INTERVAL policy; default 100 */
+  uint32_t index_threads;           /* per collection; default 1 */
+  int64_t session_ttl_ms;           /* default 12 h */
+  uint32_t audit_retention_days;    /* pruned daily; 0 = keep forever (default 90) */
+  akidb_limits_t limits;
+  akidb_log_fn log; /* NULL: stderr */
+  void *log_ctx;
+} akidb_service_options_t;
+
+void akidb_service_options_default(akidb_service_options_t *o);
+
+/* What open did on first start. */
+typedef struct {
+  bool admin_created;           /* a system admin was bootstrapped */
+  char admin_username[65];
+  char admin_password[64];      /* "" unless generated (show once) */
+} akidb_bootstrap_t;
+
+/*
+ * Opens the catalog (applying migrations), the identity context, and
+ * bootstraps the system admin when none exists (`boot` may be NULL). Does
+ * not open collections: call akidb_service_load. Errors: as
+ * akidb_catalog_open, AKIDB_EINVAL (options, named), AKIDB_EIO.
+ */
+int akidb_service_open(const akidb_service_options_t *o, akidb_service_t **out,
+                       akidb_bootstrap_t *boot, char *err, size_t errlen);
+
+/*
+ * Opens (recovers) every collection in the catalog and removes data
+ * directories whose collection no longer exists; then marks the service
+ * ready. A collection that cannot be opened is logged and answers 503 until
+ * the next start; load still returns AKIDB_OK (the rest of the data serves).
+ * `n_loaded` may be NULL.
+ */
+int akidb_service_load(akidb_service_t *svc, size_t *n_loaded, char *err, size_t errlen);
+
+bool akidb_service_ready(akidb_service_t *svc);
+
+/* Runs one operation. Never fails as a C call: the outcome is in `out`. */
+void akidb_service_call(akidb_service_t *svc, akidb_op_t op, const akidb_request_t *req,
+                        akidb_response_t *out);
+
+/* Frees what a response holds (its body). */
+void akidb_response_clear(akidb_response_t *r);
+
+/* Periodic housekeeping (expired sessions, audit retention); the server calls
+ * it about once a minute. */
+void akidb_service_tick(akidb_service_t *svc);
+
+/*
+ * Checkpoints and closes every collection, then the catalog. Returns the
+ * first checkpoint error (everything is closed either way). NULL accepted.
+ */
+int akidb_service_close(akidb_service_t *svc, char *err, size_t errlen);
+
+/* ------------------------------------------------------------ metrics -- */
+
+/* Per-collection figures for /metrics, visited under the registry lock. */
+typedef struct {
+  const char *tenant, *database, *collection;
+  uint64_t points, pending, memory_bytes, disk_bytes;
+  uint64_t wal_fsyncs, wal_fsync_ns; /* totals since open */
+  uint64_t checkpoints;
+  double last_checkpoint_seconds;
+} akidb_collection_figures_t;
+
+typedef void (*akidb_figures_fn)(void *ctx, const akidb_collection_figures_t *f);
+void akidb_service_visit_collections(akidb_service_t *svc, akidb_figures_fn fn, void *ctx);
+
+#endif /* AKIDB_SERVICE_H */

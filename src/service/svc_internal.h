@@ -1,0 +1,208 @@
+/*
+ * service/svc_internal.h — the service layer's private types: the service
+ * itself, one call's context, the collection registry, quotas, JSON helpers
+ * and the handlers of each operation (one file per resource).
+ */
+#ifndef AKIDB_SVC_INTERNAL_H
+#define AKIDB_SVC_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "akidb/auth.h"
+#include "akidb/catalog.h"
+#include "akidb/store.h"
+#include "service/service.h"
+
+/* ------------------------------------------------------------ registry -- */
+
+/* One open collection. Held by reference while a call uses it. */
+typedef struct svc_coll {
+  akidb_uuid_t id, tenant_id;
+  char tenant[AKIDB_SLUG_MAX + 1];
+  char database[AKIDB_OBJECT_NAME_MAX + 1];
+  char name[AKIDB_OBJECT_NAME_MAX + 1];
+  uint32_t dim;
+  akidb_metric_t metric;
+  uint32_t ef_search;    /* the collection's default (changes with PATCH) */
+  akidb_collection_t *c; /* NULL when it failed to open (see error) */
+  char error[256];
+  atomic_int refs;       /* registry's own reference + one per user */
+  struct svc_coll *next; /* hash chain */
+} svc_coll_t;
+
+typedef struct {
+  pthread_rwlock_t lock;
+  svc_coll_t **slots;
+  size_t nslots, count;
+} svc_registry_t;
+
+int svc_registry_init(svc_registry_t *r);
+/* Closes every collection (each writes its final checkpoint) and frees the
+ * registry; returns the first close error. */
+int svc_registry_free(svc_registry_t *r, char *err, size_t errlen);
+/* Adds an entry (takes ownership); AKIDB_EEXIST if one with the id is there. */
+int svc_registry_add(svc_registry_t *r, svc_coll_t *e);
+/* The entry with this id with one more reference, or NULL. */
+svc_coll_t *svc_registry_get(svc_registry_t *r, const akidb_uuid_t *id);
+void svc_coll_release(svc_coll_t *e);
+/* Removes the entry, waits until no call uses it, closes it and deletes its
+ * directory `dir`. Absent ids only delete the directory. */
+void svc_registry_drop(svc_registry_t *r, const akidb_uuid_t *id, const char *dir);
+/* Sums disk and memory bytes of a tenant's open collections. */
+void svc_registry_tenant_usage(svc_registry_t *r, const akidb_uuid_t *tenant, uint64_t *disk,
+                               uint64_t *memory);
+/* Calls fn for every entry under the read lock. */
+void svc_registry_each(svc_registry_t *r, void (*fn)(void *ctx, svc_coll_t *e), void *ctx);
+
+/* ------------------------------------------------------------- quotas -- */
+
+typedef struct {
+  akidb_uuid_t tenant;
+  double tokens;
+  double rate; /* tokens per second (the tenant's max_qps) */
+  int64_t last_ns;
+} svc_bucket_t;
+
+typedef struct {
+  pthread_mutex_t lock;
+  svc_bucket_t *items;
+  size_t count, cap;
+} svc_buckets_t;
+
+/* Takes one token from the tenant's bucket of `max_qps` (0 = unlimited).
+ * Returns 0, or the seconds to wait before retrying (>= 1). */
+uint32_t svc_buckets_take(svc_buckets_t *b, const akidb_uuid_t *tenant, uint32_t max_qps);
+
+/* ------------------------------------------------------------ service -- */
+
+struct akidb_service {
+  akidb_service_options_t opt;
+  char *data_dir, *db_path, *coll_dir;
+  akidb_catalog_t *cat;
+  akidb_auth_t *auth;
+  svc_registry_t reg;
+  svc_buckets_t buckets;
+  atomic_bool ready;
+  int64_t last_prune_ms;
+};
+
+/* One call in progress: the request, the answer, and what has been
+ * resolved so far (principal, tenant, database, collection). */
+typedef struct {
+  akidb_service_t *svc;
+  const akidb_request_t *req;
+  akidb_response_t *res;
+  akidb_principal_t who;
+  bool authed;
+  akidb_audit_ctx_t audit;
+  akidb_tenant_t tenant;
+  akidb_database_t db;
+  akidb_collection_meta_t meta;
+  svc_coll_t *coll; /* referenced; released by the dispatcher */
+} svc_call_t;
+
+/* Sets the call's error (always returns -1 so handlers can `return fail(..)`). */
+int svc_fail(svc_call_t *c, akidb_status_t st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Maps an akidb_err_t with its message to the answer. */
+int svc_fail_code(svc_call_t *c, int code, const char *msg);
+/* Sets the successful answer (takes the reference to body). */
+int svc_ok(svc_call_t *c, int http_status, json_t *body);
+
+/* Steps shared by the handlers. Each returns 0 or -1 with the error set. */
+int svc_authenticate(svc_call_t *c);
+int svc_authorize(svc_call_t *c, akidb_action_t action, const akidb_resource_t *res);
+int svc_resolve_tenant(svc_call_t *c, akidb_action_t action);
+int svc_resolve_database(svc_call_t *c);
+int svc_resolve_collection(svc_call_t *c);
+int svc_require_system_admin(svc_call_t *c, akidb_action_t action);
+
+/* Storage and memory quotas before a write of `bytes` on disk / `mem` in
+ * memory. */
+int svc_check_write_quota(svc_call_t *c, uint64_t disk_bytes, uint64_t mem_bytes);
+
+/* The directory of a collection's data. */
+void svc_coll_dir(const akidb_service_t *s, const akidb_uuid_t *id, char *out, size_t len);
+/* Opens the collection of `meta` and adds it to the registry. */
+int svc_open_collection(akidb_service_t *s, const akidb_collection_meta_t *meta,
+                        const char *tenant_slug, const char *db_name, char *err, size_t errlen);
+/* Closes and deletes the data of removed collections. */
+void svc_drop_collections(akidb_service_t *s, const akidb_uuid_t *ids, size_t n);
+
+/* ---------------------------------------------------------------- JSON -- */
+
+/* Checks that `body` is an object whose keys are all in the NULL-terminated
+ * `allowed` list; `what` names it in messages. */
+int svc_body_object(svc_call_t *c, const char *what, const char *const *allowed);
+int svc_json_keys(svc_call_t *c, const json_t *obj, const char *what,
+                  const char *const *allowed);
+/* Typed optional fields: return 1 when present (and well-typed), 0 when
+ * absent, -1 with the error set when of the wrong type or range. */
+int svc_json_string(svc_call_t *c, const json_t *obj, const char *key, const char **out);
+int svc_json_bool(svc_call_t *c, const json_t *obj, const char *key, bool *out);
+int svc_json_u64(svc_call_t *c, const json_t *obj, const char *key, uint64_t min, uint64_t max,
+                 uint64_t *out);
+/* Query-string parameter, or NULL. */
+const char *svc_query(const svc_call_t *c, const char *key);
+int svc_query_page(svc_call_t *c, akidb_page_t *page);
+int svc_query_bool(svc_call_t *c, const char *key, bool *out);
+
+/* RFC 3339 UTC with milliseconds; a JSON string (or null for 0 when
+ * zero_is_null). */
+json_t *svc_time(int64_t ms, bool zero_is_null);
+int svc_parse_time(const char *s, int64_t *ms);
+json_t *svc_uuid(const akidb_uuid_t *id);
+json_t *svc_list(json_t *items, bool has_more, const akidb_uuid_t *next);
+
+/* Entity encoders. */
+json_t *svc_tenant_json(const akidb_tenant_t *t);
+json_t *svc_user_json(const akidb_user_t *u, const char *tenant_slug);
+
+/* ------------------------------------------------------------ handlers -- */
+
+int svc_op_login(svc_call_t *c);
+int svc_op_logout(svc_call_t *c);
+int svc_op_whoami(svc_call_t *c);
+int svc_op_tenant_list(svc_call_t *c);
+int svc_op_tenant_create(svc_call_t *c);
+int svc_op_tenant_get(svc_call_t *c);
+int svc_op_tenant_update(svc_call_t *c);
+int svc_op_tenant_delete(svc_call_t *c);
+int svc_op_database_list(svc_call_t *c);
+int svc_op_database_create(svc_call_t *c);
+int svc_op_database_get(svc_call_t *c);
+int svc_op_database_delete(svc_call_t *c);
+int svc_op_collection_list(svc_call_t *c);
+int svc_op_collection_create(svc_call_t *c);
+int svc_op_collection_get(svc_call_t *c);
+int svc_op_collection_update(svc_call_t *c);
+int svc_op_collection_delete(svc_call_t *c);
+int svc_op_point_count(svc_call_t *c);
+int svc_op_point_upsert(svc_call_t *c);
+int svc_op_point_get_many(svc_call_t *c);
+int svc_op_point_delete(svc_call_t *c);
+int svc_op_point_get(svc_call_t *c);
+int svc_op_search(svc_call_t *c);
+int svc_op_user_list(svc_call_t *c);
+int svc_op_user_create(svc_call_t *c);
+int svc_op_user_get(svc_call_t *c);
+int svc_op_user_update(svc_call_t *c);
+int svc_op_user_delete(svc_call_t *c);
+int svc_op_key_list(svc_call_t *c);
+int svc_op_key_create(svc_call_t *c);
+int svc_op_key_revoke(svc_call_t *c);
+int svc_op_audit_tenant(svc_call_t *c);
+int svc_op_audit_all(svc_call_t *c);
+
+/* ------------------------------------------------------------- filters -- */
+
+typedef struct svc_filter svc_filter_t;
+/* Compiles a filter (borrowing strings from `f`, which must outlive the
+ * result); -1 with the error set when it is malformed. */
+int svc_filter_compile(svc_call_t *c, const json_t *f, svc_filter_t **out);
+void svc_filter_free(svc_filter_t *f);
+/* Evaluates against a payload (JSON object text, may be NULL). */
+bool svc_filter_match(const svc_filter_t *f, const char *payload, size_t len);
+
+#endif /* AKIDB_SVC_INTERNAL_H */

@@ -1,0 +1,372 @@
+/*
+ * test_service.c — the service layer (src/service/) called directly, as a
+ * transport would: the status table; the path of a request through
+ * validation, authentication, authorisation, quotas and execution; tenant
+ * isolation (a foreign tenant answers exactly like a missing one); bad
+ * input changing nothing; filtered search against a brute-force answer;
+ * quotas (collections, storage, QPS); data surviving a close and reopen.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "check.h"
+#include "service/service.h"
+#include "tmpdir.h"
+
+#define ADMIN_PASSWORD "correct-horse-battery"
+
+static akidb_service_t *open_service(const char *dir) {
+  akidb_service_options_t o;
+  akidb_service_options_default(&o);
+  o.data_dir = dir;
+  o.admin_password = ADMIN_PASSWORD;
+  o.durability = AKIDB_DURABILITY_NONE;
+  akidb_service_t *s = NULL;
+  akidb_bootstrap_t boot;
+  char err[512] = "";
+  if (akidb_service_open(&o, &s, &boot, err, sizeof err)) CHECK_FAIL("open: %s", err);
+  if (akidb_service_load(s, NULL, err, sizeof err)) CHECK_FAIL("load: %s", err);
+  return s;
+}
+
+/* Path parameters of a call. */
+typedef struct {
+  const char *tenant, *database, *collection, *username, *point;
+} path_t;
+
+/* Runs op with `bearer` ("Bearer x" or NULL) and a JSON body text (or NULL);
+ * returns the HTTP status, leaving the answer in *out. */
+static int call(akidb_service_t *s, akidb_op_t op, const char *token, path_t p, const char *body,
+                akidb_response_t *out) {
+  char bearer[256] = "";
+  if (token) snprintf(bearer, sizeof bearer, "Bearer %s", token);
+  json_error_t je;
+  json_t *b = body ? json_loads(body, 0, &je) : NULL;
+  if (body && !b) CHECK_FAIL("bad test JSON: %s", je.text);
+  akidb_request_t r = {.bearer = token ? bearer : NULL,
+                       .request_id = "test-request",
+                       .source = "127.0.0.1",
+                       .tenant = p.tenant,
+                       .database = p.database,
+                       .collection = p.collection,
+                       .username = p.username,
+                       .point_id = p.point,
+                       .point_id_len = p.point ? strlen(p.point) : 0,
+                       .body = b};
+  akidb_service_call(s, op, &r, out);
+  json_decref(b);
+  return out->http_status;
+}
+
+/* Like call, but the answer is dropped after checking the status. */
+static void expect(akidb_service_t *s, akidb_op_t op, const char *token, path_t p,
+                   const char *body, int status) {
+  akidb_response_t r;
+  int got = call(s, op, token, p, body, &r);
+  if (got != status)
+    CHECK_FAIL("%s: status %d, want %d (%s: %s)", akidb_op_name(op), got, status,
+               akidb_status_code(r.status), r.error.message);
+  akidb_response_clear(&r);
+}
+
+/* Logs in and returns the token (static buffer per slot). */
+static const char *login(akidb_service_t *s, const char *tenant, const char *user,
+                         const char *password, int slot) {
+  static char tokens[4][128];
+  char body[512];
+  snprintf(body, sizeof body, "{\"tenant\":\"%s\",\"username\":\"%s\",\"password\":\"%s\"}",
+           tenant, user, password);
+  akidb_response_t r;
+  int st = call(s, AKIDB_OP_LOGIN, NULL, (path_t){0}, body, &r);
+  if (st != 200) CHECK_FAIL("login %s/%s: %d %s", tenant, user, st, r.error.message);
+  snprintf(tokens[slot], sizeof tokens[slot], "%s",
+           json_string_value(json_object_get(r.body, "token")));
+  akidb_response_clear(&r);
+  return tokens[slot];
+}
+
+/* A tenant with an admin user "boss"; returns the boss's token. */
+static const char *make_tenant(akidb_service_t *s, const char *root, const char *slug,
+                               const char *quotas, int slot) {
+  char body[512];
+  snprintf(body, sizeof body, "{\"slug\":\"%s\",\"name\":\"Tenant %s\"%s%s}", slug, slug,
+           quotas ? ",\"quotas\":" : "", quotas ? quotas : "");
+  expect(s, AKIDB_OP_TENANT_CREATE, root, (path_t){0}, body, 201);
+  expect(s, AKIDB_OP_USER_CREATE, root, (path_t){.tenant = slug},
+         "{\"username\":\"boss\",\"role\":\"admin\",\"password\":\"boss-password-1\"}", 201);
+  return login(s, slug, "boss", "boss-password-1", slot);
+}
+
+static const path_t DOCS_A = {.tenant = "tenant-a", .database = "main", .collection = "docs"};
+
+/* tenant-a with database main and a 3-d l2 collection docs. */
+static const char *setup_docs(akidb_service_t *s, const char *root, const char *quotas) {
+  const char *boss = make_tenant(s, root, "tenant-a", quotas, 1);
+  expect(s, AKIDB_OP_DATABASE_CREATE, boss, (path_t){.tenant = "tenant-a"}, "{\"name\":\"main\"}",
+         201);
+  expect(s, AKIDB_OP_COLLECTION_CREATE, boss, (path_t){.tenant = "tenant-a", .database = "main"},
+         "{\"name\":\"docs\",\"dimension\":3,\"metric\":\"l2\"}", 201);
+  return boss;
+}
+
+static uint64_t count_points(akidb_service_t *s, const char *token) {
+  akidb_response_t r;
+  if (call(s, AKIDB_OP_POINT_COUNT, token, DOCS_A, NULL, &r) != 200)
+    CHECK_FAIL("count: %s", r.error.message);
+  uint64_t n = (uint64_t)json_integer_value(json_object_get(r.body, "count"));
+  akidb_response_clear(&r);
+  return n;
+}
+
+static void new_dir(char *dir, size_t n, const char *name) { tmpdir_path(dir, n, "svc", name); }
+
+/* ---------------------------------------------------------------- cases -- */
+
+static void test_status_table_maps_each_kind_once(void) {
+  ASSERT_EQ_INT(akidb_status_http(AKIDB_ST_INVALID_ARGUMENT), 400);
+  ASSERT_EQ_INT(akidb_status_http(AKIDB_ST_UNAUTHENTICATED), 401);
+  ASSERT_EQ_INT(akidb_status_http(AKIDB_ST_QUOTA_EXCEEDED), 403);
+  ASSERT_EQ_INT(akidb_status_http(AKIDB_ST_RATE_LIMITED), 429);
+  ASSERT_EQ_INT(akidb_status_grpc(AKIDB_ST_NOT_FOUND), 5);
+  ASSERT_EQ_INT(akidb_status_grpc(AKIDB_ST_UNAUTHENTICATED), 16);
+  for (int a = 0; a < AKIDB_ST_COUNT; a++)
+    for (int b = a + 1; b < AKIDB_ST_COUNT; b++)
+      if (strcmp(akidb_status_code(a), akidb_status_code(b)) == 0)
+        CHECK_FAIL("code %s used twice", akidb_status_code(a));
+}
+
+static void test_requests_without_credentials_are_refused(void) {
+  char dir[8192];
+  new_dir(dir, sizeof dir, "noauth");
+  akidb_service_t *s = open_service(dir);
+  expect(s, AKIDB_OP_TENANT_LIST, NULL, (path_t){0}, NULL, 401);
+  expect(s, AKIDB_OP_TENANT_LIST, "as_bogus_token", (path_t){0}, NULL, 401);
+  akidb_response_t r;
+  call(s, AKIDB_OP_LOGIN, NULL, (path_t){0},
+       "{\"username\":\"admin\",\"password\":\"wrong-password-123\"}", &r);
+  ASSERT_EQ_INT(r.http_status, 401);
+  ASSERT_STR_CONTAINS(r.error.message, "wrong tenant, username or password");
+  ASSERT_OK(akidb_service_close(s, NULL, 0));
+}
+
+static void test_points_upsert_get_search_and_delete(void) {
+  char dir[8192];
+  new_dir(dir, sizeof dir, "points");
+  akidb_service_t *s = open_service(dir);
+  const char *root = login(s, "", "admin", ADMIN_PASSWORD, 0);
+  const char *boss = setup_docs(s, root, NULL);
+  expect(s, AKIDB_OP_POINT_UPSERT, boss, DOCS_A,
+         "{\"points\":["
+         "{\"id\":\"a\",\"vector\":[0,0,0],\"payload\":{\"color\":\"red\",\"n\":1}},"
+         "{\"id\":\"b\",\"vector\":[1,0,0],\"payload\":{\"color\":\"blue\",\"n\":2}},"
+         "{\"id\":\"c\",\"vector\":[2,0,0],\"payload\":{\"color\":\"red\",\"n\":3}},"
+         "{\"vector\":[9,9,9]}]}",
+         200);
+  ASSERT_EQ_U64(count_points(s, boss), 4);
+  /* Nearest red points with n >= 2 to the origin: only c. */
+  akidb_response_t r;
+  ASSERT_EQ_INT(call(s, AKIDB_OP_SEARCH, boss, DOCS_A,
+                     "{\"vector\":[0,0,0],\"k\":2,\"filter\":{\"and\":["
+                     "{\"field\":\"color\",\"eq\":\"red\"},{\"field\":\"n\",\"gte\":2}]}}",
+                     &r),
+                200);
+  json_t *res = json_object_get(r.body, "results");
+  ASSERT_EQ_INT((int)json_array_size(res), 1);
+  ASSERT_TRUE(strcmp(json_string_value(json_object_get(json_array_get(res, 0), "id")), "c") == 0);
+  ASSERT_NEAR(json_real_value(json_object_get(json_array_get(res, 0), "distance")), 4.0, 1e-5);
+  akidb_response_clear(&r);
+  /* Unfiltered: a, b in order. */
+  ASSERT_EQ_INT(call(s, AKIDB_OP_SEARCH, boss, DOCS_A, "{\"vector\":[0.1,0,0],\"k\":2}", &r), 200);
+  res = json_object_get(r.body, "results");
+  ASSERT_EQ_INT((int)json_array_size(res), 2);
+  ASSERT_TRUE(strcmp(json_string_value(json_object_get(json_array_get(res, 1), "id")), "b") == 0);
+  akidb_response_clear(&r);
+  ASSERT_EQ_INT(call(s, AKIDB_OP_POINT_GET, boss,
+                     (path_t){"tenant-a", "main", "docs", NULL, "b"}, NULL, &r),
+                200);
+  ASSERT_EQ_INT((int)json_integer_value(json_object_get(json_object_get(r.body, "payload"), "n")),
+                2);
+  akidb_response_clear(&r);
+  ASSERT_EQ_INT(call(s, AKIDB_OP_POINT_DELETE, boss, DOCS_A, "{\"ids\":[\"a\",\"zz\"]}", &r), 200);
+  ASSERT_EQ_INT((int)json_integer_value(json_object_get(r.body, "deleted")), 1);
+  akidb_response_clear(&r);
+  ASSERT_EQ_U64(count_points(s, boss), 3);
+  expect(s, AKIDB_OP_POINT_GET, boss, (path_t){"tenant-a", "main", "docs", NULL, "a"}, NULL, 404);
+  ASSERT_OK(akidb_service_close(s, NULL, 0));
+}
+
+static void test_bad_input_changes_nothing(void) {
+  char dir[8192];
+  new_dir(dir, sizeof dir, "bad");
+  akidb_service_t *s = open_service(dir);
+  const char *root = login(s, "", "admin", ADMIN_PASSWORD, 0);
+  const char *boss = setup_docs(s, root, NULL);
+  expect(s, AKIDB_OP_POINT_UPSERT, boss, DOCS_A, "{\"points\":[{\"id\":\"x\",\"vector\":[1,2,3]}]}",
+         200);
+  const char *bad[] = {
+      "{\"points\":[{\"id\":\"y\",\"vector\":[1,2,3]},{\"id\":\"z\",\"vector\":[1,2]}]}",
+      "{\"points\":[{\"id\":\"y\",\"vector\":[1,2,1e300]}]}",
+      "{\"points\":[{\"id\":\"y\",\"vector\":[1,\"2\",3]}]}",
+      "{\"points\":[]}",
+      "{\"points\":[{\"id\":\"y\",\"vector\":[1,2,3],\"colour\":1}]}",
+      "{\"points\":[{\"id\":\"\",\"vector\":[1,2,3]}]}",
+      "{\"points\":[{\"id\":\"y\",\"vector\":[1,2,3],\"payload\":[1]}]}",
+      "{\"pts\":[]}",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    expect(s, AKIDB_OP_POINT_UPSERT, boss, DOCS_A, bad[i], 400);
+  ASSERT_EQ_U64(count_points(s, boss), 1);
+  akidb_response_t r;
+  call(s, AKIDB_OP_SEARCH, boss, DOCS_A,
+       "{\"vector\":[1,2,3],\"filter\":{\"field\":\"a\",\"regex\":\"x\"}}", &r);
+  ASSERT_EQ_INT(r.http_status, 400);
+  ASSERT_STR_CONTAINS(r.error.message, "unknown filter operator 'regex'");
+  call(s, AKIDB_OP_SEARCH, boss, DOCS_A, "{\"vector\":[1,2,3],\"k\":1000000}", &r);
+  ASSERT_EQ_INT(r.http_status, 400);
+  ASSERT_STR_CONTAINS(r.error.message, "1..1000");
+  expect(s, AKIDB_OP_COLLECTION_CREATE, boss, (path_t){.tenant = "tenant-a", .database = "main"},
+         "{\"name\":\"bad name!\",\"dimension\":3}", 400);
+  expect(s, AKIDB_OP_COLLECTION_CREATE, boss, (path_t){.tenant = "tenant-a", .database = "main"},
+         "{\"name\":\"docs2\",\"dimension\":0}", 400);
+  ASSERT_OK(akidb_service_close(s, NULL, 0));
+}
+
+/* Every answer a tenant-b principal gets about tenant-a equals the one for
+ * a tenant that does not exist (with the name swapped). */
+static void test_foreign_tenant_answers_like_a_missing_one(void) {
+  char dir[8192];
+  new_dir(dir, sizeof dir, "iso");
+  akidb_service_t *s = open_service(dir);
+  const char *root = login(s, "", "admin", ADMIN_PASSWORD, 0);
+  setup_docs(s, root, NULL);
+  const char *other = make_tenant(s, root, "tenant-b", NULL, 2);
+  const akidb_op_t ops[] = {AKIDB_OP_TENANT_GET, AKIDB_OP_DATABASE_LIST, AKIDB_OP_COLLECTION_GET,
+                            AKIDB_OP_POINT_COUNT, AKIDB_OP_USER_LIST, AKIDB_OP_AUDIT_TENANT,
+                            AKIDB_OP_TENANT_DELETE};
+  for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
+    akidb_response_t a, b;
+    path_t real = DOCS_A, ghost = DOCS_A;
+    ghost.tenant = "tenant-z";
+    call(s, ops[i], other, real, NULL, &a);
+    call(s, ops[i], other, ghost, NULL, &b);
+    ASSERT_EQ_INT(a.http_status, 404);
+    ASSERT_EQ_INT(b.http_status, 404);
+    char expect_msg[600];
+    snprintf(expect_msg, sizeof expect_msg, "%s", b.error.message);
+    char *z = strstr(expect_msg, "tenant-z");
+    ASSERT_TRUE(z != NULL);
+    z[7] = 'a';
+    if (strcmp(a.error.message, expect_msg) != 0)
+      CHECK_FAIL("%s: '%s' vs '%s'", akidb_op_name(ops[i]), a.error.message, expect_msg);
+  }
+  ASSERT_OK(akidb_service_close(s, NULL, 0));
+}
+
+static void test_roles_are_enforced(void) {
+  char dir[8192];
+  new_dir(dir, sizeof dir, "roles");
+  akidb_service_t *s = open_service(dir);
+  const char *root = login(s, "", "admin", ADMIN_PASSWORD, 0);
+  const char *boss = setup_docs(s, root, NULL);
+  expect(s, AKIDB_OP_USER_CREATE, boss, (path_t){.tenant = "tenant-a"},
+         "{\"username\":\"vic\",\"role\":\"viewer\",\"password\":\"viewer-password\"}", 201);
+  const char *viewer = login(s, "tenant-a", "vic", "viewer-password", 2);
+  expect(s, AKIDB_OP_SEARCH, viewer, DOCS_A, "{\"vector\":[1,2,3]}", 200);
+  expect(s, AKIDB_OP_POINT_UPSERT, viewer, DOCS_A, "{\"points\":[{\"vector\":[1,2,3]}]}", 403);
+  expect(s, AKIDB_OP_TENANT_LIST, viewer, (path_t){0}, NULL, 403);
+  expect(s, AKIDB_OP_SEARCH, root, DOCS_A, "{\"vector\":[1,2,3]}", 403);
+  ASSERT_OK(akidb_service_close(s, NULL, 0));
+}
+
+static void test_quotas_refuse_before_writing(void) {
+  char dir[8192];
+  new_dir(dir, sizeof dir, "quota");
+  akidb_service_t *s = open_service(dir);
+  const char *root = login(s, "", "admin", ADMIN_PASSWORD, 0);
+  const char *boss = setup_docs(s, root, "{\"max_collections\":1,\"max_storage_bytes\":1}");
+  akidb_response_t r;
+  call(s, AKIDB_OP_COLLECTION_CREATE, boss, (path_t){.tenant = "tenant-a", .database = "main"},
+       "{\"name\":\"second\",\"dimension\":3}", &r);
+  ASSERT_EQ_INT(r.http_status, 403);
+  ASSERT_TRUE(strcmp(akidb_status_code(r.status), "quota_exceeded") == 0);
+  ASSERT_STR_CONTAINS(r.error.message, "max_collections");
+  call(s, AKIDB_OP_POINT_UPSERT, boss, DOCS_A, "{\"points\":[{\"vector\":[1,2,3]}]}", &r);
+  ASSERT_EQ_INT(r.http_status, 403);
+  ASSERT_STR_CONTAINS(r.error.message, "max_storage_bytes exceeded: limit 1 bytes");
+  ASSERT_EQ_U64(count_points(s, boss), 0);
+  /* QPS: a bucket of 1 token: the next request in the same second is refused. */
+  expect(s, AKIDB_OP_TENANT_UPDATE, root, (path_t){.tenant = "tenant-a"},
+         "{\"quotas\":{\"max_qps\":1,\"max_storage_bytes\":0}}", 200);
+  int limited = 0;
+  for (int i = 0; i < 3; i++) {
+    call(s, AKIDB_OP_POINT_COUNT, boss, DOCS_A, NULL, &r);
+    if (r.http_status == 429) {
+      limited++;
+      ASSERT_GE(r.error.retry_after_s, 1);
+    }
+    akidb_response_clear(&r);
+  }
+  ASSERT_GE(limited, 1);
+  ASSERT_OK(akidb_service_close(s, NULL, 0));
+}
+
+static void test_suspended_tenant_is_refused(void) {
+  char dir[8192];
+  new_dir(dir, sizeof dir, "suspend");
+  akidb_service_t *s = open_service(dir);
+  const char *root = login(s, "", "admin", ADMIN_PASSWORD, 0);
+  const char *boss = setup_docs(s, root, NULL);
+  expect(s, AKIDB_OP_TENANT_UPDATE, root, (path_t){.tenant = "tenant-a"},
+         "{\"status\":\"suspended\"}", 200);
+  expect(s, AKIDB_OP_POINT_COUNT, boss, DOCS_A, NULL, 403);
+  expect(s, AKIDB_OP_TENANT_UPDATE, root, (path_t){.tenant = "tenant-a"},
+         "{\"status\":\"provisioning\"}", 409);
+  expect(s, AKIDB_OP_TENANT_UPDATE, root, (path_t){.tenant = "tenant-a"},
+         "{\"status\":\"active\"}", 200);
+  expect(s, AKIDB_OP_POINT_COUNT, boss, DOCS_A, NULL, 200);
+  ASSERT_OK(akidb_service_close(s, NULL, 0));
+}
+
+static void test_data_survives_reopen_and_deletes_leave_no_directory(void) {
+  char dir[8192];
+  new_dir(dir, sizeof dir, "reopen");
+  akidb_service_t *s = open_service(dir);
+  const char *root = login(s, "", "admin", ADMIN_PASSWORD, 0);
+  const char *boss = setup_docs(s, root, NULL);
+  expect(s, AKIDB_OP_POINT_UPSERT, boss, DOCS_A,
+         "{\"points\":[{\"id\":\"p1\",\"vector\":[1,2,3],\"payload\":{\"k\":\"v\"}}]}", 200);
+  ASSERT_OK(akidb_service_close(s, NULL, 0));
+  s = open_service(dir);
+  boss = login(s, "tenant-a", "boss", "boss-password-1", 1);
+  ASSERT_EQ_U64(count_points(s, boss), 1);
+  akidb_response_t r;
+  ASSERT_EQ_INT(call(s, AKIDB_OP_POINT_GET, boss, (path_t){"tenant-a", "main", "docs", NULL, "p1"},
+                     NULL, &r),
+                200);
+  ASSERT_TRUE(strcmp(json_string_value(json_object_get(json_object_get(r.body, "payload"), "k")),
+                     "v") == 0);
+  akidb_response_clear(&r);
+  root = login(s, "", "admin", ADMIN_PASSWORD, 0);
+  expect(s, AKIDB_OP_TENANT_DELETE, root, (path_t){.tenant = "tenant-a"}, NULL, 204);
+  char coll_dir[8300];
+  snprintf(coll_dir, sizeof coll_dir, "%s/collections", dir);
+  DIR *d = opendir(coll_dir);
+  ASSERT_TRUE(d != NULL);
+  struct dirent *e;
+  int entries = 0;
+  while ((e = readdir(d)))
+    if (e->d_name[0] != '.') entries++;
+  closedir(d);
+  ASSERT_EQ_INT(entries, 0);
+  ASSERT_OK(akidb_service_close(s, NULL, 0));
+}
+
+CHECK_MAIN(CHECK_CASE(test_status_table_maps_each_kind_once),
+           CHECK_CASE(test_requests_without_credentials_are_refused),
+           CHECK_CASE(test_points_upsert_get_search_and_delete),
+           CHECK_CASE(test_bad_input_changes_nothing),
+           CHECK_CASE(test_foreign_tenant_answers_like_a_missing_one),
+           CHECK_CASE(test_roles_are_enforced), CHECK_CASE(test_quotas_refuse_before_writing),
+           CHECK_CASE(test_suspended_tenant_is_refused),
+           CHECK_CASE(test_data_survives_reopen_and_deletes_leave_no_directory))
