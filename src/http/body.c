@@ -68,13 +68,5 @@ int http_body_parse(const char *text, size_t len, uint32_t max_depth, json_t **o
              max_depth);
     return -1;
   }
-  json_error_t je;
-  json_t *v = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-  if (!v) {
-    snprintf(err, errlen, "body is not valid JSON: line %d, column %d: %s", je.line, je.column,
-             je.text);
-    return -1;
-  }
-  *out = v;
-  return 0;
+  return http_json_parse(text, len, max_depth, out, err, errlen);
 }

@@ -126,10 +126,19 @@ bool http_json_depth_ok(const char *text, size_t len, uint32_t max_depth);
  * Parses a request body. An empty or all-whitespace body gives *out = NULL
  * and 0. Otherwise checks nesting depth and parses (duplicate keys refused);
  * on error returns -1 and writes the invalid_json message into `err`
- * ("body is not valid JSON: line 1, column 7: ..."). *out is owned by the
- * caller.
+ * ("body is not valid JSON: line 1, column 7: ..."); a number too large for
+ * a double (1e999) returns -2 instead (an invalid_argument: the JSON is
+ * well-formed, the value is not). *out is owned by the caller.
  */
 int http_body_parse(const char *text, size_t len, uint32_t max_depth, json_t **out, char *err,
+                    size_t errlen);
+
+/* The JSON decoder behind http_body_parse (json_parse.c): the same json_t
+ * tree jansson would build, with fast number conversion. 0, -1 (syntax;
+ * "body is not valid JSON: line L, column C: ..." in err) or -2 (a number
+ * out of range). Duplicate keys are refused; nesting beyond max_depth is a
+ * syntax error. */
+int http_json_parse(const char *text, size_t len, uint32_t max_depth, json_t **out, char *err,
                     size_t errlen);
 
 /* ------------------------------------------------------------ encoders -- */

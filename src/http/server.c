@@ -314,8 +314,10 @@ static enum MHD_Result request_finish(conn_t *cs, struct MHD_Connection *c) {
 
   json_t *body = NULL;
   uint32_t depth = s->limits.max_json_depth;
-  if (http_body_parse(cs->body, cs->body_len, depth, &body, msg, sizeof msg) != 0)
-    return respond_error(cs, c, AKIDB_ST_INVALID_JSON, msg, NULL, 0);
+  int parsed = http_body_parse(cs->body, cs->body_len, depth, &body, msg, sizeof msg);
+  if (parsed != 0)
+    return respond_error(cs, c, parsed == -2 ? AKIDB_ST_INVALID_ARGUMENT : AKIDB_ST_INVALID_JSON,
+                         msg, NULL, 0);
 
   if (!cs->source[0]) client_address(c, cs->source, sizeof cs->source);
   akidb_request_t req = {

@@ -297,8 +297,10 @@ int svc_op_key_revoke(svc_call_t *c) {
   akidb_uuid_t id;
   akidb_api_key_t k;
   char err[256] = "";
-  if (!c->req->key_id || akidb_uuid_parse(c->req->key_id, &id) ||
-      akidb_api_key_get(c->svc->cat, &id, &k, err, sizeof err) ||
+  if (!c->req->key_id || akidb_uuid_parse(c->req->key_id, &id))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "the key id must be a UUID such as the 'id' of GET .../keys");
+  if (akidb_api_key_get(c->svc->cat, &id, &k, err, sizeof err) ||
       akidb_uuid_compare(&k.user_id, &u.id) != 0)
     return svc_fail(c, AKIDB_ST_NOT_FOUND, "API key '%s' not found for user '%s'",
                     c->req->key_id ? c->req->key_id : "", u.username);

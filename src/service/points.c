@@ -208,7 +208,8 @@ static json_t *point_json(const akidb_point_out_t *p, uint32_t dim, bool with_pa
     json_t *pl = p->payload ? json_loadb(p->payload, p->payload_len, 0, NULL) : NULL;
     json_object_set_new(o, "payload", pl ? pl : json_null());
   }
-  if (p->text) json_object_set_new(o, "text", json_stringn(p->text, p->text_len));
+  if (p->text && with_payload)
+    json_object_set_new(o, "text", json_stringn(p->text, p->text_len));
   if (p->vector) {
     json_t *v = json_array();
     for (uint32_t i = 0; i < dim; i++) json_array_append_new(v, json_real(p->vector[i]));

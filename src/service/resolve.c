@@ -80,7 +80,7 @@ int svc_authenticate(svc_call_t *c) {
   if (!c->who.has_tenant || c->who.tenant_status != AKIDB_TENANT_ACTIVE) return 0;
   /* The tenant's QPS quota (read through the catalog's reader pool). */
   akidb_tenant_t t;
-  if (akidb_tenant_get(c->svc->cat, &c->who.tenant_id, &t, NULL, 0)) return 0;
+  if (svc_cached_tenant_by_id(c->svc, &c->who.tenant_id, &t)) return 0;
   uint32_t wait = svc_buckets_take(&c->svc->buckets, &t.id, t.quotas.max_qps);
   if (wait) {
     obs_quota_rejection("qps");
@@ -137,7 +137,7 @@ int svc_resolve_tenant(svc_call_t *c, akidb_action_t action) {
   if (akidb_check_slug(slug, "tenant", err, sizeof err))
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s", err);
   if (svc_authenticate(c)) return -1;
-  int rc = akidb_tenant_get_by_slug(c->svc->cat, slug, &c->tenant, err, sizeof err);
+  int rc = svc_cached_tenant_by_slug(c->svc, slug, &c->tenant, err, sizeof err);
   if (rc == AKIDB_ENOTFOUND) return tenant_not_found(c);
   if (rc) return svc_fail_code(c, rc, err);
   akidb_resource_t res = {.tenant_id = &c->tenant.id};
@@ -151,7 +151,7 @@ int svc_resolve_database(svc_call_t *c) {
   const char *name = c->req->database ? c->req->database : "";
   if (akidb_check_object_name(name, "database", err, sizeof err))
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s", err);
-  int rc = akidb_database_get_by_name(c->svc->cat, &c->tenant.id, name, &c->db, err, sizeof err);
+  int rc = svc_cached_database(c->svc, &c->tenant.id, name, &c->db, err, sizeof err);
   if (rc == AKIDB_ENOTFOUND)
     return svc_fail(c, AKIDB_ST_NOT_FOUND, "database '%s' not found in tenant '%s'", name,
                     c->tenant.slug);
@@ -163,8 +163,7 @@ int svc_resolve_collection(svc_call_t *c) {
   const char *name = c->req->collection ? c->req->collection : "";
   if (akidb_check_object_name(name, "collection", err, sizeof err))
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s", err);
-  int rc = akidb_collection_meta_get_by_name(c->svc->cat, &c->db.id, name, &c->meta, err,
-                                             sizeof err);
+  int rc = svc_cached_collection(c->svc, &c->db.id, name, &c->meta, err, sizeof err);
   if (rc == AKIDB_ENOTFOUND)
     return svc_fail(c, AKIDB_ST_NOT_FOUND, "collection '%s' not found in database '%s'", name,
                     c->db.name);

@@ -84,6 +84,7 @@ int svc_op_tenant_create(svc_call_t *c) {
   snprintf(in.name, sizeof in.name, "%s", name);
   akidb_tenant_t out;
   int rc = akidb_tenant_create(c->svc->cat, &in, &c->audit, &out, err, sizeof err);
+  svc_catalog_changed(c->svc);
   return rc ? svc_fail_code(c, rc, err) : svc_ok(c, 201, svc_tenant_json(&out));
 }
 
@@ -130,6 +131,7 @@ int svc_op_tenant_update(svc_call_t *c) {
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s", err);
   akidb_tenant_t out;
   int rc = akidb_tenant_update(c->svc->cat, &c->tenant.id, &upd, &c->audit, &out, err, sizeof err);
+  svc_catalog_changed(c->svc);
   return rc ? svc_fail_code(c, rc, err) : svc_ok(c, 200, svc_tenant_json(&out));
 }
 
@@ -142,6 +144,7 @@ int svc_op_tenant_delete(svc_call_t *c) {
   char err[256] = "";
   int rc = akidb_tenant_delete(c->svc->cat, &c->tenant.id, &c->audit, &removed, &n, err,
                                sizeof err);
+  svc_catalog_changed(c->svc);
   if (rc) return svc_fail_code(c, rc, err);
   svc_drop_collections(c->svc, removed, n);
   free(removed);
@@ -185,6 +188,7 @@ int svc_op_database_create(svc_call_t *c) {
   akidb_database_t in = {.tenant_id = c->tenant.id, .state = AKIDB_DATABASE_READY}, out;
   snprintf(in.name, sizeof in.name, "%s", name);
   int rc = akidb_database_create(c->svc->cat, &in, &c->audit, &out, err, sizeof err);
+  svc_catalog_changed(c->svc);
   return rc ? svc_fail_code(c, rc, err) : svc_ok(c, 201, database_json(&out, c->tenant.slug));
 }
 
@@ -199,6 +203,7 @@ int svc_op_database_delete(svc_call_t *c) {
   size_t n = 0;
   char err[256] = "";
   int rc = akidb_database_delete(c->svc->cat, &c->db.id, &c->audit, &removed, &n, err, sizeof err);
+  svc_catalog_changed(c->svc);
   if (rc) return svc_fail_code(c, rc, err);
   svc_drop_collections(c->svc, removed, n);
   free(removed);
@@ -304,6 +309,7 @@ int svc_op_collection_create(svc_call_t *c) {
   in.database_id = c->db.id;
   char err[512] = "";
   int rc = akidb_collection_meta_create(c->svc->cat, &in, &c->audit, &out, err, sizeof err);
+  svc_catalog_changed(c->svc);
   if (rc) return svc_fail_code(c, rc, err);
   rc = svc_open_collection(c->svc, &out, c->tenant.slug, c->db.name, err, sizeof err);
   if (rc) {
@@ -312,6 +318,7 @@ int svc_op_collection_create(svc_call_t *c) {
     size_t n = 0;
     char err2[256];
     akidb_collection_meta_delete(c->svc->cat, &out.id, &c->audit, &removed, &n, err2, sizeof err2);
+    svc_catalog_changed(c->svc);
     svc_drop_collections(c->svc, &out.id, 1);
     free(removed);
     return svc_fail_code(c, rc, err);
@@ -345,6 +352,7 @@ int svc_op_collection_update(svc_call_t *c) {
   akidb_collection_meta_t out;
   int rc = akidb_collection_meta_update(c->svc->cat, &c->meta.id, &upd, &c->audit, &out, err,
                                         sizeof err);
+  svc_catalog_changed(c->svc);
   if (rc) return svc_fail_code(c, rc, err);
   c->coll->ef_search = out.hnsw_ef_search;
   return svc_ok(c, 200, collection_json(c, &out));
@@ -361,6 +369,7 @@ int svc_op_collection_delete(svc_call_t *c) {
   char err[256] = "";
   int rc = akidb_collection_meta_delete(c->svc->cat, &c->meta.id, &c->audit, &removed, &n, err,
                                         sizeof err);
+  svc_catalog_changed(c->svc);
   if (rc) return svc_fail_code(c, rc, err);
   svc_drop_collections(c->svc, removed, n);
   free(removed);

@@ -84,6 +84,7 @@ struct akidb_service {
   svc_registry_t reg;
   svc_buckets_t buckets;
   atomic_bool ready;
+  atomic_uint_fast64_t catalog_gen; /* bumped by every tenant/database/collection change */
   int64_t last_prune_ms;
 };
 
@@ -117,6 +118,20 @@ int svc_resolve_tenant(svc_call_t *c, akidb_action_t action);
 int svc_resolve_database(svc_call_t *c);
 int svc_resolve_collection(svc_call_t *c);
 int svc_require_system_admin(svc_call_t *c, akidb_action_t action);
+
+/* Called after a tenant, database or collection change commits: drops the
+ * per-thread lookup caches (see cache.c). */
+void svc_catalog_changed(akidb_service_t *s);
+/* Cached catalog reads for the request path: answers at most
+ * SVC_CACHE_TTL_MS old and never older than the last change made through
+ * this service. Same results and errors as the catalog calls. */
+int svc_cached_tenant_by_slug(akidb_service_t *s, const char *slug, akidb_tenant_t *out,
+                              char *err, size_t errlen);
+int svc_cached_tenant_by_id(akidb_service_t *s, const akidb_uuid_t *id, akidb_tenant_t *out);
+int svc_cached_database(akidb_service_t *s, const akidb_uuid_t *tenant, const char *name,
+                        akidb_database_t *out, char *err, size_t errlen);
+int svc_cached_collection(akidb_service_t *s, const akidb_uuid_t *db, const char *name,
+                          akidb_collection_meta_t *out, char *err, size_t errlen);
 
 /* Storage and memory quotas before a write of `bytes` on disk / `mem` in
  * memory. */

@@ -14,7 +14,6 @@ unique() names.
 """
 import itertools
 import json as jsonlib
-import os
 import secrets
 from pathlib import Path
 
@@ -192,7 +191,7 @@ def validate(method, path, resp):
     if _validate_response is None:
         return
     path_only = path.split("?", 1)[0]
-    _validate_response(method, path_only, resp.status_code, body_of(resp))
+    _validate_response(method, path_only, resp.status_code, body_of(resp), headers=resp.headers)
 
 
 def login(server, username, password, tenant=None, request_id=None):
@@ -230,8 +229,9 @@ class Tenant:
         self.clients = {}  # role -> Client
 
     def __getattr__(self, role):
-        if role in ROLES:
-            return self.clients[role]
+        clients = self.__dict__.get("clients")
+        if clients is not None and role in ROLES:
+            return clients[role]
         raise AttributeError(role)
 
     @property
@@ -289,7 +289,3 @@ def make_tenant(server, sysadmin, slug=None, quotas=None, roles=ROLES, name=None
         username, password, _ = t.add_user(role, by=sysadmin if role == "admin" else t.admin)
         t.clients[role] = t.login(username, password)
     return t
-
-
-def env_flag(name):
-    return os.environ.get(name, "") not in ("", "0", "false", "no")

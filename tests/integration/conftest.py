@@ -17,13 +17,19 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import requests
+from hypothesis import configuration as hypothesis_configuration
 
 import client as cl
+
+# Hypothesis keeps a cache under ./.hypothesis; keep it out of the source tree.
+hypothesis_configuration.set_hypothesis_home_dir(
+    os.path.join(tempfile.gettempdir(), "akidb-itest-hypothesis"))
 
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "integration-admin-pw-0001"
@@ -47,7 +53,7 @@ def akidb_bin():
                     "(ctest sets it; by hand: AKIDB_BIN=build/<dir>/akidb)", pytrace=False)
     if not os.access(path, os.X_OK):
         pytest.fail(f"AKIDB_BIN={path} is not an executable file", pytrace=False)
-    return path
+    return os.path.abspath(path)  # servers run in their own directory
 
 
 def free_port():
@@ -179,6 +185,7 @@ class Server:
                 return f"the process exited with status {rc} while starting"
             try:
                 r = requests.get(self.url + "/ready", timeout=2)
+                cl.validate("GET", "/ready", r)
                 if r.status_code == 200:
                     return None
                 last = f"GET /ready -> {r.status_code} {r.text[:200]}"

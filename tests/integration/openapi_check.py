@@ -213,16 +213,32 @@ def validator(schema):
     return hit[1]
 
 
+def _where(error):
+    return "$" + "".join(f"[{p!r}]" for p in error.absolute_path)
+
+
+def _explain(error, depth=0):
+    """One line for an error; for a failed oneOf/anyOf, what each
+    alternative objected to (so the closest one can be read off)."""
+    if error.validator not in ("oneOf", "anyOf") or not error.context or depth > 3:
+        return f"at {_where(error)}: {error.message}"
+    branches = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    parts = []
+    for index, subs in sorted(branches.items()):
+        option = error.validator_value[index]
+        label = option.get("$ref", "").rsplit("/", 1)[-1] if isinstance(option, dict) else ""
+        reasons = [_explain(sub, depth + 1) for sub in subs[:3]]
+        parts.append(f"as {label or f'option {index + 1}'}: " + "; ".join(reasons))
+    return f"at {_where(error)}: matches none of its {error.validator} alternatives [" + " | ".join(parts) + "]"
+
+
 def schema_errors(schema, value):
     """Messages, one per problem, saying where `value` breaks `schema`
     (empty when it conforms)."""
-    errors = sorted(validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path))
-    out = []
-    for e in errors:
-        deepest = jsonschema.exceptions.best_match([e])
-        where = "$" + "".join(f"[{p!r}]" for p in deepest.absolute_path)
-        out.append(f"at {where}: {deepest.message}")
-    return out
+    errors = sorted(validator(schema).iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
+    return [_explain(e) for e in errors]
 
 
 def component(name):

@@ -12,7 +12,7 @@ import time
 import pytest
 
 import client as cl
-from client import expect, make_tenant, unique
+from client import expect, make_tenant
 
 TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 

@@ -440,6 +440,7 @@ def test_body_over_max_body_bytes_is_413(small):
                              data=iter([big[i:i + 8192].encode() for i in range(0, len(big), 8192)]),
                              headers={"Authorization": f"Bearer {t.admin.token}",
                                       "Content-Type": "application/json"})
+    cl.validate("POST", f"{base}/points", r)
     refused(r, 413, "payload_too_large")
     assert small_state(t, base) == before
 

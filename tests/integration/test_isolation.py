@@ -11,7 +11,7 @@ import json
 import pytest
 
 import client as cl
-from client import expect, make_tenant, unique
+from client import expect, make_tenant
 
 GHOST_SLUG = "ghost-tenant-that-never-existed"
 GHOST = {"db": "ghostdb", "coll": "ghostcoll", "user": "ghostuser",

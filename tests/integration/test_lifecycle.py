@@ -341,10 +341,14 @@ def test_point_text_is_stored_and_returned(tenant):
     gm = t.admin.call("POST", f"{base}/points/get", {"ids": ["t1"], "with_vector": True})
     assert gm["points"] == [{"id": "t1", "payload": {"x": 1}, "text": "some text ✓",
                              "vector": [1.0, 0.0]}], gm
-    # A search hit is {"id", "distance", "payload"?, "vector"?} (docs/rest-api.md).
+    # A search hit is {"id", "distance", "payload"?, "text"?, "vector"?}
+    # (docs/rest-api.md): the text comes with the payload.
     hits = t.admin.call("POST", f"{base}/search", {"vector": [1, 0], "k": 2})["results"]
     assert [h["id"] for h in hits] == ["t1", "t2"], hits
-    assert all(set(h) <= {"id", "distance", "payload", "vector"} for h in hits), hits
+    assert [h.get("text") for h in hits] == ["some text ✓", ""], hits
+    bare = t.admin.call("POST", f"{base}/search",
+                        {"vector": [1, 0], "k": 2, "include_payload": False})["results"]
+    assert all(set(h) == {"id", "distance"} for h in bare), bare
 
 
 def test_point_ids_with_special_characters(tenant):

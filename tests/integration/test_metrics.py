@@ -113,16 +113,18 @@ def test_search_latency_and_points_per_collection(traffic):
     q = find(s, "akidb_search_queries_total")
     assert q and sum(v for _, _, v in q) >= 7, q   # 5 single + 1 batch of 2
     t = traffic["t"]
-    mine = [(n, lb, v) for n, lb, v in s
-            if lb.get("collection") == traffic["coll"] and lb.get("tenant") == t.slug]
-    names = {n for n, _, _ in mine}
-    points = [(n, v) for n, _, v in mine if "point" in n and "pending" not in n]
-    assert any(v == 30 for _, v in points), f"no points-per-collection sample = 30: {mine}"
-    assert all(lb.get("database") == traffic["db"] for _, lb, _ in mine), mine
-    fsync = [n for n in names if "wal" in n and "fsync" in n]
-    assert fsync, f"no WAL fsync figures for the collection: {sorted(names)}"
-    fs = [v for n, _, v in mine if n in fsync and ("total" in n or "count" in n)]
-    assert fs and max(fs) >= 3, f"3 upserts under fsync durability: {mine}"
+    coll = dict(tenant=t.slug, database=traffic["db"], collection=traffic["coll"])
+    points = find(s, "akidb_collection_points", **coll)
+    assert [v for _, _, v in points] == [30], f"points per collection: {points}"
+    pending = find(s, "akidb_collection_pending_points", **coll)
+    assert len(pending) == 1 and 0 <= pending[0][2] <= 30, pending
+    for name in ("akidb_collection_memory_bytes", "akidb_collection_disk_bytes"):
+        got = find(s, name, **coll)
+        assert len(got) == 1 and got[0][2] > 0, (name, got)
+    fsyncs = find(s, "akidb_wal_fsyncs_total", **coll)
+    assert len(fsyncs) == 1 and fsyncs[0][2] >= 3, f"3 upserts under fsync durability: {fsyncs}"
+    secs = find(s, "akidb_wal_fsync_seconds_total", **coll)
+    assert len(secs) == 1 and secs[0][2] > 0, secs
 
 
 def test_login_and_process_metrics(traffic):

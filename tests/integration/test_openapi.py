@@ -62,7 +62,8 @@ def akidb_bin():
 def test_router_routes_equal_the_document():
     p = subprocess.run([akidb_bin(), "serve", "--print-routes"], capture_output=True, text=True,
                        timeout=60, cwd=str(ROOT))
-    assert p.returncode == 0, f"akidb serve --print-routes exited {p.returncode}\n{p.stdout}\n{p.stderr}"
+    assert p.returncode == 0, (f"{akidb_bin()} serve --print-routes exited {p.returncode} (an old build? "
+                               f"rebuild it or set AKIDB_BIN)\n{p.stdout}\n{p.stderr}")
     router = set()
     for line in p.stdout.splitlines():
         if not line.strip():

@@ -93,7 +93,11 @@ def test_acknowledged_writes_survive_kill_9(fresh_server):
 
     th = threading.Thread(target=writer)
     th.start()
-    time.sleep(0.7)
+    # Kill once a few batches were acknowledged, while more are in flight.
+    deadline = time.monotonic() + 20
+    while len(late_acked) < 60 and time.monotonic() < deadline and th.is_alive():
+        time.sleep(0.01)
+    time.sleep(0.05)
     s.kill()
     stop.set()
     th.join(30)

@@ -1,0 +1,115 @@
+/*
+ * test_http_json.c — the request-body JSON decoder (src/http/json_parse.c)
+ * against jansson's own loader: the same tree for valid documents (numbers
+ * bit for bit, strings with every escape and UTF-8), a refusal for every
+ * invalid one (with line and column), -2 for numbers out of range, and
+ * duplicate keys refused.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "http/http_internal.h"
+
+static json_t *ours(const char *text, int *rc) {
+  json_t *v = NULL;
+  char err[256] = "";
+  *rc = http_json_parse(text, strlen(text), 64, &v, err, sizeof err);
+  if (*rc && !strstr(err, "line ")) CHECK_FAIL("error without a position: %s", err);
+  return v;
+}
+
+static void same_as_jansson(const char *text) {
+  int rc;
+  json_t *a = ours(text, &rc);
+  json_t *b = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+  if (!a != !b) CHECK_FAIL("'%s': ours %s, jansson %s", text, a ? "ok" : "fails", b ? "ok" : "fails");
+  if (a && !json_equal(a, b)) {
+    char *x = json_dumps(a, JSON_ENCODE_ANY), *y = json_dumps(b, JSON_ENCODE_ANY);
+    CHECK_FAIL("'%s': ours %s, jansson %s", text, x, y);
+  }
+  json_decref(a);
+  json_decref(b);
+}
+
+static void test_documents_parse_like_jansson(void) {
+  const char *docs[] = {
+      "{}", "[]", "0", "-0", "1", "-1", "true", "false", "null", "\"\"",
+      "{\"a\":[1,2.5,-3e2,{\"b\":null}],\"c\":\"d\"}", " \n\t{ \"x\" : [ ] } \r\n",
+      "\"esc \\\" \\\\ \\/ \\b \\f \\n \\r \\t\"", "\"\\u00e9\\u20ac\\ud83d\\ude00\"",
+      "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"", "9223372036854775807", "-9223372036854775808",
+      "1.7976931348623157e308", "4.9e-324", "2.2250738585072014e-308", "0.1", "123456789.123456789",
+      "1E5", "1e+5", "1e-5", "[1e22,1e23,1e-22,1e-23]", "12345678901234567890.5",
+      "{\"k\\u0000x\":1}", "\"a\\u0000\"",
+      /* invalid */
+      "", "{", "[1,]", "{\"a\":1,}", "[01]", "[1.]", "[.5]", "[-]", "[1e]", "tru", "nul", "[NaN]",
+      "[Infinity]", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"", "\"a\nb\"",
+      "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "{\"a\" 1}", "{a:1}", "[1] x",
+      "{\"a\":1,\"a\":2}", "\"unterminated",
+  };
+  for (size_t i = 0; i < sizeof docs / sizeof *docs; i++) same_as_jansson(docs[i]);
+}
+
+/* Random doubles in every format a client may use convert bit for bit as
+ * strtod does. */
+static void test_numbers_convert_exactly(void) {
+  uint64_t state = 88172645463325252ull;
+  const char *fmts[] = {"%.9g", "%.17g", "%g", "%e", "%.3f", "%.1f"};
+  for (int i = 0; i < 200000; i++) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    double d;
+    if (i % 2) {
+      uint64_t bits = state;
+      memcpy(&d, &bits, sizeof d);
+      if (!isfinite(d)) continue;
+    } else {
+      d = ((double)(state >> 11) / 9007199254740992.0 - 0.5) * pow(10, (int)(state % 20) - 8);
+    }
+    char text[512];
+    const char *fmt = fmts[i % 6];
+    if (fabs(d) > 1e30 && fmt[2] == 'f') fmt = "%.17g"; /* long integers are not reals */
+    snprintf(text, sizeof text, fmt, d);
+    int rc;
+    json_t *v = ours(text, &rc);
+    if (!v) CHECK_FAIL("'%s' refused", text);
+    double want = strtod(text, NULL);
+    double got = json_number_value(v);
+    if (memcmp(&want, &got, sizeof got) != 0 && !(want == 0 && got == 0))
+      CHECK_FAIL("'%s': got %.17g, want %.17g", text, got, want);
+    json_decref(v);
+  }
+}
+
+static void test_out_of_range_numbers_are_minus_two(void) {
+  int rc;
+  ASSERT_TRUE(ours("[1e999]", &rc) == NULL);
+  ASSERT_EQ_INT(rc, -2);
+  ASSERT_TRUE(ours("-1e400", &rc) == NULL);
+  ASSERT_EQ_INT(rc, -2);
+  ASSERT_TRUE(ours("99999999999999999999", &rc) == NULL);
+  ASSERT_EQ_INT(rc, -2);
+  json_t *v = ours("1e-400", &rc);
+  ASSERT_TRUE(v != NULL);
+  ASSERT_TRUE(json_real_value(v) == 0.0);
+  json_decref(v);
+}
+
+static void test_errors_name_line_and_column(void) {
+  json_t *v = NULL;
+  char err[256] = "";
+  const char *text = "{\n  \"a\": [1,\n  2,,3]}";
+  ASSERT_EQ_INT(http_json_parse(text, strlen(text), 64, &v, err, sizeof err), -1);
+  ASSERT_STR_CONTAINS(err, "line 3, column 5");
+  const char *deep = "[[[[1]]]]";
+  ASSERT_EQ_INT(http_json_parse(deep, strlen(deep), 3, &v, err, sizeof err), -1);
+  ASSERT_STR_CONTAINS(err, "nested deeper than 3");
+}
+
+CHECK_MAIN(CHECK_CASE(test_documents_parse_like_jansson), CHECK_CASE(test_numbers_convert_exactly),
+           CHECK_CASE(test_out_of_range_numbers_are_minus_two),
+           CHECK_CASE(test_errors_name_line_and_column))
