@@ -37,7 +37,7 @@ typedef struct {
   /* [server] */
   char host[CONFIG_HOST_MAX + 1]; /* listen address; "127.0.0.1" */
   uint16_t rest_port;             /* 8080; 0 = any free port */
-  uint32_t threads;               /* HTTP workers; 0 = number of CPUs */
+  uint32_t threads;               /* HTTP workers; 0 = four per CPU */
   uint32_t max_connections;       /* 1024 */
   uint32_t connection_timeout_s;  /* idle keep-alive connections closed after; 60 */
   uint32_t shutdown_drain_ms;     /* in-flight requests get this long at shutdown; 10000 */

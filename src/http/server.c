@@ -557,10 +557,15 @@ static uint16_t bound_port(int fd) {
   return 0;
 }
 
+/* Worker threads: as configured, or four per CPU (at least four). Each
+ * keep-alive connection stays on the thread that accepted it, so with one
+ * thread per core a few busy connections can pile onto one core while the
+ * other idles; more threads than cores let the scheduler spread the work. */
 static unsigned pool_size(uint32_t threads) {
   if (threads > 0) return threads > 256 ? 256 : threads;
   long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n < 1 ? 1 : n > 256 ? 256 : (unsigned)n;
+  n = n < 1 ? 4 : 4 * n;
+  return n > 256 ? 256 : (unsigned)n;
 }
 
 static int check_options(const http_options_t *o, char *err, size_t errlen) {

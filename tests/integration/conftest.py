@@ -299,11 +299,11 @@ def expiring_session(request, tmp_path_factory):
     s = Server(tmp_path_factory.mktemp("ttl"), name="short-ttl-server",
                config=f"[auth]\nsession_ttl_s = {SESSION_TTL_S}\n")
     s.start()
-    started = time.monotonic()
     c = s.login_admin()
+    logged_in_at = time.monotonic()  # the session began before this instant
     me = c.whoami()
     assert me["credential"] == "session", me
-    yield {"server": s, "client": c, "logged_in_at": started, "ttl_s": SESSION_TTL_S}
+    yield {"server": s, "client": c, "logged_in_at": logged_in_at, "ttl_s": SESSION_TTL_S}
     s.cleanup()
 
 
