@@ -30,43 +30,21 @@ bool http_content_type_ok(const char *ct) {
   return *rest == '\0' || *rest == ';';
 }
 
-bool http_json_depth_ok(const char *text, size_t len, uint32_t max_depth) {
-  uint32_t depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < len; i++) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\')
-        i++; /* skip the escaped character ("\"" does not end the string) */
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) return false;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      depth--;
-    }
-  }
-  return true;
-}
-
 static bool all_whitespace(const char *text, size_t len) {
   for (size_t i = 0; i < len; i++)
     if (text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r') return false;
   return true;
 }
 
-int http_body_parse(const char *text, size_t len, uint32_t max_depth, json_t **out, char *err,
-                    size_t errlen) {
+int http_body_parse_vectors(const char *text, size_t len, uint32_t max_depth,
+                            const char *const *vector_paths, http_floats_t *floats, json_t **out,
+                            char *err, size_t errlen) {
   *out = NULL;
   if (len == 0 || all_whitespace(text, len)) return 0;
-  if (!http_json_depth_ok(text, len, max_depth)) {
-    snprintf(err, errlen,
-             "body nests deeper than %u levels of arrays and objects "
-             "(limits.max_json_depth); flatten it",
-             max_depth);
-    return -1;
-  }
-  return http_json_parse(text, len, max_depth, out, err, errlen);
+  return http_json_parse_vectors(text, len, max_depth, vector_paths, floats, out, err, errlen);
+}
+
+int http_body_parse(const char *text, size_t len, uint32_t max_depth, json_t **out, char *err,
+                    size_t errlen) {
+  return http_body_parse_vectors(text, len, max_depth, NULL, NULL, out, err, errlen);
 }

@@ -48,6 +48,9 @@ typedef struct {
   const char *method;
   const char *pattern;
   akidb_op_t op; /* AKIDB_OP_COUNT for /metrics (served by the transport) */
+  /* Body paths holding float vectors, decoded straight to float32
+   * ("vector", "vectors[]", "points[].vector"); NULL-terminated, or NULL. */
+  const char *const *vectors;
 } http_route_t;
 
 /* The route table (for `akidb serve --print-routes` and the OpenAPI test). */

@@ -118,9 +118,6 @@ bool http_request_id_valid(const char *id);
  * parameters such as "; charset=utf-8"). */
 bool http_content_type_ok(const char *content_type);
 
-/* True when the JSON text's brackets (outside strings) nest at most
- * `max_depth` deep. Linear; does not validate the JSON otherwise. */
-bool http_json_depth_ok(const char *text, size_t len, uint32_t max_depth);
 
 /*
  * Parses a request body. An empty or all-whitespace body gives *out = NULL
@@ -133,6 +130,25 @@ bool http_json_depth_ok(const char *text, size_t len, uint32_t max_depth);
 int http_body_parse(const char *text, size_t len, uint32_t max_depth, json_t **out, char *err,
                     size_t errlen);
 
+/* Vectors decoded straight to float32 while parsing (see
+ * akidb_float_array_t); `values` pointers are set when parsing ends. */
+typedef struct {
+  akidb_float_array_t *items;
+  size_t count, cap;
+  float *values;
+  size_t n_values, cap_values;
+} http_floats_t;
+
+void http_floats_free(http_floats_t *f);
+
+/* http_body_parse, also decoding the arrays at `vector_paths` (see
+ * http_route_t; may be NULL) into `floats`: an array there made only of
+ * numbers that fit a float becomes an empty json_t array plus an entry in
+ * `floats`; any other array there is parsed as usual. */
+int http_body_parse_vectors(const char *text, size_t len, uint32_t max_depth,
+                            const char *const *vector_paths, http_floats_t *floats, json_t **out,
+                            char *err, size_t errlen);
+
 /* The JSON decoder behind http_body_parse (json_parse.c): the same json_t
  * tree jansson would build, with fast number conversion. 0, -1 (syntax;
  * "body is not valid JSON: line L, column C: ..." in err) or -2 (a number
@@ -140,6 +156,9 @@ int http_body_parse(const char *text, size_t len, uint32_t max_depth, json_t **o
  * syntax error. */
 int http_json_parse(const char *text, size_t len, uint32_t max_depth, json_t **out, char *err,
                     size_t errlen);
+int http_json_parse_vectors(const char *text, size_t len, uint32_t max_depth,
+                            const char *const *vector_paths, http_floats_t *floats, json_t **out,
+                            char *err, size_t errlen);
 
 /* ------------------------------------------------------------ encoders -- */
 

@@ -15,6 +15,7 @@
  * object keys are refused. Stateless; thread-safe.
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -23,6 +24,9 @@
 #include <string.h>
 
 #include "http/http_internal.h"
+
+#define PATH_MAX_DEPTH 8 /* deeper values are never vectors */
+#define PATH_KEY_MAX 31  /* longer keys never match a pattern */
 
 typedef struct {
   const char *p, *end;
@@ -34,6 +38,12 @@ typedef struct {
   size_t errlen;
   char *buf; /* scratch for escaped strings */
   size_t cap;
+  /* Vector decoding: the path of the value being parsed (one component per
+   * enclosing container: a member key, or "[]" for an array element), the
+   * patterns to decode, and where the floats go. */
+  char path[PATH_MAX_DEPTH][PATH_KEY_MAX + 1];
+  const char *const *vector_paths;
+  http_floats_t *floats;
 } parser_t;
 
 /* Records the first error at the current position; returns NULL. */
@@ -96,14 +106,16 @@ static double slow_double(const char *s, size_t n, bool *range) {
   return d;
 }
 
-static json_t *parse_number(parser_t *ps) {
+/* Scans a number at ps->p. Sets *is_int with *iv, or *dv; returns 0, or
+ * -1 with the error recorded (-2 kind for numbers out of range). */
+static int scan_number(parser_t *ps, bool *is_int, json_int_t *iv, double *dv) {
   const char *s = ps->p, *q = s;
   bool neg = false, is_real = false;
   if (q < ps->end && *q == '-') {
     neg = true;
     q++;
   }
-  if (q >= ps->end || !is_digit(*q)) return fail(ps, -1, "invalid number");
+  if (q >= ps->end || !is_digit(*q)) return fail(ps, -1, "invalid number"), -1;
   uint64_t mant = 0;
   int digits = 0, exp10 = 0;
   bool exact = true;
@@ -123,7 +135,8 @@ static json_t *parse_number(parser_t *ps) {
   if (q < ps->end && *q == '.') {
     is_real = true;
     q++;
-    if (q >= ps->end || !is_digit(*q)) return fail(ps, -1, "invalid number: digits expected after '.'");
+    if (q >= ps->end || !is_digit(*q))
+      return fail(ps, -1, "invalid number: digits expected after '.'"), -1;
     for (; q < ps->end && is_digit(*q); q++) {
       if (digits < 19) {
         mant = mant * 10 + (uint64_t)(*q - '0');
@@ -139,17 +152,20 @@ static json_t *parse_number(parser_t *ps) {
     q++;
     int sign = 1, e = 0;
     if (q < ps->end && (*q == '+' || *q == '-')) sign = *q++ == '-' ? -1 : 1;
-    if (q >= ps->end || !is_digit(*q)) return fail(ps, -1, "invalid number: digits expected in the exponent");
+    if (q >= ps->end || !is_digit(*q))
+      return fail(ps, -1, "invalid number: digits expected in the exponent"), -1;
     for (; q < ps->end && is_digit(*q); q++)
       if (e < 100000) e = e * 10 + (*q - '0');
     exp10 += sign * e;
   }
   size_t n = (size_t)(q - s);
+  *is_int = !is_real;
   if (!is_real) {
     if (!exact || (neg ? mant > (uint64_t)INT64_MAX + 1 : mant > (uint64_t)INT64_MAX))
-      return fail(ps, -2, "integer %.*s does not fit in 64 bits", (int)(n > 40 ? 40 : n), s);
+      return fail(ps, -2, "integer %.*s does not fit in 64 bits", (int)(n > 40 ? 40 : n), s), -1;
     ps->p = q;
-    return json_integer(neg ? (json_int_t)(0 - mant) : (json_int_t)mant);
+    *iv = neg ? (json_int_t)(0 - mant) : (json_int_t)mant;
+    return 0;
   }
   double d;
   if (exact && mant <= (1ull << 53) && exp10 >= -22 && exp10 <= 22) {
@@ -160,10 +176,19 @@ static json_t *parse_number(parser_t *ps) {
     bool range = false;
     d = slow_double(s, n, &range);
     if (range || !isfinite(d))
-      return fail(ps, -2, "%.*s is not a finite double", (int)(n > 40 ? 40 : n), s);
+      return fail(ps, -2, "%.*s is not a finite double", (int)(n > 40 ? 40 : n), s), -1;
   }
   ps->p = q;
-  return json_real(d);
+  *dv = d;
+  return 0;
+}
+
+static json_t *parse_number(parser_t *ps) {
+  bool is_int;
+  json_int_t iv = 0;
+  double dv = 0;
+  if (scan_number(ps, &is_int, &iv, &dv)) return NULL;
+  return is_int ? json_integer(iv) : json_real(dv);
 }
 
 /* ------------------------------------------------------------- strings -- */
@@ -351,6 +376,118 @@ static json_t *parse_string(parser_t *ps) {
 
 /* ---------------------------------------------------- arrays, objects -- */
 
+/* ------------------------------------------------------------ vectors -- */
+
+/* Whether the value about to be parsed sits at `pattern` ("points[].vector":
+ * components separated by '.', "[]" for an array element). */
+static bool path_matches(const parser_t *ps, const char *pattern) {
+  uint32_t i = 0;
+  const char *p = pattern;
+  while (*p) {
+    if (i >= ps->depth || i >= PATH_MAX_DEPTH) return false;
+    size_t n;
+    if (p[0] == '[') {
+      n = 2;
+    } else {
+      n = strcspn(p, ".[");
+    }
+    if (strlen(ps->path[i]) != n || memcmp(ps->path[i], p, n) != 0) return false;
+    p += n;
+    if (*p == '.') p++;
+    i++;
+  }
+  return i == ps->depth;
+}
+
+static bool at_vector_path(const parser_t *ps) {
+  if (!ps->vector_paths || !ps->floats || ps->depth + 1 > ps->max_depth) return false;
+  for (const char *const *v = ps->vector_paths; *v; v++)
+    if (path_matches(ps, *v)) return true;
+  return false;
+}
+
+static bool floats_push(http_floats_t *f, float v) {
+  if (f->n_values == f->cap_values) {
+    size_t cap = f->cap_values ? 2 * f->cap_values : 1024;
+    float *p = realloc(f->values, cap * sizeof *p);
+    if (!p) return false;
+    f->values = p;
+    f->cap_values = cap;
+  }
+  f->values[f->n_values++] = v;
+  return true;
+}
+
+/* Decodes the array at ps->p (on '[') into floats when every element is a
+ * number that fits a float32; returns the empty stand-in array, or NULL
+ * with ps->p where it was (the caller then parses the array as usual). An
+ * error in a number (out of double range) is recorded and ps->code set. */
+static json_t *try_float_array(parser_t *ps) {
+  parser_t save = *ps;
+  http_floats_t *f = ps->floats;
+  size_t first = f->n_values;
+  ps->p++;
+  skip_ws(ps);
+  bool ok = true;
+  if (ps->p < ps->end && *ps->p == ']') {
+    ok = false; /* an empty array stays an ordinary one */
+  }
+  while (ok) {
+    skip_ws(ps);
+    if (ps->p >= ps->end || !(*ps->p == '-' || is_digit(*ps->p))) {
+      ok = false;
+      break;
+    }
+    bool is_int;
+    json_int_t iv = 0;
+    double dv = 0;
+    if (scan_number(ps, &is_int, &iv, &dv)) return NULL; /* error recorded */
+    double d = is_int ? (double)iv : dv;
+    if (fabs(d) > FLT_MAX || !floats_push(f, (float)d)) {
+      ok = false;
+      break;
+    }
+    skip_ws(ps);
+    if (ps->p < ps->end && *ps->p == ',') {
+      ps->p++;
+      continue;
+    }
+    if (ps->p < ps->end && *ps->p == ']') {
+      ps->p++;
+      break;
+    }
+    ok = false;
+  }
+  json_t *marker = ok ? json_array() : NULL;
+  if (marker && f->count == f->cap) {
+    size_t cap = f->cap ? 2 * f->cap : 16;
+    akidb_float_array_t *items = realloc(f->items, cap * sizeof *items);
+    if (items) {
+      f->items = items;
+      f->cap = cap;
+    }
+  }
+  if (!marker || f->count == f->cap) {
+    json_decref(marker);
+    f->n_values = first;
+    http_floats_t *keep = ps->floats;
+    *ps = save;
+    ps->floats = keep;
+    return NULL;
+  }
+  /* values are set from the offset once parsing ends (the buffer moves). */
+  f->items[f->count++] = (akidb_float_array_t){
+      .array = marker, .values = (const float *)(uintptr_t)first, .n = (uint32_t)(f->n_values - first)};
+  return marker;
+}
+
+void http_floats_free(http_floats_t *f) {
+  if (!f) return;
+  free(f->items);
+  free(f->values);
+  memset(f, 0, sizeof *f);
+}
+
 static json_t *parse_array(parser_t *ps) {
   ps->p++;
   json_t *arr = json_array();
@@ -360,6 +497,7 @@ static json_t *parse_array(parser_t *ps) {
     ps->p++;
     return arr;
   }
+  if (ps->depth <= PATH_MAX_DEPTH) strcpy(ps->path[ps->depth - 1], "[]");
   for (;;) {
     json_t *v = parse_value(ps);
     if (!v || json_array_append_new(arr, v)) goto bad;
@@ -406,6 +544,16 @@ static json_t *parse_object(parser_t *ps) {
     }
     memcpy(key, k, kn);
     key[kn] = '\0';
+    if (ps->depth <= PATH_MAX_DEPTH) {
+      /* Keys too long for a pattern (or holding a NUL) never match. */
+      char *slot = ps->path[ps->depth - 1];
+      if (kn <= PATH_KEY_MAX && !memchr(key, '\0', kn)) {
+        memcpy(slot, key, kn);
+        slot[kn] = '\0';
+      } else {
+        strcpy(slot, "\x01");
+      }
+    }
     bool dup = json_object_getn(obj, key, kn) != NULL;
     if (dup) fail(ps, -1, "duplicate object key '%.40s'", key);
     skip_ws(ps);
@@ -449,10 +597,21 @@ static json_t *parse_value(parser_t *ps) {
   if (ps->p >= ps->end) return fail(ps, -1, "unexpected end of input");
   json_t *v;
   switch (*ps->p) {
-  case '{':
   case '[':
-    if (++ps->depth > ps->max_depth)
-      return fail(ps, -1, "nested deeper than %u levels", ps->max_depth);
+    if (at_vector_path(ps)) {
+      v = try_float_array(ps);
+      if (v || ps->code) return v;
+    }
+    /* fall through */
+  case '{':
+    if (++ps->depth > ps->max_depth) {
+      ps->code = -1;
+      snprintf(ps->err, ps->errlen,
+               "body nests deeper than %u levels of arrays and objects "
+               "(limits.max_json_depth); flatten it",
+               ps->max_depth);
+      return NULL;
+    }
     v = *ps->p == '{' ? parse_object(ps) : parse_array(ps);
     ps->depth--;
     return v;
@@ -470,15 +629,18 @@ static json_t *parse_value(parser_t *ps) {
   }
 }
 
-int http_json_parse(const char *text, size_t len, uint32_t max_depth, json_t **out, char *err,
-                    size_t errlen) {
+int http_json_parse_vectors(const char *text, size_t len, uint32_t max_depth,
+                            const char *const *vector_paths, http_floats_t *floats, json_t **out,
+                            char *err, size_t errlen) {
   parser_t ps = {.p = text,
                  .end = text + len,
                  .line_start = text,
                  .line = 1,
                  .max_depth = max_depth ? max_depth : 1,
                  .err = err,
-                 .errlen = errlen};
+                 .errlen = errlen,
+                 .vector_paths = vector_paths,
+                 .floats = floats};
   *out = NULL;
   json_t *v = parse_value(&ps);
   if (v) {
@@ -490,7 +652,17 @@ int http_json_parse(const char *text, size_t len, uint32_t max_depth, json_t **o
     }
   }
   free(ps.buf);
+  if (floats) {
+    if (!v) floats->count = floats->n_values = 0;
+    for (size_t i = 0; i < floats->count; i++)
+      floats->items[i].values = floats->values + (uintptr_t)floats->items[i].values;
+  }
   if (!v) return ps.code ? ps.code : -1;
   *out = v;
   return 0;
+}
+
+int http_json_parse(const char *text, size_t len, uint32_t max_depth, json_t **out, char *err,
+                    size_t errlen) {
+  return http_json_parse_vectors(text, len, max_depth, NULL, NULL, out, err, errlen);
 }

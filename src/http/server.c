@@ -313,11 +313,15 @@ static enum MHD_Result request_finish(conn_t *cs, struct MHD_Connection *c) {
     return respond_error(cs, c, AKIDB_ST_INVALID_ARGUMENT, msg, NULL, 0);
 
   json_t *body = NULL;
+  http_floats_t floats = {0};
   uint32_t depth = s->limits.max_json_depth;
-  int parsed = http_body_parse(cs->body, cs->body_len, depth, &body, msg, sizeof msg);
-  if (parsed != 0)
+  int parsed = http_body_parse_vectors(cs->body, cs->body_len, depth, cs->route->vectors, &floats,
+                                       &body, msg, sizeof msg);
+  if (parsed != 0) {
+    http_floats_free(&floats);
     return respond_error(cs, c, parsed == -2 ? AKIDB_ST_INVALID_ARGUMENT : AKIDB_ST_INVALID_JSON,
                          msg, NULL, 0);
+  }
 
   if (!cs->source[0]) client_address(c, cs->source, sizeof cs->source);
   akidb_request_t req = {
@@ -327,6 +331,8 @@ static enum MHD_Result request_finish(conn_t *cs, struct MHD_Connection *c) {
       .query = query,
       .n_query = n_query,
       .body = body,
+      .floats = floats.items,
+      .n_floats = floats.count,
   };
   http_match_apply(&cs->match, &req);
   if (req.tenant) snprintf(cs->tenant, sizeof cs->tenant, "%s", req.tenant);
@@ -340,6 +346,7 @@ static enum MHD_Result request_finish(conn_t *cs, struct MHD_Connection *c) {
     snprintf(resp.error.message, sizeof resp.error.message, "the server has no service attached");
   }
   json_decref(body);
+  http_floats_free(&floats);
 
   enum MHD_Result ok;
   if (resp.status != AKIDB_ST_OK) {

@@ -44,9 +44,34 @@ static int check_id(svc_call_t *c, const json_t *id, const char *where) {
   return 0;
 }
 
+/* The transport's float32 decoding of `arr`, if it made one. Vectors are
+ * read in document order, so the search starts after the last one found. */
+static const akidb_float_array_t *decoded_vector(svc_call_t *c, const json_t *arr) {
+  size_t n = c->req->n_floats;
+  for (size_t k = 0; k < n; k++) {
+    size_t i = (c->float_hint + k) % n;
+    if (c->req->floats[i].array == arr) {
+      c->float_hint = i + 1;
+      return &c->req->floats[i];
+    }
+  }
+  return NULL;
+}
+
 /* Converts a JSON array into dim float32 values. */
 static int read_vector(svc_call_t *c, const json_t *arr, uint32_t dim, float *out,
                        const char *where) {
+  const akidb_float_array_t *f = json_is_array(arr) && json_array_size(arr) == 0
+                                     ? decoded_vector(c, arr)
+                                     : NULL;
+  if (f) {
+    if (f->n != dim)
+      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                      "%s: the vector has %u values but the collection's dimension is %u", where,
+                      f->n, dim);
+    memcpy(out, f->values, (size_t)dim * sizeof *out);
+    return 0;
+  }
   if (!json_is_array(arr))
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s: the vector must be an array of numbers",
                     where);

@@ -120,6 +120,16 @@ typedef struct {
   const char *value;
 } akidb_param_t;
 
+/* A float vector that the transport decoded straight from the body (for
+ * the routes whose body carries vectors, so a 768-float query costs no
+ * json_t per number): `array` is the empty JSON array standing in the body
+ * tree where the vector was; `values` holds its n float32 values (finite). */
+typedef struct {
+  const json_t *array;
+  const float *values;
+  uint32_t n;
+} akidb_float_array_t;
+
 /* A decoded request. Every pointer may be NULL when absent; all of them need
  * only live during the call. */
 typedef struct {
@@ -137,6 +147,8 @@ typedef struct {
   const akidb_param_t *query;
   size_t n_query;
   json_t *body; /* parsed JSON body; the service does not take ownership */
+  const akidb_float_array_t *floats; /* vectors decoded by the transport, in */
+  size_t n_floats;                   /* document order (may be none) */
 } akidb_request_t;
 
 /* The answer: on success `http_status` is 200, 201 or 204 and `body` (NULL

@@ -101,6 +101,7 @@ typedef struct {
   akidb_database_t db;
   akidb_collection_meta_t meta;
   svc_coll_t *coll; /* referenced; released by the dispatcher */
+  size_t float_hint; /* where the next decoded vector is likely to be */
 } svc_call_t;
 
 /* Sets the call's error (always returns -1 so handlers can `return fail(..)`). */

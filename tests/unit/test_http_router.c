@@ -34,42 +34,42 @@ static void match(const char *method, const char *path, char *scratch, http_matc
 
 /* docs/rest-api.md, "Routes", in its order. */
 static const http_route_t expected[] = {
-    {"GET", "/health", AKIDB_OP_HEALTH},
-    {"GET", "/ready", AKIDB_OP_READY},
-    {"GET", "/metrics", AKIDB_OP_COUNT},
-    {"POST", "/v1/auth/login", AKIDB_OP_LOGIN},
-    {"POST", "/v1/auth/logout", AKIDB_OP_LOGOUT},
-    {"GET", "/v1/auth/whoami", AKIDB_OP_WHOAMI},
-    {"GET", "/v1/tenants", AKIDB_OP_TENANT_LIST},
-    {"POST", "/v1/tenants", AKIDB_OP_TENANT_CREATE},
-    {"GET", T, AKIDB_OP_TENANT_GET},
-    {"PATCH", T, AKIDB_OP_TENANT_UPDATE},
-    {"DELETE", T, AKIDB_OP_TENANT_DELETE},
-    {"GET", T "/databases", AKIDB_OP_DATABASE_LIST},
-    {"POST", T "/databases", AKIDB_OP_DATABASE_CREATE},
-    {"GET", DB, AKIDB_OP_DATABASE_GET},
-    {"DELETE", DB, AKIDB_OP_DATABASE_DELETE},
-    {"GET", DB "/collections", AKIDB_OP_COLLECTION_LIST},
-    {"POST", DB "/collections", AKIDB_OP_COLLECTION_CREATE},
-    {"GET", C, AKIDB_OP_COLLECTION_GET},
-    {"PATCH", C, AKIDB_OP_COLLECTION_UPDATE},
-    {"DELETE", C, AKIDB_OP_COLLECTION_DELETE},
-    {"GET", C "/count", AKIDB_OP_POINT_COUNT},
-    {"POST", C "/points", AKIDB_OP_POINT_UPSERT},
-    {"POST", C "/points/get", AKIDB_OP_POINT_GET_MANY},
-    {"POST", C "/points/delete", AKIDB_OP_POINT_DELETE},
-    {"GET", C "/points/{point_id}", AKIDB_OP_POINT_GET},
-    {"POST", C "/search", AKIDB_OP_SEARCH},
-    {"GET", T "/users", AKIDB_OP_USER_LIST},
-    {"POST", T "/users", AKIDB_OP_USER_CREATE},
-    {"GET", T "/users/{username}", AKIDB_OP_USER_GET},
-    {"PATCH", T "/users/{username}", AKIDB_OP_USER_UPDATE},
-    {"DELETE", T "/users/{username}", AKIDB_OP_USER_DELETE},
-    {"GET", T "/users/{username}/keys", AKIDB_OP_KEY_LIST},
-    {"POST", T "/users/{username}/keys", AKIDB_OP_KEY_CREATE},
-    {"DELETE", T "/users/{username}/keys/{key_id}", AKIDB_OP_KEY_REVOKE},
-    {"GET", T "/audit", AKIDB_OP_AUDIT_TENANT},
-    {"GET", "/v1/audit", AKIDB_OP_AUDIT_ALL},
+    {"GET", "/health", AKIDB_OP_HEALTH, NULL},
+    {"GET", "/ready", AKIDB_OP_READY, NULL},
+    {"GET", "/metrics", AKIDB_OP_COUNT, NULL},
+    {"POST", "/v1/auth/login", AKIDB_OP_LOGIN, NULL},
+    {"POST", "/v1/auth/logout", AKIDB_OP_LOGOUT, NULL},
+    {"GET", "/v1/auth/whoami", AKIDB_OP_WHOAMI, NULL},
+    {"GET", "/v1/tenants", AKIDB_OP_TENANT_LIST, NULL},
+    {"POST", "/v1/tenants", AKIDB_OP_TENANT_CREATE, NULL},
+    {"GET", T, AKIDB_OP_TENANT_GET, NULL},
+    {"PATCH", T, AKIDB_OP_TENANT_UPDATE, NULL},
+    {"DELETE", T, AKIDB_OP_TENANT_DELETE, NULL},
+    {"GET", T "/databases", AKIDB_OP_DATABASE_LIST, NULL},
+    {"POST", T "/databases", AKIDB_OP_DATABASE_CREATE, NULL},
+    {"GET", DB, AKIDB_OP_DATABASE_GET, NULL},
+    {"DELETE", DB, AKIDB_OP_DATABASE_DELETE, NULL},
+    {"GET", DB "/collections", AKIDB_OP_COLLECTION_LIST, NULL},
+    {"POST", DB "/collections", AKIDB_OP_COLLECTION_CREATE, NULL},
+    {"GET", C, AKIDB_OP_COLLECTION_GET, NULL},
+    {"PATCH", C, AKIDB_OP_COLLECTION_UPDATE, NULL},
+    {"DELETE", C, AKIDB_OP_COLLECTION_DELETE, NULL},
+    {"GET", C "/count", AKIDB_OP_POINT_COUNT, NULL},
+    {"POST", C "/points", AKIDB_OP_POINT_UPSERT, NULL},
+    {"POST", C "/points/get", AKIDB_OP_POINT_GET_MANY, NULL},
+    {"POST", C "/points/delete", AKIDB_OP_POINT_DELETE, NULL},
+    {"GET", C "/points/{point_id}", AKIDB_OP_POINT_GET, NULL},
+    {"POST", C "/search", AKIDB_OP_SEARCH, NULL},
+    {"GET", T "/users", AKIDB_OP_USER_LIST, NULL},
+    {"POST", T "/users", AKIDB_OP_USER_CREATE, NULL},
+    {"GET", T "/users/{username}", AKIDB_OP_USER_GET, NULL},
+    {"PATCH", T "/users/{username}", AKIDB_OP_USER_UPDATE, NULL},
+    {"DELETE", T "/users/{username}", AKIDB_OP_USER_DELETE, NULL},
+    {"GET", T "/users/{username}/keys", AKIDB_OP_KEY_LIST, NULL},
+    {"POST", T "/users/{username}/keys", AKIDB_OP_KEY_CREATE, NULL},
+    {"DELETE", T "/users/{username}/keys/{key_id}", AKIDB_OP_KEY_REVOKE, NULL},
+    {"GET", T "/audit", AKIDB_OP_AUDIT_TENANT, NULL},
+    {"GET", "/v1/audit", AKIDB_OP_AUDIT_ALL, NULL},
 };
 
 static void test_route_table_is_the_documented_one(void) {
@@ -162,10 +162,10 @@ static void test_every_route_resolves_with_its_parameters(void) {
 static void test_literal_segment_beats_parameter_for_the_same_method(void) {
   /* A table where both orders occur: the literal must win either way. */
   static const http_route_t table[] = {
-      {"GET", "/items/{id}", AKIDB_OP_POINT_GET},
-      {"GET", "/items/special", AKIDB_OP_POINT_COUNT},
-      {"GET", "/a/{x}/c", AKIDB_OP_USER_GET},
-      {"GET", "/a/b/{y}", AKIDB_OP_USER_LIST},
+      {"GET", "/items/{id}", AKIDB_OP_POINT_GET, NULL},
+      {"GET", "/items/special", AKIDB_OP_POINT_COUNT, NULL},
+      {"GET", "/a/{x}/c", AKIDB_OP_USER_GET, NULL},
+      {"GET", "/a/b/{y}", AKIDB_OP_USER_LIST, NULL},
   };
   static http_router_t rt;
   http_router_init(&rt, table, sizeof table / sizeof table[0]);
@@ -390,16 +390,26 @@ static void test_content_type_rule(void) {
   ASSERT_TRUE(!http_content_type_ok(""));
 }
 
-static void test_json_depth_prescan(void) {
+/* Whether http_body_parse accepts `text` at `max_depth`. */
+static bool depth_ok(const char *text, uint32_t max_depth) {
+  json_t *v = NULL;
+  char err[512] = "";
+  int rc = http_body_parse(text, strlen(text), max_depth, &v, err, sizeof err);
+  json_decref(v);
+  if (rc) ASSERT_STR_CONTAINS(err, "limits.max_json_depth");
+  return rc == 0;
+}
+
+static void test_json_depth_limit(void) {
   const char *three = "{\"a\":[{\"b\":1}]}";
-  ASSERT_TRUE(http_json_depth_ok(three, strlen(three), 3));
-  ASSERT_TRUE(!http_json_depth_ok(three, strlen(three), 2));
+  ASSERT_TRUE(depth_ok(three, 3));
+  ASSERT_TRUE(!depth_ok(three, 2));
   /* Brackets inside strings do not count, escaped quotes do not end them. */
   const char *str = "{\"s\":\"[[[[{{{{\\\"[[[[\"}";
-  ASSERT_TRUE(http_json_depth_ok(str, strlen(str), 1));
+  ASSERT_TRUE(depth_ok(str, 1));
   const char *seq = "[[1],[2],[3],[[4]]]";
-  ASSERT_TRUE(http_json_depth_ok(seq, strlen(seq), 3));
-  ASSERT_TRUE(!http_json_depth_ok(seq, strlen(seq), 2));
+  ASSERT_TRUE(depth_ok(seq, 3));
+  ASSERT_TRUE(!depth_ok(seq, 2));
 }
 
 static void test_body_parse_reports_position_and_limits(void) {
@@ -452,5 +462,5 @@ CHECK_MAIN(CHECK_CASE(test_route_table_is_the_documented_one),
            CHECK_CASE(test_bad_query_strings_are_refused),
            CHECK_CASE(test_request_id_rule),
            CHECK_CASE(test_content_type_rule),
-           CHECK_CASE(test_json_depth_prescan),
+           CHECK_CASE(test_json_depth_limit),
            CHECK_CASE(test_body_parse_reports_position_and_limits))
