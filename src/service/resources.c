@@ -11,6 +11,25 @@
 
 #include "service/svc_internal.h"
 
+/* The catalog's deletes of a tenant, a database or a collection. */
+typedef int (*catalog_delete_fn)(akidb_catalog_t *cat, const akidb_uuid_t *id,
+                                 const akidb_audit_ctx_t *audit, akidb_uuid_t **removed,
+                                 size_t *n_removed, char *err, size_t errlen);
+
+/* Deletes through the catalog (with its audit row), then closes and
+ * removes the data of every collection the delete took with it. */
+static int delete_and_drop(svc_call_t *c, catalog_delete_fn del, const akidb_uuid_t *id) {
+  akidb_uuid_t *removed = NULL;
+  size_t n = 0;
+  char err[256] = "";
+  int rc = del(c->svc->cat, id, &c->audit, &removed, &n, err, sizeof err);
+  svc_catalog_changed(c->svc);
+  if (rc) return svc_fail_code(c, rc, err);
+  svc_drop_collections(c->svc, removed, n);
+  free(removed);
+  return svc_ok(c, 204, NULL);
+}
+
 /* ------------------------------------------------------------- tenants -- */
 
 /* Reads the optional "quotas" object into `q` (fields absent stay as they
@@ -139,16 +158,7 @@ int svc_op_tenant_delete(svc_call_t *c) {
   if (svc_resolve_tenant(c, AKIDB_ACT_TENANT_READ)) return -1;
   akidb_resource_t res = {.tenant_id = &c->tenant.id};
   if (svc_authorize(c, AKIDB_ACT_TENANT_DELETE, &res)) return -1;
-  akidb_uuid_t *removed = NULL;
-  size_t n = 0;
-  char err[256] = "";
-  int rc = akidb_tenant_delete(c->svc->cat, &c->tenant.id, &c->audit, &removed, &n, err,
-                               sizeof err);
-  svc_catalog_changed(c->svc);
-  if (rc) return svc_fail_code(c, rc, err);
-  svc_drop_collections(c->svc, removed, n);
-  free(removed);
-  return svc_ok(c, 204, NULL);
+  return delete_and_drop(c, akidb_tenant_delete, &c->tenant.id);
 }
 
 /* ----------------------------------------------------------- databases -- */
@@ -199,15 +209,7 @@ int svc_op_database_get(svc_call_t *c) {
 
 int svc_op_database_delete(svc_call_t *c) {
   if (svc_resolve_tenant(c, AKIDB_ACT_DATABASE_DELETE) || svc_resolve_database(c)) return -1;
-  akidb_uuid_t *removed = NULL;
-  size_t n = 0;
-  char err[256] = "";
-  int rc = akidb_database_delete(c->svc->cat, &c->db.id, &c->audit, &removed, &n, err, sizeof err);
-  svc_catalog_changed(c->svc);
-  if (rc) return svc_fail_code(c, rc, err);
-  svc_drop_collections(c->svc, removed, n);
-  free(removed);
-  return svc_ok(c, 204, NULL);
+  return delete_and_drop(c, akidb_database_delete, &c->db.id);
 }
 
 /* --------------------------------------------------------- collections -- */
@@ -364,14 +366,5 @@ int svc_op_collection_delete(svc_call_t *c) {
     return -1;
   svc_coll_release(c->coll); /* the drop below waits for every user */
   c->coll = NULL;
-  akidb_uuid_t *removed = NULL;
-  size_t n = 0;
-  char err[256] = "";
-  int rc = akidb_collection_meta_delete(c->svc->cat, &c->meta.id, &c->audit, &removed, &n, err,
-                                        sizeof err);
-  svc_catalog_changed(c->svc);
-  if (rc) return svc_fail_code(c, rc, err);
-  svc_drop_collections(c->svc, removed, n);
-  free(removed);
-  return svc_ok(c, 204, NULL);
+  return delete_and_drop(c, akidb_collection_meta_delete, &c->meta.id);
 }

@@ -293,6 +293,11 @@ int akidb_service_open(const akidb_service_options_t *o, akidb_service_t **out,
   akidb_service_t *s = calloc(1, sizeof *s);
   if (!s) return AKIDB_ENOMEM;
   s->opt = *o;
+  /* Each service starts its catalog generation in a range of its own, so
+   * a later service at the same address never meets the cache entries of
+   * an earlier one (cache.c keys entries by service and generation). */
+  static atomic_uint_fast64_t epochs;
+  atomic_store(&s->catalog_gen, (atomic_fetch_add(&epochs, 1) + 1) << 32);
   int rc = svc_registry_init(&s->reg);
   if (rc) {
     free(s);
