@@ -53,12 +53,18 @@ static int64_t mono_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Whether a slot holds (svc, scope, name) and is still valid. */
+/* Whether a slot was filled by this service since its last catalog change,
+ * less than SVC_CACHE_TTL_MS ago. */
+static bool live(const key_t_ *k, const akidb_service_t *s, int64_t now) {
+  return k->svc == s && k->gen == atomic_load(&((akidb_service_t *)s)->catalog_gen) &&
+         now - k->at_ms < SVC_CACHE_TTL_MS;
+}
+
+/* Whether a live slot holds (scope, name). */
 static bool fresh(const key_t_ *k, const akidb_service_t *s, const akidb_uuid_t *scope,
                   const char *name, int64_t now) {
-  return k->svc == s && k->gen == atomic_load(&((akidb_service_t *)s)->catalog_gen) &&
-         now - k->at_ms < SVC_CACHE_TTL_MS &&
-         (!scope || akidb_uuid_compare(&k->scope, scope) == 0) && strcmp(k->name, name) == 0;
+  return live(k, s, now) && (!scope || akidb_uuid_compare(&k->scope, scope) == 0) &&
+         strcmp(k->name, name) == 0;
 }
 
 static void set_key(key_t_ *k, const akidb_service_t *s, uint64_t gen, const akidb_uuid_t *scope,
@@ -68,6 +74,14 @@ static void set_key(key_t_ *k, const akidb_service_t *s, uint64_t gen, const aki
   k->at_ms = now;
   if (scope) k->scope = *scope;
   snprintf(k->name, sizeof k->name, "%s", name);
+}
+
+/* Keeps a tenant row read at generation `gen` (found by slug or by id). */
+static void keep_tenant(const akidb_service_t *s, uint64_t gen, int64_t now,
+                        const akidb_tenant_t *row) {
+  tenant_slot_t *slot = &tenants[next_tenant++ % SLOTS];
+  set_key(&slot->key, s, gen, NULL, row->slug, now);
+  slot->row = *row;
 }
 
 int svc_cached_tenant_by_slug(akidb_service_t *s, const char *slug, akidb_tenant_t *out,
@@ -80,30 +94,21 @@ int svc_cached_tenant_by_slug(akidb_service_t *s, const char *slug, akidb_tenant
     }
   uint64_t gen = atomic_load(&s->catalog_gen);
   int rc = akidb_tenant_get_by_slug(s->cat, slug, out, err, errlen);
-  if (rc) return rc;
-  tenant_slot_t *slot = &tenants[next_tenant++ % SLOTS];
-  set_key(&slot->key, s, gen, NULL, out->slug, now);
-  slot->row = *out;
-  return AKIDB_OK;
+  if (!rc) keep_tenant(s, gen, now, out);
+  return rc;
 }
 
 int svc_cached_tenant_by_id(akidb_service_t *s, const akidb_uuid_t *id, akidb_tenant_t *out) {
   int64_t now = mono_ms();
-  uint64_t gen = atomic_load(&s->catalog_gen);
-  for (int i = 0; i < SLOTS; i++) {
-    const tenant_slot_t *t = &tenants[i];
-    if (t->key.svc == s && t->key.gen == gen && now - t->key.at_ms < SVC_CACHE_TTL_MS &&
-        akidb_uuid_compare(&t->row.id, id) == 0) {
-      *out = t->row;
+  for (int i = 0; i < SLOTS; i++)
+    if (live(&tenants[i].key, s, now) && akidb_uuid_compare(&tenants[i].row.id, id) == 0) {
+      *out = tenants[i].row;
       return AKIDB_OK;
     }
-  }
+  uint64_t gen = atomic_load(&s->catalog_gen);
   int rc = akidb_tenant_get(s->cat, id, out, NULL, 0);
-  if (rc) return rc;
-  tenant_slot_t *slot = &tenants[next_tenant++ % SLOTS];
-  set_key(&slot->key, s, gen, NULL, out->slug, now);
-  slot->row = *out;
-  return AKIDB_OK;
+  if (!rc) keep_tenant(s, gen, now, out);
+  return rc;
 }
 
 int svc_cached_database(akidb_service_t *s, const akidb_uuid_t *tenant, const char *name,

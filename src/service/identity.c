@@ -72,7 +72,7 @@ int svc_op_logout(svc_call_t *c) {
 static void principal_slug(svc_call_t *c, char *out, size_t len) {
   akidb_tenant_t t;
   *out = '\0';
-  if (c->who.has_tenant && akidb_tenant_get(c->svc->cat, &c->who.tenant_id, &t, NULL, 0) == 0)
+  if (c->who.has_tenant && svc_cached_tenant_by_id(c->svc, &c->who.tenant_id, &t) == 0)
     snprintf(out, len, "%s", t.slug);
 }
 

@@ -56,7 +56,7 @@ uint32_t svc_buckets_take(svc_buckets_t *b, const akidb_uuid_t *tenant, uint32_t
       wait = (uint32_t)ceil((1.0 - k->tokens) / k->rate);
   }
   pthread_mutex_unlock(&b->lock);
-  return wait ? wait : 0;
+  return wait;
 }
 
 /* ----------------------------------------------------- authentication -- */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "obs/metrics.h"
 #include "service/svc_internal.h"
 
 /* The catalog's deletes of a tenant, a database or a collection. */
@@ -312,6 +313,7 @@ int svc_op_collection_create(svc_call_t *c) {
   char err[512] = "";
   int rc = akidb_collection_meta_create(c->svc->cat, &in, &c->audit, &out, err, sizeof err);
   svc_catalog_changed(c->svc);
+  if (rc == AKIDB_EQUOTA) obs_quota_rejection("collections");
   if (rc) return svc_fail_code(c, rc, err);
   rc = svc_open_collection(c->svc, &out, c->tenant.slug, c->db.name, err, sizeof err);
   if (rc) {

@@ -118,7 +118,6 @@ static akidb_status_t status_of(int code) {
 
 int svc_fail_code(svc_call_t *c, int code, const char *msg) {
   akidb_status_t st = status_of(code);
-  if (st == AKIDB_ST_QUOTA_EXCEEDED) obs_quota_rejection("collections");
   if (st == AKIDB_ST_INTERNAL)
     return svc_fail(c, st, "%s (%s); report this with the request id",
                     msg && *msg ? msg : akidb_strerror(code), akidb_err_name(code));
