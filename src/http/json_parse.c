@@ -68,7 +68,7 @@ static json_t *fail(parser_t *ps, int code, const char *fmt, ...) {
   return NULL;
 }
 
-static void skip_ws(parser_t *ps) {
+static inline void skip_ws(parser_t *ps) {
   while (ps->p < ps->end) {
     char ch = *ps->p;
     if (ch == '\n') {
@@ -181,6 +181,102 @@ static int scan_number(parser_t *ps, bool *is_int, json_int_t *iv, double *dv) {
   ps->p = q;
   *dv = d;
   return 0;
+}
+
+/* ------------------------------------------------- vector fast path -- */
+
+/* The digits of a vector element are read eight at a time: the eight bytes
+ * at q, XOR '0', hold 0..9 in every byte that was a digit. */
+static inline uint64_t load8_digits(const char *q) {
+  uint64_t v;
+  memcpy(&v, q, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  v = __builtin_bswap64(v); /* byte 0 = first character, as below */
+#endif
+  return v ^ 0x3030303030303030ull;
+}
+
+/* How many of the eight bytes (first character in the low byte) are
+ * digits before the first one that is not: a byte is a digit when, XOR
+ * '0', it is below 10 (bit 7 of it + 0x76 stays clear, without carries). */
+static inline int digit_prefix8(uint64_t x) {
+  uint64_t bad = (((x & 0x7f7f7f7f7f7f7f7full) + 0x7676767676767676ull) | x) &
+                 0x8080808080808080ull;
+  return bad ? __builtin_ctzll(bad) >> 3 : 8;
+}
+
+/* The value of eight digit bytes (0..9 each, low byte most significant):
+ * pairs, then two multiplications combine four pairs into 8 digits. */
+static inline uint32_t value8(uint64_t x) {
+  x = x * 10 + (x >> 8);
+  x = ((x & 0x000000ff000000ffull) * (100 + (1000000ull << 32)) +
+       ((x >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32))) >>
+      32;
+  return (uint32_t)x;
+}
+
+static const uint64_t POW10_U64[] = {1,      10,      100,      1000,     10000,
+                                     100000, 1000000, 10000000, 100000000};
+
+/* Reads the digits at q into *m, counting them (leading zeros too) in *nd.
+ * Returns the end of the digits, or NULL past 19 digits in all (the
+ * general scanner then takes the number). */
+static inline const char *digit_run(const char *q, const char *end, uint64_t *m, int *nd) {
+  while (end - q >= 8) {
+    uint64_t x = load8_digits(q);
+    int len = digit_prefix8(x);
+    if (len == 0) return q;
+    if (*nd + len > 19) return NULL;
+    *m = *m * POW10_U64[len] + value8(len == 8 ? x : x << (8 * (8 - len)));
+    *nd += len;
+    q += len;
+    if (len < 8) return q;
+  }
+  for (; q < end && is_digit(*q); q++) {
+    if (*nd >= 19) return NULL;
+    *m = *m * 10 + (uint64_t)(*q - '0');
+    (*nd)++;
+  }
+  return q;
+}
+
+/* Scans the common vector element (at most 19 digits, a mantissa up to
+ * 2^53 and a decimal exponent within ±22, so one exact multiplication or
+ * division by a power of ten rounds correctly, as in scan_number). Returns
+ * false, with nothing consumed, for anything else: the general scanner
+ * then takes it, errors included. */
+static inline bool scan_float_fast(parser_t *ps, double *out) {
+  const char *q = ps->p, *end = ps->end;
+  bool neg = q < end && *q == '-';
+  q += neg;
+  if (q >= end || !is_digit(*q)) return false;
+  uint64_t m = 0;
+  int nd = 0, exp10 = 0;
+  if (*q == '0') {
+    q++;
+  } else if (!(q = digit_run(q, end, &m, &nd))) {
+    return false;
+  }
+  if (q < end && *q == '.') {
+    int before = nd;
+    const char *f = q + 1;
+    if (!(q = digit_run(f, end, &m, &nd)) || q == f) return false;
+    exp10 = before - nd;
+  }
+  if (q < end && (*q == 'e' || *q == 'E')) {
+    q++;
+    int sign = 1, e = 0, ne = 0;
+    if (q < end && (*q == '+' || *q == '-')) sign = *q++ == '-' ? -1 : 1;
+    for (; q < end && is_digit(*q) && ne < 3; q++, ne++) e = e * 10 + (*q - '0');
+    if (ne == 0 || (q < end && is_digit(*q))) return false;
+    exp10 += sign * e;
+  }
+  if (m > (1ull << 53) || exp10 < -22 || exp10 > 22) return false;
+  double d = (double)m;
+  d = exp10 < 0 ? d / POW10[-exp10] : d * POW10[exp10];
+  *out = neg ? -d : d;
+  ps->p = q;
+  return true;
 }
 
 static json_t *parse_number(parser_t *ps) {
@@ -406,7 +502,7 @@ static bool at_vector_path(const parser_t *ps) {
   return false;
 }
 
-static bool floats_push(http_floats_t *f, float v) {
+static inline bool floats_push(http_floats_t *f, float v) {
   if (f->n_values == f->cap_values) {
     size_t cap = f->cap_values ? 2 * f->cap_values : 1024;
     float *p = realloc(f->values, cap * sizeof *p);
@@ -438,11 +534,14 @@ static json_t *try_float_array(parser_t *ps) {
       ok = false;
       break;
     }
-    bool is_int;
-    json_int_t iv = 0;
-    double dv = 0;
-    if (scan_number(ps, &is_int, &iv, &dv)) return NULL; /* error recorded */
-    double d = is_int ? (double)iv : dv;
+    double d;
+    if (!scan_float_fast(ps, &d)) {
+      bool is_int;
+      json_int_t iv = 0;
+      double dv = 0;
+      if (scan_number(ps, &is_int, &iv, &dv)) return NULL; /* error recorded */
+      d = is_int ? (double)iv : dv;
+    }
     if (fabs(d) > FLT_MAX || !floats_push(f, (float)d)) {
       ok = false;
       break;

@@ -170,7 +170,72 @@ static void test_other_arrays_and_odd_vectors_stay_json(void) {
   http_floats_free(&f);
 }
 
+/* Vector elements decode to (float)strtod bit for bit, in every format and
+ * at every offset the eight-digit reader can meet: runs of 1..20 digits,
+ * leading zeros, exponents of 1..4 digits, "-0", and numbers within eight
+ * bytes of the end of the body. */
+static void test_vector_elements_match_strtod(void) {
+  static const char *const paths[] = {"vector", NULL};
+  static const char *const edges[] = {
+      "0", "-0", "-0.0", "1", "12345678", "123456789", "1234567890123456", "1234567890123456789",
+      "12345678901234567890.5", "0.0000000000000000001234", "0.00000001", "0.12345678",
+      "-0.012345678918063641", "9007199254740993", "1e0005", "1E+05", "2.5e-3", "7e22", "7e23",
+      "3.4028234e38", "1.17549435e-38", "1.4e-45", "16777217", "0.1", "100000000",
+  };
+  uint64_t state = 2463534242ull;
+  const char *fmts[] = {"%.9g", "%.17g", "%g", "%e", "%.3f", "%.8f", "%.0f"};
+  char *text = malloc(1 << 20);
+  float *want = malloc(sizeof(float) * 20000);
+  ASSERT_TRUE(text && want);
+  for (int round = 0; round < 20; round++) {
+    size_t len = (size_t)sprintf(text, "{\"vector\":[");
+    int n = 0;
+    for (; n < 1000; n++) {
+      char tok[64];
+      if (n % 7 == 3) {
+        snprintf(tok, sizeof tok, "%s", edges[(n + round) % (sizeof edges / sizeof *edges)]);
+      } else {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        double d = ((double)(state >> 11) / 9007199254740992.0 - 0.5) *
+                   pow(10, (int)(state % 12) - 6);
+        snprintf(tok, sizeof tok, fmts[(n + round) % 7], d);
+      }
+      want[n] = (float)strtod(tok, NULL);
+      len += (size_t)sprintf(text + len, "%s%s", n ? (n % 5 ? "," : " , ") : "", tok);
+    }
+    /* The last round ends the body right after the array: no slack. */
+    len += (size_t)sprintf(text + len, round == 19 ? "]}" : "],\"k\":10}");
+    http_floats_t f = {0};
+    json_t *v = NULL;
+    char err[256] = "";
+    if (http_json_parse_vectors(text, len, 64, paths, &f, &v, err, sizeof err) != 0)
+      CHECK_FAIL("round %d refused: %s", round, err);
+    ASSERT_EQ_INT((int)f.count, 1);
+    ASSERT_EQ_INT((int)f.items[0].n, n);
+    for (int i = 0; i < n; i++)
+      if (memcmp(&f.items[0].values[i], &want[i], sizeof(float)) != 0)
+        CHECK_FAIL("round %d element %d: got %.9g, want %.9g", round, i,
+                   (double)f.items[0].values[i], (double)want[i]);
+    json_decref(v);
+    http_floats_free(&f);
+  }
+  /* A short body: every element within eight bytes of its end. */
+  const char *tail = "{\"vector\":[1,-0.5,7]}";
+  http_floats_t f = {0};
+  json_t *v = parse_vectors(tail, paths, &f);
+  ASSERT_EQ_INT((int)f.items[0].n, 3);
+  ASSERT_TRUE(f.items[0].values[0] == 1.0f && f.items[0].values[1] == -0.5f &&
+              f.items[0].values[2] == 7.0f);
+  json_decref(v);
+  http_floats_free(&f);
+  free(text);
+  free(want);
+}
+
 CHECK_MAIN(CHECK_CASE(test_vectors_at_route_paths_become_floats),
+           CHECK_CASE(test_vector_elements_match_strtod),
            CHECK_CASE(test_other_arrays_and_odd_vectors_stay_json),
            CHECK_CASE(test_documents_parse_like_jansson), CHECK_CASE(test_numbers_convert_exactly),
            CHECK_CASE(test_out_of_range_numbers_are_minus_two),
