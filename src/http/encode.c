@@ -11,18 +11,7 @@
 #include "http/http_internal.h"
 
 long http_encode_json(const json_t *body, char **buf, size_t *cap) {
-  for (int attempt = 0; attempt < 2; attempt++) {
-    size_t need = json_dumpb(body, *buf, *cap, JSON_COMPACT);
-    if (need == 0) return -1;
-    if (need <= *cap) return (long)need;
-    size_t grow = *cap ? *cap : 1024;
-    while (grow < need) grow *= 2;
-    char *p = realloc(*buf, grow);
-    if (!p) return -1;
-    *buf = p;
-    *cap = grow;
-  }
-  return -1;
+  return http_json_write(body, buf, cap);
 }
 
 long http_encode_error(akidb_status_t status, const char *message, char **buf, size_t *cap) {

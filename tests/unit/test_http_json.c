@@ -4,7 +4,8 @@
  * bit for bit, strings with every escape and UTF-8), a refusal for every
  * invalid one (with line and column), -2 for numbers out of range,
  * duplicate keys refused; the arrays at a route's vector paths decoded to
- * float32 (and everything else left as JSON).
+ * float32 (and everything else left as JSON); and the writer (json_write.c)
+ * byte for byte against json_dumps(JSON_COMPACT).
  */
 #include <math.h>
 #include <stdint.h>
@@ -234,8 +235,71 @@ static void test_vector_elements_match_strtod(void) {
   free(want);
 }
 
+/* The writer (json_write.c) against json_dumps(JSON_COMPACT), byte for
+ * byte: `v` is consumed. */
+static void writes_like_jansson(json_t *v) {
+  char *buf = NULL;
+  size_t cap = 0;
+  long n = http_json_write(v, &buf, &cap);
+  char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+  if (n < 0 || !want || (size_t)n != strlen(want) || memcmp(buf, want, (size_t)n) != 0)
+    CHECK_FAIL("wrote '%.*s', jansson '%s'", n < 0 ? 0 : (int)n, buf ? buf : "", want ? want : "");
+  free(want);
+  free(buf);
+  json_decref(v);
+}
+
+/* Reals of every magnitude (random bits, the fast range's edges, exact
+ * ties, floats widened to double, integers), integers, strings with every
+ * escape, and nested containers all come out as jansson writes them. */
+static void test_writer_matches_jansson(void) {
+  static const double edges[] = {0.0, -0.0, 1.0, -1.0, 0.5, 100.0, 1e-4, 9.9999999999999991e-5,
+                                 0.00010000000000000001, 1e15, 9999999999999998.0, 1e16,
+                                 9007199254740993.0, 123456789012345.67, 0.1, 0.2, 0.3, 1e-5,
+                                 2.5, 1e300, -1e-300, 4.9e-324, 1.7976931348623157e308,
+                                 0.30000000000000004, 1234.5, 999999999999999.9};
+  for (size_t i = 0; i < sizeof edges / sizeof *edges; i++) writes_like_jansson(json_real(edges[i]));
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  for (int i = 0; i < 300000; i++) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    double d;
+    switch (i % 4) {
+    case 0: { /* any finite double */
+      memcpy(&d, &state, sizeof d);
+      if (!isfinite(d)) continue;
+      break;
+    }
+    case 1: /* the fast range, every magnitude */
+      d = ((double)(state >> 11) / 9007199254740992.0) * pow(10, (int)(state % 22) - 5);
+      break;
+    case 2: /* a float distance widened to double */
+      d = (double)(float)((double)(state >> 11) / 9007199254740992.0 * 4.0);
+      break;
+    default: /* short decimals: exact ties at the 17th digit are likelier */
+      d = (double)(int64_t)(state % 2000001 - 1000000) / pow(10, (int)(state % 9));
+    }
+    writes_like_jansson(json_real(d));
+  }
+  writes_like_jansson(json_integer(0));
+  writes_like_jansson(json_integer(-9223372036854775807ll - 1));
+  writes_like_jansson(json_integer(9223372036854775807ll));
+  writes_like_jansson(json_string("plain, \"quoted\", back\\slash, /slash/, \b\f\n\r\t, "
+                                  "\x01\x1f\x7f, caf\xc3\xa9 \xf0\x9f\x98\x80"));
+  writes_like_jansson(json_stringn("nul\0inside", 10));
+  json_t *tree = json_pack("{s:[i,f,s,b,n,{}],s:{s:{s:[]}},s:f,s:o}", "a", 1, 2.5, "x", 1,
+                           "nested", "deeper", "empty", "score", 0.12345679104328156, "obj",
+                           json_object());
+  writes_like_jansson(tree);
+  writes_like_jansson(json_array());
+  writes_like_jansson(json_true());
+  writes_like_jansson(json_false());
+  writes_like_jansson(json_null());
+}
+
 CHECK_MAIN(CHECK_CASE(test_vectors_at_route_paths_become_floats),
-           CHECK_CASE(test_vector_elements_match_strtod),
+           CHECK_CASE(test_vector_elements_match_strtod), CHECK_CASE(test_writer_matches_jansson),
            CHECK_CASE(test_other_arrays_and_odd_vectors_stay_json),
            CHECK_CASE(test_documents_parse_like_jansson), CHECK_CASE(test_numbers_convert_exactly),
            CHECK_CASE(test_out_of_range_numbers_are_minus_two),
