@@ -309,9 +309,12 @@ uint64_t akidb_hnsw_memory_bytes(const akidb_hnsw_t *h) {
   uint64_t cap = h->cap, bytes = sizeof *h;
   bytes += cap * ((uint64_t)h->stride * sizeof(float) + h->l0_words * sizeof(uint32_t) +
                   sizeof(uint32_t *) + sizeof(uint64_t) + 3);
+  /* A claimed slot's level is written before its READY flag (release):
+   * slots not yet READY are still being filled by an insert. */
   uint32_t n = atomic_load(&mh->n_slots);
   for (uint32_t i = 0; i < n; i++)
-    bytes += (uint64_t)h->levels[i] * h->up_words * sizeof(uint32_t);
+    if (atomic_load_explicit(&mh->flags[i], memory_order_acquire) & FLAG_READY)
+      bytes += (uint64_t)h->levels[i] * h->up_words * sizeof(uint32_t);
   pthread_mutex_lock(&mh->map_lock);
   bytes += label_map_bytes(&h->map);
   pthread_mutex_unlock(&mh->map_lock);
