@@ -1,6 +1,6 @@
 /*
- * http/encode.c — encoders of the REST transport: a JSON answer into a
- * reusable buffer, the error body {"error":{"code","message"}}, and the
+ * http/encode.c — encoders of the REST transport built on the JSON writer
+ * (json_write.c): the error body {"error":{"code","message"}}, and the
  * /metrics page (the registry plus per-collection figures from the service).
  * Stateless; thread-safe (the service visits collections under its own
  * lock).
@@ -9,10 +9,6 @@
 #include <string.h>
 
 #include "http/http_internal.h"
-
-long http_encode_json(const json_t *body, char **buf, size_t *cap) {
-  return http_json_write(body, buf, cap);
-}
 
 long http_encode_error(akidb_status_t status, const char *message, char **buf, size_t *cap) {
   json_t *msg = json_string(message ? message : "");

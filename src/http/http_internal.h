@@ -163,12 +163,10 @@ int http_json_parse_vectors(const char *text, size_t len, uint32_t max_depth,
 /* ------------------------------------------------------------ encoders -- */
 
 /* Serialises `body` compactly into *buf (grown with realloc as needed;
- * *cap its size). Returns the length, or -1 when out of memory. */
+ * *cap its size): the same text as json_dumps(body, JSON_COMPACT), with
+ * exact fast real formatting (json_write.c). Returns the length, or -1
+ * when out of memory. */
 long http_encode_json(const json_t *body, char **buf, size_t *cap);
-
-/* The writer behind http_encode_json (json_write.c): the same text as
- * json_dumps(v, JSON_COMPACT), with exact fast real formatting. */
-long http_json_write(const json_t *v, char **buf, size_t *cap);
 
 /* Serialises {"error":{"code":..,"message":..}} into *buf like above.
  * Bytes of `message` that are not valid UTF-8 are replaced by '?'. */

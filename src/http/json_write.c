@@ -118,12 +118,12 @@ static void put_real(out_t *o, double v) {
   char d[17], buf[64];
   int E;
   size_t n = 0;
-  if (v != 0 && real_digits(fabs(v), d, &E) && E <= 16) {
+  if (v != 0 && real_digits(fabs(v), d, &E)) { /* E in [-4, 16]: %g's fixed form */
     if (v < 0) buf[n++] = '-';
     int last = 16; /* %g drops trailing zeros */
     while (last > 0 && d[last] == '0') last--;
     if (E >= 0) {
-      for (int i = 0; i <= E; i++) buf[n++] = i <= last ? d[i] : '0';
+      for (int i = 0; i <= E; i++) buf[n++] = d[i];
       buf[n++] = '.';
       if (last > E)
         for (int i = E + 1; i <= last; i++) buf[n++] = d[i];
@@ -245,7 +245,7 @@ static void put_value(out_t *o, const json_t *v) {
   }
 }
 
-long http_json_write(const json_t *v, char **buf, size_t *cap) {
+long http_encode_json(const json_t *v, char **buf, size_t *cap) {
   out_t o = {.p = *buf, .len = 0, .cap = *cap};
   if (v) put_value(&o, v);
   *buf = o.p;

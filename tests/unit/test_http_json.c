@@ -240,7 +240,7 @@ static void test_vector_elements_match_strtod(void) {
 static void writes_like_jansson(json_t *v) {
   char *buf = NULL;
   size_t cap = 0;
-  long n = http_json_write(v, &buf, &cap);
+  long n = http_encode_json(v, &buf, &cap);
   char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
   if (n < 0 || !want || (size_t)n != strlen(want) || memcmp(buf, want, (size_t)n) != 0)
     CHECK_FAIL("wrote '%.*s', jansson '%s'", n < 0 ? 0 : (int)n, buf ? buf : "", want ? want : "");
