@@ -36,7 +36,8 @@ extern "C" {
   X(ETRANSITION, -15, "invalid state transition")                              \
   X(EQUOTA, -16, "quota exceeded")                                             \
   X(ERATELIMIT, -17, "rate limited: too many attempts, retry later")           \
-  X(ECONFLICT, -18, "conflicts with the resource's current state")
+  X(ECONFLICT, -18, "conflicts with the resource's current state")             \
+  X(EBUSY, -19, "busy: too much work is pending, retry later")
 
 typedef enum {
 #define AKIDB_ERROR_ENUM(name, value, msg) AKIDB_##name = (value),

@@ -8,8 +8,9 @@
  * points not yet in the graph are scanned exactly and merged with the
  * graph's results, so a search never misses an acknowledged point because
  * it is "not indexed yet", and a deleted or replaced point never reappears.
- * Background threads move buffered points into the graph, write checkpoints
- * (by WAL size and time, and at close) and compact the graph.
+ * Jobs on a worker pool (akidb/pool.h, shared by every collection) move
+ * buffered points into the graph, write checkpoints (by WAL size and time,
+ * and at close) and compact the graph; a collection owns no thread.
  *
  * On-disk layout of a collection directory:
  *   wal/                 log segments (see docs/architecture.md)
@@ -29,6 +30,7 @@
 
 #include "akidb/errors.h"
 #include "akidb/index.h"
+#include "akidb/pool.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,10 +64,15 @@ typedef struct {
   uint64_t checkpoint_wal_bytes;  /* checkpoint once the log holds this much; default 256 MiB */
   uint32_t checkpoint_interval_s; /* and at least this often while writes come; default 300 */
   double compact_deleted_ratio;   /* compact the graph when deleted/total exceeds it; default 0.2 */
-  uint32_t index_threads;         /* background graph builders; default 1 */
+  uint32_t index_threads;         /* pool workers that may index this collection at once;
+                                     default 1 */
   uint32_t exact_below;           /* collections with fewer live points are searched exactly; default 1000 */
-  bool background;                /* run the indexing/maintenance threads (default true);
-                                     false: the caller drives akidb_collection_index_pending */
+  uint64_t max_pending;           /* points waiting for the graph before writes wait (then
+                                     fail with AKIDB_EBUSY); 0 = unbounded (default) */
+  uint32_t backpressure_wait_ms;  /* how long a write waits for room; default 1000 */
+  bool background;                /* index, checkpoint and compact on the worker pool (default
+                                     true); false: the caller drives akidb_collection_index_pending */
+  akidb_pool_t *pool;             /* the worker pool; NULL: akidb_pool_default() */
   akidb_log_fn log;               /* NULL: messages go to stderr */
   void *log_ctx;
 } akidb_collection_options_t;
@@ -132,7 +139,9 @@ typedef struct {
  * written; `err` names the point index): AKIDB_EINVAL (empty batch, empty
  * id, id too long or containing NUL, missing vector), AKIDB_ELIMIT (payload
  * or text too large), AKIDB_EVALUE (NaN/Inf or a zero cosine vector),
- * AKIDB_EIO (the log failed: sticky until reopen).
+ * AKIDB_EIO (the log failed: sticky until reopen), AKIDB_EBUSY (more than
+ * max_pending points wait for the graph and none made room within
+ * backpressure_wait_ms: retry later).
  */
 int akidb_collection_upsert(akidb_collection_t *c, const akidb_point_t *pts, size_t n,
                             char *err, size_t errlen);

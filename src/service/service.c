@@ -110,6 +110,7 @@ static akidb_status_t status_of(int code) {
   case AKIDB_EQUOTA:
     return AKIDB_ST_QUOTA_EXCEEDED;
   case AKIDB_ERATELIMIT:
+  case AKIDB_EBUSY:
     return AKIDB_ST_RATE_LIMITED;
   default:
     return AKIDB_ST_INTERNAL;
@@ -121,6 +122,7 @@ int svc_fail_code(svc_call_t *c, int code, const char *msg) {
   if (st == AKIDB_ST_INTERNAL)
     return svc_fail(c, st, "%s (%s); report this with the request id",
                     msg && *msg ? msg : akidb_strerror(code), akidb_err_name(code));
+  if (code == AKIDB_EBUSY) c->res->error.retry_after_s = 1;
   return svc_fail(c, st, "%s", msg && *msg ? msg : akidb_strerror(code));
 }
 

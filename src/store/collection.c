@@ -74,6 +74,8 @@ void akidb_collection_options_default(akidb_collection_options_t *o, uint32_t di
   o->compact_deleted_ratio = 0.2;
   o->index_threads = 1;
   o->exact_below = 1000;
+  o->max_pending = 0;
+  o->backpressure_wait_ms = 1000;
   o->background = true;
 }
 
@@ -101,7 +103,9 @@ int akidb_collection_options_validate(const akidb_collection_options_t *o, char 
       (rc = check_u64("checkpoint_interval_s", o->checkpoint_interval_s, 1, 86400 * 7, err,
                       errlen)) ||
       (rc = check_u64("index_threads", o->index_threads, 1, 256, err, errlen)) ||
-      (rc = check_u64("exact_below", o->exact_below, 0, 1u << 30, err, errlen)))
+      (rc = check_u64("exact_below", o->exact_below, 0, 1u << 30, err, errlen)) ||
+      (rc = check_u64("backpressure_wait_ms", o->backpressure_wait_ms, 0, 600000, err,
+                      errlen)))
     return rc;
   if (!(o->compact_deleted_ratio > 0.0 && o->compact_deleted_ratio <= 1.0)) {
     SAY("compact_deleted_ratio is %g; it must be in (0, 1]", o->compact_deleted_ratio);
@@ -297,9 +301,6 @@ int store_apply_upsert(akidb_collection_t *c, const void *data, size_t len, char
     SAY("out of memory while applying %u points", n);
     return rc;
   }
-  pthread_mutex_lock(&c->idle_lock);
-  pthread_cond_broadcast(&c->idle_cond);
-  pthread_mutex_unlock(&c->idle_lock);
   return AKIDB_OK;
 }
 
@@ -360,6 +361,7 @@ static int log_and_apply(akidb_collection_t *c, uint8_t type, void *body, size_t
   pthread_cond_broadcast(&c->applied_cond);
   pthread_mutex_unlock(&c->apply_lock);
   if (rc) mark_failed(c, "a durable write could not be applied in memory");
+  else maintain_note_write(c, type == REC_DELETE);
   return rc;
 }
 
@@ -406,7 +408,7 @@ int akidb_collection_upsert(akidb_collection_t *c, const akidb_point_t *pts, siz
   if (!tmp) return AKIDB_ENOMEM;
   for (size_t i = 0; i < n && rc == AKIDB_OK; i++) rc = check_point(c, &pts[i], i, tmp, err, errlen);
   free(tmp);
-  if (rc) return rc;
+  if (rc || (rc = maintain_wait_for_room(c, n, err, errlen))) return rc;
   void *body;
   size_t len;
   if ((rc = codec_encode_upsert(pts, n, c->dim, &body, &len))) return rc;
@@ -582,7 +584,7 @@ static void collection_free(akidb_collection_t *c) {
   pthread_mutex_destroy(&c->idle_lock);
   pthread_cond_destroy(&c->idle_cond);
   pthread_mutex_destroy(&c->ckpt_lock);
-  free(c->threads);
+  free(c->index_jobs);
   free(c->dir);
   free(c);
 }

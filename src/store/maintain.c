@@ -1,14 +1,22 @@
 /*
- * maintain.c — a collection's background work: indexer threads that move
- * buffered points into the HNSW graph, and one maintenance thread that
- * writes checkpoints (by log size and by time) and compacts the graph when
- * too many of its points are deleted.
+ * maintain.c — a collection's background work, as jobs on the worker pool
+ * (akidb/pool.h): indexing slices that move buffered points into the HNSW
+ * graph (opt.index_threads jobs, so that many workers may index one
+ * collection at once), and one maintenance job that writes checkpoints (by
+ * log size, and by time once writes came) and compacts the graph when too
+ * many of its points are deleted. A slice indexes at most SLICE_POINTS
+ * points and then yields its worker, so collections take turns. No thread
+ * belongs to a collection.
  *
  * Indexing holds index_gate for reading; an item is claimed PENDING →
  * INDEXING under claim_lock (with the collection lock read, so the buffer's
  * chunk table cannot move), inserted into the graph without any collection
  * lock, then marked INDEXED — unless a writer marked it DEAD_INDEXING
  * meanwhile, in which case the indexer deletes it from the graph again.
+ *
+ * Backpressure: a write that would take the points waiting for the graph
+ * past opt.max_pending waits on idle_cond (bounded by backpressure_wait_ms;
+ * indexing slices wake it) and then fails with AKIDB_EBUSY.
  *
  * Compaction works on a copy of the graph, so searches never wait for it:
  * indexing pauses, the graph is cloned and compacted, deletes made meanwhile
@@ -22,6 +30,11 @@
 #include <time.h>
 
 #include "store/store_internal.h"
+
+/* Points one indexing slice moves before it yields its worker. */
+#define SLICE_POINTS 256u
+/* A failed insert is retried after this long. */
+#define RETRY_MS 1000u
 
 #define SAY(...) (err ? snprintf(err, errlen, __VA_ARGS__) : 0)
 
@@ -103,7 +116,8 @@ size_t maintain_index_some(akidb_collection_t *c, size_t max) {
     abuf_release_done(&c->buf);
     pthread_rwlock_unlock(&c->lock);
   }
-  if (done && atomic_load(&c->buf.pending) == 0) wake_waiters(c);
+  if (done && (atomic_load(&c->buf.pending) == 0 || atomic_load(&c->space_waiters)))
+    wake_waiters(c);
   return done;
 }
 
@@ -136,15 +150,43 @@ void akidb_collection_wait_indexed(akidb_collection_t *c) {
   }
 }
 
-static void *indexer_main(void *arg) {
+/* One indexing slice (a pool job); true while points are left to claim. */
+static bool index_slice(void *arg) {
   akidb_collection_t *c = arg;
-  while (!atomic_load(&c->stopping)) {
-    if (maintain_index_some(c, 256)) continue;
-    pthread_mutex_lock(&c->idle_lock);
-    if (!atomic_load(&c->stopping)) idle_wait(c, 20);
-    pthread_mutex_unlock(&c->idle_lock);
+  if (atomic_load(&c->stopping)) return false;
+  uint64_t before = atomic_load(&c->buf.pending);
+  size_t done = maintain_index_some(c, SLICE_POINTS);
+  if (!done && before > 0 && !atomic_load(&c->stopping)) {
+    /* Nothing claimable: either other slices hold the rest, or an insert
+     * failed (logged); look again later rather than spin. */
+    akidb_pool_submit_after(c->pool, &c->maint_job, RETRY_MS);
   }
-  return NULL;
+  return done == SLICE_POINTS;
+}
+
+int maintain_wait_for_room(akidb_collection_t *c, size_t n, char *err, size_t errlen) {
+  uint64_t max = c->opt.max_pending;
+  if (!max || !c->opt.background) return AKIDB_OK;
+  double deadline = store_now() + c->opt.backpressure_wait_ms / 1000.0;
+  int rc = AKIDB_OK;
+  atomic_fetch_add(&c->space_waiters, 1);
+  pthread_mutex_lock(&c->idle_lock);
+  for (;;) {
+    uint64_t pending = atomic_load(&c->buf.pending);
+    if (pending == 0 || pending + n <= max) break;
+    double left = deadline - store_now();
+    if (left <= 0) {
+      SAY("%llu points of this collection are waiting to be indexed (the limit is %llu); "
+          "retry after a short wait, or send smaller batches",
+          (unsigned long long)pending, (unsigned long long)max);
+      rc = AKIDB_EBUSY;
+      break;
+    }
+    idle_wait(c, left > 0.05 ? 50 : (long)(left * 1000) + 1);
+  }
+  pthread_mutex_unlock(&c->idle_lock);
+  atomic_fetch_sub(&c->space_waiters, 1);
+  return rc;
 }
 
 /* ------------------------------------------------------------- compaction -- */
@@ -218,7 +260,26 @@ static bool compaction_due(akidb_collection_t *c) {
   return dead >= 64 && (double)dead > c->opt.compact_deleted_ratio * (double)total;
 }
 
-static void maintain_once(akidb_collection_t *c) {
+/* Milliseconds until a checkpoint is due by time (0: due now). */
+static uint32_t checkpoint_wait_ms(akidb_collection_t *c) {
+  double left = c->last_checkpoint_time + c->opt.checkpoint_interval_s - store_now();
+  return left <= 0 ? 0 : (uint32_t)(left * 1000.0) + 1;
+}
+
+static bool has_news(akidb_collection_t *c) {
+  pthread_mutex_lock(&c->apply_lock);
+  bool news = c->applied_seq != c->checkpoint_seq;
+  pthread_mutex_unlock(&c->apply_lock);
+  return news;
+}
+
+/* The maintenance job: compaction or checkpoint when due; then re-arms
+ * itself for the next checkpoint while unsaved writes exist. */
+static bool maintain_slice(void *arg) {
+  akidb_collection_t *c = arg;
+  if (atomic_load(&c->stopping) || atomic_load(&c->failed)) return false;
+  if (atomic_load(&c->buf.pending) > 0) /* an indexing retry was asked for */
+    for (uint32_t i = 0; i < c->n_index_jobs; i++) akidb_pool_submit(c->pool, &c->index_jobs[i]);
   char err[512] = "";
   int rc = AKIDB_OK;
   pthread_mutex_lock(&c->ckpt_lock);
@@ -230,39 +291,43 @@ static void maintain_once(akidb_collection_t *c) {
   pthread_mutex_unlock(&c->ckpt_lock);
   if (rc) store_log(c, AKIDB_LOG_ERROR, "background %s failed: %s (the log still holds "
                     "every write; will retry)", compact ? "compaction" : "checkpoint", err);
+  if (has_news(c))
+    akidb_pool_submit_after(c->pool, &c->maint_job, rc ? RETRY_MS * 5 : checkpoint_wait_ms(c));
+  return false;
 }
 
-static void *maintenance_main(void *arg) {
-  akidb_collection_t *c = arg;
-  while (!atomic_load(&c->stopping)) {
-    pthread_mutex_lock(&c->idle_lock);
-    if (!atomic_load(&c->stopping)) idle_wait(c, 250);
-    pthread_mutex_unlock(&c->idle_lock);
-    if (!atomic_load(&c->stopping) && !atomic_load(&c->failed)) maintain_once(c);
-  }
-  return NULL;
+void maintain_note_write(akidb_collection_t *c, bool deleted) {
+  if (!c->pool) return;
+  for (uint32_t i = 0; i < c->n_index_jobs; i++) akidb_pool_submit(c->pool, &c->index_jobs[i]);
+  if (wal_size_bytes(c->wal) >= c->opt.checkpoint_wal_bytes)
+    akidb_pool_submit(c->pool, &c->maint_job);
+  else
+    akidb_pool_submit_after(c->pool, &c->maint_job, deleted ? 250 : checkpoint_wait_ms(c));
 }
 
 int maintain_start(akidb_collection_t *c, char *err, size_t errlen) {
-  uint32_t n = c->opt.index_threads + 1;
-  c->threads = calloc(n, sizeof *c->threads);
-  if (!c->threads) return AKIDB_ENOMEM;
-  atomic_store(&c->stopping, false);
-  for (uint32_t i = 0; i < n; i++) {
-    int rc = pthread_create(&c->threads[i], NULL, i + 1 < n ? indexer_main : maintenance_main, c);
-    if (rc) {
-      SAY("cannot start a background thread: %s", strerror(rc));
-      maintain_stop(c);
-      return AKIDB_ENOMEM;
-    }
-    c->n_threads = i + 1;
+  akidb_pool_t *pool = c->opt.pool ? c->opt.pool : akidb_pool_default();
+  if (!pool) {
+    SAY("cannot start the worker pool");
+    return AKIDB_ENOMEM;
   }
+  c->index_jobs = calloc(c->opt.index_threads, sizeof *c->index_jobs);
+  if (!c->index_jobs) return AKIDB_ENOMEM;
+  c->n_index_jobs = c->opt.index_threads;
+  for (uint32_t i = 0; i < c->n_index_jobs; i++) akidb_job_init(&c->index_jobs[i], index_slice, c);
+  akidb_job_init(&c->maint_job, maintain_slice, c);
+  atomic_store(&c->stopping, false);
+  c->pool = pool;
+  /* Work left by recovery: points to index, writes not yet checkpointed. */
+  maintain_note_write(c, true);
   return AKIDB_OK;
 }
 
 void maintain_stop(akidb_collection_t *c) {
   atomic_store(&c->stopping, true);
   wake_waiters(c);
-  for (uint32_t i = 0; i < c->n_threads; i++) pthread_join(c->threads[i], NULL);
-  c->n_threads = 0;
+  if (!c->pool) return;
+  for (uint32_t i = 0; i < c->n_index_jobs; i++) akidb_pool_cancel(c->pool, &c->index_jobs[i]);
+  akidb_pool_cancel(c->pool, &c->maint_job);
+  c->pool = NULL;
 }

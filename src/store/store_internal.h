@@ -3,7 +3,7 @@
  * collection.c (open, close, writes, reads), records.c (point records and
  * the id map), buffer.c (the append buffer), codec.c (log record format),
  * checkpoint.c (checkpoint files), search.c (search and scan) and
- * maintain.c (background indexing, checkpoints, compaction).
+ * maintain.c (indexing, checkpoint and compaction jobs on the worker pool).
  *
  * Labels: every upserted point gets a fresh 64-bit label (never reused), its
  * key in the HNSW graph and in `recs`. Replacing a point retires the old
@@ -165,11 +165,14 @@ struct akidb_collection {
   uint64_t checkpoint_bytes;
   uint64_t checkpoints;
   double last_checkpoint_seconds;
-  double last_checkpoint_time; /* monotonic seconds */
+  _Atomic double last_checkpoint_time; /* monotonic seconds (read by writers) */
   pthread_mutex_t ckpt_lock;   /* one checkpoint or compaction at a time */
 
-  pthread_t *threads; /* indexers, then the maintenance thread */
-  uint32_t n_threads;
+  akidb_pool_t *pool;       /* NULL until maintain_start (or without background) */
+  akidb_job_t *index_jobs;  /* opt.index_threads of them: indexing slices */
+  uint32_t n_index_jobs;
+  akidb_job_t maint_job;    /* checkpoints and compaction */
+  _Atomic uint32_t space_waiters; /* writers waiting for pending to drop (backpressure) */
   _Atomic bool stopping;
 };
 
@@ -215,8 +218,16 @@ int checkpoint_load(akidb_collection_t *c, uint64_t *points, char *err, size_t e
 extern _Atomic int checkpoint_crash_step;
 
 /* maintain.c */
+/* Starts the collection's jobs on its pool (opt.pool or the default). */
 int maintain_start(akidb_collection_t *c, char *err, size_t errlen);
+/* Takes the jobs out of the pool, waiting for running slices. */
 void maintain_stop(akidb_collection_t *c);
+/* After a write was applied: wakes indexing, arms the checkpoint timer
+ * (now when the log is large), and a compaction check after deletes. */
+void maintain_note_write(akidb_collection_t *c, bool deleted);
+/* Backpressure: waits (bounded) until `n` more points fit under
+ * opt.max_pending. AKIDB_OK or AKIDB_EBUSY with `err` saying so. */
+int maintain_wait_for_room(akidb_collection_t *c, size_t n, char *err, size_t errlen);
 size_t maintain_index_some(akidb_collection_t *c, size_t max);
 int maintain_compact(akidb_collection_t *c, char *err, size_t errlen);
 
