@@ -70,6 +70,9 @@ enum {
   FAM_POINTS_UPSERTED,
   FAM_QUOTA,
   FAM_LOGINS,
+  FAM_LOAD_SECONDS,
+  FAM_UNLOADS,
+  FAM_TIER_CHANGES,
   FAM_COUNT
 };
 
@@ -93,6 +96,16 @@ static const family_t families[FAM_COUNT] = {
                    "Requests refused by a tenant quota, by quota.", 1, {"quota"}, NULL, NULL},
     [FAM_LOGINS] = {"akidb_logins_total", KIND_COUNTER, "Login attempts, by outcome.", 1,
                     {"outcome"}, NULL, NULL},
+    [FAM_LOAD_SECONDS] = {"akidb_collection_load_duration_seconds", KIND_HISTOGRAM,
+                          "Time to load a collection into memory (recovery included), by "
+                          "outcome.", 1, {"outcome"}, "akidb_collection_loads_total",
+                          "Collection loads, by outcome (ok, failed)."},
+    [FAM_UNLOADS] = {"akidb_collection_unloads_total", KIND_COUNTER,
+                     "Collections unloaded from memory, by reason (idle, budget, api, pinned).",
+                     1, {"reason"}, NULL, NULL},
+    [FAM_TIER_CHANGES] = {"akidb_collection_tier_changes_total", KIND_COUNTER,
+                          "Tier changes asked through the API, by target tier.", 1, {"tier"},
+                          NULL, NULL},
 };
 
 /* ------------------------------------------------------------- series -- */
@@ -230,6 +243,12 @@ static void registry_init(void) {
   series_get(FAM_SEARCH_QUERIES, NULL);
   series_get(FAM_UPSERT_SECONDS, NULL);
   series_get(FAM_POINTS_UPSERTED, NULL);
+  static const char *const load_outcomes[] = {"ok", "failed"};
+  static const char *const reasons[] = {"idle", "budget", "api", "pinned"};
+  static const char *const tiers[] = {"hot", "warm"};
+  for (size_t i = 0; i < 2; i++) series_get(FAM_LOAD_SECONDS, &load_outcomes[i]);
+  for (size_t i = 0; i < 4; i++) series_get(FAM_UNLOADS, &reasons[i]);
+  for (size_t i = 0; i < 2; i++) series_get(FAM_TIER_CHANGES, &tiers[i]);
 }
 
 static pthread_once_t registry_once = PTHREAD_ONCE_INIT;
@@ -271,6 +290,24 @@ void obs_quota_rejection(const char *quota) {
   registry_ready();
   const char *labels[1] = {quota ? quota : "unknown"};
   counter_add(FAM_QUOTA, labels, 1);
+}
+
+void obs_collection_load_observe(double seconds, int ok) {
+  registry_ready();
+  const char *labels[1] = {ok ? "ok" : "failed"};
+  histogram_observe(FAM_LOAD_SECONDS, labels, seconds);
+}
+
+void obs_collection_unload(const char *reason) {
+  registry_ready();
+  const char *labels[1] = {reason ? reason : "unknown"};
+  counter_add(FAM_UNLOADS, labels, 1);
+}
+
+void obs_tier_change(const char *tier) {
+  registry_ready();
+  const char *labels[1] = {tier ? tier : "unknown"};
+  counter_add(FAM_TIER_CHANGES, labels, 1);
 }
 
 void obs_login_observe(const char *outcome) {

@@ -28,6 +28,14 @@ void obs_quota_rejection(const char *quota);
 /* akidb_logins_total{outcome} ("success", "failure", "throttled"). */
 void obs_login_observe(const char *outcome);
 
+/* Residency: akidb_collection_load_duration_seconds{outcome} (histogram;
+ * also akidb_collection_loads_total{outcome}), akidb_collection_unloads_total
+ * {reason} ("idle", "budget", "api", "pinned"), and
+ * akidb_collection_tier_changes_total{tier} (asked through the API). */
+void obs_collection_load_observe(double seconds, int ok);
+void obs_collection_unload(const char *reason);
+void obs_tier_change(const char *tier);
+
 /* A growable text buffer for rendering. */
 typedef struct {
   char *data;

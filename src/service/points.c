@@ -390,7 +390,7 @@ static int filter_allow(void *ctx, const char *id, size_t id_len, const char *pa
 static json_t *search_one(svc_call_t *c, const search_req_t *s, const float *q,
                           const akidb_point_filter_t *pf) {
   akidb_search_options_t o = {.k = s->k,
-                              .ef = s->ef ? s->ef : c->coll->ef_search,
+                              .ef = s->ef ? s->ef : atomic_load(&c->coll->ef_search),
                               .exact = s->exact,
                               .filter = pf,
                               .include_payload = s->include_payload,

@@ -1,26 +1,64 @@
 /*
- * registry.c — owns the open collections: a hash table from collection id to
- * an entry holding the open akidb_collection_t, its names and a reference
- * count. Calls take a reference for the duration of their use; a delete
- * unlinks the entry under the write lock, waits until the last reference is
- * gone, then closes the collection and removes its directory.
+ * registry.c — owns the residency of every collection: a hash table from
+ * collection id to an entry (names, index parameters, tier pin, last-known
+ * figures, a reference count) whose collection is opened on first use and
+ * closed again when idle or when memory is short (tier.c decides when).
  *
- * Locking: one rwlock over the table (read for lookups and sums, write to
- * add or unlink); the reference count is atomic. Collections are closed
- * outside the lock.
+ * Residency states of an entry (state machine; function → transition):
+ *   UNLOADED ──acquire──▶ LOADING ──open ok──▶ OPEN
+ *                               └──open fails──▶ FAILED ──acquire──▶ LOADING
+ *   OPEN ──svc_registry_unload (no holder)──▶ UNLOADING ──closed──▶ UNLOADED
+ *   any ──svc_registry_drop──▶ DROPPED (unlinked; freed once unreferenced)
+ * Invariants:
+ *   1. e->c != NULL exactly while OPEN or UNLOADING.
+ *   2. Only the thread that moved an entry to LOADING or UNLOADING opens or
+ *      closes its collection; every other thread waits on e->cv.
+ *   3. A collection is never unloaded while referenced: a holder increments
+ *      refs before it reads state (seq_cst); the unloader stores UNLOADING
+ *      before it reads refs (seq_cst), and backs off if refs != 0 — so at
+ *      least one of the two sees the other.
+ *   4. refs counts holders (calls using the collection) and waiters; an
+ *      entry is freed only after it is unlinked and refs drops to 0.
+ *
+ * Locking: `lock` (rwlock) over the table: read to find (and take a
+ * reference, so a found entry cannot be freed), write to add or unlink.
+ * e->mu + e->cv guard state changes and waits. Collections are opened and
+ * closed without any registry lock held. Order: table lock, then e->mu.
+ * Durability: closing (unload) writes the collection's final checkpoint;
+ * nothing is deleted here except the data of dropped collections.
  */
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include "obs/metrics.h"
 #include "service/svc_internal.h"
 
 static size_t slot_of(const svc_registry_t *r, const akidb_uuid_t *id) {
   uint64_t h = 1469598103934665603ull;
   for (int i = 0; i < 16; i++) h = (h ^ id->bytes[i]) * 1099511628211ull;
   return (size_t)(h & (r->nslots - 1));
+}
+
+int64_t svc_mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double mono_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int svc_registry_init(svc_registry_t *r) {
@@ -60,31 +98,225 @@ static svc_coll_t *find(const svc_registry_t *r, const akidb_uuid_t *id) {
   return NULL;
 }
 
-int svc_registry_add(svc_registry_t *r, svc_coll_t *e) {
-  pthread_rwlock_wrlock(&r->lock);
-  if (find(r, &e->id)) {
-    pthread_rwlock_unlock(&r->lock);
-    return AKIDB_EEXIST;
-  }
-  grow(r);
-  atomic_store(&e->refs, 1);
-  size_t s = slot_of(r, &e->id);
-  e->next = r->slots[s];
-  r->slots[s] = e;
-  r->count++;
-  pthread_rwlock_unlock(&r->lock);
-  return AKIDB_OK;
+/* A new UNLOADED entry for the collection of `m`. */
+static svc_coll_t *entry_new(const akidb_collection_meta_t *m, const char *tenant_slug,
+                             const char *db_name) {
+  svc_coll_t *e = calloc(1, sizeof *e);
+  if (!e) return NULL;
+  e->id = m->id;
+  e->tenant_id = m->tenant_id;
+  snprintf(e->tenant, sizeof e->tenant, "%s", tenant_slug);
+  snprintf(e->database, sizeof e->database, "%s", db_name);
+  snprintf(e->name, sizeof e->name, "%s", m->name);
+  e->dim = m->dimension;
+  e->metric = m->metric;
+  e->hnsw_m = m->hnsw_m;
+  e->hnsw_ef_construction = m->hnsw_ef_construction;
+  atomic_init(&e->ef_search, m->hnsw_ef_search);
+  atomic_init(&e->pin, m->tier_policy.pinned ? (int)m->tier : SVC_PIN_NONE);
+  atomic_init(&e->state, SVC_UNLOADED);
+  atomic_init(&e->refs, 0);
+  atomic_init(&e->last_access_ms, svc_mono_ms());
+  atomic_init(&e->last_access_wall_ms, 0);
+  pthread_mutex_init(&e->mu, NULL);
+  pthread_cond_init(&e->cv, NULL);
+  return e;
 }
 
-svc_coll_t *svc_registry_get(svc_registry_t *r, const akidb_uuid_t *id) {
+static void entry_free(svc_coll_t *e) {
+  pthread_mutex_destroy(&e->mu);
+  pthread_cond_destroy(&e->cv);
+  free(e);
+}
+
+/* The entry for m with one more reference, added (UNLOADED) when absent. */
+static svc_coll_t *find_or_add(svc_registry_t *r, const akidb_collection_meta_t *m,
+                               const char *tenant_slug, const char *db_name) {
   pthread_rwlock_rdlock(&r->lock);
-  svc_coll_t *e = find(r, id);
+  svc_coll_t *e = find(r, &m->id);
+  if (e) atomic_fetch_add(&e->refs, 1);
+  pthread_rwlock_unlock(&r->lock);
+  if (e) return e;
+  pthread_rwlock_wrlock(&r->lock);
+  e = find(r, &m->id);
+  if (!e && (e = entry_new(m, tenant_slug, db_name))) {
+    grow(r);
+    size_t s = slot_of(r, &e->id);
+    e->next = r->slots[s];
+    r->slots[s] = e;
+    r->count++;
+  }
   if (e) atomic_fetch_add(&e->refs, 1);
   pthread_rwlock_unlock(&r->lock);
   return e;
 }
 
+int svc_registry_track(akidb_service_t *s, const akidb_collection_meta_t *m,
+                       const char *tenant_slug, const char *db_name) {
+  svc_coll_t *e = find_or_add(&s->reg, m, tenant_slug, db_name);
+  if (!e) return AKIDB_ENOMEM;
+  svc_coll_release(e);
+  return AKIDB_OK;
+}
+
 void svc_coll_release(svc_coll_t *e) { atomic_fetch_sub(&e->refs, 1); }
+
+/* ------------------------------------------------------------- loading -- */
+
+static void fill_options(const akidb_service_t *s, const svc_coll_t *e,
+                         akidb_collection_options_t *o) {
+  akidb_collection_options_default(o, e->dim, e->metric);
+  o->index.m = e->hnsw_m;
+  o->index.ef_construction = e->hnsw_ef_construction;
+  o->index.ef_search = atomic_load(&e->ef_search);
+  o->durability = s->opt.durability;
+  o->fsync_interval_ms = s->opt.fsync_interval_ms;
+  o->pool = s->pool;
+  o->index_threads = s->pool ? akidb_pool_threads(s->pool) : 1;
+  if (s->opt.index_threads && s->opt.index_threads < o->index_threads)
+    o->index_threads = s->opt.index_threads;
+  uint64_t per_point = (uint64_t)e->dim * sizeof(float);
+  if (s->opt.max_pending_bytes) {
+    o->max_pending = s->opt.max_pending_bytes / (per_point ? per_point : 1);
+    if (o->max_pending < 1024) o->max_pending = 1024;
+  }
+  o->backpressure_wait_ms = s->opt.backpressure_wait_ms;
+  o->log = s->opt.log;
+  o->log_ctx = s->opt.log_ctx;
+}
+
+/* Opens e's collection (e is LOADING, owned by this thread). */
+static int load_entry(akidb_service_t *s, svc_coll_t *e, char *err, size_t errlen) {
+  akidb_collection_options_t o;
+  fill_options(s, e, &o);
+  char dir[4096];
+  svc_coll_dir(s, &e->id, dir, sizeof dir);
+  double t0 = mono_s();
+  akidb_collection_t *c = NULL;
+  int rc = AKIDB_OK;
+  struct stat sb;
+  akidb_collection_meta_t m;
+  /* No data directory: a collection deleted since the caller read its row
+   * (do not bring it back), or one whose creation was cut short. */
+  if (stat(dir, &sb) != 0 &&
+      akidb_collection_meta_get(s->cat, &e->id, &m, err, errlen) == AKIDB_ENOTFOUND)
+    rc = AKIDB_ENOTFOUND;
+  if (rc == AKIDB_OK) rc = akidb_collection_open(dir, &o, &c, NULL, err, errlen);
+  double took = mono_s() - t0;
+  obs_collection_load_observe(took, rc == AKIDB_OK);
+  pthread_mutex_lock(&e->mu);
+  if (rc == AKIDB_OK) {
+    e->c = c;
+    e->loads++;
+    e->last_load_seconds = took;
+    snprintf(e->error, sizeof e->error, "%s", "");
+    atomic_store(&e->state, SVC_OPEN);
+  } else {
+    snprintf(e->error, sizeof e->error, "%s", err);
+    atomic_store(&e->state, SVC_FAILED);
+  }
+  pthread_cond_broadcast(&e->cv);
+  pthread_mutex_unlock(&e->mu);
+  if (rc == AKIDB_OK) svc_tier_loaded(s);
+  return rc;
+}
+
+static void touch(svc_coll_t *e) {
+  atomic_store_explicit(&e->last_access_ms, svc_mono_ms(), memory_order_relaxed);
+  atomic_store_explicit(&e->last_access_wall_ms, wall_ms(), memory_order_relaxed);
+}
+
+int svc_registry_acquire(akidb_service_t *s, const akidb_collection_meta_t *m,
+                         const char *tenant_slug, const char *db_name, svc_coll_t **out,
+                         char *err, size_t errlen) {
+  *out = NULL;
+  svc_coll_t *e = find_or_add(&s->reg, m, tenant_slug, db_name);
+  if (!e) {
+    snprintf(err, errlen, "out of memory");
+    return AKIDB_ENOMEM;
+  }
+  for (;;) {
+    if (atomic_load(&e->state) == SVC_OPEN) break; /* fast path (invariant 3) */
+    pthread_mutex_lock(&e->mu);
+    int st = atomic_load(&e->state);
+    while (st == SVC_LOADING || st == SVC_UNLOADING) {
+      pthread_cond_wait(&e->cv, &e->mu);
+      st = atomic_load(&e->state);
+    }
+    if (st == SVC_OPEN) {
+      pthread_mutex_unlock(&e->mu);
+      break;
+    }
+    if (st == SVC_DROPPED) {
+      pthread_mutex_unlock(&e->mu);
+      svc_coll_release(e);
+      snprintf(err, errlen, "collection '%s' was deleted", m->name);
+      return AKIDB_ENOTFOUND;
+    }
+    atomic_store(&e->state, SVC_LOADING); /* UNLOADED or FAILED: load it (again) */
+    pthread_mutex_unlock(&e->mu);
+    int rc = load_entry(s, e, err, errlen);
+    if (rc == AKIDB_ENOTFOUND) { /* deleted meanwhile: forget the entry */
+      akidb_uuid_t id = e->id;
+      char dir[4096];
+      svc_coll_dir(s, &id, dir, sizeof dir);
+      svc_coll_release(e);
+      svc_registry_drop(&s->reg, &id, dir);
+      snprintf(err, errlen, "collection '%s' was deleted", m->name);
+      return rc;
+    }
+    if (rc) {
+      svc_coll_release(e);
+      return rc;
+    }
+  }
+  touch(e);
+  *out = e;
+  return AKIDB_OK;
+}
+
+/* ----------------------------------------------------------- unloading -- */
+
+/* Remembers the figures of a collection about to close (e->mu held). */
+static void keep_figures(svc_coll_t *e) {
+  akidb_collection_stats_t st;
+  akidb_collection_stats(e->c, &st);
+  e->last_points = st.points;
+  e->last_disk_bytes = st.disk_bytes;
+  e->last_memory_bytes = st.memory_bytes;
+  e->figures_known = true;
+}
+
+int svc_registry_unload(svc_coll_t *e, const char *reason, int held) {
+  pthread_mutex_lock(&e->mu);
+  if (atomic_load(&e->state) != SVC_OPEN) {
+    pthread_mutex_unlock(&e->mu);
+    return AKIDB_OK;
+  }
+  atomic_store(&e->state, SVC_UNLOADING);
+  /* `held` references are the caller's own (peek): any other is a user. */
+  if (atomic_load(&e->refs) > held) {
+    atomic_store(&e->state, SVC_OPEN);
+    pthread_mutex_unlock(&e->mu);
+    return AKIDB_EBUSY;
+  }
+  keep_figures(e);
+  akidb_collection_t *c = e->c;
+  pthread_mutex_unlock(&e->mu);
+  char err[512] = "";
+  int rc = akidb_collection_close(c, err, sizeof err);
+  pthread_mutex_lock(&e->mu);
+  e->c = NULL;
+  e->unloads++;
+  if (rc) snprintf(e->error, sizeof e->error, "final checkpoint failed: %s", err);
+  atomic_store(&e->state, SVC_UNLOADED);
+  pthread_cond_broadcast(&e->cv);
+  pthread_mutex_unlock(&e->mu);
+  obs_collection_unload(reason);
+  return rc;
+}
+
+/* -------------------------------------------------------------- drops -- */
 
 /* Unlinks the entry with this id (write lock held); NULL if absent. */
 static svc_coll_t *unlink_entry(svc_registry_t *r, const akidb_uuid_t *id) {
@@ -99,17 +331,10 @@ static svc_coll_t *unlink_entry(svc_registry_t *r, const akidb_uuid_t *id) {
   return NULL;
 }
 
-/* Waits until only the registry's reference is left: calls in progress
- * finish their read or write first. */
+/* Waits until nobody holds the entry. */
 static void wait_unused(svc_coll_t *e) {
   struct timespec ts = {0, 200000};
-  while (atomic_load(&e->refs) > 1) nanosleep(&ts, NULL);
-}
-
-static int close_entry(svc_coll_t *e, char *err, size_t errlen) {
-  int rc = e->c ? akidb_collection_close(e->c, err, errlen) : AKIDB_OK;
-  free(e);
-  return rc;
+  while (atomic_load(&e->refs) > 0) nanosleep(&ts, NULL);
 }
 
 void svc_registry_drop(svc_registry_t *r, const akidb_uuid_t *id, const char *dir) {
@@ -118,8 +343,17 @@ void svc_registry_drop(svc_registry_t *r, const akidb_uuid_t *id, const char *di
   pthread_rwlock_unlock(&r->lock);
   char err[256];
   if (e) {
+    pthread_mutex_lock(&e->mu);
+    while (atomic_load(&e->state) == SVC_LOADING || atomic_load(&e->state) == SVC_UNLOADING)
+      pthread_cond_wait(&e->cv, &e->mu);
+    akidb_collection_t *c = e->c;
+    e->c = NULL;
+    atomic_store(&e->state, SVC_DROPPED);
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->mu);
     wait_unused(e);
-    close_entry(e, err, sizeof err);
+    akidb_collection_close(c, err, sizeof err);
+    entry_free(e);
   }
   akidb_collection_destroy(dir, err, sizeof err);
 }
@@ -132,11 +366,12 @@ int svc_registry_free(svc_registry_t *r, char *err, size_t errlen) {
     while (e) {
       svc_coll_t *next = e->next;
       char msg[512] = "";
-      int rc = close_entry(e, msg, sizeof msg);
+      int rc = e->c ? akidb_collection_close(e->c, msg, sizeof msg) : AKIDB_OK;
       if (rc && !first) {
         first = rc;
         if (err) snprintf(err, errlen, "%s", msg);
       }
+      entry_free(e);
       e = next;
     }
   }
@@ -146,17 +381,53 @@ int svc_registry_free(svc_registry_t *r, char *err, size_t errlen) {
   return first;
 }
 
+/* ------------------------------------------------------------- figures -- */
+
+void svc_coll_figures(svc_coll_t *e, svc_coll_figures_t *f) {
+  memset(f, 0, sizeof *f);
+  pthread_mutex_lock(&e->mu);
+  int st = atomic_load(&e->state);
+  f->resident = st == SVC_OPEN || st == SVC_UNLOADING;
+  if (st == SVC_OPEN && e->c) { /* UNLOADING: closing meanwhile, use the kept figures */
+    akidb_collection_stats_t cs;
+    akidb_collection_stats(e->c, &cs);
+    f->points = cs.points;
+    f->pending = cs.pending;
+    f->memory_bytes = cs.memory_bytes;
+    f->disk_bytes = cs.disk_bytes;
+    f->known = true;
+  } else if (e->figures_known) {
+    f->points = e->last_points;
+    f->disk_bytes = e->last_disk_bytes;
+    f->memory_bytes = st == SVC_UNLOADING ? e->last_memory_bytes : 0;
+    f->known = true;
+  }
+  f->failed = st == SVC_FAILED;
+  snprintf(f->error, sizeof f->error, "%s", f->failed ? e->error : "");
+  pthread_mutex_unlock(&e->mu);
+  f->last_access_wall_ms = atomic_load(&e->last_access_wall_ms);
+  f->pin = atomic_load(&e->pin);
+}
+
+svc_coll_t *svc_registry_peek(svc_registry_t *r, const akidb_uuid_t *id) {
+  pthread_rwlock_rdlock(&r->lock);
+  svc_coll_t *e = find(r, id);
+  if (e) atomic_fetch_add(&e->refs, 1);
+  pthread_rwlock_unlock(&r->lock);
+  return e;
+}
+
 void svc_registry_tenant_usage(svc_registry_t *r, const akidb_uuid_t *tenant, uint64_t *disk,
                                uint64_t *memory) {
   *disk = *memory = 0;
   pthread_rwlock_rdlock(&r->lock);
   for (size_t i = 0; i < r->nslots; i++)
     for (svc_coll_t *e = r->slots[i]; e; e = e->next) {
-      if (!e->c || akidb_uuid_compare(&e->tenant_id, tenant) != 0) continue;
-      akidb_collection_stats_t st;
-      akidb_collection_stats(e->c, &st);
-      *disk += st.disk_bytes;
-      *memory += st.memory_bytes;
+      if (akidb_uuid_compare(&e->tenant_id, tenant) != 0) continue;
+      svc_coll_figures_t f;
+      svc_coll_figures(e, &f);
+      *disk += f.disk_bytes;
+      *memory += f.resident ? f.memory_bytes : e->last_memory_bytes;
     }
   pthread_rwlock_unlock(&r->lock);
 }
@@ -168,48 +439,13 @@ void svc_registry_each(svc_registry_t *r, void (*fn)(void *ctx, svc_coll_t *e), 
   pthread_rwlock_unlock(&r->lock);
 }
 
-/* ------------------------------------------------ opening and dropping -- */
-
-static void fill_options(const akidb_service_t *s, const akidb_collection_meta_t *m,
-                         akidb_collection_options_t *o) {
-  akidb_collection_options_default(o, m->dimension, m->metric);
-  o->index.m = m->hnsw_m;
-  o->index.ef_construction = m->hnsw_ef_construction;
-  o->index.ef_search = m->hnsw_ef_search;
-  o->durability = s->opt.durability;
-  o->fsync_interval_ms = s->opt.fsync_interval_ms;
-  if (s->opt.index_threads) o->index_threads = s->opt.index_threads;
-  o->log = s->opt.log;
-  o->log_ctx = s->opt.log_ctx;
-}
+/* ------------------------------------------------ creating and dropping -- */
 
 int svc_open_collection(akidb_service_t *s, const akidb_collection_meta_t *m,
                         const char *tenant_slug, const char *db_name, char *err, size_t errlen) {
-  svc_coll_t *e = calloc(1, sizeof *e);
-  if (!e) return AKIDB_ENOMEM;
-  e->id = m->id;
-  e->tenant_id = m->tenant_id;
-  snprintf(e->tenant, sizeof e->tenant, "%s", tenant_slug);
-  snprintf(e->database, sizeof e->database, "%s", db_name);
-  snprintf(e->name, sizeof e->name, "%s", m->name);
-  e->dim = m->dimension;
-  e->metric = m->metric;
-  e->ef_search = m->hnsw_ef_search;
-  akidb_collection_options_t o;
-  fill_options(s, m, &o);
-  char dir[4096];
-  svc_coll_dir(s, &m->id, dir, sizeof dir);
-  int rc = akidb_collection_open(dir, &o, &e->c, NULL, err, errlen);
-  if (rc) {
-    /* Keep the entry so calls get a clear 503 instead of a missing collection. */
-    snprintf(e->error, sizeof e->error, "%s", err);
-    e->c = NULL;
-  }
-  if (svc_registry_add(&s->reg, e)) {
-    close_entry(e, NULL, 0);
-    snprintf(err, errlen, "collection is already open");
-    return AKIDB_EEXIST;
-  }
+  svc_coll_t *e;
+  int rc = svc_registry_acquire(s, m, tenant_slug, db_name, &e, err, errlen);
+  if (rc == AKIDB_OK) svc_coll_release(e);
   return rc;
 }
 
@@ -230,9 +466,14 @@ typedef struct {
 
 static void visit_one(void *ctx, svc_coll_t *e) {
   visit_t *v = ctx;
-  if (!e->c) return;
+  pthread_mutex_lock(&e->mu);
+  if (atomic_load(&e->state) != SVC_OPEN || !e->c) {
+    pthread_mutex_unlock(&e->mu);
+    return; /* only resident collections have live figures */
+  }
   akidb_collection_stats_t st;
   akidb_collection_stats(e->c, &st);
+  pthread_mutex_unlock(&e->mu);
   akidb_collection_figures_t f = {.tenant = e->tenant,
                                   .database = e->database,
                                   .collection = e->name,

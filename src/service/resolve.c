@@ -158,7 +158,7 @@ int svc_resolve_database(svc_call_t *c) {
   return rc ? svc_fail_code(c, rc, err) : 0;
 }
 
-int svc_resolve_collection(svc_call_t *c) {
+int svc_resolve_collection_meta(svc_call_t *c) {
   char err[256];
   const char *name = c->req->collection ? c->req->collection : "";
   if (akidb_check_object_name(name, "collection", err, sizeof err))
@@ -167,15 +167,22 @@ int svc_resolve_collection(svc_call_t *c) {
   if (rc == AKIDB_ENOTFOUND)
     return svc_fail(c, AKIDB_ST_NOT_FOUND, "collection '%s' not found in database '%s'", name,
                     c->db.name);
-  if (rc) return svc_fail_code(c, rc, err);
-  c->coll = svc_registry_get(&c->svc->reg, &c->meta.id);
-  if (!c->coll)
-    return svc_fail(c, AKIDB_ST_UNAVAILABLE, "collection '%s' is not open yet; retry shortly",
-                    name);
-  if (!c->coll->c)
+  return rc ? svc_fail_code(c, rc, err) : 0;
+}
+
+int svc_resolve_collection(svc_call_t *c) {
+  if (svc_resolve_collection_meta(c)) return -1;
+  const char *name = c->meta.name;
+  char err[512];
+  int rc = svc_registry_acquire(c->svc, &c->meta, c->tenant.slug, c->db.name, &c->coll, err,
+                            sizeof err);
+  if (rc == AKIDB_ENOTFOUND)
+    return svc_fail(c, AKIDB_ST_NOT_FOUND, "collection '%s' not found in database '%s'", name,
+                    c->db.name);
+  if (rc)
     return svc_fail(c, AKIDB_ST_UNAVAILABLE,
-                    "collection '%s' could not be opened at start (%s); see the server log", name,
-                    c->coll->error);
+                    "collection '%s' could not be loaded: %s; it is retried on the next "
+                    "request (see the server log)", name, err);
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "obs/metrics.h"
 #include "service/svc_internal.h"
@@ -215,23 +216,35 @@ int svc_op_database_delete(svc_call_t *c) {
 
 /* --------------------------------------------------------- collections -- */
 
+/* The registry entry of m (tracked when the start-up listing has not seen
+ * it yet), with a reference; NULL when out of memory. */
+static svc_coll_t *entry_of(svc_call_t *c, const akidb_collection_meta_t *m) {
+  svc_coll_t *e = svc_registry_peek(&c->svc->reg, &m->id);
+  if (!e && svc_registry_track(c->svc, m, c->tenant.slug, c->db.name) == AKIDB_OK)
+    e = svc_registry_peek(&c->svc->reg, &m->id);
+  return e;
+}
+
 static json_t *collection_json(svc_call_t *c, const akidb_collection_meta_t *m) {
-  akidb_collection_stats_t st = {0};
-  svc_coll_t *e = svc_registry_get(&c->svc->reg, &m->id);
+  svc_coll_figures_t f = {.pin = SVC_PIN_NONE};
+  svc_coll_t *e = entry_of(c, m);
   if (e) {
-    if (e->c) akidb_collection_stats(e->c, &st);
+    svc_coll_figures(e, &f);
     svc_coll_release(e);
   }
-  return json_pack("{s:o,s:s,s:s,s:s,s:i,s:s,s:{s:i,s:i,s:i},s:s,s:I,s:I,s:I,s:I,s:o,s:o}", "id",
-                   svc_uuid(&m->id), "tenant", c->tenant.slug, "database", c->db.name, "name",
-                   m->name, "dimension", (int)m->dimension, "metric",
-                   akidb_metric_name(m->metric), "index", "m", (int)m->hnsw_m,
-                   "ef_construction", (int)m->hnsw_ef_construction, "ef_search",
-                   (int)m->hnsw_ef_search, "tier", akidb_tier_name(m->tier), "points",
-                   (json_int_t)st.points, "pending", (json_int_t)st.pending, "memory_bytes",
-                   (json_int_t)st.memory_bytes, "disk_bytes", (json_int_t)st.disk_bytes,
-                   "created_at", svc_time(m->created_at_ms, false), "updated_at",
-                   svc_time(m->updated_at_ms, false));
+  json_t *o = json_pack(
+      "{s:o,s:s,s:s,s:s,s:i,s:s,s:{s:i,s:i,s:i},s:s,s:b,s:b,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "id",
+      svc_uuid(&m->id), "tenant", c->tenant.slug, "database", c->db.name, "name", m->name,
+      "dimension", (int)m->dimension, "metric", akidb_metric_name(m->metric), "index", "m",
+      (int)m->hnsw_m, "ef_construction", (int)m->hnsw_ef_construction, "ef_search",
+      (int)m->hnsw_ef_search, "tier", f.resident ? "hot" : "warm", "tier_pinned",
+      (int)m->tier_policy.pinned, "resident", (int)f.resident, "points", (json_int_t)f.points,
+      "pending", (json_int_t)f.pending, "memory_bytes", (json_int_t)f.memory_bytes,
+      "disk_bytes", (json_int_t)f.disk_bytes, "last_access",
+      svc_time(f.last_access_wall_ms, true), "created_at", svc_time(m->created_at_ms, false),
+      "updated_at", svc_time(m->updated_at_ms, false));
+  if (o && f.failed) json_object_set_new(o, "load_error", json_string(f.error));
+  return o;
 }
 
 int svc_op_collection_list(svc_call_t *c) {
@@ -332,41 +345,122 @@ int svc_op_collection_create(svc_call_t *c) {
 
 int svc_op_collection_get(svc_call_t *c) {
   if (svc_resolve_tenant(c, AKIDB_ACT_COLLECTION_READ) || svc_resolve_database(c) ||
-      svc_resolve_collection(c))
+      svc_resolve_collection_meta(c))
     return -1;
   return svc_ok(c, 200, collection_json(c, &c->meta));
 }
 
+/* The "tier" and "tier_pinned" fields of an update body. */
+typedef struct {
+  bool has_tier, has_pin, pinned;
+  akidb_tier_t tier;
+} tier_ask_t;
+
+static int parse_tier(svc_call_t *c, tier_ask_t *t) {
+  const char *tier = NULL;
+  int r = svc_json_string(c, c->req->body, "tier", &tier);
+  if (r < 0) return -1;
+  if (r) {
+    if (akidb_tier_parse(tier, &t->tier) || t->tier == AKIDB_TIER_COLD)
+      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                      "field 'tier' must be \"hot\" (in memory) or \"warm\" (on local disk)");
+    t->has_tier = true;
+  }
+  if ((r = svc_json_bool(c, c->req->body, "tier_pinned", &t->pinned)) < 0) return -1;
+  t->has_pin = r == 1;
+  return 0;
+}
+
+/* Moves the collection to the asked tier now: loads it (hot) or unloads it
+ * (warm; when in use, the tiering job unloads it once free if pinned). */
+static int move_tier(svc_call_t *c, const akidb_collection_meta_t *m, akidb_tier_t tier) {
+  char err[512] = "";
+  if (tier == AKIDB_TIER_HOT) {
+    int rc = svc_open_collection(c->svc, m, c->tenant.slug, c->db.name, err, sizeof err);
+    return rc ? svc_fail(c, AKIDB_ST_UNAVAILABLE, "collection '%s' could not be loaded: %s",
+                         m->name, err)
+              : 0;
+  }
+  svc_coll_t *e = entry_of(c, m);
+  if (!e) return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+  int rc = AKIDB_EBUSY;
+  for (int i = 0; i < 200 && rc == AKIDB_EBUSY; i++) { /* in-flight calls end within ~1 s */
+    rc = svc_registry_unload(e, "api", 1);
+    if (rc == AKIDB_EBUSY) {
+      struct timespec ts = {0, 5000000};
+      nanosleep(&ts, NULL);
+    }
+  }
+  svc_coll_release(e);
+  if (rc && rc != AKIDB_EBUSY)
+    return svc_fail(c, AKIDB_ST_INTERNAL, "collection '%s' could not be unloaded (%s)", m->name,
+                    akidb_strerror(rc));
+  return 0;
+}
+
+/* An update that changes both ef_search and the tier needs both actions. */
+static int authorize_tier(svc_call_t *c) {
+  akidb_resource_t res = {.tenant_id = &c->tenant.id};
+  return svc_authorize(c, AKIDB_ACT_COLLECTION_TIER, &res) ? -1 : 0;
+}
+
 int svc_op_collection_update(svc_call_t *c) {
-  static const char *const keys[] = {"index", NULL};
+  static const char *const keys[] = {"index", "tier", "tier_pinned", NULL};
   if (svc_body_object(c, "collection update", keys)) return -1;
   akidb_collection_meta_t m;
   memset(&m, 0, sizeof m);
   akidb_collection_meta_defaults(&m);
   m.hnsw_ef_search = 0;
+  tier_ask_t ask = {0};
   int r = parse_index(c, &m, true);
-  if (r < 0) return -1;
-  if (r == 0 || m.hnsw_ef_search == 0)
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "nothing to change: send index.ef_search");
-  if (svc_resolve_tenant(c, AKIDB_ACT_COLLECTION_UPDATE) || svc_resolve_database(c) ||
-      svc_resolve_collection(c))
+  if (r < 0 || parse_tier(c, &ask)) return -1;
+  bool set_ef = r == 1 && m.hnsw_ef_search != 0, set_tier = ask.has_tier || ask.has_pin;
+  if (!set_ef && !set_tier)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "nothing to change: send index.ef_search, tier or tier_pinned");
+  if (svc_resolve_tenant(c, set_ef ? AKIDB_ACT_COLLECTION_UPDATE : AKIDB_ACT_COLLECTION_TIER) ||
+      (set_ef && set_tier && authorize_tier(c)) ||
+      svc_resolve_database(c) || svc_resolve_collection_meta(c))
     return -1;
-  akidb_collection_meta_update_t upd = {.set_ef_search = true, .ef_search = m.hnsw_ef_search};
+  svc_coll_t *e = entry_of(c, &c->meta);
+  bool resident = false;
+  if (e) {
+    svc_coll_figures_t f;
+    svc_coll_figures(e, &f);
+    resident = f.resident;
+  }
+  akidb_tier_t target = ask.has_tier ? ask.tier : resident ? AKIDB_TIER_HOT : AKIDB_TIER_WARM;
+  akidb_tier_policy_t policy = c->meta.tier_policy;
+  if (ask.has_pin) policy.pinned = ask.pinned;
+  akidb_collection_meta_update_t upd = {.set_ef_search = set_ef,
+                                        .ef_search = m.hnsw_ef_search,
+                                        .set_tier = set_tier,
+                                        .tier = target,
+                                        .tier_policy = set_tier ? &policy : NULL};
   char err[256] = "";
   akidb_collection_meta_t out;
   int rc = akidb_collection_meta_update(c->svc->cat, &c->meta.id, &upd, &c->audit, &out, err,
                                         sizeof err);
   svc_catalog_changed(c->svc);
-  if (rc) return svc_fail_code(c, rc, err);
-  c->coll->ef_search = out.hnsw_ef_search;
+  if (rc) {
+    if (e) svc_coll_release(e);
+    return svc_fail_code(c, rc, err);
+  }
+  if (e) {
+    if (set_ef) atomic_store(&e->ef_search, out.hnsw_ef_search);
+    if (set_tier) atomic_store(&e->pin, policy.pinned ? (int)target : SVC_PIN_NONE);
+    svc_coll_release(e);
+  }
+  if (ask.has_tier) {
+    obs_tier_change(akidb_tier_name(target));
+    if (move_tier(c, &out, target)) return -1;
+  }
   return svc_ok(c, 200, collection_json(c, &out));
 }
 
 int svc_op_collection_delete(svc_call_t *c) {
   if (svc_resolve_tenant(c, AKIDB_ACT_COLLECTION_DELETE) || svc_resolve_database(c) ||
-      svc_resolve_collection(c))
+      svc_resolve_collection_meta(c))
     return -1;
-  svc_coll_release(c->coll); /* the drop below waits for every user */
-  c->coll = NULL;
   return delete_and_drop(c, akidb_collection_meta_delete, &c->meta.id);
 }

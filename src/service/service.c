@@ -65,7 +65,13 @@ void akidb_service_options_default(akidb_service_options_t *o) {
   memset(o, 0, sizeof *o);
   o->durability = AKIDB_DURABILITY_FSYNC;
   o->fsync_interval_ms = 100;
-  o->index_threads = 1;
+  o->index_threads = 0;
+  o->worker_threads = 0;
+  o->memory_budget_bytes = 0;
+  o->warm_after_s = 600;
+  o->tier_check_ms = 1000;
+  o->max_pending_bytes = 256ull << 20;
+  o->backpressure_wait_ms = 1000;
   o->session_ttl_ms = 12ll * 3600 * 1000;
   o->audit_retention_days = 90;
   akidb_limits_default(&o->limits);
@@ -150,7 +156,7 @@ static int op_health(svc_call_t *c) {
 
 static int op_ready(svc_call_t *c) {
   if (!akidb_service_ready(c->svc))
-    return svc_fail(c, AKIDB_ST_UNAVAILABLE, "collections are still being loaded; retry shortly");
+    return svc_fail(c, AKIDB_ST_UNAVAILABLE, "the catalog is not open yet; retry shortly");
   return svc_ok(c, 200, json_pack("{s:s}", "status", "ready"));
 }
 
@@ -192,8 +198,8 @@ static const handler_fn HANDLERS[AKIDB_OP_COUNT] = {
     [AKIDB_OP_AUDIT_ALL] = svc_op_audit_all,
 };
 
-/* Operations that need the collections loaded (everything but the probes,
- * login and identity): answered 503 before. */
+/* Operations that need the catalog (everything but the probes): answered
+ * 503 before the service is ready. */
 static bool needs_ready(akidb_op_t op) {
   return op != AKIDB_OP_HEALTH && op != AKIDB_OP_READY;
 }
@@ -208,7 +214,7 @@ void akidb_service_call(akidb_service_t *svc, akidb_op_t op, const akidb_request
     return;
   }
   if (needs_ready(op) && !akidb_service_ready(svc)) {
-    svc_fail(&c, AKIDB_ST_UNAVAILABLE, "the server is starting: collections are still loading");
+    svc_fail(&c, AKIDB_ST_UNAVAILABLE, "the server is starting: the catalog is not open yet");
     return;
   }
   HANDLERS[op](&c);
@@ -312,10 +318,13 @@ int akidb_service_open(const akidb_service_options_t *o, akidb_service_t **out,
   if (o->session_ttl_ms > 0) ao.session_ttl_ms = o->session_ttl_ms;
   if (!rc) rc = akidb_auth_open(s->cat, &ao, &s->auth, err, errlen);
   if (!rc) rc = bootstrap(s, boot, err, errlen);
+  if (!rc) rc = akidb_pool_create(o->worker_threads, &s->pool, err, errlen);
+  if (!rc) rc = svc_tier_start(s, err, errlen);
   if (rc) {
     akidb_service_close(s, NULL, 0);
     return rc;
   }
+  atomic_store(&s->ready, true); /* the catalog is open: collections load on use */
   *out = s;
   return AKIDB_OK;
 }
@@ -353,21 +362,34 @@ static bool id_set_has(const id_set_t *s, const akidb_uuid_t *id) {
   return false;
 }
 
-/* Opens one collection named by its catalog row. */
-static void load_one(akidb_service_t *s, const akidb_collection_meta_t *m, size_t *loaded) {
-  akidb_tenant_t t;
+/* The last database and tenant looked up (collections are listed in id
+ * order, and a database's collections are often made together). */
+typedef struct {
   akidb_database_t d;
+  akidb_tenant_t t;
+  bool have;
+} names_t;
+
+/* Registers one collection named by its catalog row (unloaded); loads it
+ * when it is pinned hot. */
+static void track_one(akidb_service_t *s, const akidb_collection_meta_t *m, names_t *nm,
+                      size_t *listed) {
   char err[512] = "";
-  if (akidb_database_get(s->cat, &m->database_id, &d, err, sizeof err) ||
-      akidb_tenant_get(s->cat, &m->tenant_id, &t, err, sizeof err)) {
-    say(s, AKIDB_LOG_ERROR, "collection %s: %s", m->name, err);
-    return;
+  if (!nm->have || akidb_uuid_compare(&nm->d.id, &m->database_id) != 0) {
+    nm->have = false;
+    if (akidb_database_get(s->cat, &m->database_id, &nm->d, err, sizeof err) ||
+        akidb_tenant_get(s->cat, &m->tenant_id, &nm->t, err, sizeof err)) {
+      say(s, AKIDB_LOG_ERROR, "collection %s: %s", m->name, err);
+      return;
+    }
+    nm->have = true;
   }
-  if (svc_open_collection(s, m, t.slug, d.name, err, sizeof err) == AKIDB_OK)
-    (*loaded)++;
-  else
-    say(s, AKIDB_LOG_ERROR, "collection %s/%s/%s could not be opened: %s", t.slug, d.name,
-        m->name, err);
+  if (svc_registry_track(s, m, nm->t.slug, nm->d.name)) return;
+  (*listed)++;
+  if (!m->tier_policy.pinned || m->tier != AKIDB_TIER_HOT) return;
+  if (svc_open_collection(s, m, nm->t.slug, nm->d.name, err, sizeof err))
+    say(s, AKIDB_LOG_ERROR, "collection %s/%s/%s (pinned hot) could not be loaded: %s",
+        nm->t.slug, nm->d.name, m->name, err);
 }
 
 /* Deletes the data of directories whose collection left the catalog (a
@@ -380,6 +402,8 @@ static void remove_orphans(akidb_service_t *s, const id_set_t *known) {
   while ((e = readdir(dir))) {
     akidb_uuid_t id;
     if (akidb_uuid_parse(e->d_name, &id) || id_set_has(known, &id)) continue;
+    akidb_collection_meta_t m; /* created since the listing? (rows come first) */
+    if (akidb_collection_meta_get(s->cat, &id, &m, cmd_err, sizeof cmd_err) == AKIDB_OK) continue;
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", s->coll_dir, e->d_name);
     say(s, AKIDB_LOG_WARN, "removing the data of deleted collection %s", e->d_name);
@@ -393,6 +417,7 @@ int akidb_service_load(akidb_service_t *s, size_t *n_loaded, char *err, size_t e
   akidb_page_t page = {0};
   size_t loaded = 0;
   id_set_t known = {0};
+  names_t names = {.have = false};
   int rc = AKIDB_OK;
   for (;;) {
     akidb_collection_meta_list_t list;
@@ -400,7 +425,7 @@ int akidb_service_load(akidb_service_t *s, size_t *n_loaded, char *err, size_t e
     if (rc) break;
     for (size_t i = 0; i < list.count && !rc; i++) {
       rc = id_set_add(&known, &list.items[i].id);
-      if (!rc) load_one(s, &list.items[i], &loaded);
+      if (!rc) track_one(s, &list.items[i], &names, &loaded);
     }
     bool more = list.has_more;
     page.after = list.next;
@@ -412,8 +437,8 @@ int akidb_service_load(akidb_service_t *s, size_t *n_loaded, char *err, size_t e
   free(known.ids);
   if (n_loaded) *n_loaded = loaded;
   if (!rc) {
-    say(s, AKIDB_LOG_INFO, "%zu collection(s) loaded; ready", loaded);
-    atomic_store(&s->ready, true);
+    say(s, AKIDB_LOG_INFO, "%zu collection(s) listed; each loads on its first use", loaded);
+    atomic_store(&s->scanned, true);
   }
   return rc;
 }
@@ -444,7 +469,9 @@ void akidb_service_tick(akidb_service_t *s) {
 int akidb_service_close(akidb_service_t *s, char *err, size_t errlen) {
   if (!s) return AKIDB_OK;
   atomic_store(&s->ready, false);
+  svc_tier_stop(s);
   int rc = svc_registry_free(&s->reg, err, errlen);
+  akidb_pool_destroy(s->pool);
   akidb_auth_close(s->auth);
   akidb_catalog_close(s->cat);
   pthread_mutex_destroy(&s->buckets.lock);

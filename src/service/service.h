@@ -191,7 +191,17 @@ typedef struct {
   const char *admin_password; /* NULL → generated and reported once */
   akidb_durability_t durability;    /* default FSYNC */
   uint32_t fsync_interval_ms;       /* INTERVAL policy; default 100 */
-  uint32_t index_threads;           /* per collection; default 1 */
+  uint32_t index_threads;           /* pool workers that may index one collection at once;
+                                       0 = all of them (default) */
+  uint32_t worker_threads;          /* the worker pool; 0 = one per CPU (default) */
+  uint64_t memory_budget_bytes;     /* resident collections beyond it are unloaded, least
+                                       recently used first; 0 = unlimited (default) */
+  uint32_t warm_after_s;            /* a collection unused this long is unloaded (goes warm);
+                                       0 = never; default 600 */
+  uint32_t tier_check_ms;           /* how often tiering looks; default 1000 */
+  uint64_t max_pending_bytes;       /* per collection: vectors waiting for the graph before
+                                       writes wait; default 256 MiB; 0 = unbounded */
+  uint32_t backpressure_wait_ms;    /* how long such a write waits before 429; default 1000 */
   int64_t session_ttl_ms;           /* default 12 h */
   uint32_t audit_retention_days;    /* pruned daily; 0 = keep forever (default 90) */
   akidb_limits_t limits;
@@ -209,20 +219,23 @@ typedef struct {
 } akidb_bootstrap_t;
 
 /*
- * Opens the catalog (applying migrations), the identity context, and
- * bootstraps the system admin when none exists (`boot` may be NULL). Does
- * not open collections: call akidb_service_load. Errors: as
+ * Opens the catalog (applying migrations), the identity context and the
+ * worker pool, and bootstraps the system admin when none exists (`boot` may
+ * be NULL); the service is ready when this returns. Opens no collection
+ * (they load on first use); call akidb_service_load to list them and remove
+ * orphaned data. Errors: as
  * akidb_catalog_open, AKIDB_EINVAL (options, named), AKIDB_EIO.
  */
 int akidb_service_open(const akidb_service_options_t *o, akidb_service_t **out,
                        akidb_bootstrap_t *boot, char *err, size_t errlen);
 
 /*
- * Opens (recovers) every collection in the catalog and removes data
- * directories whose collection no longer exists; then marks the service
- * ready. A collection that cannot be opened is logged and answers 503 until
- * the next start; load still returns AKIDB_OK (the rest of the data serves).
- * `n_loaded` may be NULL.
+ * Lists every collection of the catalog into the registry (unloaded: a
+ * collection is opened, and its log replayed, on its first use), loads the
+ * ones pinned hot, and removes data directories whose collection no longer
+ * exists. The service is ready (catalog open) before this runs; it may run
+ * on its own thread while requests are served. `n_loaded` (may be NULL)
+ * receives the number of collections listed.
  */
 int akidb_service_load(akidb_service_t *svc, size_t *n_loaded, char *err, size_t errlen);
 

@@ -16,7 +16,13 @@
 
 /* ------------------------------------------------------------ registry -- */
 
-/* One open collection. Held by reference while a call uses it. */
+/* Residency states (registry.c draws the state machine). */
+enum { SVC_UNLOADED, SVC_LOADING, SVC_OPEN, SVC_UNLOADING, SVC_FAILED, SVC_DROPPED };
+/* e->pin: no pin, or the tier (akidb_tier_t) the collection is pinned to. */
+#define SVC_PIN_NONE (-1)
+
+/* One collection of the catalog, resident or not. Held by reference while
+ * a call uses it (see registry.c for the rules). */
 typedef struct svc_coll {
   akidb_uuid_t id, tenant_id;
   char tenant[AKIDB_SLUG_MAX + 1];
@@ -24,10 +30,22 @@ typedef struct svc_coll {
   char name[AKIDB_OBJECT_NAME_MAX + 1];
   uint32_t dim;
   akidb_metric_t metric;
-  uint32_t ef_search;    /* the collection's default (changes with PATCH) */
-  akidb_collection_t *c; /* NULL when it failed to open (see error) */
-  char error[256];
-  atomic_int refs;       /* registry's own reference + one per user */
+  uint32_t hnsw_m, hnsw_ef_construction;
+  _Atomic uint32_t ef_search; /* the collection's default (changes with PATCH) */
+  _Atomic int pin;            /* SVC_PIN_NONE or the pinned akidb_tier_t */
+
+  pthread_mutex_t mu; /* with cv: state changes and waits */
+  pthread_cond_t cv;
+  _Atomic int state;     /* SVC_UNLOADED ... */
+  akidb_collection_t *c; /* set while OPEN or UNLOADING (invariant 1) */
+  char error[256];       /* why the last load failed */
+  atomic_int refs;       /* holders and waiters (invariant 4) */
+  _Atomic int64_t last_access_ms;      /* monotonic, for idleness and LRU */
+  _Atomic int64_t last_access_wall_ms; /* for GET; 0 = not since start */
+  uint64_t loads, unloads;             /* e->mu */
+  double last_load_seconds;            /* e->mu */
+  bool figures_known;                  /* last_* hold the figures at the last unload */
+  uint64_t last_points, last_disk_bytes, last_memory_bytes;
   struct svc_coll *next; /* hash chain */
 } svc_coll_t;
 
@@ -38,22 +56,55 @@ typedef struct {
 } svc_registry_t;
 
 int svc_registry_init(svc_registry_t *r);
-/* Closes every collection (each writes its final checkpoint) and frees the
- * registry; returns the first close error. */
+/* Closes every resident collection (each writes its final checkpoint) and
+ * frees the registry; returns the first close error. */
 int svc_registry_free(svc_registry_t *r, char *err, size_t errlen);
-/* Adds an entry (takes ownership); AKIDB_EEXIST if one with the id is there. */
-int svc_registry_add(svc_registry_t *r, svc_coll_t *e);
-/* The entry with this id with one more reference, or NULL. */
-svc_coll_t *svc_registry_get(svc_registry_t *r, const akidb_uuid_t *id);
+/* Makes sure the registry knows the collection of `m` (UNLOADED if new). */
+int svc_registry_track(akidb_service_t *s, const akidb_collection_meta_t *m,
+                       const char *tenant_slug, const char *db_name);
+/* The collection of `m`, resident, with one more reference: loads it when
+ * it is not (concurrent callers wait for the one load). Errors: the load's
+ * (err names the cause), AKIDB_ENOTFOUND (dropped meanwhile). */
+int svc_registry_acquire(akidb_service_t *s, const akidb_collection_meta_t *m,
+                         const char *tenant_slug, const char *db_name, svc_coll_t **out,
+                         char *err, size_t errlen);
+/* The entry with this id with one more reference, resident or not; NULL
+ * when the registry does not know it. Never loads. */
+svc_coll_t *svc_registry_peek(svc_registry_t *r, const akidb_uuid_t *id);
 void svc_coll_release(svc_coll_t *e);
+/* Unloads an OPEN collection that nobody but the caller (`held` references)
+ * holds: final checkpoint, then free. AKIDB_EBUSY when in use; AKIDB_OK when
+ * not resident. `reason` labels the metric. */
+int svc_registry_unload(svc_coll_t *e, const char *reason, int held);
 /* Removes the entry, waits until no call uses it, closes it and deletes its
  * directory `dir`. Absent ids only delete the directory. */
 void svc_registry_drop(svc_registry_t *r, const akidb_uuid_t *id, const char *dir);
-/* Sums disk and memory bytes of a tenant's open collections. */
+/* Sums disk and memory bytes of a tenant's collections (memory: resident
+ * ones, and the last figure of unloaded ones). */
 void svc_registry_tenant_usage(svc_registry_t *r, const akidb_uuid_t *tenant, uint64_t *disk,
                                uint64_t *memory);
 /* Calls fn for every entry under the read lock. */
 void svc_registry_each(svc_registry_t *r, void (*fn)(void *ctx, svc_coll_t *e), void *ctx);
+
+/* What GET and quotas show of a collection, resident or not. */
+typedef struct {
+  bool resident, failed, known; /* known: points/disk are figures (live or last seen) */
+  uint64_t points, pending, memory_bytes, disk_bytes;
+  int64_t last_access_wall_ms;
+  int pin;
+  char error[256];
+} svc_coll_figures_t;
+void svc_coll_figures(svc_coll_t *e, svc_coll_figures_t *f);
+
+int64_t svc_mono_ms(void);
+
+/* tier.c: the tiering job (idle → warm, memory budget, pins). */
+int svc_tier_start(akidb_service_t *s, char *err, size_t errlen);
+void svc_tier_stop(akidb_service_t *s);
+/* A collection was loaded: check the budget soon. */
+void svc_tier_loaded(akidb_service_t *s);
+/* Runs one tiering pass now (tests). */
+void svc_tier_pass(akidb_service_t *s);
 
 /* ------------------------------------------------------------- quotas -- */
 
@@ -84,6 +135,9 @@ struct akidb_service {
   svc_registry_t reg;
   svc_buckets_t buckets;
   atomic_bool ready;
+  akidb_pool_t *pool;   /* every collection's background work */
+  akidb_job_t tier_job; /* tier.c */
+  atomic_bool scanned;  /* akidb_service_load has listed every collection */
   atomic_uint_fast64_t catalog_gen; /* bumped by every tenant/database/collection change */
   int64_t last_prune_ms;
 };
@@ -117,6 +171,9 @@ int svc_authenticate(svc_call_t *c);
 int svc_authorize(svc_call_t *c, akidb_action_t action, const akidb_resource_t *res);
 int svc_resolve_tenant(svc_call_t *c, akidb_action_t action);
 int svc_resolve_database(svc_call_t *c);
+/* The collection's catalog row only (c->meta); never loads it. */
+int svc_resolve_collection_meta(svc_call_t *c);
+/* The row and the resident collection (c->coll, loaded when warm). */
 int svc_resolve_collection(svc_call_t *c);
 int svc_require_system_admin(svc_call_t *c, akidb_action_t action);
 

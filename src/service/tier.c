@@ -1,0 +1,120 @@
+/*
+ * tier.c — owns the hot/warm tiering of collections: a job on the worker
+ * pool that runs every `tier_check_ms` (and soon after each load) and
+ * unloads resident collections that are
+ *   - pinned warm and unused (reason "pinned"),
+ *   - idle for `warm_after_s` and not pinned hot (reason "idle"),
+ *   - the least recently used beyond `memory_budget_bytes`, counted with
+ *     each collection's own memory figure, pinned-hot ones excepted
+ *     (reason "budget").
+ * Hot = resident in memory; warm = checkpointed and closed (on local disk
+ * only); a warm collection comes back on its next use (registry.c).
+ *
+ * Locking: the job runs on one worker at a time (pool rule); it copies the
+ * resident entries with a reference under the registry's read lock, then
+ * unloads without it. Durability: an unload writes the final checkpoint
+ * first (akidb_collection_close), so nothing acknowledged is lost.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "service/svc_internal.h"
+
+typedef struct {
+  svc_coll_t *e;
+  int64_t last_access_ms;
+  uint64_t memory_bytes;
+  int pin;
+} resident_t;
+
+typedef struct {
+  resident_t *items;
+  size_t n, cap;
+} resident_list_t;
+
+static void collect_one(void *ctx, svc_coll_t *e) {
+  resident_list_t *l = ctx;
+  if (atomic_load(&e->state) != SVC_OPEN) return;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 64;
+    resident_t *p = realloc(l->items, cap * sizeof *p);
+    if (!p) return; /* this pass sees fewer; the next one catches up */
+    l->items = p;
+    l->cap = cap;
+  }
+  atomic_fetch_add(&e->refs, 1); /* under the table lock: e stays valid */
+  l->items[l->n++] = (resident_t){.e = e, .last_access_ms = atomic_load(&e->last_access_ms),
+                                  .pin = atomic_load(&e->pin)};
+}
+
+static int by_last_access(const void *a, const void *b) {
+  const resident_t *x = a, *y = b;
+  return (x->last_access_ms > y->last_access_ms) - (x->last_access_ms < y->last_access_ms);
+}
+
+/* Unloads l->items[i] if unused; true when it left memory. */
+static bool unload_item(resident_list_t *l, size_t i, const char *reason) {
+  resident_t *r = &l->items[i];
+  if (!r->e) return false;
+  if (svc_registry_unload(r->e, reason, 1) != AKIDB_OK) return false;
+  svc_coll_release(r->e);
+  r->e = NULL;
+  return true;
+}
+
+void svc_tier_pass(akidb_service_t *s) {
+  resident_list_t l = {0};
+  svc_registry_each(&s->reg, collect_one, &l);
+  int64_t now = svc_mono_ms();
+  uint64_t warm_after_ms = (uint64_t)s->opt.warm_after_s * 1000;
+  for (size_t i = 0; i < l.n; i++) {
+    resident_t *r = &l.items[i];
+    if (r->pin == AKIDB_TIER_HOT) continue;
+    if (r->pin == AKIDB_TIER_WARM) unload_item(&l, i, "pinned");
+    else if (warm_after_ms && (uint64_t)(now - r->last_access_ms) >= warm_after_ms)
+      unload_item(&l, i, "idle");
+  }
+  uint64_t budget = s->opt.memory_budget_bytes, total = 0;
+  for (size_t i = 0; i < l.n; i++) {
+    if (!l.items[i].e) continue;
+    svc_coll_figures_t f;
+    svc_coll_figures(l.items[i].e, &f);
+    l.items[i].memory_bytes = f.memory_bytes;
+    total += f.memory_bytes;
+  }
+  if (budget && total > budget) {
+    qsort(l.items, l.n, sizeof *l.items, by_last_access);
+    for (size_t i = 0; i < l.n && total > budget; i++) {
+      if (!l.items[i].e || l.items[i].pin == AKIDB_TIER_HOT) continue;
+      uint64_t bytes = l.items[i].memory_bytes;
+      if (unload_item(&l, i, "budget")) total -= bytes;
+    }
+  }
+  for (size_t i = 0; i < l.n; i++)
+    if (l.items[i].e) svc_coll_release(l.items[i].e);
+  free(l.items);
+}
+
+static bool tier_slice(void *ctx) {
+  akidb_service_t *s = ctx;
+  svc_tier_pass(s);
+  akidb_pool_submit_after(s->pool, &s->tier_job, s->opt.tier_check_ms);
+  return false;
+}
+
+int svc_tier_start(akidb_service_t *s, char *err, size_t errlen) {
+  (void)err;
+  (void)errlen;
+  akidb_job_init(&s->tier_job, tier_slice, s);
+  akidb_pool_submit_after(s->pool, &s->tier_job, s->opt.tier_check_ms);
+  return AKIDB_OK;
+}
+
+void svc_tier_stop(akidb_service_t *s) {
+  if (s->pool) akidb_pool_cancel(s->pool, &s->tier_job);
+}
+
+void svc_tier_loaded(akidb_service_t *s) {
+  if (s->pool && s->opt.memory_budget_bytes) akidb_pool_submit(s->pool, &s->tier_job);
+}
