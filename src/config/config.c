@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "akidb/errors.h"
+#include "akidb/pool.h"
 #include "config/config.h"
 
 _Static_assert(sizeof(akidb_durability_t) == sizeof(int), "enum fields are stored as int");
@@ -26,7 +27,8 @@ static const char *const durability_names[] = {"fsync", "interval", "none", NULL
 static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
 static const char *const format_names[] = {"text", "json", NULL};
 
-static const char *const tables[] = {"server", "storage", "auth", "limits", "log", "audit", NULL};
+static const char *const tables[] = {"server", "storage", "tiering", "auth", "limits", "log", "audit",
+                                     NULL};
 
 /* ---------------------------------------------------- string rules -- */
 
@@ -79,7 +81,17 @@ static const config_setting_t settings[] = {
     CHOICE("storage", "durability", durability, durability_names, "AKIDB_DURABILITY",
            "--durability"),
     UINT("storage", "fsync_interval_ms", fsync_interval_ms, 1, 60000, NULL, NULL),
-    UINT("storage", "index_threads", index_threads, 1, 64, NULL, NULL),
+    UINT("storage", "index_threads", index_threads, 0, AKIDB_POOL_THREADS_MAX, NULL, NULL),
+    UINT("storage", "worker_threads", worker_threads, 0, AKIDB_POOL_THREADS_MAX,
+         "AKIDB_WORKER_THREADS", "--worker-threads"),
+    UINT("storage", "memory_budget_bytes", memory_budget_bytes, 0, UINT64_MAX / 2,
+         "AKIDB_MEMORY_BUDGET_BYTES", "--memory-budget-bytes"),
+    UINT("storage", "max_pending_bytes", max_pending_bytes, 0, UINT64_MAX / 2, NULL, NULL),
+    UINT("storage", "backpressure_wait_ms", backpressure_wait_ms, 0, 600000, NULL, NULL),
+
+    UINT("tiering", "warm_after_s", warm_after_s, 0, 31536000, "AKIDB_WARM_AFTER_S",
+         "--warm-after-s"),
+    UINT("tiering", "check_interval_ms", tier_check_ms, 10, 600000, NULL, NULL),
 
     STR("auth", "admin_username", admin_username, username_ok,
         "1..64 characters of a-z 0-9 . _ @ -, starting with a letter or digit", NULL, NULL),
@@ -120,7 +132,13 @@ void config_default(config_t *c) {
   snprintf(c->data_dir, sizeof c->data_dir, "./data");
   c->durability = AKIDB_DURABILITY_FSYNC;
   c->fsync_interval_ms = 100;
-  c->index_threads = 1;
+  c->index_threads = 0;
+  c->worker_threads = 0;
+  c->memory_budget_bytes = 0;
+  c->max_pending_bytes = 256ull << 20;
+  c->backpressure_wait_ms = 1000;
+  c->warm_after_s = 600;
+  c->tier_check_ms = 1000;
   snprintf(c->admin_username, sizeof c->admin_username, "admin");
   c->session_ttl_s = 43200;
   c->limits.max_body_bytes = 64u << 20;

@@ -48,7 +48,13 @@ typedef struct {
   char db_path[CONFIG_PATH_MAX + 1];  /* "" = <data_dir>/akidb.db */
   akidb_durability_t durability;      /* fsync */
   uint32_t fsync_interval_ms;         /* interval policy; 100 */
-  uint32_t index_threads;             /* per collection; 1 */
+  uint32_t index_threads;             /* workers indexing one collection at once; 0 = all */
+  uint32_t worker_threads;            /* the worker pool; 0 = one per CPU */
+  uint64_t memory_budget_bytes;       /* resident collections' memory; 0 = unlimited */
+  uint64_t max_pending_bytes;         /* vectors waiting for the graph, per collection */
+  uint32_t backpressure_wait_ms;      /* a write's wait for room before 429 */
+  uint32_t warm_after_s;              /* [tiering] idle seconds before unload; 0 = never */
+  uint32_t tier_check_ms;             /* [tiering] check_interval_ms */
   /* [auth] */
   char admin_username[CONFIG_USERNAME_MAX + 1]; /* "admin" */
   uint32_t session_ttl_s;                       /* 43200 */

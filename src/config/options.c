@@ -17,6 +17,12 @@ void config_service_options(const config_t *c, akidb_service_options_t *o) {
   o->durability = c->durability;
   o->fsync_interval_ms = c->fsync_interval_ms;
   o->index_threads = c->index_threads;
+  o->worker_threads = c->worker_threads;
+  o->memory_budget_bytes = c->memory_budget_bytes;
+  o->max_pending_bytes = c->max_pending_bytes;
+  o->backpressure_wait_ms = c->backpressure_wait_ms;
+  o->warm_after_s = c->warm_after_s;
+  o->tier_check_ms = c->tier_check_ms;
   o->session_ttl_ms = (int64_t)c->session_ttl_s * 1000;
   o->audit_retention_days = c->audit_retention_days;
   o->limits = c->limits;

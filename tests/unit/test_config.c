@@ -109,7 +109,13 @@ static void test_config_defaults_are_the_documented_values(void) {
   ASSERT_TRUE(c.db_path[0] == '\0');
   ASSERT_EQ_INT(c.durability, AKIDB_DURABILITY_FSYNC);
   ASSERT_EQ_INT(c.fsync_interval_ms, 100);
-  ASSERT_EQ_INT(c.index_threads, 1);
+  ASSERT_EQ_INT(c.index_threads, 0);
+  ASSERT_EQ_INT(c.worker_threads, 0);
+  ASSERT_EQ_U64(c.memory_budget_bytes, 0);
+  ASSERT_EQ_U64(c.max_pending_bytes, 268435456u);
+  ASSERT_EQ_INT(c.backpressure_wait_ms, 1000);
+  ASSERT_EQ_INT(c.warm_after_s, 600);
+  ASSERT_EQ_INT(c.tier_check_ms, 1000);
   ASSERT_TRUE(strcmp(c.admin_username, "admin") == 0);
   ASSERT_EQ_INT(c.session_ttl_s, 43200);
   ASSERT_EQ_U64(c.limits.max_body_bytes, 67108864u);
