@@ -1091,7 +1091,7 @@ static double load_average(void) {
   return load;
 }
 
-/* Whether the shared data directory is needed and present. */
+/* Whether the data directory is needed and present. */
 static bool data_dir_ok(const options_t *o) {
   bool need = false;
   for (size_t i = 0; i < DATASET_COUNT; i++)
