@@ -321,20 +321,25 @@ def pytest_collection_modifyitems(session, config, items):
 # one the test did not notice, fails that test with the report.
 _SANITIZER_MARKERS = ("WARNING: ThreadSanitizer:", "ERROR: AddressSanitizer:",
                       "ERROR: LeakSanitizer:", ": runtime error: ")
-_STDERR_CHECKED = {}  # id(Server) -> characters of its stderr already checked
+_STDERR_CHECKED = {}  # id(Server) -> bytes of its stderr already checked
 
 
 def _sanitizer_reports(s):
     """New sanitizer reports in a server's stderr since the last look."""
+    start = _STDERR_CHECKED.get(id(s), 0)
     try:
-        text = s.stderr_path.read_text(errors="replace")
+        with open(s.stderr_path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size == start:
+                return []
+            if size < start:
+                start = 0  # the file was started anew
+            f.seek(start)
+            data = f.read()
     except OSError:
         return []
-    start = _STDERR_CHECKED.get(id(s), 0)
-    if start > len(text):
-        start = 0  # the file was started anew
-    _STDERR_CHECKED[id(s)] = len(text)
-    new = text[start:]
+    _STDERR_CHECKED[id(s)] = start + len(data)
+    new = data.decode(errors="replace")
     at = [new.find(m) for m in _SANITIZER_MARKERS if m in new]
     if not at:
         return []
