@@ -1,7 +1,8 @@
 # AkiDB — the commands a user runs. Everything is built with CMake under build/.
-#   make run    install missing packages, build, start `akidb serve` on embedded
-#               defaults (data under ./data, http://127.0.0.1:8080); the first
-#               start prints the admin credentials and a curl quickstart
+#   make run    install the server's missing packages, build only the `akidb`
+#               program, start `akidb serve` on embedded defaults (data under
+#               ./data, http://127.0.0.1:8080); the first start prints the
+#               admin credentials and a curl quickstart
 #   make test   install, build and run every test (release, ASan+UBSan, TSan,
 #               aarch64 under qemu)
 #   make bench  build bench/ann with hnswlib and FAISS and write bench/results/
@@ -25,7 +26,12 @@ build: deps
 	@cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build/release -j $(JOBS)
 
-run: build
+# Only the server: its packages and the `akidb` target (no tests, no benches),
+# in the same build tree as `make build` and `make test`.
+run:
+	@scripts/install-deps.sh --server
+	@cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build/release -j $(JOBS) --target akidb
 	./build/release/akidb serve --data-dir ./data
 
 test: deps

@@ -83,7 +83,7 @@ static const int BUILD_THREADS[] = {1, 2};
 typedef enum { LIB_AKIDB, LIB_HNSWLIB, LIB_FAISS, LIB_COUNT } lib_t;
 static const char *const LIB_NAMES[LIB_COUNT] = {"akidb", "hnswlib", "faiss"};
 
-/* A data set the benchmark knows: real (from the shared data dir) or a
+/* A data set the benchmark knows: real (from the data directory, tests/data by default) or a
  * generated Gaussian mixture. */
 typedef struct {
   const char *name;
@@ -1091,7 +1091,7 @@ static double load_average(void) {
   return load;
 }
 
-/* Whether the shared data directory is needed and present. */
+/* Whether the data directory is needed and present. */
 static bool data_dir_ok(const options_t *o) {
   bool need = false;
   for (size_t i = 0; i < DATASET_COUNT; i++)
@@ -1100,7 +1100,7 @@ static bool data_dir_ok(const options_t *o) {
   if (!need || (stat(ds_data_dir(), &st) == 0 && S_ISDIR(st.st_mode)))
     return true;
   fprintf(stderr,
-          "ann: the shared data directory '%s' does not exist.\n"
+          "ann: the data directory '%s' does not exist.\n"
           "     sift5k and glove25 are read from it: set AKIDB_TEST_DATA to "
           "the directory\n     holding sift5k/ and glove25/ (or configure "
           "with -DAKIDB_DATA_DIR=...),\n     or run only generated sets: "

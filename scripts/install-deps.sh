@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
-# Installs every Debian package that building, testing and benchmarking AkiDB
-# needs. Idempotent: quiet and fast when everything is present; runs
-# `apt-get update` once, only when something is missing.
+# Installs the Debian packages AkiDB needs. Idempotent: quiet and fast when
+# everything is present; runs `apt-get update` once, only when something is
+# missing.
+#   install-deps.sh           everything: building, testing, benchmarking
+#   install-deps.sh --server  only what building and running `akidb serve`
+#                             needs (what `make run` uses), plus curl and jq
+#                             for the README's quickstart
 set -euo pipefail
 
+# Building the akidb program and running it.
 PACKAGES=(
   build-essential cmake pkg-config
-  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-  libhnswlib-dev libfaiss-dev libopenblas-dev
-  libsqlite3-dev sqlite3 libargon2-dev libssl-dev libjansson-dev
-  libmicrohttpd-dev curl jq prometheus
-  python3 python3-pytest python3-requests python3-jsonschema python3-hypothesis python3-yaml
-  python3-numpy
+  libsqlite3-dev libargon2-dev libssl-dev libjansson-dev libmicrohttpd-dev
+  curl jq
 )
-# The OpenAPI lint (@redocly/cli) runs under Node.js: use the node/npm on
-# PATH (this project's machines ship Node.js 20); Debian's when there is none.
-if ! command -v npm >/dev/null 2>&1; then
-  PACKAGES+=(nodejs npm)
+if [ "${1:-}" != "--server" ]; then
+  # Tests (aarch64 cross build under qemu, pytest, promtool), benchmarks.
+  PACKAGES+=(
+    gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+    libhnswlib-dev libfaiss-dev libopenblas-dev
+    sqlite3 prometheus
+    python3 python3-pytest python3-requests python3-jsonschema python3-hypothesis python3-yaml
+    python3-numpy
+  )
+  # The OpenAPI lint (@redocly/cli) runs under Node.js: use the node/npm on
+  # PATH (this project's machines ship Node.js 20); Debian's when there is none.
+  if ! command -v npm >/dev/null 2>&1; then
+    PACKAGES+=(nodejs npm)
+  fi
 fi
 
 missing=()

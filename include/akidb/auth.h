@@ -203,8 +203,18 @@ int akidb_auth_key_revoke(akidb_auth_t *auth, const akidb_uuid_t *key_id,
 /* ---------------------------------------------------------- principals -- */
 
 /*
+ * The credential of an Authorization header value that uses the Bearer
+ * scheme: the scheme name in any case (RFC 9110 §11.1: "Bearer", "bearer",
+ * "BEARER"), then one or more spaces. Returns a pointer into `authorization`
+ * (valid as long as it is), possibly to an empty string, or NULL when the
+ * value is NULL or names no Bearer scheme.
+ */
+const char *akidb_auth_bearer_credential(const char *authorization);
+
+/*
  * Resolves a bearer credential (session token or API key; a leading
- * "Bearer " is accepted) to a principal. Hits a cache keyed by the
+ * Bearer scheme in any case, as akidb_auth_bearer_credential reads it, is
+ * accepted) to a principal. Hits a cache keyed by the
  * credential's SHA-256; entries expire after cache_ttl_ms and are dropped at
  * once by any change to users, keys, sessions or tenant status made through
  * this process's catalog. Errors: AKIDB_EUNAUTH (malformed, unknown,

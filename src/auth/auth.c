@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auth/auth_internal.h"
 
@@ -318,10 +319,18 @@ out:
   return rc;
 }
 
-/* Strips an optional "Bearer " scheme. */
+const char *akidb_auth_bearer_credential(const char *authorization) {
+  if (!authorization || strncasecmp(authorization, "Bearer", 6) != 0) return NULL;
+  const char *p = authorization + 6;
+  if (*p != ' ') return NULL; /* "Bearerx", "Bearer" alone, or another scheme */
+  while (*p == ' ') p++;
+  return p;
+}
+
+/* Strips an optional "Bearer" scheme (any case); a bare credential is kept. */
 static const char *bare_token(const char *bearer) {
-  if (bearer && strncmp(bearer, "Bearer ", 7) == 0) return bearer + 7;
-  return bearer;
+  const char *credential = akidb_auth_bearer_credential(bearer);
+  return credential ? credential : bearer;
 }
 
 /* Finds the credential row for `token` and checks its secret in constant

@@ -4,7 +4,7 @@
 #ifndef AKIDB_CLI_H
 #define AKIDB_CLI_H
 
-/* `akidb demo`: index the shared real data sets, search, print recall and
+/* `akidb demo`: index the real data sets (tests/data), search, print recall and
  * timings. Returns the process exit code. */
 int cli_demo(int argc, char **argv);
 

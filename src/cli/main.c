@@ -8,6 +8,10 @@
 #include "akidb/akidb.h"
 #include "cli/cli.h"
 
+#ifndef AKIDB_DATA_DIR_DEFAULT /* set by the build (CMake AKIDB_DATA_DIR) */
+#define AKIDB_DATA_DIR_DEFAULT "tests/data"
+#endif
+
 static void usage(FILE *out) {
   fprintf(out,
           "usage: akidb <command> [options]\n"
@@ -16,7 +20,8 @@ static void usage(FILE *out) {
           "  serve [flags]                run the server (REST API, /health, /ready,\n"
           "                               /metrics); see `akidb serve --help`\n"
           "  demo [--data DIR] [--ef N]   index the real data sets under DIR\n"
-          "                               (default: $AKIDB_TEST_DATA or ../shared/data),\n"
+          "                               (default: $AKIDB_TEST_DATA, else the\n"
+          "                               repository's tests/data: " AKIDB_DATA_DIR_DEFAULT "),\n"
           "                               search them, print recall@10 and timings\n"
           "  migrate v1-to-v2 --v1-data-dir DIR --v2-database FILE [--dry-run]\n"
           "                               import an AkiDB 1.x data directory into the\n"

@@ -15,7 +15,11 @@
 #include <strings.h>
 
 #include "akidb/errors.h"
+<<<<<<< HEAD
 #include "akidb/pool.h"
+=======
+#include "akidb/index.h" /* the engine's bounds: AKIDB_K_MAX, AKIDB_HNSW_EF_SEARCH_MAX, ... */
+>>>>>>> fixes
 #include "config/config.h"
 
 _Static_assert(sizeof(akidb_durability_t) == sizeof(int), "enum fields are stored as int");
@@ -100,9 +104,9 @@ static const config_setting_t settings[] = {
     UINT("limits", "max_body_bytes", limits.max_body_bytes, 1024, 4294967296u, NULL, NULL),
     UINT("limits", "max_json_depth", limits.max_json_depth, 4, 1024, NULL, NULL),
     UINT("limits", "max_batch", limits.max_batch, 1, 1000000, NULL, NULL),
-    UINT("limits", "max_k", limits.max_k, 1, 100000, NULL, NULL),
-    UINT("limits", "max_ef", limits.max_ef, 1, 1000000, NULL, NULL),
-    UINT("limits", "max_dimension", limits.max_dimension, 1, 65536, NULL, NULL),
+    UINT("limits", "max_k", limits.max_k, 1, AKIDB_K_MAX, NULL, NULL),
+    UINT("limits", "max_ef", limits.max_ef, 1, AKIDB_HNSW_EF_SEARCH_MAX, NULL, NULL),
+    UINT("limits", "max_dimension", limits.max_dimension, 1, AKIDB_DIM_MAX, NULL, NULL),
     UINT("limits", "max_id_bytes", limits.max_id_bytes, 1, AKIDB_POINT_ID_MAX, NULL, NULL),
     UINT("limits", "max_filter_depth", limits.max_filter_depth, 1, 256, NULL, NULL),
     UINT("limits", "max_payload_bytes", limits.max_payload_bytes, 2, AKIDB_PAYLOAD_MAX, NULL,

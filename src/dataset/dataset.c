@@ -13,7 +13,7 @@
 #include <time.h>
 
 #ifndef AKIDB_DATA_DIR_DEFAULT
-#define AKIDB_DATA_DIR_DEFAULT "../shared/data"
+#define AKIDB_DATA_DIR_DEFAULT "tests/data" /* the repository's own sets */
 #endif
 
 const char *ds_data_dir(void) {

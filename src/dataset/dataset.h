@@ -1,6 +1,6 @@
 /*
  * dataset.h — data sets for tests, the demo and the benchmark (not part of
- * libakidb): .fvecs/.ivecs readers, the real sets under the shared data
+ * libakidb): .fvecs/.ivecs readers, the real sets under the data
  * directory, seeded Gaussian-mixture generation, exact ground truth through
  * the flat index, and recall@k.
  */
@@ -24,7 +24,8 @@ typedef struct {
   uint32_t gt_k;
 } ds_set_t;
 
-/* The shared data directory: $AKIDB_TEST_DATA, else the build's default. */
+/* The data directory: $AKIDB_TEST_DATA, else the build's default (the
+ * repository's tests/data). */
 const char *ds_data_dir(void);
 
 /* Reads a whole .fvecs file (all rows must have one dimension). */

@@ -1,7 +1,8 @@
 /*
  * http/body.c — request checks that need no server: the X-Request-Id
  * format, the Content-Type rule, the JSON nesting pre-scan and body parsing
- * (jansson) with line/column error messages. Stateless; thread-safe.
+ * (into jansson values, by the decoder of json_parse.c) with line/column
+ * error messages. Stateless; thread-safe.
  * Calls nothing of the service layer.
  */
 #include <stdio.h>

@@ -2,10 +2,12 @@
  * http/http_internal.h — the REST transport's internals shared by its files:
  * the router (routes.c: the table; router.c: matching, percent-decoding,
  * query strings), request checks that need no server (body.c: request ids,
- * Content-Type, JSON depth and parsing) and the encoders (encode.c).
+ * Content-Type, JSON depth and parsing; json_parse.c: the JSON decoder) and
+ * the encoders (encode.c: error and answer bodies; json_write.c: the JSON
+ * writer).
  *
- * router.c and body.c call nothing of the service layer, so their unit test
- * links without it.
+ * router.c, body.c and json_parse.c call nothing of the service layer: their
+ * unit tests (test_http_router, test_http_json) open no service.
  */
 #ifndef AKIDB_HTTP_INTERNAL_H
 #define AKIDB_HTTP_INTERNAL_H

@@ -71,7 +71,7 @@ static u128 pow10_u128(int p) {
 }
 
 /* round_half_even(m · 10^p · 2^e) for p >= 0 and -127 < e <= 1 (the
- * ranges json_real_digits uses; m < 2^53). */
+ * ranges real_digits uses; m < 2^53). */
 static u128 scaled(uint64_t m, int p, int e) {
   u128 num = (u128)m * pow10_u128(p);
   if (e >= 0) return num << e;

@@ -418,7 +418,7 @@ void obs_render_family(obs_buf_t *b, const char *name, const char *type, const c
   obs_buf_printf(b, "\n# TYPE %s %s\n", name, type);
 }
 
-/* name{k="v",...,extra_k="extra_v"} value — `extra_key` may be NULL. */
+/* name{k="v",...,extra_key="extra_val"} value — `extra_key` may be NULL. */
 static void put_sample(obs_buf_t *b, const char *name, const char *const *keys,
                        const char *const *vals, int n, const char *extra_key,
                        const char *extra_val, double value) {

@@ -66,7 +66,7 @@ int svc_authenticate(svc_call_t *c) {
   if (!bearer || !*bearer)
     return svc_fail(c, AKIDB_ST_UNAUTHENTICATED,
                     "missing credentials: send 'Authorization: Bearer <token or API key>'");
-  if (strncmp(bearer, "Bearer ", 7) != 0 && strncmp(bearer, "bearer ", 7) != 0)
+  if (!akidb_auth_bearer_credential(bearer)) /* the scheme is case-insensitive */
     return svc_fail(c, AKIDB_ST_UNAUTHENTICATED,
                     "the Authorization header must be 'Bearer <token or API key>'");
   char err[256] = "";

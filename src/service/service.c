@@ -2,8 +2,9 @@
  * service.c — owns the service's life (open, load, tick, close), the status
  * table (error kind → REST code, HTTP status, gRPC code) and the dispatcher
  * that runs one operation: every handler follows validate → authenticate →
- * authorise → status/quota → execute → audit, with the shared steps in
- * resolve.c and quota.c.
+ * authorise → status/quota → execute → audit, with the shared steps
+ * (authentication, QPS buckets, authorisation, path resolution and write
+ * quotas) in resolve.c.
  *
  * Locking: the service itself holds no lock on the call path; the catalog,
  * the identity context and the registry are thread-safe on their own.

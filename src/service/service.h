@@ -153,8 +153,8 @@ typedef struct {
 
 /* The answer: on success `http_status` is 200, 201 or 204 and `body` (NULL
  * for 204) is owned by the caller (json_decref); on failure `error` says
- * why and `body` is NULL. `tenant_slug` names the tenant the request acted
- * in, for logs ("" when none). */
+ * why and `body` is NULL. (The access log names the tenant from the
+ * request's `tenant`.) */
 typedef struct {
   akidb_status_t status; /* AKIDB_ST_OK or the error kind */
   int http_status;

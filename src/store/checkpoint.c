@@ -11,8 +11,9 @@
  *   3. rename it to checkpoint-<seq>.akc
  *   4. fsync the directory              (now it is the checkpoint)
  *   5. delete older checkpoints and the log segments it covers
- * Opening uses the newest checkpoint-*.akc and deletes *.tmp leftovers and
- * older checkpoints.
+ * Opening uses the newest checkpoint-*.akc, deletes a leftover
+ * checkpoint.tmp (find_newest) and, once the newest is loaded, the older
+ * checkpoints.
  *
  * Format version 1, little-endian:
  *   header   64 bytes: magic "AKICKPT1", u32 version, u32 header bytes,
@@ -195,7 +196,8 @@ static bool crash_after(int step) {
   return atomic_compare_exchange_strong(&checkpoint_crash_step, &want, 0);
 }
 
-/* Deletes checkpoint files other than `keep` (and temporary leftovers). */
+/* Deletes the checkpoint-* files other than `keep` (a leftover checkpoint.tmp
+ * is not one of them: find_newest removes it when the collection opens). */
 static void remove_other_checkpoints(const char *dir, const char *keep) {
   DIR *d = opendir(dir);
   if (!d) return;

@@ -314,6 +314,51 @@ def pytest_collection_modifyitems(session, config, items):
 
 # ------------------------------------------------------- failure reports --
 
+# What a sanitizer writes to a server's stderr when it finds something. Under
+# ThreadSanitizer (the TSan stage of scripts/run-tests.sh) the server runs with
+# TSAN_OPTIONS=halt_on_error=1 and exits at the first race; a report is still
+# looked for after each test, so a race in a server the test then killed, or
+# one the test did not notice, fails that test with the report.
+_SANITIZER_MARKERS = ("WARNING: ThreadSanitizer:", "ERROR: AddressSanitizer:",
+                      "ERROR: LeakSanitizer:", ": runtime error: ")
+_STDERR_CHECKED = {}  # id(Server) -> bytes of its stderr already checked
+
+
+def _sanitizer_reports(s):
+    """New sanitizer reports in a server's stderr since the last look."""
+    start = _STDERR_CHECKED.get(id(s), 0)
+    try:
+        with open(s.stderr_path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size == start:
+                return []
+            if size < start:
+                start = 0  # the file was started anew
+            f.seek(start)
+            data = f.read()
+    except OSError:
+        return []
+    _STDERR_CHECKED[id(s)] = start + len(data)
+    new = data.decode(errors="replace")
+    at = [new.find(m) for m in _SANITIZER_MARKERS if m in new]
+    if not at:
+        return []
+    report = new[max(0, new.rfind("\n", 0, min(at)) + 1):]
+    return [f"----- {s.name}: sanitizer report ({s.stderr_path}) -----\n{report[:20000]}"]
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_reports():
+    yield
+    reports = []
+    for s in _SERVERS:
+        if s.starts:
+            reports.extend(_sanitizer_reports(s))
+    if reports:
+        pytest.fail("the server's sanitizer reported a problem:\n" + "\n".join(reports),
+                    pytrace=False)
+
+
 _SEEN_BEFORE = set()
 
 

@@ -1,6 +1,6 @@
 """
 Authentication flows: logins (good, bad, indistinguishable failures),
-malformed credentials, logout, API key revocation and expiry, disabled users,
+malformed credentials, the Bearer scheme in any case, logout, API key revocation and expiry, disabled users,
 password changes, login throttling (429 + Retry-After) and session expiry.
 Failed logins are throttled per source address, so everything that fails a
 login on purpose runs on its own fresh server.
@@ -74,6 +74,35 @@ def test_missing_and_malformed_credentials_are_401(env):
         expect(r, 401, "unauthenticated")
     # A well-formed request with a valid token still works.
     assert t.admin.call("GET", f"{t.path}/databases")["items"] == []
+
+
+def test_bearer_scheme_is_case_insensitive(server, sysadmin):
+    # RFC 9110 §11.1: the auth-scheme is case-insensitive; 1+ spaces follow it.
+    t = make_tenant(server, sysadmin, roles=("admin", "developer"))
+    u = t.users["developer"]
+    k = t.developer.call("POST", f"{t.path}/users/{u['username']}/keys", {"name": "case"},
+                         status=201)
+    anon = cl.Client(server)
+    for credential, kind in ((t.developer.token, "session"), (k["secret"], "api_key")):
+        for scheme in ("Bearer ", "bearer ", "BEARER ", "bEaReR ", "Bearer   "):
+            r = anon.get("/v1/auth/whoami", headers={"Authorization": scheme + credential})
+            who = expect(r, 200)
+            assert who["credential"] == kind, (scheme, who)
+            assert who["user"]["username"] == u["username"], (scheme, who)
+    # A write goes through with an upper-case scheme too.
+    db = cl.unique("db")
+    r = anon.post(f"{t.path}/databases", {"name": db},
+                  headers={"Authorization": "BEARER " + t.admin.token})
+    assert expect(r, 201)["name"] == db
+    # Logout reads the scheme the same way: the session ends.
+    s = t.login(u["username"], u["password"])
+    expect(anon.post("/v1/auth/logout", headers={"Authorization": "BEARER " + s.token}), 204)
+    expect(s.get("/v1/auth/whoami"), 401, "unauthenticated")
+    # Other schemes, or no space after the scheme, stay refused.
+    for header in ("BEARER", "BEARERx" + t.developer.token, "Basic " + t.developer.token,
+                   "Bearer\t" + t.developer.token):
+        expect(anon.get("/v1/auth/whoami", headers={"Authorization": header}), 401,
+               "unauthenticated")
 
 
 def test_logout_ends_only_that_session(env):

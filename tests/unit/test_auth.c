@@ -6,7 +6,7 @@
  * tokens through their lifecycles (shown once, stored hashed, expired and
  * revoked refused even when cached, logout); the principal cache following
  * role changes, disabling and tenant suspension; bootstrap of the first
- * system admin; malformed credentials. Time comes from a fake clock.
+ * system admin; malformed credentials; the Bearer scheme in any case. Time comes from a fake clock.
  */
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -548,6 +548,56 @@ static void test_malformed_credentials_are_refused(void) {
   akidb_catalog_close(cat);
 }
 
+/* RFC 9110 §11.1: the auth-scheme is case-insensitive; one or more spaces
+ * separate it from the credential. */
+static void expect_credential(const char *header, const char *want) {
+  const char *got = akidb_auth_bearer_credential(header);
+  if (!got || strcmp(got, want) != 0)
+    CHECK_FAIL("credential of '%s' = '%s', expected '%s'", header, got ? got : "(null)", want);
+}
+
+static void test_bearer_scheme_is_case_insensitive(void) {
+  const char *h = "BEARER tok";
+  ASSERT_TRUE(akidb_auth_bearer_credential(h) == h + 7);
+  expect_credential("bearer tok", "tok");
+  expect_credential("bEaReR tok", "tok");
+  expect_credential("Bearer   tok", "tok");
+  expect_credential("Bearer ", "");
+  const char *not_bearer[] = {"", "Bearer", "Bearertok", "Basic dXNlcjpwdw==", "Bear tok",
+                              "tok", "\tBearer tok", NULL};
+  for (int i = 0; not_bearer[i]; i++)
+    if (akidb_auth_bearer_credential(not_bearer[i]) != NULL)
+      CHECK_FAIL("'%s' was read as a Bearer credential", not_bearer[i]);
+  ASSERT_TRUE(akidb_auth_bearer_credential(NULL) == NULL);
+
+  akidb_catalog_t *cat = tcu_open_new("bearer.db");
+  char err[ERR_LEN] = "";
+  akidb_tenant_t t = tcu_tenant(cat, "case", AKIDB_TENANT_ACTIVE);
+  akidb_auth_t *a = open_auth(cat, NULL);
+  akidb_user_t u = make_user(a, &t, "cas", AKIDB_ROLE_AUDITOR);
+  akidb_session_t s;
+  ASSERT_OK(akidb_auth_login(a, "case", "cas", PASSWORD, NULL, NULL, &s, err, sizeof err));
+  const char *schemes[] = {"Bearer ", "bearer ", "BEARER ", "BeArEr  ", NULL};
+  for (int i = 0; schemes[i]; i++) {
+    char header[512];
+    snprintf(header, sizeof header, "%s%s", schemes[i], s.token);
+    akidb_principal_t p;
+    memset(&p, 0, sizeof p);
+    int rc = akidb_auth_resolve(a, header, &p, err, sizeof err);
+    if (rc) CHECK_FAIL("resolve('%s<token>') = %d %s", schemes[i], rc, err);
+    ASSERT_EQ_INT(memcmp(p.user_id.bytes, u.id.bytes, 16), 0);
+    ASSERT_EQ_INT(strcmp(p.username, "cas"), 0);
+    ASSERT_EQ_INT(p.role, AKIDB_ROLE_AUDITOR);
+  }
+  char header[512];
+  snprintf(header, sizeof header, "BEARER %s", s.token);
+  ASSERT_OK(akidb_auth_logout(a, header, NULL, err, sizeof err));
+  akidb_principal_t p;
+  ASSERT_EQ_INT(akidb_auth_resolve(a, s.token, &p, err, sizeof err), AKIDB_EUNAUTH);
+  akidb_auth_close(a);
+  akidb_catalog_close(cat);
+}
+
 /* ---------------------------------------------------------- concurrency -- */
 
 typedef struct {
@@ -655,5 +705,6 @@ CHECK_MAIN(CHECK_CASE(test_password_hash_verifies_and_rejects),
            CHECK_CASE(test_cache_follows_role_status_and_tenant_changes),
            CHECK_CASE(test_cache_entries_are_reread_after_the_ttl),
            CHECK_CASE(test_malformed_credentials_are_refused),
+           CHECK_CASE(test_bearer_scheme_is_case_insensitive),
            CHECK_CASE(test_resolution_is_safe_while_roles_change),
            CHECK_CASE(test_bootstrap_creates_one_system_admin))

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "akidb/errors.h"
+#include "akidb/index.h"
 #include "check.h"
 #include "config/config.h"
 #include "tmpdir.h"
@@ -358,6 +359,36 @@ static void test_config_out_of_range_names_the_range(void) {
                      "does not fit in 64 bits", NULL);
 }
 
+/* limits.max_k, max_ef and max_dimension are bounded by the engine's own
+ * constants (akidb/index.h), so the server never admits a request the index
+ * refuses. */
+static void test_config_search_limits_are_bounded_by_the_engine(void) {
+  char text[128], range[64], got[64];
+  snprintf(range, sizeof range, "1..%u", AKIDB_K_MAX);
+  snprintf(got, sizeof got, "got %u", AKIDB_K_MAX + 1);
+  snprintf(text, sizeof text, "[limits]\nmax_k = %u\n", AKIDB_K_MAX + 1);
+  expect_parse_error(text, "config.toml:2:", "'limits.max_k'", range, got, NULL);
+  expect_parse_error("[limits]\nmax_k = 100000\n", "'limits.max_k'", range, NULL);
+  snprintf(range, sizeof range, "1..%u", AKIDB_HNSW_EF_SEARCH_MAX);
+  snprintf(got, sizeof got, "got %u", AKIDB_HNSW_EF_SEARCH_MAX + 1);
+  snprintf(text, sizeof text, "[limits]\nmax_ef = %u\n", AKIDB_HNSW_EF_SEARCH_MAX + 1);
+  expect_parse_error(text, "config.toml:2:", "'limits.max_ef'", range, got, NULL);
+  expect_parse_error("[limits]\nmax_ef = 1000000\n", "'limits.max_ef'", range, NULL);
+  snprintf(range, sizeof range, "1..%u", AKIDB_DIM_MAX);
+  snprintf(text, sizeof text, "[limits]\nmax_dimension = %u\n", AKIDB_DIM_MAX + 1);
+  expect_parse_error(text, "'limits.max_dimension'", range, NULL);
+  /* The engine's maxima themselves are admitted and pass the cross checks. */
+  config_t c;
+  char err[ERR_LEN];
+  snprintf(text, sizeof text, "[limits]\nmax_k = %u\nmax_ef = %u\nmax_dimension = %u\n",
+           AKIDB_K_MAX, AKIDB_HNSW_EF_SEARCH_MAX, AKIDB_DIM_MAX);
+  ASSERT_OK(parse(&c, text, err));
+  ASSERT_EQ_U64(c.limits.max_k, AKIDB_K_MAX);
+  ASSERT_EQ_U64(c.limits.max_ef, AKIDB_HNSW_EF_SEARCH_MAX);
+  ASSERT_EQ_U64(c.limits.max_dimension, AKIDB_DIM_MAX);
+  ASSERT_OK(config_validate(&c, err, sizeof err));
+}
+
 static void test_config_unknown_key_names_line_and_suggests(void) {
   expect_parse_error("[server]\nhost = \"a\"\n\nrest_prot = 1\n",
                      "config.toml:4: unknown key 'server.rest_prot'; did you mean 'rest_port'?",
@@ -641,6 +672,7 @@ CHECK_MAIN(CHECK_CASE(test_config_defaults_are_the_documented_values),
            CHECK_CASE(test_config_help_loads_nothing),
            CHECK_CASE(test_config_wrong_type_names_line_key_and_value),
            CHECK_CASE(test_config_out_of_range_names_the_range),
+           CHECK_CASE(test_config_search_limits_are_bounded_by_the_engine),
            CHECK_CASE(test_config_unknown_key_names_line_and_suggests),
            CHECK_CASE(test_config_unknown_table_names_line_and_suggests),
            CHECK_CASE(test_config_duplicates_are_refused),
