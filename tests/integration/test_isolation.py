@@ -99,7 +99,7 @@ def tenants(server, sysadmin):
 
 def snapshot(b, names):
     """Everything of B that a request could have changed."""
-    volatile = {"memory_bytes", "disk_bytes", "pending"}
+    volatile = {"memory_bytes", "disk_bytes", "pending", "last_access"}
     t = b.sys.call("GET", b.path)
     dbs = b.admin.list_all(f"{b.path}/databases")
     cols = [{k: v for k, v in c.items() if k not in volatile}
