@@ -40,6 +40,7 @@ typedef struct akidb_job {
   void *ctx;
   int state;      /* pool-private: idle, queued, timed, running, ... */
   bool again;     /* pool-private: submitted while running */
+  bool rearm;     /* pool-private: submitted with a delay while running */
   bool cancelled; /* pool-private: refused until akidb_job_init */
   int64_t due_ns; /* pool-private: deadline while timed */
   size_t heap_at; /* pool-private: index in the deadline heap */
@@ -71,7 +72,8 @@ uint32_t akidb_pool_threads(const akidb_pool_t *p);
 void akidb_pool_submit(akidb_pool_t *p, akidb_job_t *j);
 
 /* Runs the job after `ms` milliseconds, or sooner if it is already due
- * sooner (queued, or timed earlier). */
+ * sooner (queued, or timed earlier). Called while the job runs (e.g. by
+ * itself), the timer starts when the running slice ends. */
 void akidb_pool_submit_after(akidb_pool_t *p, akidb_job_t *j, uint32_t ms);
 
 /* Takes the job out of the pool: removes it from the queue or the timer

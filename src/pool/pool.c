@@ -8,6 +8,7 @@
  *   IDLE ──submit──▶ QUEUED ──worker──▶ RUNNING ──slice done──▶ IDLE
  *   IDLE ──submit_after──▶ TIMED ──deadline──▶ QUEUED
  *   RUNNING ──submit──▶ RUNNING + again  (requeued when the slice ends)
+ *   RUNNING ──submit_after──▶ RUNNING + rearm (timed when the slice ends)
  *   any ──cancel──▶ IDLE + cancelled     (waits for RUNNING to end)
  * Invariants: a job is in the queue iff QUEUED, in the heap iff TIMED, and
  * run by at most one worker; `done` is broadcast whenever a slice ends.
@@ -169,6 +170,7 @@ static void wait_for_work(akidb_pool_t *p) {
 static void run_slice(akidb_pool_t *p, akidb_job_t *j) {
   j->state = JOB_RUNNING;
   j->again = false;
+  j->rearm = false;
   p->running++;
   pthread_mutex_unlock(&p->lock);
   bool more = j->fn(j->ctx);
@@ -177,6 +179,7 @@ static void run_slice(akidb_pool_t *p, akidb_job_t *j) {
   p->slices++;
   j->state = JOB_IDLE;
   if (!j->cancelled && (more || j->again)) queue_push(p, j);
+  else if (!j->cancelled && j->rearm && !heap_push(p, j)) queue_push(p, j);
   pthread_cond_broadcast(&p->done);
 }
 
@@ -300,9 +303,15 @@ void akidb_pool_submit(akidb_pool_t *p, akidb_job_t *j) {
 void akidb_pool_submit_after(akidb_pool_t *p, akidb_job_t *j, uint32_t ms) {
   int64_t due = now_ns() + (int64_t)ms * 1000000;
   pthread_mutex_lock(&p->lock);
-  if (j->cancelled || p->stopping || j->state == JOB_QUEUED || j->state == JOB_RUNNING) {
+  if (j->cancelled || p->stopping || j->state == JOB_QUEUED) {
     pthread_mutex_unlock(&p->lock);
-    return; /* runs sooner anyway; a running job re-arms itself */
+    return; /* runs sooner anyway */
+  }
+  if (j->state == JOB_RUNNING) { /* the timer starts when this slice ends */
+    if (!j->rearm || due < j->due_ns) j->due_ns = due;
+    j->rearm = true;
+    pthread_mutex_unlock(&p->lock);
+    return;
   }
   if (j->state == JOB_TIMED) {
     if (due < j->due_ns) {
@@ -324,7 +333,7 @@ void akidb_pool_cancel(akidb_pool_t *p, akidb_job_t *j) {
   else if (j->state == JOB_TIMED) heap_remove(p, j);
   while (j->state == JOB_RUNNING) pthread_cond_wait(&p->done, &p->lock);
   j->state = JOB_IDLE;
-  j->again = false;
+  j->again = j->rearm = false;
   pthread_mutex_unlock(&p->lock);
 }
 

@@ -319,6 +319,7 @@ int akidb_service_open(const akidb_service_options_t *o, akidb_service_t **out,
   if (o->session_ttl_ms > 0) ao.session_ttl_ms = o->session_ttl_ms;
   if (!rc) rc = akidb_auth_open(s->cat, &ao, &s->auth, err, errlen);
   if (!rc) rc = bootstrap(s, boot, err, errlen);
+  atomic_store(&s->memory_budget, o->memory_budget_bytes);
   if (!rc) rc = akidb_pool_create(o->worker_threads, &s->pool, err, errlen);
   if (!rc) rc = svc_tier_start(s, err, errlen);
   if (rc) {

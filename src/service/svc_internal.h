@@ -137,6 +137,7 @@ struct akidb_service {
   atomic_bool ready;
   akidb_pool_t *pool;   /* every collection's background work */
   akidb_job_t tier_job; /* tier.c */
+  _Atomic uint64_t memory_budget; /* starts as opt.memory_budget_bytes; 0 = unlimited */
   atomic_bool scanned;  /* akidb_service_load has listed every collection */
   atomic_uint_fast64_t catalog_gen; /* bumped by every tenant/database/collection change */
   int64_t last_prune_ms;

@@ -75,7 +75,7 @@ void svc_tier_pass(akidb_service_t *s) {
     else if (warm_after_ms && (uint64_t)(now - r->last_access_ms) >= warm_after_ms)
       unload_item(&l, i, "idle");
   }
-  uint64_t budget = s->opt.memory_budget_bytes, total = 0;
+  uint64_t budget = atomic_load(&s->memory_budget), total = 0;
   for (size_t i = 0; i < l.n; i++) {
     if (!l.items[i].e) continue;
     svc_coll_figures_t f;
@@ -116,5 +116,5 @@ void svc_tier_stop(akidb_service_t *s) {
 }
 
 void svc_tier_loaded(akidb_service_t *s) {
-  if (s->pool && s->opt.memory_budget_bytes) akidb_pool_submit(s->pool, &s->tier_job);
+  if (s->pool && atomic_load(&s->memory_budget)) akidb_pool_submit(s->pool, &s->tier_job);
 }

@@ -162,6 +162,32 @@ static void test_timed_job_runs_after_its_deadline(void) {
   akidb_pool_destroy(p);
 }
 
+typedef struct {
+  akidb_job_t job;
+  akidb_pool_t *pool;
+  atomic_int runs;
+} rearm_job_t;
+
+static bool rearm_run(void *ctx) {
+  rearm_job_t *j = ctx;
+  if (atomic_fetch_add(&j->runs, 1) + 1 < 3) akidb_pool_submit_after(j->pool, &j->job, 20);
+  return false;
+}
+
+static void test_job_rearming_itself_runs_again_after_the_delay(void) {
+  akidb_pool_t *p;
+  ASSERT_OK(akidb_pool_create(1, &p, NULL, 0));
+  rearm_job_t j = {.pool = p};
+  akidb_job_init(&j.job, rearm_run, &j);
+  int64_t t0 = mono_ns();
+  akidb_pool_submit(p, &j.job);
+  WAIT_UNTIL(atomic_load(&j.runs) == 3);
+  ASSERT_GE(mono_ns() - t0, 40000000); /* two timed re-runs of 20 ms each */
+  sleep_ms(60);
+  ASSERT_EQ_INT(atomic_load(&j.runs), 3);
+  akidb_pool_destroy(p);
+}
+
 static void test_cancel_waits_for_the_running_slice_and_refuses_more(void) {
   akidb_pool_t *p;
   ASSERT_OK(akidb_pool_create(1, &p, NULL, 0));
@@ -329,6 +355,7 @@ CHECK_MAIN(CHECK_CASE(test_submitting_a_queued_job_runs_it_once),
            CHECK_CASE(test_a_job_never_runs_on_two_workers_at_once),
            CHECK_CASE(test_long_jobs_take_turns_with_short_ones),
            CHECK_CASE(test_timed_job_runs_after_its_deadline),
+           CHECK_CASE(test_job_rearming_itself_runs_again_after_the_delay),
            CHECK_CASE(test_cancel_waits_for_the_running_slice_and_refuses_more),
            CHECK_CASE(test_pool_refuses_too_many_threads),
            CHECK_CASE(test_threads_do_not_grow_with_collections),
