@@ -270,6 +270,16 @@ typedef struct {
 } akidb_collection_figures_t;
 
 typedef void (*akidb_figures_fn)(void *ctx, const akidb_collection_figures_t *f);
+
+/* Server-wide residency figures for /metrics. */
+typedef struct {
+  uint64_t hot, warm, failed;   /* collections by tier (warm: known and not resident) */
+  uint64_t resident_bytes;      /* memory of the resident collections, as they count it */
+  uint64_t budget_bytes;        /* storage.memory_budget_bytes (0 = unlimited) */
+  uint32_t worker_threads;
+  uint64_t worker_queued, worker_slices;
+} akidb_tier_figures_t;
+void akidb_service_tier_figures(akidb_service_t *svc, akidb_tier_figures_t *out);
 void akidb_service_visit_collections(akidb_service_t *svc, akidb_figures_fn fn, void *ctx);
 
 #endif /* AKIDB_SERVICE_H */

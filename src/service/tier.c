@@ -118,3 +118,32 @@ void svc_tier_stop(akidb_service_t *s) {
 void svc_tier_loaded(akidb_service_t *s) {
   if (s->pool && atomic_load(&s->memory_budget)) akidb_pool_submit(s->pool, &s->tier_job);
 }
+
+/* ------------------------------------------------------------- figures -- */
+
+static void count_one(void *ctx, svc_coll_t *e) {
+  akidb_tier_figures_t *f = ctx;
+  int st = atomic_load(&e->state);
+  if (st == SVC_OPEN || st == SVC_UNLOADING) {
+    f->hot++;
+    svc_coll_figures_t cf;
+    svc_coll_figures(e, &cf);
+    f->resident_bytes += cf.memory_bytes;
+  } else {
+    f->warm++;
+    if (st == SVC_FAILED) f->failed++;
+  }
+}
+
+void akidb_service_tier_figures(akidb_service_t *s, akidb_tier_figures_t *out) {
+  memset(out, 0, sizeof *out);
+  svc_registry_each(&s->reg, count_one, out);
+  out->budget_bytes = atomic_load(&s->memory_budget);
+  if (s->pool) {
+    akidb_pool_stats_t ps;
+    akidb_pool_stats(s->pool, &ps);
+    out->worker_threads = ps.threads;
+    out->worker_queued = ps.queued;
+    out->worker_slices = ps.slices;
+  }
+}
