@@ -6,8 +6,12 @@
  *       limits, one background indexer) and writes batches forever, from the
  *       one after the last acknowledged batch; after each upsert/delete
  *       returns OK it appends "<batch> <kind>\n" to D/acked.log and
- *       fdatasyncs it — only then is the batch acknowledged. It expects to
- *       be killed (SIGKILL) at any moment.
+ *       fdatasyncs it — only then is the batch acknowledged. Every
+ *       UNLOAD_EVERY batches it closes the collection (the final checkpoint
+ *       of an unload to the warm tier) and opens it again (a load, with
+ *       recovery), as the server's residency layer does, so a kill also
+ *       lands inside unloads and loads. It expects to be killed (SIGKILL)
+ *       at any moment.
  *
  *   crash_writer check --dir D --dim N --seed S [--cycle C] [--close]
  *       reopens the collection and checks it against the model of
@@ -43,6 +47,7 @@
 #define MAX_FAILS_SHOWN 20
 #define SEARCH_SAMPLE 16
 #define VECTOR_TOLERANCE 1e-6f
+#define UNLOAD_EVERY 5 /* batches between an unload (close) and a load (open) */
 
 typedef struct {
   const char *mode, *dir;
@@ -235,6 +240,15 @@ static int acknowledge(int fd, uint64_t b) {
   return fdatasync(fd);
 }
 
+/* Closes the collection (final checkpoint) and opens it again. */
+static int unload_and_load(const char *path, const akidb_collection_options_t *o,
+                           akidb_collection_t **c, char *msg, size_t msglen) {
+  int rc = akidb_collection_close(*c, msg, msglen);
+  *c = NULL;
+  if (rc) return rc;
+  return akidb_collection_open(path, o, c, NULL, msg, msglen);
+}
+
 static int run_writer(const args_t *a) {
   char path[4096], msg[512] = "";
   side_path(a, path, sizeof path);
@@ -272,6 +286,11 @@ static int run_writer(const args_t *a) {
     }
     if (acknowledge(fd, b)) {
       fprintf(stderr, "crash_writer: cannot record batch %" PRIu64 ": %s\n", b, strerror(errno));
+      return 3;
+    }
+    if ((b + 1) % UNLOAD_EVERY == 0 && (rc = unload_and_load(path, &o, &c, msg, sizeof msg))) {
+      fprintf(stderr, "crash_writer: unload/load after batch %" PRIu64 " failed: %s: %s\n", b,
+              akidb_err_name(rc), msg);
       return 3;
     }
   }
