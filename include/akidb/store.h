@@ -66,7 +66,10 @@ typedef struct {
   double compact_deleted_ratio;   /* compact the graph when deleted/total exceeds it; default 0.2 */
   uint32_t index_threads;         /* pool workers that may index this collection at once;
                                      default 1 */
-  uint32_t exact_below;           /* collections with fewer live points are searched exactly; default 1000 */
+  uint32_t exact_below;           /* collections with fewer live points are searched exactly
+                                     and, with background work, build no graph (their points
+                                     stay in the append buffer until they reach it); default
+                                     1000 */
   uint64_t max_pending;           /* points waiting for the graph before writes wait (then
                                      fail with AKIDB_EBUSY); 0 = unbounded (default) */
   uint32_t backpressure_wait_ms;  /* how long a write waits for room; default 1000 */
@@ -239,7 +242,8 @@ void akidb_collection_wait_indexed(akidb_collection_t *c);
 
 typedef struct {
   uint64_t points;          /* live points */
-  uint64_t pending;         /* of which not yet in the graph */
+  uint64_t pending;         /* of which waiting to be put in the graph (0 while the
+                               collection is below exact_below and builds no graph) */
   uint64_t graph_deleted;   /* deleted points still in the graph */
   uint64_t memory_bytes;    /* graph + buffer + records */
   uint64_t disk_bytes;      /* log + checkpoint */

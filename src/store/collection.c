@@ -524,7 +524,10 @@ void akidb_collection_stats(akidb_collection_t *c, akidb_collection_stats_t *out
   memset(out, 0, sizeof *out);
   pthread_rwlock_rdlock(&c->lock);
   out->points = c->rt.live;
-  out->pending = atomic_load(&c->buf.pending);
+  /* Points of a collection that keeps no graph (below exact_below) wait for
+   * nothing: they are searched exactly where they are. */
+  out->pending = !c->opt.background || maintain_wants_graph_locked(c) ? atomic_load(&c->buf.pending)
+                                                                      : 0;
   out->graph_deleted = akidb_hnsw_deleted_count(c->graph);
   out->memory_bytes = akidb_hnsw_memory_bytes(c->graph) + abuf_bytes(&c->buf) + c->rt.bytes +
                       c->rt.recs_cap * sizeof(void *) + c->rt.cap * 12;

@@ -138,8 +138,22 @@ static void idle_wait(akidb_collection_t *c, long ms) {
   pthread_cond_timedwait(&c->idle_cond, &c->idle_lock, &ts);
 }
 
+bool maintain_wants_graph_locked(akidb_collection_t *c) {
+  return c->rt.live >= c->opt.exact_below || akidb_hnsw_count(c->graph) > 0 ||
+         akidb_hnsw_deleted_count(c->graph) > 0;
+}
+
+/* Collections below exact_below keep their points in the buffer (searched
+ * exactly) and build no graph until they reach it. */
+static bool wants_graph(akidb_collection_t *c) {
+  pthread_rwlock_rdlock(&c->lock);
+  bool want = maintain_wants_graph_locked(c);
+  pthread_rwlock_unlock(&c->lock);
+  return want;
+}
+
 void akidb_collection_wait_indexed(akidb_collection_t *c) {
-  while (atomic_load(&c->buf.pending) > 0) {
+  while (atomic_load(&c->buf.pending) > 0 && (!c->opt.background || wants_graph(c))) {
     if (!c->opt.background) {
       if (!maintain_index_some(c, SIZE_MAX)) break;
       continue;
@@ -153,7 +167,7 @@ void akidb_collection_wait_indexed(akidb_collection_t *c) {
 /* One indexing slice (a pool job); true while points are left to claim. */
 static bool index_slice(void *arg) {
   akidb_collection_t *c = arg;
-  if (atomic_load(&c->stopping)) return false;
+  if (atomic_load(&c->stopping) || !wants_graph(c)) return false;
   uint64_t before = atomic_load(&c->buf.pending);
   size_t done = maintain_index_some(c, SLICE_POINTS);
   if (!done && before > 0 && !atomic_load(&c->stopping)) {

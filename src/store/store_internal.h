@@ -225,6 +225,10 @@ void maintain_stop(akidb_collection_t *c);
 /* After a write was applied: wakes indexing, arms the checkpoint timer
  * (now when the log is large), and a compaction check after deletes. */
 void maintain_note_write(akidb_collection_t *c, bool deleted);
+/* Whether the collection builds its graph: it has reached exact_below live
+ * points, or has a graph already. Below that, points stay in the buffer and
+ * searches scan them exactly. Caller holds lock. */
+bool maintain_wants_graph_locked(akidb_collection_t *c);
 /* Backpressure: waits (bounded) until `n` more points fit under
  * opt.max_pending. AKIDB_OK or AKIDB_EBUSY with `err` saying so. */
 int maintain_wait_for_room(akidb_collection_t *c, size_t n, char *err, size_t errlen);
