@@ -29,6 +29,7 @@
 
 #include "akidb/errors.h"
 #include "akidb/index.h"
+#include "akidb/vfs.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,6 +69,9 @@ typedef struct {
                                      false: the caller drives akidb_collection_index_pending */
   akidb_log_fn log;               /* NULL: messages go to stderr */
   void *log_ctx;
+  const akidb_vfs_t *vfs;         /* every file of the collection goes through it
+                                     (include/akidb/vfs.h); NULL: the local
+                                     filesystem. Must outlive the collection. */
 } akidb_collection_options_t;
 
 /* Defaults for a `dim`-dimensional collection of `metric`. */
@@ -250,6 +254,13 @@ void akidb_collection_stats(akidb_collection_t *c, akidb_collection_stats_t *out
  * 5: old segments removed) makes akidb_collection_checkpoint return
  * AKIDB_EIO right there, leaving the files as a crash would. 0 disables. */
 void akidb_collection_test_crash_checkpoint_after(int step);
+
+/* Test hook: when set, every checkpoint calls fn(ctx) on its own thread
+ * while it streams (after the records and pending sections, before the
+ * graph), with no collection lock held that writers, appliers, searches or
+ * stats need — so a test can show writes completing during a checkpoint.
+ * NULL disables. Process-wide; tests only. */
+void akidb_collection_test_on_checkpoint_stream(void (*fn)(void *ctx), void *ctx);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "store/store_internal.h"
+#include "util/clock.h"
 
 #define SAY(...) (err ? snprintf(err, errlen, __VA_ARGS__) : 0)
 
@@ -163,7 +164,7 @@ static void swap_graph(akidb_collection_t *c, akidb_hnsw_t *copy) {
 
 /* Compaction proper; caller holds ckpt_lock. */
 static int compact_locked(akidb_collection_t *c, char *err, size_t errlen) {
-  double t0 = store_now();
+  double t0 = clock_now_s();
   uint64_t before = akidb_hnsw_deleted_count(c->graph);
   pthread_rwlock_wrlock(&c->index_gate);
   pthread_rwlock_wrlock(&c->lock);
@@ -186,7 +187,7 @@ static int compact_locked(akidb_collection_t *c, char *err, size_t errlen) {
     return rc;
   }
   store_log(c, AKIDB_LOG_INFO, "compacted the graph: %llu deleted points removed in %.3f s",
-            (unsigned long long)before, store_now() - t0);
+            (unsigned long long)before, clock_now_s() - t0);
   return checkpoint_write(c, err, errlen); /* rewrites storage without them */
 }
 
@@ -209,7 +210,7 @@ static bool checkpoint_due(akidb_collection_t *c) {
   pthread_mutex_unlock(&c->apply_lock);
   if (!news) return false;
   return wal_size_bytes(c->wal) >= c->opt.checkpoint_wal_bytes ||
-         store_now() - c->last_checkpoint_time >= c->opt.checkpoint_interval_s;
+         clock_now_s() - c->last_checkpoint_time >= c->opt.checkpoint_interval_s;
 }
 
 static bool compaction_due(akidb_collection_t *c) {
