@@ -217,7 +217,10 @@ typedef int (*akidb_point_visit_fn)(void *ctx, const akidb_point_out_t *p);
 int akidb_collection_scan(akidb_collection_t *c, bool with_vector, akidb_point_visit_fn fn,
                           void *ctx);
 
-/* Writes a checkpoint now and removes the log segments it covers. */
+/* Writes a checkpoint now and removes the log segments it covers. Writes,
+ * searches and stats go on while it streams (it holds the collection's
+ * locks only while it takes a frozen view, O(points)); background indexing
+ * pauses until the stream ends. */
 int akidb_collection_checkpoint(akidb_collection_t *c, char *err, size_t errlen);
 
 /* Compacts the graph now (removes deleted points for good) without blocking
