@@ -184,7 +184,7 @@ static int datasync(wal_t *w, akidb_vfs_file_t *f) {
 }
 
 /* fsyncs the log directory, so creates and removes in it are durable. */
-static int sync_dir(wal_t *w, char *err, size_t errlen) {
+static int sync_wal_dir(wal_t *w, char *err, size_t errlen) {
   if (w->opt.sync == WAL_SYNC_NONE) return AKIDB_OK;
   int e = w->vfs->sync_dir(w->vfs->ctx, w->dir);
   if (!e) return AKIDB_OK;
@@ -489,7 +489,7 @@ static int drop_torn_segment(wal_t *w, const char *path, uint64_t size, wal_open
   fmt(st->truncated_file, sizeof st->truncated_file, "%s", path);
   w->floor_seq = w->segs[w->n_segs - 1].first_seq;
   w->n_segs--;
-  return sync_dir(w, err, errlen);
+  return sync_wal_dir(w, err, errlen);
 }
 
 /* Scans segment i (mapped through f): header, records, torn tail. */
@@ -583,7 +583,7 @@ static int create_segment(wal_t *w, uint64_t first_seq, uint64_t prev_seq, akidb
   struct iovec iov = {h, SEG_HEADER};
   e = write_fully(w, f, &iov, 1, 0, SEG_HEADER);
   if (!e && w->opt.sync != WAL_SYNC_NONE) e = datasync(w, f);
-  if (e || sync_dir(w, err, errlen)) {
+  if (e || sync_wal_dir(w, err, errlen)) {
     if (e) SAY("cannot write the header of WAL segment %s: %s", path, strerror(e));
     w->vfs->close(w->vfs->ctx, f);
     w->vfs->remove(w->vfs->ctx, path);
@@ -710,7 +710,7 @@ int wal_open(const char *dir, const wal_options_t *opt, wal_t **out, wal_open_st
   if ((rc = open_dir(w, err, errlen)) || (rc = list_segments(w, err, errlen))) goto fail;
   st->segments = w->n_segs;
   if ((rc = recover(w, st, err, errlen)) || (rc = prepare_current(w, err, errlen)) ||
-      (rc = sync_dir(w, err, errlen)))
+      (rc = sync_wal_dir(w, err, errlen)))
     goto fail;
   uint64_t size = 0;
   for (size_t i = 0; i < w->n_segs; i++) size += w->segs[i].bytes;
@@ -1021,7 +1021,7 @@ int wal_remove_upto(wal_t *w, uint64_t upto_seq, char *err, size_t errlen) {
     memmove(w->segs, w->segs + k, (w->n_segs - k) * sizeof *w->segs);
     w->n_segs -= k;
     atomic_fetch_sub(&w->size_a, freed);
-    if (!rc) rc = sync_dir(w, err, errlen);
+    if (!rc) rc = sync_wal_dir(w, err, errlen);
   }
   pthread_mutex_unlock(&w->lock);
   return rc;
