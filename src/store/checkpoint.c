@@ -63,10 +63,12 @@ _Static_assert(sizeof(ck_header_t) == HEADER_BYTES, "checkpoint header is 64 byt
 /* The frozen state after seq `seq` (see "Checkpoint view", store_internal.h). */
 typedef struct {
   uint64_t seq, next_label;
+  double pause_s;     /* how long writers waited while it was taken */
   point_rec_t **recs; /* live records in label order, pinned */
   size_t n_recs;
-  uint64_t *pend_labels; /* copies of the PENDING buffer items */
-  float *pend_vecs;      /* n_pend × dim */
+  uint64_t *pend_labels;   /* the PENDING buffer items at seq: labels */
+  const float **pend_vecs; /* and their vectors, in the buffer's chunks (not
+                              freed while the view pins: see maintain.c) */
   size_t n_pend;
   akidb_hnsw_frozen_t *graph;
 } ck_view_t;
@@ -88,19 +90,19 @@ static int view_records(const akidb_collection_t *c, ck_view_t *v) {
   return AKIDB_OK;
 }
 
-/* Copies the buffer's PENDING items (indexers are out). Caller holds lock. */
+/* Lists the buffer's PENDING items (indexers are out): labels and vector
+ * pointers. Caller holds lock. */
 static int view_pending(const akidb_collection_t *c, ck_view_t *v) {
   size_t n = 0;
   for (uint64_t pos = c->buf.head; pos < c->buf.tail; pos++)
     if (atomic_load(abuf_state(&c->buf, pos)) == ITEM_PENDING) n++;
   v->pend_labels = malloc((n ? n : 1) * sizeof *v->pend_labels);
-  v->pend_vecs = malloc((n ? n : 1) * (size_t)c->dim * sizeof(float));
+  v->pend_vecs = malloc((n ? n : 1) * sizeof *v->pend_vecs);
   if (!v->pend_labels || !v->pend_vecs) return AKIDB_ENOMEM;
   for (uint64_t pos = c->buf.head; pos < c->buf.tail; pos++) {
     if (atomic_load(abuf_state(&c->buf, pos)) != ITEM_PENDING) continue;
     v->pend_labels[v->n_pend] = abuf_label(&c->buf, pos);
-    memcpy(v->pend_vecs + v->n_pend * c->dim, abuf_vec(&c->buf, pos), (size_t)c->dim * 4);
-    v->n_pend++;
+    v->pend_vecs[v->n_pend++] = abuf_vec(&c->buf, pos);
   }
   return AKIDB_OK;
 }
@@ -113,12 +115,14 @@ static void view_free(ck_view_t *v) {
   memset(v, 0, sizeof *v);
 }
 
-/* Takes the frozen view and pins its records. On success index_gate stays
- * held for writing (release with view_release). */
+/* Takes the frozen view and pins its records and buffer chunks. On success
+ * index_gate stays held for writing (release with view_release). Writers
+ * wait only from apply_lock on: the wait for indexers to leave comes first. */
 static int view_take(akidb_collection_t *c, ck_view_t *v) {
   memset(v, 0, sizeof *v);
-  pthread_mutex_lock(&c->apply_lock);
   pthread_rwlock_wrlock(&c->index_gate);
+  double t0 = clock_now_s();
+  pthread_mutex_lock(&c->apply_lock);
   pthread_rwlock_wrlock(&c->lock);
   v->seq = c->applied_seq;
   v->next_label = c->next_label;
@@ -133,6 +137,7 @@ static int view_take(akidb_collection_t *c, ck_view_t *v) {
   }
   pthread_rwlock_unlock(&c->lock);
   pthread_mutex_unlock(&c->apply_lock);
+  v->pause_s = clock_now_s() - t0;
   if (rc) {
     pthread_rwlock_unlock(&c->index_gate);
     view_free(v);
@@ -234,7 +239,7 @@ static void write_pending(ck_writer_t *w, const ck_view_t *v, uint32_t dim) {
   sec_begin(w, SEC_PENDING, v->n_pend * (8 + (uint64_t)dim * 4));
   for (size_t i = 0; i < v->n_pend; i++) {
     cw_put(w, &v->pend_labels[i], 8);
-    cw_put(w, v->pend_vecs + i * dim, (size_t)dim * 4);
+    cw_put(w, v->pend_vecs[i], (size_t)dim * 4);
   }
   sec_end(w, SEC_PENDING);
 }
@@ -297,8 +302,8 @@ static void remove_other_checkpoints(const akidb_collection_t *c, const char *ke
 
 /* Takes a view and streams it into `f`; *seq receives its seq. Writers
  * wait only while the view is taken, never for the stream. */
-static int stream_state(akidb_collection_t *c, akidb_vfs_file_t *f, uint64_t *seq, char *err,
-                        size_t errlen) {
+static int stream_state(akidb_collection_t *c, akidb_vfs_file_t *f, uint64_t *seq,
+                        double *pause_s, char *err, size_t errlen) {
   ck_writer_t w = {.vfs = c->vfs, .f = f, .cap = 1 << 20};
   ck_view_t v;
   if (!(w.buf = malloc(w.cap))) return ENOMEM;
@@ -307,6 +312,7 @@ static int stream_state(akidb_collection_t *c, akidb_vfs_file_t *f, uint64_t *se
     return ENOMEM;
   }
   *seq = v.seq;
+  *pause_s = v.pause_s;
   write_all(&w, c, &v, err, errlen);
   view_release(c, &v);
   free(w.buf);
@@ -314,8 +320,8 @@ static int stream_state(akidb_collection_t *c, akidb_vfs_file_t *f, uint64_t *se
 }
 
 /* Steps 1–4; on success *size is the file's size. */
-static int write_file(akidb_collection_t *c, uint64_t *seq, uint64_t *size, char *name,
-                      size_t name_len, char *err, size_t errlen) {
+static int write_file(akidb_collection_t *c, uint64_t *seq, uint64_t *size, double *pause_s,
+                      char *name, size_t name_len, char *err, size_t errlen) {
   const akidb_vfs_t *vfs = c->vfs;
   char tmp[4400], path[4400];
   snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", c->dir);
@@ -325,7 +331,7 @@ static int write_file(akidb_collection_t *c, uint64_t *seq, uint64_t *size, char
     SAY("cannot create %s: %s", tmp, strerror(rc));
     return AKIDB_EIO;
   }
-  rc = stream_state(c, f, seq, err, errlen);
+  rc = stream_state(c, f, seq, pause_s, err, errlen);
   if (!rc) rc = vfs->size(vfs->ctx, f, size);
   if (!rc && crash_after(1)) rc = -1;
   if (!rc) rc = vfs->sync(vfs->ctx, f, 1);
@@ -357,8 +363,9 @@ static int write_file(akidb_collection_t *c, uint64_t *seq, uint64_t *size, char
 int checkpoint_write(akidb_collection_t *c, char *err, size_t errlen) {
   double t0 = clock_now_s();
   uint64_t seq = 0, size = 0;
+  double pause_s = 0;
   char name[64];
-  int rc = write_file(c, &seq, &size, name, sizeof name, err, errlen);
+  int rc = write_file(c, &seq, &size, &pause_s, name, sizeof name, err, errlen);
   if (rc) return rc;
   atomic_store(&c->checkpoint_seq, seq);
   atomic_store(&c->checkpoint_bytes, size);
@@ -374,9 +381,10 @@ int checkpoint_write(akidb_collection_t *c, char *err, size_t errlen) {
   if (wal_roll(c->wal, why, sizeof why) || wal_remove_upto(c->wal, seq, why, sizeof why))
     store_log(c, AKIDB_LOG_WARN, "checkpoint at seq %llu written, but old log segments stay: %s",
               (unsigned long long)seq, why);
-  store_log(c, AKIDB_LOG_DEBUG, "checkpoint at seq %llu: %llu bytes in %.3f s",
+  store_log(c, AKIDB_LOG_DEBUG,
+            "checkpoint at seq %llu: %llu bytes in %.3f s (writes paused %.1f ms for its view)",
             (unsigned long long)seq, (unsigned long long)size,
-            atomic_load(&c->last_checkpoint_seconds));
+            atomic_load(&c->last_checkpoint_seconds), pause_s * 1e3);
   return AKIDB_OK;
 }
 

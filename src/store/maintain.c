@@ -101,7 +101,7 @@ size_t maintain_index_some(akidb_collection_t *c, size_t max) {
   pthread_rwlock_unlock(&c->index_gate);
   if (done && release) {
     pthread_rwlock_wrlock(&c->lock);
-    abuf_release_done(&c->buf);
+    if (!c->pin_below) abuf_release_done(&c->buf); /* else a checkpoint streams from them */
     pthread_rwlock_unlock(&c->lock);
   }
   if (done && atomic_load(&c->buf.pending) == 0) wake_waiters(c);

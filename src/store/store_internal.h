@@ -11,12 +11,12 @@
  *
  * Locking (outermost first; a thread never takes them in another order):
  *   ckpt_lock   mutex: one checkpoint or compaction at a time.
+ *   index_gate  rwlock: indexers hold it for reading while they insert into
+ *               the graph; checkpoint (for its whole stream) and compaction
+ *               take it for writing. Nobody holding apply_lock waits for it.
  *   apply_lock  mutex: log records are applied to memory one at a time, in
  *               log order (`applied_seq` + `applied_cond`); a checkpoint
  *               holds it only while it takes its frozen view (below).
- *   index_gate  rwlock: indexers hold it for reading while they insert into
- *               the graph; checkpoint (for its whole stream) and compaction
- *               take it for writing.
  *   lock        rwlock (writer-preferring): records, id map, buffer layout,
  *               the graph pointer, the checkpoint pin (`pin_below`,
  *               `retired`). Searches, get and scan read; applying a record
@@ -28,17 +28,20 @@
  * atomics, so stats never wait for a checkpoint or a compaction.
  *
  * Checkpoint view (checkpoint.c). A checkpoint must write exactly the state
- * after one seq S without making writers wait for the whole stream. Under
- * apply_lock + index_gate (write) + lock (write), for O(live + pending)
- * pointer and vector copies, it takes a frozen view:
+ * after one seq S without making writers wait for the whole stream. It
+ * takes index_gate (write: waits for the indexers' current batch, writers
+ * unaffected), then apply_lock + lock (write) for O(live + pending) pointer
+ * copies, and takes a frozen view:
  *   1. S = applied_seq and next_label;
  *   2. an array of the live record pointers. Records are immutable once
  *      added; a record with label < `pin_below` (= next_label at S) that a
  *      writer removes while the view exists is moved to `retired` instead
  *      of freed (room for every pinned record is reserved), and freed when
  *      the view is released. Newer records are freed as usual;
- *   3. a copy of the buffer's PENDING labels and vectors (no item is
- *      INDEXING: indexers are out);
+ *   3. the buffer's PENDING labels and pointers to their vectors (no item
+ *      is INDEXING: indexers are out). Vectors in the buffer never change;
+ *      while `pin_below` is set no chunk is freed (maintain.c skips
+ *      abuf_release_done), so the pointers stay valid;
  *   4. akidb_hnsw_freeze: the graph's deleted marks, counts and entry point.
  * Then apply_lock and lock are released: writers append, apply, delete
  * (marking the live graph only: the frozen marks are unaffected), searches
