@@ -237,6 +237,28 @@ static void test_vfs_map_falls_back_to_reading(void) {
   ASSERT_OK(fv.vfs.close(fv.vfs.ctx, f));
 }
 
+/* A VFS without map: the log is recovered and replayed from copies. */
+static void test_collection_recovers_through_a_vfs_without_map(void) {
+  fault_vfs_t fv;
+  fault_vfs_init(&fv);
+  fv.vfs.map = NULL;
+  fv.vfs.unmap = NULL;
+  char dir[4200], err[512] = "";
+  new_dir(dir, sizeof dir, "nomap-coll");
+  akidb_collection_t *c = open_c(dir, &fv.vfs, NULL);
+  for (uint32_t b = 0; b < 5; b++) upsert_ok(c, b * 10, b * 10 + 10);
+  akidb_collection_test_crash_checkpoint_after(1); /* the close leaves the log */
+  ASSERT_EQ_INT(akidb_collection_close(c, err, sizeof err), AKIDB_EIO);
+  akidb_open_report_t rep;
+  c = open_c(dir, &fv.vfs, &rep);
+  ASSERT_EQ_U64(rep.checkpoint_seq, 0);
+  ASSERT_EQ_U64(rep.replayed_records, 5);
+  ASSERT_EQ_U64(rep.replayed_points, 50);
+  ASSERT_EQ_U64(akidb_collection_count(c), 50);
+  ASSERT_TRUE(has_point(c, 0) && has_point(c, 49));
+  ASSERT_OK(akidb_collection_close(c, err, sizeof err));
+}
+
 /* ------------------------------------------------- faults → collection -- */
 
 static void test_wal_fsync_failure_makes_collection_refuse_writes(void) {
@@ -461,6 +483,7 @@ static void test_hnsw_save_rename_failure_keeps_old_file(void) {
 
 CHECK_MAIN(CHECK_CASE(test_local_vfs_lists_renames_and_removes),
            CHECK_CASE(test_vfs_map_falls_back_to_reading),
+           CHECK_CASE(test_collection_recovers_through_a_vfs_without_map),
            CHECK_CASE(test_wal_fsync_failure_makes_collection_refuse_writes),
            CHECK_CASE(test_short_write_in_log_is_reported),
            CHECK_CASE(test_short_writes_without_error_are_retried),
