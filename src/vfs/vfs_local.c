@@ -2,7 +2,7 @@
  * vfs_local.c — the local POSIX filesystem behind the storage seam
  * (include/akidb/vfs.h): the only place in the engine's storage path that
  * calls open(2), pwritev(2), fdatasync(2), mmap(2), rename(2), flock(2) and
- * friends.
+ * friends (sync_file_range for the writeback hint).
  *
  * Locking: none of its own; a handle is a file descriptor, and positional
  * reads and writes on it are safe from many threads. Durability: exactly
@@ -171,6 +171,11 @@ static int local_lock_dir(void *ctx, const char *dir, akidb_vfs_file_t **out) {
   return wrap_fd(fd, out);
 }
 
+static int local_writeback(void *ctx, akidb_vfs_file_t *f, uint64_t off, uint64_t len) {
+  (void)ctx;
+  return sync_file_range(f->fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE) ? last_error() : 0;
+}
+
 static const akidb_vfs_t local_vfs = {
     .name = "local",
     .ctx = NULL,
@@ -190,6 +195,7 @@ static const akidb_vfs_t local_vfs = {
     .sync_dir = local_sync_dir,
     .stat = local_stat,
     .lock_dir = local_lock_dir,
+    .writeback = local_writeback,
 };
 
 const akidb_vfs_t *akidb_vfs_local(void) { return &local_vfs; }

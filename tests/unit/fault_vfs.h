@@ -200,6 +200,10 @@ static int fv_sync_dir(void *ctx, const char *dir) {
   return BASE(ctx)->sync_dir(BASE(ctx)->ctx, dir);
 }
 
+static int fv_writeback(void *ctx, akidb_vfs_file_t *f, uint64_t off, uint64_t len) {
+  return akidb_vfs_writeback(BASE(ctx), FF(f)->inner, off, len);
+}
+
 static int fv_stat(void *ctx, const char *path, uint64_t *size, int *is_dir) {
   return BASE(ctx)->stat(BASE(ctx)->ctx, path, size, is_dir);
 }
@@ -226,7 +230,8 @@ static inline void fault_vfs_init(fault_vfs_t *fv) {
                           .truncate = fv_truncate, .size = fv_size, .map = fv_map,
                           .unmap = fv_unmap, .rename = fv_rename, .remove = fv_remove,
                           .mkdir = fv_mkdir, .list = fv_list, .sync_dir = fv_sync_dir,
-                          .stat = fv_stat, .lock_dir = fv_lock_dir};
+                          .stat = fv_stat, .lock_dir = fv_lock_dir,
+                          .writeback = fv_writeback};
 }
 
 #undef FV
