@@ -171,6 +171,7 @@ static void test_local_vfs_lists_renames_and_removes(void) {
   ASSERT_OK(akidb_vfs_map(v, f, 5, &m));
   ASSERT_TRUE(memcmp(m, "hello", 5) == 0);
   akidb_vfs_unmap(v, m, 5);
+  ASSERT_OK(akidb_vfs_writeback(v, f, 0, 11)); /* a hint: succeeds, changes nothing */
   ASSERT_OK(v->truncate(v->ctx, f, 5));
   ASSERT_OK(v->size(v->ctx, f, &size));
   ASSERT_EQ_U64(size, 5);
@@ -216,12 +217,13 @@ static void test_local_vfs_lists_renames_and_removes(void) {
   ASSERT_OK(akidb_vfs_remove_tree(v, dir)); /* absent: fine */
 }
 
-/* A table without map: akidb_vfs_map reads a copy instead. */
+/* A table without map (or writeback): akidb_vfs_map reads a copy instead. */
 static void test_vfs_map_falls_back_to_reading(void) {
   fault_vfs_t fv;
   fault_vfs_init(&fv);
   fv.vfs.map = NULL;
   fv.vfs.unmap = NULL;
+  fv.vfs.writeback = NULL;
   char dir[4200], path[4300];
   new_dir(dir, sizeof dir, "nomap");
   ASSERT_OK(akidb_vfs_mkdir_durable(&fv.vfs, dir));
@@ -234,6 +236,7 @@ static void test_vfs_map_falls_back_to_reading(void) {
   ASSERT_TRUE(m != NULL && memcmp(m, "mapped bytes", 12) == 0);
   akidb_vfs_unmap(&fv.vfs, m, 12);
   ASSERT_EQ_INT(akidb_vfs_map(&fv.vfs, f, 13, &m), EIO); /* longer than the file */
+  ASSERT_OK(akidb_vfs_writeback(&fv.vfs, f, 0, 12));      /* no hint in the table: nothing */
   ASSERT_OK(fv.vfs.close(fv.vfs.ctx, f));
 }
 
