@@ -199,11 +199,12 @@ typedef int (*akidb_read_fn)(void *ctx, void *data, size_t len);
 uint64_t akidb_hnsw_image_bytes(akidb_hnsw_t *h);
 
 /*
- * Streams the index, in the file format of akidb_hnsw_save, to `write`.
- * Takes the index's lock for reading: searches go on meanwhile, but the
- * caller must keep inserts, deletes and compaction out until it returns
- * (otherwise the image may mix two states). Errors: AKIDB_EIO (the sink's
- * errno in `err`).
+ * Streams the index, in the file format of akidb_hnsw_save, to `write`:
+ * akidb_hnsw_freeze, then akidb_hnsw_write_frozen. Takes the index's lock
+ * for reading: searches and deletes go on meanwhile (the image is the index
+ * as of the call), but the caller must keep inserts and compaction out
+ * until it returns. Errors: AKIDB_EIO (the sink's errno in `err`),
+ * AKIDB_ENOMEM.
  */
 int akidb_hnsw_write_image(akidb_hnsw_t *h, akidb_write_fn write, void *ctx,
                            char *err, size_t errlen);
