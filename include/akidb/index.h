@@ -182,6 +182,14 @@ int akidb_hnsw_save(akidb_hnsw_t *h, const char *path, char *err,
 int akidb_hnsw_load(const char *path, akidb_hnsw_t **out, char *err,
                     size_t errlen);
 
+/* akidb_hnsw_save and akidb_hnsw_load through a VFS (include/akidb/vfs.h;
+ * NULL: the local filesystem), with the same protocol and errors. */
+struct akidb_vfs;
+int akidb_hnsw_save_vfs(akidb_hnsw_t *h, const struct akidb_vfs *vfs, const char *path,
+                        char *err, size_t errlen);
+int akidb_hnsw_load_vfs(const struct akidb_vfs *vfs, const char *path, akidb_hnsw_t **out,
+                        char *err, size_t errlen);
+
 /* Byte sinks and sources for streaming an index image: return 0, or an
  * errno value to stop (a source must deliver exactly `len` bytes). */
 typedef int (*akidb_write_fn)(void *ctx, const void *data, size_t len);
@@ -191,14 +199,34 @@ typedef int (*akidb_read_fn)(void *ctx, void *data, size_t len);
 uint64_t akidb_hnsw_image_bytes(akidb_hnsw_t *h);
 
 /*
- * Streams the index, in the file format of akidb_hnsw_save, to `write`.
- * Takes the index's lock for reading: searches go on meanwhile, but the
- * caller must keep inserts, deletes and compaction out until it returns
- * (otherwise the image may mix two states). Errors: AKIDB_EIO (the sink's
- * errno in `err`).
+ * Streams the index, in the file format of akidb_hnsw_save, to `write`:
+ * akidb_hnsw_freeze, then akidb_hnsw_write_frozen. Takes the index's lock
+ * for reading: searches and deletes go on meanwhile (the image is the index
+ * as of the call), but the caller must keep inserts and compaction out
+ * until it returns. Errors: AKIDB_EIO (the sink's errno in `err`),
+ * AKIDB_ENOMEM.
  */
 int akidb_hnsw_write_image(akidb_hnsw_t *h, akidb_write_fn write, void *ctx,
                            char *err, size_t errlen);
+
+/*
+ * A frozen view for streaming an image while deletes go on: the deleted
+ * marks (one byte per slot), live and deleted counts and entry point as
+ * of the call, taken under the index's read lock in O(slots). An image
+ * written from it (akidb_hnsw_write_frozen) is the index as it was at the
+ * freeze, provided no insert or compaction ran since (the caller keeps
+ * them out); deletes may run meanwhile. Errors: AKIDB_ENOMEM. Free it with
+ * akidb_hnsw_frozen_free (NULL accepted).
+ */
+typedef struct akidb_hnsw_frozen akidb_hnsw_frozen_t;
+int akidb_hnsw_freeze(akidb_hnsw_t *h, akidb_hnsw_frozen_t **out);
+void akidb_hnsw_frozen_free(akidb_hnsw_frozen_t *f);
+/* Size in bytes of the image of a frozen view. */
+uint64_t akidb_hnsw_frozen_bytes(const akidb_hnsw_t *h, const akidb_hnsw_frozen_t *f);
+/* Streams the image of a frozen view to `write` under the index's read
+ * lock (searches and deletes go on). Errors: AKIDB_EIO (the sink's errno). */
+int akidb_hnsw_write_frozen(akidb_hnsw_t *h, const akidb_hnsw_frozen_t *f, akidb_write_fn write,
+                            void *ctx, char *err, size_t errlen);
 
 /*
  * Reads an image of exactly `len` bytes from `read` (as written by

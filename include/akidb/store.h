@@ -31,6 +31,7 @@
 #include "akidb/errors.h"
 #include "akidb/index.h"
 #include "akidb/pool.h"
+#include "akidb/vfs.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -78,6 +79,9 @@ typedef struct {
   akidb_pool_t *pool;             /* the worker pool; NULL: akidb_pool_default() */
   akidb_log_fn log;               /* NULL: messages go to stderr */
   void *log_ctx;
+  const akidb_vfs_t *vfs;         /* every file of the collection goes through it
+                                     (include/akidb/vfs.h); NULL: the local
+                                     filesystem. Must outlive the collection. */
 } akidb_collection_options_t;
 
 /* Defaults for a `dim`-dimensional collection of `metric`. */
@@ -225,7 +229,10 @@ typedef int (*akidb_point_visit_fn)(void *ctx, const akidb_point_out_t *p);
 int akidb_collection_scan(akidb_collection_t *c, bool with_vector, akidb_point_visit_fn fn,
                           void *ctx);
 
-/* Writes a checkpoint now and removes the log segments it covers. */
+/* Writes a checkpoint now and removes the log segments it covers. Writes,
+ * searches and stats go on while it streams (it holds the collection's
+ * locks only while it takes a frozen view, O(points)); background indexing
+ * pauses until the stream ends. */
 int akidb_collection_checkpoint(akidb_collection_t *c, char *err, size_t errlen);
 
 /* Compacts the graph now (removes deleted points for good) without blocking
@@ -263,6 +270,13 @@ void akidb_collection_stats(akidb_collection_t *c, akidb_collection_stats_t *out
  * 5: old segments removed) makes akidb_collection_checkpoint return
  * AKIDB_EIO right there, leaving the files as a crash would. 0 disables. */
 void akidb_collection_test_crash_checkpoint_after(int step);
+
+/* Test hook: when set, every checkpoint calls fn(ctx) on its own thread
+ * while it streams (after the records and pending sections, before the
+ * graph), with no collection lock held that writers, appliers, searches or
+ * stats need — so a test can show writes completing during a checkpoint.
+ * NULL disables. Process-wide; tests only. */
+void akidb_collection_test_on_checkpoint_stream(void (*fn)(void *ctx), void *ctx);
 
 #ifdef __cplusplus
 }

@@ -3,7 +3,11 @@
  * rename, fsync of the directory: a crash leaves the old file or the new
  * one) and load (header checks, one checksum over header and sections,
  * structural validation). Save takes the grow lock for writing so the file
- * is one consistent snapshot.
+ * is one consistent snapshot. Every file goes through a VFS (include/akidb/
+ * vfs.h; NULL = the local filesystem). An image streamed for a checkpoint
+ * is written from a frozen view (akidb_hnsw_freeze): deleted marks, counts
+ * and entry point as of one moment, so deletes that run while it streams
+ * (grow held for reading) do not reach it; inserts must be kept out.
  *
  * Format version 1, little-endian:
  *   header   96 bytes: magic "AKIHNSW1", u32 version, u32 header bytes,
@@ -19,13 +23,12 @@
  *   trailer  u64 checksum (ck64 of everything above), magic "AKIHEND1"
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
+
+#include "akidb/vfs.h"
 
 #include "index/hnsw_internal.h"
 #include "util/checksum.h"
@@ -65,10 +68,16 @@ static void put(writer_t *w, const void *p, size_t n) {
   w->failed = w->write(w->ctx, p, n);
 }
 
-/* akidb_write_fn over a stdio stream. */
-static int file_write(void *ctx, const void *p, size_t n) {
-  return fwrite(p, 1, n, (FILE *)ctx) == n ? 0 : (errno ? errno : EIO);
-}
+/* What an image is written from: the slot count, the deleted marks and the
+ * counts and entry point as they were at one moment (akidb_hnsw_freeze), so
+ * deletes made while the image streams do not reach it. */
+struct akidb_hnsw_frozen {
+  uint32_t n;
+  uint64_t live, upper_words;
+  uint32_t entry;
+  int max_level;
+  uint8_t *deleted; /* n bytes: 1 if the slot was deleted */
+};
 
 static uint64_t upper_words(const akidb_hnsw_t *h, uint32_t n) {
   uint64_t words = 0;
@@ -76,9 +85,49 @@ static uint64_t upper_words(const akidb_hnsw_t *h, uint32_t n) {
   return words;
 }
 
-static void write_body(akidb_hnsw_t *h, writer_t *w) {
-  ck64_init(&w->ck);
+/* Freezes the index's marks and counts. Caller holds `grow` (either mode). */
+static int freeze_locked(akidb_hnsw_t *h, akidb_hnsw_frozen_t **out) {
+  akidb_hnsw_frozen_t *f = calloc(1, sizeof *f);
   uint32_t n = atomic_load(&h->n_slots);
+  if (!f || !(f->deleted = malloc(n ? n : 1))) {
+    free(f);
+    return AKIDB_ENOMEM;
+  }
+  f->n = n;
+  for (uint32_t s = 0; s < n; s++) {
+    f->deleted[s] = (hnsw_flags(h, s) & FLAG_DELETED) ? 1 : 0;
+    f->live += !f->deleted[s];
+  }
+  f->upper_words = upper_words(h, n);
+  hnsw_read_entry(h, &f->entry, &f->max_level);
+  *out = f;
+  return AKIDB_OK;
+}
+
+int akidb_hnsw_freeze(akidb_hnsw_t *h, akidb_hnsw_frozen_t **out) {
+  *out = NULL;
+  pthread_rwlock_rdlock(&h->grow);
+  int rc = freeze_locked(h, out);
+  pthread_rwlock_unlock(&h->grow);
+  return rc;
+}
+
+void akidb_hnsw_frozen_free(akidb_hnsw_frozen_t *f) {
+  if (!f) return;
+  free(f->deleted);
+  free(f);
+}
+
+uint64_t akidb_hnsw_frozen_bytes(const akidb_hnsw_t *h, const akidb_hnsw_frozen_t *f) {
+  return HEADER_BYTES + (uint64_t)f->n * (8 + 1 + 1 + h->l0_words * 4ull + (uint64_t)h->dim * 4) +
+         f->upper_words * 4 + 16;
+}
+
+/* Streams the image of `f`. Caller holds `grow`; no insert ran since the
+ * freeze (deletes may have: they only change marks, which come from f). */
+static void write_body(akidb_hnsw_t *h, const akidb_hnsw_frozen_t *f, writer_t *w) {
+  ck64_init(&w->ck);
+  uint32_t n = f->n;
   file_header_t hd;
   memset(&hd, 0, sizeof hd);
   memcpy(hd.magic, FILE_MAGIC, 8);
@@ -91,19 +140,16 @@ static void write_body(akidb_hnsw_t *h, writer_t *w) {
   hd.ef_search = atomic_load(&h->ef_search);
   hd.seed = h->p.seed;
   hd.slots = n;
-  hd.live = atomic_load(&h->live);
-  hd.deleted = atomic_load(&h->deleted);
-  hd.entry = h->entry;
-  hd.max_level = h->max_level;
-  hd.upper_words = upper_words(h, n);
+  hd.live = f->live;
+  hd.deleted = n - f->live;
+  hd.entry = f->entry;
+  hd.max_level = f->max_level;
+  hd.upper_words = f->upper_words;
   hd.initial_capacity = h->p.initial_capacity;
   put(w, &hd, sizeof hd);
   put(w, h->labels, (size_t)n * sizeof(uint64_t));
   put(w, h->levels, n);
-  for (uint32_t s = 0; s < n; s++) {
-    uint8_t fl = (hnsw_flags(h, s) & FLAG_DELETED) ? 1 : 0;
-    put(w, &fl, 1);
-  }
+  put(w, f->deleted, n);
   put(w, h->links0, (size_t)n * h->l0_words * sizeof(uint32_t));
   for (uint32_t s = 0; s < n; s++)
     put(w, h->upper[s], (size_t)h->levels[s] * h->up_words * sizeof(uint32_t));
@@ -113,46 +159,86 @@ static void write_body(akidb_hnsw_t *h, writer_t *w) {
   put(w, END_MAGIC, 8);
 }
 
-/* fsyncs the directory holding `path` so a rename into it is durable. */
-static int sync_dir(const char *path) {
-  char *copy = strdup(path);
-  if (!copy) return ENOMEM;
-  int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
-  free(copy);
-  if (fd < 0) return errno;
-  int rc = fsync(fd) ? errno : 0;
-  close(fd);
+/* akidb_write_fn over a VFS file: appends at the writer's offset. */
+typedef struct {
+  const akidb_vfs_t *vfs;
+  akidb_vfs_file_t *f;
+  uint64_t off;
+  uint8_t *buf;
+  size_t used, cap;
+} vfs_sink_t;
+
+static int sink_flush(vfs_sink_t *s) {
+  struct iovec iov = {s->buf, s->used};
+  int rc = akidb_vfs_write_all(s->vfs, s->f, &iov, 1, s->off, s->used, NULL);
+  s->off += s->used;
+  s->used = 0;
   return rc;
 }
 
-int akidb_hnsw_save(akidb_hnsw_t *h, const char *path, char *err,
-                    size_t errlen) {
+static int sink_write(void *ctx, const void *p, size_t n) {
+  vfs_sink_t *s = ctx;
+  const uint8_t *b = p;
+  while (n) {
+    if (s->used == s->cap) {
+      int rc = sink_flush(s);
+      if (rc) return rc;
+    }
+    size_t take = s->cap - s->used < n ? s->cap - s->used : n;
+    memcpy(s->buf + s->used, b, take);
+    s->used += take;
+    b += take;
+    n -= take;
+  }
+  return 0;
+}
+
+/* Writes the image to an open file under the write lock, then syncs it. */
+static int save_to(akidb_hnsw_t *h, const akidb_vfs_t *vfs, akidb_vfs_file_t *f) {
+  vfs_sink_t s = {.vfs = vfs, .f = f, .cap = 1 << 20};
+  if (!(s.buf = malloc(s.cap))) return ENOMEM;
+  writer_t w = {.write = sink_write, .ctx = &s};
+  akidb_hnsw_frozen_t *fz = NULL;
+  pthread_rwlock_wrlock(&h->grow);
+  w.failed = freeze_locked(h, &fz) ? ENOMEM : 0;
+  if (!w.failed) write_body(h, fz, &w);
+  pthread_rwlock_unlock(&h->grow);
+  akidb_hnsw_frozen_free(fz);
+  if (!w.failed) w.failed = sink_flush(&s);
+  if (!w.failed) w.failed = vfs->sync(vfs->ctx, f, 0);
+  free(s.buf);
+  return w.failed;
+}
+
+int akidb_hnsw_save_vfs(akidb_hnsw_t *h, const akidb_vfs_t *vfs, const char *path, char *err,
+                        size_t errlen) {
+  vfs = akidb_vfs_or_local(vfs);
   char tmp[4096];
   if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
     SAY("path is too long: %s", path);
     return AKIDB_EINVAL;
   }
-  FILE *f = fopen(tmp, "wb");
-  if (!f) {
-    SAY("cannot create %s: %s", tmp, strerror(errno));
+  akidb_vfs_file_t *f = NULL;
+  int rc = vfs->open(vfs->ctx, tmp, AKIDB_VFS_WRITE | AKIDB_VFS_CREATE | AKIDB_VFS_TRUNC, &f);
+  if (rc) {
+    SAY("cannot create %s: %s", tmp, strerror(rc));
     return AKIDB_EIO;
   }
-  setvbuf(f, NULL, _IOFBF, 1 << 20);
-  writer_t w = {.write = file_write, .ctx = f};
-  pthread_rwlock_wrlock(&h->grow);
-  write_body(h, &w);
-  pthread_rwlock_unlock(&h->grow);
-  if (!w.failed && fflush(f)) w.failed = errno;
-  if (!w.failed && fsync(fileno(f))) w.failed = errno;
-  if (fclose(f) && !w.failed) w.failed = errno;
-  if (!w.failed && rename(tmp, path)) w.failed = errno;
-  if (!w.failed) w.failed = sync_dir(path);
-  if (w.failed) {
-    unlink(tmp);
-    SAY("cannot write %s: %s", path, strerror(w.failed));
+  rc = save_to(h, vfs, f);
+  int crc = vfs->close(vfs->ctx, f);
+  if (!rc) rc = crc;
+  if (!rc) rc = vfs->rename(vfs->ctx, tmp, path);
+  if (!rc) rc = akidb_vfs_sync_parent(vfs, path);
+  if (rc) {
+    vfs->remove(vfs->ctx, tmp);
+    SAY("cannot write %s: %s", path, strerror(rc));
     return AKIDB_EIO;
   }
   return AKIDB_OK;
+}
+
+int akidb_hnsw_save(akidb_hnsw_t *h, const char *path, char *err, size_t errlen) {
+  return akidb_hnsw_save_vfs(h, NULL, path, err, errlen);
 }
 
 uint64_t akidb_hnsw_image_bytes(akidb_hnsw_t *h) {
@@ -165,17 +251,29 @@ uint64_t akidb_hnsw_image_bytes(akidb_hnsw_t *h) {
   return bytes;
 }
 
-int akidb_hnsw_write_image(akidb_hnsw_t *h, akidb_write_fn write, void *ctx, char *err,
-                           size_t errlen) {
+int akidb_hnsw_write_frozen(akidb_hnsw_t *h, const akidb_hnsw_frozen_t *f, akidb_write_fn write,
+                            void *ctx, char *err, size_t errlen) {
   writer_t w = {.write = write, .ctx = ctx};
   pthread_rwlock_rdlock(&h->grow);
-  write_body(h, &w);
+  write_body(h, f, &w);
   pthread_rwlock_unlock(&h->grow);
   if (w.failed) {
     SAY("cannot write the index image: %s", strerror(w.failed));
     return AKIDB_EIO;
   }
   return AKIDB_OK;
+}
+
+int akidb_hnsw_write_image(akidb_hnsw_t *h, akidb_write_fn write, void *ctx, char *err,
+                           size_t errlen) {
+  akidb_hnsw_frozen_t *f = NULL;
+  if (akidb_hnsw_freeze(h, &f)) {
+    SAY("out of memory freezing the index");
+    return AKIDB_ENOMEM;
+  }
+  int rc = akidb_hnsw_write_frozen(h, f, write, ctx, err, errlen);
+  akidb_hnsw_frozen_free(f);
+  return rc;
 }
 
 /* ------------------------------------------------------------------ load -- */
@@ -197,9 +295,33 @@ static void get(reader_t *r, void *p, size_t n) {
   ck64_update(&r->ck, p, n);
 }
 
-/* akidb_read_fn over a stdio stream. */
-static int file_read(void *ctx, void *p, size_t n) {
-  return fread(p, 1, n, (FILE *)ctx) == n ? 0 : EIO;
+/* akidb_read_fn over a VFS file, read ahead in blocks of `cap` bytes. */
+typedef struct {
+  const akidb_vfs_t *vfs;
+  akidb_vfs_file_t *f;
+  uint64_t off; /* file offset of buf[0] */
+  uint8_t *buf;
+  size_t pos, len, cap;
+} vfs_source_t;
+
+static int source_read(void *ctx, void *p, size_t n) {
+  vfs_source_t *s = ctx;
+  uint8_t *out = p;
+  while (n) {
+    if (s->pos == s->len) {
+      s->off += s->len;
+      s->pos = s->len = 0;
+      int rc = s->vfs->pread(s->vfs->ctx, s->f, s->buf, s->cap, s->off, &s->len);
+      if (rc) return rc;
+      if (s->len == 0) return EIO; /* the file ends first */
+    }
+    size_t take = s->len - s->pos < n ? s->len - s->pos : n;
+    memcpy(out, s->buf + s->pos, take);
+    s->pos += take;
+    out += take;
+    n -= take;
+  }
+  return 0;
 }
 
 /* Expected file size for a header, or 0 when the numbers overflow. */
@@ -332,21 +454,29 @@ static int load_body(reader_t *r, uint64_t size, akidb_hnsw_t **out, char *err,
   return AKIDB_OK;
 }
 
-int akidb_hnsw_load(const char *path, akidb_hnsw_t **out, char *err,
-                    size_t errlen) {
+int akidb_hnsw_load_vfs(const akidb_vfs_t *vfs, const char *path, akidb_hnsw_t **out, char *err,
+                        size_t errlen) {
   *out = NULL;
-  FILE *f = fopen(path, "rb");
-  struct stat st;
-  if (!f || fstat(fileno(f), &st)) {
-    SAY("cannot open %s: %s", path, strerror(errno));
-    if (f) fclose(f);
+  vfs = akidb_vfs_or_local(vfs);
+  vfs_source_t src = {.vfs = vfs, .cap = 1 << 20};
+  uint64_t size = 0;
+  int e = vfs->open(vfs->ctx, path, AKIDB_VFS_READ, &src.f);
+  if (!e) e = vfs->size(vfs->ctx, src.f, &size);
+  if (!e && !(src.buf = malloc(src.cap))) e = ENOMEM;
+  if (e) {
+    SAY("cannot open %s: %s", path, strerror(e));
+    vfs->close(vfs->ctx, src.f);
     return AKIDB_EIO;
   }
-  setvbuf(f, NULL, _IOFBF, 1 << 20);
-  reader_t r = {.read = file_read, .ctx = f};
-  int rc = load_body(&r, (uint64_t)st.st_size, out, err, errlen);
-  fclose(f);
+  reader_t r = {.read = source_read, .ctx = &src};
+  int rc = load_body(&r, size, out, err, errlen);
+  vfs->close(vfs->ctx, src.f);
+  free(src.buf);
   return rc;
+}
+
+int akidb_hnsw_load(const char *path, akidb_hnsw_t **out, char *err, size_t errlen) {
+  return akidb_hnsw_load_vfs(NULL, path, out, err, errlen);
 }
 
 int akidb_hnsw_read_image(akidb_read_fn read, void *ctx, uint64_t len, akidb_hnsw_t **out,

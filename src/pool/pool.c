@@ -27,6 +27,7 @@
 
 #include "akidb/errors.h"
 #include "akidb/pool.h"
+#include "util/clock.h"
 
 enum { JOB_IDLE = 0, JOB_QUEUED, JOB_TIMED, JOB_RUNNING };
 
@@ -42,11 +43,7 @@ struct akidb_pool {
   bool stopping;
 };
 
-static int64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+static int64_t now_ns(void) { return (int64_t)clock_now_ns(); }
 
 void akidb_job_init(akidb_job_t *j, akidb_job_fn fn, void *ctx) {
   memset(j, 0, sizeof *j);

@@ -36,6 +36,7 @@
 
 #include "obs/metrics.h"
 #include "service/svc_internal.h"
+#include "util/clock.h"
 
 static size_t slot_of(const svc_registry_t *r, const akidb_uuid_t *id) {
   uint64_t h = 1469598103934665603ull;
@@ -43,17 +44,7 @@ static size_t slot_of(const svc_registry_t *r, const akidb_uuid_t *id) {
   return (size_t)(h & (r->nslots - 1));
 }
 
-int64_t svc_mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double mono_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+int64_t svc_mono_ms(void) { return (int64_t)(clock_now_ns() / 1000000); }
 
 static int64_t wall_ms(void) {
   struct timespec ts;
@@ -191,7 +182,7 @@ static int load_entry(akidb_service_t *s, svc_coll_t *e, char *err, size_t errle
   fill_options(s, e, &o);
   char dir[4096];
   svc_coll_dir(s, &e->id, dir, sizeof dir);
-  double t0 = mono_s();
+  double t0 = clock_now_s();
   akidb_collection_t *c = NULL;
   int rc = AKIDB_OK;
   struct stat sb;
@@ -202,7 +193,7 @@ static int load_entry(akidb_service_t *s, svc_coll_t *e, char *err, size_t errle
       akidb_collection_meta_get(s->cat, &e->id, &m, err, errlen) == AKIDB_ENOTFOUND)
     rc = AKIDB_ENOTFOUND;
   if (rc == AKIDB_OK) rc = akidb_collection_open(dir, &o, &c, NULL, err, errlen);
-  double took = mono_s() - t0;
+  double took = clock_now_s() - t0;
   obs_collection_load_observe(took, rc == AKIDB_OK);
   pthread_mutex_lock(&e->mu);
   if (rc == AKIDB_OK) {

@@ -7,21 +7,18 @@
  * Durability: a batch is acknowledged only after wal_append returned, i.e.
  * it is on stable storage under the FSYNC policy. A failed log write or
  * sync makes the collection refuse writes until it is reopened (`failed`);
- * reads go on. Locking: see store_internal.h.
+ * reads go on. Every file goes through the collection's VFS (`c->vfs`,
+ * the options' vfs or the local filesystem). Locking: see store_internal.h.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "store/crc32c.h"
 #include "store/store_internal.h"
+#include "util/clock.h"
 
 #define SAY(...) (err ? snprintf(err, errlen, __VA_ARGS__) : 0)
 
@@ -38,12 +35,6 @@ int akidb_durability_parse(const char *name, akidb_durability_t *out) {
       return AKIDB_OK;
     }
   return AKIDB_EINVAL;
-}
-
-double store_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 void store_log(akidb_collection_t *c, akidb_log_level_t level, const char *fmt, ...) {
@@ -122,49 +113,32 @@ typedef struct {
   uint32_t version, dim, metric, crc;
 } meta_t;
 
-static int write_file_durably(const char *dir, const char *name, const void *data,
-                              size_t len) {
-  char path[4096], tmp[4200];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return errno;
-  int rc = write(fd, data, len) == (ssize_t)len ? 0 : (errno ? errno : EIO);
-  if (!rc && fsync(fd)) rc = errno;
-  close(fd);
-  if (!rc && rename(tmp, path)) rc = errno;
-  if (!rc) {
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd)) rc = errno;
-    if (dfd >= 0) close(dfd);
-  }
-  if (rc) unlink(tmp);
-  return rc;
-}
-
 /* Creates the meta file, or checks the stored dimension and metric. */
 static int check_meta(akidb_collection_t *c, char *err, size_t errlen) {
   char path[4096];
   snprintf(path, sizeof path, "%s/collection.meta", c->dir);
   meta_t m;
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    if (errno != ENOENT) goto io_error;
+  akidb_vfs_file_t *f = NULL;
+  int e = c->vfs->open(c->vfs->ctx, path, AKIDB_VFS_READ, &f);
+  if (e) {
+    if (e != ENOENT) goto io_error;
     memset(&m, 0, sizeof m);
     memcpy(m.magic, "AKICOLL1", 8);
     m.version = 1;
     m.dim = c->dim;
     m.metric = (uint32_t)c->opt.index.metric;
     m.crc = crc32c(0, &m, offsetof(meta_t, crc));
-    int rc = write_file_durably(c->dir, "collection.meta", &m, sizeof m);
+    int rc = akidb_vfs_write_file_durably(c->vfs, path, &m, sizeof m);
     if (rc) {
       SAY("cannot write %s: %s", path, strerror(rc));
       return AKIDB_EIO;
     }
     return AKIDB_OK;
   }
-  size_t got = fread(&m, 1, sizeof m, f);
-  fclose(f);
+  size_t got = 0;
+  e = c->vfs->pread(c->vfs->ctx, f, &m, sizeof m, 0, &got);
+  c->vfs->close(c->vfs->ctx, f);
+  if (e) goto io_error;
   if (got < 8 || memcmp(m.magic, "AKICOLL1", 8)) {
     SAY("%s is not an AkiDB collection file", path);
     return AKIDB_EFORMAT;
@@ -185,7 +159,7 @@ static int check_meta(akidb_collection_t *c, char *err, size_t errlen) {
   }
   return AKIDB_OK;
 io_error:
-  SAY("cannot read %s: %s", path, strerror(errno));
+  SAY("cannot read %s: %s", path, strerror(e));
   return AKIDB_EIO;
 }
 
@@ -227,7 +201,8 @@ void store_remove_point(akidb_collection_t *c, point_rec_t *r) {
   }
   if (in_graph) graph_delete(c, r->label);
   records_remove(&c->rt, r);
-  free(r);
+  if (r->label < c->pin_below) c->retired[c->n_retired++] = r; /* a checkpoint streams it */
+  else free(r);
 }
 
 /* Prepares (checks, normalises) the vectors of a decoded upsert record. */
@@ -513,11 +488,11 @@ uint64_t akidb_collection_count(akidb_collection_t *c) {
 }
 
 /* Bytes of the small files beside the log and the checkpoint. */
-static uint64_t meta_bytes(const char *dir) {
+static uint64_t meta_bytes(const akidb_collection_t *c) {
   char path[4200];
-  struct stat st;
-  snprintf(path, sizeof path, "%s/collection.meta", dir);
-  return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+  uint64_t size = 0;
+  snprintf(path, sizeof path, "%s/collection.meta", c->dir);
+  return c->vfs->stat(c->vfs->ctx, path, &size, NULL) == 0 ? size : 0;
 }
 
 void akidb_collection_stats(akidb_collection_t *c, akidb_collection_stats_t *out) {
@@ -534,12 +509,11 @@ void akidb_collection_stats(akidb_collection_t *c, akidb_collection_stats_t *out
   pthread_rwlock_unlock(&c->lock);
   out->wal_bytes = wal_size_bytes(c->wal);
   out->last_seq = wal_last_seq(c->wal);
-  pthread_mutex_lock(&c->ckpt_lock);
-  out->checkpoint_seq = c->checkpoint_seq;
-  out->checkpoints = c->checkpoints;
-  out->last_checkpoint_seconds = c->last_checkpoint_seconds;
-  out->disk_bytes = out->wal_bytes + c->checkpoint_bytes + meta_bytes(c->dir);
-  pthread_mutex_unlock(&c->ckpt_lock);
+  /* checkpoint figures are atomics: never wait for a checkpoint or compaction */
+  out->checkpoint_seq = atomic_load(&c->checkpoint_seq);
+  out->checkpoints = atomic_load(&c->checkpoints);
+  out->last_checkpoint_seconds = atomic_load(&c->last_checkpoint_seconds);
+  out->disk_bytes = out->wal_bytes + atomic_load(&c->checkpoint_bytes) + meta_bytes(c);
   wal_sync_stats(c->wal, &out->wal_fsyncs, &out->wal_fsync_ns);
   out->failed = atomic_load(&c->failed);
 }
@@ -553,6 +527,7 @@ static akidb_collection_t *collection_alloc(const char *dir, const akidb_collect
     return NULL;
   }
   c->opt = *o;
+  c->vfs = akidb_vfs_or_local(o->vfs);
   c->dim = o->index.dim;
   pthread_mutex_init(&c->apply_lock, NULL);
   pthread_cond_init(&c->applied_cond, NULL);
@@ -569,7 +544,7 @@ static akidb_collection_t *collection_alloc(const char *dir, const akidb_collect
   records_init(&c->rt);
   abuf_init(&c->buf, c->dim);
   c->next_label = 1;
-  c->last_checkpoint_time = store_now();
+  c->last_checkpoint_time = clock_now_s();
   return c;
 }
 
@@ -592,9 +567,10 @@ static void collection_free(akidb_collection_t *c) {
   free(c);
 }
 
-static int make_dir(const char *path, char *err, size_t errlen) {
-  if (mkdir(path, 0755) == 0 || errno == EEXIST) return AKIDB_OK;
-  SAY("cannot create directory %s: %s", path, strerror(errno));
+static int make_dir(const akidb_vfs_t *vfs, const char *path, char *err, size_t errlen) {
+  int e = vfs->mkdir(vfs->ctx, path);
+  if (e == 0 || e == EEXIST) return AKIDB_OK;
+  SAY("cannot create directory %s: %s", path, strerror(e));
   return AKIDB_EIO;
 }
 
@@ -630,12 +606,13 @@ static int replay_record(void *ctx, uint64_t seq, uint8_t type, const void *data
 static int open_log(akidb_collection_t *c, akidb_open_report_t *rep, char *err, size_t errlen) {
   char path[4200];
   snprintf(path, sizeof path, "%s/wal", c->dir);
-  int rc = make_dir(path, err, errlen);
+  int rc = make_dir(c->vfs, path, err, errlen);
   if (rc) return rc;
   wal_options_t wo = {.sync = (wal_sync_t)c->opt.durability,
                       .interval_ms = c->opt.fsync_interval_ms,
                       .segment_bytes = c->opt.wal_segment_bytes,
-                      .min_next_seq = c->checkpoint_seq + 1};
+                      .min_next_seq = c->checkpoint_seq + 1,
+                      .vfs = c->vfs};
   wal_open_stats_t st;
   memset(&st, 0, sizeof st);
   if ((rc = wal_open(path, &wo, &c->wal, &st, err, errlen))) return rc;
@@ -659,12 +636,12 @@ int akidb_collection_open(const char *dir, const akidb_collection_options_t *o,
                           akidb_collection_t **out, akidb_open_report_t *report, char *err,
                           size_t errlen) {
   *out = NULL;
-  double t0 = store_now();
+  double t0 = clock_now_s();
   akidb_open_report_t rep;
   memset(&rep, 0, sizeof rep);
   int rc = akidb_collection_options_validate(o, err, errlen);
   if (rc) return rc;
-  if ((rc = make_dir(dir, err, errlen))) return rc;
+  if ((rc = make_dir(akidb_vfs_or_local(o->vfs), dir, err, errlen))) return rc;
   akidb_collection_t *c = collection_alloc(dir, o);
   if (!c) return AKIDB_ENOMEM;
   if ((rc = metric_init(&c->metric, o->index.metric, err, errlen)) ||
@@ -676,7 +653,7 @@ int akidb_collection_open(const char *dir, const akidb_collection_options_t *o,
   akidb_hnsw_set_ef_search(c->graph, o->index.ef_search);
   if ((rc = open_log(c, &rep, err, errlen))) goto fail;
   if (o->background && (rc = maintain_start(c, err, errlen))) goto fail;
-  rep.seconds = store_now() - t0;
+  rep.seconds = clock_now_s() - t0;
   store_log(c, AKIDB_LOG_INFO,
             "opened in %.3f s: checkpoint at seq %llu with %llu points, %llu log records "
             "replayed (%llu points), %llu points live",
@@ -700,19 +677,10 @@ int akidb_collection_close(akidb_collection_t *c, char *err, size_t errlen) {
   return rc;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path) ? errno : 0;
-}
-
 int akidb_collection_destroy(const char *dir, char *err, size_t errlen) {
-  struct stat st;
-  if (stat(dir, &st) != 0) return errno == ENOENT ? AKIDB_OK : AKIDB_EIO;
-  int rc = nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  int rc = akidb_vfs_remove_tree(akidb_vfs_local(), dir);
   if (rc) {
-    SAY("cannot remove %s: %s", dir, strerror(rc > 0 ? rc : errno));
+    SAY("cannot remove %s: %s", dir, strerror(rc));
     return AKIDB_EIO;
   }
   return AKIDB_OK;

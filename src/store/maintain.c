@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "store/store_internal.h"
+#include "util/clock.h"
 
 /* Points one indexing slice moves before it yields its worker. */
 #define SLICE_POINTS 256u
@@ -113,7 +114,7 @@ size_t maintain_index_some(akidb_collection_t *c, size_t max) {
   pthread_rwlock_unlock(&c->index_gate);
   if (done && release) {
     pthread_rwlock_wrlock(&c->lock);
-    abuf_release_done(&c->buf);
+    if (!c->pin_below) abuf_release_done(&c->buf); /* else a checkpoint streams from them */
     pthread_rwlock_unlock(&c->lock);
   }
   if (done && (atomic_load(&c->buf.pending) == 0 || atomic_load(&c->space_waiters)))
@@ -181,14 +182,14 @@ static bool index_slice(void *arg) {
 int maintain_wait_for_room(akidb_collection_t *c, size_t n, char *err, size_t errlen) {
   uint64_t max = c->opt.max_pending;
   if (!max || !c->opt.background) return AKIDB_OK;
-  double deadline = store_now() + c->opt.backpressure_wait_ms / 1000.0;
+  double deadline = clock_now_s() + c->opt.backpressure_wait_ms / 1000.0;
   int rc = AKIDB_OK;
   atomic_fetch_add(&c->space_waiters, 1);
   pthread_mutex_lock(&c->idle_lock);
   for (;;) {
     uint64_t pending = atomic_load(&c->buf.pending);
     if (pending == 0 || pending + n <= max) break;
-    double left = deadline - store_now();
+    double left = deadline - clock_now_s();
     if (left <= 0) {
       SAY("%llu points of this collection are waiting to be indexed (the limit is %llu); "
           "retry after a short wait, or send smaller batches",
@@ -219,7 +220,7 @@ static void swap_graph(akidb_collection_t *c, akidb_hnsw_t *copy) {
 
 /* Compaction proper; caller holds ckpt_lock. */
 static int compact_locked(akidb_collection_t *c, char *err, size_t errlen) {
-  double t0 = store_now();
+  double t0 = clock_now_s();
   uint64_t before = akidb_hnsw_deleted_count(c->graph);
   pthread_rwlock_wrlock(&c->index_gate);
   pthread_rwlock_wrlock(&c->lock);
@@ -242,7 +243,7 @@ static int compact_locked(akidb_collection_t *c, char *err, size_t errlen) {
     return rc;
   }
   store_log(c, AKIDB_LOG_INFO, "compacted the graph: %llu deleted points removed in %.3f s",
-            (unsigned long long)before, store_now() - t0);
+            (unsigned long long)before, clock_now_s() - t0);
   return checkpoint_write(c, err, errlen); /* rewrites storage without them */
 }
 
@@ -265,7 +266,7 @@ static bool checkpoint_due(akidb_collection_t *c) {
   pthread_mutex_unlock(&c->apply_lock);
   if (!news) return false;
   return wal_size_bytes(c->wal) >= c->opt.checkpoint_wal_bytes ||
-         store_now() - c->last_checkpoint_time >= c->opt.checkpoint_interval_s;
+         clock_now_s() - c->last_checkpoint_time >= c->opt.checkpoint_interval_s;
 }
 
 static bool compaction_due(akidb_collection_t *c) {
@@ -276,7 +277,7 @@ static bool compaction_due(akidb_collection_t *c) {
 
 /* Milliseconds until a checkpoint is due by time (0: due now). */
 static uint32_t checkpoint_wait_ms(akidb_collection_t *c) {
-  double left = c->last_checkpoint_time + c->opt.checkpoint_interval_s - store_now();
+  double left = c->last_checkpoint_time + c->opt.checkpoint_interval_s - clock_now_s();
   return left <= 0 ? 0 : (uint32_t)(left * 1000.0) + 1;
 }
 

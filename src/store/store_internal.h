@@ -10,17 +10,45 @@
  * label, so a reader holding an old label can always tell it is stale.
  *
  * Locking (outermost first; a thread never takes them in another order):
+ *   ckpt_lock   mutex: one checkpoint or compaction at a time.
+ *   index_gate  rwlock: indexers hold it for reading while they insert into
+ *               the graph; checkpoint (for its whole stream) and compaction
+ *               take it for writing. Nobody holding apply_lock waits for it.
  *   apply_lock  mutex: log records are applied to memory one at a time, in
  *               log order (`applied_seq` + `applied_cond`); a checkpoint
- *               holds it so the state it writes is exactly that at one seq.
- *   index_gate  rwlock: indexers hold it for reading while they insert into
- *               the graph; checkpoint and compaction take it for writing.
+ *               holds it only while it takes its frozen view (below).
  *   lock        rwlock (writer-preferring): records, id map, buffer layout,
- *               the graph pointer. Searches, get and scan read; applying a
- *               record writes.
+ *               the graph pointer, the checkpoint pin (`pin_below`,
+ *               `retired`). Searches, get and scan read; applying a record
+ *               writes.
  *   claim_lock  mutex: the indexers' claim position in the buffer.
  * Buffer item states change by compare-and-swap, so an indexer and a
- * deleting writer agree on who removes a point from the graph.
+ * deleting writer agree on who removes a point from the graph. The
+ * checkpoint figures (checkpoint_seq, _bytes, checkpoints, times) are
+ * atomics, so stats never wait for a checkpoint or a compaction.
+ *
+ * Checkpoint view (checkpoint.c). A checkpoint must write exactly the state
+ * after one seq S without making writers wait for the whole stream. It
+ * takes index_gate (write: waits for the indexers' current batch, writers
+ * unaffected), then apply_lock + lock (write) for O(live + pending) pointer
+ * copies, and takes a frozen view:
+ *   1. S = applied_seq and next_label;
+ *   2. an array of the live record pointers. Records are immutable once
+ *      added; a record with label < `pin_below` (= next_label at S) that a
+ *      writer removes while the view exists is moved to `retired` instead
+ *      of freed (room for every pinned record is reserved), and freed when
+ *      the view is released. Newer records are freed as usual;
+ *   3. the buffer's PENDING labels and pointers to their vectors (no item
+ *      is INDEXING: indexers are out). Vectors in the buffer never change;
+ *      while `pin_below` is set no chunk is freed (maintain.c skips
+ *      abuf_release_done), so the pointers stay valid;
+ *   4. akidb_hnsw_freeze: the graph's deleted marks, counts and entry point.
+ * Then apply_lock and lock are released: writers append, apply, delete
+ * (marking the live graph only: the frozen marks are unaffected), searches
+ * and stats run. index_gate stays held for writing until the stream ends,
+ * so no insert changes the graph's links or vectors under the stream (the
+ * indexers pause; writers and readers never take index_gate). The image is
+ * therefore the state at S exactly, and load is unchanged.
  */
 #ifndef AKIDB_STORE_INTERNAL_H
 #define AKIDB_STORE_INTERNAL_H
@@ -136,6 +164,7 @@ uint64_t abuf_bytes(const abuf_t *b);
 struct akidb_collection {
   char *dir;
   akidb_collection_options_t opt;
+  const akidb_vfs_t *vfs; /* opt.vfs or the local filesystem */
   metric_t metric;
   uint32_t dim;
 
@@ -161,12 +190,17 @@ struct akidb_collection {
   uint64_t *compact_dead;
   size_t n_compact_dead, cap_compact_dead;
 
-  uint64_t checkpoint_seq;
-  uint64_t checkpoint_bytes;
-  uint64_t checkpoints;
-  double last_checkpoint_seconds;
+  _Atomic uint64_t checkpoint_seq;
+  _Atomic uint64_t checkpoint_bytes;
+  _Atomic uint64_t checkpoints;
+  _Atomic double last_checkpoint_seconds;
   _Atomic double last_checkpoint_time; /* monotonic seconds (read by writers) */
-  pthread_mutex_t ckpt_lock;   /* one checkpoint or compaction at a time */
+  pthread_mutex_t ckpt_lock;           /* one checkpoint or compaction at a time */
+
+  /* the checkpoint pin (lock): see "Checkpoint view" above */
+  uint64_t pin_below;     /* 0: no checkpoint view exists */
+  point_rec_t **retired;  /* pinned records removed meanwhile */
+  size_t n_retired;
 
   akidb_pool_t *pool;       /* NULL until maintain_start (or without background) */
   akidb_job_t *index_jobs;  /* opt.index_threads of them: indexing slices */
@@ -179,7 +213,6 @@ struct akidb_collection {
 /* collection.c */
 void store_log(akidb_collection_t *c, akidb_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-double store_now(void);
 /* Removes a point from memory (records, buffer or graph). Caller holds lock (write). */
 void store_remove_point(akidb_collection_t *c, point_rec_t *r);
 /* Copies a record's prepared vector (from the buffer or the graph). Caller holds lock. */

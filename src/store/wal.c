@@ -24,7 +24,9 @@
  * Open syncs every segment, so replayed records are durable. A failed write
  * (cut back to the group's start when possible) or sync makes the log
  * refuse every later append until it is reopened. WAL_SYNC_NONE skips
- * every sync.
+ * every sync. Every file operation goes through the log's VFS
+ * (wal_options_t.vfs, include/akidb/vfs.h); segments are read at open and
+ * replay through its map (mmap on the local filesystem).
  *
  * Format (little-endian):
  *   file     <seq of its first record, 20 digits>.wal
@@ -43,9 +45,7 @@
 #endif
 #include "store/wal.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -54,15 +54,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "akidb/errors.h"
+#include "akidb/vfs.h"
 #include "store/crc32c.h"
+#include "util/clock.h"
 
 #define SEG_MAGIC "AKIDBWAL"
 #define SEG_VERSION 1u
@@ -76,11 +74,6 @@
 #define NAME_DIGITS 20
 #define PATH_BYTES 4096
 #define MSG_BYTES 512
-#ifdef IOV_MAX
-#define WRITE_IOV IOV_MAX
-#else
-#define WRITE_IOV 1024
-#endif
 
 #define SAY(...) ((err && errlen) ? (void)snprintf(err, errlen, __VA_ARGS__) : (void)0)
 
@@ -95,7 +88,8 @@ typedef struct {
 
 struct wal {
   char *dir;
-  int dir_fd; /* holds the flock; fsynced after creates and removes */
+  const akidb_vfs_t *vfs;      /* every file operation goes through it */
+  akidb_vfs_file_t *dir_lock;  /* the directory's exclusive lock */
   wal_options_t opt;
   pthread_mutex_t lock;
   pthread_cond_t synced_cv; /* a sync ended or the log failed */
@@ -103,7 +97,7 @@ struct wal {
   int sync_objects;         /* the mutex and conditions exist */
   segment_t *segs;          /* oldest first; the last is current */
   size_t n_segs, cap_segs;
-  int fd; /* current segment, open for writing */
+  akidb_vfs_file_t *file; /* current segment, open for writing */
   uint64_t next_seq;
   uint64_t floor_seq; /* name of a torn segment removed at open: seqs below it were used */
   uint64_t written;   /* bytes this handle wrote (all segments) */
@@ -164,91 +158,61 @@ static void seg_path(const wal_t *w, uint64_t first_seq, char *out, size_t n) {
   snprintf(out, n, "%s/%0*" PRIu64 ".wal", w->dir, NAME_DIGITS, first_seq);
 }
 
-static uint64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
 /* ------------------------------------------------------------ file I/O -- */
 
-/* Writes `total` bytes gathered from iov at byte `off`, retrying short
- * writes and EINTR. Returns 0 or an errno value. An injected failure writes
- * half of the bytes first, as a disk that fills up mid-write would. */
-static int write_fully(int fd, const struct iovec *iov, size_t iovcnt, uint64_t off,
-                       uint64_t total) {
+/* Writes `total` bytes gathered from iov at byte `off` through the VFS
+ * (short writes and EINTR retried). Returns 0 or an errno value. An
+ * injected failure writes half of the bytes first, as a disk that fills up
+ * mid-write would. */
+static int write_fully(const wal_t *w, akidb_vfs_file_t *f, const struct iovec *iov,
+                       size_t iovcnt, uint64_t off, uint64_t total) {
   int injected = atomic_exchange(&fail_io_errno, 0);
-  uint64_t stop_at = injected ? total / 2 : total, done = 0;
-  size_t i = 0, skip = 0; /* first unfinished iovec, bytes of it written */
-  struct iovec win[WRITE_IOV];
-  while (done < stop_at) {
-    int cnt = 0;
-    uint64_t room = stop_at - done;
-    for (size_t j = i; j < iovcnt && cnt < WRITE_IOV && room > 0; j++) {
-      size_t s = j == i ? skip : 0, l = iov[j].iov_len - s;
-      if (l == 0) continue;
-      if (l > room) l = (size_t)room;
-      win[cnt].iov_base = (char *)iov[j].iov_base + s;
-      win[cnt++].iov_len = l;
-      room -= l;
-    }
-    ssize_t k = pwritev(fd, win, cnt, (off_t)(off + done));
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) return k < 0 ? errno : EIO;
-    done += (uint64_t)k;
-    for (size_t left = (size_t)k; left > 0;) {
-      size_t l = iov[i].iov_len - skip;
-      if (left >= l) {
-        left -= l;
-        i++;
-        skip = 0;
-      } else {
-        skip += left;
-        left = 0;
-      }
-    }
-  }
-  return injected;
+  uint64_t stop_at = injected ? total / 2 : total;
+  int e = akidb_vfs_write_all(w->vfs, f, iov, iovcnt, off, stop_at, NULL);
+  return e ? e : injected;
 }
 
 /* fdatasync, timed for wal_sync_stats. Returns 0 or an errno value. */
-static int datasync(wal_t *w, int fd) {
+static int datasync(wal_t *w, akidb_vfs_file_t *f) {
   int e = atomic_exchange(&fail_sync_errno, 0);
   if (!e) e = atomic_exchange(&fail_io_errno, 0);
-  uint64_t t0 = now_ns();
-  if (!e && fdatasync(fd) != 0) e = errno;
-  atomic_fetch_add(&w->sync_ns_a, now_ns() - t0);
+  uint64_t t0 = clock_now_ns();
+  if (!e) e = w->vfs->sync(w->vfs->ctx, f, 1);
+  atomic_fetch_add(&w->sync_ns_a, clock_now_ns() - t0);
   atomic_fetch_add(&w->sync_count_a, 1);
   return e;
 }
 
 /* fsyncs the log directory, so creates and removes in it are durable. */
-static int sync_dir(wal_t *w, char *err, size_t errlen) {
-  if (w->opt.sync == WAL_SYNC_NONE || fsync(w->dir_fd) == 0) return AKIDB_OK;
-  SAY("cannot fsync the WAL directory %s: %s", w->dir, strerror(errno));
+static int sync_wal_dir(wal_t *w, char *err, size_t errlen) {
+  if (w->opt.sync == WAL_SYNC_NONE) return AKIDB_OK;
+  int e = w->vfs->sync_dir(w->vfs->ctx, w->dir);
+  if (!e) return AKIDB_OK;
+  SAY("cannot fsync the WAL directory %s: %s", w->dir, strerror(e));
   return AKIDB_EIO;
 }
 
-/* A read-only mapping of a segment's first `size` bytes. */
+/* A read-only view (the VFS's map, or a copy) of a segment's first `size`
+ * bytes. */
 typedef struct {
   const uint8_t *base;
   uint64_t size;
+  const akidb_vfs_t *vfs;
 } view_t;
 
 /* Maps `size` bytes of the open file (nothing for an empty one). */
-static int map_view(int fd, uint64_t size, view_t *v) {
+static int map_view(const akidb_vfs_t *vfs, akidb_vfs_file_t *f, uint64_t size, view_t *v) {
+  const void *p = NULL;
   v->base = NULL;
   v->size = size;
-  if (size == 0) return 0;
-  void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
-  if (p == MAP_FAILED) return errno;
-  madvise(p, (size_t)size, MADV_SEQUENTIAL);
+  v->vfs = vfs;
+  int e = akidb_vfs_map(vfs, f, size, &p);
   v->base = p;
-  return 0;
+  return e;
 }
 
 static void unmap_view(view_t *v) {
-  if (v->base) munmap((void *)v->base, (size_t)v->size);
+  if (v->base) akidb_vfs_unmap(v->vfs, v->base, v->size);
   v->base = NULL;
 }
 
@@ -471,42 +435,43 @@ static int cmp_segments(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* akidb_vfs_entry_fn: adds a segment file's name to w->segs. */
+static int add_segment_entry(void *ctx, const char *name) {
+  wal_t *w = ctx;
+  uint64_t seq = segment_name_seq(name);
+  if (seq == 0) return 0;
+  if (grow_segments(w)) return ENOMEM;
+  w->segs[w->n_segs++] = (segment_t){.first_seq = seq};
+  return 0;
+}
+
 /* Fills w->segs with the segment files of the directory, oldest first. */
 static int list_segments(wal_t *w, char *err, size_t errlen) {
-  DIR *d = fdopendir(dup(w->dir_fd));
-  if (!d) {
-    SAY("cannot list the WAL directory %s: %s", w->dir, strerror(errno));
+  int e = w->vfs->list(w->vfs->ctx, w->dir, add_segment_entry, w);
+  int rc = AKIDB_OK;
+  if (e == ENOMEM) {
+    SAY("out of memory listing the WAL directory %s", w->dir);
+    rc = AKIDB_ENOMEM;
+  } else if (e) {
+    SAY("cannot list the WAL directory %s: %s", w->dir, strerror(e));
     return AKIDB_EIO;
   }
-  rewinddir(d);
-  struct dirent *e;
-  int rc = AKIDB_OK;
-  while ((e = readdir(d)) != NULL) {
-    uint64_t seq = segment_name_seq(e->d_name);
-    if (seq == 0) continue;
-    if (grow_segments(w)) {
-      SAY("out of memory listing the WAL directory %s", w->dir);
-      rc = AKIDB_ENOMEM;
-      break;
-    }
-    w->segs[w->n_segs++] = (segment_t){.first_seq = seq};
-  }
-  closedir(d);
   if (w->n_segs) qsort(w->segs, w->n_segs, sizeof *w->segs, cmp_segments);
   return rc;
 }
 
 /* Cuts the newest segment back to `keep` bytes and reports it. */
-static int cut_tail(const char *path, uint64_t keep, uint64_t size, wal_open_stats_t *st, char *err,
-                    size_t errlen) {
-  int wfd = open(path, O_WRONLY | O_CLOEXEC);
-  if (wfd < 0 || ftruncate(wfd, (off_t)keep) != 0) {
+static int cut_tail(const wal_t *w, const char *path, uint64_t keep, uint64_t size,
+                    wal_open_stats_t *st, char *err, size_t errlen) {
+  akidb_vfs_file_t *f = NULL;
+  int e = w->vfs->open(w->vfs->ctx, path, AKIDB_VFS_WRITE, &f);
+  if (!e) e = w->vfs->truncate(w->vfs->ctx, f, keep);
+  if (f) w->vfs->close(w->vfs->ctx, f);
+  if (e) {
     SAY("cannot cut the torn tail of WAL segment %s back to byte %llu: %s", path, (ull)keep,
-        strerror(errno));
-    if (wfd >= 0) close(wfd);
+        strerror(e));
     return AKIDB_EIO;
   }
-  close(wfd);
   st->truncated_bytes += size - keep;
   fmt(st->truncated_file, sizeof st->truncated_file, "%s", path);
   return AKIDB_OK;
@@ -515,19 +480,21 @@ static int cut_tail(const char *path, uint64_t keep, uint64_t size, wal_open_sta
 /* Removes a newest segment whose header is torn (a crash while creating it). */
 static int drop_torn_segment(wal_t *w, const char *path, uint64_t size, wal_open_stats_t *st,
                              char *err, size_t errlen) {
-  if (unlink(path) != 0) {
-    SAY("cannot remove the torn WAL segment %s: %s", path, strerror(errno));
+  int e = w->vfs->remove(w->vfs->ctx, path);
+  if (e) {
+    SAY("cannot remove the torn WAL segment %s: %s", path, strerror(e));
     return AKIDB_EIO;
   }
   st->truncated_bytes += size;
   fmt(st->truncated_file, sizeof st->truncated_file, "%s", path);
   w->floor_seq = w->segs[w->n_segs - 1].first_seq;
   w->n_segs--;
-  return sync_dir(w, err, errlen);
+  return sync_wal_dir(w, err, errlen);
 }
 
-/* Scans segment i (mapped through fd): header, records, torn tail. */
-static int recover_mapped(wal_t *w, size_t i, const char *path, int fd, const view_t *v,
+/* Scans segment i (mapped through f): header, records, torn tail. */
+static int recover_mapped(wal_t *w, size_t i, const char *path, akidb_vfs_file_t *f,
+                          const view_t *v,
                           wal_open_stats_t *st, char *err, size_t errlen) {
   segment_t *s = &w->segs[i];
   int newest = i + 1 == w->n_segs;
@@ -536,9 +503,9 @@ static int recover_mapped(wal_t *w, size_t i, const char *path, int fd, const vi
   if (rc) return rc;
   scan_t sc;
   if ((rc = scan_records(path, v, s, newest, &sc, err, errlen))) return rc;
-  if (sc.good_end < v->size && (rc = cut_tail(path, sc.good_end, v->size, st, err, errlen)))
+  if (sc.good_end < v->size && (rc = cut_tail(w, path, sc.good_end, v->size, st, err, errlen)))
     return rc;
-  if (w->opt.sync != WAL_SYNC_NONE && (rc = datasync(w, fd))) {
+  if (w->opt.sync != WAL_SYNC_NONE && (rc = datasync(w, f))) {
     SAY("fdatasync of WAL segment %s failed: %s", path, strerror(rc));
     return AKIDB_EIO;
   }
@@ -553,18 +520,20 @@ static int recover_mapped(wal_t *w, size_t i, const char *path, int fd, const vi
 static int recover_segment(wal_t *w, size_t i, wal_open_stats_t *st, char *err, size_t errlen) {
   char path[PATH_BYTES];
   seg_path(w, w->segs[i].first_seq, path, sizeof path);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  struct stat sb;
+  akidb_vfs_file_t *f = NULL;
+  uint64_t size = 0;
   view_t v = {0};
-  int e = fd < 0 || fstat(fd, &sb) ? errno : map_view(fd, (uint64_t)sb.st_size, &v);
+  int e = w->vfs->open(w->vfs->ctx, path, AKIDB_VFS_READ, &f);
+  if (!e) e = w->vfs->size(w->vfs->ctx, f, &size);
+  if (!e) e = map_view(w->vfs, f, size, &v);
   if (e) {
     SAY("cannot read WAL segment %s: %s", path, strerror(e));
-    if (fd >= 0) close(fd);
+    if (f) w->vfs->close(w->vfs->ctx, f);
     return AKIDB_EIO;
   }
-  int rc = recover_mapped(w, i, path, fd, &v, st, err, errlen);
+  int rc = recover_mapped(w, i, path, f, &v, st, err, errlen);
   unmap_view(&v);
-  close(fd);
+  w->vfs->close(w->vfs->ctx, f);
   return rc;
 }
 
@@ -594,9 +563,9 @@ static int recover(wal_t *w, wal_open_stats_t *st, char *err, size_t errlen) {
 }
 
 /* Creates segment `first_seq` (header synced, then the directory), makes it
- * current and returns its descriptor in *out_fd. */
-static int create_segment(wal_t *w, uint64_t first_seq, uint64_t prev_seq, int *out_fd, char *err,
-                          size_t errlen) {
+ * current and returns its handle in *out. */
+static int create_segment(wal_t *w, uint64_t first_seq, uint64_t prev_seq, akidb_vfs_file_t **out,
+                          char *err, size_t errlen) {
   char path[PATH_BYTES];
   uint8_t h[SEG_HEADER];
   seg_path(w, first_seq, path, sizeof path);
@@ -604,24 +573,25 @@ static int create_segment(wal_t *w, uint64_t first_seq, uint64_t prev_seq, int *
     SAY("out of memory creating WAL segment %s", path);
     return AKIDB_ENOMEM;
   }
-  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    SAY("cannot create WAL segment %s: %s", path, strerror(errno));
+  akidb_vfs_file_t *f = NULL;
+  int e = w->vfs->open(w->vfs->ctx, path, AKIDB_VFS_WRITE | AKIDB_VFS_CREATE | AKIDB_VFS_EXCL, &f);
+  if (e) {
+    SAY("cannot create WAL segment %s: %s", path, strerror(e));
     return AKIDB_EIO;
   }
   build_header(h, first_seq, prev_seq);
   struct iovec iov = {h, SEG_HEADER};
-  int e = write_fully(fd, &iov, 1, 0, SEG_HEADER);
-  if (!e && w->opt.sync != WAL_SYNC_NONE) e = datasync(w, fd);
-  if (e || sync_dir(w, err, errlen)) {
+  e = write_fully(w, f, &iov, 1, 0, SEG_HEADER);
+  if (!e && w->opt.sync != WAL_SYNC_NONE) e = datasync(w, f);
+  if (e || sync_wal_dir(w, err, errlen)) {
     if (e) SAY("cannot write the header of WAL segment %s: %s", path, strerror(e));
-    close(fd);
-    unlink(path);
+    w->vfs->close(w->vfs->ctx, f);
+    w->vfs->remove(w->vfs->ctx, path);
     return AKIDB_EIO;
   }
   w->segs[w->n_segs++] = (segment_t){first_seq, prev_seq, prev_seq, SEG_HEADER};
   atomic_fetch_add(&w->size_a, SEG_HEADER);
-  *out_fd = fd;
+  *out = f;
   return AKIDB_OK;
 }
 
@@ -639,36 +609,30 @@ static int prepare_current(wal_t *w, char *err, size_t errlen) {
   if (cur && cur_next == next) {
     char path[PATH_BYTES];
     seg_path(w, cur->first_seq, path, sizeof path);
-    if ((w->fd = open(path, O_WRONLY | O_CLOEXEC)) >= 0) return AKIDB_OK;
-    SAY("cannot open WAL segment %s for writing: %s", path, strerror(errno));
+    int e = w->vfs->open(w->vfs->ctx, path, AKIDB_VFS_WRITE, &w->file);
+    if (!e) return AKIDB_OK;
+    SAY("cannot open WAL segment %s for writing: %s", path, strerror(e));
     return AKIDB_EIO;
   }
-  return create_segment(w, next, cur ? cur->last_seq : next - 1, &w->fd, err, errlen);
+  return create_segment(w, next, cur ? cur->last_seq : next - 1, &w->file, err, errlen);
 }
 
 /* Creates `dir` if absent (then syncs its parent), opens and locks it. */
 static int open_dir(wal_t *w, char *err, size_t errlen) {
-  if (mkdir(w->dir, 0755) == 0) {
-    char *copy = strdup(w->dir);
-    const char *slash = copy ? strrchr(copy, '/') : NULL;
-    if (copy && slash) copy[slash == copy ? 1 : slash - copy] = '\0';
-    int pfd = open(copy && slash ? copy : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (pfd >= 0) {
-      if (w->opt.sync != WAL_SYNC_NONE) fsync(pfd);
-      close(pfd);
-    }
-  } else if (errno != EEXIST) {
-    SAY("cannot create the WAL directory %s: %s", w->dir, strerror(errno));
+  int e = w->vfs->mkdir(w->vfs->ctx, w->dir);
+  if (e == 0) {
+    if (w->opt.sync != WAL_SYNC_NONE) akidb_vfs_sync_parent(w->vfs, w->dir);
+  } else if (e != EEXIST) {
+    SAY("cannot create the WAL directory %s: %s", w->dir, strerror(e));
     return AKIDB_EIO;
   }
-  w->dir_fd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (w->dir_fd < 0) {
-    SAY("cannot open the WAL directory %s: %s", w->dir, strerror(errno));
+  e = w->vfs->lock_dir(w->vfs->ctx, w->dir, &w->dir_lock);
+  if (e == EWOULDBLOCK) {
+    SAY("the WAL in %s is already open (its directory lock is held): %s", w->dir, strerror(e));
     return AKIDB_EIO;
   }
-  if (flock(w->dir_fd, LOCK_EX | LOCK_NB) != 0) {
-    SAY("the WAL in %s is already open (its directory lock is held): %s", w->dir, strerror(errno));
+  if (e) {
+    SAY("cannot open the WAL directory %s: %s", w->dir, strerror(e));
     return AKIDB_EIO;
   }
   return AKIDB_OK;
@@ -694,8 +658,8 @@ static int check_options(const char *dir, const wal_options_t *opt, wal_options_
 static int wal_alloc(const char *dir, const wal_options_t *opt, wal_t **out) {
   wal_t *w = calloc(1, sizeof *w);
   if (!w) return AKIDB_ENOMEM;
-  w->fd = w->dir_fd = -1;
   w->opt = *opt;
+  w->vfs = akidb_vfs_or_local(opt->vfs);
   *out = w;
   if (!(w->dir = strdup(dir))) return AKIDB_ENOMEM;
   for (size_t len = strlen(w->dir); len > 1 && w->dir[len - 1] == '/';) w->dir[--len] = '\0';
@@ -714,8 +678,8 @@ static int wal_alloc(const char *dir, const wal_options_t *opt, wal_t **out) {
 /* Frees a log whose interval thread is not running. */
 static void wal_free(wal_t *w) {
   if (!w) return;
-  if (w->fd >= 0) close(w->fd);
-  if (w->dir_fd >= 0) close(w->dir_fd);
+  if (w->file) w->vfs->close(w->vfs->ctx, w->file);
+  if (w->dir_lock) w->vfs->close(w->vfs->ctx, w->dir_lock);
   if (w->sync_objects) {
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->synced_cv);
@@ -746,7 +710,7 @@ int wal_open(const char *dir, const wal_options_t *opt, wal_t **out, wal_open_st
   if ((rc = open_dir(w, err, errlen)) || (rc = list_segments(w, err, errlen))) goto fail;
   st->segments = w->n_segs;
   if ((rc = recover(w, st, err, errlen)) || (rc = prepare_current(w, err, errlen)) ||
-      (rc = sync_dir(w, err, errlen)))
+      (rc = sync_wal_dir(w, err, errlen)))
     goto fail;
   uint64_t size = 0;
   for (size_t i = 0; i < w->n_segs; i++) size += w->segs[i].bytes;
@@ -797,9 +761,9 @@ static int sync_upto(wal_t *w, uint64_t target) {
     }
     w->syncing = 1;
     uint64_t upto = w->written;
-    int fd = w->fd;
+    akidb_vfs_file_t *f = w->file;
     pthread_mutex_unlock(&w->lock);
-    int e = datasync(w, fd);
+    int e = datasync(w, f);
     pthread_mutex_lock(&w->lock);
     w->syncing = 0;
     if (e) {
@@ -821,17 +785,19 @@ static int sync_all_segments(wal_t *w) {
   for (size_t i = 0; i < w->n_segs; i++) {
     char path[PATH_BYTES], msg[MSG_BYTES];
     seg_path(w, w->segs[i].first_seq, path, sizeof path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int e = fd < 0 ? errno : datasync(w, fd);
-    if (fd >= 0) close(fd);
+    akidb_vfs_file_t *f = NULL;
+    int e = w->vfs->open(w->vfs->ctx, path, AKIDB_VFS_READ, &f);
+    if (!e) e = datasync(w, f);
+    if (f) w->vfs->close(w->vfs->ctx, f);
     if (e == 0) continue;
     fmt(msg, sizeof msg, "fdatasync of WAL segment %s failed: %s", path, strerror(e));
     mark_failed(w, msg);
     return AKIDB_EIO;
   }
-  if (fsync(w->dir_fd) == 0) return AKIDB_OK;
+  int e = w->vfs->sync_dir(w->vfs->ctx, w->dir);
+  if (e == 0) return AKIDB_OK;
   char msg[MSG_BYTES];
-  fmt(msg, sizeof msg, "fsync of the WAL directory %s failed: %s", w->dir, strerror(errno));
+  fmt(msg, sizeof msg, "fsync of the WAL directory %s failed: %s", w->dir, strerror(e));
   mark_failed(w, msg);
   return AKIDB_EIO;
 }
@@ -857,7 +823,7 @@ static void *interval_main(void *arg) {
   wal_t *w = arg;
   pthread_mutex_lock(&w->lock);
   while (!w->stop) {
-    uint64_t at = now_ns() + (uint64_t)w->opt.interval_ms * 1000000ull;
+    uint64_t at = clock_now_ns() + (uint64_t)w->opt.interval_ms * 1000000ull;
     struct timespec deadline = {(time_t)(at / 1000000000ull), (long)(at % 1000000000ull)};
     while (!w->stop && pthread_cond_timedwait(&w->stop_cv, &w->lock, &deadline) != ETIMEDOUT) {
     }
@@ -939,7 +905,7 @@ static int roll_locked(wal_t *w) {
   char path[PATH_BYTES], msg[MSG_BYTES];
   if (cur->last_seq == cur->prev_seq) return AKIDB_OK;
   current_path(w, path, sizeof path);
-  int e = w->opt.sync != WAL_SYNC_NONE ? datasync(w, w->fd) : 0;
+  int e = w->opt.sync != WAL_SYNC_NONE ? datasync(w, w->file) : 0;
   if (e) {
     fmt(msg, sizeof msg, "fdatasync of WAL segment %s before rollover failed: %s", path,
         strerror(e));
@@ -947,13 +913,13 @@ static int roll_locked(wal_t *w) {
     return AKIDB_EIO;
   }
   w->synced = w->written;
-  int fd;
-  if (create_segment(w, w->next_seq, w->next_seq - 1, &fd, msg, sizeof msg)) {
+  akidb_vfs_file_t *f;
+  if (create_segment(w, w->next_seq, w->next_seq - 1, &f, msg, sizeof msg)) {
     mark_failed(w, msg);
     return AKIDB_EIO;
   }
-  close(w->fd);
-  w->fd = fd;
+  w->vfs->close(w->vfs->ctx, w->file);
+  w->file = f;
   return AKIDB_OK;
 }
 
@@ -974,9 +940,9 @@ static int make_room(wal_t *w, uint64_t bytes) {
 static int write_batch(wal_t *w, batch_t *b) {
   segment_t *cur = &w->segs[w->n_segs - 1];
   uint64_t start = cur->bytes;
-  int e = write_fully(w->fd, b->iov, b->iovcnt, start, b->bytes);
+  int e = write_fully(w, w->file, b->iov, b->iovcnt, start, b->bytes);
   if (e == 0) return AKIDB_OK;
-  int cut = ftruncate(w->fd, (off_t)start) == 0;
+  int cut = w->vfs->truncate(w->vfs->ctx, w->file, start) == 0;
   char path[PATH_BYTES], msg[MSG_BYTES];
   current_path(w, path, sizeof path);
   fmt(msg, sizeof msg, "write of %zu WAL records (%llu bytes) to %s at byte %llu failed: %s (%s)",
@@ -1043,8 +1009,9 @@ int wal_remove_upto(wal_t *w, uint64_t upto_seq, char *err, size_t errlen) {
   for (; k + 1 < w->n_segs && w->segs[k].last_seq <= upto_seq; k++) {
     char path[PATH_BYTES];
     seg_path(w, w->segs[k].first_seq, path, sizeof path);
-    if (unlink(path) != 0 && errno != ENOENT) {
-      SAY("cannot remove WAL segment %s: %s", path, strerror(errno));
+    int e = w->vfs->remove(w->vfs->ctx, path);
+    if (e && e != ENOENT) {
+      SAY("cannot remove WAL segment %s: %s", path, strerror(e));
       rc = AKIDB_EIO;
       break;
     }
@@ -1054,7 +1021,7 @@ int wal_remove_upto(wal_t *w, uint64_t upto_seq, char *err, size_t errlen) {
     memmove(w->segs, w->segs + k, (w->n_segs - k) * sizeof *w->segs);
     w->n_segs -= k;
     atomic_fetch_sub(&w->size_a, freed);
-    if (!rc) rc = sync_dir(w, err, errlen);
+    if (!rc) rc = sync_wal_dir(w, err, errlen);
   }
   pthread_mutex_unlock(&w->lock);
   return rc;
@@ -1087,13 +1054,14 @@ static int replay_segment(const wal_t *w, const segment_t *s, uint64_t after_seq
                           void *ctx, char *err, size_t errlen) {
   char path[PATH_BYTES];
   seg_path(w, s->first_seq, path, sizeof path);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  struct stat sb;
+  akidb_vfs_file_t *f = NULL;
+  uint64_t size = 0;
   view_t v = {0};
-  int e = fd < 0 || fstat(fd, &sb) ? errno : 0;
-  if (!e && (uint64_t)sb.st_size < s->bytes) e = ESPIPE;
-  if (!e) e = map_view(fd, s->bytes, &v);
-  if (fd >= 0) close(fd);
+  int e = w->vfs->open(w->vfs->ctx, path, AKIDB_VFS_READ, &f);
+  if (!e) e = w->vfs->size(w->vfs->ctx, f, &size);
+  if (!e && size < s->bytes) e = ESPIPE;
+  if (!e) e = map_view(w->vfs, f, s->bytes, &v);
+  if (f) w->vfs->close(w->vfs->ctx, f);
   if (e) {
     SAY("cannot read WAL segment %s: %s", path,
         e == ESPIPE ? "it is shorter than when the log was opened" : strerror(e));

@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "akidb/vfs.h"
+
 typedef enum {
   WAL_SYNC_FSYNC = 0,
   WAL_SYNC_INTERVAL = 1,
@@ -44,6 +46,8 @@ typedef struct {
   uint64_t segment_bytes; /* roll over to a new segment beyond this; 0 → 64 MiB */
   uint64_t min_next_seq;  /* the next record's seq is at least this (e.g. the
                              checkpoint's seq + 1 when every segment was removed) */
+  const akidb_vfs_t *vfs; /* every file operation goes through it; NULL: the
+                             local filesystem. Must outlive the log. */
 } wal_options_t;
 
 /* One record to append: type 1..255 (0 is reserved), payload bytes. */

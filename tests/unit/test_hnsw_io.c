@@ -4,7 +4,8 @@
  * parameters, accepts further inserts and deletes, keeps deleted points
  * deleted; damaged or foreign files are refused with the documented code
  * (flipped byte / truncation → ECORRUPT, foreign file → EFORMAT, newer
- * version → EVERSION, missing file → EIO) and a message. Files live in a
+ * version → EVERSION, missing file → EIO) and a message; an image written
+ * from a frozen view ignores deletes made after the freeze. Files live in a
  * mkdtemp directory removed at exit.
  */
 #include <dirent.h>
@@ -676,6 +677,39 @@ static void test_clone_is_identical_and_independent(void) {
   ds_free(&s);
 }
 
+/* An image written from a frozen view is the index as it was at the
+ * freeze: deletes made after it (while it streams) do not reach it, and it
+ * equals, byte for byte, the image written before those deletes. */
+static void test_frozen_image_ignores_later_deletes(void) {
+  ds_set_t s = make_set(AKIDB_METRIC_L2, N_BASE, 47);
+  akidb_hnsw_params_t p = custom_params(AKIDB_METRIC_L2);
+  akidb_hnsw_t *h = build(&s, N_BASE, &p);
+  for (size_t i = 0; i < N_BASE; i += 9) ASSERT_OK(akidb_hnsw_delete(h, i));
+  uint64_t live_at_freeze = akidb_hnsw_count(h);
+  membuf_t before = {0}, frozen = {0};
+  char err[256] = "";
+  ASSERT_OK(akidb_hnsw_write_image(h, mem_write, &before, err, sizeof err));
+  akidb_hnsw_frozen_t *f = NULL;
+  ASSERT_OK(akidb_hnsw_freeze(h, &f));
+  for (size_t i = 1; i < N_BASE; i += 4) akidb_hnsw_delete(h, i); /* after the freeze */
+  ASSERT_TRUE(akidb_hnsw_count(h) < live_at_freeze);
+  ASSERT_OK(akidb_hnsw_write_frozen(h, f, mem_write, &frozen, err, sizeof err));
+  ASSERT_EQ_U64(frozen.len, akidb_hnsw_frozen_bytes(h, f));
+  ASSERT_EQ_U64(frozen.len, before.len);
+  ASSERT_TRUE(memcmp(frozen.buf, before.buf, before.len) == 0);
+  akidb_hnsw_t *back = NULL;
+  ASSERT_OK(akidb_hnsw_read_image(mem_read, &frozen, frozen.len, &back, err, sizeof err));
+  ASSERT_EQ_U64(akidb_hnsw_count(back), live_at_freeze);
+  ASSERT_TRUE(akidb_hnsw_contains(back, 1) && !akidb_hnsw_contains(h, 1));
+  ASSERT_TRUE(!akidb_hnsw_contains(back, 9));
+  akidb_hnsw_frozen_free(f);
+  akidb_hnsw_free(back);
+  akidb_hnsw_free(h);
+  free(before.buf);
+  free(frozen.buf);
+  ds_free(&s);
+}
+
 CHECK_MAIN(CHECK_CASE(test_load_returns_identical_results_l2),
            CHECK_CASE(test_load_returns_identical_results_cosine),
            CHECK_CASE(test_load_returns_identical_results_dot),
@@ -693,4 +727,5 @@ CHECK_MAIN(CHECK_CASE(test_load_returns_identical_results_l2),
            CHECK_CASE(test_newer_format_version_is_refused),
            CHECK_CASE(test_missing_file_is_refused_as_io_error),
            CHECK_CASE(test_image_stream_matches_file_and_reads_back),
-           CHECK_CASE(test_clone_is_identical_and_independent))
+           CHECK_CASE(test_clone_is_identical_and_independent),
+           CHECK_CASE(test_frozen_image_ignores_later_deletes))

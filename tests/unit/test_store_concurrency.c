@@ -214,8 +214,16 @@ static void test_store_concurrent_writes_searches_and_maintenance(void) {
   for (uint32_t w = 0; w < WRITERS; w++) pthread_join(wt[w], NULL);
   atomic_store(&writers_done, true);
   for (uint32_t s = 0; s < SEARCHERS; s++) pthread_join(st[s], NULL);
+  /* The log is past checkpoint_wal_bytes, so the maintenance thread writes
+   * checkpoints; stats no longer waits for one in flight (it never blocks
+   * on a checkpoint), so give the first one time to finish (liveness
+   * guard: 60 s). */
   akidb_collection_stats_t stats;
   akidb_collection_stats(coll, &stats);
+  for (int i = 0; i < 6000 && stats.checkpoints == 0; i++) {
+    usleep(10000);
+    akidb_collection_stats(coll, &stats);
+  }
   ASSERT_TRUE(stats.checkpoints > 0);
   ASSERT_TRUE(!stats.failed);
   akidb_collection_wait_indexed(coll);
