@@ -124,6 +124,24 @@ int akidb_collection_open(const char *dir, const akidb_collection_options_t *o,
  */
 int akidb_collection_close(akidb_collection_t *c, char *err, size_t errlen);
 
+/* What a closed collection's directory says without opening it. */
+typedef struct {
+  uint64_t disk_bytes;        /* every file of the collection, log included */
+  bool has_checkpoint;
+  uint64_t checkpoint_seq;    /* the newest checkpoint's log position */
+  uint64_t checkpoint_points; /* live points it holds: every point of a collection
+                                 closed cleanly (a close writes a final checkpoint);
+                                 after a crash the log may hold more */
+} akidb_collection_peek_t;
+
+/*
+ * Reads the figures of the collection in `dir` without opening it (the
+ * newest checkpoint's header and the files' sizes; a few small reads).
+ * `vfs` NULL = local. Errors: AKIDB_ENOTFOUND (no such directory),
+ * AKIDB_EIO, AKIDB_ECORRUPT (the checkpoint's header).
+ */
+int akidb_collection_peek(const char *dir, const akidb_vfs_t *vfs, akidb_collection_peek_t *out);
+
 /* Removes a closed collection's directory and everything in it. */
 int akidb_collection_destroy(const char *dir, char *err, size_t errlen);
 

@@ -374,10 +374,26 @@ int svc_registry_free(svc_registry_t *r, char *err, size_t errlen) {
 
 /* ------------------------------------------------------------- figures -- */
 
-void svc_coll_figures(svc_coll_t *e, svc_coll_figures_t *f) {
+/* A collection not loaded since start: its figures from its files (once;
+ * e->mu held, state UNLOADED or FAILED). */
+static void peek_figures(const svc_registry_t *r, svc_coll_t *e) {
+  if (!r || !r->root) return;
+  char dir[4096], id[AKIDB_UUID_STR_LEN + 1];
+  akidb_uuid_format(&e->id, id);
+  snprintf(dir, sizeof dir, "%s/%s", r->root, id);
+  akidb_collection_peek_t pk;
+  if (akidb_collection_peek(dir, NULL, &pk) != AKIDB_OK) return;
+  e->last_points = pk.checkpoint_points;
+  e->last_disk_bytes = pk.disk_bytes;
+  e->last_memory_bytes = 0;
+  e->figures_known = true;
+}
+
+void svc_coll_figures(svc_registry_t *r, svc_coll_t *e, svc_coll_figures_t *f) {
   memset(f, 0, sizeof *f);
   pthread_mutex_lock(&e->mu);
   int st = atomic_load(&e->state);
+  if (!e->figures_known && (st == SVC_UNLOADED || st == SVC_FAILED)) peek_figures(r, e);
   f->resident = st == SVC_OPEN || st == SVC_UNLOADING;
   if (st == SVC_OPEN && e->c) { /* UNLOADING: closing meanwhile, use the kept figures */
     akidb_collection_stats_t cs;
@@ -416,7 +432,7 @@ void svc_registry_tenant_usage(svc_registry_t *r, const akidb_uuid_t *tenant, ui
     for (svc_coll_t *e = r->slots[i]; e; e = e->next) {
       if (akidb_uuid_compare(&e->tenant_id, tenant) != 0) continue;
       svc_coll_figures_t f;
-      svc_coll_figures(e, &f);
+      svc_coll_figures(r, e, &f);
       *disk += f.disk_bytes;
       *memory += f.resident ? f.memory_bytes : e->last_memory_bytes;
     }

@@ -229,7 +229,7 @@ static json_t *collection_json(svc_call_t *c, const akidb_collection_meta_t *m) 
   svc_coll_figures_t f = {.pin = SVC_PIN_NONE};
   svc_coll_t *e = entry_of(c, m);
   if (e) {
-    svc_coll_figures(e, &f);
+    svc_coll_figures(&c->svc->reg, e, &f);
     svc_coll_release(e);
   }
   json_t *o = json_pack(
@@ -426,7 +426,7 @@ int svc_op_collection_update(svc_call_t *c) {
   bool resident = false;
   if (e) {
     svc_coll_figures_t f;
-    svc_coll_figures(e, &f);
+    svc_coll_figures(&c->svc->reg, e, &f);
     resident = f.resident;
   }
   akidb_tier_t target = ask.has_tier ? ask.tier : resident ? AKIDB_TIER_HOT : AKIDB_TIER_WARM;

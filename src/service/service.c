@@ -313,6 +313,7 @@ int akidb_service_open(const akidb_service_options_t *o, akidb_service_t **out,
   }
   pthread_mutex_init(&s->buckets.lock, NULL);
   rc = open_paths(s, err, errlen);
+  s->reg.root = s->coll_dir;
   if (!rc) rc = akidb_catalog_open(s->db_path, NULL, &s->cat, err, errlen);
   akidb_auth_options_t ao;
   akidb_auth_options_default(&ao);

@@ -53,6 +53,7 @@ typedef struct {
   pthread_rwlock_t lock;
   svc_coll_t **slots;
   size_t nslots, count;
+  const char *root; /* <data_dir>/collections (the service's), for peeking at warm ones */
 } svc_registry_t;
 
 int svc_registry_init(svc_registry_t *r);
@@ -94,7 +95,7 @@ typedef struct {
   int pin;
   char error[256];
 } svc_coll_figures_t;
-void svc_coll_figures(svc_coll_t *e, svc_coll_figures_t *f);
+void svc_coll_figures(svc_registry_t *r, svc_coll_t *e, svc_coll_figures_t *f);
 
 int64_t svc_mono_ms(void);
 

@@ -79,7 +79,7 @@ void svc_tier_pass(akidb_service_t *s) {
   for (size_t i = 0; i < l.n; i++) {
     if (!l.items[i].e) continue;
     svc_coll_figures_t f;
-    svc_coll_figures(l.items[i].e, &f);
+    svc_coll_figures(&s->reg, l.items[i].e, &f);
     l.items[i].memory_bytes = f.memory_bytes;
     total += f.memory_bytes;
   }
@@ -127,7 +127,7 @@ static void count_one(void *ctx, svc_coll_t *e) {
   if (st == SVC_OPEN || st == SVC_UNLOADING) {
     f->hot++;
     svc_coll_figures_t cf;
-    svc_coll_figures(e, &cf);
+    svc_coll_figures(NULL, e, &cf); /* resident: never peeks */
     f->resident_bytes += cf.memory_bytes;
   } else {
     f->warm++;

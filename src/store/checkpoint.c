@@ -667,3 +667,57 @@ int checkpoint_load(akidb_collection_t *c, uint64_t *points, char *err, size_t e
   remove_other_checkpoints(c, name);
   return AKIDB_OK;
 }
+
+/* ---------------------------------------------------------------- peek -- */
+
+typedef struct {
+  const akidb_vfs_t *vfs;
+  char dir[4400];
+  uint64_t bytes;
+} du_t;
+
+/* akidb_vfs_entry_fn: adds the size of a file (and of wal/'s files). */
+static int add_size(void *ctx, const char *name) {
+  du_t *d = ctx;
+  char path[4400];
+  if (snprintf(path, sizeof path, "%s/%s", d->dir, name) >= (int)sizeof path) return 0;
+  uint64_t size = 0;
+  int is_dir = 0;
+  if (d->vfs->stat(d->vfs->ctx, path, &size, &is_dir)) return 0;
+  if (!is_dir) d->bytes += size;
+  else if (strcmp(name, "wal") == 0) {
+    du_t sub = {.vfs = d->vfs};
+    memcpy(sub.dir, path, sizeof sub.dir);
+    d->vfs->list(d->vfs->ctx, sub.dir, add_size, &sub);
+    d->bytes += sub.bytes;
+  }
+  return 0;
+}
+
+int akidb_collection_peek(const char *dir, const akidb_vfs_t *vfs, akidb_collection_peek_t *out) {
+  memset(out, 0, sizeof *out);
+  vfs = akidb_vfs_or_local(vfs);
+  du_t du = {.vfs = vfs};
+  snprintf(du.dir, sizeof du.dir, "%s", dir);
+  int e = vfs->list(vfs->ctx, dir, add_size, &du);
+  if (e) return e == ENOENT ? AKIDB_ENOTFOUND : AKIDB_EIO;
+  out->disk_bytes = du.bytes;
+  char name[256], path[4400];
+  newest_t n = {.name = name, .name_len = sizeof name};
+  if (vfs->list(vfs->ctx, dir, consider_checkpoint, &n) || !n.found) return AKIDB_OK;
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  akidb_vfs_file_t *f = NULL;
+  ck_header_t hd;
+  int rc = AKIDB_OK;
+  if (vfs->open(vfs->ctx, path, AKIDB_VFS_READ, &f) ||
+      akidb_vfs_read_exact(vfs, f, &hd, sizeof hd, 0))
+    rc = AKIDB_EIO;
+  else if (memcmp(hd.magic, MAGIC, 8) != 0 || hd.crc != crc32c(0, &hd, offsetof(ck_header_t, crc)))
+    rc = AKIDB_ECORRUPT;
+  if (f) vfs->close(vfs->ctx, f);
+  if (rc) return rc;
+  out->has_checkpoint = true;
+  out->checkpoint_seq = hd.seq;
+  out->checkpoint_points = hd.records;
+  return AKIDB_OK;
+}

@@ -105,7 +105,12 @@ static void test_start_opens_no_collection(void) {
   json_t *g = get_coll(s, boss, c2); /* GET does not load */
   ASSERT_TRUE(json_is_false(json_object_get(g, "resident")));
   ASSERT_TRUE(strcmp(json_string_value(json_object_get(g, "tier")), "warm") == 0);
+  /* Its figures come from its files (the final checkpoint), not a load. */
+  ASSERT_EQ_INT(json_integer_value(json_object_get(g, "points")), 3);
+  ASSERT_GE(json_integer_value(json_object_get(g, "disk_bytes")), 64);
+  ASSERT_EQ_INT(json_integer_value(json_object_get(g, "memory_bytes")), 0);
   json_decref(g);
+  ASSERT_TRUE(!is_resident(entry_named(s, "c2")));
   int st;
   ASSERT_EQ_INT(search_hits(s, boss, c2, &st), 3); /* first use loads it */
   ASSERT_TRUE(is_resident(entry_named(s, "c2")));
@@ -260,12 +265,12 @@ static void test_budget_unloads_least_recently_used_and_spares_pinned_hot(void) 
   path_t c = make_coll(s, boss, "cc", 20);
   patch_tier(s, boss, c, "{\"tier\":\"hot\",\"tier_pinned\":true}");
   svc_coll_figures_t fa, fb;
-  svc_coll_figures(entry_named(s, "aa"), &fa);
-  svc_coll_figures(entry_named(s, "bb"), &fb);
+  svc_coll_figures(&s->reg, entry_named(s, "aa"), &fa);
+  svc_coll_figures(&s->reg, entry_named(s, "bb"), &fb);
   ASSERT_TRUE(fa.resident && fb.resident);
   /* A budget that holds the pinned one plus one more: the older goes. */
   svc_coll_figures_t fc;
-  svc_coll_figures(entry_named(s, "cc"), &fc);
+  svc_coll_figures(&s->reg, entry_named(s, "cc"), &fc);
   atomic_store(&s->memory_budget,
                fc.memory_bytes + (fa.memory_bytes > fb.memory_bytes ? fa.memory_bytes
                                                                     : fb.memory_bytes));
