@@ -44,6 +44,7 @@ typedef struct {
   uint64_t segment_bytes; /* roll over to a new segment beyond this; 0 → 64 MiB */
   uint64_t min_next_seq;  /* the next record's seq is at least this (e.g. the
                              checkpoint's seq + 1 when every segment was removed) */
+  struct akidb_memacct *mem; /* charged for the log's long-lived memory; may be NULL */
 } wal_options_t;
 
 /* One record to append: type 1..255 (0 is reserved), payload bytes. */
