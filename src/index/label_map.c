@@ -62,7 +62,7 @@ static int rehash(label_map_t *m, size_t new_cap) {
 
 int label_map_reserve(label_map_t *m, size_t n) {
   size_t cap = m->cap ? m->cap : 16;
-  while (cap < 2 * n + 2) cap *= 2;
+  while (cap < 2 * n) cap *= 2; /* at most half full with n entries */
   if (cap == m->cap && m->dirty * 2 < cap) return AKIDB_OK;
   return rehash(m, cap);
 }

@@ -12,6 +12,7 @@
  * copy a claimed item's vector while they hold it). Every block is charged
  * to the buffer's memory account. Memory only: no durability.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,7 @@ static void chunk_drop_arrays(abuf_t *b, buf_chunk_t *ch, uint32_t base) {
   ch->vecs = NULL;
   ch->base = base;
   ch->cap = 0;
+  ch->max_norm = 0;
 }
 
 static void chunk_free(abuf_t *b, buf_chunk_t *ch) {
@@ -108,6 +110,10 @@ uint64_t abuf_append(abuf_t *b, uint64_t label, const float *vec) {
   uint32_t i = pos % BUF_CHUNK - ch->base;
   ch->labels[i] = label;
   memcpy(ch->vecs + (size_t)i * b->stride, vec, (size_t)b->dim * sizeof(float));
+  double sq = 0;
+  for (uint32_t d = 0; d < b->dim; d++) sq += (double)vec[d] * vec[d];
+  float norm = (float)sqrt(sq);
+  if (norm > ch->max_norm) ch->max_norm = norm;
   atomic_store_explicit(&ch->state[pos % BUF_CHUNK], ITEM_PENDING, memory_order_release);
   atomic_fetch_add(&b->pending, 1);
   b->tail = pos + 1;

@@ -106,6 +106,7 @@ enum {
 typedef struct {
   _Atomic uint8_t state[BUF_CHUNK];
   uint32_t base, cap;
+  float max_norm;   /* largest Euclidean norm of the vectors held (search.c's error bound) */
   uint64_t *labels; /* cap labels, for items base.. */
   float *vecs;      /* cap * stride floats, 64-byte aligned */
 } buf_chunk_t;
