@@ -21,7 +21,8 @@
  * Memory: every block the index holds is allocated through util/mem.c and
  * charged to `mem` (whose parent, if set, is the collection's account).
  * Growth (hnsw_next_cap): 8 slots at the first insert, x2 below
- * HNSW_GROW_SLOW_SLOTS, x1.25 from there; arenas of HNSW_HUGE_ARENA_BYTES
+ * HNSW_GROW_SLOW_SLOTS (4 Ki), x1.25 from there (10k points fill 10,000
+ * slots exactly, 100k fill 116,407); arenas of HNSW_HUGE_ARENA_BYTES
  * and more are 2 MiB aligned and advised as huge pages.
  *
  * A slot's vector, label, level and upper lists are written before it is
@@ -48,7 +49,7 @@
 #define HNSW_MAX_SLOTS (UINT32_MAX - 2u)
 
 #define HNSW_FIRST_SLOTS 8u            /* capacity at the first insert */
-#define HNSW_GROW_SLOW_SLOTS 65536u    /* from here on grow by 1.25, not 2 */
+#define HNSW_GROW_SLOW_SLOTS 4096u     /* from here on grow by 1.25, not 2 */
 #define HNSW_HUGE_ARENA_BYTES (32u << 20) /* huge-page alignment from here on */
 
 #define FLAG_READY 1u

@@ -309,7 +309,49 @@ static void test_hundred_points_cost_little_more_than_their_vectors(void) {
   free(w);
 }
 
+#ifdef AKIDB_TEST_SMALL
+#define N_FIGURES 2000u
+#else
+#define N_FIGURES 10000u
+#endif
+
+/* The figures docs/architecture.md quotes: 384-d cosine with payloads,
+ * empty, 100 and N_FIGURES points indexed; the count within 10% of the
+ * allocator's at each, and below 1.5 x vectors + links + records at N. */
+static void test_figures_384d(void) {
+  const uint32_t dim = 384;
+  warm_up(dim);
+  char path[4200];
+  tmpdir_path(path, sizeof path, "akidb-memacct", "figures");
+  akidb_collection_options_t o = options(dim, AKIDB_METRIC_COSINE);
+  work_t *w = calloc(1, sizeof *w);
+  w->dim = dim;
+  w->vecs = malloc((size_t)BATCH * dim * sizeof(float));
+  int64_t base = heap_in_use();
+  akidb_collection_t *c = open_at(path, &o);
+  expect_close("figures: empty", dim, c, base);
+  ingest(c, w, 0, BATCH);
+  while (akidb_collection_index_pending(c, SIZE_MAX) > 0) {
+  }
+  expect_close("figures: 100 points", dim, c, base);
+  ingest(c, w, BATCH, N_FIGURES - BATCH);
+  while (akidb_collection_index_pending(c, SIZE_MAX) > 0) {
+  }
+  expect_close("figures: all points", dim, c, base);
+  uint64_t count = counted(c);
+  double vec_bytes = (double)N_FIGURES * dim * sizeof(float);
+  double link_bytes = (double)N_FIGURES * (1 + 2 * o.index.m) * sizeof(uint32_t);
+  double record_bytes = (double)N_FIGURES * (48 + 6 + 20 + 3);
+  fprintf(stderr, "  %u x 384-d: %llu bytes = %.3f x the vectors' %.0f\n", N_FIGURES,
+          (unsigned long long)count, (double)count / vec_bytes, vec_bytes);
+  ASSERT_LE(count, 1.5 * vec_bytes + link_bytes + record_bytes);
+  close_it(c);
+  free(w->vecs);
+  free(w);
+}
+
 CHECK_MAIN(CHECK_CASE(test_count_matches_allocator_128d_l2),
            CHECK_CASE(test_count_matches_allocator_768d_cosine),
            CHECK_CASE(test_empty_collection_costs_under_16_kib),
-           CHECK_CASE(test_hundred_points_cost_little_more_than_their_vectors))
+           CHECK_CASE(test_hundred_points_cost_little_more_than_their_vectors),
+           CHECK_CASE(test_figures_384d))
