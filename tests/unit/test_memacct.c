@@ -5,7 +5,7 @@
  * before the collection was opened. Checked within 10% after open (empty),
  * ingest (pending, then indexed), deleting half, compaction, for 128-d and
  * 768-d points with payloads; after close the allocator is back where it
- * was. Also: an empty open collection costs < 16 KiB, and 100 indexed
+ * was, and again after reopening from the checkpoint and closing. Also: an empty open collection costs < 16 KiB, and 100 indexed
  * 384-d points cost less than 1.5 x their vector bytes plus their layer-0
  * link bytes plus their record bytes.
  *
@@ -236,6 +236,13 @@ static void run_lifecycle(uint32_t dim, akidb_metric_t metric) {
     CHECK_FAIL("after close the allocator holds %lld bytes more than before open "
                "(at most 4096 expected; the collection held %llu)",
                (long long)left, (unsigned long long)peak);
+  c = open_at(path, &o); /* from the checkpoint close wrote */
+  expect_close("reopened (checkpoint)", dim, c, base);
+  close_it(c);
+  left = heap_in_use() - base;
+  if (!UNDER_ASAN && (left > 4096 || left < -4096))
+    CHECK_FAIL("after the second close the allocator holds %lld bytes more than before",
+               (long long)left);
   free(w->vecs);
   free(w);
 }
