@@ -232,7 +232,7 @@ typedef struct {
   uint64_t points;          /* live points */
   uint64_t pending;         /* of which not yet in the graph */
   uint64_t graph_deleted;   /* deleted points still in the graph */
-  uint64_t memory_bytes;    /* graph + buffer + records */
+  uint64_t memory_bytes;    /* every byte held in memory, counted as allocated (no lock) */
   uint64_t disk_bytes;      /* log + checkpoint */
   uint64_t wal_bytes;
   uint64_t last_seq;        /* newest log record */
