@@ -6,10 +6,12 @@
  *
  * Indexing holds index_gate for reading; an item is claimed PENDING →
  * INDEXING under claim_lock (with the collection lock read, so the buffer's
- * chunk table cannot move; its vector is copied out then, as a chunk's
- * arrays may grow once the lock is let go), inserted into the graph without any collection
- * lock, then marked INDEXED — unless a writer marked it DEAD_INDEXING
- * meanwhile, in which case the indexer deletes it from the graph again.
+ * chunk table cannot move; its vector is copied out then, since a chunk's
+ * arrays may be reallocated once the lock is let go), inserted into the
+ * graph without any collection lock, then marked INDEXED — unless a writer
+ * marked it DEAD_INDEXING meanwhile, in which case the indexer deletes it
+ * from the graph again. Once the claim position reaches the tail, the
+ * buffer may free the arrays of chunks whose items are all done.
  *
  * Compaction works on a copy of the graph, so searches never wait for it:
  * indexing pauses, the graph is cloned and compacted, deletes made meanwhile
