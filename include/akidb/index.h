@@ -177,6 +177,16 @@ uint64_t akidb_hnsw_deleted_count(const akidb_hnsw_t *h);
 uint64_t akidb_hnsw_memory_bytes(const akidb_hnsw_t *h);
 
 /*
+ * Makes room for `more` inserts beyond the slots in use, so they do not grow
+ * the arenas one step at a time: the capacity becomes at least
+ * used + more, and at least the next step of the growth policy when it has
+ * to grow at all (so repeated small reservations stay amortised). Never
+ * shrinks. Takes the index's write lock briefly when it grows. Errors:
+ * AKIDB_ENOMEM (the index is unchanged), AKIDB_ELIMIT.
+ */
+int akidb_hnsw_reserve(akidb_hnsw_t *h, uint64_t more);
+
+/*
  * Makes `parent` (NULL: none) also count the index's bytes, from now on
  * and what it holds already; clones made from it charge the same parent.
  * Call before other threads use the index. The parent must outlive it.

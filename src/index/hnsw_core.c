@@ -226,6 +226,20 @@ int hnsw_reserve(akidb_hnsw_t *h, uint64_t cap) {
   return AKIDB_OK;
 }
 
+int akidb_hnsw_reserve(akidb_hnsw_t *h, uint64_t more) {
+  pthread_rwlock_wrlock(&h->grow);
+  uint64_t need = (uint64_t)atomic_load(&h->n_slots) + more, cap = h->cap;
+  int rc = AKIDB_OK;
+  if (need > cap) {
+    cap = hnsw_next_cap(cap);
+    if (cap < need) cap = need;
+    if (cap > HNSW_MAX_SLOTS) cap = HNSW_MAX_SLOTS;
+    rc = need > HNSW_MAX_SLOTS ? AKIDB_ELIMIT : hnsw_reserve(h, cap);
+  }
+  pthread_rwlock_unlock(&h->grow);
+  return rc;
+}
+
 /* splitmix64 finaliser. */
 static uint64_t mix64(uint64_t z) {
   z += 0x9e3779b97f4a7c15ull;

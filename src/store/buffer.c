@@ -4,8 +4,9 @@
  * exactly. A chunk's state array is fixed for its life (indexers change
  * item states by compare-and-swap without the collection lock); its labels
  * and vectors (64-byte aligned) are sized to what it holds: they start at
- * BUF_FIRST_ITEMS and double as items arrive, up to BUF_CHUNK, and are
- * freed once every item appended to the chunk is INDEXED or DEAD. Leading
+ * BUF_FIRST_ITEMS (or a batch's size) and double as items arrive, up to
+ * BUF_CHUNK, and are freed once every item appended to the chunk is
+ * INDEXED or DEAD. Leading
  * chunks are freed whole once all BUF_CHUNK items are. Every layout change
  * (reserve, append, release) happens under the collection's lock held for
  * writing, so readers of labels and vectors hold it for reading (indexers
@@ -50,11 +51,13 @@ void abuf_free(abuf_t *b) {
   b->n_chunks = b->cap_chunks = 0;
 }
 
-/* Grows a chunk's arrays so they hold its items base .. hi-1 (hi <= BUF_CHUNK). */
+/* Grows a chunk's arrays so they hold its items base .. hi-1 (hi <= BUF_CHUNK):
+ * to twice their size (BUF_FIRST_ITEMS at first), or exactly to hi when a
+ * batch needs more than that. */
 static int chunk_room(abuf_t *b, buf_chunk_t *ch, uint32_t hi) {
   if (ch->base + ch->cap >= hi) return AKIDB_OK;
-  uint32_t cap = ch->cap ? ch->cap : BUF_FIRST_ITEMS;
-  while (ch->base + cap < hi) cap *= 2;
+  uint32_t cap = ch->cap ? ch->cap * 2 : BUF_FIRST_ITEMS;
+  if (ch->base + cap < hi) cap = hi - ch->base;
   if (cap > BUF_CHUNK - ch->base) cap = BUF_CHUNK - ch->base;
   size_t vbytes = (size_t)cap * b->stride * sizeof(float);
   float *v = mem_aligned(b->mem, 64, vbytes);

@@ -85,6 +85,9 @@ size_t maintain_index_some(akidb_collection_t *c, size_t max) {
   bool release = false;
   if (!cl.vec) return 0;
   pthread_rwlock_rdlock(&c->index_gate);
+  /* the graph grows once to hold what waits (exactly, for a bulk load) */
+  uint64_t waiting = atomic_load(&c->buf.pending);
+  if (waiting) akidb_hnsw_reserve(c->graph, waiting); /* on failure inserts grow it */
   while (done < max && claim_next(c, &cl)) {
     release |= cl.release;
     int rc = akidb_hnsw_insert(c->graph, cl.label, cl.vec);

@@ -86,7 +86,8 @@ static inline point_rec_t *records_get(const records_t *t, uint64_t label) {
 /* --------------------------------------------------------- append buffer -- */
 
 #define BUF_CHUNK 1024u   /* positions per chunk */
-#define BUF_FIRST_ITEMS 16u /* room a chunk's arrays get first; then x2 up to BUF_CHUNK */
+#define BUF_FIRST_ITEMS 16u /* room a chunk's arrays get first (or a batch's size);
+                               then x2, up to BUF_CHUNK */
 
 enum {
   ITEM_PENDING = 1,       /* waiting for an indexer */
