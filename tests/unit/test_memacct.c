@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "akidb/index.h"
 #include "akidb/store.h"
 #include "check.h"
 #include "tmpdir.h"
@@ -323,6 +324,41 @@ static void test_hundred_points_cost_little_more_than_their_vectors(void) {
   free(w);
 }
 
+/*
+ * akidb_hnsw_reserve: room for exactly what waits (inserts up to there do
+ * not grow the arenas), nothing when there is room, and the next geometric
+ * step when a little more is asked of a full index. Seen through the
+ * index's own count: one slot of 64-d costs 256 bytes of vector.
+ */
+static void test_hnsw_reserve_grows_to_what_waits(void) {
+  const uint32_t dim = 64, n = 1000;
+  akidb_hnsw_params_t p;
+  akidb_hnsw_params_default(&p, dim, AKIDB_METRIC_L2);
+  akidb_hnsw_t *h = NULL;
+  ASSERT_OK(akidb_hnsw_create(&p, &h, NULL, 0));
+  uint64_t m0 = akidb_hnsw_memory_bytes(h);
+  ASSERT_OK(akidb_hnsw_reserve(h, n));
+  uint64_t m1 = akidb_hnsw_memory_bytes(h);
+  uint64_t per_slot = dim * 4 + (1 + 2 * p.m) * 4 + 8 + 8 + 3; /* vector, list, label, upper, bytes */
+  ASSERT_GE(m1 - m0, (double)n * per_slot);
+  ASSERT_LE(m1 - m0, (double)n * per_slot + n * 32 + 65536); /* + label map */
+  float v[64];
+  for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t d = 0; d < dim; d++) v[d] = next_float();
+    ASSERT_OK(akidb_hnsw_insert(h, i + 1, v));
+  }
+  uint64_t m2 = akidb_hnsw_memory_bytes(h);
+  /* upper lists (~1/16 of points) and search scratch only: no arena grew */
+  ASSERT_LE(m2 - m1, (double)n * 100 + 65536);
+  ASSERT_OK(akidb_hnsw_reserve(h, 0));
+  ASSERT_EQ_U64(akidb_hnsw_memory_bytes(h), m2);
+  ASSERT_OK(akidb_hnsw_reserve(h, 1)); /* full: the next step, x2 below 4 Ki: 2,000 slots */
+  uint64_t m3 = akidb_hnsw_memory_bytes(h);
+  ASSERT_GE(m3 - m2, (double)n * per_slot);
+  ASSERT_LE(m3 - m2, (double)n * per_slot + 65536); /* + the label map's next size */
+  akidb_hnsw_free(h);
+}
+
 #ifdef AKIDB_TEST_SMALL
 #define N_FIGURES 2000u
 #else
@@ -368,4 +404,5 @@ CHECK_MAIN(CHECK_CASE(test_count_matches_allocator_128d_l2),
            CHECK_CASE(test_count_matches_allocator_768d_cosine),
            CHECK_CASE(test_empty_collection_costs_under_16_kib),
            CHECK_CASE(test_hundred_points_cost_little_more_than_their_vectors),
-           CHECK_CASE(test_figures_384d))
+           CHECK_CASE(test_figures_384d),
+           CHECK_CASE(test_hnsw_reserve_grows_to_what_waits))
