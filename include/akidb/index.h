@@ -70,6 +70,12 @@ typedef struct {
   void *ctx;
 } akidb_filter_t;
 
+/*
+ * A memory account: the bytes an index (or a collection) holds, counted as
+ * it allocates and frees. Opaque; the store embeds one per collection.
+ */
+typedef struct akidb_memacct akidb_memacct_t;
+
 /* ---------------------------------------------------------------- HNSW -- */
 
 typedef struct {
@@ -163,8 +169,29 @@ int akidb_hnsw_search_exact(const akidb_hnsw_t *h, const float *query,
 uint64_t akidb_hnsw_count(const akidb_hnsw_t *h);
 uint64_t akidb_hnsw_deleted_count(const akidb_hnsw_t *h);
 
-/* Bytes of memory the index holds (arenas, links, maps, scratch). */
+/*
+ * Bytes of memory the index holds (vectors, links, labels, levels, flags,
+ * locks, label map, search scratch), counted as it allocates and frees: an
+ * atomic load, never waits.
+ */
 uint64_t akidb_hnsw_memory_bytes(const akidb_hnsw_t *h);
+
+/*
+ * Makes room for `more` inserts beyond the slots in use, so they do not grow
+ * the arenas one step at a time: the capacity becomes at least
+ * used + more, and at least the next step of the growth policy when it has
+ * to grow at all (so repeated small reservations stay amortised). Never
+ * shrinks. Takes the index's write lock briefly when it grows. Errors:
+ * AKIDB_ENOMEM (the index is unchanged), AKIDB_ELIMIT.
+ */
+int akidb_hnsw_reserve(akidb_hnsw_t *h, uint64_t more);
+
+/*
+ * Makes `parent` (NULL: none) also count the index's bytes, from now on
+ * and what it holds already; clones made from it charge the same parent.
+ * Call before other threads use the index. The parent must outlive it.
+ */
+void akidb_hnsw_set_memacct(akidb_hnsw_t *h, akidb_memacct_t *parent);
 
 /*
  * Writes the index to `path` (via a temporary file, fsync and rename, so a

@@ -270,7 +270,7 @@ typedef struct {
   uint64_t pending;         /* of which waiting to be put in the graph (0 while the
                                collection is below exact_below and builds no graph) */
   uint64_t graph_deleted;   /* deleted points still in the graph */
-  uint64_t memory_bytes;    /* graph + buffer + records */
+  uint64_t memory_bytes;    /* every byte held in memory, counted as allocated (no lock) */
   uint64_t disk_bytes;      /* log + checkpoint */
   uint64_t wal_bytes;
   uint64_t last_seq;        /* newest log record */

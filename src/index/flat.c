@@ -43,7 +43,7 @@ int akidb_flat_create(uint32_t dim, akidb_metric_t metric, akidb_flat_t **out,
   }
   f->dim = dim;
   pthread_rwlock_init(&f->lock, NULL);
-  label_map_init(&f->map);
+  label_map_init(&f->map, NULL);
   *out = f;
   return AKIDB_OK;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "akidb/index.h"
+#include "util/mem.h"
 
 typedef struct {
   float d;
@@ -21,12 +22,13 @@ typedef struct {
 typedef struct {
   heap_item_t *a;
   uint32_t n, cap;
+  akidb_memacct_t *mem; /* charged for `a`; NULL: not counted */
 } heap_t;
 
 /* Ensures room for `cap` items. Returns 0 or -1 on allocation failure. */
 static inline int heap_reserve(heap_t *h, uint32_t cap) {
   if (cap <= h->cap) return 0;
-  heap_item_t *a = realloc(h->a, (size_t)cap * sizeof *a);
+  heap_item_t *a = mem_realloc(h->mem, h->a, (size_t)cap * sizeof *a);
   if (!a) return -1;
   h->a = a;
   h->cap = cap;
@@ -34,7 +36,7 @@ static inline int heap_reserve(heap_t *h, uint32_t cap) {
 }
 
 static inline void heap_free(heap_t *h) {
-  free(h->a);
+  mem_free(h->mem, h->a);
   h->a = NULL;
   h->n = h->cap = 0;
 }

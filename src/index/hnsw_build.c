@@ -190,7 +190,7 @@ static int claim_slot(akidb_hnsw_t *h, uint64_t label, bool replace,
     pthread_rwlock_wrlock(&h->grow);
     int rc = AKIDB_OK;
     if (atomic_load(&h->n_slots) >= h->cap) {
-      uint64_t cap = h->cap < 1024 ? 1024 : h->cap * 2;
+      uint64_t cap = hnsw_next_cap(h->cap);
       if (cap > HNSW_MAX_SLOTS) cap = HNSW_MAX_SLOTS;
       rc = cap <= h->cap ? AKIDB_ELIMIT : hnsw_reserve(h, cap);
     }
@@ -203,14 +203,14 @@ static int insert(akidb_hnsw_t *h, uint64_t label, const float *vec,
                   bool replace) {
   int level = hnsw_random_level(h, label);
   uint32_t *up = NULL;
-  if (level > 0 && !(up = calloc((size_t)level * h->up_words, sizeof(uint32_t))))
+  if (level > 0 && !(up = mem_calloc(&h->mem, (size_t)level * h->up_words, sizeof(uint32_t))))
     return AKIDB_ENOMEM;
   float *tmp = malloc((size_t)h->dim * sizeof(float));
   int rc = tmp ? metric_prepare(h->metric.metric, vec, tmp, h->dim) : AKIDB_ENOMEM;
   uint32_t s, old;
   if (rc || (rc = claim_slot(h, label, replace, &s, &old))) {
     free(tmp);
-    free(up);
+    mem_free(&h->mem, up);
     return rc;
   }
   memcpy(hnsw_vec(h, s), tmp, (size_t)h->dim * sizeof(float));

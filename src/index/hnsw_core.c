@@ -3,7 +3,8 @@
  * their validation, creation and freeing, growing the arenas (under the
  * grow write lock), level generation from the seed, the pool of per-search
  * scratch contexts, and the small read-only queries (count, memory,
- * contains, get_vector). Layout and locking rules: hnsw_internal.h.
+ * contains, get_vector). Every block is charged to the index's memory
+ * account (util/mem.c). Layout, growth and locking rules: hnsw_internal.h.
  */
 #include <math.h>
 #include <stdio.h>
@@ -74,6 +75,8 @@ int hnsw_alloc(const akidb_hnsw_params_t *p, akidb_hnsw_t **out, char *err,
     free(h);
     return rc;
   }
+  mem_acct_init(&h->mem, NULL);
+  mem_charge(&h->mem, (int64_t)mem_block_bytes(h));
   h->p = *p;
   atomic_init(&h->ef_search, p->ef_search);
   h->dim = p->dim;
@@ -93,7 +96,7 @@ int hnsw_alloc(const akidb_hnsw_params_t *p, akidb_hnsw_t **out, char *err,
   pthread_mutex_init(&h->raise_lock, NULL);
   pthread_mutex_init(&h->map_lock, NULL);
   pthread_mutex_init(&h->pool_lock, NULL);
-  label_map_init(&h->map);
+  label_map_init(&h->map, &h->mem);
   *out = h;
   return AKIDB_OK;
 }
@@ -111,32 +114,32 @@ int akidb_hnsw_create(const akidb_hnsw_params_t *p, akidb_hnsw_t **out,
   return rc;
 }
 
-void hnsw_ctx_free(hnsw_ctx_t *c) {
+void hnsw_ctx_free(akidb_hnsw_t *h, hnsw_ctx_t *c) {
   if (!c) return;
-  free(c->visited);
+  mem_free(&h->mem, c->visited);
   heap_free(&c->cand);
   heap_free(&c->top);
-  free(c->nbuf);
-  free(c->fresh);
-  free(c->query);
-  free(c);
+  mem_free(&h->mem, c->nbuf);
+  mem_free(&h->mem, c->fresh);
+  mem_free(&h->mem, c->query);
+  mem_free(&h->mem, c);
 }
 
 void akidb_hnsw_free(akidb_hnsw_t *h) {
   if (!h) return;
-  uint32_t n = atomic_load(&h->n_slots);
-  for (uint32_t i = 0; h->upper && i < n; i++) free(h->upper[i]);
-  free(h->vecs);
-  free(h->links0);
-  free(h->upper);
-  free(h->labels);
-  free(h->levels);
-  free((void *)h->flags);
-  free((void *)h->locks);
+  /* every slot beyond the filled ones has a NULL list (grown zeroed) */
+  for (uint64_t i = 0; h->upper && i < h->cap; i++) mem_free(&h->mem, h->upper[i]);
+  mem_free(&h->mem, h->vecs);
+  mem_free(&h->mem, h->links0);
+  mem_free(&h->mem, h->upper);
+  mem_free(&h->mem, h->labels);
+  mem_free(&h->mem, h->levels);
+  mem_free(&h->mem, (void *)h->flags);
+  mem_free(&h->mem, (void *)h->locks);
   label_map_free(&h->map);
   while (h->pool) {
     hnsw_ctx_t *next = h->pool->next;
-    hnsw_ctx_free(h->pool);
+    hnsw_ctx_free(h, h->pool);
     h->pool = next;
   }
   pthread_rwlock_destroy(&h->grow);
@@ -144,12 +147,17 @@ void akidb_hnsw_free(akidb_hnsw_t *h) {
   pthread_mutex_destroy(&h->raise_lock);
   pthread_mutex_destroy(&h->map_lock);
   pthread_mutex_destroy(&h->pool_lock);
+  mem_charge(&h->mem, -(int64_t)mem_block_bytes(h)); /* the parent is credited too */
   free(h);
 }
 
+void akidb_hnsw_set_memacct(akidb_hnsw_t *h, akidb_memacct_t *parent) {
+  mem_acct_reparent(&h->mem, parent);
+}
+
 /* Reallocates *pp to hold new_n items of `size`, zeroing the added part. */
-static int grow_array(void **pp, size_t old_n, size_t new_n, size_t size) {
-  void *q = realloc(*pp, new_n * size);
+static int grow_array(akidb_hnsw_t *h, void **pp, size_t old_n, size_t new_n, size_t size) {
+  void *q = mem_realloc(&h->mem, *pp, new_n * size);
   if (!q) return AKIDB_ENOMEM;
   if (new_n > old_n) memset((char *)q + old_n * size, 0, (new_n - old_n) * size);
   *pp = q;
@@ -157,16 +165,17 @@ static int grow_array(void **pp, size_t old_n, size_t new_n, size_t size) {
 }
 
 /*
- * Allocates a large arena (vectors, layer-0 lists), 64-byte aligned. Arenas
- * of 4 MiB and more are 2 MiB aligned and advised as huge pages: searches
- * and inserts touch them at random, and with 4 KiB pages most of those
- * touches also miss the TLB.
+ * Allocates an arena (vectors, layer-0 lists), 64-byte aligned. Arenas of
+ * HNSW_HUGE_ARENA_BYTES and more are 2 MiB aligned and advised as huge
+ * pages: searches and inserts touch them at random, and with 4 KiB pages
+ * most of those touches also miss the TLB. Smaller ones are not: the
+ * alignment would waste up to 2 MiB on a collection that holds little.
  */
-void *hnsw_arena_alloc(size_t bytes) {
+void *hnsw_arena_alloc(akidb_hnsw_t *h, size_t bytes) {
   const size_t huge = 2u << 20;
-  if (bytes < 2 * huge) return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+  if (bytes < HNSW_HUGE_ARENA_BYTES) return mem_aligned(&h->mem, 64, bytes);
   size_t rounded = (bytes + huge - 1) & ~(huge - 1);
-  void *p = aligned_alloc(huge, rounded);
+  void *p = mem_aligned(&h->mem, huge, rounded);
 #ifdef MADV_HUGEPAGE
   if (p) madvise(p, rounded, MADV_HUGEPAGE);
 #endif
@@ -174,14 +183,20 @@ void *hnsw_arena_alloc(size_t bytes) {
 }
 
 /* Moves an arena of old_bytes into a new one of new_bytes (zeroed tail). */
-static int grow_arena(void **pp, size_t old_bytes, size_t new_bytes) {
-  void *q = hnsw_arena_alloc(new_bytes);
+static int grow_arena(akidb_hnsw_t *h, void **pp, size_t old_bytes, size_t new_bytes) {
+  void *q = hnsw_arena_alloc(h, new_bytes);
   if (!q) return AKIDB_ENOMEM;
   if (old_bytes) memcpy(q, *pp, old_bytes);
   memset((char *)q + old_bytes, 0, new_bytes - old_bytes);
-  free(*pp);
+  mem_free(&h->mem, *pp);
   *pp = q;
   return AKIDB_OK;
+}
+
+uint64_t hnsw_next_cap(uint64_t cap) {
+  if (cap < HNSW_FIRST_SLOTS) return HNSW_FIRST_SLOTS;
+  if (cap < HNSW_GROW_SLOW_SLOTS) return cap * 2;
+  return cap + cap / 4;
 }
 
 int hnsw_reserve(akidb_hnsw_t *h, uint64_t cap) {
@@ -189,26 +204,40 @@ int hnsw_reserve(akidb_hnsw_t *h, uint64_t cap) {
   if (cap > HNSW_MAX_SLOTS) return AKIDB_ELIMIT;
   uint64_t old = h->cap;
   size_t vbytes = (size_t)cap * h->stride * sizeof(float);
-  float *v = hnsw_arena_alloc(vbytes);
+  float *v = hnsw_arena_alloc(h, vbytes);
   if (!v) return AKIDB_ENOMEM;
   memset(v + (size_t)old * h->stride, 0, (size_t)(cap - old) * h->stride * sizeof(float));
   if (old) memcpy(v, h->vecs, (size_t)old * h->stride * sizeof(float));
   int rc = AKIDB_OK;
-  if ((rc = grow_arena((void **)&h->links0, old * h->l0_words * sizeof(uint32_t),
+  if ((rc = grow_arena(h, (void **)&h->links0, old * h->l0_words * sizeof(uint32_t),
                        cap * h->l0_words * sizeof(uint32_t))) ||
-      (rc = grow_array((void **)&h->upper, old, cap, sizeof(uint32_t *))) ||
-      (rc = grow_array((void **)&h->labels, old, cap, sizeof(uint64_t))) ||
-      (rc = grow_array((void **)&h->levels, old, cap, sizeof(uint8_t))) ||
-      (rc = grow_array((void **)&h->flags, old, cap, sizeof(uint8_t))) ||
-      (rc = grow_array((void **)&h->locks, old, cap, sizeof(uint8_t))) ||
+      (rc = grow_array(h, (void **)&h->upper, old, cap, sizeof(uint32_t *))) ||
+      (rc = grow_array(h, (void **)&h->labels, old, cap, sizeof(uint64_t))) ||
+      (rc = grow_array(h, (void **)&h->levels, old, cap, sizeof(uint8_t))) ||
+      (rc = grow_array(h, (void **)&h->flags, old, cap, sizeof(uint8_t))) ||
+      (rc = grow_array(h, (void **)&h->locks, old, cap, sizeof(uint8_t))) ||
       (rc = label_map_reserve(&h->map, cap))) {
-    free(v);
+    mem_free(&h->mem, v);
     return rc; /* arrays grown so far are merely larger: still consistent */
   }
-  free(h->vecs);
+  mem_free(&h->mem, h->vecs);
   h->vecs = v;
   h->cap = cap;
   return AKIDB_OK;
+}
+
+int akidb_hnsw_reserve(akidb_hnsw_t *h, uint64_t more) {
+  pthread_rwlock_wrlock(&h->grow);
+  uint64_t need = (uint64_t)atomic_load(&h->n_slots) + more, cap = h->cap;
+  int rc = AKIDB_OK;
+  if (need > cap) {
+    cap = hnsw_next_cap(cap);
+    if (cap < need) cap = need;
+    if (cap > HNSW_MAX_SLOTS) cap = HNSW_MAX_SLOTS;
+    rc = need > HNSW_MAX_SLOTS ? AKIDB_ELIMIT : hnsw_reserve(h, cap);
+  }
+  pthread_rwlock_unlock(&h->grow);
+  return rc;
 }
 
 /* splitmix64 finaliser. */
@@ -228,14 +257,15 @@ int hnsw_random_level(const akidb_hnsw_t *h, uint64_t label) {
   return l >= HNSW_MAX_LEVEL ? HNSW_MAX_LEVEL : (int)l;
 }
 
-static hnsw_ctx_t *ctx_new(const akidb_hnsw_t *h) {
-  hnsw_ctx_t *c = calloc(1, sizeof *c);
+static hnsw_ctx_t *ctx_new(akidb_hnsw_t *h) {
+  hnsw_ctx_t *c = mem_calloc(&h->mem, 1, sizeof *c);
   if (!c) return NULL;
-  c->nbuf = malloc((h->m0 + 1) * sizeof(uint32_t));
-  c->fresh = malloc((h->m0 + 1) * sizeof(uint32_t));
-  c->query = aligned_alloc(64, ((size_t)h->stride * sizeof(float) + 63) & ~(size_t)63);
+  c->cand.mem = c->top.mem = &h->mem;
+  c->nbuf = mem_malloc(&h->mem, (h->m0 + 1) * sizeof(uint32_t));
+  c->fresh = mem_malloc(&h->mem, (h->m0 + 1) * sizeof(uint32_t));
+  c->query = mem_aligned(&h->mem, 64, (size_t)h->stride * sizeof(float));
   if (!c->nbuf || !c->fresh || !c->query) {
-    hnsw_ctx_free(c);
+    hnsw_ctx_free(h, c);
     return NULL;
   }
   memset(c->query, 0, (size_t)h->stride * sizeof(float));
@@ -249,12 +279,12 @@ hnsw_ctx_t *hnsw_ctx_acquire(akidb_hnsw_t *h) {
   pthread_mutex_unlock(&h->pool_lock);
   if (!c && !(c = ctx_new(h))) return NULL;
   if (c->visited_cap < h->cap) { /* the index grew since this context was made */
-    free(c->visited);
-    c->visited = calloc(h->cap, sizeof(uint16_t));
+    mem_free(&h->mem, c->visited);
+    c->visited = mem_calloc(&h->mem, h->cap, sizeof(uint16_t));
     c->visited_cap = c->visited ? h->cap : 0;
     c->tag = 0;
     if (!c->visited) {
-      hnsw_ctx_free(c);
+      hnsw_ctx_free(h, c);
       return NULL;
     }
   }
@@ -304,26 +334,8 @@ uint64_t akidb_hnsw_deleted_count(const akidb_hnsw_t *h) {
 }
 
 uint64_t akidb_hnsw_memory_bytes(const akidb_hnsw_t *h) {
-  akidb_hnsw_t *mh = (akidb_hnsw_t *)h;
-  pthread_rwlock_rdlock(&mh->grow);
-  uint64_t cap = h->cap, bytes = sizeof *h;
-  bytes += cap * ((uint64_t)h->stride * sizeof(float) + h->l0_words * sizeof(uint32_t) +
-                  sizeof(uint32_t *) + sizeof(uint64_t) + 3);
-  /* A claimed slot's level is written before its READY flag (release):
-   * slots not yet READY are still being filled by an insert. */
-  uint32_t n = atomic_load(&mh->n_slots);
-  for (uint32_t i = 0; i < n; i++)
-    if (atomic_load_explicit(&mh->flags[i], memory_order_acquire) & FLAG_READY)
-      bytes += (uint64_t)h->levels[i] * h->up_words * sizeof(uint32_t);
-  pthread_mutex_lock(&mh->map_lock);
-  bytes += label_map_bytes(&h->map);
-  pthread_mutex_unlock(&mh->map_lock);
-  pthread_mutex_lock(&mh->pool_lock);
-  for (hnsw_ctx_t *c = h->pool; c; c = c->next)
-    bytes += c->visited_cap * sizeof(uint16_t) + (uint64_t)(c->cand.cap + c->top.cap) * sizeof(heap_item_t);
-  pthread_mutex_unlock(&mh->pool_lock);
-  pthread_rwlock_unlock(&mh->grow);
-  return bytes;
+  int64_t bytes = mem_acct_bytes(&h->mem);
+  return bytes > 0 ? (uint64_t)bytes : 0;
 }
 
 /* Slot of a live label, or HNSW_NONE. Caller holds grow (read). */

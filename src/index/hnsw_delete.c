@@ -141,7 +141,7 @@ static void remap_list(uint32_t *l, const uint32_t *new_id) {
 static int renumber(akidb_hnsw_t *h, uint32_t n) {
   uint32_t *new_id = malloc((n ? n : 1) * sizeof(uint32_t));
   label_map_t map;
-  label_map_init(&map);
+  label_map_init(&map, &h->mem);
   if (!new_id || label_map_reserve(&map, atomic_load(&h->live))) {
     free(new_id);
     label_map_free(&map);
@@ -156,7 +156,7 @@ static int renumber(akidb_hnsw_t *h, uint32_t n) {
   uint32_t entry = (h->entry < n && new_id[h->entry] != HNSW_NONE) ? h->entry : best;
   for (uint32_t s = 0; s < n; s++) {
     if (new_id[s] == HNSW_NONE) {
-      free(h->upper[s]);
+      mem_free(&h->mem, h->upper[s]);
       h->upper[s] = NULL;
       continue;
     }
@@ -185,8 +185,8 @@ static int renumber(akidb_hnsw_t *h, uint32_t n) {
 }
 
 /* Shrinks *pp from n items to keep (> 0) items of `size`; keeps it on failure. */
-static void shrink_array(void **pp, size_t keep, size_t size) {
-  void *q = realloc(*pp, keep * size);
+static void shrink_array(akidb_hnsw_t *h, void **pp, size_t keep, size_t size) {
+  void *q = mem_realloc(&h->mem, *pp, keep * size);
   if (q) *pp = q;
 }
 
@@ -194,24 +194,24 @@ static void shrink_array(void **pp, size_t keep, size_t size) {
 static void shrink(akidb_hnsw_t *h, uint64_t cap) {
   if (cap == 0) cap = 1;
   if (cap >= h->cap) return;
-  float *v = hnsw_arena_alloc((size_t)cap * h->stride * sizeof(float));
-  uint32_t *l0 = hnsw_arena_alloc((size_t)cap * h->l0_words * sizeof(uint32_t));
+  float *v = hnsw_arena_alloc(h, (size_t)cap * h->stride * sizeof(float));
+  uint32_t *l0 = hnsw_arena_alloc(h, (size_t)cap * h->l0_words * sizeof(uint32_t));
   if (!v || !l0) { /* keep the larger arenas: still consistent */
-    free(v);
-    free(l0);
+    mem_free(&h->mem, v);
+    mem_free(&h->mem, l0);
     return;
   }
   memcpy(v, h->vecs, (size_t)cap * h->stride * sizeof(float));
-  free(h->vecs);
+  mem_free(&h->mem, h->vecs);
   h->vecs = v;
   memcpy(l0, h->links0, (size_t)cap * h->l0_words * sizeof(uint32_t));
-  free(h->links0);
+  mem_free(&h->mem, h->links0);
   h->links0 = l0;
-  shrink_array((void **)&h->upper, cap, sizeof(uint32_t *));
-  shrink_array((void **)&h->labels, cap, sizeof(uint64_t));
-  shrink_array((void **)&h->levels, cap, 1);
-  shrink_array((void **)&h->flags, cap, 1);
-  shrink_array((void **)&h->locks, cap, 1);
+  shrink_array(h, (void **)&h->upper, cap, sizeof(uint32_t *));
+  shrink_array(h, (void **)&h->labels, cap, sizeof(uint64_t));
+  shrink_array(h, (void **)&h->levels, cap, 1);
+  shrink_array(h, (void **)&h->flags, cap, 1);
+  shrink_array(h, (void **)&h->locks, cap, 1);
   h->cap = cap;
 }
 
@@ -221,7 +221,7 @@ static void drop_pool(akidb_hnsw_t *h) {
   pthread_mutex_lock(&h->pool_lock);
   while (h->pool) {
     hnsw_ctx_t *next = h->pool->next;
-    hnsw_ctx_free(h->pool);
+    hnsw_ctx_free(h, h->pool);
     h->pool = next;
   }
   pthread_mutex_unlock(&h->pool_lock);
@@ -233,7 +233,7 @@ int akidb_hnsw_compact(akidb_hnsw_t *h) {
   uint32_t n = atomic_load(&h->n_slots);
   if (atomic_load(&h->deleted) == 0) goto done;
   hnsw_ctx_t *c = hnsw_ctx_acquire(h);
-  heap_t cands = {0};
+  heap_t cands = {.mem = &h->mem};
   if (!c) {
     rc = AKIDB_ENOMEM;
     goto done;

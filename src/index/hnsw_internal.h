@@ -18,6 +18,13 @@
  *            whose level is above max_level.
  *   map_lock guards the label map, slot allocation and n_slots writes.
  *   pool_lock guards the free list of search scratch contexts.
+ * Memory: every block the index holds is allocated through util/mem.c and
+ * charged to `mem` (whose parent, if set, is the collection's account).
+ * Growth (hnsw_next_cap): 8 slots at the first insert, x2 below
+ * HNSW_GROW_SLOW_SLOTS (4 Ki), x1.25 from there (10k points fill 10,000
+ * slots exactly, 100k fill 116,407); arenas of HNSW_HUGE_ARENA_BYTES
+ * and more are 2 MiB aligned and advised as huge pages.
+ *
  * A slot's vector, label, level and upper lists are written before it is
  * linked into any list (and before READY is set with release order), so a
  * reader that reaches it through a list copied under a lock, or that sees
@@ -35,10 +42,15 @@
 #include "index/heap.h"
 #include "index/label_map.h"
 #include "index/metric.h"
+#include "util/mem.h"
 
 #define HNSW_MAX_LEVEL 31
 #define HNSW_NONE UINT32_MAX
 #define HNSW_MAX_SLOTS (UINT32_MAX - 2u)
+
+#define HNSW_FIRST_SLOTS 8u            /* capacity at the first insert */
+#define HNSW_GROW_SLOW_SLOTS 4096u     /* from here on grow by 1.25, not 2 */
+#define HNSW_HUGE_ARENA_BYTES (32u << 20) /* huge-page alignment from here on */
 
 #define FLAG_READY 1u
 #define FLAG_DELETED 2u
@@ -58,6 +70,7 @@ typedef struct hnsw_ctx {
 
 struct akidb_hnsw {
   akidb_hnsw_params_t p;
+  akidb_memacct_t mem; /* bytes this index holds; rolls up into its parent */
   _Atomic uint32_t ef_search;
   metric_t metric;
   uint32_t dim, stride; /* floats per stored vector (dim rounded up to 16) */
@@ -164,11 +177,14 @@ static inline void hnsw_prefetch_vec(const akidb_hnsw_t *h, uint32_t id) {
 int hnsw_alloc(const akidb_hnsw_params_t *p, akidb_hnsw_t **out, char *err,
                size_t errlen);
 int hnsw_reserve(akidb_hnsw_t *h, uint64_t cap); /* caller holds grow (write) */
-void *hnsw_arena_alloc(size_t bytes);            /* 64-byte aligned; huge pages when large */
+/* The capacity after `cap` when full (growth policy above). */
+uint64_t hnsw_next_cap(uint64_t cap);
+/* 64-byte aligned, charged to h->mem; huge pages when large. Free with mem_free. */
+void *hnsw_arena_alloc(akidb_hnsw_t *h, size_t bytes);
 int hnsw_random_level(const akidb_hnsw_t *h, uint64_t label);
 hnsw_ctx_t *hnsw_ctx_acquire(akidb_hnsw_t *h);
 void hnsw_ctx_release(akidb_hnsw_t *h, hnsw_ctx_t *c);
-void hnsw_ctx_free(hnsw_ctx_t *c);
+void hnsw_ctx_free(akidb_hnsw_t *h, hnsw_ctx_t *c);
 uint16_t hnsw_ctx_new_tag(hnsw_ctx_t *c);
 void hnsw_read_entry(akidb_hnsw_t *h, uint32_t *entry, int *max_level);
 

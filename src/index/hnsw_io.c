@@ -378,7 +378,8 @@ static int read_sections(akidb_hnsw_t *h, reader_t *r, const file_header_t *hd) 
     if (h->levels[s] == 0) continue;
     size_t cnt = (size_t)h->levels[s] * h->up_words;
     words += cnt;
-    if (words > hd->upper_words || !(h->upper[s] = malloc(cnt * 4))) return AKIDB_ECORRUPT;
+    if (words > hd->upper_words || !(h->upper[s] = mem_malloc(&h->mem, cnt * 4)))
+      return AKIDB_ECORRUPT;
     get(r, h->upper[s], cnt * 4);
   }
   for (uint32_t s = 0; s < n; s++) get(r, hnsw_vec(h, s), (size_t)h->dim * 4);
@@ -501,7 +502,7 @@ static int copy_arrays(const akidb_hnsw_t *h, akidb_hnsw_t *c, uint32_t n) {
     atomic_store_explicit(&c->flags[s], fl, memory_order_relaxed);
     if (h->levels[s] == 0) continue;
     size_t bytes = (size_t)h->levels[s] * h->up_words * sizeof(uint32_t);
-    if (!(c->upper[s] = malloc(bytes))) return AKIDB_ENOMEM;
+    if (!(c->upper[s] = mem_malloc(&c->mem, bytes))) return AKIDB_ENOMEM;
     memcpy(c->upper[s], h->upper[s], bytes);
   }
   uint64_t live = 0;
@@ -520,6 +521,7 @@ int akidb_hnsw_clone(akidb_hnsw_t *h, akidb_hnsw_t **out) {
   akidb_hnsw_t *c;
   int rc = hnsw_alloc(&h->p, &c, NULL, 0);
   if (rc) return rc;
+  akidb_hnsw_set_memacct(c, h->mem.parent); /* the copy counts where h counts */
   atomic_store(&c->ef_search, atomic_load(&h->ef_search));
   pthread_rwlock_rdlock(&h->grow);
   uint32_t n = atomic_load(&h->n_slots);

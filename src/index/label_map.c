@@ -1,7 +1,8 @@
 /*
  * label_map.c — owns the label -> slot hash map of the indexes: linear
  * probing over a power-of-two table, tombstones on removal, rehash at 50%
- * load. Callers serialise access.
+ * load; the table is allocated through util/mem.c, charged to the map's
+ * account. Callers serialise access.
  */
 #include "index/label_map.h"
 
@@ -20,14 +21,15 @@ static inline size_t hash_key(uint64_t k) {
   return (size_t)k;
 }
 
-void label_map_init(label_map_t *m) {
+void label_map_init(label_map_t *m, akidb_memacct_t *mem) {
   m->entries = NULL;
   m->cap = m->used = m->dirty = 0;
+  m->mem = mem;
 }
 
 void label_map_free(label_map_t *m) {
-  free(m->entries);
-  label_map_init(m);
+  mem_free(m->mem, m->entries);
+  label_map_init(m, m->mem);
 }
 
 /* Position of key, or of the empty cell that ends its probe sequence. */
@@ -44,7 +46,7 @@ static size_t probe(const label_map_t *m, uint64_t key) {
 static int rehash(label_map_t *m, size_t new_cap) {
   label_map_entry_t *old = m->entries;
   size_t old_cap = m->cap;
-  label_map_entry_t *fresh = malloc(new_cap * sizeof *fresh);
+  label_map_entry_t *fresh = mem_malloc(m->mem, new_cap * sizeof *fresh);
   if (!fresh) return AKIDB_ENOMEM;
   for (size_t i = 0; i < new_cap; i++) fresh[i].slot = LABEL_MAP_NONE;
   m->entries = fresh;
@@ -54,13 +56,13 @@ static int rehash(label_map_t *m, size_t new_cap) {
     if (old[i].slot == LABEL_MAP_NONE || old[i].slot == TOMBSTONE) continue;
     m->entries[probe(m, old[i].key)] = old[i];
   }
-  free(old);
+  mem_free(m->mem, old);
   return AKIDB_OK;
 }
 
 int label_map_reserve(label_map_t *m, size_t n) {
   size_t cap = m->cap ? m->cap : 16;
-  while (cap < 2 * n + 2) cap *= 2;
+  while (cap < 2 * n) cap *= 2; /* at most half full with n entries */
   if (cap == m->cap && m->dirty * 2 < cap) return AKIDB_OK;
   return rehash(m, cap);
 }
@@ -92,8 +94,4 @@ bool label_map_remove(label_map_t *m, uint64_t key) {
   e->slot = TOMBSTONE;
   m->used--;
   return true;
-}
-
-size_t label_map_bytes(const label_map_t *m) {
-  return m->cap * sizeof(label_map_entry_t);
 }

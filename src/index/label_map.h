@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/mem.h"
+
 #define LABEL_MAP_NONE UINT32_MAX
 
 typedef struct {
@@ -22,9 +24,11 @@ typedef struct {
   size_t cap;   /* power of two, or 0 */
   size_t used;  /* live entries */
   size_t dirty; /* live + tombstones */
+  akidb_memacct_t *mem; /* charged for `entries`; NULL: not counted */
 } label_map_t;
 
-void label_map_init(label_map_t *m);
+/* An empty map whose table is charged to `mem` (may be NULL). */
+void label_map_init(label_map_t *m, akidb_memacct_t *mem);
 void label_map_free(label_map_t *m);
 
 /* Slot of `key`, or LABEL_MAP_NONE. */
@@ -39,7 +43,5 @@ bool label_map_remove(label_map_t *m, uint64_t key);
 /* Makes room for `n` live entries without rehashing. 0 or AKIDB_ENOMEM. */
 int label_map_reserve(label_map_t *m, size_t n);
 
-/* Bytes held. */
-size_t label_map_bytes(const label_map_t *m);
 
 #endif /* AKIDB_LABEL_MAP_H */

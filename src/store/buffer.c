@@ -1,64 +1,108 @@
 /*
  * buffer.c — the append buffer: acknowledged points not yet in the HNSW
- * graph, kept in chunks of BUF_CHUNK prepared vectors (64-byte aligned) so
- * searches can scan them exactly. A chunk never moves while it lives, so an
- * indexer may read a claimed item's vector without the collection lock;
- * leading chunks are freed once every item in them is INDEXED or DEAD.
- * Layout changes (append, release) happen under the collection's lock held
- * for writing; item states change by compare-and-swap.
+ * graph, by position in chunks of BUF_CHUNK, so searches can scan them
+ * exactly. A chunk's state array is fixed for its life (indexers change
+ * item states by compare-and-swap without the collection lock); its labels
+ * and vectors (64-byte aligned) are sized to what it holds: they start at
+ * BUF_FIRST_ITEMS (or a batch's size) and double as items arrive, up to
+ * BUF_CHUNK, and are freed once every item appended to the chunk is
+ * INDEXED or DEAD. Leading
+ * chunks are freed whole once all BUF_CHUNK items are. Every layout change
+ * (reserve, append, release) happens under the collection's lock held for
+ * writing, so readers of labels and vectors hold it for reading (indexers
+ * copy a claimed item's vector while they hold it). Every block is charged
+ * to the buffer's memory account. Memory only: no durability.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/store_internal.h"
 
-void abuf_init(abuf_t *b, uint32_t dim) {
+void abuf_init(abuf_t *b, uint32_t dim, akidb_memacct_t *mem) {
   memset(b, 0, sizeof *b);
   b->dim = dim;
   b->stride = (dim + 15u) & ~15u;
+  b->mem = mem;
   atomic_init(&b->pending, 0);
 }
 
-static void chunk_free(buf_chunk_t *ch) {
+/* Frees a chunk's labels and vectors; later items start a new array at `base`. */
+static void chunk_drop_arrays(abuf_t *b, buf_chunk_t *ch, uint32_t base) {
+  mem_free(b->mem, ch->labels);
+  mem_free(b->mem, ch->vecs);
+  ch->labels = NULL;
+  ch->vecs = NULL;
+  ch->base = base;
+  ch->cap = 0;
+  ch->max_norm = 0;
+}
+
+static void chunk_free(abuf_t *b, buf_chunk_t *ch) {
   if (!ch) return;
-  free(ch->vecs);
-  free(ch);
+  chunk_drop_arrays(b, ch, 0);
+  mem_free(b->mem, ch);
 }
 
 void abuf_free(abuf_t *b) {
-  for (uint64_t i = 0; i < b->n_chunks; i++) chunk_free(b->chunks[i]);
-  free(b->chunks);
+  for (uint64_t i = 0; i < b->n_chunks; i++) chunk_free(b, b->chunks[i]);
+  mem_free(b->mem, b->chunks);
   b->chunks = NULL;
   b->n_chunks = b->cap_chunks = 0;
 }
 
-static buf_chunk_t *chunk_new(uint32_t stride) {
-  buf_chunk_t *ch = calloc(1, sizeof *ch);
-  if (!ch) return NULL;
-  ch->vecs = aligned_alloc(64, (size_t)BUF_CHUNK * stride * sizeof(float));
-  if (!ch->vecs) {
-    free(ch);
-    return NULL;
+/* Grows a chunk's arrays so they hold its items base .. hi-1 (hi <= BUF_CHUNK):
+ * to twice their size (BUF_FIRST_ITEMS at first), or exactly to hi when a
+ * batch needs more than that. */
+static int chunk_room(abuf_t *b, buf_chunk_t *ch, uint32_t hi) {
+  if (ch->base + ch->cap >= hi) return AKIDB_OK;
+  uint32_t cap = ch->cap ? ch->cap * 2 : BUF_FIRST_ITEMS;
+  if (ch->base + cap < hi) cap = hi - ch->base;
+  if (cap > BUF_CHUNK - ch->base) cap = BUF_CHUNK - ch->base;
+  size_t vbytes = (size_t)cap * b->stride * sizeof(float);
+  float *v = mem_aligned(b->mem, 64, vbytes);
+  uint64_t *l = mem_malloc(b->mem, (size_t)cap * sizeof *l);
+  if (!v || !l) {
+    mem_free(b->mem, v);
+    mem_free(b->mem, l);
+    return AKIDB_ENOMEM;
   }
-  memset(ch->vecs, 0, (size_t)BUF_CHUNK * stride * sizeof(float));
-  return ch;
+  size_t old_v = (size_t)ch->cap * b->stride * sizeof(float);
+  if (ch->cap) {
+    memcpy(v, ch->vecs, old_v);
+    memcpy(l, ch->labels, (size_t)ch->cap * sizeof *l);
+  }
+  memset((char *)v + old_v, 0, vbytes - old_v); /* padding lanes stay zero */
+  mem_free(b->mem, ch->vecs);
+  mem_free(b->mem, ch->labels);
+  ch->vecs = v;
+  ch->labels = l;
+  ch->cap = cap;
+  return AKIDB_OK;
+}
+
+/* Appends an empty chunk (no arrays yet) to the chunk table. */
+static int add_chunk(abuf_t *b) {
+  if (b->n_chunks == b->cap_chunks) {
+    uint64_t cap = b->cap_chunks ? b->cap_chunks * 2 : 4;
+    buf_chunk_t **chunks = mem_realloc(b->mem, b->chunks, cap * sizeof *chunks);
+    if (!chunks) return AKIDB_ENOMEM;
+    b->chunks = chunks;
+    b->cap_chunks = cap;
+  }
+  buf_chunk_t *ch = mem_calloc(b->mem, 1, sizeof *ch);
+  if (!ch) return AKIDB_ENOMEM;
+  b->chunks[b->n_chunks++] = ch;
+  return AKIDB_OK;
 }
 
 int abuf_reserve(abuf_t *b, uint64_t n) {
-  uint64_t need_end = b->tail + n; /* one past the last position needed */
-  uint64_t have_end = b->head + b->n_chunks * BUF_CHUNK;
-  while (have_end < need_end) {
-    if (b->n_chunks == b->cap_chunks) {
-      uint64_t cap = b->cap_chunks ? b->cap_chunks * 2 : 16;
-      buf_chunk_t **chunks = realloc(b->chunks, cap * sizeof *chunks);
-      if (!chunks) return AKIDB_ENOMEM;
-      b->chunks = chunks;
-      b->cap_chunks = cap;
-    }
-    buf_chunk_t *ch = chunk_new(b->stride);
-    if (!ch) return AKIDB_ENOMEM;
-    b->chunks[b->n_chunks++] = ch;
-    have_end += BUF_CHUNK;
+  uint64_t end = b->tail + n; /* one past the last position needed */
+  while (b->head + b->n_chunks * BUF_CHUNK < end)
+    if (add_chunk(b)) return AKIDB_ENOMEM;
+  for (uint64_t start = b->tail - b->tail % BUF_CHUNK; start < end; start += BUF_CHUNK) {
+    uint64_t hi = end - start < BUF_CHUNK ? end - start : BUF_CHUNK;
+    if (chunk_room(b, abuf_chunk(b, start), (uint32_t)hi)) return AKIDB_ENOMEM;
   }
   return AKIDB_OK;
 }
@@ -66,37 +110,52 @@ int abuf_reserve(abuf_t *b, uint64_t n) {
 uint64_t abuf_append(abuf_t *b, uint64_t label, const float *vec) {
   uint64_t pos = b->tail;
   buf_chunk_t *ch = abuf_chunk(b, pos);
-  uint32_t i = pos % BUF_CHUNK;
+  uint32_t i = pos % BUF_CHUNK - ch->base;
   ch->labels[i] = label;
   memcpy(ch->vecs + (size_t)i * b->stride, vec, (size_t)b->dim * sizeof(float));
-  atomic_store_explicit(&ch->state[i], ITEM_PENDING, memory_order_release);
+  double sq = 0;
+  for (uint32_t d = 0; d < b->dim; d++) sq += (double)vec[d] * vec[d];
+  float norm = (float)sqrt(sq);
+  if (norm > ch->max_norm) ch->max_norm = norm;
+  atomic_store_explicit(&ch->state[pos % BUF_CHUNK], ITEM_PENDING, memory_order_release);
   atomic_fetch_add(&b->pending, 1);
   b->tail = pos + 1;
   return pos;
 }
 
-/* Whether every item of a full chunk has reached a final state. */
-static bool chunk_done(const buf_chunk_t *ch) {
-  for (uint32_t i = 0; i < BUF_CHUNK; i++) {
+/* Whether items lo .. hi-1 of a chunk have all reached a final state. */
+static bool items_done(const buf_chunk_t *ch, uint32_t lo, uint32_t hi) {
+  for (uint32_t i = lo; i < hi; i++) {
     uint8_t s = atomic_load_explicit(&ch->state[i], memory_order_acquire);
     if (s != ITEM_INDEXED && s != ITEM_DEAD) return false;
   }
   return true;
 }
 
+/* Frees the arrays of chunks (from index `from`) whose appended items are all done. */
+static void release_arrays(abuf_t *b, uint64_t from) {
+  for (uint64_t k = from; k < b->n_chunks; k++) {
+    buf_chunk_t *ch = b->chunks[k];
+    uint64_t start = b->head + k * BUF_CHUNK;
+    if (start >= b->tail || start >= b->claim) break;
+    if (!ch->cap) continue;
+    uint64_t fill = b->tail - start < BUF_CHUNK ? b->tail - start : BUF_CHUNK;
+    if (start + fill > b->claim) break; /* an indexer has not looked at all of them */
+    if (items_done(ch, ch->base, (uint32_t)fill)) chunk_drop_arrays(b, ch, (uint32_t)fill);
+  }
+}
+
 void abuf_release_done(abuf_t *b) {
   uint64_t drop = 0;
   while (drop < b->n_chunks && b->head + (drop + 1) * BUF_CHUNK <= b->tail &&
-         b->head + (drop + 1) * BUF_CHUNK <= b->claim && chunk_done(b->chunks[drop]))
+         b->head + (drop + 1) * BUF_CHUNK <= b->claim &&
+         items_done(b->chunks[drop], 0, BUF_CHUNK))
     drop++;
-  if (!drop) return;
-  for (uint64_t i = 0; i < drop; i++) chunk_free(b->chunks[i]);
-  memmove(b->chunks, b->chunks + drop, (b->n_chunks - drop) * sizeof *b->chunks);
-  b->n_chunks -= drop;
-  b->head += drop * BUF_CHUNK;
-}
-
-uint64_t abuf_bytes(const abuf_t *b) {
-  return b->n_chunks * (sizeof(buf_chunk_t) + (uint64_t)BUF_CHUNK * b->stride * sizeof(float)) +
-         b->cap_chunks * sizeof(buf_chunk_t *);
+  for (uint64_t i = 0; i < drop; i++) chunk_free(b, b->chunks[i]);
+  if (drop) {
+    memmove(b->chunks, b->chunks + drop, (b->n_chunks - drop) * sizeof *b->chunks);
+    b->n_chunks -= drop;
+    b->head += drop * BUF_CHUNK;
+  }
+  release_arrays(b, 0);
 }

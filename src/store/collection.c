@@ -9,6 +9,8 @@
  * sync makes the collection refuse writes until it is reopened (`failed`);
  * reads go on. Every file goes through the collection's VFS (`c->vfs`,
  * the options' vfs or the local filesystem). Locking: see store_internal.h.
+ * Memory: everything the collection holds is charged to `c->mem`
+ * (util/mem.c), which stats report.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -170,7 +172,7 @@ static void graph_delete(akidb_collection_t *c, uint64_t label) {
   if (!c->compacting) return;
   if (c->n_compact_dead == c->cap_compact_dead) {
     size_t cap = c->cap_compact_dead ? 2 * c->cap_compact_dead : 1024;
-    uint64_t *p = realloc(c->compact_dead, cap * sizeof *p);
+    uint64_t *p = mem_realloc(&c->mem, c->compact_dead, cap * sizeof *p);
     if (!p) { /* the label stays marked deleted in the old graph only: drop it
                  from the new one at the next compaction instead */
       store_log(c, AKIDB_LOG_WARN, "out of memory while recording a delete during compaction");
@@ -437,7 +439,8 @@ static char *dup_bytes(const char *s, size_t n) {
 
 /* Copies rec's vector (from the buffer or the graph). Caller holds lock. */
 int store_copy_vector(akidb_collection_t *c, const point_rec_t *r, float *out) {
-  if (r->buf_pos >= 0 && (uint64_t)r->buf_pos >= c->buf.head) {
+  if (r->buf_pos >= 0 && (uint64_t)r->buf_pos >= c->buf.head &&
+      abuf_holds(&c->buf, (uint64_t)r->buf_pos)) {
     memcpy(out, abuf_vec(&c->buf, (uint64_t)r->buf_pos), (size_t)c->dim * sizeof(float));
     return AKIDB_OK;
   }
@@ -504,9 +507,9 @@ void akidb_collection_stats(akidb_collection_t *c, akidb_collection_stats_t *out
   out->pending = !c->opt.background || maintain_wants_graph_locked(c) ? atomic_load(&c->buf.pending)
                                                                       : 0;
   out->graph_deleted = akidb_hnsw_deleted_count(c->graph);
-  out->memory_bytes = akidb_hnsw_memory_bytes(c->graph) + abuf_bytes(&c->buf) + c->rt.bytes +
-                      c->rt.recs_cap * sizeof(void *) + c->rt.cap * 12;
   pthread_rwlock_unlock(&c->lock);
+  int64_t mem = mem_acct_bytes(&c->mem);
+  out->memory_bytes = mem > 0 ? (uint64_t)mem : 0;
   out->wal_bytes = wal_size_bytes(c->wal);
   out->last_seq = wal_last_seq(c->wal);
   /* checkpoint figures are atomics: never wait for a checkpoint or compaction */
@@ -522,7 +525,10 @@ void akidb_collection_stats(akidb_collection_t *c, akidb_collection_stats_t *out
 
 static akidb_collection_t *collection_alloc(const char *dir, const akidb_collection_options_t *o) {
   akidb_collection_t *c = calloc(1, sizeof *c);
-  if (!c || !(c->dir = strdup(dir))) {
+  if (!c) return NULL;
+  mem_acct_init(&c->mem, NULL);
+  mem_charge(&c->mem, (int64_t)mem_block_bytes(c));
+  if (!(c->dir = mem_strdup(&c->mem, dir))) {
     free(c);
     return NULL;
   }
@@ -541,8 +547,8 @@ static akidb_collection_t *collection_alloc(const char *dir, const akidb_collect
   pthread_mutex_init(&c->idle_lock, NULL);
   pthread_cond_init(&c->idle_cond, NULL);
   pthread_mutex_init(&c->ckpt_lock, NULL);
-  records_init(&c->rt);
-  abuf_init(&c->buf, c->dim);
+  records_init(&c->rt, &c->mem);
+  abuf_init(&c->buf, c->dim, &c->mem);
   c->next_label = 1;
   c->last_checkpoint_time = clock_now_s();
   return c;
@@ -553,7 +559,7 @@ static void collection_free(akidb_collection_t *c) {
   akidb_hnsw_free(c->graph);
   records_free(&c->rt);
   abuf_free(&c->buf);
-  free(c->compact_dead);
+  mem_free(&c->mem, c->compact_dead);
   pthread_mutex_destroy(&c->apply_lock);
   pthread_cond_destroy(&c->applied_cond);
   pthread_rwlock_destroy(&c->index_gate);
@@ -562,8 +568,8 @@ static void collection_free(akidb_collection_t *c) {
   pthread_mutex_destroy(&c->idle_lock);
   pthread_cond_destroy(&c->idle_cond);
   pthread_mutex_destroy(&c->ckpt_lock);
-  free(c->index_jobs);
-  free(c->dir);
+  mem_free(&c->mem, c->index_jobs);
+  mem_free(&c->mem, c->dir);
   free(c);
 }
 
@@ -612,7 +618,8 @@ static int open_log(akidb_collection_t *c, akidb_open_report_t *rep, char *err, 
                       .interval_ms = c->opt.fsync_interval_ms,
                       .segment_bytes = c->opt.wal_segment_bytes,
                       .min_next_seq = c->checkpoint_seq + 1,
-                      .vfs = c->vfs};
+                      .vfs = c->vfs,
+                      .mem = &c->mem};
   wal_open_stats_t st;
   memset(&st, 0, sizeof st);
   if ((rc = wal_open(path, &wo, &c->wal, &st, err, errlen))) return rc;
@@ -651,6 +658,7 @@ int akidb_collection_open(const char *dir, const akidb_collection_options_t *o,
   rep.checkpoint_seq = c->checkpoint_seq;
   if (!c->graph && (rc = akidb_hnsw_create(&o->index, &c->graph, err, errlen))) goto fail;
   akidb_hnsw_set_ef_search(c->graph, o->index.ef_search);
+  akidb_hnsw_set_memacct(c->graph, &c->mem);
   if ((rc = open_log(c, &rep, err, errlen))) goto fail;
   if (o->background && (rc = maintain_start(c, err, errlen))) goto fail;
   rep.seconds = clock_now_s() - t0;

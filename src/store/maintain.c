@@ -10,9 +10,12 @@
  *
  * Indexing holds index_gate for reading; an item is claimed PENDING →
  * INDEXING under claim_lock (with the collection lock read, so the buffer's
- * chunk table cannot move), inserted into the graph without any collection
- * lock, then marked INDEXED — unless a writer marked it DEAD_INDEXING
- * meanwhile, in which case the indexer deletes it from the graph again.
+ * chunk table cannot move; its vector is copied out then, since a chunk's
+ * arrays may be reallocated once the lock is let go), inserted into the
+ * graph without any collection lock, then marked INDEXED — unless a writer
+ * marked it DEAD_INDEXING meanwhile, in which case the indexer deletes it
+ * from the graph again. Once the claim position reaches the tail, the
+ * buffer may free the arrays of chunks whose items are all done.
  *
  * Backpressure: a write that would take the points waiting for the graph
  * past opt.max_pending waits on idle_cond (bounded by backpressure_wait_ms;
@@ -42,6 +45,7 @@
 typedef struct {
   buf_chunk_t *chunk;
   uint32_t index;
+  float *vec; /* the caller's room for a copy of the claimed vector */
   uint64_t pos, label;
   bool release; /* whole chunks before the claim position may be freeable */
 } claim_t;
@@ -59,9 +63,11 @@ static bool claim_next(akidb_collection_t *c, claim_t *out) {
     out->index = pos % BUF_CHUNK;
     out->pos = pos;
     out->label = abuf_label(&c->buf, pos);
+    memcpy(out->vec, abuf_vec(&c->buf, pos), (size_t)c->dim * sizeof(float));
     got = true;
   }
-  out->release = c->buf.claim >= c->buf.head + 2 * BUF_CHUNK;
+  /* chunks behind the claim position, or every item's vector, may be freeable */
+  out->release = c->buf.claim >= c->buf.head + 2 * BUF_CHUNK || c->buf.claim == c->buf.tail;
   pthread_mutex_unlock(&c->claim_lock);
   pthread_rwlock_unlock(&c->lock);
   return got;
@@ -89,13 +95,16 @@ static void wake_waiters(akidb_collection_t *c) {
 
 size_t maintain_index_some(akidb_collection_t *c, size_t max) {
   size_t done = 0;
-  claim_t cl = {.release = false};
+  claim_t cl = {.release = false, .vec = malloc((size_t)c->dim * sizeof(float))};
   bool release = false;
+  if (!cl.vec) return 0;
   pthread_rwlock_rdlock(&c->index_gate);
+  /* the graph grows once to hold what waits (exactly, for a bulk load) */
+  uint64_t waiting = atomic_load(&c->buf.pending);
+  if (waiting) akidb_hnsw_reserve(c->graph, waiting); /* on failure inserts grow it */
   while (done < max && claim_next(c, &cl)) {
     release |= cl.release;
-    const float *vec = cl.chunk->vecs + (size_t)cl.index * c->buf.stride;
-    int rc = akidb_hnsw_insert(c->graph, cl.label, vec);
+    int rc = akidb_hnsw_insert(c->graph, cl.label, cl.vec);
     if (rc) {
       unclaim(c, &cl);
       store_log(c, AKIDB_LOG_ERROR, "cannot move a point into the graph: %s (it stays "
@@ -112,6 +121,7 @@ size_t maintain_index_some(akidb_collection_t *c, size_t max) {
     done++;
   }
   pthread_rwlock_unlock(&c->index_gate);
+  free(cl.vec);
   if (done && release) {
     pthread_rwlock_wrlock(&c->lock);
     if (!c->pin_below) abuf_release_done(&c->buf); /* else a checkpoint streams from them */
@@ -326,7 +336,7 @@ int maintain_start(akidb_collection_t *c, char *err, size_t errlen) {
     SAY("cannot start the worker pool");
     return AKIDB_ENOMEM;
   }
-  c->index_jobs = calloc(c->opt.index_threads, sizeof *c->index_jobs);
+  c->index_jobs = mem_calloc(&c->mem, c->opt.index_threads, sizeof *c->index_jobs);
   if (!c->index_jobs) return AKIDB_ENOMEM;
   c->n_index_jobs = c->opt.index_threads;
   for (uint32_t i = 0; i < c->n_index_jobs; i++) akidb_job_init(&c->index_jobs[i], index_slice, c);

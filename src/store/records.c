@@ -3,7 +3,10 @@
  * by label) and id → label (open addressing with linear probing, tombstones,
  * the id's hash kept beside each slot so most probes compare no strings).
  * Not thread-safe: the collection's `lock` guards it (read to look up,
- * write to change). Memory only; durability is the log's and checkpoints'.
+ * write to change). The tables start small (RECORDS_FIRST) and double; the
+ * tables and every record the table holds are charged to its memory account
+ * (a record from records_add until records_remove). Memory only;
+ * durability is the log's and checkpoints'.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 
 #define EMPTY 0u
 #define TOMB UINT64_MAX
+#define RECORDS_FIRST 16u /* first size of the label array and the id table */
 
 /* FNV-1a, then a final mix so low bits spread. */
 uint32_t records_hash(const char *id, size_t len) {
@@ -54,23 +58,26 @@ static size_t rec_bytes(const point_rec_t *r) {
   return sizeof *r + r->id_len + r->payload_len + r->text_len + 3;
 }
 
-void records_init(records_t *t) { memset(t, 0, sizeof *t); }
+void records_init(records_t *t, akidb_memacct_t *mem) {
+  memset(t, 0, sizeof *t);
+  t->mem = mem;
+}
 
 void records_free(records_t *t) {
-  for (uint64_t i = 0; i < t->recs_cap; i++) free(t->recs[i]);
-  free(t->recs);
-  free(t->slots);
-  free(t->hashes);
-  memset(t, 0, sizeof *t);
+  for (uint64_t i = 0; i < t->recs_cap; i++) mem_free(t->mem, t->recs[i]);
+  mem_free(t->mem, t->recs);
+  mem_free(t->mem, t->slots);
+  mem_free(t->mem, t->hashes);
+  records_init(t, t->mem);
 }
 
 /* Rehashes into a table of `cap` slots (a power of two). */
 static int rehash(records_t *t, uint64_t cap) {
-  uint64_t *slots = calloc(cap, sizeof *slots);
-  uint32_t *hashes = calloc(cap, sizeof *hashes);
+  uint64_t *slots = mem_calloc(t->mem, cap, sizeof *slots);
+  uint32_t *hashes = mem_calloc(t->mem, cap, sizeof *hashes);
   if (!slots || !hashes) {
-    free(slots);
-    free(hashes);
+    mem_free(t->mem, slots);
+    mem_free(t->mem, hashes);
     return AKIDB_ENOMEM;
   }
   for (uint64_t i = 0; i < t->cap; i++) {
@@ -81,8 +88,8 @@ static int rehash(records_t *t, uint64_t cap) {
     slots[j] = label;
     hashes[j] = t->hashes[i];
   }
-  free(t->slots);
-  free(t->hashes);
+  mem_free(t->mem, t->slots);
+  mem_free(t->mem, t->hashes);
   t->slots = slots;
   t->hashes = hashes;
   t->cap = cap;
@@ -92,9 +99,10 @@ static int rehash(records_t *t, uint64_t cap) {
 
 int records_reserve(records_t *t, uint64_t n, uint64_t max_label) {
   if (max_label >= t->recs_cap) {
-    uint64_t cap = t->recs_cap ? t->recs_cap : 1024;
-    while (cap <= max_label) cap *= 2;
-    point_rec_t **recs = realloc(t->recs, cap * sizeof *recs);
+    /* doubling, except the first reservation (e.g. a checkpoint's): exact */
+    uint64_t cap = t->recs_cap ? t->recs_cap * 2 : RECORDS_FIRST;
+    if (cap <= max_label) cap = max_label + 1;
+    point_rec_t **recs = mem_realloc(t->mem, t->recs, cap * sizeof *recs);
     if (!recs) return AKIDB_ENOMEM;
     memset(recs + t->recs_cap, 0, (cap - t->recs_cap) * sizeof *recs);
     t->recs = recs;
@@ -102,7 +110,7 @@ int records_reserve(records_t *t, uint64_t n, uint64_t max_label) {
   }
   /* keep the table at most 70% full, counting tombstones */
   if ((t->dirty + n) * 10 >= t->cap * 7) {
-    uint64_t cap = t->cap ? t->cap : 1024;
+    uint64_t cap = t->cap ? t->cap : RECORDS_FIRST;
     while ((t->used + n) * 10 >= cap * 5) cap *= 2;
     return rehash(t, cap);
   }
@@ -130,6 +138,7 @@ void records_add(records_t *t, point_rec_t *r) {
   t->recs[r->label] = r;
   t->live++;
   t->bytes += rec_bytes(r);
+  mem_charge(t->mem, (int64_t)mem_block_bytes(r));
 }
 
 void records_remove(records_t *t, point_rec_t *r) {
@@ -143,4 +152,5 @@ void records_remove(records_t *t, point_rec_t *r) {
   t->recs[r->label] = NULL;
   t->live--;
   t->bytes -= rec_bytes(r);
+  mem_charge(t->mem, -(int64_t)mem_block_bytes(r));
 }

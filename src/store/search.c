@@ -9,6 +9,7 @@
  * INDEXED only after its graph insert finished. Every hit is checked
  * against the live records, so a deleted or replaced point never appears.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,18 +36,82 @@ static bool graph_allow(uint64_t label, void *ctx) {
   return r && record_allowed(a, r);
 }
 
+/*
+ * The buffer scan. Vectors are compared four at a time (metric_dist4), and
+ * a point whose four-at-once distance shows it cannot enter the k kept is
+ * dropped; any other gets its distance from the one-at-a-time kernel, so
+ * results and distances are exactly those of a one-at-a-time scan (the
+ * kernels sum in different orders, so their last bits differ).
+ *
+ * How far apart the two kernels can be: each sum of `dim` terms is within
+ * dim * 2^-24 * (sum of |terms|) of the exact one (plus the tree's and
+ * FMA's roundings: we allow 2 * dim + 64 units). Under l2 and cosine the
+ * terms are squares, so that sum is the distance itself; under dot it is
+ * at most |q| * |v| (Cauchy-Schwarz), with |v| bounded by the chunk's
+ * largest norm.
+ */
+typedef struct {
+  const allow_ctx_t *a;
+  const float *q;
+  uint32_t k, *n;
+  akidb_hit_t *top;
+  float q_norm;
+  float rel; /* the relative error allowed: (2 * dim + 64) * 2^-24 */
+  const float *v[4];
+  uint64_t label[4];
+  uint32_t held;
+} scan_t;
+
+/* Whether a four-at-once distance d4 proves the exact one is beyond the worst kept. */
+static bool cannot_enter(const scan_t *s, float d4, float max_norm) {
+  if (*s->n < s->k) return false;
+  float scale = s->a->c->opt.index.metric == AKIDB_METRIC_DOT ? s->q_norm * max_norm
+                                                               : fabsf(d4);
+  return d4 - 2.0f * s->rel * scale > s->top[0].distance;
+}
+
+/* Offers the held points (up to four) of one chunk. */
+static void offer_held(scan_t *s, float max_norm) {
+  const akidb_collection_t *c = s->a->c;
+  float d4[4];
+  bool four = s->held == 4;
+  if (four) metric_dist4(&c->metric, s->q, s->v, c->dim, d4);
+  for (uint32_t i = 0; i < s->held; i++) {
+    if (four && cannot_enter(s, d4[i], max_norm)) continue;
+    float d = metric_dist(&c->metric, s->q, s->v[i], c->dim);
+    hits_offer(s->top, s->n, s->k, d, s->label[i]);
+  }
+  s->held = 0;
+}
+
+/* Scans one chunk's pending points (positions lo .. hi-1). */
+static void scan_chunk(scan_t *s, uint64_t lo, uint64_t hi) {
+  akidb_collection_t *c = s->a->c;
+  const buf_chunk_t *ch = abuf_chunk(&c->buf, lo);
+  for (uint64_t pos = lo; pos < hi; pos++) {
+    uint8_t st = atomic_load_explicit(abuf_state(&c->buf, pos), memory_order_acquire);
+    if (st != ITEM_PENDING && st != ITEM_INDEXING) continue;
+    uint64_t label = abuf_label(&c->buf, pos);
+    const point_rec_t *r = records_get(&c->rt, label);
+    if (!r || !record_allowed(s->a, r)) continue;
+    s->v[s->held] = abuf_vec(&c->buf, pos);
+    s->label[s->held++] = label;
+    if (s->held == 4) offer_held(s, ch->max_norm);
+  }
+  if (s->held) offer_held(s, ch->max_norm);
+}
+
 /* Exact top-k over buffered points not yet in the graph. */
 static void scan_buffer(const allow_ctx_t *a, const float *q, uint32_t k, akidb_hit_t *top,
                         uint32_t *n) {
   akidb_collection_t *c = a->c;
-  for (uint64_t pos = c->buf.head; pos < c->buf.tail; pos++) {
-    uint8_t s = atomic_load_explicit(abuf_state(&c->buf, pos), memory_order_acquire);
-    if (s != ITEM_PENDING && s != ITEM_INDEXING) continue;
-    uint64_t label = abuf_label(&c->buf, pos);
-    const point_rec_t *r = records_get(&c->rt, label);
-    if (!r || !record_allowed(a, r)) continue;
-    float d = metric_dist(&c->metric, q, abuf_vec(&c->buf, pos), c->dim);
-    hits_offer(top, n, k, d, label);
+  double qq = 0;
+  for (uint32_t d = 0; d < c->dim; d++) qq += (double)q[d] * q[d];
+  scan_t s = {.a = a, .q = q, .k = k, .n = n, .top = top, .q_norm = (float)sqrt(qq),
+              .rel = (float)(2.0 * c->dim + 64.0) / 16777216.0f};
+  for (uint64_t lo = c->buf.head; lo < c->buf.tail; lo = lo - lo % BUF_CHUNK + BUF_CHUNK) {
+    uint64_t end = lo - lo % BUF_CHUNK + BUF_CHUNK;
+    scan_chunk(&s, lo, end < c->buf.tail ? end : c->buf.tail);
   }
 }
 

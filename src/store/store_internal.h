@@ -61,6 +61,7 @@
 #include "akidb/store.h"
 #include "index/metric.h"
 #include "store/wal.h"
+#include "util/mem.h"
 
 /* ------------------------------------------------------------- records -- */
 
@@ -91,19 +92,20 @@ typedef struct {
   uint64_t cap, used, dirty;
   uint64_t live;
   uint64_t bytes; /* bytes held by records */
+  akidb_memacct_t *mem; /* charged for the tables and every record added */
 } records_t;
 
 uint32_t records_hash(const char *id, size_t len);
 point_rec_t *records_new(uint64_t label, const char *id, size_t id_len, const char *payload,
                          size_t payload_len, const char *text, size_t text_len);
-void records_init(records_t *t);
+void records_init(records_t *t, akidb_memacct_t *mem);
 void records_free(records_t *t);
 /* Makes room for `n` more records and labels up to `max_label`. */
 int records_reserve(records_t *t, uint64_t n, uint64_t max_label);
 point_rec_t *records_find(const records_t *t, const char *id, size_t len, uint32_t hash);
-/* Adds r (its id must be absent; room reserved). */
+/* Adds r (its id must be absent; room reserved); charges its bytes. */
 void records_add(records_t *t, point_rec_t *r);
-/* Unlinks r from both maps; the caller frees it. */
+/* Unlinks r from both maps and credits its bytes; the caller frees it. */
 void records_remove(records_t *t, point_rec_t *r);
 static inline point_rec_t *records_get(const records_t *t, uint64_t label) {
   return label < t->recs_cap ? t->recs[label] : NULL;
@@ -111,7 +113,9 @@ static inline point_rec_t *records_get(const records_t *t, uint64_t label) {
 
 /* --------------------------------------------------------- append buffer -- */
 
-#define BUF_CHUNK 1024u
+#define BUF_CHUNK 1024u   /* positions per chunk */
+#define BUF_FIRST_ITEMS 16u /* room a chunk's arrays get first (or a batch's size);
+                               then x2, up to BUF_CHUNK */
 
 enum {
   ITEM_PENDING = 1,       /* waiting for an indexer */
@@ -121,10 +125,19 @@ enum {
   ITEM_DEAD_INDEXING = 5, /* deleted while being inserted: the indexer removes it */
 };
 
+/*
+ * BUF_CHUNK positions. `state` is fixed (indexers change it by CAS without
+ * the collection lock); labels and vectors are held only for the chunk's
+ * items base .. base+cap-1 and grow geometrically as items arrive. Once every
+ * item appended so far is INDEXED or DEAD the arrays are freed and `base`
+ * moves past them, so an idle chunk holds no vectors.
+ */
 typedef struct {
-  uint64_t labels[BUF_CHUNK];
   _Atomic uint8_t state[BUF_CHUNK];
-  float *vecs; /* BUF_CHUNK * stride floats, 64-byte aligned */
+  uint32_t base, cap;
+  float max_norm;   /* largest Euclidean norm of the vectors held (search.c's error bound) */
+  uint64_t *labels; /* cap labels, for items base.. */
+  float *vecs;      /* cap * stride floats, 64-byte aligned */
 } buf_chunk_t;
 
 typedef struct {
@@ -135,9 +148,10 @@ typedef struct {
   uint64_t tail;  /* next position to append */
   uint64_t claim; /* next position an indexer looks at (claim_lock) */
   _Atomic uint64_t pending; /* items PENDING or INDEXING */
+  akidb_memacct_t *mem;     /* charged for chunks and their arrays */
 } abuf_t;
 
-void abuf_init(abuf_t *b, uint32_t dim);
+void abuf_init(abuf_t *b, uint32_t dim, akidb_memacct_t *mem);
 void abuf_free(abuf_t *b);
 /* Makes room for n more items. 0 or AKIDB_ENOMEM. */
 int abuf_reserve(abuf_t *b, uint64_t n);
@@ -149,19 +163,30 @@ static inline buf_chunk_t *abuf_chunk(const abuf_t *b, uint64_t pos) {
 static inline _Atomic uint8_t *abuf_state(const abuf_t *b, uint64_t pos) {
   return &abuf_chunk(b, pos)->state[pos % BUF_CHUNK];
 }
+/* Whether the buffer still holds pos's label and vector (pos >= head). An
+ * item whose arrays were freed is INDEXED or DEAD. */
+static inline bool abuf_holds(const abuf_t *b, uint64_t pos) {
+  const buf_chunk_t *ch = abuf_chunk(b, pos);
+  uint32_t i = pos % BUF_CHUNK;
+  return i >= ch->base && i - ch->base < ch->cap;
+}
+/* The vector and label of a held item (PENDING or INDEXING ones always are). */
 static inline float *abuf_vec(const abuf_t *b, uint64_t pos) {
-  return abuf_chunk(b, pos)->vecs + (size_t)(pos % BUF_CHUNK) * b->stride;
+  const buf_chunk_t *ch = abuf_chunk(b, pos);
+  return ch->vecs + (size_t)(pos % BUF_CHUNK - ch->base) * b->stride;
 }
 static inline uint64_t abuf_label(const abuf_t *b, uint64_t pos) {
-  return abuf_chunk(b, pos)->labels[pos % BUF_CHUNK];
+  const buf_chunk_t *ch = abuf_chunk(b, pos);
+  return ch->labels[pos % BUF_CHUNK - ch->base];
 }
-/* Frees leading chunks whose items are all INDEXED or DEAD. */
+/* Frees leading chunks whose items are all INDEXED or DEAD, and the arrays
+ * of any other chunk whose appended items all are. Caller holds lock (write). */
 void abuf_release_done(abuf_t *b);
-uint64_t abuf_bytes(const abuf_t *b);
 
 /* ----------------------------------------------------------- collection -- */
 
 struct akidb_collection {
+  akidb_memacct_t mem; /* every byte the collection holds (util/mem.c) */
   char *dir;
   akidb_collection_options_t opt;
   const akidb_vfs_t *vfs; /* opt.vfs or the local filesystem */

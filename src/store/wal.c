@@ -61,6 +61,7 @@
 #include "akidb/vfs.h"
 #include "store/crc32c.h"
 #include "util/clock.h"
+#include "util/mem.h"
 
 #define SEG_MAGIC "AKIDBWAL"
 #define SEG_VERSION 1u
@@ -422,8 +423,8 @@ static uint64_t segment_name_seq(const char *name) {
 
 static int grow_segments(wal_t *w) {
   if (w->n_segs < w->cap_segs) return 0;
-  size_t cap = w->cap_segs ? 2 * w->cap_segs : 16;
-  segment_t *s = realloc(w->segs, cap * sizeof *s);
+  size_t cap = w->cap_segs ? 2 * w->cap_segs : 4;
+  segment_t *s = mem_realloc(w->opt.mem, w->segs, cap * sizeof *s);
   if (!s) return -1;
   w->segs = s;
   w->cap_segs = cap;
@@ -656,12 +657,12 @@ static int check_options(const char *dir, const wal_options_t *opt, wal_options_
 
 /* Allocates a log with its mutex and conditions (nothing opened yet). */
 static int wal_alloc(const char *dir, const wal_options_t *opt, wal_t **out) {
-  wal_t *w = calloc(1, sizeof *w);
+  wal_t *w = mem_calloc(opt->mem, 1, sizeof *w);
   if (!w) return AKIDB_ENOMEM;
   w->opt = *opt;
   w->vfs = akidb_vfs_or_local(opt->vfs);
   *out = w;
-  if (!(w->dir = strdup(dir))) return AKIDB_ENOMEM;
+  if (!(w->dir = mem_strdup(opt->mem, dir))) return AKIDB_ENOMEM;
   for (size_t len = strlen(w->dir); len > 1 && w->dir[len - 1] == '/';) w->dir[--len] = '\0';
   pthread_condattr_t ca;
   if (pthread_condattr_init(&ca)) return AKIDB_ENOMEM;
@@ -685,9 +686,9 @@ static void wal_free(wal_t *w) {
     pthread_cond_destroy(&w->synced_cv);
     pthread_cond_destroy(&w->stop_cv);
   }
-  free(w->segs);
-  free(w->dir);
-  free(w);
+  mem_free(w->opt.mem, w->segs);
+  mem_free(w->opt.mem, w->dir);
+  mem_free(w->opt.mem, w);
 }
 
 static void *interval_main(void *arg);

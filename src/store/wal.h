@@ -48,6 +48,7 @@ typedef struct {
                              checkpoint's seq + 1 when every segment was removed) */
   const akidb_vfs_t *vfs; /* every file operation goes through it; NULL: the
                              local filesystem. Must outlive the log. */
+  struct akidb_memacct *mem; /* charged for the log's long-lived memory; may be NULL */
 } wal_options_t;
 
 /* One record to append: type 1..255 (0 is reserved), payload bytes. */

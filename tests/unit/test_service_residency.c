@@ -264,20 +264,19 @@ static void test_budget_unloads_least_recently_used_and_spares_pinned_hot(void) 
   path_t a = make_coll(s, boss, "aa", 20), b = make_coll(s, boss, "bb", 20);
   path_t c = make_coll(s, boss, "cc", 20);
   patch_tier(s, boss, c, "{\"tier\":\"hot\",\"tier_pinned\":true}");
-  svc_coll_figures_t fa, fb;
-  svc_coll_figures(&s->reg, entry_named(s, "aa"), &fa);
-  svc_coll_figures(&s->reg, entry_named(s, "bb"), &fb);
-  ASSERT_TRUE(fa.resident && fb.resident);
-  /* A budget that holds the pinned one plus one more: the older goes. */
-  svc_coll_figures_t fc;
-  svc_coll_figures(&s->reg, entry_named(s, "cc"), &fc);
-  atomic_store(&s->memory_budget,
-               fc.memory_bytes + (fa.memory_bytes > fb.memory_bytes ? fa.memory_bytes
-                                                                    : fb.memory_bytes));
   int st;
   search_hits(s, boss, a, &st);
   sleep_ms(5);
   search_hits(s, boss, b, &st); /* b is the most recent */
+  svc_coll_figures_t fa, fb, fc;
+  svc_coll_figures(&s->reg, entry_named(s, "aa"), &fa);
+  svc_coll_figures(&s->reg, entry_named(s, "bb"), &fb);
+  svc_coll_figures(&s->reg, entry_named(s, "cc"), &fc);
+  ASSERT_TRUE(fa.resident && fb.resident && fc.resident);
+  /* A budget that holds the pinned one plus one more: the older goes. */
+  atomic_store(&s->memory_budget,
+               fc.memory_bytes + (fa.memory_bytes > fb.memory_bytes ? fa.memory_bytes
+                                                                    : fb.memory_bytes));
   svc_tier_pass(s);
   ASSERT_TRUE(!is_resident(entry_named(s, "aa")));
   ASSERT_TRUE(is_resident(entry_named(s, "bb")));
