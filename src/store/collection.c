@@ -619,7 +619,9 @@ static int open_log(akidb_collection_t *c, akidb_open_report_t *rep, char *err, 
                       .segment_bytes = c->opt.wal_segment_bytes,
                       .min_next_seq = c->checkpoint_seq + 1,
                       .vfs = c->vfs,
-                      .mem = &c->mem};
+                      .mem = &c->mem,
+                      /* with background work, the pool runs the interval syncs */
+                      .external_timer = c->opt.background};
   wal_open_stats_t st;
   memset(&st, 0, sizeof st);
   if ((rc = wal_open(path, &wo, &c->wal, &st, err, errlen))) return rc;

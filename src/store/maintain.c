@@ -321,8 +321,20 @@ static bool maintain_slice(void *arg) {
   return false;
 }
 
+/* Durability "interval": one fdatasync of what was written since the last;
+ * the next write arms it again. */
+static bool sync_slice(void *arg) {
+  akidb_collection_t *c = arg;
+  if (wal_sync_unsynced(c->wal) == AKIDB_EIO && !atomic_load(&c->failed))
+    store_log(c, AKIDB_LOG_ERROR, "the log's interval fdatasync failed: writes are refused "
+              "until the collection is reopened");
+  return false;
+}
+
 void maintain_note_write(akidb_collection_t *c, bool deleted) {
   if (!c->pool) return;
+  if (c->opt.durability == AKIDB_DURABILITY_INTERVAL)
+    akidb_pool_submit_after(c->pool, &c->sync_job, c->opt.fsync_interval_ms);
   for (uint32_t i = 0; i < c->n_index_jobs; i++) akidb_pool_submit(c->pool, &c->index_jobs[i]);
   if (wal_size_bytes(c->wal) >= c->opt.checkpoint_wal_bytes)
     akidb_pool_submit(c->pool, &c->maint_job);
@@ -341,6 +353,7 @@ int maintain_start(akidb_collection_t *c, char *err, size_t errlen) {
   c->n_index_jobs = c->opt.index_threads;
   for (uint32_t i = 0; i < c->n_index_jobs; i++) akidb_job_init(&c->index_jobs[i], index_slice, c);
   akidb_job_init(&c->maint_job, maintain_slice, c);
+  akidb_job_init(&c->sync_job, sync_slice, c);
   atomic_store(&c->stopping, false);
   c->pool = pool;
   /* Work left by recovery: points to index, writes not yet checkpointed. */
@@ -354,5 +367,6 @@ void maintain_stop(akidb_collection_t *c) {
   if (!c->pool) return;
   for (uint32_t i = 0; i < c->n_index_jobs; i++) akidb_pool_cancel(c->pool, &c->index_jobs[i]);
   akidb_pool_cancel(c->pool, &c->maint_job);
+  akidb_pool_cancel(c->pool, &c->sync_job);
   c->pool = NULL;
 }

@@ -231,6 +231,7 @@ struct akidb_collection {
   akidb_job_t *index_jobs;  /* opt.index_threads of them: indexing slices */
   uint32_t n_index_jobs;
   akidb_job_t maint_job;    /* checkpoints and compaction */
+  akidb_job_t sync_job;     /* durability "interval": the log's periodic fdatasync */
   _Atomic uint32_t space_waiters; /* writers waiting for pending to drop (backpressure) */
   _Atomic bool stopping;
 };

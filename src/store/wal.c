@@ -716,7 +716,7 @@ int wal_open(const char *dir, const wal_options_t *opt, wal_t **out, wal_open_st
   uint64_t size = 0;
   for (size_t i = 0; i < w->n_segs; i++) size += w->segs[i].bytes;
   atomic_store(&w->size_a, size);
-  if (o.sync == WAL_SYNC_INTERVAL) {
+  if (o.sync == WAL_SYNC_INTERVAL && !o.external_timer) {
     if (pthread_create(&w->thread, NULL, interval_main, w) != 0) {
       SAY("cannot start the WAL sync thread for %s", dir);
       rc = AKIDB_ENOMEM;
@@ -815,6 +815,14 @@ int wal_sync(wal_t *w, char *err, size_t errlen) {
     rc = sync_upto(w, w->written);
   }
   if (rc) SAY("%s", w->fail_msg);
+  pthread_mutex_unlock(&w->lock);
+  return rc;
+}
+
+int wal_sync_unsynced(wal_t *w) {
+  pthread_mutex_lock(&w->lock);
+  int rc = w->failed ? AKIDB_EIO : AKIDB_OK;
+  if (!rc && !w->syncing && w->synced < w->written) rc = sync_upto(w, w->written);
   pthread_mutex_unlock(&w->lock);
   return rc;
 }

@@ -49,6 +49,9 @@ typedef struct {
   const akidb_vfs_t *vfs; /* every file operation goes through it; NULL: the
                              local filesystem. Must outlive the log. */
   struct akidb_memacct *mem; /* charged for the log's long-lived memory; may be NULL */
+  int external_timer;     /* WAL_SYNC_INTERVAL: non-zero = no thread of its own; the
+                             owner calls wal_sync_unsynced every interval_ms while
+                             writes come (the store does it on the worker pool) */
 } wal_options_t;
 
 /* One record to append: type 1..255 (0 is reserved), payload bytes. */
@@ -130,6 +133,11 @@ int wal_failed(const wal_t *w);
 
 /* Statistics of fsync latency for metrics: count and total nanoseconds. */
 void wal_sync_stats(const wal_t *w, uint64_t *count, uint64_t *total_ns);
+
+/* Syncs whatever was written and not yet synced (the WAL_SYNC_INTERVAL
+ * tick when the owner drives it); does nothing while another sync runs.
+ * AKIDB_OK or AKIDB_EIO (the log failed: sticky). */
+int wal_sync_unsynced(wal_t *w);
 
 /* Syncs (unless WAL_SYNC_NONE), stops the interval thread, closes files and
  * frees the log. NULL is ignored. */

@@ -287,6 +287,35 @@ static void test_threads_do_not_grow_with_collections(void) {
 
 static void exact_zero(akidb_collection_options_t *o) { o->exact_below = 0; }
 
+static void interval_sync(akidb_collection_options_t *o) {
+  o->durability = AKIDB_DURABILITY_INTERVAL;
+  o->fsync_interval_ms = 20;
+}
+
+static void test_interval_durability_syncs_on_the_pool_without_a_thread(void) {
+  char root[8192];
+  tmpdir_path(root, sizeof root, "test_pool", "pool-interval");
+  akidb_pool_t *p;
+  ASSERT_OK(akidb_pool_create(1, &p, NULL, 0));
+  int before = thread_count();
+  akidb_collection_t *c;
+  open_in(root, "c", p, 8, &c, interval_sync);
+  ASSERT_EQ_INT(thread_count(), before); /* no sync thread of its own */
+  akidb_collection_stats_t st;
+  akidb_collection_stats(c, &st);
+  uint64_t syncs0 = st.wal_fsyncs;
+  upsert_range(c, 8, 0, 10);
+  WAIT_UNTIL((akidb_collection_stats(c, &st), st.wal_fsyncs > syncs0));
+  uint64_t syncs1 = st.wal_fsyncs;
+  sleep_ms(100); /* no writes: no more syncs */
+  akidb_collection_stats(c, &st);
+  ASSERT_EQ_U64(st.wal_fsyncs, syncs1);
+  upsert_range(c, 8, 10, 10);
+  WAIT_UNTIL((akidb_collection_stats(c, &st), st.wal_fsyncs > syncs1));
+  ASSERT_OK(akidb_collection_close(c, NULL, 0));
+  akidb_pool_destroy(p);
+}
+
 static void test_large_ingest_does_not_starve_a_small_collection(void) {
   char root[8192];
   tmpdir_path(root, sizeof root, "test_pool", "pool-fair");
@@ -360,4 +389,5 @@ CHECK_MAIN(CHECK_CASE(test_submitting_a_queued_job_runs_it_once),
            CHECK_CASE(test_pool_refuses_too_many_threads),
            CHECK_CASE(test_threads_do_not_grow_with_collections),
            CHECK_CASE(test_large_ingest_does_not_starve_a_small_collection),
+           CHECK_CASE(test_interval_durability_syncs_on_the_pool_without_a_thread),
            CHECK_CASE(test_writes_past_the_pending_bound_are_refused_then_admitted))
