@@ -6,7 +6,10 @@
 
 #include "akidb/errors.h"
 #include "akidb/index.h"
+#include "akidb/pool.h"
+#include "akidb/store.h"
 #include "akidb/vec.h"
+#include "akidb/vfs.h"
 
 #define AKIDB_VERSION_STRING "2.0.0-dev"
 
