@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -453,6 +454,9 @@ static int64_t now_ms(void) {
 }
 
 void akidb_service_tick(akidb_service_t *s) {
+#ifdef __GLIBC__
+  malloc_trim(0); /* what requests freed goes back to the system */
+#endif
   char err[512] = "";
   uint64_t n = 0;
   if (akidb_auth_purge_sessions(s->auth, &n, err, sizeof err))

@@ -15,6 +15,7 @@
  * unloads without it. Durability: an unload writes the final checkpoint
  * first (akidb_collection_close), so nothing acknowledged is lost.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,14 @@ static bool unload_item(resident_list_t *l, size_t i, const char *reason) {
   return true;
 }
 
+/* Returns the free memory of unloaded collections to the system (glibc
+ * keeps freed pages of its arenas resident until trimmed). */
+static void give_back_memory(void) {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
 void svc_tier_pass(akidb_service_t *s) {
   resident_list_t l = {0};
   svc_registry_each(&s->reg, collect_one, &l);
@@ -91,9 +100,13 @@ void svc_tier_pass(akidb_service_t *s) {
       if (unload_item(&l, i, "budget")) total -= bytes;
     }
   }
-  for (size_t i = 0; i < l.n; i++)
+  size_t unloaded = 0;
+  for (size_t i = 0; i < l.n; i++) {
     if (l.items[i].e) svc_coll_release(l.items[i].e);
+    else unloaded++;
+  }
   free(l.items);
+  if (unloaded) give_back_memory();
 }
 
 static bool tier_slice(void *ctx) {
