@@ -409,6 +409,7 @@ void svc_coll_figures(svc_registry_t *r, svc_coll_t *e, svc_coll_figures_t *f) {
     f->memory_bytes = st == SVC_UNLOADING ? e->last_memory_bytes : 0;
     f->known = true;
   }
+  f->last_memory_bytes = e->last_memory_bytes;
   f->failed = st == SVC_FAILED;
   snprintf(f->error, sizeof f->error, "%s", f->failed ? e->error : "");
   pthread_mutex_unlock(&e->mu);
@@ -434,7 +435,7 @@ void svc_registry_tenant_usage(svc_registry_t *r, const akidb_uuid_t *tenant, ui
       svc_coll_figures_t f;
       svc_coll_figures(r, e, &f);
       *disk += f.disk_bytes;
-      *memory += f.resident ? f.memory_bytes : e->last_memory_bytes;
+      *memory += f.resident ? f.memory_bytes : f.last_memory_bytes;
     }
   pthread_rwlock_unlock(&r->lock);
 }

@@ -91,6 +91,7 @@ void svc_registry_each(svc_registry_t *r, void (*fn)(void *ctx, svc_coll_t *e), 
 typedef struct {
   bool resident, failed, known; /* known: points/disk are figures (live or last seen) */
   uint64_t points, pending, memory_bytes, disk_bytes;
+  uint64_t last_memory_bytes; /* what it held when it last left memory */
   int64_t last_access_wall_ms;
   int pin;
   char error[256];
