@@ -93,32 +93,39 @@ static void figures_visit(void *ctx, const akidb_collection_figures_t *f) {
   pg->n++;
 }
 
-/* Residency and worker-pool figures of the whole server. */
+/* Residency and worker-pool figures of the whole server: one row each
+ * (family, type, help, the label pair or NULL, the value). */
 static void render_tiers(akidb_service_t *svc, obs_buf_t *b) {
   akidb_tier_figures_t t;
   akidb_service_tier_figures(svc, &t);
-  obs_render_family(b, "akidb_collections", "gauge",
-                    "Collections known to the server, by tier (hot: in memory; warm: on local "
-                    "disk, loaded on first use).");
-  obs_render_sample(b, "akidb_collections", (double)t.hot, "tier", "hot", NULL);
-  obs_render_sample(b, "akidb_collections", (double)t.warm, "tier", "warm", NULL);
-  obs_render_family(b, "akidb_collections_load_failed", "gauge",
-                    "Collections whose last load failed (retried on their next use).");
-  obs_render_sample(b, "akidb_collections_load_failed", (double)t.failed, NULL);
-  obs_render_family(b, "akidb_resident_memory_bytes", "gauge",
-                    "Memory held by the resident collections, as they count it, in bytes.");
-  obs_render_sample(b, "akidb_resident_memory_bytes", (double)t.resident_bytes, NULL);
-  obs_render_family(b, "akidb_memory_budget_bytes", "gauge",
-                    "storage.memory_budget_bytes (0 = unlimited).");
-  obs_render_sample(b, "akidb_memory_budget_bytes", (double)t.budget_bytes, NULL);
-  obs_render_family(b, "akidb_worker_threads", "gauge", "Threads of the worker pool.");
-  obs_render_sample(b, "akidb_worker_threads", (double)t.worker_threads, NULL);
-  obs_render_family(b, "akidb_worker_queued_jobs", "gauge",
-                    "Jobs (indexing slices, checkpoints, tiering) waiting for a worker.");
-  obs_render_sample(b, "akidb_worker_queued_jobs", (double)t.worker_queued, NULL);
-  obs_render_family(b, "akidb_worker_slices_total", "counter",
-                    "Job slices the worker pool has run.");
-  obs_render_sample(b, "akidb_worker_slices_total", (double)t.worker_slices, NULL);
+  const struct {
+    const char *name, *type, *help, *label, *label_value;
+    double value;
+  } rows[] = {
+      {"akidb_collections", "gauge",
+       "Collections known to the server, by tier (hot: in memory; warm: on local disk, loaded "
+       "on first use).", "tier", "hot", (double)t.hot},
+      {"akidb_collections", NULL, NULL, "tier", "warm", (double)t.warm},
+      {"akidb_collections_load_failed", "gauge",
+       "Collections whose last load failed (retried on their next use).", NULL, NULL,
+       (double)t.failed},
+      {"akidb_resident_memory_bytes", "gauge",
+       "Memory held by the resident collections, as they count it, in bytes.", NULL, NULL,
+       (double)t.resident_bytes},
+      {"akidb_memory_budget_bytes", "gauge", "storage.memory_budget_bytes (0 = unlimited).", NULL,
+       NULL, (double)t.budget_bytes},
+      {"akidb_worker_threads", "gauge", "Threads of the worker pool.", NULL, NULL,
+       (double)t.worker_threads},
+      {"akidb_worker_queued_jobs", "gauge",
+       "Jobs (indexing slices, checkpoints, tiering) waiting for a worker.", NULL, NULL,
+       (double)t.worker_queued},
+      {"akidb_worker_slices_total", "counter", "Job slices the worker pool has run.", NULL, NULL,
+       (double)t.worker_slices},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    if (rows[i].type) obs_render_family(b, rows[i].name, rows[i].type, rows[i].help);
+    obs_render_sample(b, rows[i].name, rows[i].value, rows[i].label, rows[i].label_value, NULL);
+  }
 }
 
 void http_render_metrics(akidb_service_t *svc, obs_buf_t *b) {

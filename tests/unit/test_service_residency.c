@@ -79,14 +79,25 @@ static void patch_tier(akidb_service_t *s, const char *token, path_t p, const ch
   expect(s, AKIDB_OP_COLLECTION_UPDATE, token, p, body, 200);
 }
 
+/* A service on a fresh directory `name` (options tuned by `tune`, may be
+ * NULL) with tenant-a/main; *boss receives the tenant admin's token. */
+static akidb_service_t *start(const char *name, void (*tune)(akidb_service_options_t *o),
+                              const char **boss) {
+  char dir[8192];
+  new_dir(dir, sizeof dir, name);
+  akidb_service_t *s = open_service_with(dir, tune);
+  const char *root = login(s, "", "admin", ADMIN_PASSWORD, 0);
+  *boss = setup_docs(s, root, NULL);
+  return s;
+}
+
 /* ---------------------------------------------------------------- cases -- */
 
 static void test_start_opens_no_collection(void) {
+  const char *boss;
+  akidb_service_t *s = start("start", NULL, &boss);
   char dir[8192];
-  new_dir(dir, sizeof dir, "start");
-  akidb_service_t *s = open_service(dir);
-  const char *root = login(s, "", "admin", ADMIN_PASSWORD, 0);
-  const char *boss = setup_docs(s, root, NULL);
+  new_dir(dir, sizeof dir, "start"); /* the same directory, to reopen */
   for (int i = 0; i < 5; i++) {
     char name[16];
     snprintf(name, sizeof name, "c%d", i);
@@ -143,11 +154,8 @@ static void *search_loop(void *arg) {
 }
 
 static void test_many_threads_loading_one_collection_load_it_once(void) {
-  char dir[8192];
-  new_dir(dir, sizeof dir, "herd");
-  akidb_service_t *s = open_service(dir);
-  const char *root = login(s, "", "admin", ADMIN_PASSWORD, 0);
-  const char *boss = setup_docs(s, root, NULL);
+  const char *boss;
+  akidb_service_t *s = start("herd", NULL, &boss);
   path_t p = make_coll(s, boss, "herd", 20);
   patch_tier(s, boss, p, "{\"tier\":\"warm\"}");
   svc_coll_t *e = entry_named(s, "herd");
@@ -164,11 +172,8 @@ static void test_many_threads_loading_one_collection_load_it_once(void) {
 }
 
 static void test_unload_never_happens_under_a_holder(void) {
-  char dir[8192];
-  new_dir(dir, sizeof dir, "holder");
-  akidb_service_t *s = open_service(dir);
-  const char *root = login(s, "", "admin", ADMIN_PASSWORD, 0);
-  const char *boss = setup_docs(s, root, NULL);
+  const char *boss;
+  akidb_service_t *s = start("holder", NULL, &boss);
   path_t p = make_coll(s, boss, "held", 20);
   svc_coll_t *e = entry_named(s, "held");
   svc_coll_t *h1 = svc_registry_peek(&s->reg, &e->id), *h2 = svc_registry_peek(&s->reg, &e->id);
@@ -198,11 +203,8 @@ static void test_unload_never_happens_under_a_holder(void) {
 }
 
 static void test_failed_load_answers_503_and_is_retried(void) {
-  char dir[8192];
-  new_dir(dir, sizeof dir, "fail");
-  akidb_service_t *s = open_service(dir);
-  const char *root = login(s, "", "admin", ADMIN_PASSWORD, 0);
-  const char *boss = setup_docs(s, root, NULL);
+  const char *boss;
+  akidb_service_t *s = start("fail", NULL, &boss);
   path_t p = make_coll(s, boss, "fragile", 20);
   patch_tier(s, boss, p, "{\"tier\":\"warm\"}");
   svc_coll_t *e = entry_named(s, "fragile");
@@ -235,11 +237,8 @@ static void quick_idle(akidb_service_options_t *o) {
 }
 
 static void test_idle_collection_goes_warm_and_comes_back(void) {
-  char dir[8192];
-  new_dir(dir, sizeof dir, "idle");
-  akidb_service_t *s = open_service_with(dir, quick_idle);
-  const char *root = login(s, "", "admin", ADMIN_PASSWORD, 0);
-  const char *boss = setup_docs(s, root, NULL);
+  const char *boss;
+  akidb_service_t *s = start("idle", quick_idle, &boss);
   path_t p = make_coll(s, boss, "sleepy", 20);
   svc_coll_t *e = entry_named(s, "sleepy");
   ASSERT_TRUE(is_resident(e));
@@ -256,11 +255,8 @@ static void manual_passes(akidb_service_options_t *o) {
 }
 
 static void test_budget_unloads_least_recently_used_and_spares_pinned_hot(void) {
-  char dir[8192];
-  new_dir(dir, sizeof dir, "budget");
-  akidb_service_t *s = open_service_with(dir, manual_passes);
-  const char *root = login(s, "", "admin", ADMIN_PASSWORD, 0);
-  const char *boss = setup_docs(s, root, NULL);
+  const char *boss;
+  akidb_service_t *s = start("budget", manual_passes, &boss);
   path_t a = make_coll(s, boss, "aa", 20), b = make_coll(s, boss, "bb", 20);
   path_t c = make_coll(s, boss, "cc", 20);
   patch_tier(s, boss, c, "{\"tier\":\"hot\",\"tier_pinned\":true}");
@@ -290,11 +286,8 @@ static void test_budget_unloads_least_recently_used_and_spares_pinned_hot(void) 
 }
 
 static void test_tier_api_moves_pins_and_audits(void) {
-  char dir[8192];
-  new_dir(dir, sizeof dir, "api");
-  akidb_service_t *s = open_service(dir);
-  const char *root = login(s, "", "admin", ADMIN_PASSWORD, 0);
-  const char *boss = setup_docs(s, root, NULL);
+  const char *boss;
+  akidb_service_t *s = start("api", NULL, &boss);
   path_t p = make_coll(s, boss, "moved", 20);
   svc_coll_t *e = entry_named(s, "moved");
   akidb_response_t r;
@@ -336,11 +329,10 @@ static void test_tier_api_moves_pins_and_audits(void) {
 }
 
 static void test_pinned_hot_loads_at_start(void) {
+  const char *boss;
+  akidb_service_t *s = start("pinstart", NULL, &boss);
   char dir[8192];
-  new_dir(dir, sizeof dir, "pinstart");
-  akidb_service_t *s = open_service(dir);
-  const char *root = login(s, "", "admin", ADMIN_PASSWORD, 0);
-  const char *boss = setup_docs(s, root, NULL);
+  new_dir(dir, sizeof dir, "pinstart"); /* the same directory, to reopen */
   path_t p = make_coll(s, boss, "always", 20);
   make_coll(s, boss, "sometimes", 20);
   patch_tier(s, boss, p, "{\"tier_pinned\":true}");
