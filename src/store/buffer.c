@@ -10,8 +10,10 @@
  * chunks are freed whole once all BUF_CHUNK items are. Every layout change
  * (reserve, append, release) happens under the collection's lock held for
  * writing, so readers of labels and vectors hold it for reading (indexers
- * copy a claimed item's vector while they hold it). Every block is charged
- * to the buffer's memory account. Memory only: no durability.
+ * copy a claimed item's vector while they hold it). While a checkpoint
+ * view is taken (abuf_pin), arrays that growth replaces are kept until
+ * abuf_unpin, since the view streams vectors from them. Every block is
+ * charged to the buffer's memory account. Memory only: no durability.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -45,10 +47,40 @@ static void chunk_free(abuf_t *b, buf_chunk_t *ch) {
 }
 
 void abuf_free(abuf_t *b) {
+  abuf_unpin(b);
   for (uint64_t i = 0; i < b->n_chunks; i++) chunk_free(b, b->chunks[i]);
   mem_free(b->mem, b->chunks);
   b->chunks = NULL;
   b->n_chunks = b->cap_chunks = 0;
+}
+
+/* Frees an array a chunk no longer uses, or keeps it while a checkpoint
+ * view may read it (pinned). False when out of memory to keep it. */
+static bool retire(abuf_t *b, void *p) {
+  if (!p) return true;
+  if (!b->pinned) {
+    mem_free(b->mem, p);
+    return true;
+  }
+  if (b->n_kept == b->cap_kept) {
+    size_t cap = b->cap_kept ? 2 * b->cap_kept : 8;
+    void **k = mem_realloc(b->mem, b->kept, cap * sizeof *k);
+    if (!k) return false;
+    b->kept = k;
+    b->cap_kept = cap;
+  }
+  b->kept[b->n_kept++] = p;
+  return true;
+}
+
+void abuf_pin(abuf_t *b) { b->pinned = true; }
+
+void abuf_unpin(abuf_t *b) {
+  for (size_t i = 0; i < b->n_kept; i++) mem_free(b->mem, b->kept[i]);
+  mem_free(b->mem, b->kept);
+  b->kept = NULL;
+  b->n_kept = b->cap_kept = 0;
+  b->pinned = false;
 }
 
 /* Grows a chunk's arrays so they hold its items base .. hi-1 (hi <= BUF_CHUNK):
@@ -73,8 +105,11 @@ static int chunk_room(abuf_t *b, buf_chunk_t *ch, uint32_t hi) {
     memcpy(l, ch->labels, (size_t)ch->cap * sizeof *l);
   }
   memset((char *)v + old_v, 0, vbytes - old_v); /* padding lanes stay zero */
-  mem_free(b->mem, ch->vecs);
-  mem_free(b->mem, ch->labels);
+  if (!retire(b, ch->vecs) || !retire(b, ch->labels)) {
+    mem_free(b->mem, v);
+    mem_free(b->mem, l);
+    return AKIDB_ENOMEM;
+  }
   ch->vecs = v;
   ch->labels = l;
   ch->cap = cap;

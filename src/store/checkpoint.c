@@ -135,6 +135,7 @@ static int view_take(akidb_collection_t *c, ck_view_t *v) {
   if (!rc) {
     c->n_retired = 0;
     c->pin_below = v->next_label;
+    abuf_pin(&c->buf); /* the view points into the chunks' vector arrays */
   }
   pthread_rwlock_unlock(&c->lock);
   pthread_mutex_unlock(&c->apply_lock);
@@ -155,6 +156,7 @@ static void view_release(akidb_collection_t *c, ck_view_t *v) {
   c->pin_below = 0;
   c->retired = NULL;
   c->n_retired = 0;
+  abuf_unpin(&c->buf);
   pthread_rwlock_unlock(&c->lock);
   for (size_t i = 0; i < n; i++) free(retired[i]);
   free(retired);

@@ -149,6 +149,9 @@ typedef struct {
   uint64_t claim; /* next position an indexer looks at (claim_lock) */
   _Atomic uint64_t pending; /* items PENDING or INDEXING */
   akidb_memacct_t *mem;     /* charged for chunks and their arrays */
+  bool pinned;      /* a checkpoint view points into the arrays: growth keeps the old ones */
+  void **kept;      /* arrays replaced while pinned, freed by abuf_unpin */
+  size_t n_kept, cap_kept;
 } abuf_t;
 
 void abuf_init(abuf_t *b, uint32_t dim, akidb_memacct_t *mem);
@@ -179,6 +182,10 @@ static inline uint64_t abuf_label(const abuf_t *b, uint64_t pos) {
   const buf_chunk_t *ch = abuf_chunk(b, pos);
   return ch->labels[pos % BUF_CHUNK - ch->base];
 }
+/* While pinned, arrays that growth replaces stay allocated (a checkpoint
+ * view streams from them); abuf_unpin frees them. Caller holds lock (write). */
+void abuf_pin(abuf_t *b);
+void abuf_unpin(abuf_t *b);
 /* Frees leading chunks whose items are all INDEXED or DEAD, and the arrays
  * of any other chunk whose appended items all are. Caller holds lock (write). */
 void abuf_release_done(abuf_t *b);
