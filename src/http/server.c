@@ -114,6 +114,16 @@ static bool ensure(char **buf, size_t *cap, size_t need) {
   return true;
 }
 
+/* Grows *buf to exactly `need` bytes (when larger). */
+static bool exact_reserve(char **buf, size_t *cap, size_t need) {
+  if (need <= *cap) return true;
+  char *p = realloc(*buf, need);
+  if (!p) return false;
+  *buf = p;
+  *cap = need;
+  return true;
+}
+
 static double seconds_since(const struct timespec *t0) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -270,6 +280,10 @@ static enum MHD_Result request_begin(conn_t *cs, struct MHD_Connection *c, const
   if (length > s->limits.max_body_bytes) return respond_too_large(cs, c);
   const char *ct = header(c, "Content-Type");
   if (!http_content_type_ok(ct)) return respond_bad_type(cs, c, ct);
+  /* A known length is reserved once: no doubling copies of a large body
+   * (and no buffer twice its size) while it arrives. */
+  if (cl && length > cs->body_cap && !exact_reserve(&cs->body, &cs->body_cap, (size_t)length))
+    return respond_error(cs, c, AKIDB_ST_INTERNAL, "out of memory for the request body", NULL, 0);
   return MHD_YES;
 }
 
