@@ -360,10 +360,16 @@ static int id_set_add(id_set_t *s, const akidb_uuid_t *id) {
   return AKIDB_OK;
 }
 
+static int compare_ids(const void *a, const void *b) { return akidb_uuid_compare(a, b); }
+
+/* Sorts the set so id_set_has can search it (10,000 collections: one sort,
+ * not 10,000 scans of 10,000). */
+static void id_set_sort(id_set_t *s) {
+  if (s->n) qsort(s->ids, s->n, sizeof *s->ids, compare_ids);
+}
+
 static bool id_set_has(const id_set_t *s, const akidb_uuid_t *id) {
-  for (size_t i = 0; i < s->n; i++)
-    if (akidb_uuid_compare(&s->ids[i], id) == 0) return true;
-  return false;
+  return s->n && bsearch(id, s->ids, s->n, sizeof *s->ids, compare_ids) != NULL;
 }
 
 /* The last database and tenant looked up (collections are listed in id
@@ -437,7 +443,10 @@ int akidb_service_load(akidb_service_t *s, size_t *n_loaded, char *err, size_t e
     akidb_collection_meta_list_free(&list);
     if (rc || !more) break;
   }
-  if (!rc) remove_orphans(s, &known);
+  if (!rc) {
+    id_set_sort(&known);
+    remove_orphans(s, &known);
+  }
   free(known.ids);
   if (n_loaded) *n_loaded = loaded;
   if (!rc) {
