@@ -61,10 +61,13 @@ int akidb_pool_create(uint32_t threads, akidb_pool_t **out, char *err, size_t er
  * frees the pool. Jobs still in it must not be used with it again. NULL ok. */
 void akidb_pool_destroy(akidb_pool_t *p);
 
-/* The process-wide pool used by collections opened without one (one worker
- * per CPU), started on first use and never destroyed. NULL if it could not
- * start. */
-akidb_pool_t *akidb_pool_default(void);
+/* The process-wide pool of collections opened without one (one worker per
+ * CPU): acquire starts it for its first user (NULL if it could not start),
+ * release stops it when its last user leaves, so a process with no open
+ * collection has no worker thread (it may fork safely). Release must not
+ * be called from one of its own workers. */
+akidb_pool_t *akidb_pool_default_acquire(void);
+void akidb_pool_default_release(void);
 
 uint32_t akidb_pool_threads(const akidb_pool_t *p);
 

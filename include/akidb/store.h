@@ -76,7 +76,8 @@ typedef struct {
   uint32_t backpressure_wait_ms;  /* how long a write waits for room; default 1000 */
   bool background;                /* index, checkpoint and compact on the worker pool (default
                                      true); false: the caller drives akidb_collection_index_pending */
-  akidb_pool_t *pool;             /* the worker pool; NULL: akidb_pool_default() */
+  akidb_pool_t *pool;             /* the worker pool; NULL: the process-wide default
+                                     (akidb_pool_default_acquire, released at close) */
   akidb_log_fn log;               /* NULL: messages go to stderr */
   void *log_ctx;
   const akidb_vfs_t *vfs;         /* every file of the collection goes through it

@@ -260,6 +260,7 @@ void akidb_pool_destroy(akidb_pool_t *p) {
 
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
 static akidb_pool_t *default_pool;
+static uint64_t default_users;
 static bool default_atfork;
 
 /* A forked child has none of the parent's workers: it abandons the
@@ -268,15 +269,28 @@ static void default_forget_in_child(void) {
   pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
   default_lock = fresh;
   default_pool = NULL;
+  default_users = 0;
 }
 
-akidb_pool_t *akidb_pool_default(void) {
+akidb_pool_t *akidb_pool_default_acquire(void) {
   pthread_mutex_lock(&default_lock);
   if (!default_atfork) default_atfork = pthread_atfork(NULL, NULL, default_forget_in_child) == 0;
   if (!default_pool) akidb_pool_create(0, &default_pool, NULL, 0);
   akidb_pool_t *p = default_pool;
+  if (p) default_users++;
   pthread_mutex_unlock(&default_lock);
   return p;
+}
+
+void akidb_pool_default_release(void) {
+  pthread_mutex_lock(&default_lock);
+  akidb_pool_t *stop = NULL;
+  if (default_users && --default_users == 0) {
+    stop = default_pool;
+    default_pool = NULL;
+  }
+  pthread_mutex_unlock(&default_lock);
+  akidb_pool_destroy(stop); /* no user left: no thread stays behind */
 }
 
 uint32_t akidb_pool_threads(const akidb_pool_t *p) { return p->n_threads; }

@@ -343,13 +343,16 @@ void maintain_note_write(akidb_collection_t *c, bool deleted) {
 }
 
 int maintain_start(akidb_collection_t *c, char *err, size_t errlen) {
-  akidb_pool_t *pool = c->opt.pool ? c->opt.pool : akidb_pool_default();
+  akidb_pool_t *pool = c->opt.pool ? c->opt.pool : akidb_pool_default_acquire();
   if (!pool) {
     SAY("cannot start the worker pool");
     return AKIDB_ENOMEM;
   }
   c->index_jobs = mem_calloc(&c->mem, c->opt.index_threads, sizeof *c->index_jobs);
-  if (!c->index_jobs) return AKIDB_ENOMEM;
+  if (!c->index_jobs) {
+    if (!c->opt.pool) akidb_pool_default_release();
+    return AKIDB_ENOMEM;
+  }
   c->n_index_jobs = c->opt.index_threads;
   for (uint32_t i = 0; i < c->n_index_jobs; i++) akidb_job_init(&c->index_jobs[i], index_slice, c);
   akidb_job_init(&c->maint_job, maintain_slice, c);
@@ -369,4 +372,5 @@ void maintain_stop(akidb_collection_t *c) {
   akidb_pool_cancel(c->pool, &c->maint_job);
   akidb_pool_cancel(c->pool, &c->sync_job);
   c->pool = NULL;
+  if (!c->opt.pool) akidb_pool_default_release();
 }

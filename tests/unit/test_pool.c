@@ -287,6 +287,23 @@ static void test_threads_do_not_grow_with_collections(void) {
 
 static void exact_zero(akidb_collection_options_t *o) { o->exact_below = 0; }
 
+static void test_default_pool_runs_only_while_collections_use_it(void) {
+  char root[8192];
+  tmpdir_path(root, sizeof root, "test_pool", "pool-default");
+  int before = thread_count();
+  akidb_collection_t *a, *b;
+  open_in(root, "a", NULL, 8, &a, exact_zero); /* no pool given: the default one */
+  open_in(root, "b", NULL, 8, &b, exact_zero);
+  int with = thread_count();
+  ASSERT_GE(with, before + 1);
+  upsert_range(a, 8, 0, 10);
+  akidb_collection_wait_indexed(a);
+  ASSERT_OK(akidb_collection_close(a, NULL, 0));
+  ASSERT_EQ_INT(thread_count(), with); /* b still uses it */
+  ASSERT_OK(akidb_collection_close(b, NULL, 0));
+  ASSERT_EQ_INT(thread_count(), before); /* no thread left behind (a fork is safe) */
+}
+
 static void interval_sync(akidb_collection_options_t *o) {
   o->durability = AKIDB_DURABILITY_INTERVAL;
   o->fsync_interval_ms = 20;
@@ -388,6 +405,7 @@ CHECK_MAIN(CHECK_CASE(test_submitting_a_queued_job_runs_it_once),
            CHECK_CASE(test_cancel_waits_for_the_running_slice_and_refuses_more),
            CHECK_CASE(test_pool_refuses_too_many_threads),
            CHECK_CASE(test_threads_do_not_grow_with_collections),
+           CHECK_CASE(test_default_pool_runs_only_while_collections_use_it),
            CHECK_CASE(test_large_ingest_does_not_starve_a_small_collection),
            CHECK_CASE(test_interval_durability_syncs_on_the_pool_without_a_thread),
            CHECK_CASE(test_writes_past_the_pending_bound_are_refused_then_admitted))
