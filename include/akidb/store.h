@@ -76,6 +76,9 @@ typedef struct {
   uint32_t backpressure_wait_ms;  /* how long a write waits for room; default 1000 */
   bool background;                /* index, checkpoint and compact on the worker pool (default
                                      true); false: the caller drives akidb_collection_index_pending */
+  bool caller_locks;              /* the caller guarantees that no one else opens this
+                                     directory (the server locks its data directory once):
+                                     no lock of its own, one file descriptor fewer */
   akidb_pool_t *pool;             /* the worker pool; NULL: the process-wide default
                                      (akidb_pool_default_acquire, released at close) */
   akidb_log_fn log;               /* NULL: messages go to stderr */

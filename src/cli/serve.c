@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -323,9 +324,21 @@ static void tune_allocator(void) {
 #endif
 }
 
+/* Every resident collection holds a file (its log segment): raise the soft
+ * limit on open files to the hard one, and say what it is. */
+static void raise_open_files(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
 /* The serving part, once configured: returns the exit code. */
 static int run(config_t *cfg) {
   tune_allocator();
+  raise_open_files();
   char err[ERR_LEN] = "";
   sigset_t stop;
   stop_signals(&stop);

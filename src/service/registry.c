@@ -163,6 +163,7 @@ static void fill_options(const akidb_service_t *s, const svc_coll_t *e,
   o->durability = s->opt.durability;
   o->fsync_interval_ms = s->opt.fsync_interval_ms;
   o->pool = s->pool;
+  o->caller_locks = true; /* the service holds the data directory's lock */
   o->index_threads = s->pool ? akidb_pool_threads(s->pool) : 1;
   if (s->opt.index_threads && s->opt.index_threads < o->index_threads)
     o->index_threads = s->opt.index_threads;

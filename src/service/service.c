@@ -273,7 +273,22 @@ static int open_paths(akidb_service_t *s, char *err, size_t errlen) {
   s->db_path = s->opt.db_path && *s->opt.db_path ? strdup(s->opt.db_path)
                                                  : join(s->opt.data_dir, "akidb.db");
   if (!s->data_dir || !s->coll_dir || !s->db_path) return AKIDB_ENOMEM;
-  return mkdir_p(s->coll_dir, err, errlen);
+  int rc = mkdir_p(s->coll_dir, err, errlen);
+  if (rc) return rc;
+  /* One lock for every collection of the data directory (they then hold
+   * none of their own: one file descriptor each instead of two). */
+  const akidb_vfs_t *vfs = akidb_vfs_local();
+  int e = vfs->lock_dir(vfs->ctx, s->coll_dir, &s->dir_lock);
+  if (e == EWOULDBLOCK) {
+    snprintf(err, errlen, "another process (a second akidb serve?) is using the data directory "
+             "%s; stop it or choose another --data-dir", s->data_dir);
+    return AKIDB_ECONFLICT;
+  }
+  if (e) {
+    snprintf(err, errlen, "cannot lock %s: %s", s->coll_dir, strerror(e));
+    return AKIDB_EIO;
+  }
+  return AKIDB_OK;
 }
 
 static int bootstrap(akidb_service_t *s, akidb_bootstrap_t *boot, char *err, size_t errlen) {
@@ -488,6 +503,7 @@ int akidb_service_close(akidb_service_t *s, char *err, size_t errlen) {
   svc_tier_stop(s);
   int rc = svc_registry_free(&s->reg, err, errlen);
   akidb_pool_destroy(s->pool);
+  if (s->dir_lock) akidb_vfs_local()->close(akidb_vfs_local()->ctx, s->dir_lock);
   akidb_auth_close(s->auth);
   akidb_catalog_close(s->cat);
   pthread_mutex_destroy(&s->buckets.lock);

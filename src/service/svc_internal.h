@@ -138,6 +138,7 @@ struct akidb_service {
   svc_buckets_t buckets;
   atomic_bool ready;
   akidb_pool_t *pool;   /* every collection's background work */
+  akidb_vfs_file_t *dir_lock; /* exclusive lock of <data_dir>/collections */
   akidb_job_t tier_job; /* tier.c */
   _Atomic uint64_t memory_budget; /* starts as opt.memory_budget_bytes; 0 = unlimited */
   atomic_bool scanned;  /* akidb_service_load has listed every collection */

@@ -621,7 +621,8 @@ static int open_log(akidb_collection_t *c, akidb_open_report_t *rep, char *err, 
                       .vfs = c->vfs,
                       .mem = &c->mem,
                       /* with background work, the pool runs the interval syncs */
-                      .external_timer = c->opt.background};
+                      .external_timer = c->opt.background,
+                      .caller_locks = c->opt.caller_locks};
   wal_open_stats_t st;
   memset(&st, 0, sizeof st);
   if ((rc = wal_open(path, &wo, &c->wal, &st, err, errlen))) return rc;

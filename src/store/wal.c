@@ -627,6 +627,7 @@ static int open_dir(wal_t *w, char *err, size_t errlen) {
     SAY("cannot create the WAL directory %s: %s", w->dir, strerror(e));
     return AKIDB_EIO;
   }
+  if (w->opt.caller_locks) return AKIDB_OK;
   e = w->vfs->lock_dir(w->vfs->ctx, w->dir, &w->dir_lock);
   if (e == EWOULDBLOCK) {
     SAY("the WAL in %s is already open (its directory lock is held): %s", w->dir, strerror(e));

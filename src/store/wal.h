@@ -49,6 +49,8 @@ typedef struct {
   const akidb_vfs_t *vfs; /* every file operation goes through it; NULL: the
                              local filesystem. Must outlive the log. */
   struct akidb_memacct *mem; /* charged for the log's long-lived memory; may be NULL */
+  int caller_locks;       /* non-zero: the caller guarantees that nobody else opens this
+                             log (no directory lock, one file descriptor fewer) */
   int external_timer;     /* WAL_SYNC_INTERVAL: non-zero = no thread of its own; the
                              owner calls wal_sync_unsynced every interval_ms while
                              writes come (the store does it on the worker pool) */

@@ -343,6 +343,25 @@ static void test_pinned_hot_loads_at_start(void) {
   ASSERT_OK(akidb_service_close(s, NULL, 0));
 }
 
+static void test_a_second_service_on_the_same_data_directory_is_refused(void) {
+  const char *boss;
+  akidb_service_t *s = start("twice", NULL, &boss);
+  char dir[8192];
+  new_dir(dir, sizeof dir, "twice");
+  akidb_service_options_t o;
+  akidb_service_options_default(&o);
+  o.data_dir = dir;
+  o.admin_password = ADMIN_PASSWORD;
+  akidb_service_t *other = NULL;
+  char err[512] = "";
+  ASSERT_EQ_INT(akidb_service_open(&o, &other, NULL, err, sizeof err), AKIDB_ECONFLICT);
+  ASSERT_TRUE(other == NULL);
+  ASSERT_STR_CONTAINS(err, "is using the data directory");
+  ASSERT_OK(akidb_service_close(s, NULL, 0));
+  ASSERT_OK(akidb_service_open(&o, &other, NULL, err, sizeof err)); /* free again */
+  ASSERT_OK(akidb_service_close(other, NULL, 0));
+}
+
 CHECK_MAIN(CHECK_CASE(test_start_opens_no_collection),
            CHECK_CASE(test_many_threads_loading_one_collection_load_it_once),
            CHECK_CASE(test_unload_never_happens_under_a_holder),
@@ -350,4 +369,5 @@ CHECK_MAIN(CHECK_CASE(test_start_opens_no_collection),
            CHECK_CASE(test_idle_collection_goes_warm_and_comes_back),
            CHECK_CASE(test_budget_unloads_least_recently_used_and_spares_pinned_hot),
            CHECK_CASE(test_tier_api_moves_pins_and_audits),
-           CHECK_CASE(test_pinned_hot_loads_at_start))
+           CHECK_CASE(test_pinned_hot_loads_at_start),
+           CHECK_CASE(test_a_second_service_on_the_same_data_directory_is_refused))
