@@ -391,11 +391,13 @@ int checkpoint_write(akidb_collection_t *c, char *err, size_t errlen) {
     SAY("checkpoint stopped by the test hook");
     return AKIDB_EIO;
   }
-  remove_other_checkpoints(c, name);
+  /* The roll holds the log's lock for two small syncs: done before the
+   * large unlinks below keep the file system's journal busy. */
   char why[512] = "";
   if (wal_roll(c->wal, why, sizeof why) || wal_remove_upto(c->wal, seq, why, sizeof why))
     store_log(c, AKIDB_LOG_WARN, "checkpoint at seq %llu written, but old log segments stay: %s",
               (unsigned long long)seq, why);
+  remove_other_checkpoints(c, name);
   store_log(c, AKIDB_LOG_DEBUG,
             "checkpoint at seq %llu: %llu bytes in %.3f s (writes paused %.1f ms for its view)",
             (unsigned long long)seq, (unsigned long long)size,

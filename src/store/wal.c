@@ -1010,30 +1010,49 @@ int wal_roll(wal_t *w, char *err, size_t errlen) {
 
 /* ------------------------------------------------------------- removal -- */
 
+/* Detaches the closed segments whose records all have seq <= upto_seq from
+ * the log (lock held): their paths go to *paths (malloc'd, *n of them). */
+static int detach_upto(wal_t *w, uint64_t upto_seq, char (**paths)[PATH_BYTES], size_t *n) {
+  size_t k = 0;
+  while (k + 1 < w->n_segs && w->segs[k].last_seq <= upto_seq) k++;
+  *n = 0;
+  *paths = NULL;
+  if (k == 0) return AKIDB_OK;
+  if (!(*paths = malloc(k * sizeof **paths))) return AKIDB_ENOMEM;
+  uint64_t freed = 0;
+  for (size_t i = 0; i < k; i++) {
+    seg_path(w, w->segs[i].first_seq, (*paths)[i], PATH_BYTES);
+    freed += w->segs[i].bytes;
+  }
+  memmove(w->segs, w->segs + k, (w->n_segs - k) * sizeof *w->segs);
+  w->n_segs -= k;
+  atomic_fetch_sub(&w->size_a, freed);
+  *n = k;
+  return AKIDB_OK;
+}
+
+/* Unlinking large files and syncing the directory can take long while the
+ * file system is busy (a checkpoint was just written): appends must not
+ * wait for it, so only the segment table changes under the lock. The
+ * detached segments are covered by a durable checkpoint, so a crash before
+ * or after each unlink is harmless (a leftover is below the checkpoint's
+ * seq and is never replayed). */
 int wal_remove_upto(wal_t *w, uint64_t upto_seq, char *err, size_t errlen) {
   if (!w) return AKIDB_EINVAL;
+  char(*paths)[PATH_BYTES];
+  size_t n;
   pthread_mutex_lock(&w->lock);
-  size_t k = 0;
-  uint64_t freed = 0;
-  int rc = AKIDB_OK;
-  for (; k + 1 < w->n_segs && w->segs[k].last_seq <= upto_seq; k++) {
-    char path[PATH_BYTES];
-    seg_path(w, w->segs[k].first_seq, path, sizeof path);
-    int e = w->vfs->remove(w->vfs->ctx, path);
-    if (e && e != ENOENT) {
-      SAY("cannot remove WAL segment %s: %s", path, strerror(e));
-      rc = AKIDB_EIO;
-      break;
-    }
-    freed += w->segs[k].bytes;
-  }
-  if (k > 0) {
-    memmove(w->segs, w->segs + k, (w->n_segs - k) * sizeof *w->segs);
-    w->n_segs -= k;
-    atomic_fetch_sub(&w->size_a, freed);
-    if (!rc) rc = sync_wal_dir(w, err, errlen);
-  }
+  int rc = detach_upto(w, upto_seq, &paths, &n);
   pthread_mutex_unlock(&w->lock);
+  for (size_t i = 0; i < n && rc == AKIDB_OK; i++) {
+    int e = w->vfs->remove(w->vfs->ctx, paths[i]);
+    if (e && e != ENOENT) {
+      SAY("cannot remove WAL segment %s: %s", paths[i], strerror(e));
+      rc = AKIDB_EIO;
+    }
+  }
+  if (n && rc == AKIDB_OK) rc = sync_wal_dir(w, err, errlen);
+  free(paths);
   return rc;
 }
 
