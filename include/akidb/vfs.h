@@ -100,10 +100,12 @@ typedef struct akidb_vfs {
    * returned handle is closed (close is the table's close). EWOULDBLOCK if
    * another holder (this or another process) has it. */
   int (*lock_dir)(void *ctx, const char *dir, akidb_vfs_file_t **out);
-  /* A hint: start writing bytes [off, off + len) back to storage without
-   * waiting, so a large file's final sync is not one burst that stalls
-   * other writers' syncs. Promises nothing about durability. May be NULL
-   * in a table (akidb_vfs_writeback then does nothing). */
+  /* Pacing for a large sequential write: waits until the write-back of the
+   * bytes before `off` that was started earlier is done, then starts
+   * writing bytes [off, off + len) back to storage, so at most one window
+   * is in flight and other writers' syncs (the logs') never queue behind a
+   * whole checkpoint. Promises nothing about durability. May be NULL in a
+   * table (akidb_vfs_writeback then does nothing). */
   int (*writeback)(void *ctx, akidb_vfs_file_t *f, uint64_t off, uint64_t len);
 } akidb_vfs_t;
 

@@ -171,8 +171,13 @@ static int local_lock_dir(void *ctx, const char *dir, akidb_vfs_file_t **out) {
   return wrap_fd(fd, out);
 }
 
+/* Paces a large write: waits until the write-back started for the bytes
+ * before `off` is done (so at most one window is in flight and the device
+ * queue stays short for other files' syncs), then starts [off, off + len). */
 static int local_writeback(void *ctx, akidb_vfs_file_t *f, uint64_t off, uint64_t len) {
   (void)ctx;
+  if (off > 0 && sync_file_range(f->fd, 0, (off_t)off, SYNC_FILE_RANGE_WAIT_BEFORE))
+    return last_error();
   return sync_file_range(f->fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE) ? last_error() : 0;
 }
 
