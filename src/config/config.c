@@ -15,11 +15,8 @@
 #include <strings.h>
 
 #include "akidb/errors.h"
-<<<<<<< HEAD
-#include "akidb/pool.h"
-=======
 #include "akidb/index.h" /* the engine's bounds: AKIDB_K_MAX, AKIDB_HNSW_EF_SEARCH_MAX, ... */
->>>>>>> fixes
+#include "akidb/pool.h"
 #include "config/config.h"
 
 _Static_assert(sizeof(akidb_durability_t) == sizeof(int), "enum fields are stored as int");
