@@ -650,6 +650,7 @@ typedef struct {
   bool ckpt_seen;
   dist_t up[3], up_in[3]; /* A, B (same tenant), C (tenant 1) */
   size_t up_errors[3];
+  double up_worst_at_s[3]; /* when the slowest write was sent, s after the checkpoint began */
   double ckpt_file_mib;
   double stop_last_s;
 } report_t;
@@ -1285,6 +1286,11 @@ static void measure_writers(const tenants_t *t, const char *dir, report_t *rep) 
   rep->ckpt_end_s = (end - t0) / 1e6;
   rep->ckpt_s = rep->ckpt_seen ? (end - wt.start_us) / 1e6 : 0;
   for (int i = 0; i < 3; i++) {
+    size_t worst = 0;
+    for (size_t k = 1; k < w[i].n; k++)
+      if (w[i].ms[k] > w[i].ms[worst]) worst = k;
+    rep->up_worst_at_s[i] =
+        w[i].n && rep->ckpt_seen ? (w[i].t_us[worst] - wt.start_us) / 1e6 : 0;
     if (rep->ckpt_seen) rep->up_in[i] = window_dist(&w[i], wt.start_us, end);
     rep->up[i] = summarise(w[i].ms, w[i].n);
     rep->up_errors[i] = w[i].errors;
@@ -1542,7 +1548,9 @@ static void write_ckpt(FILE *f, const report_t *r) {
     fprintf(f, "| %s | overlapping the checkpoint | %zu | %.2f | %.2f | %.2f | — |\n", names[i],
             r->up_in[i].n, r->up_in[i].p50, r->up_in[i].p99, r->up_in[i].max);
   }
-  fprintf(f, "\n");
+  fprintf(f, "\nThe slowest write of each writer was sent at %+.2f s (A), %+.2f s (B), %+.2f s "
+             "(C) from the checkpoint's start (the window above lasted %.2f s).\n\n",
+          r->up_worst_at_s[0], r->up_worst_at_s[1], r->up_worst_at_s[2], r->ckpt_s);
   fprintf(f, "Server threads at the end of this phase: %.0f. The last server stopped (SIGTERM, "
              "final checkpoints) in %.1f s.\n\n",
           r->threads_end, r->stop_last_s);
