@@ -7,15 +7,18 @@
 #               aarch64 under qemu)
 #   make bench  build bench/ann with hnswlib and FAISS and write bench/results/
 #               (ann.md, storage.md from bench/storage, catalog.md from
-#               bench/catalog, server.md from bench/server against `akidb serve`)
+#               bench/catalog, server.md from bench/server against `akidb serve`,
+#               tenants.md from bench/tenants)
 #   make crash-long     1,000 kill -9 cycles of the storage crash loop
 #   make bench-storage  only the storage benchmark (bench/results/storage.md)
 #   make bench-catalog  only the catalog benchmark (bench/results/catalog.md)
 #   make bench-server   only the REST server benchmark (bench/results/server.md)
+#   make bench-tenants  only the many-tenants benchmark (bench/results/tenants.md)
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test bench clean crash-long bench-storage bench-catalog bench-server
+.PHONY: all deps build run test bench clean crash-long bench-storage bench-catalog bench-server \
+        bench-tenants
 
 all: build
 
@@ -39,11 +42,13 @@ test: deps
 
 bench: deps
 	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF -DAKIDB_SERVER=ON >/dev/null
-	@cmake --build build/bench -j $(JOBS) --target ann storage catalog_bench akidb server_bench
+	@cmake --build build/bench -j $(JOBS) --target ann storage catalog_bench akidb server_bench \
+	  tenants_bench
 	./build/bench/bench/ann --out bench/results/ann.md
 	./build/bench/bench/storage --out bench/results/storage.md
 	./build/bench/bench/catalog --out bench/results/catalog.md
 	./build/bench/bench/server --akidb build/bench/akidb --out bench/results/server.md
+	./build/bench/bench/tenants --akidb build/bench/akidb --out bench/results/tenants.md
 
 bench-storage: deps
 	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF >/dev/null
@@ -59,6 +64,11 @@ bench-server: deps
 	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF -DAKIDB_SERVER=ON >/dev/null
 	@cmake --build build/bench -j $(JOBS) --target akidb server_bench
 	./build/bench/bench/server --akidb build/bench/akidb --out bench/results/server.md
+
+bench-tenants: deps
+	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF -DAKIDB_SERVER=ON >/dev/null
+	@cmake --build build/bench -j $(JOBS) --target akidb tenants_bench
+	./build/bench/bench/tenants --akidb build/bench/akidb --out bench/results/tenants.md
 
 crash-long: deps
 	@cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
