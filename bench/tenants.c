@@ -78,6 +78,8 @@
 #define TARGET_WARM_P99_MS 25.0
 #define TARGET_HOT_P99_MS 1.0
 #define TARGET_LOAD768_S 1.0
+#define LOAD_REPEATS 3 /* loads of the warm 768-d collection from the page cache */
+_Static_assert(LOAD_REPEATS == 3, "the report prints three loads");
 #define TARGET_UPSERT_MAX_MS 50.0
 
 /* Server settings this run passes in its config file. */
@@ -637,6 +639,7 @@ typedef struct {
   /* 6 */
   uint32_t big768;
   double big768_ingest_s, big768_index_s, big768_unload_s, load_warm_s, load_cold_s;
+  double load_warm_runs[LOAD_REPEATS]; /* each load from the page cache; load_warm_s: median */
   long long big768_memory, big768_pending;
   double big768_rss_before, big768_rss_indexed, big768_rss_unloaded; /* MiB */
   bool cold_dropped;
@@ -1138,8 +1141,14 @@ static void phase_big768(const options_t *o, tenants_t *t, report_t *rep) {
   char dir[PATH_MAX * 2];
   snprintf(dir, sizeof dir, "%s/collections/%s", g_srv.data, ci.id);
   rep->big768_disk_mib = (double)dir_bytes(dir) / MIB;
-  rep->load_warm_s = first_search(&c, tok, "big768", 768);
-  patch_tier(&c, tok, "big768", "warm");
+  for (int i = 0; i < LOAD_REPEATS; i++) { /* unload again, load again */
+    rep->load_warm_runs[i] = first_search(&c, tok, "big768", 768);
+    patch_tier(&c, tok, "big768", "warm");
+  }
+  double sorted[LOAD_REPEATS];
+  memcpy(sorted, rep->load_warm_runs, sizeof sorted);
+  qsort(sorted, LOAD_REPEATS, sizeof *sorted, cmp_double);
+  rep->load_warm_s = sorted[LOAD_REPEATS / 2];
   rep->cold_dropped = drop_caches(rep->cold_note, sizeof rep->cold_note);
   if (rep->cold_dropped) rep->load_cold_s = first_search(&c, tok, "big768", 768);
   printf("  load from page cache %.3f s, after drop %.3f s (%s)\n", rep->load_warm_s,
@@ -1391,7 +1400,8 @@ static void write_acceptance(FILE *f, const report_t *r, const options_t *o) {
   fprintf(f, "| hot-collection search p99 < %.0f ms | %.3f ms (%zu errors) | %s |\n",
           TARGET_HOT_P99_MS, r->hot.p99, r->hot_errors,
           yes_no(r->hot.p99 < TARGET_HOT_P99_MS && r->hot_errors == 0));
-  fprintf(f, "| warm %u × 768 collection loaded < %.0f s from the page cache | %.3f s | %s |\n",
+  fprintf(f, "| warm %u × 768 collection loaded < %.0f s from the page cache | %.3f s (median "
+             "of 3) | %s |\n",
           r->big768, TARGET_LOAD768_S, r->load_warm_s, yes_no(r->load_warm_s < TARGET_LOAD768_S));
   double mx = 0;
   size_t errs = 0;
@@ -1509,10 +1519,11 @@ static void write_big(FILE *f, const report_t *r) {
              "unloaded it (final checkpoint) in %.2f s; its directory holds %.1f MiB. Then the "
              "first search (k = 10) was timed: it includes the whole load.\n\n"
              "| page cache | first search (s) | target < 1 s |\n|---|--:|---|\n"
-             "| warm | %.3f | %s |\n",
+             "| warm (median of %d loads: %.3f, %.3f, %.3f s) | %.3f | %s |\n",
           r->big768, r->big768_ingest_s, r->big768_index_s,
           r->big768_pending ? " — **still pending when the driver stopped waiting**" : "",
-          (double)r->big768_memory / MIB, r->big768_unload_s, r->big768_disk_mib, r->load_warm_s,
+          (double)r->big768_memory / MIB, r->big768_unload_s, r->big768_disk_mib, LOAD_REPEATS,
+          r->load_warm_runs[0], r->load_warm_runs[1], r->load_warm_runs[2], r->load_warm_s,
           yes_no(r->load_warm_s < TARGET_LOAD768_S));
   if (r->cold_dropped)
     fprintf(f, "| dropped | %.3f | — |\n\n", r->load_cold_s);
