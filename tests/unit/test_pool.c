@@ -219,8 +219,15 @@ static void test_pool_refuses_too_many_threads(void) {
 
 /* ----------------------------------------------------- with collections -- */
 
-/* Threads of this process (under qemu-user, the emulator's own helper
- * threads come and go too: tests compare with <=, not ==). */
+/* Whether thread counts can be compared: under qemu-user (the test runner
+ * sets QEMU_CPU) the emulator's own helper threads come and go. */
+static bool threads_countable(void) {
+  if (!getenv("QEMU_CPU")) return true;
+  fprintf(stderr, "     (thread counts not compared under qemu-user)\n");
+  return false;
+}
+
+/* Threads of this process. */
 static int thread_count(void) {
   DIR *d = opendir("/proc/self/task");
   int n = 0;
@@ -277,9 +284,10 @@ static void test_threads_do_not_grow_with_collections(void) {
     open_in(root, name, p, 8, &cs[i], NULL);
     upsert_range(cs[i], 8, 0, 3);
   }
-  ASSERT_LE(thread_count(), before);
+  bool countable = threads_countable();
+  if (countable) ASSERT_LE(thread_count(), before);
   for (int i = 0; i < N; i++) akidb_collection_wait_indexed(cs[i]);
-  ASSERT_LE(thread_count(), before);
+  if (countable) ASSERT_LE(thread_count(), before);
   for (int i = 0; i < N; i++) {
     ASSERT_EQ_U64(akidb_collection_count(cs[i]), 3);
     ASSERT_OK(akidb_collection_close(cs[i], NULL, 0));
@@ -297,13 +305,14 @@ static void test_default_pool_runs_only_while_collections_use_it(void) {
   open_in(root, "a", NULL, 8, &a, exact_zero); /* no pool given: the default one */
   open_in(root, "b", NULL, 8, &b, exact_zero);
   int with = thread_count();
-  ASSERT_GE(with, before + 1);
+  bool countable = threads_countable();
+  if (countable) ASSERT_GE(with, before + 1);
   upsert_range(a, 8, 0, 10);
   akidb_collection_wait_indexed(a);
   ASSERT_OK(akidb_collection_close(a, NULL, 0));
-  ASSERT_GE(thread_count(), with); /* b still uses it */
+  if (countable) ASSERT_GE(thread_count(), with); /* b still uses it */
   ASSERT_OK(akidb_collection_close(b, NULL, 0));
-  ASSERT_LE(thread_count(), before); /* no thread left behind (a fork is safe) */
+  if (countable) ASSERT_LE(thread_count(), before); /* no thread left behind (a fork is safe) */
 }
 
 static void interval_sync(akidb_collection_options_t *o) {
@@ -319,7 +328,7 @@ static void test_interval_durability_syncs_on_the_pool_without_a_thread(void) {
   int before = thread_count();
   akidb_collection_t *c;
   open_in(root, "c", p, 8, &c, interval_sync);
-  ASSERT_LE(thread_count(), before); /* no sync thread of its own */
+  if (threads_countable()) ASSERT_LE(thread_count(), before); /* no sync thread of its own */
   akidb_collection_stats_t st;
   akidb_collection_stats(c, &st);
   uint64_t syncs0 = st.wal_fsyncs;
