@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "akidb/index.h"
 #include "akidb/vec.h"
 #include "dataset/dataset.h"
@@ -707,23 +708,6 @@ static const char *verdict(figure_t a, figure_t b, double target,
   return met ? "✓" : "✗";
 }
 
-/* The CPU's model name from /proc/cpuinfo, or "unknown". */
-static void cpu_model(char *out, size_t len) {
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  char line[512];
-  snprintf(out, len, "unknown");
-  if (!f) return;
-  while (fgets(line, sizeof line, f)) {
-    char *colon = strchr(line, ':');
-    if (strncmp(line, "model name", 10) != 0 || !colon) continue;
-    colon += 1 + strspn(colon + 1, " \t");
-    colon[strcspn(colon, "\n")] = '\0';
-    snprintf(out, len, "%s", colon);
-    break;
-  }
-  fclose(f);
-}
-
 static const char *c_compiler(void) {
 #if defined(__clang__)
   return "clang " __clang_version__;
@@ -741,7 +725,7 @@ static void write_header(FILE *f, const options_t *o) {
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", &tm);
-  cpu_model(cpu, sizeof cpu);
+  bench_cpu_model(cpu, sizeof cpu);
   const akidb_kernels_t *kern = akidb_kernels();
   fprintf(f, "# ANN benchmark: AkiDB HNSW vs hnswlib vs FAISS "
              "IndexHNSWFlat\n\n");

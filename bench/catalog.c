@@ -25,6 +25,7 @@
 
 #include <sqlite3.h>
 
+#include "bench_util.h"
 #include "akidb/auth.h"
 #include "akidb/catalog.h"
 
@@ -66,27 +67,14 @@ static void die(const char *what, int rc, const char *err) {
   exit(1);
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted samples. */
-static double percentile(const double *sorted, size_t n, double p) {
-  size_t rank = (size_t)(p / 100.0 * (double)n + 0.999999);
-  if (rank < 1) rank = 1;
-  if (rank > n) rank = n;
-  return sorted[rank - 1];
-}
-
 static void summarise(series_t *s) {
-  qsort(s->us, s->n, sizeof *s->us, cmp_double);
+  qsort(s->us, s->n, sizeof *s->us, bench_cmp_double);
   double sum = 0;
   for (size_t i = 0; i < s->n; i++) sum += s->us[i];
   s->mean = sum / (double)s->n;
-  s->p50 = percentile(s->us, s->n, 50);
-  s->p95 = percentile(s->us, s->n, 95);
-  s->p99 = percentile(s->us, s->n, 99);
+  s->p50 = bench_percentile(s->us, s->n, 50);
+  s->p95 = bench_percentile(s->us, s->n, 95);
+  s->p99 = bench_percentile(s->us, s->n, 99);
   s->max = s->us[s->n - 1];
 }
 
@@ -265,23 +253,6 @@ static void bench_authz(akidb_catalog_t *cat, series_t *s, series_t *decide_only
 
 /* -------------------------------------------------------------- report -- */
 
-static void cpu_model(char *out, size_t len) {
-  snprintf(out, len, "unknown");
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (!f) return;
-  char line[512];
-  while (fgets(line, sizeof line, f)) {
-    if (strncmp(line, "model name", 10) != 0) continue;
-    char *colon = strchr(line, ':');
-    if (!colon) break;
-    colon += 2;
-    colon[strcspn(colon, "\n")] = '\0';
-    snprintf(out, len, "%s", colon);
-    break;
-  }
-  fclose(f);
-}
-
 static const char *fs_name(const char *dir) {
   struct statfs st;
   if (statfs(dir, &st) != 0) return "unknown";
@@ -308,7 +279,7 @@ static void write_report(const options_t *o, series_t *all, size_t n_series, con
     exit(1);
   }
   char cpu[256], date[64];
-  cpu_model(cpu, sizeof cpu);
+  bench_cpu_model(cpu, sizeof cpu);
   time_t now = time(NULL);
   strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
   struct utsname un;

@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "akidb/errors.h"
 #include "dataset/dataset.h"
 #include "loadgen.h"
@@ -138,20 +139,6 @@ static void *xmalloc(size_t n) {
 
 /* ---------------------------------------------------------- utilities -- */
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted samples. */
-static double percentile(const double *sorted, size_t n, double p) {
-  if (n == 0) return 0;
-  size_t rank = (size_t)(p / 100.0 * (double)n + 0.999999);
-  if (rank < 1) rank = 1;
-  if (rank > n) rank = n;
-  return sorted[rank - 1];
-}
-
 typedef struct {
   double p50, p95, p99, max, mean;
 } dist_t;
@@ -160,32 +147,15 @@ typedef struct {
 static dist_t summarise(double *us, size_t n) {
   dist_t d = {0};
   if (n == 0) return d;
-  qsort(us, n, sizeof *us, cmp_double);
+  qsort(us, n, sizeof *us, bench_cmp_double);
   double sum = 0;
   for (size_t i = 0; i < n; i++) sum += us[i];
   d.mean = sum / (double)n;
-  d.p50 = percentile(us, n, 50);
-  d.p95 = percentile(us, n, 95);
-  d.p99 = percentile(us, n, 99);
+  d.p50 = bench_percentile(us, n, 50);
+  d.p95 = bench_percentile(us, n, 95);
+  d.p99 = bench_percentile(us, n, 99);
   d.max = us[n - 1];
   return d;
-}
-
-/* The CPU's model name from /proc/cpuinfo, or "unknown". */
-static void cpu_model(char *out, size_t len) {
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  char line[512];
-  snprintf(out, len, "unknown");
-  if (!f) return;
-  while (fgets(line, sizeof line, f)) {
-    char *colon = strchr(line, ':');
-    if (strncmp(line, "model name", 10) != 0 || !colon) continue;
-    colon += 1 + strspn(colon + 1, " \t");
-    colon[strcspn(colon, "\n")] = '\0';
-    snprintf(out, len, "%s", colon);
-    break;
-  }
-  fclose(f);
 }
 
 static double load_average(void) {
@@ -1073,7 +1043,7 @@ static void write_targets(FILE *f, const report_t *rep) {
       used += (size_t)snprintf(runs + used, used < sizeof runs ? sizeof runs - used : 0, "%s%.3f",
                                n > 1 ? ", " : "", o->us.p99 / 1e3);
     }
-    qsort(p99, n, sizeof *p99, cmp_double);
+    qsort(p99, n, sizeof *p99, bench_cmp_double);
     double median = n % 2 ? p99[n / 2] : (p99[n / 2 - 1] + p99[n / 2]) / 2;
     fprintf(f, "| %s (%u-d %s) %s: p99 < %.1f ms | %.3f ms%s (runs: %s ms; %zu errors) | %s |\n",
             r->dataset, r->dim, r->metric, mode, r->target_p99_us / 1e3, median / 1e3,
@@ -1339,7 +1309,7 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   static report_t rep;
   rep.load_start = load_average();
-  cpu_model(rep.cpu, sizeof rep.cpu);
+  bench_cpu_model(rep.cpu, sizeof rep.cpu);
   rep.cores = sysconf(_SC_NPROCESSORS_ONLN);
   struct utsname u;
   if (uname(&u) == 0) snprintf(rep.kernel, sizeof rep.kernel, "Linux %s", u.release);

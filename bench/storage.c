@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "akidb/store.h"
 #include "akidb/vec.h"
 #include "dataset/dataset.h"
@@ -232,25 +233,12 @@ static void destroy_dir(const char *dir) {
   if (rc) die("destroy", rc, err);
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 /* The median of n ≤ 16 values. */
 static double median(const double *v, int n) {
   double s[16];
   memcpy(s, v, (size_t)n * sizeof *s);
-  qsort(s, (size_t)n, sizeof *s, cmp_double);
+  qsort(s, (size_t)n, sizeof *s, bench_cmp_double);
   return s[n / 2];
-}
-
-/* Nearest-rank percentile of sorted values. */
-static double percentile(const double *sorted, size_t n, double p) {
-  size_t rank = (size_t)(p / 100.0 * (double)n + 0.999999);
-  if (rank < 1) rank = 1;
-  if (rank > n) rank = n;
-  return sorted[rank - 1];
 }
 
 static double load_average(void) {
@@ -648,12 +636,12 @@ static void measure_latency(akidb_collection_t *c, const ds_set_t *data, const o
     akidb_search_result_free(&res);
     sum += ms[q];
   }
-  qsort(ms, nq, sizeof *ms, cmp_double);
+  qsort(ms, nq, sizeof *ms, bench_cmp_double);
   akidb_collection_stats_t st;
   akidb_collection_stats(c, &st);
   *out = (latency_t){.points = st.points, .pending = st.pending, .mean_ms = sum / (double)nq,
-                     .p50_ms = percentile(ms, nq, 50), .p95_ms = percentile(ms, nq, 95),
-                     .p99_ms = percentile(ms, nq, 99)};
+                     .p50_ms = bench_percentile(ms, nq, 50), .p95_ms = bench_percentile(ms, nq, 95),
+                     .p99_ms = bench_percentile(ms, nq, 99)};
   out->recall = measure_recall(c, data, o->n.recall_queries);
   free(ms);
   progress("search over %llu points, %llu pending: p50 %.3f ms, p99 %.3f ms, recall@10 %.3f",
@@ -825,22 +813,6 @@ static void phase_open(const options_t *o, report_t *r) {
 
 /* --------------------------------------------------------------- report -- */
 
-static void cpu_model(char *out, size_t len) {
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  char line[512];
-  snprintf(out, len, "unknown");
-  if (!f) return;
-  while (fgets(line, sizeof line, f)) {
-    char *colon = strchr(line, ':');
-    if (strncmp(line, "model name", 10) != 0 || !colon) continue;
-    colon += 1 + strspn(colon + 1, " \t");
-    colon[strcspn(colon, "\n")] = '\0';
-    snprintf(out, len, "%s", colon);
-    break;
-  }
-  fclose(f);
-}
-
 static double mem_total_gib(void) {
   FILE *f = fopen("/proc/meminfo", "r");
   char line[256];
@@ -894,7 +866,7 @@ static void write_header(FILE *f, const options_t *o, const report_t *r) {
   struct utsname un;
   gmtime_r(&now, &tm);
   strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", &tm);
-  cpu_model(cpu, sizeof cpu);
+  bench_cpu_model(cpu, sizeof cpu);
   uname(&un);
   const akidb_kernels_t *kern = akidb_kernels();
   fprintf(f, "# Storage benchmark: durable collections (WAL, checkpoints, append buffer)\n\n");

@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "akidb/errors.h"
 #include "loadgen.h"
 
@@ -175,20 +176,6 @@ static void sleep_ms(long ms) {
   }
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of sorted samples. */
-static double percentile(const double *sorted, size_t n, double p) {
-  if (n == 0) return 0;
-  size_t rank = (size_t)ceil(p / 100.0 * (double)n);
-  if (rank < 1) rank = 1;
-  if (rank > n) rank = n;
-  return sorted[rank - 1];
-}
-
 typedef struct {
   size_t n;
   double p50, p99, max, mean;
@@ -198,30 +185,14 @@ typedef struct {
 static dist_t summarise(double *ms, size_t n) {
   dist_t d = {.n = n};
   if (n == 0) return d;
-  qsort(ms, n, sizeof *ms, cmp_double);
+  qsort(ms, n, sizeof *ms, bench_cmp_double);
   double sum = 0;
   for (size_t i = 0; i < n; i++) sum += ms[i];
   d.mean = sum / (double)n;
-  d.p50 = percentile(ms, n, 50);
-  d.p99 = percentile(ms, n, 99);
+  d.p50 = bench_percentile(ms, n, 50);
+  d.p99 = bench_percentile(ms, n, 99);
   d.max = ms[n - 1];
   return d;
-}
-
-static void cpu_model(char *out, size_t len) {
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  char line[512];
-  snprintf(out, len, "unknown");
-  if (!f) return;
-  while (fgets(line, sizeof line, f)) {
-    char *colon = strchr(line, ':');
-    if (strncmp(line, "model name", 10) != 0 || !colon) continue;
-    colon += 1 + strspn(colon + 1, " \t");
-    colon[strcspn(colon, "\n")] = '\0';
-    snprintf(out, len, "%s", colon);
-    break;
-  }
-  fclose(f);
 }
 
 /* A numeric field ("VmRSS", "Threads", ...) of /proc/<pid>/status, or -1. */
@@ -1147,7 +1118,7 @@ static void phase_big768(const options_t *o, tenants_t *t, report_t *rep) {
   }
   double sorted[LOAD_REPEATS];
   memcpy(sorted, rep->load_warm_runs, sizeof sorted);
-  qsort(sorted, LOAD_REPEATS, sizeof *sorted, cmp_double);
+  qsort(sorted, LOAD_REPEATS, sizeof *sorted, bench_cmp_double);
   rep->load_warm_s = sorted[LOAD_REPEATS / 2];
   rep->cold_dropped = drop_caches(rep->cold_note, sizeof rep->cold_note);
   if (rep->cold_dropped) rep->load_cold_s = first_search(&c, tok, "big768", 768);
@@ -1682,7 +1653,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
 }
 
 static void machine(report_t *r, const options_t *o) {
-  cpu_model(r->cpu, sizeof r->cpu);
+  bench_cpu_model(r->cpu, sizeof r->cpu);
   r->cores = sysconf(_SC_NPROCESSORS_ONLN);
   r->mem_total_mib = mem_total_mib();
   struct utsname u;
