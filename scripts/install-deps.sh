@@ -12,6 +12,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libsqlite3-dev libargon2-dev libssl-dev libjansson-dev libmicrohttpd-dev
+  libcurl4-openssl-dev libzstd-dev libsnappy-dev zlib1g-dev
   curl jq
 )
 if [ "${1:-}" != "--server" ]; then
@@ -21,7 +22,7 @@ if [ "${1:-}" != "--server" ]; then
     libhnswlib-dev libfaiss-dev libopenblas-dev
     sqlite3 prometheus
     python3 python3-pytest python3-requests python3-jsonschema python3-hypothesis python3-yaml
-    python3-numpy
+    python3-numpy python3-boto3 clang
   )
   # The OpenAPI lint (@redocly/cli) runs under Node.js: use the node/npm on
   # PATH (this project's machines ship Node.js 20); Debian's when there is none.

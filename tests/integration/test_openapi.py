@@ -4,7 +4,7 @@ tests/integration/test_openapi.py — keeps docs/openapi.yaml true and usable:
   * the router's routes (`$AKIDB_BIN serve --print-routes`), the route table
     of docs/rest-api.md and the document's operations are the same set;
   * `redocly lint` (pinned @redocly/cli, installed under build/npm by
-    tests/integration/redocly.sh, rules in redocly.yaml) passes;
+    tests/integration/node-tools.sh, rules in redocly.yaml) passes;
   * every example in the document validates against its schema, and every
     schema is itself a valid JSON Schema (2020-12);
   * error responses agree with the service's status table
@@ -100,9 +100,9 @@ def test_rest_api_md_route_table_equals_the_document():
 
 
 def test_redocly_lint_passes():
-    script = ROOT / "tests" / "integration" / "redocly.sh"
+    script = ROOT / "tests" / "integration" / "node-tools.sh"
     try:
-        p = subprocess.run([str(script), "lint", "--format", "stylish", "docs/openapi.yaml"],
+        p = subprocess.run([str(script), "redocly", "lint", "--format", "stylish", "docs/openapi.yaml"],
                            capture_output=True, text=True, timeout=900, cwd=str(ROOT))
     except FileNotFoundError as e:
         pytest.fail(f"cannot run {script}: {e}", pytrace=False)
