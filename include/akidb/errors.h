@@ -37,7 +37,9 @@ extern "C" {
   X(EQUOTA, -16, "quota exceeded")                                             \
   X(ERATELIMIT, -17, "rate limited: too many attempts, retry later")           \
   X(ECONFLICT, -18, "conflicts with the resource's current state")             \
-  X(EBUSY, -19, "busy: too much work is pending, retry later")
+  X(EBUSY, -19, "busy: too much work is pending, retry later")                 \
+  X(EUNAVAILABLE, -20, "a remote service is unavailable or failing")           \
+  X(ETIMEDOUT, -21, "timed out")
 
 typedef enum {
 #define AKIDB_ERROR_ENUM(name, value, msg) AKIDB_##name = (value),

@@ -120,6 +120,9 @@ static akidb_status_t status_of(int code) {
   case AKIDB_ERATELIMIT:
   case AKIDB_EBUSY:
     return AKIDB_ST_RATE_LIMITED;
+  case AKIDB_EUNAVAILABLE:
+  case AKIDB_ETIMEDOUT:
+    return AKIDB_ST_UNAVAILABLE;
   default:
     return AKIDB_ST_INTERNAL;
   }
