@@ -154,8 +154,30 @@ int akidb_vfs_write_file_durably(const akidb_vfs_t *vfs, const char *path, const
                                  size_t len);
 
 /* Removes `path` and, when it is a directory, everything under it (depth
- * first). 0 if it is absent. */
+ * first, each file with akidb_vfs_remove_gently). 0 if it is absent. */
 int akidb_vfs_remove_tree(const akidb_vfs_t *vfs, const char *path);
+
+/* Bytes a gentle removal frees per step. */
+#define AKIDB_VFS_FREE_STEP (32ull << 20)
+/* Suffix of a file being removed gently: no reader of a directory takes
+ * such a name for one of its own files. */
+#define AKIDB_VFS_FREE_SUFFIX ".free"
+
+/* Removes the file `path` without stalling other writers' syncs. Freeing a
+ * large file at once makes the file system's next journal commit long (on
+ * ext4, ~95 ms for 1.3 GB, and longer with online discard), and every
+ * fdatasync of every log waits for that commit. A file larger than
+ * AKIDB_VFS_FREE_STEP is first renamed to "<path>.free" (and the directory
+ * synced: the old name is gone for good), then cut by AKIDB_VFS_FREE_STEP
+ * at a time with a data sync after each cut, so each journal commit frees
+ * at most one step; then unlinked. A crash midway leaves "<path>.free",
+ * which akidb_vfs_remove_leftovers removes. 0 if `path` is absent; else
+ * the VFS's error (the file may then be left, under either name). */
+int akidb_vfs_remove_gently(const akidb_vfs_t *vfs, const char *path);
+
+/* Removes (gently) every "*.free" file in `dir` that an interrupted
+ * akidb_vfs_remove_gently left. 0, or the VFS's error of the listing. */
+int akidb_vfs_remove_leftovers(const akidb_vfs_t *vfs, const char *dir);
 
 #ifdef __cplusplus
 }

@@ -304,7 +304,7 @@ static int remove_if_other(void *ctx, const char *name) {
   char path[4400];
   if (strncmp(name, "checkpoint-", 11) != 0 || strcmp(name, r->keep) == 0) return 0;
   snprintf(path, sizeof path, "%s/%s", r->dir, name);
-  r->vfs->remove(r->vfs->ctx, path);
+  akidb_vfs_remove_gently(r->vfs, path); /* a leftover stays until the next try */
   return 0;
 }
 
@@ -368,7 +368,7 @@ static int write_file(akidb_collection_t *c, uint64_t *seq, uint64_t *size, doub
     return AKIDB_EIO;
   }
   if (rc) {
-    vfs->remove(vfs->ctx, tmp);
+    akidb_vfs_remove_gently(vfs, tmp);
     SAY("cannot write checkpoint %s: %s", path, strerror(rc));
     return AKIDB_EIO;
   }
@@ -645,14 +645,15 @@ static int consider_checkpoint(void *ctx, const char *name) {
   return 0;
 }
 
-/* Finds the newest checkpoint-<seq>.akc; removes checkpoint.tmp leftovers. */
+/* Finds the newest checkpoint-<seq>.akc; removes checkpoint.tmp leftovers
+ * (an old checkpoint's "*.free" leftover goes with remove_other_checkpoints). */
 static int find_newest(const akidb_collection_t *c, char *name, size_t name_len) {
   newest_t n = {.name = name, .name_len = name_len};
   int e = c->vfs->list(c->vfs->ctx, c->dir, consider_checkpoint, &n);
   if (e) return e;
   char tmp[4400];
   snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", c->dir);
-  c->vfs->remove(c->vfs->ctx, tmp);
+  akidb_vfs_remove_gently(c->vfs, tmp);
   return n.found ? 0 : ENOENT;
 }
 

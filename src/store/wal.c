@@ -446,8 +446,10 @@ static int add_segment_entry(void *ctx, const char *name) {
   return 0;
 }
 
-/* Fills w->segs with the segment files of the directory, oldest first. */
+/* Fills w->segs with the segment files of the directory, oldest first,
+ * after removing what an interrupted gentle removal left. */
 static int list_segments(wal_t *w, char *err, size_t errlen) {
+  akidb_vfs_remove_leftovers(w->vfs, w->dir); /* of an interrupted wal_remove_upto */
   int e = w->vfs->list(w->vfs->ctx, w->dir, add_segment_entry, w);
   int rc = AKIDB_OK;
   if (e == ENOMEM) {
@@ -1033,7 +1035,9 @@ static int detach_upto(wal_t *w, uint64_t upto_seq, char (**paths)[PATH_BYTES], 
 
 /* Unlinking large files and syncing the directory can take long while the
  * file system is busy (a checkpoint was just written): appends must not
- * wait for it, so only the segment table changes under the lock. The
+ * wait for it, so only the segment table changes under the lock, and each
+ * segment is freed gently (akidb_vfs_remove_gently: other logs' syncs never
+ * wait for a whole segment's freeing). The
  * detached segments are covered by a durable checkpoint, so a crash before
  * or after each unlink is harmless (a leftover is below the checkpoint's
  * seq and is never replayed). */
@@ -1045,8 +1049,8 @@ int wal_remove_upto(wal_t *w, uint64_t upto_seq, char *err, size_t errlen) {
   int rc = detach_upto(w, upto_seq, &paths, &n);
   pthread_mutex_unlock(&w->lock);
   for (size_t i = 0; i < n && rc == AKIDB_OK; i++) {
-    int e = w->vfs->remove(w->vfs->ctx, paths[i]);
-    if (e && e != ENOENT) {
+    int e = akidb_vfs_remove_gently(w->vfs, paths[i]);
+    if (e) {
       SAY("cannot remove WAL segment %s: %s", paths[i], strerror(e));
       rc = AKIDB_EIO;
     }

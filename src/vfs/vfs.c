@@ -3,13 +3,15 @@
  * vfs.h): write-everything with short-write retry, exact reads, a mapped
  * or copied read-only view, durable directory creation, the one directory
  * sync of a file's parent, durable whole-file replacement, recursive
- * removal. They work over any implementation (local, fault-injecting,
+ * removal, and the gentle removal of large files (cut a step per journal
+ * commit, so other writers' syncs never wait for a whole file's freeing). They work over any implementation (local, fault-injecting,
  * remote), so the store's durability protocols are written once.
  *
  * Locking: none (each call owns what it opens). Durability: as documented
  * per helper; nothing is durable until the sync the helper names.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,10 +152,82 @@ int akidb_vfs_remove_tree(const akidb_vfs_t *vfs, const char *path) {
   int is_dir = 0;
   int rc = vfs->stat(vfs->ctx, path, NULL, &is_dir);
   if (rc) return rc == ENOENT ? 0 : rc;
-  if (is_dir) {
-    tree_ctx_t t = {vfs, path};
-    if ((rc = vfs->list(vfs->ctx, path, remove_entry, &t))) return rc;
-  }
+  if (!is_dir) return akidb_vfs_remove_gently(vfs, path);
+  tree_ctx_t t = {vfs, path};
+  if ((rc = vfs->list(vfs->ctx, path, remove_entry, &t))) return rc;
   rc = vfs->remove(vfs->ctx, path);
   return rc == ENOENT ? 0 : rc;
+}
+
+/* ------------------------------------------------------ gentle removal -- */
+
+static bool has_free_suffix(const char *name) {
+  size_t n = strlen(name), k = strlen(AKIDB_VFS_FREE_SUFFIX);
+  return n > k && strcmp(name + n - k, AKIDB_VFS_FREE_SUFFIX) == 0;
+}
+
+/* Cuts the open file from `size` bytes down to 0, one step per journal
+ * commit (the data sync after each cut forces it). */
+static int cut_in_steps(const akidb_vfs_t *vfs, akidb_vfs_file_t *f, uint64_t size) {
+  int rc = 0;
+  while (size > 0 && !rc) {
+    size = size > AKIDB_VFS_FREE_STEP ? size - AKIDB_VFS_FREE_STEP : 0;
+    rc = vfs->truncate(vfs->ctx, f, size);
+    if (!rc) rc = vfs->sync(vfs->ctx, f, 1);
+  }
+  return rc;
+}
+
+/* Renames `path` to "<path>.free" (unless it has that name) and makes the
+ * rename durable; `trash` receives the name to cut and unlink. */
+static int move_to_trash(const akidb_vfs_t *vfs, const char *path, char *trash, size_t len) {
+  if (has_free_suffix(path)) {
+    snprintf(trash, len, "%s", path);
+    return 0;
+  }
+  if (snprintf(trash, len, "%s%s", path, AKIDB_VFS_FREE_SUFFIX) >= (int)len) return ENAMETOOLONG;
+  int rc = vfs->rename(vfs->ctx, path, trash);
+  if (!rc) rc = akidb_vfs_sync_parent(vfs, trash);
+  return rc;
+}
+
+int akidb_vfs_remove_gently(const akidb_vfs_t *vfs, const char *path) {
+  uint64_t size = 0;
+  int is_dir = 0;
+  int rc = vfs->stat(vfs->ctx, path, &size, &is_dir);
+  if (!rc && !is_dir && size > AKIDB_VFS_FREE_STEP) {
+    char trash[PATH_BYTES + 8];
+    akidb_vfs_file_t *f = NULL;
+    if ((rc = move_to_trash(vfs, path, trash, sizeof trash))) return rc;
+    if (!(rc = vfs->open(vfs->ctx, trash, AKIDB_VFS_WRITE, &f))) {
+      rc = cut_in_steps(vfs, f, size);
+      vfs->close(vfs->ctx, f);
+    }
+    int e = vfs->remove(vfs->ctx, trash); /* also after a failed cut */
+    return e && e != ENOENT ? e : rc;
+  }
+  if (!rc || rc == ENOENT) rc = vfs->remove(vfs->ctx, path);
+  return rc == ENOENT ? 0 : rc;
+}
+
+typedef struct {
+  const akidb_vfs_t *vfs;
+  const char *dir;
+  int rc;
+} leftover_ctx_t;
+
+static int remove_if_leftover(void *ctx, const char *name) {
+  leftover_ctx_t *l = ctx;
+  char path[PATH_BYTES];
+  if (!has_free_suffix(name)) return 0;
+  if (snprintf(path, sizeof path, "%s/%s", l->dir, name) >= (int)sizeof path) return 0;
+  int rc = akidb_vfs_remove_gently(l->vfs, path);
+  if (rc && !l->rc) l->rc = rc;
+  return 0;
+}
+
+int akidb_vfs_remove_leftovers(const akidb_vfs_t *vfs, const char *dir) {
+  leftover_ctx_t l = {vfs, dir, 0};
+  int rc = vfs->list(vfs->ctx, dir, remove_if_leftover, &l);
+  return rc ? rc : l.rc;
 }

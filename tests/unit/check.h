@@ -84,6 +84,14 @@ typedef struct {
       CHECK_FAIL("\"%s\" does not contain \"%s\"", h_ ? h_ : "(null)", n_);    \
   } while (0)
 
+#define ASSERT_STR_EQ(a, b)                                                    \
+  do {                                                                         \
+    const char *a_ = (a), *b_ = (b);                                           \
+    if (!a_ || !b_ || strcmp(a_, b_) != 0)                                     \
+      CHECK_FAIL("%s == %s: \"%s\" != \"%s\"", #a, #b, a_ ? a_ : "(null)",     \
+                 b_ ? b_ : "(null)");                                          \
+  } while (0)
+
 #define CHECK_CASE(fn) {#fn, fn}
 
 /* Runs the cases named in argv (all when none), printing one line each. */

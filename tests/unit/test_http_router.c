@@ -13,14 +13,6 @@
 #include "check.h"
 #include "http/http_internal.h"
 
-#define ASSERT_STR_EQ(a, b)                                                     \
-  do {                                                                          \
-    const char *sa_ = (a), *sb_ = (b);                                          \
-    if (!sa_ || !sb_ || strcmp(sa_, sb_) != 0)                                  \
-      CHECK_FAIL("%s == %s: \"%s\" != \"%s\"", #a, #b, sa_ ? sa_ : "(null)",    \
-                 sb_ ? sb_ : "(null)");                                         \
-  } while (0)
-
 /* Matches method + path (query strings are split off by the server). */
 static void match(const char *method, const char *path, char *scratch, http_match_t *m) {
   http_route_match(method, path, strlen(path), scratch, m);

@@ -6,7 +6,9 @@
  * durability rules say: a failed log sync or a short log write makes the
  * collection refuse writes with a message naming file and byte, a failed
  * checkpoint rename or write keeps the old checkpoint and the log, and a
- * write that is merely short is retried. Each test works in its own
+ * write that is merely short is retried; a large file is removed one
+ * journal commit's step at a time, and what an interrupted removal left is
+ * removed at the next open. Each test works in its own
  * directory under one temporary root.
  */
 #include <errno.h>
@@ -484,6 +486,149 @@ static void test_hnsw_save_rename_failure_keeps_old_file(void) {
   akidb_hnsw_free(h);
 }
 
+/* ----------------------------------------------------- gentle removal -- */
+
+/* A VFS that writes down, in order, the calls a removal makes. */
+typedef struct {
+  akidb_vfs_t vfs;
+  char log[4096];
+} record_vfs_t;
+
+static record_vfs_t *rec_of(void *ctx) { return ctx; }
+
+static void rec_say(record_vfs_t *r, const char *fmt, unsigned long long n) {
+  size_t used = strlen(r->log);
+  snprintf(r->log + used, sizeof r->log - used, fmt, n);
+}
+
+static int rec_truncate(void *ctx, akidb_vfs_file_t *f, uint64_t size) {
+  rec_say(rec_of(ctx), "truncate %llu;", (unsigned long long)(size >> 20));
+  return akidb_vfs_local()->truncate(akidb_vfs_local()->ctx, f, size);
+}
+
+static int rec_sync(void *ctx, akidb_vfs_file_t *f, int data_only) {
+  rec_say(rec_of(ctx), "sync%llu;", (unsigned long long)data_only);
+  return akidb_vfs_local()->sync(akidb_vfs_local()->ctx, f, data_only);
+}
+
+static int rec_rename(void *ctx, const char *from, const char *to) {
+  bool free_name = strstr(to, AKIDB_VFS_FREE_SUFFIX) != NULL;
+  rec_say(rec_of(ctx), "rename%llu;", free_name);
+  return akidb_vfs_local()->rename(akidb_vfs_local()->ctx, from, to);
+}
+
+static int rec_remove(void *ctx, const char *path) {
+  rec_say(rec_of(ctx), "remove%llu;", strstr(path, AKIDB_VFS_FREE_SUFFIX) != NULL);
+  return akidb_vfs_local()->remove(akidb_vfs_local()->ctx, path);
+}
+
+static int rec_sync_dir(void *ctx, const char *dir) {
+  rec_say(rec_of(ctx), "sync_dir;", 0);
+  return akidb_vfs_local()->sync_dir(akidb_vfs_local()->ctx, dir);
+}
+
+static int rec_pass_open(void *ctx, const char *path, int flags, akidb_vfs_file_t **out) {
+  (void)ctx;
+  return akidb_vfs_local()->open(akidb_vfs_local()->ctx, path, flags, out);
+}
+static int rec_pass_close(void *ctx, akidb_vfs_file_t *f) {
+  (void)ctx;
+  return akidb_vfs_local()->close(akidb_vfs_local()->ctx, f);
+}
+static int rec_pass_stat(void *ctx, const char *path, uint64_t *size, int *is_dir) {
+  (void)ctx;
+  return akidb_vfs_local()->stat(akidb_vfs_local()->ctx, path, size, is_dir);
+}
+static int rec_pass_list(void *ctx, const char *dir, akidb_vfs_entry_fn fn, void *fn_ctx) {
+  (void)ctx;
+  return akidb_vfs_local()->list(akidb_vfs_local()->ctx, dir, fn, fn_ctx);
+}
+
+static void record_vfs_init(record_vfs_t *r) {
+  memset(r, 0, sizeof *r);
+  r->vfs = *akidb_vfs_local();
+  r->vfs.name = "record";
+  r->vfs.ctx = r;
+  r->vfs.open = rec_pass_open;
+  r->vfs.close = rec_pass_close;
+  r->vfs.stat = rec_pass_stat;
+  r->vfs.list = rec_pass_list;
+  r->vfs.truncate = rec_truncate;
+  r->vfs.sync = rec_sync;
+  r->vfs.rename = rec_rename;
+  r->vfs.remove = rec_remove;
+  r->vfs.sync_dir = rec_sync_dir;
+}
+
+/* Makes a sparse file of `size` bytes (no blocks: the test stays fast). */
+static void make_sparse(const char *path, uint64_t size) {
+  const akidb_vfs_t *l = akidb_vfs_local();
+  akidb_vfs_file_t *f = NULL;
+  ASSERT_OK(l->open(l->ctx, path, AKIDB_VFS_WRITE | AKIDB_VFS_CREATE | AKIDB_VFS_TRUNC, &f));
+  ASSERT_OK(l->truncate(l->ctx, f, size));
+  ASSERT_OK(l->close(l->ctx, f));
+}
+
+static bool exists(const char *path) {
+  return akidb_vfs_local()->stat(akidb_vfs_local()->ctx, path, NULL, NULL) == 0;
+}
+
+/* A file over one step is renamed to "*.free" (durably), cut one step per
+ * data sync, then unlinked: no journal commit frees more than one step. */
+static void test_large_file_is_removed_one_step_per_sync(void) {
+  record_vfs_t r;
+  record_vfs_init(&r);
+  char dir[4200], path[4300], trash[4400];
+  new_dir(dir, sizeof dir, "gentle");
+  ASSERT_OK(akidb_vfs_mkdir_durable(&r.vfs, dir));
+  snprintf(path, sizeof path, "%s/big.wal", dir);
+  snprintf(trash, sizeof trash, "%s%s", path, AKIDB_VFS_FREE_SUFFIX);
+  make_sparse(path, 3 * AKIDB_VFS_FREE_STEP + (5u << 20));
+  r.log[0] = 0;
+  ASSERT_OK(akidb_vfs_remove_gently(&r.vfs, path));
+  ASSERT_STR_EQ(r.log, "rename1;sync_dir;truncate 69;sync1;truncate 37;sync1;truncate 5;sync1;"
+                       "truncate 0;sync1;remove1;");
+  ASSERT_TRUE(!exists(path) && !exists(trash));
+  ASSERT_OK(akidb_vfs_remove_gently(&r.vfs, path)); /* absent: nothing to do */
+}
+
+/* A file of at most one step is unlinked at once; so is a directory. */
+static void test_small_file_is_removed_at_once(void) {
+  record_vfs_t r;
+  record_vfs_init(&r);
+  char dir[4200], path[4300];
+  new_dir(dir, sizeof dir, "gentle-small");
+  ASSERT_OK(akidb_vfs_mkdir_durable(&r.vfs, dir));
+  snprintf(path, sizeof path, "%s/small", dir);
+  make_sparse(path, AKIDB_VFS_FREE_STEP);
+  r.log[0] = 0;
+  ASSERT_OK(akidb_vfs_remove_gently(&r.vfs, path));
+  ASSERT_STR_EQ(r.log, "remove0;");
+  ASSERT_TRUE(!exists(path));
+}
+
+/* A removal interrupted after the rename leaves "*.free" files in the log
+ * and collection directories: the next open removes them, and the
+ * collection opens with its data (the renamed files were not its own). */
+static void test_open_removes_leftovers_of_an_interrupted_removal(void) {
+  char dir[4200], err[512] = "", wal_left[4400], ckpt_left[4400];
+  new_dir(dir, sizeof dir, "gentle-leftovers");
+  akidb_collection_t *c = open_c(dir, NULL, NULL);
+  upsert_ok(c, 0, 40);
+  ASSERT_OK(akidb_collection_close(c, err, sizeof err));
+  snprintf(wal_left, sizeof wal_left, "%s/wal/00000000000000000001.wal%s", dir,
+           AKIDB_VFS_FREE_SUFFIX);
+  snprintf(ckpt_left, sizeof ckpt_left, "%s/checkpoint-00000000000000000001.akc%s", dir,
+           AKIDB_VFS_FREE_SUFFIX);
+  make_sparse(wal_left, 2 * AKIDB_VFS_FREE_STEP + 7); /* partly cut: a torn size */
+  make_sparse(ckpt_left, AKIDB_VFS_FREE_STEP / 2);
+  c = open_c(dir, NULL, NULL);
+  ASSERT_TRUE(!exists(wal_left) && !exists(ckpt_left));
+  ASSERT_EQ_U64(akidb_collection_count(c), 40);
+  ASSERT_TRUE(has_point(c, 0) && has_point(c, 39));
+  ASSERT_OK(akidb_collection_close(c, err, sizeof err));
+}
+
 CHECK_MAIN(CHECK_CASE(test_local_vfs_lists_renames_and_removes),
            CHECK_CASE(test_vfs_map_falls_back_to_reading),
            CHECK_CASE(test_collection_recovers_through_a_vfs_without_map),
@@ -493,4 +638,7 @@ CHECK_MAIN(CHECK_CASE(test_local_vfs_lists_renames_and_removes),
            CHECK_CASE(test_checkpoint_rename_failure_keeps_old_checkpoint_and_log),
            CHECK_CASE(test_checkpoint_write_failure_keeps_old_checkpoint),
            CHECK_CASE(test_checkpoint_dir_sync_failure_keeps_log),
-           CHECK_CASE(test_hnsw_save_rename_failure_keeps_old_file))
+           CHECK_CASE(test_hnsw_save_rename_failure_keeps_old_file),
+           CHECK_CASE(test_large_file_is_removed_one_step_per_sync),
+           CHECK_CASE(test_small_file_is_removed_at_once),
+           CHECK_CASE(test_open_removes_leftovers_of_an_interrupted_removal))
