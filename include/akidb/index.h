@@ -248,6 +248,15 @@ int akidb_hnsw_write_image(akidb_hnsw_t *h, akidb_write_fn write, void *ctx,
 typedef struct akidb_hnsw_frozen akidb_hnsw_frozen_t;
 int akidb_hnsw_freeze(akidb_hnsw_t *h, akidb_hnsw_frozen_t **out);
 void akidb_hnsw_frozen_free(akidb_hnsw_frozen_t *f);
+/* Slots of a frozen view (live or deleted at the freeze). */
+uint32_t akidb_hnsw_frozen_slots(const akidb_hnsw_frozen_t *f);
+/* Slot s (< akidb_hnsw_frozen_slots) as of the freeze: *label receives its
+ * label and *vec its stored vector (normalised under cosine), valid while
+ * the caller keeps inserts and compaction out (as for
+ * akidb_hnsw_write_frozen), also when it is deleted meanwhile.
+ * AKIDB_ENOTFOUND when the slot was not live at the freeze. */
+int akidb_hnsw_frozen_slot(const akidb_hnsw_t *h, const akidb_hnsw_frozen_t *f, uint32_t s,
+                           uint64_t *label, const float **vec);
 /* Size in bytes of the image of a frozen view. */
 uint64_t akidb_hnsw_frozen_bytes(const akidb_hnsw_t *h, const akidb_hnsw_frozen_t *f);
 /* Streams the image of a frozen view to `write` under the index's read

@@ -251,6 +251,21 @@ typedef int (*akidb_point_visit_fn)(void *ctx, const akidb_point_out_t *p);
 int akidb_collection_scan(akidb_collection_t *c, bool with_vector, akidb_point_visit_fn fn,
                           void *ctx);
 
+/*
+ * Streams the collection as it was after one log record, without making
+ * writers wait for the stream (for snapshots): takes a frozen view as a
+ * checkpoint does (writers wait only while O(points) pointers are copied),
+ * then calls fn for every point live at that moment, in insertion order,
+ * with its vector (normalised under cosine), payload and text, valid only
+ * during the call. *seq (may be NULL) receives the seq of that record (0
+ * for a collection never written). Background indexing, checkpoints and
+ * compaction wait until it returns; writes, searches and reads go on. A
+ * non-zero return from fn stops the stream and is returned.
+ * Errors: AKIDB_ENOMEM, AKIDB_ECORRUPT (a point's vector is missing), fn's.
+ */
+int akidb_collection_export(akidb_collection_t *c, akidb_point_visit_fn fn, void *ctx,
+                            uint64_t *seq);
+
 /* Writes a checkpoint now and removes the log segments it covers. Writes,
  * searches and stats go on while it streams (it holds the collection's
  * locks only while it takes a frozen view, O(points)); background indexing

@@ -118,6 +118,16 @@ void akidb_hnsw_frozen_free(akidb_hnsw_frozen_t *f) {
   free(f);
 }
 
+uint32_t akidb_hnsw_frozen_slots(const akidb_hnsw_frozen_t *f) { return f->n; }
+
+int akidb_hnsw_frozen_slot(const akidb_hnsw_t *h, const akidb_hnsw_frozen_t *f, uint32_t s,
+                           uint64_t *label, const float **vec) {
+  if (s >= f->n || f->deleted[s] || !(hnsw_flags(h, s) & FLAG_READY)) return AKIDB_ENOTFOUND;
+  *label = h->labels[s];
+  *vec = hnsw_vec(h, s);
+  return AKIDB_OK;
+}
+
 uint64_t akidb_hnsw_frozen_bytes(const akidb_hnsw_t *h, const akidb_hnsw_frozen_t *f) {
   return HEADER_BYTES + (uint64_t)f->n * (8 + 1 + 1 + h->l0_words * 4ull + (uint64_t)h->dim * 4) +
          f->upper_words * 4 + 16;

@@ -13,7 +13,10 @@
  *   2. fsync it
  *   3. rename it to checkpoint-<seq>.akc
  *   4. fsync the directory              (now it is the checkpoint)
- *   5. delete older checkpoints and the log segments it covers
+ *   5. delete older checkpoints and the log segments it covers (gently:
+ *      akidb_vfs_remove_gently)
+ * The same frozen view serves akidb_collection_export (snapshots): the
+ * points live at one seq, streamed while writers go on.
  * Opening uses the newest checkpoint-*.akc, deletes a leftover
  * checkpoint.tmp (find_newest) and, once the newest is loaded, the older
  * checkpoints. Every file goes through the collection's VFS.
@@ -163,6 +166,88 @@ static void view_release(akidb_collection_t *c, ck_view_t *v) {
   view_free(v);
 }
 
+/* --------------------------------------------------------------- export -- */
+
+typedef struct {
+  uint64_t label;
+  const float *vec;
+} labelled_vec_t;
+
+static int cmp_labelled(const void *a, const void *b) {
+  uint64_t x = ((const labelled_vec_t *)a)->label, y = ((const labelled_vec_t *)b)->label;
+  return x < y ? -1 : x > y;
+}
+
+/* The vectors of the view, by label: the buffer's PENDING items and the
+ * graph's slots live at the freeze (a delete since then drops the label
+ * from the graph's map, not the slot). Sorted by label; *n receives the
+ * count. */
+static labelled_vec_t *view_vectors(const akidb_collection_t *c, const ck_view_t *v, size_t *n) {
+  uint32_t slots = v->graph ? akidb_hnsw_frozen_slots(v->graph) : 0;
+  labelled_vec_t *t = malloc(((size_t)slots + v->n_pend + 1) * sizeof *t);
+  if (!t) return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < v->n_pend; i++) t[k++] = (labelled_vec_t){v->pend_labels[i], v->pend_vecs[i]};
+  for (uint32_t s = 0; s < slots; s++) {
+    uint64_t label;
+    const float *vec;
+    if (akidb_hnsw_frozen_slot(c->graph, v->graph, s, &label, &vec) == AKIDB_OK)
+      t[k++] = (labelled_vec_t){label, vec};
+  }
+  qsort(t, k, sizeof *t, cmp_labelled);
+  *n = k;
+  return t;
+}
+
+static const float *find_vector(const labelled_vec_t *t, size_t n, uint64_t label) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (t[mid].label < label) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < n && t[lo].label == label ? t[lo].vec : NULL;
+}
+
+static int export_view(akidb_collection_t *c, const ck_view_t *v, akidb_point_visit_fn fn,
+                       void *ctx) {
+  size_t n_vecs = 0;
+  labelled_vec_t *vecs = view_vectors(c, v, &n_vecs);
+  if (!vecs) return AKIDB_ENOMEM;
+  int rc = AKIDB_OK;
+  for (size_t i = 0; i < v->n_recs && !rc; i++) {
+    const point_rec_t *r = v->recs[i];
+    const float *vec = find_vector(vecs, n_vecs, r->label);
+    if (!vec) {
+      store_log(c, AKIDB_LOG_ERROR, "export: point %.*s (label %llu) has no vector",
+                (int)r->id_len, rec_id(r), (unsigned long long)r->label);
+      rc = AKIDB_ECORRUPT;
+      break;
+    }
+    akidb_point_out_t p = {.id = (char *)rec_id(r), .id_len = r->id_len, .vector = (float *)vec,
+                           .payload = r->has_payload ? (char *)rec_payload(r) : NULL,
+                           .payload_len = r->payload_len,
+                           .text = r->has_text ? (char *)rec_text(r) : NULL,
+                           .text_len = r->text_len};
+    rc = fn(ctx, &p);
+  }
+  free(vecs);
+  return rc;
+}
+
+int akidb_collection_export(akidb_collection_t *c, akidb_point_visit_fn fn, void *ctx,
+                            uint64_t *seq) {
+  pthread_mutex_lock(&c->ckpt_lock); /* one view at a time */
+  ck_view_t v;
+  int rc = view_take(c, &v);
+  if (!rc) {
+    if (seq) *seq = v.seq;
+    rc = export_view(c, &v, fn, ctx);
+    view_release(c, &v);
+  }
+  pthread_mutex_unlock(&c->ckpt_lock);
+  return rc;
+}
 /* ----------------------------------------------------------------- writer -- */
 
 #define WRITEBACK_BYTES (8ull << 20) /* hint write-back of every 8 MiB written */

@@ -11,6 +11,8 @@
  * step leaves the mid-test checkpoint as the newest, and a reopen must find
  * exactly the points live at its seq plus the writer's records replayed.
  * A second test runs checkpoints in a loop while writers and searchers run.
+ * A third exports (akidb_collection_export, the snapshots' source) while
+ * writes run from inside the stream: it yields exactly the state at its seq.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -345,5 +347,77 @@ static void test_checkpoints_under_writes_keep_exact_state(void) {
   ASSERT_OK(akidb_collection_close(c, err, sizeof err));
 }
 
+/* ---------------------------------------------------------------- export -- */
+
+typedef struct {
+  akidb_collection_t *c;
+  uint32_t seen, bad_vector, bad_payload, from_writes;
+  uint8_t *hit; /* per point index: times seen */
+  int write_rc;
+} export_ctx_t;
+
+/* Visits one exported point; on the first one, writes (new points,
+ * replacements, deletes) run to completion from this very thread: the
+ * export holds no lock writers need, and its stream must not see them. */
+static int export_visit(void *ctx, const akidb_point_out_t *p) {
+  export_ctx_t *e = ctx;
+  if (e->seen++ == 0) {
+    e->write_rc = upsert(e->c, N_INDEXED + N_PENDING, N_INDEXED + N_PENDING + 50, 0);
+    if (!e->write_rc) e->write_rc = upsert(e->c, 0, 20, 7);                     /* indexed */
+    if (!e->write_rc) e->write_rc = upsert(e->c, N_INDEXED, N_INDEXED + 20, 7); /* pending */
+    for (uint32_t i = 100; i < 110 && !e->write_rc; i++) e->write_rc = delete_one(e->c, i);
+    for (uint32_t i = N_INDEXED + 100; i < N_INDEXED + 110 && !e->write_rc; i++)
+      e->write_rc = delete_one(e->c, i);
+  }
+  unsigned idx = 0;
+  if (sscanf(p->id, "p%u", &idx) != 1 || idx >= N_INDEXED + N_PENDING) {
+    e->from_writes++;
+    return 0;
+  }
+  e->hit[idx]++;
+  float want[DIM];
+  vec_for(idx, 0, want);
+  if (memcmp(want, p->vector, sizeof want) != 0) e->bad_vector++;
+  if (!p->payload || p->payload_len != 7 || memcmp(p->payload, "{\"v\":0}", 7) != 0)
+    e->bad_payload++;
+  return 0;
+}
+
+/* The export is the state at one seq: every point live then, once, with its
+ * vector and payload as of then (from the graph and from the buffer), and
+ * none of the writes made while it streams; they are in the collection. */
+static void test_export_streams_the_state_at_one_seq(void) {
+  char dir[4200], err[512] = "";
+  tmpdir_path(dir, sizeof dir, "akidb-ckpt", "export");
+  akidb_collection_t *c = open_c(dir, false, NULL);
+  for (uint32_t s = 0; s < N_INDEXED; s += 500)
+    ASSERT_OK(upsert(c, s, s + 500 < N_INDEXED ? s + 500 : N_INDEXED, 0));
+  akidb_collection_index_pending(c, SIZE_MAX);
+  ASSERT_OK(upsert(c, N_INDEXED, N_INDEXED + N_PENDING, 0)); /* left pending */
+  akidb_collection_stats_t st;
+  akidb_collection_stats(c, &st);
+  ASSERT_EQ_U64(st.pending, N_PENDING);
+
+  export_ctx_t e = {.c = c, .hit = calloc(N_INDEXED + N_PENDING, 1)};
+  uint64_t seq = 0;
+  ASSERT_OK(akidb_collection_export(c, export_visit, &e, &seq));
+  ASSERT_EQ_INT(e.write_rc, AKIDB_OK);
+  ASSERT_EQ_U64(seq, st.last_seq);
+  ASSERT_EQ_INT(e.seen, N_INDEXED + N_PENDING);
+  ASSERT_EQ_INT(e.from_writes, 0);
+  ASSERT_EQ_INT(e.bad_vector, 0);
+  ASSERT_EQ_INT(e.bad_payload, 0);
+  for (uint32_t i = 0; i < N_INDEXED + N_PENDING; i++)
+    if (e.hit[i] != 1) CHECK_FAIL("point p%u exported %u times", i, e.hit[i]);
+  free(e.hit);
+
+  ASSERT_EQ_U64(akidb_collection_count(c), N_INDEXED + N_PENDING + 50 - 20);
+  ASSERT_EQ_INT(version_of(c, 0), 7);
+  ASSERT_EQ_INT(version_of(c, N_INDEXED), 7);
+  ASSERT_EQ_INT(version_of(c, 100), -1);
+  ASSERT_OK(akidb_collection_close(c, err, sizeof err));
+}
+
 CHECK_MAIN(CHECK_CASE(test_upsert_does_not_wait_for_checkpoint),
-           CHECK_CASE(test_checkpoints_under_writes_keep_exact_state))
+           CHECK_CASE(test_checkpoints_under_writes_keep_exact_state),
+           CHECK_CASE(test_export_streams_the_state_at_one_seq))
