@@ -27,9 +27,11 @@ _Static_assert(sizeof(obs_log_format_t) == sizeof(int), "enum fields are stored 
 static const char *const durability_names[] = {"fsync", "interval", "none", NULL};
 static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
 static const char *const format_names[] = {"text", "json", NULL};
+static const char *const os_kind_names[] = {"auto", "local", "s3", NULL};
+static const char *const addressing_names[] = {"path", "virtual", NULL};
 
-static const char *const tables[] = {"server", "storage", "tiering", "auth", "limits", "log", "audit",
-                                     NULL};
+static const char *const tables[] = {"server", "storage", "tiering", "object_store", "auth",
+                                     "limits", "log", "audit", NULL};
 
 /* ---------------------------------------------------- string rules -- */
 
@@ -52,6 +54,48 @@ static bool username_ok(const char *s) {
     bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
     if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '@' && c != '-'))) return false;
   }
+  return true;
+}
+
+/* "" or an http:// or https:// URL without spaces. */
+static bool endpoint_ok(const char *s) {
+  if (!s[0]) return true;
+  if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0) return false;
+  const char *host = s + (s[4] == 's' ? 8 : 7);
+  if (!host[0] || host[0] == '/') return false;
+  for (; *s; s++)
+    if ((unsigned char)*s <= 0x20 || *s == 0x7F) return false;
+  return true;
+}
+
+/* "" or 3..63 of a-z 0-9 . -, starting and ending with a letter or digit. */
+static bool bucket_ok(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0) return true;
+  if (n < 3 || n > CONFIG_BUCKET_MAX || s[0] == '.' || s[0] == '-' || s[n - 1] == '.' ||
+      s[n - 1] == '-')
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-')) return false;
+  }
+  return true;
+}
+
+/* A region: 1..63 of a-z 0-9 -. */
+static bool region_ok(const char *s) {
+  if (!s[0]) return false;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-')) return false;
+  return true;
+}
+
+/* A key prefix: printable, no leading '/', no "..", no empty segment. */
+static bool prefix_ok(const char *s) {
+  if (s[0] == '/') return false;
+  if (strstr(s, "..") || strstr(s, "//")) return false;
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7F || *s == '\\') return false;
   return true;
 }
 
@@ -93,6 +137,37 @@ static const config_setting_t settings[] = {
     UINT("tiering", "warm_after_s", warm_after_s, 0, 31536000, "AKIDB_WARM_AFTER_S",
          "--warm-after-s"),
     UINT("tiering", "check_interval_ms", tier_check_ms, 10, 600000, NULL, NULL),
+    UINT("tiering", "cold_after_s", cold_after_s, 0, 31536000, "AKIDB_COLD_AFTER_S",
+         "--cold-after-s"),
+
+    CHOICE("object_store", "kind", os_kind, os_kind_names, "AKIDB_OBJECT_STORE",
+           "--object-store"),
+    STR("object_store", "path", os_path, NULL, NULL, NULL, NULL),
+    STR("object_store", "endpoint", os_endpoint, endpoint_ok,
+        "\"\" or an http:// or https:// URL such as http://127.0.0.1:9000", "AKIDB_S3_ENDPOINT",
+        NULL),
+    STR("object_store", "bucket", os_bucket, bucket_ok,
+        "3..63 characters of a-z 0-9 . -, starting and ending with a letter or digit",
+        "AKIDB_S3_BUCKET", NULL),
+    STR("object_store", "region", os_region, region_ok, "a region such as us-east-1",
+        "AKIDB_S3_REGION", NULL),
+    STR("object_store", "prefix", os_prefix, prefix_ok,
+        "printable, not starting with '/', without '..', '//' or '\\\\'", NULL, NULL),
+    CHOICE("object_store", "addressing", os_addressing, addressing_names, NULL, NULL),
+    STR("object_store", "ca_file", os_ca_file, NULL, NULL, NULL, NULL),
+    STR("object_store", "secret_key_file", os_secret_key_file, NULL, NULL, NULL, NULL),
+    UINT("object_store", "connect_timeout_ms", os_connect_timeout_ms, 100, 600000, NULL, NULL),
+    UINT("object_store", "request_timeout_ms", os_request_timeout_ms, 100, 3600000, NULL, NULL),
+    UINT("object_store", "max_parallel", os_max_parallel, 1, 256, NULL, NULL),
+    UINT("object_store", "part_size_bytes", os_part_size_bytes, 5ull << 20, 5ull << 30, NULL,
+         NULL),
+    UINT("object_store", "max_retries", os_max_retries, 0, 100, NULL, NULL),
+    UINT("object_store", "retry_base_ms", os_retry_base_ms, 1, 60000, NULL, NULL),
+    UINT("object_store", "retry_max_ms", os_retry_max_ms, 1, 600000, NULL, NULL),
+    UINT("object_store", "breaker_failures", os_breaker_failures, 1, 1000, NULL, NULL),
+    UINT("object_store", "breaker_cooldown_ms", os_breaker_cooldown_ms, 10, 3600000, NULL, NULL),
+    UINT("object_store", "dead_letter_retry_ms", os_dead_letter_retry_ms, 100, 86400000, NULL,
+         NULL),
 
     STR("auth", "admin_username", admin_username, username_ok,
         "1..64 characters of a-z 0-9 . _ @ -, starting with a letter or digit", NULL, NULL),
@@ -140,6 +215,20 @@ void config_default(config_t *c) {
   c->backpressure_wait_ms = 1000;
   c->warm_after_s = 600;
   c->tier_check_ms = 1000;
+  c->cold_after_s = 0;
+  c->os_kind = CONFIG_OS_AUTO;
+  snprintf(c->os_region, sizeof c->os_region, "us-east-1");
+  c->os_addressing = CONFIG_OS_PATH_STYLE;
+  c->os_connect_timeout_ms = 5000;
+  c->os_request_timeout_ms = 60000;
+  c->os_max_parallel = 8;
+  c->os_part_size_bytes = 8ull << 20;
+  c->os_max_retries = 4;
+  c->os_retry_base_ms = 100;
+  c->os_retry_max_ms = 5000;
+  c->os_breaker_failures = 5;
+  c->os_breaker_cooldown_ms = 10000;
+  c->os_dead_letter_retry_ms = 30000;
   snprintf(c->admin_username, sizeof c->admin_username, "admin");
   c->session_ttl_s = 43200;
   c->limits.max_body_bytes = 64u << 20;
@@ -291,6 +380,32 @@ int config_set_text(config_t *c, const config_setting_t *s, const char *text, ch
 
 /* ------------------------------------------------------------ checks -- */
 
+bool config_uses_s3(const config_t *c) {
+  return c->os_kind == CONFIG_OS_S3 || (c->os_kind == CONFIG_OS_AUTO && c->os_endpoint[0]);
+}
+
+/* An S3 object store needs an endpoint, a bucket and both keys. */
+static int check_object_store(const config_t *c, char *err, size_t errlen) {
+  if (!config_uses_s3(c)) return AKIDB_OK;
+  const char *missing = !c->os_endpoint[0]  ? "object_store.endpoint (AKIDB_S3_ENDPOINT)"
+                        : !c->os_bucket[0]  ? "object_store.bucket (AKIDB_S3_BUCKET)"
+                        : !c->s3_access_key[0] ? "an access key (AKIDB_S3_ACCESS_KEY)"
+                        : !c->s3_secret_key[0]
+                            ? "a secret key (AKIDB_S3_SECRET_KEY or object_store.secret_key_file)"
+                            : NULL;
+  if (missing) {
+    snprintf(err, errlen, "the object store is S3 (object_store.kind = \"%s\") but %s is not "
+             "set: set it, or use kind = \"local\"", os_kind_names[c->os_kind], missing);
+    return AKIDB_EINVAL;
+  }
+  if (c->os_retry_max_ms < c->os_retry_base_ms) {
+    snprintf(err, errlen, "object_store.retry_max_ms (%" PRIu32 ") must be at least "
+             "object_store.retry_base_ms (%" PRIu32 ")", c->os_retry_max_ms, c->os_retry_base_ms);
+    return AKIDB_EINVAL;
+  }
+  return AKIDB_OK;
+}
+
 int config_validate(const config_t *c, char *err, size_t errlen) {
   bool cert = c->tls_cert_file[0] != '\0', key = c->tls_key_file[0] != '\0';
   if (cert != key) {
@@ -300,6 +415,7 @@ int config_validate(const config_t *c, char *err, size_t errlen) {
              cert ? "tls_cert_file" : "tls_key_file");
     return AKIDB_EINVAL;
   }
+  if (check_object_store(c, err, errlen)) return AKIDB_EINVAL;
   if (c->limits.max_ef < c->limits.max_k) {
     snprintf(err, errlen,
              "limits.max_ef (%" PRIu32 ") must be at least limits.max_k (%" PRIu32
@@ -313,7 +429,7 @@ int config_validate(const config_t *c, char *err, size_t errlen) {
 static int readable(const char *key, const char *path, char *err, size_t errlen) {
   FILE *f = fopen(path, "r");
   if (!f) {
-    snprintf(err, errlen, "server.%s: cannot read '%s': %s", key, path, strerror(errno));
+    snprintf(err, errlen, "%s: cannot read '%s': %s", key, path, strerror(errno));
     return AKIDB_EINVAL;
   }
   fclose(f);
@@ -321,9 +437,12 @@ static int readable(const char *key, const char *path, char *err, size_t errlen)
 }
 
 int config_check_files(const config_t *c, char *err, size_t errlen) {
-  if (c->tls_cert_file[0] && readable("tls_cert_file", c->tls_cert_file, err, errlen))
+  if (c->tls_cert_file[0] && readable("server.tls_cert_file", c->tls_cert_file, err, errlen))
     return AKIDB_EINVAL;
-  if (c->tls_key_file[0] && readable("tls_key_file", c->tls_key_file, err, errlen))
+  if (c->tls_key_file[0] && readable("server.tls_key_file", c->tls_key_file, err, errlen))
+    return AKIDB_EINVAL;
+  if (c->os_ca_file[0] && config_uses_s3(c) &&
+      readable("object_store.ca_file", c->os_ca_file, err, errlen))
     return AKIDB_EINVAL;
   return AKIDB_OK;
 }
@@ -366,9 +485,10 @@ char *config_to_toml(const config_t *c) {
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
   if (!f) return NULL;
-  fprintf(f, "# AkiDB effective configuration (file: %s; admin password: %s).\n",
+  fprintf(f, "# AkiDB effective configuration (file: %s; admin password: %s; S3 keys: %s).\n",
           c->config_file[0] ? c->config_file : "none",
-          c->admin_password[0] ? "set by AKIDB_ADMIN_PASSWORD" : "not set");
+          c->admin_password[0] ? "set by AKIDB_ADMIN_PASSWORD" : "not set",
+          c->s3_secret_key[0] ? "set (never printed)" : "not set");
   for (int t = 0; tables[t]; t++) {
     fprintf(f, "\n[%s]\n", tables[t]);
     for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)

@@ -31,6 +31,17 @@
 #define CONFIG_USERNAME_MAX 64   /* bytes of auth.admin_username */
 #define CONFIG_PASSWORD_MAX 1024 /* bytes of AKIDB_ADMIN_PASSWORD */
 #define CONFIG_FILE_MAX (1u << 20) /* bytes of a configuration file */
+#define CONFIG_URL_MAX 1023      /* bytes of object_store.endpoint */
+#define CONFIG_BUCKET_MAX 63     /* S3 bucket names are 3..63 bytes */
+#define CONFIG_REGION_MAX 63
+#define CONFIG_PREFIX_MAX 512
+#define CONFIG_SECRET_MAX 256    /* bytes of an S3 access key id or secret key */
+#define CONFIG_TOKEN_MAX 4096    /* bytes of an S3 session token */
+
+/* object_store.kind: "auto" is s3 when an endpoint is set, else local. */
+typedef enum { CONFIG_OS_AUTO, CONFIG_OS_LOCAL, CONFIG_OS_S3 } config_os_kind_t;
+/* object_store.addressing: http://endpoint/bucket/key or http://bucket.endpoint/key. */
+typedef enum { CONFIG_OS_PATH_STYLE, CONFIG_OS_VIRTUAL_HOSTED } config_os_addressing_t;
 #define CONFIG_DEFAULT_FILE "config.toml" /* read from the working directory if present */
 
 typedef struct {
@@ -55,6 +66,27 @@ typedef struct {
   uint32_t backpressure_wait_ms;      /* a write's wait for room before 429 */
   uint32_t warm_after_s;              /* [tiering] idle seconds before unload; 0 = never */
   uint32_t tier_check_ms;             /* [tiering] check_interval_ms */
+  uint32_t cold_after_s;              /* [tiering] idle seconds before upload; 0 = never */
+  /* [object_store]: snapshots and the cold tier */
+  int os_kind;                             /* config_os_kind_t; auto */
+  char os_path[CONFIG_PATH_MAX + 1];       /* local: "" = <data_dir>/objects */
+  char os_endpoint[CONFIG_URL_MAX + 1];    /* s3: "http(s)://host[:port]" */
+  char os_bucket[CONFIG_BUCKET_MAX + 1];
+  char os_region[CONFIG_REGION_MAX + 1];   /* "us-east-1" */
+  char os_prefix[CONFIG_PREFIX_MAX + 1];   /* before every key; "" */
+  int os_addressing;                       /* config_os_addressing_t; path */
+  char os_ca_file[CONFIG_PATH_MAX + 1];    /* "" = the system's CAs */
+  char os_secret_key_file[CONFIG_PATH_MAX + 1]; /* else AKIDB_S3_SECRET_KEY */
+  uint32_t os_connect_timeout_ms;          /* 5000 */
+  uint32_t os_request_timeout_ms;          /* one call, all retries excluded; 60000 */
+  uint32_t os_max_parallel;                /* transfers at once; 8 */
+  uint64_t os_part_size_bytes;             /* multipart part; 8 MiB */
+  uint32_t os_max_retries;                 /* 4 */
+  uint32_t os_retry_base_ms;               /* 100 */
+  uint32_t os_retry_max_ms;                /* 5000 */
+  uint32_t os_breaker_failures;            /* consecutive failures that open it; 5 */
+  uint32_t os_breaker_cooldown_ms;         /* open → half-open; 10000 */
+  uint32_t os_dead_letter_retry_ms;        /* dead-letter queue retry period; 30000 */
   /* [auth] */
   char admin_username[CONFIG_USERNAME_MAX + 1]; /* "admin" */
   uint32_t session_ttl_s;                       /* 43200 */
@@ -68,6 +100,9 @@ typedef struct {
 
   /* Not settings of the file: */
   char admin_password[CONFIG_PASSWORD_MAX + 1]; /* AKIDB_ADMIN_PASSWORD; "" = none */
+  char s3_access_key[CONFIG_SECRET_MAX + 1];    /* AKIDB_S3_ACCESS_KEY */
+  char s3_secret_key[CONFIG_SECRET_MAX + 1];    /* AKIDB_S3_SECRET_KEY or the file */
+  char s3_session_token[CONFIG_TOKEN_MAX + 1];  /* AKIDB_S3_SESSION_TOKEN; "" = none */
   char config_file[CONFIG_PATH_MAX + 1];        /* the file loaded; "" = none */
 } config_t;
 
@@ -126,12 +161,17 @@ int config_toml_parse(const char *name, const char *text, size_t len, config_tom
 void config_default(config_t *c);
 
 /* Checks what single keys cannot: settings that must agree with each other
- * (TLS files set together, limits.max_ef >= limits.max_k). AKIDB_OK or
- * AKIDB_EINVAL with `err`. */
+ * (TLS files set together, limits.max_ef >= limits.max_k, an S3 object
+ * store's endpoint, bucket and credentials). AKIDB_OK or AKIDB_EINVAL with
+ * `err`. */
 int config_validate(const config_t *c, char *err, size_t errlen);
 
+/* Whether the object store is S3 (kind "s3", or "auto" with an endpoint). */
+bool config_uses_s3(const config_t *c);
+
 /* Checks, at start, that files named by the configuration can be read
- * (the TLS certificate and key). AKIDB_OK or AKIDB_EINVAL naming the file. */
+ * (the TLS certificate and key, the object store's CA file). AKIDB_OK or
+ * AKIDB_EINVAL naming the file. */
 int config_check_files(const config_t *c, char *err, size_t errlen);
 
 /* The effective configuration as a TOML document that config_parse_text
@@ -182,10 +222,12 @@ int config_parse_text(config_t *c, const char *name, const char *text, size_t le
  * config_parse_text. */
 int config_load_file(config_t *c, const char *path, char *err, size_t errlen);
 
-/* Layer 2: applies AKIDB_HOST, AKIDB_REST_PORT, AKIDB_DATA_DIR, AKIDB_DB_PATH,
- * AKIDB_LOG_LEVEL, AKIDB_LOG_FORMAT, AKIDB_DURABILITY and
- * AKIDB_ADMIN_PASSWORD from the environment (an empty variable counts as
- * unset). AKIDB_OK or AKIDB_EINVAL naming the variable. */
+/* Layer 2: applies the environment variable of every setting that has one
+ * (AKIDB_HOST, AKIDB_REST_PORT, AKIDB_DATA_DIR, ...), then the secrets that
+ * only the environment or a file gives: AKIDB_ADMIN_PASSWORD,
+ * AKIDB_S3_ACCESS_KEY, AKIDB_S3_SECRET_KEY (or object_store.secret_key_file,
+ * read here) and AKIDB_S3_SESSION_TOKEN. An empty variable counts as unset.
+ * AKIDB_OK or AKIDB_EINVAL naming the variable or file. */
 int config_apply_env(config_t *c, char *err, size_t errlen);
 
 /*

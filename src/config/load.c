@@ -151,6 +151,18 @@ static int on_toml(void *ctx, const char *table, const char *key, const config_t
              full);
     return AKIDB_EINVAL;
   }
+  if (strcmp(table, "object_store") == 0 &&
+      (strcmp(key, "access_key") == 0 || strcmp(key, "secret_key") == 0 ||
+       strcmp(key, "session_token") == 0)) {
+    snprintf(err, errlen,
+             "key '%s': S3 credentials are never read from the configuration file; remove it "
+             "and set the environment variable AKIDB_S3_%s instead (or, for the secret key, "
+             "object_store.secret_key_file)",
+             full, strcmp(key, "access_key") == 0   ? "ACCESS_KEY"
+                   : strcmp(key, "secret_key") == 0 ? "SECRET_KEY"
+                                                    : "SESSION_TOKEN");
+    return AKIDB_EINVAL;
+  }
   const config_setting_t *s = find_setting(table, key);
   if (!s) {
     suggest_key(table, key, hint, sizeof hint);
@@ -239,6 +251,56 @@ static int apply_password(config_t *c, const char *pw, char *err, size_t errlen)
   return AKIDB_OK;
 }
 
+/* Copies the environment variable `name` into out (cap bytes with the NUL);
+ * unset or empty leaves out as it is. */
+static int secret_from_env(const char *name, char *out, size_t cap, char *err, size_t errlen) {
+  const char *v = getenv(name);
+  if (!v || !v[0]) return AKIDB_OK;
+  size_t len = strlen(v);
+  if (len >= cap) {
+    snprintf(err, errlen, "environment variable %s: at most %zu bytes, got %zu", name, cap - 1,
+             len);
+    return AKIDB_EINVAL;
+  }
+  memcpy(out, v, len + 1);
+  return AKIDB_OK;
+}
+
+/* The secret key from object_store.secret_key_file: its first line. */
+static int secret_from_file(config_t *c, char *err, size_t errlen) {
+  FILE *f = fopen(c->os_secret_key_file, "r");
+  if (!f) {
+    snprintf(err, errlen, "object_store.secret_key_file: cannot read '%s': %s",
+             c->os_secret_key_file, strerror(errno));
+    return AKIDB_EINVAL;
+  }
+  char line[CONFIG_SECRET_MAX + 2] = "";
+  bool got = fgets(line, sizeof line, f) != NULL;
+  fclose(f);
+  size_t len = strcspn(line, "\r\n");
+  if (!got || len == 0 || len > CONFIG_SECRET_MAX) {
+    snprintf(err, errlen, "object_store.secret_key_file '%s': its first line must hold the "
+             "secret key (1..%d bytes)", c->os_secret_key_file, CONFIG_SECRET_MAX);
+    return AKIDB_EINVAL;
+  }
+  memcpy(c->s3_secret_key, line, len);
+  c->s3_secret_key[len] = '\0';
+  return AKIDB_OK;
+}
+
+/* The S3 credentials: only from the environment (or the secret key file). */
+static int apply_s3_secrets(config_t *c, char *err, size_t errlen) {
+  if (secret_from_env("AKIDB_S3_ACCESS_KEY", c->s3_access_key, sizeof c->s3_access_key, err,
+                      errlen) ||
+      secret_from_env("AKIDB_S3_SECRET_KEY", c->s3_secret_key, sizeof c->s3_secret_key, err,
+                      errlen) ||
+      secret_from_env("AKIDB_S3_SESSION_TOKEN", c->s3_session_token, sizeof c->s3_session_token,
+                      err, errlen))
+    return AKIDB_EINVAL;
+  if (!c->s3_secret_key[0] && c->os_secret_key_file[0]) return secret_from_file(c, err, errlen);
+  return AKIDB_OK;
+}
+
 int config_apply_env(config_t *c, char *err, size_t errlen) {
   size_t n;
   const config_setting_t *s = config_settings(&n);
@@ -254,8 +316,8 @@ int config_apply_env(config_t *c, char *err, size_t errlen) {
     }
   }
   const char *pw = getenv("AKIDB_ADMIN_PASSWORD");
-  if (pw && pw[0]) return apply_password(c, pw, err, errlen);
-  return AKIDB_OK;
+  if (pw && pw[0] && apply_password(c, pw, err, errlen)) return AKIDB_EINVAL;
+  return apply_s3_secrets(c, err, errlen);
 }
 
 /* ----------------------------------------------------------- layer 3 -- */

@@ -28,7 +28,9 @@
 static const char *const env_names[] = {
     "AKIDB_CONFIG",    "AKIDB_HOST",       "AKIDB_REST_PORT",      "AKIDB_DATA_DIR",
     "AKIDB_DB_PATH",   "AKIDB_LOG_LEVEL",  "AKIDB_LOG_FORMAT",     "AKIDB_ADMIN_PASSWORD",
-    "AKIDB_DURABILITY", NULL};
+    "AKIDB_DURABILITY", "AKIDB_S3_ENDPOINT", "AKIDB_S3_BUCKET", "AKIDB_S3_REGION",
+    "AKIDB_S3_ACCESS_KEY", "AKIDB_S3_SECRET_KEY", "AKIDB_S3_SESSION_TOKEN", "AKIDB_OBJECT_STORE",
+    "AKIDB_COLD_AFTER_S", NULL};
 
 /* Every test starts without AKIDB_* variables, in an empty working directory
  * (so no stray ./config.toml is read). */
@@ -661,6 +663,94 @@ static void test_config_converts_to_service_and_http_options(void) {
   ASSERT_TRUE(memcmp(&l, &c.limits, sizeof l) == 0);
 }
 
+/* -------------------------------------------------------- object store -- */
+
+/* S3 is chosen by an endpoint (kind "auto"); it needs a bucket and both
+ * keys, and each missing piece is named with where to set it. */
+static void test_config_s3_needs_endpoint_bucket_and_keys(void) {
+  fresh_env();
+  config_t c;
+  config_cli_t cli;
+  char err[ERR_LEN];
+  ASSERT_OK(load_args(&c, &cli, err, NULL));
+  ASSERT_TRUE(!config_uses_s3(&c)); /* the default: a local directory */
+  setenv("AKIDB_S3_ENDPOINT", "http://127.0.0.1:9000", 1);
+  ASSERT_EQ_INT(load_args(&c, &cli, err, NULL), AKIDB_EINVAL);
+  ASSERT_STR_CONTAINS(err, "object_store.bucket (AKIDB_S3_BUCKET)");
+  setenv("AKIDB_S3_BUCKET", "vectors", 1);
+  ASSERT_EQ_INT(load_args(&c, &cli, err, NULL), AKIDB_EINVAL);
+  ASSERT_STR_CONTAINS(err, "AKIDB_S3_ACCESS_KEY");
+  setenv("AKIDB_S3_ACCESS_KEY", "AKIDEXAMPLE", 1);
+  ASSERT_EQ_INT(load_args(&c, &cli, err, NULL), AKIDB_EINVAL);
+  ASSERT_STR_CONTAINS(err, "AKIDB_S3_SECRET_KEY or object_store.secret_key_file");
+  setenv("AKIDB_S3_SECRET_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", 1);
+  setenv("AKIDB_S3_REGION", "eu-west-3", 1);
+  ASSERT_OK(load_args(&c, &cli, err, NULL));
+  ASSERT_TRUE(config_uses_s3(&c));
+  ASSERT_TRUE(strcmp(c.os_endpoint, "http://127.0.0.1:9000") == 0);
+  ASSERT_TRUE(strcmp(c.os_bucket, "vectors") == 0 && strcmp(c.os_region, "eu-west-3") == 0);
+  ASSERT_TRUE(strcmp(c.s3_access_key, "AKIDEXAMPLE") == 0);
+  ASSERT_TRUE(strcmp(c.s3_secret_key, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY") == 0);
+  /* the effective configuration never shows a key */
+  char *text = config_to_toml(&c);
+  ASSERT_TRUE(text && !strstr(text, "wJalrXUtnFEMI") && !strstr(text, "AKIDEXAMPLE"));
+  ASSERT_STR_CONTAINS(text, "S3 keys: set (never printed)");
+  free(text);
+  /* kind "local" ignores the endpoint */
+  const char *local[] = {"--object-store", "local", NULL};
+  unsetenv("AKIDB_S3_BUCKET");
+  ASSERT_OK(load_args(&c, &cli, err, local));
+  ASSERT_TRUE(!config_uses_s3(&c));
+  fresh_env();
+}
+
+/* Credentials in the file are refused and point at the environment. */
+static void test_config_s3_credentials_in_file_are_refused(void) {
+  expect_parse_error("[object_store]\nsecret_key = \"abc\"\n", "config.toml:2:",
+                     "'object_store.secret_key'", "AKIDB_S3_SECRET_KEY", NULL);
+  expect_parse_error("[object_store]\naccess_key = \"abc\"\n", "'object_store.access_key'",
+                     "AKIDB_S3_ACCESS_KEY", NULL);
+}
+
+/* The secret key may come from a file (its first line); the environment
+ * wins over it; an unreadable or empty file is named. */
+static void test_config_s3_secret_key_file(void) {
+  fresh_env();
+  const char *key = write_file("s3-secret", "from-the-file\nsecond line\n");
+  char toml[9000];
+  snprintf(toml, sizeof toml,
+           "[object_store]\nkind = \"s3\"\nendpoint = \"https://s3.example.com\"\n"
+           "bucket = \"b-1.x\"\nsecret_key_file = \"%s\"\n", key);
+  const char *cfg = write_file("s3.toml", toml);
+  const char *args[] = {"--config", cfg, NULL};
+  config_t c;
+  config_cli_t cli;
+  char err[ERR_LEN];
+  setenv("AKIDB_S3_ACCESS_KEY", "id", 1);
+  ASSERT_OK(load_args(&c, &cli, err, args));
+  ASSERT_TRUE(strcmp(c.s3_secret_key, "from-the-file") == 0);
+  setenv("AKIDB_S3_SECRET_KEY", "from-env", 1);
+  ASSERT_OK(load_args(&c, &cli, err, args));
+  ASSERT_TRUE(strcmp(c.s3_secret_key, "from-env") == 0);
+  unsetenv("AKIDB_S3_SECRET_KEY");
+  write_file("s3-secret", "\n");
+  ASSERT_EQ_INT(load_args(&c, &cli, err, args), AKIDB_EINVAL);
+  ASSERT_STR_CONTAINS(err, "its first line must hold the secret key");
+  fresh_env();
+}
+
+/* Endpoints, buckets and prefixes that cannot work are refused at load. */
+static void test_config_object_store_values_are_checked(void) {
+  expect_parse_error("[object_store]\nendpoint = \"s3.amazonaws.com\"\n",
+                     "'object_store.endpoint'", "http:// or https://", NULL);
+  expect_parse_error("[object_store]\nbucket = \"My_Bucket\"\n", "'object_store.bucket'",
+                     "3..63 characters", NULL);
+  expect_parse_error("[object_store]\nprefix = \"../up\"\n", "'object_store.prefix'", NULL);
+  expect_parse_error("[object_store]\npart_size_bytes = 1048576\n",
+                     "'object_store.part_size_bytes'", "5242880", NULL);
+  expect_parse_error("[object_store]\nkind = \"gcs\"\n", "\"auto\", \"local\", \"s3\"", NULL);
+}
+
 CHECK_MAIN(CHECK_CASE(test_config_defaults_are_the_documented_values),
            CHECK_CASE(test_config_example_file_equals_the_defaults),
            CHECK_CASE(test_config_print_config_reads_back_to_the_same_settings),
@@ -687,4 +777,8 @@ CHECK_MAIN(CHECK_CASE(test_config_defaults_are_the_documented_values),
            CHECK_CASE(test_config_string_escapes_decode),
            CHECK_CASE(test_config_integers_accept_separators),
            CHECK_CASE(test_config_toml_floats_and_booleans_parse),
-           CHECK_CASE(test_config_converts_to_service_and_http_options))
+           CHECK_CASE(test_config_converts_to_service_and_http_options),
+           CHECK_CASE(test_config_s3_needs_endpoint_bucket_and_keys),
+           CHECK_CASE(test_config_s3_credentials_in_file_are_refused),
+           CHECK_CASE(test_config_s3_secret_key_file),
+           CHECK_CASE(test_config_object_store_values_are_checked))
