@@ -171,7 +171,7 @@ int akidb_user_status_parse(const char *name, akidb_user_status_t *out);
 typedef struct akidb_catalog akidb_catalog_t;
 
 /* The schema version this build writes; catalogs of a newer one are refused. */
-#define AKIDB_CATALOG_SCHEMA_VERSION 3
+#define AKIDB_CATALOG_SCHEMA_VERSION 4
 
 typedef struct {
   uint32_t readers;         /* reader connections (default 4, 1..64) */
@@ -399,6 +399,9 @@ int akidb_database_delete(akidb_catalog_t *cat, const akidb_uuid_t *id,
 
 /* --------------------------------------------------------- collections -- */
 
+#define AKIDB_OBJECT_KEY_MAX 1024u   /* bytes of an object key kept in the catalog */
+#define AKIDB_OBJECT_ERROR_MAX 1024u /* bytes of a stored error message */
+
 /* How a collection moves between tiers. */
 typedef struct {
   bool pinned;           /* true: stays in its tier (set by the pin API) */
@@ -419,6 +422,8 @@ typedef struct {
   char embedding_json[AKIDB_EMBEDDING_JSON_MAX + 1]; /* JSON object, "" = none */
   akidb_tier_t tier;
   akidb_tier_policy_t tier_policy;
+  char cold_manifest[AKIDB_OBJECT_KEY_MAX + 1]; /* "" = data on local disk; else its manifest object
+                                   (akidb_collection_meta_set_cold) */
   int64_t created_at_ms;
   int64_t updated_at_ms;
 } akidb_collection_meta_t;
@@ -488,6 +493,126 @@ int akidb_collection_meta_update(akidb_catalog_t *cat, const akidb_uuid_t *id,
 int akidb_collection_meta_delete(akidb_catalog_t *cat, const akidb_uuid_t *id,
                                  const akidb_audit_ctx_t *audit, akidb_uuid_t **removed,
                                  size_t *n_removed, char *err, size_t errlen);
+
+/* Marks a collection cold: its data lives only in the object store, under
+ * the manifest object `manifest_key` (1..AKIDB_OBJECT_KEY_MAX bytes); NULL
+ * marks it local again. Call it only once the upload is confirmed (going
+ * cold) or the download is complete (coming back). Errors: AKIDB_ENOTFOUND,
+ * AKIDB_EINVAL. No audit row: the tier change is audited by the caller. */
+int akidb_collection_meta_set_cold(akidb_catalog_t *cat, const akidb_uuid_t *id,
+                                   const char *manifest_key, char *err, size_t errlen);
+
+/* ----------------------------------------------------------- snapshots -- */
+
+typedef enum {
+  AKIDB_SNAPSHOT_CREATING = 0, /* being written to the object store */
+  AKIDB_SNAPSHOT_READY = 1,    /* complete: its manifest is uploaded */
+  AKIDB_SNAPSHOT_FAILED = 2,   /* the upload failed; `error` says why */
+  AKIDB_SNAPSHOT_STATE_COUNT
+} akidb_snapshot_state_t;
+const char *akidb_snapshot_state_name(akidb_snapshot_state_t s);
+
+/* A snapshot of a collection, owned by the collection's tenant: it outlives
+ * the collection (and is removed with the tenant). */
+typedef struct {
+  akidb_uuid_t id;
+  akidb_uuid_t tenant_id;
+  akidb_uuid_t collection_id;                       /* the source, maybe deleted since */
+  char database_name[AKIDB_OBJECT_NAME_MAX + 1];    /* the source's names when taken */
+  char collection_name[AKIDB_OBJECT_NAME_MAX + 1];
+  akidb_snapshot_state_t state;
+  uint64_t log_seq; /* the collection's log position it holds */
+  uint64_t points;
+  uint64_t bytes;   /* of every object, manifest included */
+  char manifest_key[AKIDB_OBJECT_KEY_MAX + 1];
+  char error[AKIDB_OBJECT_ERROR_MAX + 1]; /* FAILED: why; else "" */
+  int64_t created_at_ms;
+  int64_t updated_at_ms;
+} akidb_snapshot_t;
+
+typedef struct {
+  akidb_snapshot_t *items;
+  size_t count;
+  bool has_more;
+  akidb_uuid_t next;
+} akidb_snapshot_list_t;
+
+/* Records a snapshot being created (state CREATING; id nil → new UUIDv7).
+ * Errors: AKIDB_EINVAL (names, key), AKIDB_ENOTFOUND (tenant), AKIDB_ECONFLICT
+ * (tenant decommissioned). No audit row: the caller audits the outcome
+ * (snapshot.create) once it is known. */
+int akidb_snapshot_create(akidb_catalog_t *cat, const akidb_snapshot_t *in,
+                          akidb_snapshot_t *out, char *err, size_t errlen);
+/* Ends a CREATING snapshot: READY with its log position, point and byte
+ * counts, or FAILED with `error`. Errors: AKIDB_ENOTFOUND, AKIDB_ETRANSITION
+ * (not CREATING), AKIDB_EINVAL. */
+int akidb_snapshot_finish(akidb_catalog_t *cat, const akidb_uuid_t *id,
+                          akidb_snapshot_state_t state, uint64_t log_seq, uint64_t points,
+                          uint64_t bytes, const char *error, akidb_snapshot_t *out, char *err,
+                          size_t errlen);
+/* Reads one snapshot. AKIDB_ENOTFOUND when absent. */
+int akidb_snapshot_get(akidb_catalog_t *cat, const akidb_uuid_t *id, akidb_snapshot_t *out,
+                       char *err, size_t errlen);
+/* One page of a tenant's snapshots, oldest first; of one source collection
+ * only when `collection_id` is not NULL. Ownership as akidb_tenant_list. */
+int akidb_snapshot_list(akidb_catalog_t *cat, const akidb_uuid_t *tenant_id,
+                        const akidb_uuid_t *collection_id, const akidb_page_t *page,
+                        akidb_snapshot_list_t *out, char *err, size_t errlen);
+void akidb_snapshot_list_free(akidb_snapshot_list_t *list);
+/* Deletes a snapshot's row (its objects are the caller's: delete them
+ * first, or queue them). Errors: AKIDB_ENOTFOUND. Audit: snapshot.delete. */
+int akidb_snapshot_delete(akidb_catalog_t *cat, const akidb_uuid_t *id,
+                          const akidb_audit_ctx_t *audit, char *err, size_t errlen);
+
+/* ---------------------------------------------------- dead-letter queue -- */
+
+typedef enum {
+  AKIDB_DEAD_LETTER_COLD_UPLOAD = 0,   /* a collection's move to the cold tier */
+  AKIDB_DEAD_LETTER_OBJECT_DELETE = 1, /* an object (or prefix) to delete */
+  AKIDB_DEAD_LETTER_KIND_COUNT
+} akidb_dead_letter_kind_t;
+const char *akidb_dead_letter_kind_name(akidb_dead_letter_kind_t k);
+
+/* Work on the object store that exhausted its retries, kept until it
+ * succeeds: one entry per (kind, object key). */
+typedef struct {
+  int64_t seq;                 /* ascending, never reused */
+  akidb_dead_letter_kind_t kind;
+  akidb_uuid_t collection_id;  /* when has_collection */
+  bool has_collection;
+  char object_key[AKIDB_OBJECT_KEY_MAX + 1];
+  uint32_t attempts;
+  char last_error[AKIDB_OBJECT_ERROR_MAX + 1];
+  int64_t created_at_ms;
+  int64_t next_attempt_at_ms;  /* not retried before */
+} akidb_dead_letter_t;
+
+typedef struct {
+  akidb_dead_letter_t *items;
+  size_t count;
+  bool has_more;
+  int64_t next_seq; /* cursor for the next page */
+} akidb_dead_letter_list_t;
+
+/* Queues work (attempts 1), or, when (kind, object_key) is queued already,
+ * counts one more attempt and replaces its error and next attempt time.
+ * `collection_id` may be NULL; `error` is cut to AKIDB_OBJECT_ERROR_MAX
+ * bytes. *seq_out (may be NULL) receives the entry's seq. */
+int akidb_dead_letter_put(akidb_catalog_t *cat, akidb_dead_letter_kind_t kind,
+                          const akidb_uuid_t *collection_id, const char *object_key,
+                          const char *error, int64_t next_attempt_at_ms, int64_t *seq_out,
+                          char *err, size_t errlen);
+/* A page of entries by seq (cursor: the previous page's next_seq; 0 first);
+ * with `due_before_ms` > 0 only those whose next attempt is before it.
+ * Ownership as akidb_tenant_list. */
+int akidb_dead_letter_list(akidb_catalog_t *cat, int64_t due_before_ms, int64_t cursor,
+                           uint32_t limit, akidb_dead_letter_list_t *out, char *err,
+                           size_t errlen);
+void akidb_dead_letter_list_free(akidb_dead_letter_list_t *list);
+/* Removes an entry once its work succeeded (absent: AKIDB_OK). */
+int akidb_dead_letter_remove(akidb_catalog_t *cat, int64_t seq, char *err, size_t errlen);
+/* Entries queued (the queue's depth). */
+int akidb_dead_letter_count(akidb_catalog_t *cat, uint64_t *out, char *err, size_t errlen);
 
 /* --------------------------------------------------------------- users -- */
 

@@ -18,7 +18,7 @@
 #define COLLECTION_COLUMNS                                                                         \
   "c.id, c.database_id, d.tenant_id, c.name, c.dimension, c.metric, c.hnsw_m, "                    \
   "c.hnsw_ef_construction, c.hnsw_ef_search, c.embedding, c.tier, c.tier_pinned, "                 \
-  "c.warm_after_s, c.cold_after_s, c.created_at, c.updated_at "                                    \
+  "c.warm_after_s, c.cold_after_s, c.created_at, c.updated_at, c.cold_manifest "                   \
   "FROM collections c JOIN databases d ON d.id = c.database_id"
 
 static void collection_row(sqlite3_stmt *s, void *item) {
@@ -42,6 +42,7 @@ static void collection_row(sqlite3_stmt *s, void *item) {
   c->tier_policy.cold_after_s = (uint32_t)sqlite3_column_int64(s, 13);
   c->created_at_ms = sqlite3_column_int64(s, 14);
   c->updated_at_ms = sqlite3_column_int64(s, 15);
+  cat_col_text(s, 16, c->cold_manifest, sizeof c->cold_manifest);
 }
 
 static const char SQL_BY_ID[] = "SELECT " COLLECTION_COLUMNS " WHERE c.id = ?1";
@@ -492,4 +493,29 @@ int akidb_collection_meta_delete(akidb_catalog_t *cat, const akidb_uuid_t *id,
   *removed = one;
   if (n_removed) *n_removed = 1;
   return AKIDB_OK;
+}
+
+/* ---------------------------------------------------------------- cold -- */
+
+int akidb_collection_meta_set_cold(akidb_catalog_t *cat, const akidb_uuid_t *id,
+                                   const char *manifest_key, char *err, size_t errlen) {
+  static const char SQL[] = "UPDATE collections SET cold_manifest = ?2 WHERE id = ?1";
+  if (!id) return cat_fail(err, errlen, AKIDB_EINVAL, "collection id is NULL");
+  if (manifest_key && (!manifest_key[0] || strlen(manifest_key) > AKIDB_OBJECT_KEY_MAX))
+    return cat_fail(err, errlen, AKIDB_EINVAL, "the manifest key must be 1..%u bytes",
+                    AKIDB_OBJECT_KEY_MAX);
+  catalog_conn_t *c;
+  int rc = cat_write_begin(cat, &c, err, errlen);
+  if (rc) return rc;
+  sqlite3_stmt *s = cat_stmt(c, SQL, err, errlen);
+  if (!s) rc = AKIDB_EIO;
+  if (!rc) {
+    cat_bind_uuid(s, 1, id);
+    cat_bind_text(s, 2, manifest_key);
+    int st = cat_step_done(s);
+    if (st != SQLITE_DONE) rc = cat_sqlite_fail(c->db, st, "marking the collection cold", err, errlen);
+    else if (sqlite3_changes(c->db) == 0)
+      rc = cat_fail(err, errlen, AKIDB_ENOTFOUND, "collection not found");
+  }
+  return cat_write_end(cat, rc, err, errlen);
 }

@@ -175,6 +175,44 @@ static const char MIGRATION_3[] =
     "CREATE TRIGGER audit_retention_no_insert BEFORE INSERT ON audit_retention\n"
     "  BEGIN SELECT RAISE(ABORT, 'audit_retention has exactly one row'); END;\n";
 
+/* Version 4: object storage. Snapshots belong to their tenant, not to their
+ * collection (a deleted collection's snapshots can still be restored);
+ * `cold_manifest` names the object of a collection whose data lives only in
+ * the object store; the dead-letter queue holds the uploads and deletes
+ * that exhausted their retries, one row per (kind, object key). */
+static const char MIGRATION_4[] =
+    "CREATE TABLE snapshots (\n"
+    "  id BLOB PRIMARY KEY " UUID_CHECK("id") ",\n"
+    "  tenant_id BLOB NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,\n"
+    "  collection_id BLOB NOT NULL " UUID_CHECK("collection_id") ",\n"
+    "  database_name TEXT NOT NULL CHECK (length(database_name) BETWEEN 1 AND 63),\n"
+    "  collection_name TEXT NOT NULL CHECK (length(collection_name) BETWEEN 1 AND 63),\n"
+    "  state TEXT NOT NULL CHECK (state IN ('creating', 'ready', 'failed')),\n"
+    "  log_seq INTEGER NOT NULL DEFAULT 0 CHECK (log_seq >= 0),\n"
+    "  points INTEGER NOT NULL DEFAULT 0 CHECK (points >= 0),\n"
+    "  bytes INTEGER NOT NULL DEFAULT 0 CHECK (bytes >= 0),\n"
+    "  manifest_key TEXT NOT NULL CHECK (length(manifest_key) BETWEEN 1 AND 1024),\n"
+    "  error TEXT NOT NULL DEFAULT '' CHECK (length(error) <= 1024),\n" TIMESTAMP_COLUMNS
+    ") STRICT, WITHOUT ROWID;\n" TIMESTAMP_TRIGGERS("snapshots")
+    "CREATE INDEX snapshots_tenant ON snapshots(tenant_id, id);\n"
+    "CREATE TRIGGER snapshots_state_transition BEFORE UPDATE OF state ON snapshots\n"
+    "  WHEN NEW.state IS NOT OLD.state AND NOT (OLD.state = 'creating')\n"
+    "  BEGIN SELECT RAISE(ABORT, 'invalid snapshot state transition'); END;\n"
+    "ALTER TABLE collections ADD COLUMN cold_manifest TEXT"
+    "  CHECK (cold_manifest IS NULL OR length(cold_manifest) BETWEEN 1 AND 1024);\n"
+    "CREATE TABLE dead_letters (\n"
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "  kind TEXT NOT NULL CHECK (kind IN ('cold_upload', 'object_delete')),\n"
+    "  collection_id BLOB CHECK (collection_id IS NULL OR length(collection_id) = 16),\n"
+    "  object_key TEXT NOT NULL CHECK (length(object_key) BETWEEN 1 AND 1024),\n"
+    "  attempts INTEGER NOT NULL DEFAULT 1 CHECK (attempts >= 1),\n"
+    "  last_error TEXT NOT NULL CHECK (length(last_error) <= 1024),\n"
+    "  created_at INTEGER NOT NULL DEFAULT (" NOW "),\n"
+    "  next_attempt_at INTEGER NOT NULL,\n"
+    "  UNIQUE (kind, object_key)\n"
+    ") STRICT;\n"
+    "CREATE INDEX dead_letters_due ON dead_letters(next_attempt_at);\n";
+
 typedef struct {
   int version;
   const char *description;
@@ -185,6 +223,7 @@ static const migration_t MIGRATIONS[] = {
     {1, "tenants, databases, collections", MIGRATION_1},
     {2, "users, api keys, sessions", MIGRATION_2},
     {3, "audit log", MIGRATION_3},
+    {4, "snapshots, cold collections, dead-letter queue", MIGRATION_4},
 };
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 

@@ -74,7 +74,9 @@ static void test_catalog_refuses_a_newer_schema(void) {
   ASSERT_TRUE(cat == NULL);
   ASSERT_STR_CONTAINS(err, "schema version 99");
   ASSERT_STR_CONTAINS(err, "newer AkiDB");
-  ASSERT_STR_CONTAINS(err, "up to 3");
+  char want[32];
+  snprintf(want, sizeof want, "up to %d", AKIDB_CATALOG_SCHEMA_VERSION);
+  ASSERT_STR_CONTAINS(err, want);
 }
 
 static void test_catalog_refuses_foreign_files_without_changing_them(void) {
@@ -115,12 +117,16 @@ static void test_catalog_upgrades_an_older_schema_in_place(void) {
   ASSERT_OK(akidb_catalog_open(path, NULL, &cat, err, sizeof err));
   int v = 0;
   ASSERT_OK(akidb_catalog_schema_version(cat, &v));
-  ASSERT_EQ_INT(v, 3);
+  ASSERT_EQ_INT(v, AKIDB_CATALOG_SCHEMA_VERSION);
   akidb_tenant_t got;
   ASSERT_OK(akidb_tenant_get(cat, &t.id, &got, err, sizeof err));
   akidb_catalog_close(cat);
-  ASSERT_EQ_INT(tcu_count(path, "SELECT count(*) FROM schema_version"), 3);
+  ASSERT_EQ_INT(tcu_count(path, "SELECT count(*) FROM schema_version"),
+                AKIDB_CATALOG_SCHEMA_VERSION);
   ASSERT_EQ_INT(tcu_count(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'audit_log'"), 1);
+  ASSERT_EQ_INT(tcu_count(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'snapshots'"), 1);
+  ASSERT_EQ_INT(tcu_count(path, "SELECT count(*) FROM pragma_table_info('collections') "
+                                "WHERE name = 'cold_manifest'"), 1);
 }
 
 /* ------------------------------------------------------------ tenants -- */
