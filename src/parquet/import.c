@@ -526,12 +526,33 @@ static int read_text(pq_import_t *it, pq_row_t *row, char *err, size_t errlen) {
   return 0;
 }
 
+/* Hands the row its payload: `text` (len bytes) copied, or nothing. */
+static int set_payload(pq_import_t *it, pq_row_t *row, const char *text, size_t len, char *err,
+                       size_t errlen) {
+  free(it->payload_text);
+  it->payload_text = NULL;
+  row->payload = NULL;
+  row->payload_len = 0;
+  if (!text) return 0;
+  if (!(it->payload_text = malloc(len + 1)))
+    return row_fail(it, err, errlen, AKIDB_ENOMEM, "out of memory building the payload");
+  memcpy(it->payload_text, text, len);
+  it->payload_text[len] = '\0';
+  row->payload = it->payload_text;
+  row->payload_len = len;
+  return 0;
+}
+
 /* The payload object: the payload column's object, then every extra
- * column's value under its name (nulls left out). */
+ * column's value under its name (nulls left out). A payload column with no
+ * extra values keeps its bytes as they are (a snapshot restores payloads
+ * byte for byte, "{}" included). */
 static int read_payload(pq_import_t *it, pq_row_t *row, char *err, size_t errlen) {
   json_t *obj = NULL;
   pq_value_t v;
-  int rc;
+  const char *own = NULL; /* the payload column's text, when present */
+  size_t own_len = 0;
+  int rc, extras = 0;
   if (it->payload >= 0) {
     if ((rc = scalar(it, (uint32_t)it->payload, &v, err, errlen)) < 0) return rc;
     if (rc == 1) {
@@ -542,6 +563,8 @@ static int read_payload(pq_import_t *it, pq_row_t *row, char *err, size_t errlen
         return row_fail(it, err, errlen, AKIDB_EINVAL, "payload is not a JSON object%s%s",
                         obj ? "" : ": ", obj ? "" : je.text);
       }
+      own = (const char *)v.p;
+      own_len = v.len;
     }
   }
   for (uint32_t i = 0; i < it->ncols; i++) {
@@ -559,22 +582,21 @@ static int read_payload(pq_import_t *it, pq_row_t *row, char *err, size_t errlen
       json_decref(obj);
       return row_fail(it, err, errlen, AKIDB_ENOMEM, "out of memory building the payload");
     }
+    extras++;
   }
-  free(it->payload_text);
-  it->payload_text = NULL;
-  row->payload = NULL;
-  row->payload_len = 0;
-  if (obj && json_object_size(obj) > 0) {
-    it->payload_text = json_dumps(obj, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!it->payload_text) {
-      json_decref(obj);
-      return row_fail(it, err, errlen, AKIDB_ENOMEM, "out of memory building the payload");
-    }
-    row->payload = it->payload_text;
-    row->payload_len = strlen(it->payload_text);
+  if (own && extras == 0) {
+    json_decref(obj);
+    return set_payload(it, row, own, own_len, err, errlen);
   }
+  char *text = obj && json_object_size(obj) > 0 ? json_dumps(obj, JSON_COMPACT | JSON_ENCODE_ANY)
+                                                : NULL;
+  bool wanted = obj && json_object_size(obj) > 0;
   json_decref(obj);
-  return 0;
+  if (wanted && !text)
+    return row_fail(it, err, errlen, AKIDB_ENOMEM, "out of memory building the payload");
+  rc = set_payload(it, row, text, text ? strlen(text) : 0, err, errlen);
+  free(text);
+  return rc;
 }
 
 int pq_import_next(pq_import_t *it, pq_row_t *row, char *err, size_t errlen) {
