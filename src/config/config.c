@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "akidb/errors.h"
+#include "akidb/objstore.h" /* the object store's bounds */
 #include "akidb/index.h" /* the engine's bounds: AKIDB_K_MAX, AKIDB_HNSW_EF_SEARCH_MAX, ... */
 #include "akidb/pool.h"
 #include "config/config.h"
@@ -156,16 +157,24 @@ static const config_setting_t settings[] = {
     CHOICE("object_store", "addressing", os_addressing, addressing_names, NULL, NULL),
     STR("object_store", "ca_file", os_ca_file, NULL, NULL, NULL, NULL),
     STR("object_store", "secret_key_file", os_secret_key_file, NULL, NULL, NULL, NULL),
-    UINT("object_store", "connect_timeout_ms", os_connect_timeout_ms, 100, 600000, NULL, NULL),
-    UINT("object_store", "request_timeout_ms", os_request_timeout_ms, 100, 3600000, NULL, NULL),
-    UINT("object_store", "max_parallel", os_max_parallel, 1, 256, NULL, NULL),
-    UINT("object_store", "part_size_bytes", os_part_size_bytes, 5ull << 20, 5ull << 30, NULL,
-         NULL),
-    UINT("object_store", "max_retries", os_max_retries, 0, 100, NULL, NULL),
-    UINT("object_store", "retry_base_ms", os_retry_base_ms, 1, 60000, NULL, NULL),
-    UINT("object_store", "retry_max_ms", os_retry_max_ms, 1, 600000, NULL, NULL),
-    UINT("object_store", "breaker_failures", os_breaker_failures, 1, 1000, NULL, NULL),
-    UINT("object_store", "breaker_cooldown_ms", os_breaker_cooldown_ms, 10, 3600000, NULL, NULL),
+    UINT("object_store", "connect_timeout_ms", os_connect_timeout_ms,
+         AKIDB_OBJSTORE_CONNECT_TIMEOUT_MS_MIN, AKIDB_OBJSTORE_CONNECT_TIMEOUT_MS_MAX, NULL, NULL),
+    UINT("object_store", "request_timeout_ms", os_request_timeout_ms,
+         AKIDB_OBJSTORE_REQUEST_TIMEOUT_MS_MIN, AKIDB_OBJSTORE_REQUEST_TIMEOUT_MS_MAX, NULL, NULL),
+    UINT("object_store", "max_parallel", os_max_parallel, AKIDB_OBJSTORE_MAX_PARALLEL_MIN,
+         AKIDB_OBJSTORE_MAX_PARALLEL_MAX, NULL, NULL),
+    UINT("object_store", "part_size_bytes", os_part_size_bytes, AKIDB_OBJSTORE_PART_SIZE_MIN,
+         AKIDB_OBJSTORE_PART_SIZE_MAX, NULL, NULL),
+    UINT("object_store", "max_retries", os_max_retries, AKIDB_OBJSTORE_MAX_RETRIES_MIN,
+         AKIDB_OBJSTORE_MAX_RETRIES_MAX, NULL, NULL),
+    UINT("object_store", "retry_base_ms", os_retry_base_ms, AKIDB_OBJSTORE_RETRY_BASE_MS_MIN,
+         AKIDB_OBJSTORE_RETRY_BASE_MS_MAX, NULL, NULL),
+    UINT("object_store", "retry_max_ms", os_retry_max_ms, AKIDB_OBJSTORE_RETRY_MAX_MS_MIN,
+         AKIDB_OBJSTORE_RETRY_MAX_MS_MAX, NULL, NULL),
+    UINT("object_store", "breaker_failures", os_breaker_failures,
+         AKIDB_OBJSTORE_BREAKER_FAILURES_MIN, AKIDB_OBJSTORE_BREAKER_FAILURES_MAX, NULL, NULL),
+    UINT("object_store", "breaker_cooldown_ms", os_breaker_cooldown_ms,
+         AKIDB_OBJSTORE_BREAKER_COOLDOWN_MS_MIN, AKIDB_OBJSTORE_BREAKER_COOLDOWN_MS_MAX, NULL, NULL),
     UINT("object_store", "dead_letter_retry_ms", os_dead_letter_retry_ms, 100, 86400000, NULL,
          NULL),
 

@@ -248,6 +248,10 @@ int config_load(config_t *c, int argc, char **argv, config_cli_t *cli, char *err
  * `c`, which must outlive their use; log sink left at the service default. */
 void config_service_options(const config_t *c, akidb_service_options_t *o);
 
+/* The object store's options for this configuration (pointers into `c`;
+ * a local store without a path is <data_dir>/objects, set by the service). */
+void config_objstore_options(const config_t *c, akidb_objstore_options_t *o);
+
 /* The REST transport's options for this configuration (pointers into `c`). */
 void config_http_options(const config_t *c, http_options_t *o);
 

@@ -26,6 +26,32 @@ void config_service_options(const config_t *c, akidb_service_options_t *o) {
   o->session_ttl_ms = (int64_t)c->session_ttl_s * 1000;
   o->audit_retention_days = c->audit_retention_days;
   o->limits = c->limits;
+  config_objstore_options(c, &o->objstore);
+}
+
+void config_objstore_options(const config_t *c, akidb_objstore_options_t *o) {
+  akidb_objstore_options_default(o);
+  bool s3 = config_uses_s3(c);
+  o->kind = s3 ? "s3" : "local";
+  o->path = !s3 && c->os_path[0] ? c->os_path : NULL; /* NULL: <data_dir>/objects */
+  o->endpoint = s3 ? c->os_endpoint : NULL;
+  o->bucket = s3 ? c->os_bucket : NULL;
+  o->region = c->os_region;
+  o->prefix = c->os_prefix;
+  o->access_key = s3 ? c->s3_access_key : NULL;
+  o->secret_key = s3 ? c->s3_secret_key : NULL;
+  o->session_token = c->s3_session_token[0] ? c->s3_session_token : NULL;
+  o->ca_file = c->os_ca_file[0] ? c->os_ca_file : NULL;
+  o->path_style = c->os_addressing == CONFIG_OS_PATH_STYLE;
+  o->connect_timeout_ms = c->os_connect_timeout_ms;
+  o->request_timeout_ms = c->os_request_timeout_ms;
+  o->max_parallel = c->os_max_parallel;
+  o->part_size = c->os_part_size_bytes;
+  o->max_retries = c->os_max_retries;
+  o->retry_base_ms = c->os_retry_base_ms;
+  o->retry_max_ms = c->os_retry_max_ms;
+  o->breaker_failures = c->os_breaker_failures;
+  o->breaker_cooldown_ms = c->os_breaker_cooldown_ms;
 }
 
 void config_http_options(const config_t *c, http_options_t *o) {

@@ -230,6 +230,8 @@ void http_match_apply(const http_match_t *m, akidb_request_t *req) {
       req->username = p->value;
     } else if (param_is(p, "key_id")) {
       req->key_id = p->value;
+    } else if (param_is(p, "snapshot")) {
+      req->snapshot = p->value;
     } else if (param_is(p, "point_id")) {
       req->point_id = p->value;
       req->point_id_len = p->len;

@@ -73,6 +73,7 @@ enum {
   FAM_LOAD_SECONDS,
   FAM_UNLOADS,
   FAM_TIER_CHANGES,
+  FAM_SNAPSHOT_SECONDS,
   FAM_COUNT
 };
 
@@ -106,6 +107,11 @@ static const family_t families[FAM_COUNT] = {
     [FAM_TIER_CHANGES] = {"akidb_collection_tier_changes_total", KIND_COUNTER,
                           "Tier changes asked through the API, by target tier.", 1, {"tier"},
                           NULL, NULL},
+    [FAM_SNAPSHOT_SECONDS] = {"akidb_snapshot_duration_seconds", KIND_HISTOGRAM,
+                              "Time to write a snapshot to the object store (op create) or "
+                              "restore one (op restore), by outcome.", 2, {"op", "outcome"},
+                              "akidb_snapshots_total",
+                              "Snapshots written and restored, by op and outcome."},
 };
 
 /* ------------------------------------------------------------- series -- */
@@ -308,6 +314,12 @@ void obs_tier_change(const char *tier) {
   registry_ready();
   const char *labels[1] = {tier ? tier : "unknown"};
   counter_add(FAM_TIER_CHANGES, labels, 1);
+}
+
+void obs_snapshot_observe(const char *op, double seconds, int ok) {
+  registry_ready();
+  const char *labels[2] = {op ? op : "unknown", ok ? "ok" : "failed"};
+  histogram_observe(FAM_SNAPSHOT_SECONDS, labels, seconds);
 }
 
 void obs_login_observe(const char *outcome) {

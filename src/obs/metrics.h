@@ -36,6 +36,10 @@ void obs_collection_load_observe(double seconds, int ok);
 void obs_collection_unload(const char *reason);
 void obs_tier_change(const char *tier);
 
+/* akidb_snapshot_duration_seconds{op,outcome} (histogram; also
+ * akidb_snapshots_total{op,outcome}): op "create" or "restore". */
+void obs_snapshot_observe(const char *op, double seconds, int ok);
+
 /* A growable text buffer for rendering. */
 typedef struct {
   char *data;

@@ -8,6 +8,8 @@
  *   UNLOADED ──acquire──▶ LOADING ──open ok──▶ OPEN
  *                               └──open fails──▶ FAILED ──acquire──▶ LOADING
  *   OPEN ──svc_registry_unload (no holder)──▶ UNLOADING ──closed──▶ UNLOADED
+ *   OPEN, UNLOADED, FAILED ──svc_registry_exclusive (no other holder)──▶
+ *       UNLOADING ──closed, its files replaced──▶ UNLOADED
  *   any ──svc_registry_drop──▶ DROPPED (unlinked; freed once unreferenced)
  * Invariants:
  *   1. e->c != NULL exactly while OPEN or UNLOADING.
@@ -156,10 +158,17 @@ void svc_coll_release(svc_coll_t *e) { atomic_fetch_sub(&e->refs, 1); }
 
 static void fill_options(const akidb_service_t *s, const svc_coll_t *e,
                          akidb_collection_options_t *o) {
-  akidb_collection_options_default(o, e->dim, e->metric);
-  o->index.m = e->hnsw_m;
-  o->index.ef_construction = e->hnsw_ef_construction;
-  o->index.ef_search = atomic_load(&e->ef_search);
+  svc_collection_options(s, e->dim, e->metric, e->hnsw_m, e->hnsw_ef_construction,
+                         atomic_load(&e->ef_search), o);
+}
+
+void svc_collection_options(const akidb_service_t *s, uint32_t dim, akidb_metric_t metric,
+                            uint32_t m, uint32_t ef_construction, uint32_t ef_search,
+                            akidb_collection_options_t *o) {
+  akidb_collection_options_default(o, dim, metric);
+  o->index.m = m;
+  o->index.ef_construction = ef_construction;
+  o->index.ef_search = ef_search;
   o->durability = s->opt.durability;
   o->fsync_interval_ms = s->opt.fsync_interval_ms;
   o->pool = s->pool;
@@ -167,7 +176,7 @@ static void fill_options(const akidb_service_t *s, const svc_coll_t *e,
   o->index_threads = s->pool ? akidb_pool_threads(s->pool) : 1;
   if (s->opt.index_threads && s->opt.index_threads < o->index_threads)
     o->index_threads = s->opt.index_threads;
-  uint64_t per_point = (uint64_t)e->dim * sizeof(float);
+  uint64_t per_point = (uint64_t)dim * sizeof(float);
   if (s->opt.max_pending_bytes) {
     o->max_pending = s->opt.max_pending_bytes / (per_point ? per_point : 1);
     if (o->max_pending < 1024) o->max_pending = 1024;
@@ -305,6 +314,42 @@ int svc_registry_unload(svc_coll_t *e, const char *reason, int held) {
   pthread_cond_broadcast(&e->cv);
   pthread_mutex_unlock(&e->mu);
   obs_collection_unload(reason);
+  return rc;
+}
+
+/* ----------------------------------------------------------- exclusive -- */
+
+int svc_registry_exclusive(svc_coll_t *e, int held, int (*fn)(void *ctx), void *ctx, char *err,
+                           size_t errlen) {
+  pthread_mutex_lock(&e->mu);
+  int st = atomic_load(&e->state);
+  if (st == SVC_DROPPED || st == SVC_LOADING || st == SVC_UNLOADING) {
+    pthread_mutex_unlock(&e->mu);
+    snprintf(err, errlen, "collection '%s' is %s; retry", e->name,
+             st == SVC_DROPPED ? "being deleted" : "being loaded or unloaded");
+    return st == SVC_DROPPED ? AKIDB_ENOTFOUND : AKIDB_EBUSY;
+  }
+  atomic_store(&e->state, SVC_UNLOADING); /* acquirers wait from here on */
+  if (atomic_load(&e->refs) > held) {      /* invariant 3, as in unload */
+    atomic_store(&e->state, st);
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+    snprintf(err, errlen, "collection '%s' is in use; retry", e->name);
+    return AKIDB_EBUSY;
+  }
+  akidb_collection_t *c = e->c;
+  if (c) keep_figures(e);
+  pthread_mutex_unlock(&e->mu);
+  int rc = AKIDB_OK;
+  if (c && (rc = akidb_collection_close(c, err, errlen)) == AKIDB_OK) obs_collection_unload("exclusive");
+  if (rc == AKIDB_OK) rc = fn(ctx);
+  pthread_mutex_lock(&e->mu);
+  e->c = NULL;
+  if (c) e->unloads++;
+  e->figures_known = false; /* fn may have replaced the data */
+  atomic_store(&e->state, SVC_UNLOADED);
+  pthread_cond_broadcast(&e->cv);
+  pthread_mutex_unlock(&e->mu);
   return rc;
 }
 

@@ -77,6 +77,7 @@ void akidb_service_options_default(akidb_service_options_t *o) {
   o->session_ttl_ms = 12ll * 3600 * 1000;
   o->audit_retention_days = 90;
   akidb_limits_default(&o->limits);
+  akidb_objstore_options_default(&o->objstore);
 }
 
 /* --------------------------------------------------------------- errors -- */
@@ -191,6 +192,12 @@ static const handler_fn HANDLERS[AKIDB_OP_COUNT] = {
     [AKIDB_OP_POINT_DELETE] = svc_op_point_delete,
     [AKIDB_OP_POINT_GET] = svc_op_point_get,
     [AKIDB_OP_SEARCH] = svc_op_search,
+    [AKIDB_OP_SNAPSHOT_LIST_COLLECTION] = svc_op_snapshot_list_collection,
+    [AKIDB_OP_SNAPSHOT_CREATE] = svc_op_snapshot_create,
+    [AKIDB_OP_SNAPSHOT_LIST] = svc_op_snapshot_list,
+    [AKIDB_OP_SNAPSHOT_GET] = svc_op_snapshot_get,
+    [AKIDB_OP_SNAPSHOT_DELETE] = svc_op_snapshot_delete,
+    [AKIDB_OP_SNAPSHOT_RESTORE] = svc_op_snapshot_restore,
     [AKIDB_OP_USER_LIST] = svc_op_user_list,
     [AKIDB_OP_USER_CREATE] = svc_op_user_create,
     [AKIDB_OP_USER_GET] = svc_op_user_get,
@@ -291,7 +298,74 @@ static int open_paths(akidb_service_t *s, char *err, size_t errlen) {
     snprintf(err, errlen, "cannot lock %s: %s", s->coll_dir, strerror(e));
     return AKIDB_EIO;
   }
-  return AKIDB_OK;
+  /* Downloads in flight (restores) live in <data_dir>/tmp: what a crash
+   * left there is garbage. */
+  s->tmp_dir = join(s->opt.data_dir, "tmp");
+  if (!s->tmp_dir) return AKIDB_ENOMEM;
+  akidb_vfs_remove_tree(vfs, s->tmp_dir);
+  return mkdir_p(s->tmp_dir, err, errlen);
+}
+
+/* --- restores cut short: <id>.restore (staging) and <id>.old (swapped out) --- */
+
+/* Finishes or undoes the directory swap of a restore a crash interrupted
+ * (snapshots.c: <id> → <id>.old, <id>.restore → <id>, then <id>.old goes):
+ * an <id>.old beside an <id> is the swapped-out data (removed); an <id>.old
+ * alone is the collection's own data (renamed back); every <id>.restore
+ * left is an unfinished staging copy (removed). */
+static void recover_swap(akidb_service_t *s, const char *name) {
+  const akidb_vfs_t *vfs = akidb_vfs_local();
+  size_t n = strlen(name);
+  char path[4096], live[4096];
+  snprintf(path, sizeof path, "%s/%s", s->coll_dir, name);
+  if (n > 4 && strcmp(name + n - 4, ".old") == 0) {
+    snprintf(live, sizeof live, "%s/%.*s", s->coll_dir, (int)(n - 4), name);
+    if (vfs->stat(vfs->ctx, live, NULL, NULL) == 0) {
+      akidb_vfs_remove_tree(vfs, path);
+    } else if (vfs->rename(vfs->ctx, path, live) == 0) {
+      vfs->sync_dir(vfs->ctx, s->coll_dir);
+      say(s, AKIDB_LOG_WARN, "restore of %s was interrupted: kept its data as it was", live);
+    }
+  } else if (n > 8 && strcmp(name + n - 8, ".restore") == 0) {
+    akidb_vfs_remove_tree(vfs, path);
+  }
+}
+
+static int collect_name(void *ctx, const char *name) {
+  char ***names = ctx;
+  size_t n = 0;
+  while (*names && (*names)[n]) n++;
+  char **grown = realloc(*names, (n + 2) * sizeof *grown);
+  if (!grown) return ENOMEM;
+  grown[n] = strdup(name);
+  grown[n + 1] = NULL;
+  *names = grown;
+  return grown[n] ? 0 : ENOMEM;
+}
+
+static void recover_swaps(akidb_service_t *s) {
+  char **names = NULL;
+  const akidb_vfs_t *vfs = akidb_vfs_local();
+  vfs->list(vfs->ctx, s->coll_dir, collect_name, &names);
+  for (int pass = 0; pass < 2 && names; pass++) /* every .old before any .restore */
+    for (size_t i = 0; names[i]; i++)
+      if ((strstr(names[i], ".old") != NULL) == (pass == 0)) recover_swap(s, names[i]);
+  for (size_t i = 0; names && names[i]; i++) free(names[i]);
+  free(names);
+}
+
+/* The object store: the configured one, else the directory <data_dir>/objects. */
+static int open_store(akidb_service_t *s, char *err, size_t errlen) {
+  akidb_objstore_options_t o = s->opt.objstore;
+  char *dir = NULL;
+  if (!o.kind) o.kind = "local";
+  if (strcmp(o.kind, "local") == 0 && (!o.path || !*o.path)) {
+    if (!(dir = join(s->opt.data_dir, "objects"))) return AKIDB_ENOMEM;
+    o.path = dir;
+  }
+  int rc = akidb_objstore_open(&o, &s->store, err, errlen);
+  free(dir);
+  return rc;
 }
 
 static int bootstrap(akidb_service_t *s, akidb_bootstrap_t *boot, char *err, size_t errlen) {
@@ -340,6 +414,8 @@ int akidb_service_open(const akidb_service_options_t *o, akidb_service_t **out,
   if (!rc) rc = akidb_auth_open(s->cat, &ao, &s->auth, err, errlen);
   if (!rc) rc = bootstrap(s, boot, err, errlen);
   atomic_store(&s->memory_budget, o->memory_budget_bytes);
+  if (!rc) recover_swaps(s);
+  if (!rc) rc = open_store(s, err, errlen);
   if (!rc) rc = akidb_pool_create(o->worker_threads, &s->pool, err, errlen);
   if (!rc) rc = svc_tier_start(s, err, errlen);
   if (rc) {
@@ -506,6 +582,7 @@ int akidb_service_close(akidb_service_t *s, char *err, size_t errlen) {
   svc_tier_stop(s);
   int rc = svc_registry_free(&s->reg, err, errlen);
   akidb_pool_destroy(s->pool);
+  akidb_objstore_close(s->store);
   if (s->dir_lock) akidb_vfs_local()->close(akidb_vfs_local()->ctx, s->dir_lock);
   akidb_auth_close(s->auth);
   akidb_catalog_close(s->cat);
@@ -513,6 +590,7 @@ int akidb_service_close(akidb_service_t *s, char *err, size_t errlen) {
   free(s->buckets.items);
   free(s->data_dir);
   free(s->coll_dir);
+  free(s->tmp_dir);
   free(s->db_path);
   free(s);
   return rc;

@@ -6,8 +6,9 @@
  * a transport. Each operation runs: validate input → authenticate →
  * authorise (akidb_authorize) → tenant status and quotas → execute → audit.
  *
- * The service owns the catalog, the identity context and every open
- * collection (data under <data_dir>/collections/<collection-uuid>/).
+ * The service owns the catalog, the identity context, every open
+ * collection (data under <data_dir>/collections/<collection-uuid>/) and the
+ * object store (snapshots; <data_dir>/objects unless configured).
  *
  * Thread safety: akidb_service_call may be called from any number of threads
  * at once; open/close/load are called once by the owning program.
@@ -20,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "akidb/objstore.h"
 #include "akidb/store.h"
 
 /* ------------------------------------------------------------- status -- */
@@ -94,6 +96,12 @@ typedef struct {
   X(POINT_DELETE, "points.delete")                 \
   X(POINT_GET, "points.get")                       \
   X(SEARCH, "search")                              \
+  X(SNAPSHOT_LIST_COLLECTION, "snapshots.list_collection") \
+  X(SNAPSHOT_CREATE, "snapshots.create")           \
+  X(SNAPSHOT_LIST, "snapshots.list")               \
+  X(SNAPSHOT_GET, "snapshots.get")                 \
+  X(SNAPSHOT_DELETE, "snapshots.delete")           \
+  X(SNAPSHOT_RESTORE, "snapshots.restore")         \
   X(USER_LIST, "users.list")                       \
   X(USER_CREATE, "users.create")                   \
   X(USER_GET, "users.get")                         \
@@ -142,6 +150,7 @@ typedef struct {
   const char *collection; /* name */
   const char *username;
   const char *key_id;   /* UUID text */
+  const char *snapshot; /* UUID text */
   const char *point_id; /* decoded */
   size_t point_id_len;
   const akidb_param_t *query;
@@ -202,6 +211,8 @@ typedef struct {
   uint64_t max_pending_bytes;       /* per collection: vectors waiting for the graph before
                                        writes wait; default 256 MiB; 0 = unbounded */
   uint32_t backpressure_wait_ms;    /* how long such a write waits before 429; default 1000 */
+  akidb_objstore_options_t objstore; /* snapshots and the cold tier; kind NULL or "local"
+                                       with no path: <data_dir>/objects (default) */
   int64_t session_ttl_ms;           /* default 12 h */
   uint32_t audit_retention_days;    /* pruned daily; 0 = keep forever (default 90) */
   akidb_limits_t limits;

@@ -77,6 +77,17 @@ void svc_coll_release(svc_coll_t *e);
  * holds: final checkpoint, then free. AKIDB_EBUSY when in use; AKIDB_OK when
  * not resident. `reason` labels the metric. */
 int svc_registry_unload(svc_coll_t *e, const char *reason, int held);
+/* Runs fn(ctx) with the collection closed (final checkpoint) and every other
+ * user kept out (acquirers wait), then leaves it UNLOADED: its next use
+ * loads what fn left in its directory (a restore swaps the directory).
+ * AKIDB_EBUSY when a call beyond the caller's `held` references uses it or a
+ * load or unload is under way; otherwise fn's result (or the close's). */
+int svc_registry_exclusive(svc_coll_t *e, int held, int (*fn)(void *ctx), void *ctx, char *err,
+                           size_t errlen);
+/* The options the service opens a collection with. */
+void svc_collection_options(const akidb_service_t *s, uint32_t dim, akidb_metric_t metric,
+                            uint32_t m, uint32_t ef_construction, uint32_t ef_search,
+                            akidb_collection_options_t *o);
 /* Removes the entry, waits until no call uses it, closes it and deletes its
  * directory `dir`. Absent ids only delete the directory. */
 void svc_registry_drop(svc_registry_t *r, const akidb_uuid_t *id, const char *dir);
@@ -131,7 +142,8 @@ uint32_t svc_buckets_take(svc_buckets_t *b, const akidb_uuid_t *tenant, uint32_t
 
 struct akidb_service {
   akidb_service_options_t opt;
-  char *data_dir, *db_path, *coll_dir;
+  char *data_dir, *db_path, *coll_dir, *tmp_dir;
+  akidb_objstore_t *store; /* snapshots (and the cold tier) */
   akidb_catalog_t *cat;
   akidb_auth_t *auth;
   svc_registry_t reg;
@@ -261,6 +273,12 @@ int svc_op_point_get_many(svc_call_t *c);
 int svc_op_point_delete(svc_call_t *c);
 int svc_op_point_get(svc_call_t *c);
 int svc_op_search(svc_call_t *c);
+int svc_op_snapshot_list_collection(svc_call_t *c);
+int svc_op_snapshot_create(svc_call_t *c);
+int svc_op_snapshot_list(svc_call_t *c);
+int svc_op_snapshot_get(svc_call_t *c);
+int svc_op_snapshot_delete(svc_call_t *c);
+int svc_op_snapshot_restore(svc_call_t *c);
 int svc_op_user_list(svc_call_t *c);
 int svc_op_user_create(svc_call_t *c);
 int svc_op_user_get(svc_call_t *c);

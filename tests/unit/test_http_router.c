@@ -52,6 +52,12 @@ static const http_route_t expected[] = {
     {"POST", C "/points/delete", AKIDB_OP_POINT_DELETE, NULL},
     {"GET", C "/points/{point_id}", AKIDB_OP_POINT_GET, NULL},
     {"POST", C "/search", AKIDB_OP_SEARCH, NULL},
+    {"GET", C "/snapshots", AKIDB_OP_SNAPSHOT_LIST_COLLECTION, NULL},
+    {"POST", C "/snapshots", AKIDB_OP_SNAPSHOT_CREATE, NULL},
+    {"GET", T "/snapshots", AKIDB_OP_SNAPSHOT_LIST, NULL},
+    {"GET", T "/snapshots/{snapshot}", AKIDB_OP_SNAPSHOT_GET, NULL},
+    {"DELETE", T "/snapshots/{snapshot}", AKIDB_OP_SNAPSHOT_DELETE, NULL},
+    {"POST", T "/snapshots/{snapshot}/restore", AKIDB_OP_SNAPSHOT_RESTORE, NULL},
     {"GET", T "/users", AKIDB_OP_USER_LIST, NULL},
     {"POST", T "/users", AKIDB_OP_USER_CREATE, NULL},
     {"GET", T "/users/{username}", AKIDB_OP_USER_GET, NULL},
@@ -90,7 +96,8 @@ static const char *sample_value(const char *name, size_t len) {
   } samples[] = {{"tenant", "acme-corp"},   {"database", "db_1"},
                  {"collection", "docs-v2"}, {"username", "alice.smith@x"},
                  {"key_id", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"},
-                 {"point_id", "point-42"}};
+                 {"point_id", "point-42"},
+                 {"snapshot", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a60"}};
   for (size_t i = 0; i < sizeof samples / sizeof *samples; i++)
     if (strlen(samples[i].name) == len && strncmp(samples[i].name, name, len) == 0)
       return samples[i].value;
@@ -145,6 +152,7 @@ static void test_every_route_resolves_with_its_parameters(void) {
     expect_param(r[i].pattern, "username", req.username);
     expect_param(r[i].pattern, "key_id", req.key_id);
     expect_param(r[i].pattern, "point_id", req.point_id);
+    expect_param(r[i].pattern, "snapshot", req.snapshot);
     if (req.point_id) ASSERT_EQ_INT(req.point_id_len, strlen("point-42"));
   }
 }
