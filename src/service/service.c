@@ -52,15 +52,16 @@ const char *akidb_op_name(akidb_op_t op) {
 }
 
 void akidb_limits_default(akidb_limits_t *l) {
-  *l = (akidb_limits_t){.max_body_bytes = 64ull << 20,
-                        .max_json_depth = 32,
-                        .max_batch = 10000,
-                        .max_k = 1000,
-                        .max_ef = 10000,
-                        .max_dimension = AKIDB_DIM_MAX,
-                        .max_id_bytes = AKIDB_POINT_ID_MAX,
-                        .max_filter_depth = 16,
-                        .max_payload_bytes = 1u << 20};
+  memset(l, 0, sizeof *l); /* padding too: callers compare limits with memcmp */
+  l->max_body_bytes = 64ull << 20;
+  l->max_json_depth = 32;
+  l->max_batch = 10000;
+  l->max_k = 1000;
+  l->max_ef = 10000;
+  l->max_dimension = AKIDB_DIM_MAX;
+  l->max_id_bytes = AKIDB_POINT_ID_MAX;
+  l->max_filter_depth = 16;
+  l->max_payload_bytes = 1u << 20;
 }
 
 void akidb_service_options_default(akidb_service_options_t *o) {
