@@ -76,7 +76,7 @@ def test_snapshot_restores_into_a_new_collection_exactly(server):
     assert copy["dimension"] == DIM and copy["metric"] == "l2"
     hits = t.admin.call("POST", f"{t.coll_path(db, coll + '-copy')}/search",
                         {"vector": a["p5"]["vector"], "k": 1})
-    assert hits["hits"][0]["id"] == "p5"
+    assert hits["results"][0]["id"] == "p5"
 
 
 def test_restore_over_the_collection_brings_its_old_content_back(server):
