@@ -389,6 +389,9 @@ static void test_breaker_opens_after_n_failures_and_fails_fast(void) {
   ASSERT_EQ_INT(state, AKIDB_OBJSTORE_BREAKER_OPEN);
   ASSERT_EQ_INT(cons, 5);
   ASSERT_EQ_U64(opens, 1);
+  /* retries made: 2 in the first call, 1 in the second (its next was refused) */
+  ASSERT_EQ_U64(atomic_load(&r->stats.op[AKIDB_OBJSTORE_OP_HEAD].retries), 3);
+  ASSERT_EQ_U64(atomic_load(&r->stats.op[AKIDB_OBJSTORE_OP_HEAD].errors), 2);
   /* while open: no attempt at all */
   for (int i = 0; i < 20; i++)
     ASSERT_EQ_INT(objstore_retry_run(&r->retry, AKIDB_OBJSTORE_OP_HEAD, fake_attempt, &a, err,
