@@ -111,7 +111,8 @@ static void server_start(void) {
      * (more than 1,000 keys) answers 500 InternalError. */
     setenv("NODE_OPTIONS", "--openssl-legacy-provider", 1);
     execl("/bin/bash", "bash", script, "s3rver", "-d", server_dir, "-a", "127.0.0.1", "-p",
-          port, "--silent", "--configure-bucket", BUCKET, (char *)NULL);
+          port, "--silent", "--service-endpoint", "localhost", "--configure-bucket", BUCKET,
+          (char *)NULL);
     _exit(126);
   }
   setpgid(server_pid, server_pid);
@@ -139,16 +140,17 @@ static void server_start(void) {
   }
 }
 
-static akidb_objstore_t *open_s3(const char *access_key, uint32_t max_retries,
-                                 uint32_t request_timeout_ms, uint32_t cooldown_ms) {
+static akidb_objstore_t *open_s3_at(const char *ep, bool path_style, const char *access_key,
+                                    uint32_t max_retries, uint32_t request_timeout_ms,
+                                    uint32_t cooldown_ms) {
   akidb_objstore_options_t o;
   akidb_objstore_options_default(&o);
   o.kind = "s3";
-  o.endpoint = endpoint;
+  o.endpoint = ep;
   o.bucket = BUCKET;
   o.access_key = access_key;
   o.secret_key = "S3RVER";
-  o.path_style = true;
+  o.path_style = path_style;
   o.prefix = "akidb-test/";
   o.part_size = 5u << 20;
   o.max_parallel = 4;
@@ -164,6 +166,11 @@ static akidb_objstore_t *open_s3(const char *access_key, uint32_t max_retries,
   int rc = akidb_objstore_open(&o, &s, err, sizeof err);
   if (rc) CHECK_FAIL("open s3: %s", err);
   return s;
+}
+
+static akidb_objstore_t *open_s3(const char *access_key, uint32_t max_retries,
+                                 uint32_t request_timeout_ms, uint32_t cooldown_ms) {
+  return open_s3_at(endpoint, true, access_key, max_retries, request_timeout_ms, cooldown_ms);
 }
 
 /* --------------------------------------------------------------- helpers */
@@ -215,6 +222,32 @@ static void test_s3_conformance(void) {
   akidb_objstore_stats(s, &st);
   ASSERT_GE(st.op[AKIDB_OBJSTORE_OP_LIST].calls, 2); /* 1,100 keys took two pages */
   ASSERT_EQ_INT(st.breaker_state, AKIDB_OBJSTORE_BREAKER_CLOSED);
+  akidb_objstore_close(s);
+}
+
+/* Virtual-hosted addressing: Host "akidb.s3.localhost:<port>" (curl
+ * resolves *.localhost to loopback; s3rver runs with --service-endpoint
+ * localhost). boto3, path-style, sees the same objects. */
+static void test_s3_virtual_hosted_addressing(void) {
+  char ep[96], err[512] = "", out[256];
+  snprintf(ep, sizeof ep, "http://s3.localhost:%d", server_port);
+  akidb_objstore_t *s = open_s3_at(ep, false, "S3RVER", 1, 30000, 10000);
+  akidb_objstore_result_t res;
+  ASSERT_OK(akidb_objstore_put_buffer(s, "vhost/a b", "virtual", 7, &res, err, sizeof err));
+  membuf_t m = {0};
+  ASSERT_OK(get_all(s, "vhost/a b", &m, err));
+  ASSERT_EQ_U64(m.n, 7);
+  ASSERT_TRUE(memcmp(m.p, "virtual", 7) == 0);
+  int count = 0;
+  ASSERT_OK(akidb_objstore_list(s, "vhost/", count_key, &count, err, sizeof err));
+  ASSERT_EQ_INT(count, 1);
+  ASSERT_EQ_INT(boto3("head", "vhost/a b", NULL, out, sizeof out), 0);
+  char want[96];
+  snprintf(want, sizeof want, "7 %s", res.etag);
+  ASSERT_STR_CONTAINS(out, want);
+  ASSERT_OK(akidb_objstore_delete(s, "vhost/a b", err, sizeof err));
+  ASSERT_EQ_INT(get_all(s, "vhost/a b", &m, err), AKIDB_ENOTFOUND);
+  free(m.p);
   akidb_objstore_close(s);
 }
 
@@ -466,6 +499,7 @@ static void teardown(void) {
 int main(int argc, char **argv) {
   static const check_case_t cases[] = {
       CHECK_CASE(test_s3_conformance),
+      CHECK_CASE(test_s3_virtual_hosted_addressing),
       CHECK_CASE(test_s3_multipart_40mb_streamed),
       CHECK_CASE(test_s3_boto3_interop),
       CHECK_CASE(test_s3_corrupt_object_file_is_detected),
