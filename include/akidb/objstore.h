@@ -23,8 +23,10 @@
  * metadata when present, and returns AKIDB_ECORRUPT on a mismatch. After an
  * upload the ETag the service returns is checked against the MD5 computed
  * locally (one request: MD5 of the body; multipart: MD5 of the concatenated
- * binary part MD5s followed by "-<parts>"), and after a multipart upload a
- * HEAD checks the stored size; a mismatch is AKIDB_ECORRUPT.
+ * binary part MD5s followed by "-<parts>", or the MD5 of the whole object
+ * from servers that report that, such as s3rver), and after a multipart
+ * upload a HEAD checks the stored size and ETag; a mismatch is
+ * AKIDB_ECORRUPT.
  *
  * Failures. Every request has a connect timeout and a total timeout.
  * Transient failures (HTTP 5xx and 429, S3 codes SlowDown, RequestTimeout,
@@ -267,8 +269,9 @@ typedef struct {
 /* Return 0 to continue the listing, non-zero to stop it (list returns it). */
 typedef int (*akidb_objstore_list_fn)(void *ctx, const akidb_objstore_entry_t *e);
 
-/* Calls `fn` for every key that starts with `prefix` (NULL or "" = all), in
- * byte order, following S3's continuation tokens (1,000 keys per page).
+/* Calls `fn` for every key that starts with `prefix` (NULL or "" = all),
+ * following S3's continuation tokens (1,000 keys per page). Order: the
+ * service's (AWS S3: UTF-8 byte order; s3rver differs); local: byte order.
  * Errors: as above; the callback's non-zero value. */
 int akidb_objstore_list(akidb_objstore_t *s, const char *prefix, akidb_objstore_list_fn fn,
                         void *ctx, char *err, size_t errlen);

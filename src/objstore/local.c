@@ -557,7 +557,7 @@ int local_list(akidb_objstore_t *s, const char *prefix, akidb_objstore_list_fn f
   int rc = walk(s->impl.local->root, "", want, &keys);
   if (rc) objstore_errf(err, errlen, "local list %s: cannot read %s", prefix,
                         s->impl.local->root);
-  if (!rc) qsort(keys.keys, keys.n, sizeof *keys.keys, cmp_str);
+  if (!rc && keys.n) qsort(keys.keys, keys.n, sizeof *keys.keys, cmp_str);
   size_t plen = strlen(s->prefix);
   for (size_t i = 0; !rc && i < keys.n; i++) {
     akidb_objstore_info_t info;

@@ -155,12 +155,12 @@ int objstore_retry_run(const objstore_retry_t *r, int op, objstore_attempt_fn fn
     bool probe;
     rc = breaker_admit(r->breaker, &probe, cause, sizeof cause);
     if (rc != 0) break;
+    if (attempt > 0) stats_add_retry(r->stats, op); /* counted once it is made */
     bool transient = false;
     cause[0] = '\0';
     rc = fn(ctx, attempt, &transient, cause, sizeof cause);
     breaker_record(r->breaker, probe, rc != 0 && transient, cause);
     if (rc == 0 || !transient || attempt >= r->max_retries) break;
-    stats_add_retry(r->stats, op);
     r->clock->sleep_ms(r->clock->ctx,
                        objstore_backoff_ms(attempt + 1, r->retry_base_ms, r->retry_max_ms,
                                            r->clock->random(r->clock->ctx)));

@@ -48,6 +48,25 @@ static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAUL
 
 /* ------------------------------------------------------------ open, close */
 
+void s3_host_header(const char *endpoint, const char *bucket, bool path_style, char *out,
+                    size_t len) {
+  bool https = strncmp(endpoint, "https://", 8) == 0;
+  const char *hp = endpoint + (https ? 8 : 7);
+  size_t hl = strcspn(hp, "/");
+  /* a port is ":digits" after the last ']' (IPv6 literals hold colons) */
+  const char *close = memchr(hp, ']', hl);
+  const char *from = close ? close : hp;
+  const char *colon = memchr(from, ':', hl - (size_t)(from - hp));
+  if (colon) {
+    size_t pl = hl - (size_t)(colon - hp);
+    if ((https && pl == 4 && memcmp(colon, ":443", 4) == 0) ||
+        (!https && pl == 3 && memcmp(colon, ":80", 3) == 0))
+      hl = (size_t)(colon - hp);
+  }
+  if (path_style) snprintf(out, len, "%.*s", (int)hl, hp);
+  else snprintf(out, len, "%s.%.*s", bucket, (int)hl, hp);
+}
+
 int s3_open(akidb_objstore_t *s, char *err, size_t errlen) {
   pthread_once(&curl_once, curl_init);
   if (curl_init_rc != CURLE_OK) {
@@ -58,19 +77,7 @@ int s3_open(akidb_objstore_t *s, char *err, size_t errlen) {
   s3_store_t *t = calloc(1, sizeof *t);
   if (!t) return AKIDB_ENOMEM;
   pthread_mutex_init(&t->pool_lock, NULL);
-  const char *ep = s->endpoint;
-  size_t scheme_len = strncmp(ep, "https://", 8) == 0 ? 8 : 7;
-  bool https = scheme_len == 8;
-  const char *hp = ep + scheme_len;
-  size_t hl = strcspn(hp, "/");
-  /* host[:port] without a default port, as botocore and curl write Host */
-  char hostport[512];
-  snprintf(hostport, sizeof hostport, "%.*s", (int)(hl < 500 ? hl : 500), hp);
-  char *colon = strrchr(hostport, ':');
-  if (colon && !strchr(hostport, ']') == !strchr(colon, ']') &&
-      ((https && strcmp(colon, ":443") == 0) || (!https && strcmp(colon, ":80") == 0)))
-    *colon = '\0';
-  size_t n = strlen(hostport) + strlen(s->bucket) + 16;
+  size_t n = strlen(s->endpoint) + strlen(s->bucket) + 16;
   t->host = malloc(n);
   t->base_url = malloc(n);
   t->path_base = malloc(strlen(s->bucket) + 2);
@@ -79,14 +86,11 @@ int s3_open(akidb_objstore_t *s, char *err, size_t errlen) {
     s3_close(s);
     return AKIDB_ENOMEM;
   }
-  if (s->opt.path_style) {
-    snprintf(t->host, n, "%s", hostport);
-    snprintf(t->path_base, strlen(s->bucket) + 2, "/%s", s->bucket);
-  } else {
-    snprintf(t->host, n, "%s.%s", s->bucket, hostport);
-    t->path_base[0] = '\0';
-  }
-  snprintf(t->base_url, n, "%.*s%s", (int)scheme_len, ep, t->host);
+  s3_host_header(s->endpoint, s->bucket, s->opt.path_style, t->host, n);
+  if (s->opt.path_style) snprintf(t->path_base, strlen(s->bucket) + 2, "/%s", s->bucket);
+  else t->path_base[0] = '\0';
+  size_t scheme_len = strncmp(s->endpoint, "https://", 8) == 0 ? 8 : 7;
+  snprintf(t->base_url, n, "%.*s%s", (int)scheme_len, s->endpoint, t->host);
   s->impl.s3 = t;
   return 0;
 }

@@ -76,6 +76,11 @@ const char *s3_xml_find(const char *p, const char *end, const char *tag, size_t 
 /* Copies an XML text value into out (cap bytes), decoding entities. */
 void s3_xml_text(const char *v, size_t len, char *out, size_t cap);
 
+/* The Host header for an endpoint ("http://h:p"): "h:p" (path style) or
+ * "bucket.h:p", without a scheme's default port. */
+void s3_host_header(const char *endpoint, const char *bucket, bool path_style, char *out,
+                    size_t len);
+
 /* Adds the headers of user metadata (x-amz-meta-<name>). */
 void s3_req_meta(s3_req_t *r, const akidb_objstore_meta_t *meta, size_t nmeta);
 

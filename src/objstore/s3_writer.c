@@ -10,9 +10,10 @@
  * Content-MD5 and real SHA-256, each retried from its buffer) while the
  * caller fills the next buffer; at most max_parallel + 1 buffers exist, so
  * a write blocks while all are in flight. Commit sends the last (possibly
- * short) part, waits for all, completes the upload, checks the returned
- * ETag against MD5(concatenated part MD5s)-N and HEADs the object to check
- * its size. Any failure aborts the upload (AbortMultipartUpload).
+ * short) part, waits for all, completes the upload and HEADs the object
+ * to check its size and ETag: MD5(concatenated part MD5s)-N as S3 computes
+ * it, or the MD5 of the whole object from servers that store that instead
+ * (s3rver; the writer computes both). Any failure aborts the upload (AbortMultipartUpload).
  *
  * Locking: one mutex per writer guards the job queue, free buffers, part
  * digests and the first error; workers wait on `work_cv`, the caller on
@@ -46,6 +47,8 @@ struct backend_writer {
   uint8_t *cur; /* the buffer being filled */
   size_t cur_len, cur_cap;
   uint32_t next_part; /* number of the part `cur` will become */
+  digest_md5_ctx_t *whole_md5; /* MD5 of every byte (servers such as s3rver
+                                  return it as a multipart object's ETag) */
 
   bool started;         /* multipart upload created */
   char upload_id[1024];
@@ -275,10 +278,11 @@ int s3_writer_open(akidb_objstore_t *s, const char *key, const akidb_objstore_me
   pthread_cond_init(&w->work_cv, NULL);
   pthread_cond_init(&w->done_cv, NULL);
   w->key = strdup(key);
+  w->whole_md5 = digest_md5_new();
   size_t mlen = 1;
   for (size_t i = 0; i < nmeta; i++) mlen += strlen(meta[i].name) + strlen(meta[i].value) + 2;
   w->meta_copy = malloc(mlen);
-  if (!w->key || !w->meta_copy) {
+  if (!w->key || !w->meta_copy || !w->whole_md5) {
     s3_writer_abort(w);
     return AKIDB_ENOMEM;
   }
@@ -297,6 +301,7 @@ int s3_writer_open(akidb_objstore_t *s, const char *key, const akidb_objstore_me
 int s3_writer_write(backend_writer_t *w, const void *buf, size_t len, char *err,
                     size_t errlen) {
   const uint8_t *p = buf;
+  digest_md5_update(w->whole_md5, buf, len);
   while (len > 0) {
     if (w->cur_len == w->cur_cap) {
       if (w->cur_cap == w->part_size) {
@@ -379,8 +384,13 @@ static char *complete_xml(backend_writer_t *w, uint32_t parts, size_t *len) {
   return x;
 }
 
+/* Completes the upload and checks the stored object: its size, and its
+ * ETag against `want_etag` (S3's MD5-of-part-MD5s "-N") or, from servers
+ * that use the plain MD5 of the whole object instead, against `whole`.
+ * The ETag the service reported goes to etag_out. */
 static int complete_upload(backend_writer_t *w, uint32_t parts, const char *want_etag,
-                           uint64_t size, char *err, size_t errlen) {
+                           const char *whole, uint64_t size, char *etag_out, size_t etag_len,
+                           char *err, size_t errlen) {
   size_t xl;
   char *xml = complete_xml(w, parts, &xl);
   s3_req_t *r = malloc(sizeof *r);
@@ -433,15 +443,17 @@ static int complete_upload(backend_writer_t *w, uint32_t parts, const char *want
     char *e = etag;
     size_t el = strlen(e);
     if (el >= 2 && e[0] == '"' && e[el - 1] == '"') e[el - 1] = '\0', e++;
-    if ((!lost_answer && strcmp(e, want_etag) != 0) || strcmp(info->etag, want_etag) != 0 ||
+    const char *want = strchr(info->etag, '-') ? want_etag : whole;
+    if ((!lost_answer && strcmp(e, info->etag) != 0) || strcmp(info->etag, want) != 0 ||
         info->size != size) {
       objstore_errf(err, errlen,
                     "s3 CompleteMultipartUpload %s: stored object differs from what was "
                     "sent: ETag \"%s\" (HEAD \"%s\") size %llu, expected \"%s\" size %llu",
-                    k, e, info->etag, (unsigned long long)info->size, want_etag,
+                    k, e, info->etag, (unsigned long long)info->size, want,
                     (unsigned long long)size);
       hrc = AKIDB_ECORRUPT;
     }
+    snprintf(etag_out, etag_len, "%s", info->etag);
   }
   free(info);
   return hrc;
@@ -466,11 +478,14 @@ int s3_writer_commit(backend_writer_t *w, uint64_t size, uint32_t crc,
     digest_md5(w->md5, (size_t)parts * DIGEST_MD5_LEN, m);
     objstore_hex(m, sizeof m, want);
     snprintf(want + 32, sizeof want - 32, "-%u", parts);
-    rc = complete_upload(w, parts, want, size, err, errlen);
+    char whole[33];
+    digest_md5_final(w->whole_md5, m);
+    w->whole_md5 = NULL;
+    objstore_hex(m, sizeof m, whole);
+    rc = complete_upload(w, parts, want, whole, size, out->etag, sizeof out->etag, err, errlen);
     if (!rc) {
       out->size = size;
       out->crc32c = crc;
-      snprintf(out->etag, sizeof out->etag, "%s", want);
       w->started = false; /* completed: nothing to abort */
     }
   }
@@ -494,6 +509,7 @@ void s3_writer_abort(backend_writer_t *w) {
   free(w->cur);
   free(w->free_bufs), free(w->queue), free(w->threads), free(w->md5);
   free(w->key), free(w->meta_copy);
+  digest_md5_free(w->whole_md5);
   pthread_cond_destroy(&w->work_cv);
   pthread_cond_destroy(&w->done_cv);
   pthread_mutex_destroy(&w->lock);
