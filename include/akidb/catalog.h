@@ -609,8 +609,11 @@ int akidb_dead_letter_list(akidb_catalog_t *cat, int64_t due_before_ms, int64_t 
                            uint32_t limit, akidb_dead_letter_list_t *out, char *err,
                            size_t errlen);
 void akidb_dead_letter_list_free(akidb_dead_letter_list_t *list);
-/* Removes an entry once its work succeeded (absent: AKIDB_OK). */
+/* Removes an entry once its work succeeded (absent: AKIDB_OK); by seq, or
+ * by kind and object key. */
 int akidb_dead_letter_remove(akidb_catalog_t *cat, int64_t seq, char *err, size_t errlen);
+int akidb_dead_letter_remove_key(akidb_catalog_t *cat, akidb_dead_letter_kind_t kind,
+                                 const char *object_key, char *err, size_t errlen);
 /* Entries queued (the queue's depth). */
 int akidb_dead_letter_count(akidb_catalog_t *cat, uint64_t *out, char *err, size_t errlen);
 

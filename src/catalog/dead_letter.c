@@ -150,6 +150,25 @@ int akidb_dead_letter_remove(akidb_catalog_t *cat, int64_t seq, char *err, size_
   return cat_write_end(cat, rc, err, errlen);
 }
 
+int akidb_dead_letter_remove_key(akidb_catalog_t *cat, akidb_dead_letter_kind_t kind,
+                                 const char *object_key, char *err, size_t errlen) {
+  static const char SQL[] = "DELETE FROM dead_letters WHERE kind = ?1 AND object_key = ?2";
+  if ((int)kind < 0 || kind >= AKIDB_DEAD_LETTER_KIND_COUNT || !object_key)
+    return cat_fail(err, errlen, AKIDB_EINVAL, "dead letter kind or key is invalid");
+  catalog_conn_t *c;
+  int rc = cat_write_begin(cat, &c, err, errlen);
+  if (rc) return rc;
+  sqlite3_stmt *s = cat_stmt(c, SQL, err, errlen);
+  if (!s) rc = AKIDB_EIO;
+  if (!rc) {
+    cat_bind_text(s, 1, kind_names[kind]);
+    cat_bind_text(s, 2, object_key);
+    int st = cat_step_done(s);
+    if (st != SQLITE_DONE) rc = cat_sqlite_fail(c->db, st, "removing the dead letter", err, errlen);
+  }
+  return cat_write_end(cat, rc, err, errlen);
+}
+
 int akidb_dead_letter_count(akidb_catalog_t *cat, uint64_t *out, char *err, size_t errlen) {
   static const char SQL[] = "SELECT count(*) FROM dead_letters";
   *out = 0;

@@ -23,6 +23,8 @@ void config_service_options(const config_t *c, akidb_service_options_t *o) {
   o->backpressure_wait_ms = c->backpressure_wait_ms;
   o->warm_after_s = c->warm_after_s;
   o->tier_check_ms = c->tier_check_ms;
+  o->cold_after_s = c->cold_after_s;
+  o->dead_letter_retry_ms = c->os_dead_letter_retry_ms;
   o->session_ttl_ms = (int64_t)c->session_ttl_s * 1000;
   o->audit_retention_days = c->audit_retention_days;
   o->limits = c->limits;

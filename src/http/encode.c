@@ -104,8 +104,13 @@ static void render_tiers(akidb_service_t *svc, obs_buf_t *b) {
   } rows[] = {
       {"akidb_collections", "gauge",
        "Collections known to the server, by tier (hot: in memory; warm: on local disk, loaded "
-       "on first use).", "tier", "hot", (double)t.hot},
+       "on first use; cold: only in the object store, downloaded on first use).", "tier", "hot",
+       (double)t.hot},
       {"akidb_collections", NULL, NULL, "tier", "warm", (double)t.warm},
+      {"akidb_collections", NULL, NULL, "tier", "cold", (double)t.cold},
+      {"akidb_dead_letters", "gauge",
+       "Object-store work (cold uploads, deletes) waiting in the dead-letter queue for a retry.",
+       NULL, NULL, (double)t.dead_letters},
       {"akidb_collections_load_failed", "gauge",
        "Collections whose last load failed (retried on their next use).", NULL, NULL,
        (double)t.failed},
@@ -128,10 +133,73 @@ static void render_tiers(akidb_service_t *svc, obs_buf_t *b) {
   }
 }
 
+/* One object-store operation's latency histogram (cumulative buckets). */
+static void render_store_latency(obs_buf_t *b, const char *op, const akidb_objstore_op_stats_t *o) {
+  static const char *name = "akidb_object_store_request_duration_seconds";
+  const double *bounds = akidb_objstore_latency_bounds();
+  char le[32];
+  for (int i = 0; i < AKIDB_OBJSTORE_LATENCY_NBOUNDS; i++) {
+    snprintf(le, sizeof le, "%g", bounds[i]);
+    obs_render_sample(b, "akidb_object_store_request_duration_seconds_bucket",
+                      (double)o->latency_le[i], "op", op, "le", le, NULL);
+  }
+  obs_render_sample(b, "akidb_object_store_request_duration_seconds_bucket",
+                    (double)o->latency_le[AKIDB_OBJSTORE_LATENCY_NBOUNDS], "op", op, "le", "+Inf",
+                    NULL);
+  char sum[96], count[96];
+  snprintf(sum, sizeof sum, "%s_sum", name);
+  snprintf(count, sizeof count, "%s_count", name);
+  obs_render_sample(b, sum, o->latency_sum_s, "op", op, NULL);
+  obs_render_sample(b, count, (double)o->latency_le[AKIDB_OBJSTORE_LATENCY_NBOUNDS], "op", op,
+                    NULL);
+}
+
+/* The object store: requests, errors, retries and latency by operation,
+ * bytes each way, the circuit breaker. */
+static void render_object_store(akidb_service_t *svc, obs_buf_t *b) {
+  akidb_objstore_stats_t st;
+  akidb_service_object_store_stats(svc, &st);
+  obs_render_family(b, "akidb_object_store_requests_total", "counter",
+                    "Object-store calls by operation and outcome (a retried call counts once).");
+  for (int op = 0; op < AKIDB_OBJSTORE_OP_COUNT; op++) {
+    const akidb_objstore_op_stats_t *o = &st.op[op];
+    obs_render_sample(b, "akidb_object_store_requests_total", (double)(o->calls - o->errors), "op",
+                      akidb_objstore_op_name(op), "outcome", "ok", NULL);
+    obs_render_sample(b, "akidb_object_store_requests_total", (double)o->errors, "op",
+                      akidb_objstore_op_name(op), "outcome", "error", NULL);
+  }
+  obs_render_family(b, "akidb_object_store_retries_total", "counter",
+                    "Extra attempts of object-store calls after transient failures.");
+  for (int op = 0; op < AKIDB_OBJSTORE_OP_COUNT; op++)
+    obs_render_sample(b, "akidb_object_store_retries_total", (double)st.op[op].retries, "op",
+                      akidb_objstore_op_name(op), NULL);
+  obs_render_family(b, "akidb_object_store_request_duration_seconds", "histogram",
+                    "Time of one object-store call (retries included), by operation.");
+  for (int op = 0; op < AKIDB_OBJSTORE_OP_COUNT; op++)
+    render_store_latency(b, akidb_objstore_op_name(op), &st.op[op]);
+  uint64_t in = 0, out = 0;
+  for (int op = 0; op < AKIDB_OBJSTORE_OP_COUNT; op++) {
+    in += st.op[op].bytes_in;
+    out += st.op[op].bytes_out;
+  }
+  obs_render_family(b, "akidb_object_store_bytes_total", "counter",
+                    "Payload bytes received from (in) and sent to (out) the object store.");
+  obs_render_sample(b, "akidb_object_store_bytes_total", (double)in, "direction", "in", NULL);
+  obs_render_sample(b, "akidb_object_store_bytes_total", (double)out, "direction", "out", NULL);
+  obs_render_family(b, "akidb_object_store_breaker_state", "gauge",
+                    "The object store's circuit breaker: 0 closed, 1 half-open (one probe), 2 "
+                    "open (calls fail at once).");
+  obs_render_sample(b, "akidb_object_store_breaker_state", (double)st.breaker_state, NULL);
+  obs_render_family(b, "akidb_object_store_breaker_opens_total", "counter",
+                    "Times the object store's circuit breaker opened.");
+  obs_render_sample(b, "akidb_object_store_breaker_opens_total", (double)st.breaker_opens, NULL);
+}
+
 void http_render_metrics(akidb_service_t *svc, obs_buf_t *b) {
   obs_metrics_render(b);
   if (!svc) return;
   render_tiers(svc, b);
+  render_object_store(svc, b);
   figures_page_t pg;
   memset(&pg, 0, sizeof pg);
   akidb_service_visit_collections(svc, figures_visit, &pg);

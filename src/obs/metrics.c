@@ -74,6 +74,7 @@ enum {
   FAM_UNLOADS,
   FAM_TIER_CHANGES,
   FAM_SNAPSHOT_SECONDS,
+  FAM_COLD_MOVES,
   FAM_COUNT
 };
 
@@ -112,6 +113,9 @@ static const family_t families[FAM_COUNT] = {
                               "restore one (op restore), by outcome.", 2, {"op", "outcome"},
                               "akidb_snapshots_total",
                               "Snapshots written and restored, by op and outcome."},
+    [FAM_COLD_MOVES] = {"akidb_collection_cold_moves_total", KIND_COUNTER,
+                        "Moves of collections to the object store (to=cold) and back (to=warm), "
+                        "by outcome.", 2, {"to", "outcome"}, NULL, NULL},
 };
 
 /* ------------------------------------------------------------- series -- */
@@ -320,6 +324,12 @@ void obs_snapshot_observe(const char *op, double seconds, int ok) {
   registry_ready();
   const char *labels[2] = {op ? op : "unknown", ok ? "ok" : "failed"};
   histogram_observe(FAM_SNAPSHOT_SECONDS, labels, seconds);
+}
+
+void obs_cold_move(const char *to, int ok) {
+  registry_ready();
+  const char *labels[2] = {to ? to : "unknown", ok ? "ok" : "failed"};
+  counter_add(FAM_COLD_MOVES, labels, 1);
 }
 
 void obs_login_observe(const char *outcome) {

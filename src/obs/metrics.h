@@ -40,6 +40,9 @@ void obs_tier_change(const char *tier);
  * akidb_snapshots_total{op,outcome}): op "create" or "restore". */
 void obs_snapshot_observe(const char *op, double seconds, int ok);
 
+/* akidb_collection_cold_moves_total{to,outcome}: to "cold" or "warm". */
+void obs_cold_move(const char *to, int ok);
+
 /* A growable text buffer for rendering. */
 typedef struct {
   char *data;

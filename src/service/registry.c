@@ -9,7 +9,9 @@
  *                               └──open fails──▶ FAILED ──acquire──▶ LOADING
  *   OPEN ──svc_registry_unload (no holder)──▶ UNLOADING ──closed──▶ UNLOADED
  *   OPEN, UNLOADED, FAILED ──svc_registry_exclusive (no other holder)──▶
- *       UNLOADING ──closed, its files replaced──▶ UNLOADED
+ *       UNLOADING ──closed, its files replaced (restore) or moved to the
+ *       object store (cold.c: is_cold set)──▶ UNLOADED
+ *   LOADING of a cold entry first fetches its files (svc_cold_fetch).
  *   any ──svc_registry_drop──▶ DROPPED (unlinked; freed once unreferenced)
  * Invariants:
  *   1. e->c != NULL exactly while OPEN or UNLOADING.
@@ -107,6 +109,9 @@ static svc_coll_t *entry_new(const akidb_collection_meta_t *m, const char *tenan
   e->hnsw_ef_construction = m->hnsw_ef_construction;
   atomic_init(&e->ef_search, m->hnsw_ef_search);
   atomic_init(&e->pin, m->tier_policy.pinned ? (int)m->tier : SVC_PIN_NONE);
+  snprintf(e->cold, sizeof e->cold, "%s", m->cold_manifest);
+  atomic_init(&e->is_cold, m->cold_manifest[0] != '\0');
+  e->cold_after_s = m->tier_policy.cold_after_s;
   atomic_init(&e->state, SVC_UNLOADED);
   atomic_init(&e->refs, 0);
   atomic_init(&e->last_access_ms, svc_mono_ms());
@@ -199,9 +204,10 @@ static int load_entry(akidb_service_t *s, svc_coll_t *e, char *err, size_t errle
   akidb_collection_meta_t m;
   /* No data directory: a collection deleted since the caller read its row
    * (do not bring it back), or one whose creation was cut short. */
-  if (stat(dir, &sb) != 0 &&
+  if (stat(dir, &sb) != 0 && !atomic_load(&e->is_cold) &&
       akidb_collection_meta_get(s->cat, &e->id, &m, err, errlen) == AKIDB_ENOTFOUND)
     rc = AKIDB_ENOTFOUND;
+  if (rc == AKIDB_OK && atomic_load(&e->is_cold)) rc = svc_cold_fetch(s, e, dir, err, errlen);
   if (rc == AKIDB_OK) rc = akidb_collection_open(dir, &o, &c, NULL, err, errlen);
   double took = clock_now_s() - t0;
   obs_collection_load_observe(took, rc == AKIDB_OK);
@@ -346,7 +352,7 @@ int svc_registry_exclusive(svc_coll_t *e, int held, int (*fn)(void *ctx), void *
   pthread_mutex_lock(&e->mu);
   e->c = NULL;
   if (c) e->unloads++;
-  e->figures_known = false; /* fn may have replaced the data */
+  if (!atomic_load(&e->is_cold)) e->figures_known = false; /* fn may have replaced the data */
   atomic_store(&e->state, SVC_UNLOADED);
   pthread_cond_broadcast(&e->cv);
   pthread_mutex_unlock(&e->mu);
@@ -439,7 +445,8 @@ void svc_coll_figures(svc_registry_t *r, svc_coll_t *e, svc_coll_figures_t *f) {
   memset(f, 0, sizeof *f);
   pthread_mutex_lock(&e->mu);
   int st = atomic_load(&e->state);
-  if (!e->figures_known && (st == SVC_UNLOADED || st == SVC_FAILED)) peek_figures(r, e);
+  if (!e->figures_known && (st == SVC_UNLOADED || st == SVC_FAILED) && !atomic_load(&e->is_cold))
+    peek_figures(r, e);
   f->resident = st == SVC_OPEN || st == SVC_UNLOADING;
   if (st == SVC_OPEN && e->c) { /* UNLOADING: closing meanwhile, use the kept figures */
     akidb_collection_stats_t cs;
@@ -461,6 +468,7 @@ void svc_coll_figures(svc_registry_t *r, svc_coll_t *e, svc_coll_figures_t *f) {
   pthread_mutex_unlock(&e->mu);
   f->last_access_wall_ms = atomic_load(&e->last_access_wall_ms);
   f->pin = atomic_load(&e->pin);
+  f->cold = atomic_load(&e->is_cold);
 }
 
 svc_coll_t *svc_registry_peek(svc_registry_t *r, const akidb_uuid_t *id) {
@@ -508,6 +516,7 @@ void svc_drop_collections(akidb_service_t *s, const akidb_uuid_t *ids, size_t n)
     char dir[4096];
     svc_coll_dir(s, &ids[i], dir, sizeof dir);
     svc_registry_drop(&s->reg, &ids[i], dir);
+    svc_cold_forget(s, &ids[i]); /* its copies in the object store, if any */
   }
 }
 

@@ -237,7 +237,7 @@ static json_t *collection_json(svc_call_t *c, const akidb_collection_meta_t *m) 
       svc_uuid(&m->id), "tenant", c->tenant.slug, "database", c->db.name, "name", m->name,
       "dimension", (int)m->dimension, "metric", akidb_metric_name(m->metric), "index", "m",
       (int)m->hnsw_m, "ef_construction", (int)m->hnsw_ef_construction, "ef_search",
-      (int)m->hnsw_ef_search, "tier", f.resident ? "hot" : "warm", "tier_pinned",
+      (int)m->hnsw_ef_search, "tier", f.resident ? "hot" : f.cold ? "cold" : "warm", "tier_pinned",
       (int)m->tier_policy.pinned, "resident", (int)f.resident, "points", (json_int_t)f.points,
       "pending", (json_int_t)f.pending, "memory_bytes", (json_int_t)f.memory_bytes,
       "disk_bytes", (json_int_t)f.disk_bytes, "last_access",
@@ -361,9 +361,10 @@ static int parse_tier(svc_call_t *c, tier_ask_t *t) {
   int r = svc_json_string(c, c->req->body, "tier", &tier);
   if (r < 0) return -1;
   if (r) {
-    if (akidb_tier_parse(tier, &t->tier) || t->tier == AKIDB_TIER_COLD)
+    if (akidb_tier_parse(tier, &t->tier))
       return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
-                      "field 'tier' must be \"hot\" (in memory) or \"warm\" (on local disk)");
+                      "field 'tier' must be \"hot\" (in memory), \"warm\" (on local disk) or "
+                      "\"cold\" (only in the object store)");
     t->has_tier = true;
   }
   if ((r = svc_json_bool(c, c->req->body, "tier_pinned", &t->pinned)) < 0) return -1;
@@ -371,8 +372,9 @@ static int parse_tier(svc_call_t *c, tier_ask_t *t) {
   return 0;
 }
 
-/* Moves the collection to the asked tier now: loads it (hot) or unloads it
- * (warm; when in use, the tiering job unloads it once free if pinned). */
+/* Moves the collection to the asked tier now: loads it (hot), unloads it
+ * (warm; when in use, the tiering job unloads it once free if pinned) or
+ * uploads it to the object store (cold). */
 static int move_tier(svc_call_t *c, const akidb_collection_meta_t *m, akidb_tier_t tier) {
   char err[512] = "";
   if (tier == AKIDB_TIER_HOT) {
@@ -385,13 +387,20 @@ static int move_tier(svc_call_t *c, const akidb_collection_meta_t *m, akidb_tier
   if (!e) return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
   int rc = AKIDB_EBUSY;
   for (int i = 0; i < 200 && rc == AKIDB_EBUSY; i++) { /* in-flight calls end within ~1 s */
-    rc = svc_registry_unload(e, "api", 1);
+    rc = tier == AKIDB_TIER_COLD ? svc_cold_move(c->svc, e, 1, err, sizeof err)
+                                 : svc_registry_unload(e, "api", 1);
     if (rc == AKIDB_EBUSY) {
       struct timespec ts = {0, 5000000};
       nanosleep(&ts, NULL);
     }
   }
   svc_coll_release(e);
+  if (rc && tier == AKIDB_TIER_COLD)
+    return svc_fail(c, rc == AKIDB_EBUSY ? AKIDB_ST_CONFLICT : AKIDB_ST_UNAVAILABLE,
+                    "collection '%s' stays %s: %s%s", m->name,
+                    rc == AKIDB_EBUSY ? "where it is" : "warm", err,
+                    rc == AKIDB_EBUSY ? "" : " (queued: it goes cold once the object store "
+                                             "takes the upload)");
   if (rc && rc != AKIDB_EBUSY)
     return svc_fail(c, AKIDB_ST_INTERNAL, "collection '%s' could not be unloaded (%s)", m->name,
                     akidb_strerror(rc));

@@ -73,6 +73,8 @@ void akidb_service_options_default(akidb_service_options_t *o) {
   o->memory_budget_bytes = 0;
   o->warm_after_s = 600;
   o->tier_check_ms = 1000;
+  o->cold_after_s = 0;
+  o->dead_letter_retry_ms = 30000;
   o->max_pending_bytes = 256ull << 20;
   o->backpressure_wait_ms = 1000;
   o->session_ttl_ms = 12ll * 3600 * 1000;
@@ -327,8 +329,9 @@ static void recover_swap(akidb_service_t *s, const char *name) {
       vfs->sync_dir(vfs->ctx, s->coll_dir);
       say(s, AKIDB_LOG_WARN, "restore of %s was interrupted: kept its data as it was", live);
     }
-  } else if (n > 8 && strcmp(name + n - 8, ".restore") == 0) {
-    akidb_vfs_remove_tree(vfs, path);
+  } else if ((n > 8 && strcmp(name + n - 8, ".restore") == 0) ||
+             (n > 9 && strcmp(name + n - 9, ".download") == 0)) {
+    akidb_vfs_remove_tree(vfs, path); /* a staging copy or a cold download cut short */
   }
 }
 
@@ -419,6 +422,7 @@ int akidb_service_open(const akidb_service_options_t *o, akidb_service_t **out,
   if (!rc) rc = open_store(s, err, errlen);
   if (!rc) rc = akidb_pool_create(o->worker_threads, &s->pool, err, errlen);
   if (!rc) rc = svc_tier_start(s, err, errlen);
+  if (!rc) rc = svc_dead_letters_start(s, err, errlen);
   if (rc) {
     akidb_service_close(s, NULL, 0);
     return rc;
@@ -488,6 +492,12 @@ static void track_one(akidb_service_t *s, const akidb_collection_meta_t *m, name
       return;
     }
     nm->have = true;
+  }
+  if (m->cold_manifest[0]) { /* cold: a local copy is one a crash kept (cold.c) */
+    char dir[4096];
+    svc_coll_dir(s, &m->id, dir, sizeof dir);
+    if (akidb_vfs_remove_tree(akidb_vfs_local(), dir))
+      say(s, AKIDB_LOG_WARN, "collection %s is cold; its stale local copy %s stays", m->name, dir);
   }
   if (svc_registry_track(s, m, nm->t.slug, nm->d.name)) return;
   (*listed)++;
@@ -581,6 +591,7 @@ int akidb_service_close(akidb_service_t *s, char *err, size_t errlen) {
   if (!s) return AKIDB_OK;
   atomic_store(&s->ready, false);
   svc_tier_stop(s);
+  svc_dead_letters_stop(s);
   int rc = svc_registry_free(&s->reg, err, errlen);
   akidb_pool_destroy(s->pool);
   akidb_objstore_close(s->store);

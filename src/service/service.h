@@ -208,6 +208,9 @@ typedef struct {
   uint32_t warm_after_s;            /* a collection unused this long is unloaded (goes warm);
                                        0 = never; default 600 */
   uint32_t tier_check_ms;           /* how often tiering looks; default 1000 */
+  uint32_t cold_after_s;            /* a warm collection unused this long goes to the object
+                                       store (cold); 0 = never (default) */
+  uint32_t dead_letter_retry_ms;    /* the dead-letter queue is retried this often; 30000 */
   uint64_t max_pending_bytes;       /* per collection: vectors waiting for the graph before
                                        writes wait; default 256 MiB; 0 = unbounded */
   uint32_t backpressure_wait_ms;    /* how long such a write waits before 429; default 1000 */
@@ -284,13 +287,17 @@ typedef void (*akidb_figures_fn)(void *ctx, const akidb_collection_figures_t *f)
 
 /* Server-wide residency figures for /metrics. */
 typedef struct {
-  uint64_t hot, warm, failed;   /* collections by tier (warm: known and not resident) */
+  uint64_t hot, warm, cold, failed; /* collections by tier (warm: on local disk, not
+                                       resident; cold: only in the object store) */
+  uint64_t dead_letters;        /* object-store work waiting in the dead-letter queue */
   uint64_t resident_bytes;      /* memory of the resident collections, as they count it */
   uint64_t budget_bytes;        /* storage.memory_budget_bytes (0 = unlimited) */
   uint32_t worker_threads;
   uint64_t worker_queued, worker_slices;
 } akidb_tier_figures_t;
 void akidb_service_tier_figures(akidb_service_t *svc, akidb_tier_figures_t *out);
+/* The object store's counters and circuit breaker (akidb_objstore_stats). */
+void akidb_service_object_store_stats(akidb_service_t *svc, akidb_objstore_stats_t *out);
 void akidb_service_visit_collections(akidb_service_t *svc, akidb_figures_fn fn, void *ctx);
 
 #endif /* AKIDB_SERVICE_H */

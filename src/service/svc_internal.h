@@ -46,6 +46,13 @@ typedef struct svc_coll {
   double last_load_seconds;            /* e->mu */
   bool figures_known;                  /* last_* hold the figures at the last unload */
   uint64_t last_points, last_disk_bytes, last_memory_bytes;
+  /* The cold tier: `cold` names the manifest of the copy in the object store
+   * while the collection lives only there ("" otherwise). Written by the
+   * thread that owns the entry's LOADING or exclusive UNLOADING state, under
+   * e->mu; `is_cold` mirrors it for readers without the lock. */
+  char cold[AKIDB_OBJECT_KEY_MAX + 1];
+  _Atomic bool is_cold;
+  uint32_t cold_after_s; /* the collection's own policy; 0 = the service's */
   struct svc_coll *next; /* hash chain */
 } svc_coll_t;
 
@@ -101,6 +108,7 @@ void svc_registry_each(svc_registry_t *r, void (*fn)(void *ctx, svc_coll_t *e), 
 /* What GET and quotas show of a collection, resident or not. */
 typedef struct {
   bool resident, failed, known; /* known: points/disk are figures (live or last seen) */
+  bool cold;                    /* only in the object store */
   uint64_t points, pending, memory_bytes, disk_bytes;
   uint64_t last_memory_bytes; /* what it held when it last left memory */
   int64_t last_access_wall_ms;
@@ -111,7 +119,26 @@ void svc_coll_figures(svc_registry_t *r, svc_coll_t *e, svc_coll_figures_t *f);
 
 int64_t svc_mono_ms(void);
 
-/* tier.c: the tiering job (idle → warm, memory budget, pins). */
+/* cold.c: the cold tier. Moves the collection to the object store: closes it
+ * if resident (held off like a restore), uploads its directory, records the
+ * copy in the catalog, then deletes the local files. A failed upload leaves
+ * it warm and queues it in the dead-letter queue. AKIDB_EBUSY when in use. */
+int svc_cold_move(akidb_service_t *s, svc_coll_t *e, int held, char *err, size_t errlen);
+/* Brings a cold collection's files back (registry.c's load, e LOADING):
+ * download, verify, put in place, forget the copy in the catalog, delete
+ * the remote objects (queued when the store fails). */
+int svc_cold_fetch(akidb_service_t *s, svc_coll_t *e, const char *dir, char *err,
+                   size_t errlen);
+/* Deletes the objects of a deleted collection's cold copies (queued when
+ * the store fails). */
+void svc_cold_forget(akidb_service_t *s, const akidb_uuid_t *id);
+/* The dead-letter queue's job on the worker pool. */
+int svc_dead_letters_start(akidb_service_t *s, char *err, size_t errlen);
+void svc_dead_letters_stop(akidb_service_t *s);
+/* Runs one pass over the due entries now (tests). */
+void svc_dead_letters_pass(akidb_service_t *s);
+
+/* tier.c: the tiering job (idle → warm → cold, memory budget, pins). */
 int svc_tier_start(akidb_service_t *s, char *err, size_t errlen);
 void svc_tier_stop(akidb_service_t *s);
 /* A collection was loaded: check the budget soon. */
@@ -152,6 +179,7 @@ struct akidb_service {
   akidb_pool_t *pool;   /* every collection's background work */
   akidb_vfs_file_t *dir_lock; /* exclusive lock of <data_dir>/collections */
   akidb_job_t tier_job; /* tier.c */
+  akidb_job_t dlq_job;  /* cold.c: the dead-letter queue */
   _Atomic uint64_t memory_budget; /* starts as opt.memory_budget_bytes; 0 = unlimited */
   atomic_bool scanned;  /* akidb_service_load has listed every collection */
   atomic_uint_fast64_t catalog_gen; /* bumped by every tenant/database/collection change */

@@ -1,14 +1,18 @@
 /*
- * tier.c — owns the hot/warm tiering of collections: a job on the worker
- * pool that runs every `tier_check_ms` (and soon after each load) and
+ * tier.c — owns the hot/warm/cold tiering of collections: a job on the
+ * worker pool that runs every `tier_check_ms` (and soon after each load) and
  * unloads resident collections that are
  *   - pinned warm and unused (reason "pinned"),
  *   - idle for `warm_after_s` and not pinned hot (reason "idle"),
  *   - the least recently used beyond `memory_budget_bytes`, counted with
  *     each collection's own memory figure, pinned-hot ones excepted
  *     (reason "budget").
+ * then moves to the object store (cold.c) a few warm ones that are pinned
+ * cold or unused for their cold_after_s (the service's `cold_after_s` when
+ * they have none; 0 = never).
  * Hot = resident in memory; warm = checkpointed and closed (on local disk
- * only); a warm collection comes back on its next use (registry.c).
+ * only); cold = only in the object store. A warm or cold collection comes
+ * back on its next use (registry.c).
  *
  * Locking: the job runs on one worker at a time (pool rule); it copies the
  * resident entries with a reference under the registry's read lock, then
@@ -72,6 +76,8 @@ static void give_back_memory(void) {
 #endif
 }
 
+static void cold_pass(akidb_service_t *s);
+
 void svc_tier_pass(akidb_service_t *s) {
   resident_list_t l = {0};
   svc_registry_each(&s->reg, collect_one, &l);
@@ -107,6 +113,44 @@ void svc_tier_pass(akidb_service_t *s) {
   }
   free(l.items);
   if (unloaded) give_back_memory();
+  cold_pass(s);
+}
+
+/* ----------------------------------------------------------------- cold -- */
+
+#define COLD_MOVES_PER_PASS 4 /* uploads take long: a pass does a few */
+
+typedef struct {
+  svc_coll_t *items[COLD_MOVES_PER_PASS];
+  size_t n;
+  int64_t now;
+  uint64_t default_ms;
+} cold_pick_t;
+
+/* Picks warm entries due for the cold tier: pinned cold, or idle for their
+ * cold_after_s (the service's when they have none). */
+static void pick_cold(void *ctx, svc_coll_t *e) {
+  cold_pick_t *p = ctx;
+  if (p->n == COLD_MOVES_PER_PASS || atomic_load(&e->is_cold)) return;
+  if (atomic_load(&e->state) != SVC_UNLOADED) return;
+  int pin = atomic_load(&e->pin);
+  if (pin == AKIDB_TIER_HOT || pin == AKIDB_TIER_WARM) return;
+  uint64_t after_ms = e->cold_after_s ? (uint64_t)e->cold_after_s * 1000 : p->default_ms;
+  bool due = pin == AKIDB_TIER_COLD ||
+             (after_ms && (uint64_t)(p->now - atomic_load(&e->last_access_ms)) >= after_ms);
+  if (!due) return;
+  atomic_fetch_add(&e->refs, 1); /* under the table lock: e stays valid */
+  p->items[p->n++] = e;
+}
+
+static void cold_pass(akidb_service_t *s) {
+  cold_pick_t p = {.now = svc_mono_ms(), .default_ms = (uint64_t)s->opt.cold_after_s * 1000};
+  svc_registry_each(&s->reg, pick_cold, &p);
+  for (size_t i = 0; i < p.n; i++) {
+    char err[512];
+    svc_cold_move(s, p.items[i], 1, err, sizeof err); /* failures are queued and logged */
+    svc_coll_release(p.items[i]);
+  }
 }
 
 static bool tier_slice(void *ctx) {
@@ -142,6 +186,8 @@ static void count_one(void *ctx, svc_coll_t *e) {
     svc_coll_figures_t cf;
     svc_coll_figures(NULL, e, &cf); /* resident: never peeks */
     f->resident_bytes += cf.memory_bytes;
+  } else if (atomic_load(&e->is_cold)) {
+    f->cold++;
   } else {
     f->warm++;
     if (st == SVC_FAILED) f->failed++;
@@ -152,6 +198,8 @@ void akidb_service_tier_figures(akidb_service_t *s, akidb_tier_figures_t *out) {
   memset(out, 0, sizeof *out);
   svc_registry_each(&s->reg, count_one, out);
   out->budget_bytes = atomic_load(&s->memory_budget);
+  char err[256];
+  akidb_dead_letter_count(s->cat, &out->dead_letters, err, sizeof err);
   if (s->pool) {
     akidb_pool_stats_t ps;
     akidb_pool_stats(s->pool, &ps);
@@ -159,4 +207,8 @@ void akidb_service_tier_figures(akidb_service_t *s, akidb_tier_figures_t *out) {
     out->worker_queued = ps.queued;
     out->worker_slices = ps.slices;
   }
+}
+
+void akidb_service_object_store_stats(akidb_service_t *s, akidb_objstore_stats_t *out) {
+  akidb_objstore_stats(s->store, out);
 }
