@@ -395,6 +395,7 @@ static int move_tier(svc_call_t *c, const akidb_collection_meta_t *m, akidb_tier
     }
   }
   svc_coll_release(e);
+  if (rc == AKIDB_EBUSY && m->tier_policy.pinned) rc = AKIDB_OK; /* tiering moves it once free */
   if (rc && tier == AKIDB_TIER_COLD)
     return svc_fail(c, rc == AKIDB_EBUSY ? AKIDB_ST_CONFLICT : AKIDB_ST_UNAVAILABLE,
                     "collection '%s' stays %s: %s%s", m->name,
