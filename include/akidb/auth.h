@@ -258,6 +258,7 @@ typedef enum {
   AKIDB_ACT_APIKEY_READ,
   AKIDB_ACT_APIKEY_REVOKE,
   AKIDB_ACT_AUDIT_READ,
+  AKIDB_ACT_SYSTEM_READ, /* server status: the object store, the dead-letter queue */
   AKIDB_ACTION_COUNT
 } akidb_action_t;
 

@@ -614,6 +614,9 @@ void akidb_dead_letter_list_free(akidb_dead_letter_list_t *list);
 int akidb_dead_letter_remove(akidb_catalog_t *cat, int64_t seq, char *err, size_t errlen);
 int akidb_dead_letter_remove_key(akidb_catalog_t *cat, akidb_dead_letter_kind_t kind,
                                  const char *object_key, char *err, size_t errlen);
+/* Makes every entry due now (at start: no work of a previous process is
+ * still running). */
+int akidb_dead_letter_all_due(akidb_catalog_t *cat, char *err, size_t errlen);
 /* Entries queued (the queue's depth). */
 int akidb_dead_letter_count(akidb_catalog_t *cat, uint64_t *out, char *err, size_t errlen);
 

@@ -53,6 +53,7 @@ static const permission_t PERMISSIONS[AKIDB_ACTION_COUNT] = {
     [AKIDB_ACT_APIKEY_READ] = {"apikey.read", {A, A, O, O, O}},
     [AKIDB_ACT_APIKEY_REVOKE] = {"apikey.revoke", {A, A, O, O, O}},
     [AKIDB_ACT_AUDIT_READ] = {"audit.read", {A, A, N, N, A}},
+    [AKIDB_ACT_SYSTEM_READ] = {"system.read", {A, N, N, N, N}},
 };
 
 #undef N

@@ -169,6 +169,15 @@ int akidb_dead_letter_remove_key(akidb_catalog_t *cat, akidb_dead_letter_kind_t 
   return cat_write_end(cat, rc, err, errlen);
 }
 
+int akidb_dead_letter_all_due(akidb_catalog_t *cat, char *err, size_t errlen) {
+  catalog_conn_t *c;
+  int rc = cat_write_begin(cat, &c, err, errlen);
+  if (rc) return rc;
+  rc = cat_exec(c, "UPDATE dead_letters SET next_attempt_at = 0 WHERE next_attempt_at > 0", err,
+                errlen);
+  return cat_write_end(cat, rc, err, errlen);
+}
+
 int akidb_dead_letter_count(akidb_catalog_t *cat, uint64_t *out, char *err, size_t errlen) {
   static const char SQL[] = "SELECT count(*) FROM dead_letters";
   *out = 0;

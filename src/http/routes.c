@@ -55,6 +55,8 @@ static const http_route_t routes[] = {
     {"DELETE", T "/users/{username}/keys/{key_id}", AKIDB_OP_KEY_REVOKE, NULL},
     {"GET", T "/audit", AKIDB_OP_AUDIT_TENANT, NULL},
     {"GET", "/v1/audit", AKIDB_OP_AUDIT_ALL, NULL},
+    {"GET", "/v1/system/object-store", AKIDB_OP_SYSTEM_OBJECT_STORE, NULL},
+    {"GET", "/v1/system/dead-letters", AKIDB_OP_SYSTEM_DEAD_LETTERS, NULL},
 };
 
 #undef C

@@ -3,14 +3,18 @@
  *
  * Cold = only in the object store. Moving there (svc_cold_move), with the
  * collection closed and every user held off (svc_registry_exclusive):
- *   1. delete what earlier, unfinished uploads of it left ("cold/<id>/");
+ *   1. delete what earlier, unfinished uploads of it left ("cold/<id>/"),
+ *      and queue an intent to delete the new generation (an object_delete
+ *      dead letter due in an hour, or at the next start);
  *   2. upload its directory (tier/cold.c: files, then the manifest);
- *   3. record the manifest in the catalog (akidb_collection_meta_set_cold);
+ *   3. record the manifest in the catalog (akidb_collection_meta_set_cold)
+ *      and drop the intent;
  *   4. delete the local directory.
  * Nothing local is deleted before the catalog holds a confirmed upload. A
  * crash after 3 leaves a stale local copy that the next start removes
- * (service.c); a crash before 3 leaves unreferenced objects that the next
- * move deletes (step 1). A failed upload leaves the collection warm and
+ * (service.c); a crash before 3 leaves unreferenced objects that the
+ * intent deletes (an object delete never touches a prefix the catalog
+ * names). A failed upload leaves the collection warm and
  * queues a cold_upload dead letter.
  *
  * Coming back (svc_cold_fetch, on the first use: registry.c's load):
@@ -21,8 +25,8 @@
  *   4. delete the remote generation (queued as an object_delete dead letter
  *      when the store fails).
  *
- * The dead-letter queue's job runs every dead_letter_retry_ms while the
- * store's circuit breaker is not open: object deletes (a prefix no catalog
+ * The dead-letter queue's job runs every dead_letter_retry_ms (one entry
+ * at a time while the store's circuit breaker is not closed): object deletes (a prefix no catalog
  * row refers to) and cold uploads (of collections still warm and unused).
  * Each failure counts an attempt and backs off exponentially (at most an
  * hour). Entries survive restarts (the catalog).
@@ -42,6 +46,7 @@
 
 #define DLQ_BATCH 32           /* entries one pass looks at */
 #define DLQ_BACKOFF_MAX_MS (3600ll * 1000)
+#define UPLOAD_INTENT_MS (3600ll * 1000) /* an upload's own intent: due after an hour */
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -97,19 +102,26 @@ static int upload_and_forget(void *ctx) {
     snprintf(m->err, sizeof m->err, "its data directory %.400s is missing", m->dir);
     return AKIDB_ENOTFOUND;
   }
-  char old[AKIDB_OBJECT_KEY_MAX];
+  char old[AKIDB_OBJECT_KEY_MAX], gen[AKIDB_OBJECT_KEY_MAX], ignored[256];
   cold_collection_prefix(m->id, old, sizeof old);
   int rc = cold_delete_prefix(s->store, old, m->err, sizeof m->err);
-  if (!rc) rc = cold_upload(s->store, m->dir, m->id, m->key, sizeof m->key, &m->bytes, m->err,
-                            sizeof m->err);
-  if (rc) return rc;
-  rc = akidb_collection_meta_set_cold(s->cat, &m->e->id, m->key, m->err, sizeof m->err);
+  if (!rc && (rc = cold_new_generation(m->id, gen, sizeof gen)))
+    snprintf(m->err, sizeof m->err, "no new generation for %s", m->id);
+  /* An intent: the generation is deleted later unless the catalog comes to
+   * name it (a crash mid-upload leaves no orphan objects for good). */
+  if (!rc)
+    rc = akidb_dead_letter_put(s->cat, AKIDB_DEAD_LETTER_OBJECT_DELETE, &m->e->id, gen,
+                               "an upload that did not finish", now_ms() + UPLOAD_INTENT_MS,
+                               NULL, m->err, sizeof m->err);
+  if (!rc) rc = cold_upload(s->store, m->dir, m->id, gen, m->key, sizeof m->key, &m->bytes,
+                            m->err, sizeof m->err);
+  if (!rc) rc = akidb_collection_meta_set_cold(s->cat, &m->e->id, m->key, m->err, sizeof m->err);
   if (rc) {
-    char gen[AKIDB_OBJECT_KEY_MAX], ignored[256];
-    cold_generation_prefix(m->key, gen, sizeof gen);
-    cold_delete_prefix(s->store, gen, ignored, sizeof ignored);
+    cold_delete_prefix(s->store, gen, ignored, sizeof ignored); /* the intent stays if not */
     return rc;
   }
+  akidb_dead_letter_remove_key(s->cat, AKIDB_DEAD_LETTER_OBJECT_DELETE, gen, ignored,
+                               sizeof ignored);
   pthread_mutex_lock(&m->e->mu);
   snprintf(m->e->cold, sizeof m->e->cold, "%s", m->key);
   atomic_store(&m->e->is_cold, true);
@@ -222,15 +234,16 @@ static bool still_referenced(akidb_service_t *s, const akidb_dead_letter_t *d) {
          strncmp(m.cold_manifest, d->object_key, strlen(d->object_key)) == 0;
 }
 
-/* Retries one cold upload: only of a collection still warm, unused and not
- * pinned hot; otherwise the entry has no work left. */
+/* Retries one cold upload, unless the collection is gone, cold already or
+ * pinned hot since (then the entry has no work left). A collection loaded
+ * again meanwhile is closed for the move when nobody uses it (AKIDB_EBUSY
+ * otherwise: the entry waits for a later pass). */
 static int retry_cold(akidb_service_t *s, const akidb_dead_letter_t *d, char *err, size_t errlen) {
   if (!d->has_collection) return AKIDB_OK;
   svc_coll_t *e = svc_registry_peek(&s->reg, &d->collection_id);
   if (!e) return AKIDB_OK; /* deleted meanwhile */
-  int rc = AKIDB_OK, st = atomic_load(&e->state);
-  bool warm = st == SVC_UNLOADED || st == SVC_FAILED; /* in use again: nothing to move */
-  if (warm && !atomic_load(&e->is_cold) && atomic_load(&e->pin) != AKIDB_TIER_HOT)
+  int rc = AKIDB_OK;
+  if (!atomic_load(&e->is_cold) && atomic_load(&e->pin) != AKIDB_TIER_HOT)
     rc = svc_cold_move(s, e, 1, err, errlen);
   svc_coll_release(e);
   return rc;
@@ -243,7 +256,6 @@ static void retry_one(akidb_service_t *s, const akidb_dead_letter_t *d) {
     if (!still_referenced(s, d)) rc = cold_delete_prefix(s->store, d->object_key, err, sizeof err);
   } else {
     rc = retry_cold(s, d, err, sizeof err);
-    if (rc == AKIDB_OK) return; /* a success removed the entry (svc_cold_move) */
   }
   char why[256];
   if (rc == AKIDB_OK) {
@@ -255,14 +267,20 @@ static void retry_one(akidb_service_t *s, const akidb_dead_letter_t *d) {
                         d->object_key, err, retry_at(s, d->attempts + 1), NULL, why, sizeof why);
 }
 
-void svc_dead_letters_pass(akidb_service_t *s) {
+static bool breaker_closed(akidb_service_t *s) {
   akidb_objstore_stats_t st;
   akidb_objstore_stats(s->store, &st);
-  if (st.breaker_state == AKIDB_OBJSTORE_BREAKER_OPEN) return; /* wait for the cool-down */
+  return st.breaker_state == AKIDB_OBJSTORE_BREAKER_CLOSED;
+}
+
+/* While the breaker is not closed only the first due entry is tried: its
+ * calls fail at once during the cool-down and are the probe after it (the
+ * breaker only half-opens when a call comes); once it closes, the rest. */
+void svc_dead_letters_pass(akidb_service_t *s) {
   akidb_dead_letter_list_t l;
   char err[256];
   if (akidb_dead_letter_list(s->cat, now_ms() + 1, 0, DLQ_BATCH, &l, err, sizeof err)) return;
-  for (size_t i = 0; i < l.count; i++) retry_one(s, &l.items[i]);
+  for (size_t i = 0; i < l.count && (i == 0 || breaker_closed(s)); i++) retry_one(s, &l.items[i]);
   akidb_dead_letter_list_free(&l);
 }
 
@@ -275,8 +293,9 @@ static bool dlq_slice(void *ctx) {
 }
 
 int svc_dead_letters_start(akidb_service_t *s, char *err, size_t errlen) {
-  (void)err;
-  (void)errlen;
+  /* At start no upload of a previous process runs: every entry is due. */
+  int rc = akidb_dead_letter_all_due(s->cat, err, errlen);
+  if (rc) return rc;
   akidb_job_init(&s->dlq_job, dlq_slice, s);
   akidb_pool_submit_after(s->pool, &s->dlq_job,
                           s->opt.dead_letter_retry_ms ? s->opt.dead_letter_retry_ms : 30000);
@@ -285,4 +304,57 @@ int svc_dead_letters_start(akidb_service_t *s, char *err, size_t errlen) {
 
 void svc_dead_letters_stop(akidb_service_t *s) {
   if (s->pool) akidb_pool_cancel(s->pool, &s->dlq_job);
+}
+
+/* ------------------------------------------------------ status routes -- */
+
+int svc_op_system_object_store(svc_call_t *c) {
+  if (svc_require_system_admin(c, AKIDB_ACT_SYSTEM_READ)) return -1;
+  akidb_objstore_stats_t st;
+  akidb_objstore_stats(c->svc->store, &st);
+  uint64_t depth = 0;
+  char err[256];
+  int rc = akidb_dead_letter_count(c->svc->cat, &depth, err, sizeof err);
+  if (rc) return svc_fail_code(c, rc, err);
+  const char *endpoint = akidb_objstore_endpoint(c->svc->store);
+  return svc_ok(c, 200,
+                json_pack("{s:s,s:s?,s:{s:s,s:I,s:I},s:I}", "kind",
+                          akidb_objstore_kind(c->svc->store), "endpoint", endpoint, "breaker",
+                          "state", akidb_objstore_breaker_state_name(st.breaker_state),
+                          "consecutive_failures", (json_int_t)st.consecutive_failures, "opens",
+                          (json_int_t)st.breaker_opens, "dead_letters", (json_int_t)depth));
+}
+
+static json_t *dead_letter_json(const akidb_dead_letter_t *d) {
+  json_t *o = json_pack("{s:I,s:s,s:s,s:I,s:s,s:o,s:o}", "seq", (json_int_t)d->seq, "kind",
+                        akidb_dead_letter_kind_name(d->kind), "object_key", d->object_key,
+                        "attempts", (json_int_t)d->attempts, "last_error", d->last_error,
+                        "created_at", svc_time(d->created_at_ms, false), "next_attempt_at",
+                        svc_time(d->next_attempt_at_ms, false));
+  if (o) json_object_set_new(o, "collection_id", d->has_collection ? svc_uuid(&d->collection_id)
+                                                                    : json_null());
+  return o;
+}
+
+int svc_op_system_dead_letters(svc_call_t *c) {
+  uint64_t limit = 0;
+  int64_t cursor = 0;
+  const char *l = svc_query(c, "limit"), *after = svc_query(c, "after");
+  char *end = NULL;
+  if (l && (!*l || (limit = strtoull(l, &end, 10), *end) || limit == 0 || limit > 1000))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "query parameter 'limit' must be 1..1000");
+  if (after && (!*after || (cursor = strtoll(after, &end, 10), *end) || cursor < 0))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "query parameter 'after' must be the 'next' "
+                    "of the previous page (a non-negative integer)");
+  if (svc_require_system_admin(c, AKIDB_ACT_SYSTEM_READ)) return -1;
+  akidb_dead_letter_list_t list;
+  char err[256];
+  int rc = akidb_dead_letter_list(c->svc->cat, 0, cursor, (uint32_t)limit, &list, err, sizeof err);
+  if (rc) return svc_fail_code(c, rc, err);
+  json_t *items = json_array();
+  for (size_t i = 0; i < list.count; i++) json_array_append_new(items, dead_letter_json(&list.items[i]));
+  json_t *body = json_pack("{s:o,s:o}", "items", items, "next",
+                           list.has_more ? json_integer(list.next_seq) : json_null());
+  akidb_dead_letter_list_free(&list);
+  return svc_ok(c, 200, body);
 }

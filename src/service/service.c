@@ -211,6 +211,8 @@ static const handler_fn HANDLERS[AKIDB_OP_COUNT] = {
     [AKIDB_OP_KEY_REVOKE] = svc_op_key_revoke,
     [AKIDB_OP_AUDIT_TENANT] = svc_op_audit_tenant,
     [AKIDB_OP_AUDIT_ALL] = svc_op_audit_all,
+    [AKIDB_OP_SYSTEM_OBJECT_STORE] = svc_op_system_object_store,
+    [AKIDB_OP_SYSTEM_DEAD_LETTERS] = svc_op_system_dead_letters,
 };
 
 /* Operations that need the catalog (everything but the probes): answered

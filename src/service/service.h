@@ -111,7 +111,9 @@ typedef struct {
   X(KEY_CREATE, "keys.create")                     \
   X(KEY_REVOKE, "keys.revoke")                     \
   X(AUDIT_TENANT, "audit.tenant")                  \
-  X(AUDIT_ALL, "audit.all")
+  X(AUDIT_ALL, "audit.all")                        \
+  X(SYSTEM_OBJECT_STORE, "system.object_store")    \
+  X(SYSTEM_DEAD_LETTERS, "system.dead_letters")
 
 typedef enum {
 #define AKIDB_OP_ENUM(name, text) AKIDB_OP_##name,

@@ -317,6 +317,8 @@ int svc_op_key_create(svc_call_t *c);
 int svc_op_key_revoke(svc_call_t *c);
 int svc_op_audit_tenant(svc_call_t *c);
 int svc_op_audit_all(svc_call_t *c);
+int svc_op_system_object_store(svc_call_t *c);
+int svc_op_system_dead_letters(svc_call_t *c);
 
 /* ------------------------------------------------------------- filters -- */
 

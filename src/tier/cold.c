@@ -263,14 +263,19 @@ static void now_rfc3339(char *out, size_t len) {
   strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int cold_upload(akidb_objstore_t *store, const char *dir, const char *collection_id,
-                char *manifest_key, size_t key_len, uint64_t *bytes, char *err, size_t errlen) {
-  cold_manifest_t m = {0};
+int cold_new_generation(const char *collection_id, char *prefix, size_t len) {
   akidb_uuid_t gen;
-  char gen_text[AKIDB_UUID_STR_LEN + 1], prefix[AKIDB_OBJSTORE_KEY_MAX];
-  if (akidb_uuid_v7(&gen)) return fail(err, errlen, AKIDB_EIO, "no random bytes for an id");
-  akidb_uuid_format(&gen, gen_text);
-  snprintf(prefix, sizeof prefix, "cold/%.40s/%s/", collection_id, gen_text);
+  char text[AKIDB_UUID_STR_LEN + 1];
+  if (akidb_uuid_v7(&gen)) return AKIDB_EIO;
+  akidb_uuid_format(&gen, text);
+  int n = snprintf(prefix, len, "cold/%s/%s/", collection_id, text);
+  return n < 0 || (size_t)n >= len ? AKIDB_ELIMIT : AKIDB_OK;
+}
+
+int cold_upload(akidb_objstore_t *store, const char *dir, const char *collection_id,
+                const char *prefix, char *manifest_key, size_t key_len, uint64_t *bytes,
+                char *err, size_t errlen) {
+  cold_manifest_t m = {0};
   snprintf(m.collection_id, sizeof m.collection_id, "%s", collection_id);
   now_rfc3339(m.created_at, sizeof m.created_at);
   int rc = list_files(dir, &m, err, errlen);

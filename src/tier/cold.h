@@ -51,14 +51,19 @@ void cold_manifest_free(cold_manifest_t *m);
 /* "cold/<collection id>/" — every generation of a collection. */
 void cold_collection_prefix(const char *collection_id, char *out, size_t len);
 
-/* Uploads every regular file under `dir` (one level of subdirectories) to a
- * new generation of `collection_id`, then the manifest. *manifest_key
+/* A new generation's prefix for `collection_id`: "cold/<id>/<uuid>/". */
+int cold_new_generation(const char *collection_id, char *prefix, size_t len);
+
+/* Uploads every regular file under `dir` (one level of subdirectories) to
+ * the generation `prefix` (cold_new_generation) of `collection_id`, then the
+ * manifest. *manifest_key
  * receives the manifest's key and *bytes (may be NULL) the bytes uploaded.
  * On failure what was uploaded is deleted (best effort) and no manifest
  * exists. The directory must not change meanwhile (the caller holds the
  * collection closed). */
 int cold_upload(akidb_objstore_t *store, const char *dir, const char *collection_id,
-                char *manifest_key, size_t key_len, uint64_t *bytes, char *err, size_t errlen);
+                const char *prefix, char *manifest_key, size_t key_len, uint64_t *bytes,
+                char *err, size_t errlen);
 
 /* Downloads the copy named by `manifest_key` into `dir` (created; must not
  * exist), each file's size and CRC-32C verified, each file and directory

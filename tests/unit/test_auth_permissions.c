@@ -52,6 +52,7 @@ static const struct {
     {AKIDB_ACT_APIKEY_READ, "apikey.read", "AAOOO"},
     {AKIDB_ACT_APIKEY_REVOKE, "apikey.revoke", "AAOOO"},
     {AKIDB_ACT_AUDIT_READ, "audit.read", "AA--A"},
+    {AKIDB_ACT_SYSTEM_READ, "system.read", "A----"},
 };
 
 static akidb_uuid_t TENANT_A, TENANT_B, ME, SOMEONE;

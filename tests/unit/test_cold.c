@@ -52,6 +52,14 @@ static void upsert(akidb_collection_t *c, uint32_t from, uint32_t to) {
   }
 }
 
+/* cold_upload into a new generation. */
+static int upload(akidb_objstore_t *s, const char *dir, char *key, size_t len, uint64_t *bytes,
+                  char *err, size_t errlen) {
+  char prefix[1100];
+  ASSERT_OK(cold_new_generation(ID, prefix, sizeof prefix));
+  return cold_upload(s, dir, ID, prefix, key, len, bytes, err, errlen);
+}
+
 static akidb_objstore_t *local_store(const char *root) {
   akidb_objstore_options_t o;
   akidb_objstore_options_default(&o);
@@ -82,7 +90,7 @@ static void test_upload_then_download_is_the_same_collection(void) {
   make_collection(dir);
   akidb_objstore_t *s = local_store(root);
   uint64_t up = 0, down = 0;
-  if (cold_upload(s, dir, ID, key, sizeof key, &up, err, sizeof err)) CHECK_FAIL("upload: %s", err);
+  if (upload(s, dir, key, sizeof key, &up, err, sizeof err)) CHECK_FAIL("upload: %s", err);
   ASSERT_TRUE(strncmp(key, "cold/" ID "/", strlen("cold/" ID "/")) == 0);
   ASSERT_TRUE(up > 0);
   if (cold_download(s, key, back, &down, err, sizeof err)) CHECK_FAIL("download: %s", err);
@@ -110,7 +118,7 @@ static void test_corrupt_object_fails_the_download_and_leaves_nothing(void) {
   snprintf(back, sizeof back, "%s-back", dir);
   make_collection(dir);
   akidb_objstore_t *s = local_store(root);
-  if (cold_upload(s, dir, ID, key, sizeof key, NULL, err, sizeof err)) CHECK_FAIL("upload: %s", err);
+  if (upload(s, dir, key, sizeof key, NULL, err, sizeof err)) CHECK_FAIL("upload: %s", err);
   cold_generation_prefix(key, gen, sizeof gen);
   snprintf(path, sizeof path, "%s/%sfiles/collection.meta", root, gen);
   int fd = open(path, O_RDWR);
@@ -133,8 +141,8 @@ static void test_deleting_a_generation_leaves_the_other(void) {
   tmpdir_path(root, sizeof root, "akidb-cold", "g-objects");
   make_collection(dir);
   akidb_objstore_t *s = local_store(root);
-  ASSERT_OK(cold_upload(s, dir, ID, k1, sizeof k1, NULL, err, sizeof err));
-  ASSERT_OK(cold_upload(s, dir, ID, k2, sizeof k2, NULL, err, sizeof err));
+  ASSERT_OK(upload(s, dir, k1, sizeof k1, NULL, err, sizeof err));
+  ASSERT_OK(upload(s, dir, k2, sizeof k2, NULL, err, sizeof err));
   ASSERT_TRUE(strcmp(k1, k2) != 0);
   cold_generation_prefix(k1, g1, sizeof g1);
   ASSERT_OK(cold_delete_prefix(s, g1, err, sizeof err));

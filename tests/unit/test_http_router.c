@@ -68,6 +68,8 @@ static const http_route_t expected[] = {
     {"DELETE", T "/users/{username}/keys/{key_id}", AKIDB_OP_KEY_REVOKE, NULL},
     {"GET", T "/audit", AKIDB_OP_AUDIT_TENANT, NULL},
     {"GET", "/v1/audit", AKIDB_OP_AUDIT_ALL, NULL},
+    {"GET", "/v1/system/object-store", AKIDB_OP_SYSTEM_OBJECT_STORE, NULL},
+    {"GET", "/v1/system/dead-letters", AKIDB_OP_SYSTEM_DEAD_LETTERS, NULL},
 };
 
 static void test_route_table_is_the_documented_one(void) {
