@@ -310,7 +310,6 @@ static void test_tier_api_moves_pins_and_audits(void) {
   patch_tier(s, boss, p, "{\"tier_pinned\":false}");
   ASSERT_EQ_INT(atomic_load(&e->pin), SVC_PIN_NONE);
   /* Bad input changes nothing. */
-  expect(s, AKIDB_OP_COLLECTION_UPDATE, boss, p, "{\"tier\":\"cold\"}", 400);
   expect(s, AKIDB_OP_COLLECTION_UPDATE, boss, p, "{\"tier\":\"lukewarm\"}", 400);
   expect(s, AKIDB_OP_COLLECTION_UPDATE, boss, p, "{\"tier_pinned\":\"yes\"}", 400);
   expect(s, AKIDB_OP_COLLECTION_UPDATE, boss, p, "{}", 400);
@@ -362,6 +361,30 @@ static void test_a_second_service_on_the_same_data_directory_is_refused(void) {
   ASSERT_OK(akidb_service_close(other, NULL, 0));
 }
 
+/* Cold: the collection leaves local disk for the object store (the
+ * service's default, <data_dir>/objects), its figures stay known, its next
+ * use brings it back whole; idle for cold_after_s it goes cold on its own. */
+static void test_cold_tier_round_trip(void) {
+  const char *boss;
+  akidb_service_t *s = start("cold", NULL, &boss);
+  path_t p = make_coll(s, boss, "chilly", 20);
+  svc_coll_t *e = entry_named(s, "chilly");
+  char dir[4096];
+  svc_coll_dir(s, &e->id, dir, sizeof dir);
+  patch_tier(s, boss, p, "{\"tier\":\"cold\"}");
+  ASSERT_TRUE(atomic_load(&e->is_cold) && !is_resident(e));
+  struct stat sb;
+  ASSERT_TRUE(stat(dir, &sb) != 0); /* no local files */
+  json_t *g = get_coll(s, boss, p);
+  ASSERT_TRUE(strcmp(json_string_value(json_object_get(g, "tier")), "cold") == 0);
+  ASSERT_EQ_INT(json_integer_value(json_object_get(g, "points")), 20);
+  json_decref(g);
+  int st;
+  ASSERT_EQ_INT(search_hits(s, boss, p, &st), 20); /* downloaded, checked, loaded */
+  ASSERT_TRUE(!atomic_load(&e->is_cold) && is_resident(e) && stat(dir, &sb) == 0);
+  ASSERT_OK(akidb_service_close(s, NULL, 0));
+}
+
 CHECK_MAIN(CHECK_CASE(test_start_opens_no_collection),
            CHECK_CASE(test_many_threads_loading_one_collection_load_it_once),
            CHECK_CASE(test_unload_never_happens_under_a_holder),
@@ -369,5 +392,6 @@ CHECK_MAIN(CHECK_CASE(test_start_opens_no_collection),
            CHECK_CASE(test_idle_collection_goes_warm_and_comes_back),
            CHECK_CASE(test_budget_unloads_least_recently_used_and_spares_pinned_hot),
            CHECK_CASE(test_tier_api_moves_pins_and_audits),
+           CHECK_CASE(test_cold_tier_round_trip),
            CHECK_CASE(test_pinned_hot_loads_at_start),
            CHECK_CASE(test_a_second_service_on_the_same_data_directory_is_refused))
