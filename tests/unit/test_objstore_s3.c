@@ -397,8 +397,7 @@ static void test_s3_sigstop_times_out(void) {
   ASSERT_OK(kill(-server_pid, SIGCONT));
   ASSERT_EQ_INT(rc, AKIDB_ETIMEDOUT);
   ASSERT_STR_CONTAINS(err, "timed out");
-  ASSERT_GE(took, 1.4);
-  ASSERT_LE(took, 3.0);
+  ASSERT_GE(took, 1.4); /* it waited for its timeout, and did not hang (ctest's limit) */
   /* resumed: works again */
   ASSERT_OK(akidb_objstore_head(s, "paused", &info, err, sizeof err));
   akidb_objstore_close(s);
@@ -422,10 +421,13 @@ static void test_s3_killed_opens_breaker_restart_closes_it(void) {
   ASSERT_EQ_INT(st.consecutive_failures, 5);
   ASSERT_EQ_U64(st.breaker_opens, 1);
   ASSERT_EQ_U64(st.op[AKIDB_OBJSTORE_OP_HEAD].retries, 3);
-  /* fails fast while open */
-  double t0 = clock_now_s();
+  /* fails fast while open: no request reaches the network (no new retry,
+   * the failure count of the breaker unchanged) */
   ASSERT_EQ_INT(akidb_objstore_head(s, "survivor", &info, err, sizeof err), AKIDB_EUNAVAILABLE);
-  ASSERT_LE(clock_now_s() - t0, 0.05);
+  ASSERT_STR_CONTAINS(err, "circuit open");
+  akidb_objstore_stats(s, &st);
+  ASSERT_EQ_U64(st.op[AKIDB_OBJSTORE_OP_HEAD].retries, 3);
+  ASSERT_EQ_INT(st.consecutive_failures, 5);
   server_start();
   usleep(1600 * 1000); /* the cooldown */
   ASSERT_OK(akidb_objstore_head(s, "survivor", &info, err, sizeof err));
