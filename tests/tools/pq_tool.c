@@ -17,8 +17,9 @@
  *       the message on stderr and exits 2
  *   pq_tool info FILE
  *       prints the schema and the column chunks' footer facts as JSON
- *   pq_tool bench ROWS DIM [--codec C] [--level L] [--out FILE]
- *       writer throughput (to memory, or to FILE), then import throughput
+ *   pq_tool bench ROWS DIM [--codec C] [--level L] [--out FILE | --null]
+ *       writer throughput (to memory, to FILE, or to a sink that only
+ *       counts), then (memory only) import throughput
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -347,7 +348,7 @@ static int cmd_bench(int argc, char **argv) {
   for (size_t i = 0; i < n; i++) vecs[i] = (float)((double)(rng() >> 40) / (1 << 24) - 0.5);
   char id[32], payload[64];
   mem_sink_t m = {0};
-  m.keep = 1;
+  m.keep = !flag(argc, argv, "--null"); /* --null: count the bytes only */
   FILE *f = out ? fopen(out, "wb") : NULL;
   char err[512];
   pq_writer_t *w;
@@ -377,7 +378,7 @@ static int cmd_bench(int argc, char **argv) {
   printf("write %" PRIu64 " x %u (%s, level %d): %.3f s, %.0f MB/s of raw vectors, file %.1f MB\n",
          rows, dim, pq_codec_name(o.codec), o.zstd_level, t1 - t0, raw / (t1 - t0),
          (double)st.bytes / 1e6);
-  if (f) {
+  if (f || !m.keep) {
     free(vecs);
     return 0;
   }
