@@ -268,16 +268,17 @@ static json_t *uuid_json(const uint8_t *p) {
   return json_string(buf);
 }
 
-/* A big-endian two's complement integer of up to 8 bytes. */
-static bool be_int(const uint8_t *p, size_t n, int64_t *v) {
-  if (n == 0 || n > 8) return false;
-  uint64_t u = p[0] & 0x80 ? UINT64_MAX : 0;
+/* A big-endian two's complement integer of up to 16 bytes (DECIMAL). */
+static bool be_int(const uint8_t *p, size_t n, __int128 *v) {
+  if (n == 0 || n > 16) return false;
+  unsigned __int128 u = p[0] & 0x80 ? ~(unsigned __int128)0 : 0;
   for (size_t i = 0; i < n; i++) u = u << 8 | p[i];
-  *v = (int64_t)u;
+  *v = (__int128)u;
   return true;
 }
 
-static json_t *decimal_json(int64_t unscaled, int scale) {
+/* DECIMAL as a JSON number (a double: exact up to 15-16 digits). */
+static json_t *decimal_json(__int128 unscaled, int scale) {
   return json_real((double)unscaled / pow(10.0, scale));
 }
 
@@ -324,7 +325,7 @@ static json_t *int_json(const pq_schema_elem_t *e, int64_t v, bool is64) {
 }
 
 static json_t *bytes_json(const pq_schema_elem_t *e, const uint8_t *p, size_t n) {
-  int64_t v;
+  __int128 v;
   if (e->logical == PQ_LT_JSON || e->converted == PQ_CT_JSON) {
     json_t *j = json_loadb((const char *)p, n, JSON_DECODE_ANY, NULL);
     return j ? j : text_json(p, n);
