@@ -235,12 +235,16 @@ int pq_reader_chunk_info(const pq_reader_t *r, size_t rg, size_t col,
  * scalar column becomes a key of the payload object: strings as strings,
  * integers and floats as numbers (NaN/Inf as null), booleans, DECIMAL as a
  * number with its scale, DATE as "YYYY-MM-DD", TIMESTAMP and INT96 as
- * ISO-8601 UTC strings, TIME as "HH:MM:SS.ffffff", UUID in its usual text
- * form, other binary as base64, JSON columns embedded as JSON. A column's
+ * ISO-8601 strings ("Z" when UTC-adjusted), TIME as "HH:MM:SS[.fff]", UUID
+ * in its usual text form, unannotated binary as a string when it is valid
+ * UTF-8 and base64 otherwise, other binary as base64, JSON columns embedded
+ * as JSON (as a string when they do not parse). A column's
  * key replaces the same key of the payload column. Null values are left
  * out of the object; a row whose object would be empty gets no payload
  * (NULL). Nested columns other than the vector (structs, maps, other
  * lists) are skipped. Row numbers in errors count from 0 across the file.
+ * A small file can legitimately decode to very many rows (dictionary
+ * runs): callers importing untrusted files should cap the rows they take.
  */
 typedef struct {
   const char *id_column;      /* NULL = "id" */

@@ -14,7 +14,8 @@
  *           [--text-col C] [--payload-col C] [--no-extra]
  *       prints each imported row as a JSON line {"row", "id", "vec" (bits),
  *       "payload" (the payload JSON text or null), "text"}; on error prints
- *       the message on stderr and exits 2
+ *       the message on stderr and exits 2; with --count only the number of
+ *       rows, the time and the rate (MB/s of float32 vectors) are printed
  *   pq_tool info FILE
  *       prints the schema and the column chunks' footer facts as JSON
  *   pq_tool bench ROWS DIM [--codec C] [--level L] [--out FILE | --null]
@@ -260,7 +261,13 @@ static int cmd_import(int argc, char **argv) {
   }
   pq_row_t row;
   int rc;
+  int count_only = flag(argc, argv, "--count");
+  uint64_t rows = 0, floats = 0;
+  double t0 = now_s();
   while ((rc = pq_import_next(it, &row, err, sizeof err)) == 1) {
+    rows++;
+    floats += row.dimension;
+    if (count_only) continue;
     json_t *j = json_object();
     json_object_set_new(j, "row", json_integer((json_int_t)row.row));
     json_object_set_new(j, "id", json_stringn(row.id, row.id_len));
@@ -276,6 +283,10 @@ static int cmd_import(int argc, char **argv) {
     fprintf(stderr, "%s\n", err);
     return 2;
   }
+  double t = now_s() - t0;
+  if (count_only)
+    printf("import %" PRIu64 " rows: %.3f s, %.0f MB/s of float32 vectors\n", rows, t,
+           (double)floats * 4 / 1e6 / t);
   pq_import_free(it);
   pq_reader_free(r);
   close(fd);
