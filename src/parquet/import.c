@@ -347,9 +347,11 @@ static json_t *value_json(const pq_schema_elem_t *e, const pq_value_t *v) {
   case PQ_BOOLEAN: return json_boolean(v->p[0]);
   case PQ_INT32: return int_json(e, (int32_t)pq_load_u32le(v->p), false);
   case PQ_INT64: return int_json(e, (int64_t)pq_load_u64le(v->p), true);
-  case PQ_INT96: {
-    int64_t nanos = (int64_t)pq_load_u64le(v->p), jday = (int32_t)pq_load_u32le(v->p + 8);
-    return timestamp_json((jday - 2440588) * 86400 * INT64_C(1000000000) + nanos, 9, true);
+  case PQ_INT96: { /* legacy timestamp: nanoseconds of the day, Julian day */
+    __int128 ns = (__int128)((int64_t)(int32_t)pq_load_u32le(v->p + 8) - 2440588) * 86400 *
+                      1000000000 + (int64_t)pq_load_u64le(v->p);
+    if (ns < INT64_MIN || ns > INT64_MAX) return json_null();
+    return timestamp_json((int64_t)ns, 9, true);
   }
   case PQ_FLOAT: {
     float f;
@@ -556,9 +558,16 @@ static int read_payload(pq_import_t *it, pq_row_t *row, char *err, size_t errlen
     const pq_schema_elem_t *e = &it->r->meta.schema[it->r->leaves[it->cols[i].leaf].elem];
     json_t *j = value_json(e, &v);
     if (!obj) obj = json_object();
-    if (!j || !obj || json_object_set_new(obj, it->cols[i].name, j)) {
+    if (!j || !obj) {
+      json_decref(j);
       json_decref(obj);
       return row_fail(it, err, errlen, AKIDB_ENOMEM, "out of memory building the payload");
+    }
+    if (json_object_set_new(obj, it->cols[i].name, j)) { /* j is released */
+      json_decref(obj);
+      return row_fail(it, err, errlen, AKIDB_EINVAL,
+                      "column name '%s' is not valid UTF-8, so it cannot be a payload key",
+                      it->cols[i].name);
     }
   }
   free(it->payload_text);

@@ -311,8 +311,10 @@ static void decode_file_meta(pq_tr_t *r, pq_file_meta_t *m, uint32_t max_columns
       int et;
       uint32_t n = pq_tr_list(r, &et);
       r->p = save;
+      /* a row group takes at least 7 bytes (columns, sizes, stop) */
       m->row_groups = decode_struct_list(r, &m->num_row_groups, sizeof *m->row_groups,
-                                         UINT32_MAX, "row groups are not structures");
+                                         (uint32_t)((size_t)(r->end - r->p) / 7 + 1),
+                                         "row groups are not structures");
       for (uint32_t i = 0; i < n && !r->bad && m->row_groups; i++) {
         m->num_row_groups = i + 1;
         decode_row_group(r, &m->row_groups[i], max_columns);

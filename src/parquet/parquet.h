@@ -156,7 +156,7 @@ void pq_writer_free(pq_writer_t *w);
 typedef int (*pq_read_at_fn)(void *ctx, uint64_t off, void *buf, size_t len);
 
 typedef struct {
-  size_t max_footer_bytes;  /* 0 = 64 MiB */
+  size_t max_footer_bytes;  /* 0 = 16 MiB */
   size_t max_page_bytes;    /* 0 = 256 MiB: uncompressed page size and the
                                bytes one page may decode to */
   uint32_t max_columns;     /* 0 = 10,000 leaf columns */
