@@ -117,10 +117,13 @@ static bool decode_schema_elem(pq_tr_t *r, pq_schema_elem_t *e) {
     else if (id == 3 && is_int) e->repetition = (int)pq_tr_int(r, t);
     else if (id == 4 && t == PQ_T_BINARY) {
       size_t n = pq_tr_binary(r, &p);
-      free(e->name);
-      if (!r->bad && !(e->name = dup_bytes(p, n))) {
-        pq_tr_fail(r, "out of memory");
+      char *name = r->bad ? NULL : dup_bytes(p, n);
+      if (!name) {
+        if (!r->bad) pq_tr_fail(r, "out of memory");
+        break;
       }
+      free(e->name); /* a repeated name field: the last one wins */
+      e->name = name;
     } else if (id == 5 && is_int) e->num_children = (int32_t)pq_tr_int(r, t);
     else if (id == 6 && is_int) e->converted = (int)pq_tr_int(r, t);
     else if (id == 7 && is_int) e->scale = (int32_t)pq_tr_int(r, t);
