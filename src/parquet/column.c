@@ -279,8 +279,15 @@ static int dict_decode(pq_col_t *c, vals_t *v, const uint8_t *p, size_t len, siz
   v->own.len = 0;
   if (!pq_buf_reserve(&v->own, n * c->width + 1))
     return col_fail(c, err, errlen, AKIDB_ENOMEM, "out of memory");
-  for (size_t i = 0; i < n; i++)
-    memcpy(v->own.data + i * c->width, c->dict.fixed + (size_t)c->idx[i] * c->width, c->width);
+  uint8_t *o = v->own.data;
+  const uint8_t *d = c->dict.fixed;
+  if (c->width == 4) /* constant sizes: the copies become plain moves */
+    for (size_t i = 0; i < n; i++) memcpy(o + 4 * i, d + 4 * (size_t)c->idx[i], 4);
+  else if (c->width == 8)
+    for (size_t i = 0; i < n; i++) memcpy(o + 8 * i, d + 8 * (size_t)c->idx[i], 8);
+  else
+    for (size_t i = 0; i < n; i++)
+      memcpy(o + i * c->width, d + (size_t)c->idx[i] * c->width, c->width);
   v->fixed = v->own.data;
   return 0;
 }
@@ -737,6 +744,29 @@ static float element(const pq_col_t *c, size_t i) {
   return f;
 }
 
+/* How many entries after entry li are values continuing the same row
+ * inside RLE runs of both level streams (a list's body, as most writers
+ * encode it): they can be taken at once. */
+static size_t bulk_run(const pq_col_t *c) {
+  const pq_levels_t *r = &c->rep, *d = &c->def;
+  if (r->literal || r->run_left == 0 || r->run_val == 0 || r->run_val > (uint32_t)c->l->max_rep)
+    return 0;
+  if (d->literal || d->run_left == 0 || d->run_val != (uint32_t)c->l->max_def) return 0;
+  uint64_t k = r->run_left < d->run_left ? r->run_left : d->run_left;
+  size_t left = c->nlev - c->li - 1, vals = c->vals.n - c->vi;
+  if (k > left) k = left;
+  if (k > vals) k = vals;
+  return (size_t)k;
+}
+
+static void copy_elements(const pq_col_t *c, float *out, size_t k) {
+  if (c->type == PQ_FLOAT) {
+    memcpy(out, c->vals.fixed + 4 * c->vi, k * 4);
+    return;
+  }
+  for (size_t i = 0; i < k; i++) out[i] = element(c, c->vi + i);
+}
+
 int pq_col_next_list(pq_col_t *c, float *out, uint32_t cap, uint32_t *count, int *state,
                      char *err, size_t errlen) {
   if (c->type != PQ_FLOAT && c->type != PQ_DOUBLE)
@@ -767,6 +797,15 @@ int pq_col_next_list(pq_col_t *c, float *out, uint32_t cap, uint32_t *count, int
       if (n < cap) out[n] = element(c, c->vi);
       c->vi++;
       if (n < UINT32_MAX) n++;
+    }
+    size_t k = bulk_run(c);
+    if (k) { /* the entries after this one: values of this row, in RLE runs */
+      if (n < cap) copy_elements(c, out + n, k < cap - n ? k : cap - n);
+      n = (uint64_t)n + k > UINT32_MAX ? UINT32_MAX : n + (uint32_t)k;
+      c->vi += k;
+      c->li += k;
+      c->rep.run_left -= k;
+      c->def.run_left -= k;
     }
     int rc = advance(c, err, errlen);
     if (rc < 0) return rc;
