@@ -325,6 +325,12 @@ def test_import_refuses_lz4_null_vectors_and_foreign_files(tool, node_env, tmp_p
                    f"END AS vector FROM range(10) r(i)) TO '{g}' (FORMAT parquet)")
     out = run_tool(tool, "import", g, ok=False)
     assert "row 3: vector is null" in out.stderr
+    g2 = tmp_path / "nullel.parquet"
+    duck(node_env, f"COPY (SELECT i::VARCHAR AS id, CASE WHEN i = 5 THEN [1.0::FLOAT, NULL] "
+                   f"ELSE [1.0::FLOAT, 2.0] END AS vector FROM range(10) r(i)) TO '{g2}' "
+                   "(FORMAT parquet)")
+    out = run_tool(tool, "import", g2, ok=False)
+    assert "row 5: vector element 1 is null" in out.stderr
     h = tmp_path / "x.csv"
     h.write_text("id,vector\n1,2\n" * 10)
     out = run_tool(tool, "import", h, ok=False)

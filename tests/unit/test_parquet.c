@@ -299,6 +299,46 @@ static void test_rle_hybrid_round_trips_random_runs(void) {
   }
 }
 
+static void test_level_streams_read_and_count_runs(void) {
+  enum { N = 3000 };
+  static uint32_t v[N];
+  for (int bw = 1; bw <= 5; bw++) {
+    uint32_t max = (1u << bw) - 1;
+    for (size_t i = 0; i < N;) {
+      uint32_t x = (uint32_t)((rng() >> 33) % (max + 1));
+      size_t len = (rng() >> 40) % 2 ? 1 + (rng() >> 20) % 300 : 1;
+      for (size_t k = 0; k < len && i < N; k++) v[i++] = x;
+    }
+    pq_buf_t b = {0};
+    pq_rle_encode(&b, v, N, bw);
+    pq_levels_t s;
+    pq_levels_init(&s, b.data, b.len, bw, false);
+    long want = 0;
+    for (size_t i = 0; i < N; i++) want += v[i] == max;
+    ASSERT_TRUE(want > 0);
+    ASSERT_EQ_INT(pq_levels_count(s, N, max, max), want);
+    ASSERT_EQ_INT(pq_levels_count(s, N, max - 1 + (bw == 1), max), bw == 1 ? want : -2);
+    for (size_t i = 0; i < N; i++) {
+      uint32_t x;
+      ASSERT_TRUE(pq_levels_next(&s, &x));
+      if (x != v[i]) CHECK_FAIL("bw %d value %zu: %u != %u", bw, i, x, v[i]);
+    }
+    pq_levels_init(&s, b.data, b.len / 2, bw, false); /* cut short */
+    ASSERT_EQ_INT(pq_levels_count(s, N, max, max), -1);
+    pq_buf_free(&b);
+  }
+  uint8_t msb[] = {0x05, 0x39, 0x77}; /* BIT_PACKED 0..7 at width 3 */
+  pq_levels_t s;
+  pq_levels_init(&s, msb, 3, 3, true);
+  for (uint32_t i = 0; i < 8; i++) {
+    uint32_t x;
+    ASSERT_TRUE(pq_levels_next(&s, &x));
+    ASSERT_EQ_INT(x, i);
+  }
+  uint32_t x;
+  ASSERT_TRUE(!pq_levels_next(&s, &x));
+}
+
 static void test_delta_binary_packed_round_trip(void) {
   static int64_t v[3000], out[3000];
   size_t sizes[] = {0, 1, 2, 31, 32, 33, 127, 128, 129, 1000, 3000};
@@ -764,6 +804,62 @@ static void test_reader_delta_byte_array_rle_booleans_and_byte_stream_split(void
   free_cols(cols, 5);
 }
 
+static void test_import_names_null_ids_and_payloads_that_are_not_objects(void) {
+  hcol_t cols[3];
+  id_and_vector(cols, 3);
+  cols[2] = (hcol_t){.name = "payload", .type = PQ_BYTE_ARRAY, .repetition = PQ_OPTIONAL,
+                     .converted = PQ_CT_JSON, .num_values = 3};
+  pq_buf_t body = {0};
+  uint32_t def[3] = {1, 0, 1};
+  pq_buf_t lv = {0};
+  pq_rle_encode(&lv, def, 3, 1);
+  pq_buf_u32le(&body, (uint32_t)lv.len);
+  pq_buf_put(&body, lv.data, lv.len);
+  const char *vals[] = {"{\"a\":[1,2]}", "[1,2]"};
+  for (int i = 0; i < 2; i++) {
+    pq_buf_u32le(&body, (uint32_t)strlen(vals[i]));
+    pq_buf_put(&body, vals[i], strlen(vals[i]));
+  }
+  put_page_v1(&cols[2].pages, PQ_PAGE_DATA, &body, 3, PQ_ENC_PLAIN, PQ_ENC_RLE);
+  pq_buf_t f = {0};
+  build_file(&f, cols, 3, 3);
+  src_t s = {f.data, f.len};
+  pq_reader_t *r;
+  pq_import_t *it;
+  char err[256];
+  ASSERT_OK(pq_reader_open(mem_read, &s, s.len, NULL, &r, err, sizeof err));
+  ASSERT_OK(pq_import_open(r, NULL, &it, err, sizeof err));
+  pq_row_t row;
+  ASSERT_EQ_INT(pq_import_next(it, &row, err, sizeof err), 1);
+  ASSERT_TRUE(strcmp(row.payload, "{\"a\":[1,2]}") == 0);
+  ASSERT_EQ_INT(pq_import_next(it, &row, err, sizeof err), 1);
+  ASSERT_TRUE(row.payload == NULL);
+  ASSERT_EQ_INT(pq_import_next(it, &row, err, sizeof err), AKIDB_EINVAL);
+  ASSERT_STR_CONTAINS(err, "row 2: payload is not a JSON object");
+  ASSERT_EQ_INT(pq_import_next(it, &row, err, sizeof err), AKIDB_EINVAL); /* sticky */
+  pq_import_free(it);
+  /* a missing vector column and a wrong id column are named */
+  pq_import_options_t io;
+  pq_import_options_default(&io);
+  io.vector_column = "embedding";
+  ASSERT_EQ_INT(pq_import_open(r, &io, &it, err, sizeof err), AKIDB_EINVAL);
+  ASSERT_STR_CONTAINS(err, "the file has no vector column 'embedding'");
+  io.vector_column = NULL;
+  io.id_column = "payload";
+  io.payload_column = "none";
+  ASSERT_OK(pq_import_open(r, &io, &it, err, sizeof err));
+  ASSERT_EQ_INT(pq_import_next(it, &row, err, sizeof err), 1);
+  ASSERT_TRUE(row.id_len == strlen(vals[0]) && memcmp(row.id, vals[0], row.id_len) == 0);
+  ASSERT_EQ_INT(pq_import_next(it, &row, err, sizeof err), AKIDB_EINVAL);
+  ASSERT_STR_CONTAINS(err, "row 1: id is null");
+  pq_import_free(it);
+  pq_reader_free(r);
+  pq_buf_free(&f);
+  pq_buf_free(&body);
+  pq_buf_free(&lv);
+  free_cols(cols, 3);
+}
+
 /* ------------------------------------------------------- damaged files */
 
 static mem_t small_file(void) {
@@ -866,6 +962,7 @@ CHECK_MAIN(CHECK_CASE(test_thrift_compact_round_trip),
            CHECK_CASE(test_thrift_refuses_deep_nesting_and_overlong_lists),
            CHECK_CASE(test_rle_hybrid_matches_the_specification_examples),
            CHECK_CASE(test_rle_hybrid_round_trips_random_runs),
+           CHECK_CASE(test_level_streams_read_and_count_runs),
            CHECK_CASE(test_delta_binary_packed_round_trip),
            CHECK_CASE(test_byte_stream_split_round_trip),
            CHECK_CASE(test_codecs_round_trip_and_refuse_damage),
@@ -879,6 +976,7 @@ CHECK_MAIN(CHECK_CASE(test_thrift_compact_round_trip),
            CHECK_CASE(test_reader_dictionary_page_and_bit_packed_levels),
            CHECK_CASE(test_reader_data_page_v2_with_delta_integers),
            CHECK_CASE(test_reader_delta_byte_array_rle_booleans_and_byte_stream_split),
+           CHECK_CASE(test_import_names_null_ids_and_payloads_that_are_not_objects),
            CHECK_CASE(test_every_truncation_is_refused),
            CHECK_CASE(test_random_byte_flips_never_crash),
            CHECK_CASE(test_clear_errors_for_foreign_damaged_and_mismatched_files))
