@@ -11,7 +11,7 @@
 #               tenants.md from bench/tenants)
 #   make fuzz   build the libFuzzer harnesses of tests/fuzz with clang and run
 #               each for FUZZ_SECONDS (default 300); `make test` runs a short
-#               replay of each (ctest fuzz_<name>_replay)
+#               replay of each (ctest <name>_replay)
 #   make crash-long     1,000 kill -9 cycles of the storage crash loop
 #   make bench-storage  only the storage benchmark (bench/results/storage.md)
 #   make bench-catalog  only the catalog benchmark (bench/results/catalog.md)

@@ -1,6 +1,6 @@
 /*
  * tests/fuzz/replay_main.c — runs a libFuzzer harness without libFuzzer, for
- * `make test` (ctest fuzz_<name>_replay, under ASan+UBSan in the sanitizer
+ * `make test` (ctest <name>_replay, under ASan+UBSan in the sanitizer
  * build): every file of the given corpus directories once, then random
  * mutations of them (byte flips, random and boundary bytes, 32-bit length
  * overwrites, truncations, duplicated and deleted spans) until --runs
