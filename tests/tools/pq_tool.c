@@ -236,6 +236,7 @@ static int open_file(const char *path, int *fd, pq_reader_t **r) {
   char err[512];
   if (pq_reader_open(fd_read, fd, (uint64_t)sb.st_size, NULL, r, err, sizeof err)) {
     fprintf(stderr, "%s\n", err);
+    close(*fd);
     return 2;
   }
   return 0;
@@ -257,6 +258,8 @@ static int cmd_import(int argc, char **argv) {
   pq_import_t *it;
   if (pq_import_open(r, &o, &it, err, sizeof err)) {
     fprintf(stderr, "%s\n", err);
+    pq_reader_free(r);
+    close(fd);
     return 2;
   }
   pq_row_t row;
@@ -279,18 +282,15 @@ static int cmd_import(int argc, char **argv) {
     free(s);
     json_decref(j);
   }
-  if (rc < 0) {
-    fprintf(stderr, "%s\n", err);
-    return 2;
-  }
+  if (rc < 0) fprintf(stderr, "%s\n", err);
   double t = now_s() - t0;
-  if (count_only)
+  if (count_only && rc == 0)
     printf("import %" PRIu64 " rows: %.3f s, %.0f MB/s of float32 vectors\n", rows, t,
            (double)floats * 4 / 1e6 / t);
   pq_import_free(it);
   pq_reader_free(r);
   close(fd);
-  return 0;
+  return rc < 0 ? 2 : 0;
 }
 
 static json_t *hex_json(const uint8_t *p, size_t n) {
