@@ -10,7 +10,8 @@ row groups and the LIST<FLOAT> vector.
 
 DuckDB → reader: DuckDB writes files (default snappy, zstd, gzip,
 uncompressed, dictionary strings, PARQUET_VERSION v2, DOUBLE[] and FLOAT[n]
-vectors, integer ids, extra columns of several types with nulls) and
+vectors, integer ids, extra columns of several types with nulls, nested
+columns that the import skips) and
 `pq_tool import` must produce exactly what DuckDB reads back; broken files
 must be refused with the error the user needs.
 
@@ -223,7 +224,9 @@ SELECT
   i % 2 = 0 AS flag,
   DATE '2020-01-01' + (i % 400)::INTEGER AS day,
   (i * 1000000007)::BIGINT AS big,
-  CASE WHEN i % 6 = 0 THEN NULL ELSE 'body of ' || i::VARCHAR END AS text
+  CASE WHEN i % 6 = 0 THEN NULL ELSE 'body of ' || i::VARCHAR END AS text,
+  {'a': i, 'b': 'x'} AS meta,
+  [i, i + 1] AS tags
 FROM range(0, 3000) r(i)
 """
 
