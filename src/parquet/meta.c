@@ -189,6 +189,9 @@ static void decode_column_chunk(pq_tr_t *r, pq_chunk_meta_t *c) {
     if (id == 3 && t == PQ_T_STRUCT) {
       decode_column_meta(r, c);
       have_meta = true;
+    } else if (id == 1 && t == PQ_T_BINARY) {
+      const uint8_t *p;
+      c->external = pq_tr_binary(r, &p) > 0;
     } else if ((id == 8 || id == 9) && t != PQ_T_STOP) {
       c->encrypted = true;
       pq_tr_skip(r, t);

@@ -282,6 +282,7 @@ typedef struct {
   int64_t dictionary_page_offset; /* -1 when absent */
   pq_stats_t stats;
   bool encrypted;
+  bool external; /* file_path set: the chunk lives in another file */
 } pq_chunk_meta_t;
 
 typedef struct {

@@ -216,6 +216,10 @@ static int check_chunk(pq_reader_t *r, size_t g, uint32_t c, uint64_t data_end,
   if (m->encrypted)
     return pq_fail(err, errlen, AKIDB_ENOTSUP,
                    "column %s is encrypted; AkiDB reads only unencrypted files", name);
+  if (m->external)
+    return pq_fail(err, errlen, AKIDB_ENOTSUP,
+                   "column %s row group %zu is stored in another file (file_path); AkiDB "
+                   "reads single-file Parquet only", name, g);
   if (m->type != r->meta.schema[l->elem].type)
     return pq_fail(err, errlen, AKIDB_ECORRUPT,
                    "column %s row group %zu: chunk type %s, the schema says %s", name, g,
