@@ -24,7 +24,10 @@
  *
  * Reader: imports and snapshot restore. Random access through a source
  * callback (local file or ranged GETs), the footer validated against the
- * file size, then rows decoded one page per selected column at a time.
+ * file size, then rows decoded one page per selected column at a time
+ * (levels are streamed, values of one page held: pages are what the writer
+ * chose — ours ~1 MiB, DuckDB's up to a few hundred MiB for long lists —
+ * and max_page_bytes caps them).
  * It reads data pages v1 and v2, dictionary pages, the encodings PLAIN,
  * PLAIN_DICTIONARY, RLE_DICTIONARY, RLE, BIT_PACKED (levels),
  * DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY and
