@@ -9,6 +9,9 @@
 #               (ann.md, storage.md from bench/storage, catalog.md from
 #               bench/catalog, server.md from bench/server against `akidb serve`,
 #               tenants.md from bench/tenants)
+#   make fuzz   build the libFuzzer harnesses of tests/fuzz with clang and run
+#               each for FUZZ_SECONDS (default 300); `make test` runs a short
+#               replay of each (ctest <name>_replay)
 #   make crash-long     1,000 kill -9 cycles of the storage crash loop
 #   make bench-storage  only the storage benchmark (bench/results/storage.md)
 #   make bench-catalog  only the catalog benchmark (bench/results/catalog.md)
@@ -18,7 +21,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build run test bench clean crash-long bench-storage bench-catalog bench-server \
-        bench-tenants
+        bench-tenants fuzz
 
 all: build
 
@@ -69,6 +72,13 @@ bench-tenants: deps
 	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF -DAKIDB_SERVER=ON >/dev/null
 	@cmake --build build/bench -j $(JOBS) --target akidb tenants_bench
 	./build/bench/bench/tenants --akidb build/bench/akidb --out bench/results/tenants.md
+
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	@CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAKIDB_FUZZ=ON \
+	  -DAKIDB_SHARED=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build/fuzz -j $(JOBS) --target fuzz_all
+	tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
 
 crash-long: deps
 	@cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null

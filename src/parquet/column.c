@@ -50,8 +50,10 @@ struct pq_col {
   vals_t dict;
   bool has_dict, data_seen;
   pq_buf_t page;         /* decompressed data page */
-  uint32_t *def, *rep;
-  size_t lev_cap, nlev, li;
+  pq_levels_t def, rep;  /* the page's level streams */
+  uint32_t cd, cr;       /* definition and repetition level of entry li */
+  size_t nlev, li;       /* entries in the page, entries consumed */
+  size_t npresent;       /* entries with a value (def == max_def) */
   vals_t vals;
   size_t vi;
   uint32_t *idx;         /* dictionary indices */
@@ -160,8 +162,6 @@ void pq_col_free(pq_col_t *c) {
   pq_buf_free(&c->dict_page);
   vals_free(&c->dict);
   pq_buf_free(&c->page);
-  free(c->def);
-  free(c->rep);
   vals_free(&c->vals);
   free(c->idx);
   free(c->i64);
@@ -279,8 +279,15 @@ static int dict_decode(pq_col_t *c, vals_t *v, const uint8_t *p, size_t len, siz
   v->own.len = 0;
   if (!pq_buf_reserve(&v->own, n * c->width + 1))
     return col_fail(c, err, errlen, AKIDB_ENOMEM, "out of memory");
-  for (size_t i = 0; i < n; i++)
-    memcpy(v->own.data + i * c->width, c->dict.fixed + (size_t)c->idx[i] * c->width, c->width);
+  uint8_t *o = v->own.data;
+  const uint8_t *d = c->dict.fixed;
+  if (c->width == 4) /* constant sizes: the copies become plain moves */
+    for (size_t i = 0; i < n; i++) memcpy(o + 4 * i, d + 4 * (size_t)c->idx[i], 4);
+  else if (c->width == 8)
+    for (size_t i = 0; i < n; i++) memcpy(o + 8 * i, d + 8 * (size_t)c->idx[i], 8);
+  else
+    for (size_t i = 0; i < n; i++)
+      memcpy(o + i * c->width, d + (size_t)c->idx[i] * c->width, c->width);
   v->fixed = v->own.data;
   return 0;
 }
@@ -478,20 +485,11 @@ static int values_decode(pq_col_t *c, int enc, const uint8_t *p, size_t len, siz
 
 /* ------------------------------------------------------------------ levels */
 
-static int check_levels(pq_col_t *c, const uint32_t *lv, size_t n, int max, const char *what,
-                        char *err, size_t errlen) {
-  for (size_t i = 0; i < n; i++)
-    if (lv[i] > (uint32_t)max)
-      return col_fail(c, err, errlen, AKIDB_ECORRUPT, "%s level %u exceeds the maximum %d",
-                      what, lv[i], max);
-  return 0;
-}
-
-/* v1 levels at *p: RLE with a 4-byte length, or BIT_PACKED. */
+/* v1 levels at *p: RLE with a 4-byte length, or BIT_PACKED over n values. */
 static int levels_v1(pq_col_t *c, int enc, int max, const uint8_t **p, size_t *len,
-                     uint32_t *out, size_t n, const char *what, char *err, size_t errlen) {
+                     pq_levels_t *s, size_t n, const char *what, char *err, size_t errlen) {
   int bw = pq_bit_width((uint64_t)max);
-  long used;
+  size_t used;
   if (enc == PQ_ENC_RLE) {
     if (*len < 4)
       return col_fail(c, err, errlen, AKIDB_ECORRUPT, "%s levels lack their length", what);
@@ -499,38 +497,45 @@ static int levels_v1(pq_col_t *c, int enc, int max, const uint8_t **p, size_t *l
     if (l > *len - 4)
       return col_fail(c, err, errlen, AKIDB_ECORRUPT, "%s levels of %u bytes run past the page",
                       what, l);
-    if (pq_rle_decode(*p + 4, l, bw, out, n) < 0)
-      return col_fail(c, err, errlen, AKIDB_ECORRUPT, "%s levels are corrupt", what);
-    used = 4 + (long)l;
+    pq_levels_init(s, *p + 4, l, bw, false);
+    used = 4 + (size_t)l;
   } else if (enc == PQ_ENC_BIT_PACKED) {
-    used = pq_bitpacked_msb_decode(*p, *len, bw, out, n);
-    if (used < 0)
-      return col_fail(c, err, errlen, AKIDB_ECORRUPT, "%s levels are corrupt", what);
+    uint64_t need = ((uint64_t)n * (uint64_t)bw + 7) / 8;
+    if (need > *len)
+      return col_fail(c, err, errlen, AKIDB_ECORRUPT, "%s levels run past the page", what);
+    pq_levels_init(s, *p, (size_t)need, bw, true);
+    used = (size_t)need;
   } else {
     return col_fail(c, err, errlen, AKIDB_ENOTSUP, "%s levels use %s", what,
                     pq_encoding_name(enc));
   }
   *p += used;
-  *len -= (size_t)used;
-  return check_levels(c, out, n, max, what, err, errlen);
-}
-
-static int reserve_levels(pq_col_t *c, size_t n, char *err, size_t errlen) {
-  if (n <= c->lev_cap) return 0;
-  size_t cap = c->lev_cap, cap2 = c->lev_cap;
-  if (!grow((void **)&c->def, &cap, n, sizeof(uint32_t)) ||
-      !grow((void **)&c->rep, &cap2, n, sizeof(uint32_t)))
-    return col_fail(c, err, errlen, AKIDB_ENOMEM, "out of memory");
-  c->lev_cap = cap < cap2 ? cap : cap2;
+  *len -= used;
   return 0;
 }
 
-static size_t count_present(const pq_col_t *c, size_t n) {
-  if (c->l->max_def == 0) return n;
-  size_t k = 0;
-  uint32_t max = (uint32_t)c->l->max_def;
-  for (size_t i = 0; i < n; i++) k += c->def[i] == max;
-  return k;
+/* Counts the entries with a value, checking every definition level. */
+static int count_present(pq_col_t *c, size_t n, char *err, size_t errlen) {
+  if (c->l->max_def == 0) {
+    c->npresent = n;
+    return 0;
+  }
+  long k = pq_levels_count(c->def, n, (uint32_t)c->l->max_def, (uint32_t)c->l->max_def);
+  if (k < 0)
+    return col_fail(c, err, errlen, AKIDB_ECORRUPT, "definition levels are %s",
+                    k == -1 ? "cut short" : "above the column's maximum");
+  c->npresent = (size_t)k;
+  return 0;
+}
+
+/* Reads the levels of entry c->li into c->cd and c->cr. */
+static int read_entry(pq_col_t *c, char *err, size_t errlen) {
+  c->cr = c->cd = 0;
+  if (c->l->max_rep && (!pq_levels_next(&c->rep, &c->cr) || c->cr > (uint32_t)c->l->max_rep))
+    return col_fail(c, err, errlen, AKIDB_ECORRUPT, "repetition levels are corrupt");
+  if (c->l->max_def && !pq_levels_next(&c->def, &c->cd))
+    return col_fail(c, err, errlen, AKIDB_ECORRUPT, "definition levels are corrupt");
+  return 0;
 }
 
 /* ------------------------------------------------------------------- pages */
@@ -598,17 +603,17 @@ static int load_data_v1(pq_col_t *c, const pq_page_header_t *h, const uint8_t *b
   size_t n = (size_t)h->num_values;
   const uint8_t *p = c->page.data;
   size_t len = c->page.len;
-  if ((rc = reserve_levels(c, n, err, errlen))) return rc;
   if (c->l->max_rep > 0 &&
-      (rc = levels_v1(c, h->rep_encoding, c->l->max_rep, &p, &len, c->rep, n, "repetition",
+      (rc = levels_v1(c, h->rep_encoding, c->l->max_rep, &p, &len, &c->rep, n, "repetition",
                       err, errlen)))
     return rc;
   if (c->l->max_def > 0 &&
-      (rc = levels_v1(c, h->def_encoding, c->l->max_def, &p, &len, c->def, n, "definition",
+      (rc = levels_v1(c, h->def_encoding, c->l->max_def, &p, &len, &c->def, n, "definition",
                       err, errlen)))
     return rc;
+  if ((rc = count_present(c, n, err, errlen))) return rc;
   c->nlev = n;
-  return values_decode(c, h->encoding, p, len, count_present(c, n), err, errlen);
+  return values_decode(c, h->encoding, p, len, c->npresent, err, errlen);
 }
 
 static int load_data_v2(pq_col_t *c, const pq_page_header_t *h, const uint8_t *body,
@@ -619,26 +624,26 @@ static int load_data_v2(pq_col_t *c, const pq_page_header_t *h, const uint8_t *b
     return col_fail(c, err, errlen, AKIDB_ECORRUPT,
                     "data page v2 level lengths do not fit the page");
   size_t n = (size_t)h->num_values, lv = (size_t)h->rep_len + (size_t)h->def_len;
-  int rc = reserve_levels(c, n, err, errlen);
-  if (rc) return rc;
-  if (c->l->max_rep > 0) {
-    if (pq_rle_decode(body, (size_t)h->rep_len, pq_bit_width((uint64_t)c->l->max_rep), c->rep,
-                      n) < 0)
-      return col_fail(c, err, errlen, AKIDB_ECORRUPT, "repetition levels are corrupt");
-    if ((rc = check_levels(c, c->rep, n, c->l->max_rep, "repetition", err, errlen))) return rc;
-  }
-  if (c->l->max_def > 0) {
-    if (pq_rle_decode(body + h->rep_len, (size_t)h->def_len,
-                      pq_bit_width((uint64_t)c->l->max_def), c->def, n) < 0)
-      return col_fail(c, err, errlen, AKIDB_ECORRUPT, "definition levels are corrupt");
-    if ((rc = check_levels(c, c->def, n, c->l->max_def, "definition", err, errlen))) return rc;
-  }
-  rc = inflate_into(c, body + lv, (size_t)h->compressed_size - lv, &c->page,
-                    (size_t)h->uncompressed_size - lv, h->is_compressed, err, errlen);
-  if (rc) return rc;
+  /* v2 levels are never compressed; they stay in the read window, so copy
+   * them next to the values before the window moves. */
+  pq_buf_t *b = &c->page;
+  b->len = 0;
+  if (!pq_buf_reserve(b, (size_t)h->uncompressed_size + 1))
+    return col_fail(c, err, errlen, AKIDB_ENOMEM, "out of memory");
+  memcpy(b->data, body, lv);
+  char why[200] = "";
+  int rc = pq_decompress(c->cc, h->is_compressed ? c->codec : PQ_CODEC_UNCOMPRESSED, body + lv,
+                         (size_t)h->compressed_size - lv, b->data + lv,
+                         (size_t)h->uncompressed_size - lv, why, sizeof why);
+  if (rc) return col_fail(c, err, errlen, rc, "%s", why);
+  b->len = (size_t)h->uncompressed_size;
+  pq_levels_init(&c->rep, b->data, (size_t)h->rep_len, pq_bit_width((uint64_t)c->l->max_rep),
+                 false);
+  pq_levels_init(&c->def, b->data + h->rep_len, (size_t)h->def_len,
+                 pq_bit_width((uint64_t)c->l->max_def), false);
+  if ((rc = count_present(c, n, err, errlen))) return rc;
   c->nlev = n;
-  return values_decode(c, h->encoding, c->page.data, c->page.len, count_present(c, n), err,
-                       errlen);
+  return values_decode(c, h->encoding, b->data + lv, b->len - lv, c->npresent, err, errlen);
 }
 
 /* Loads the next data page that holds values: 1, 0 at the chunk's end, or
@@ -680,8 +685,9 @@ static int load_page(pq_col_t *c, char *err, size_t errlen) {
                                 : load_data_v2(c, &h, body, err, errlen);
     if (rc) return rc;
     if (c->nlev == 0) continue;
-    if (c->vals.n < count_present(c, c->nlev))
+    if (c->vals.n < c->npresent)
       return col_fail(c, err, errlen, AKIDB_ECORRUPT, "fewer values than levels say");
+    if ((rc = read_entry(c, err, errlen))) return rc;
     return 1;
   }
   return 0;
@@ -699,20 +705,31 @@ static void value_at(const vals_t *v, size_t i, pq_value_t *out) {
   }
 }
 
+/* Consumes entry li; loads the next entry's levels, or the next page when
+ * this one is done (1 then, 0 at the chunk's end, or an error). */
+static int advance(pq_col_t *c, char *err, size_t errlen) {
+  if (++c->li < c->nlev) {
+    int rc = read_entry(c, err, errlen);
+    return rc ? rc : 1;
+  }
+  return load_page(c, err, errlen);
+}
+
 int pq_col_next_scalar(pq_col_t *c, bool *present, pq_value_t *v, char *err, size_t errlen) {
   if (c->li >= c->nlev) {
     int rc = load_page(c, err, errlen);
     if (rc <= 0) return rc == 0 ? 1 : rc;
   }
-  uint32_t d = c->l->max_def ? c->def[c->li] : 0;
-  if (c->l->max_rep && c->rep[c->li] != 0)
-    return col_fail(c, err, errlen, AKIDB_ECORRUPT, "a scalar column repeats");
-  c->li++;
+  uint32_t d = c->cd;
+  if (c->cr != 0) return col_fail(c, err, errlen, AKIDB_ECORRUPT, "a scalar column repeats");
   *present = d == (uint32_t)c->l->max_def;
-  if (!*present) return 0;
-  if (c->vi >= c->vals.n)
-    return col_fail(c, err, errlen, AKIDB_ECORRUPT, "fewer values than levels say");
-  value_at(&c->vals, c->vi++, v);
+  if (*present) {
+    if (c->vi >= c->vals.n)
+      return col_fail(c, err, errlen, AKIDB_ECORRUPT, "fewer values than levels say");
+    value_at(&c->vals, c->vi++, v);
+  }
+  /* the value points into this page: take the next entry's levels only */
+  if (++c->li < c->nlev) return read_entry(c, err, errlen);
   return 0;
 }
 
@@ -727,6 +744,29 @@ static float element(const pq_col_t *c, size_t i) {
   return f;
 }
 
+/* How many entries after entry li are values continuing the same row
+ * inside RLE runs of both level streams (a list's body, as most writers
+ * encode it): they can be taken at once. */
+static size_t bulk_run(const pq_col_t *c) {
+  const pq_levels_t *r = &c->rep, *d = &c->def;
+  if (r->literal || r->run_left == 0 || r->run_val == 0 || r->run_val > (uint32_t)c->l->max_rep)
+    return 0;
+  if (d->literal || d->run_left == 0 || d->run_val != (uint32_t)c->l->max_def) return 0;
+  uint64_t k = r->run_left < d->run_left ? r->run_left : d->run_left;
+  size_t left = c->nlev - c->li - 1, vals = c->vals.n - c->vi;
+  if (k > left) k = left;
+  if (k > vals) k = vals;
+  return (size_t)k;
+}
+
+static void copy_elements(const pq_col_t *c, float *out, size_t k) {
+  if (c->type == PQ_FLOAT) {
+    memcpy(out, c->vals.fixed + 4 * c->vi, k * 4);
+    return;
+  }
+  for (size_t i = 0; i < k; i++) out[i] = element(c, c->vi + i);
+}
+
 int pq_col_next_list(pq_col_t *c, float *out, uint32_t cap, uint32_t *count, int *state,
                      char *err, size_t errlen) {
   if (c->type != PQ_FLOAT && c->type != PQ_DOUBLE)
@@ -736,15 +776,14 @@ int pq_col_next_list(pq_col_t *c, float *out, uint32_t cap, uint32_t *count, int
     int rc = load_page(c, err, errlen);
     if (rc <= 0) return rc == 0 ? 1 : rc;
   }
-  if (c->l->max_rep == 0 || c->rep[c->li] != 0)
+  if (c->l->max_rep == 0 || c->cr != 0)
     return col_fail(c, err, errlen, AKIDB_ECORRUPT, "a row starts with repetition level %u",
-                    c->l->max_rep ? c->rep[c->li] : 0);
+                    c->cr);
   uint32_t n = 0, null_at = 0;
   *state = PQ_LIST_OK;
   const pq_leaf_t *l = c->l;
   for (;;) {
-    uint32_t d = l->max_def ? c->def[c->li] : 0;
-    c->li++;
+    uint32_t d = c->cd;
     if (d < (uint32_t)l->top_def) {
       *state = PQ_LIST_NULL;
     } else if (d < (uint32_t)l->rep_def) {
@@ -759,12 +798,18 @@ int pq_col_next_list(pq_col_t *c, float *out, uint32_t cap, uint32_t *count, int
       c->vi++;
       if (n < UINT32_MAX) n++;
     }
-    if (c->li >= c->nlev) {
-      int rc = load_page(c, err, errlen);
-      if (rc < 0) return rc;
-      if (rc == 0) break;
+    size_t k = bulk_run(c);
+    if (k) { /* the entries after this one: values of this row, in RLE runs */
+      if (n < cap) copy_elements(c, out + n, k < cap - n ? k : cap - n);
+      n = (uint64_t)n + k > UINT32_MAX ? UINT32_MAX : n + (uint32_t)k;
+      c->vi += k;
+      c->li += k;
+      c->rep.run_left -= k;
+      c->def.run_left -= k;
     }
-    if (c->rep[c->li] == 0) break;
+    int rc = advance(c, err, errlen);
+    if (rc < 0) return rc;
+    if (rc == 0 || c->cr == 0) break;
   }
   *count = *state == PQ_LIST_NULL_ELEMENT ? null_at : n;
   return 0;

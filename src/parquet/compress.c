@@ -3,6 +3,7 @@
  * API), GZIP (zlib; reads gzip or zlib streams, writes gzip) and ZSTD
  * (libzstd, one reusable context each way). Decompression always targets
  * the exact size the page header declares and fails on any other result,
+ * ZSTD pages carry zstd's frame checksum, which the reader verifies,
  * so a lying header cannot make it write past or allocate beyond that
  * size. LZO, BROTLI, LZ4 and LZ4_RAW are refused by the caller.
  * Locking: a pq_codec_ctx_t belongs to one writer or one column reader.
@@ -91,7 +92,12 @@ int pq_compress(pq_codec_ctx_t *c, int codec, int level, const void *src,
     size_t cap = ZSTD_compressBound(n);
     if (!pq_buf_reserve(out, cap))
       return pq_fail(err, errlen, AKIDB_ENOMEM, "zstd: out of memory");
-    size_t r = ZSTD_compressCCtx(c->cctx, out->data, cap, src, n, level);
+    /* A checksum per page (xxhash64, far faster than the compression)
+     * lets the reader tell a damaged page from a valid one. */
+    ZSTD_CCtx_reset(c->cctx, ZSTD_reset_session_and_parameters);
+    ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_checksumFlag, 1);
+    size_t r = ZSTD_compress2(c->cctx, out->data, cap, src, n);
     if (ZSTD_isError(r))
       return pq_fail(err, errlen, AKIDB_EIO, "zstd: %s", ZSTD_getErrorName(r));
     out->len = r;
@@ -123,7 +129,6 @@ static int gzip_decompress(const void *src, size_t n, void *dst,
     }
     break;
   }
-  size_t got = z.total_out;
   const char *msg = z.msg;
   inflateEnd(&z);
   if (rc != Z_STREAM_END)
@@ -131,7 +136,6 @@ static int gzip_decompress(const void *src, size_t n, void *dst,
                    msg ? msg : (rc == Z_BUF_ERROR ? "data longer than the page "
                                                     "header says or truncated"
                                                   : "corrupt data"));
-  (void)got;
   if (z.next_out != (Bytef *)dst + dst_len)
     return pq_fail(err, errlen, AKIDB_ECORRUPT,
                    "gzip: decompressed to fewer bytes than the page header's %zu",

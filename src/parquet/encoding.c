@@ -180,6 +180,99 @@ long pq_bitpacked_msb_decode(const uint8_t *p, size_t len, int bw,
   return (long)need;
 }
 
+/* ----------------------------------------------------- level streams */
+
+void pq_levels_init(pq_levels_t *s, const uint8_t *p, size_t len, int bw, bool msb) {
+  memset(s, 0, sizeof *s);
+  s->p = p;
+  s->len = len;
+  s->bw = bw;
+  s->msb = msb;
+  if (msb) { /* one run of every value the bytes hold */
+    s->literal = true;
+    s->lit = p;
+    s->lit_len = len;
+    s->run_left = bw ? (uint64_t)len * 8 / (uint64_t)bw : UINT64_MAX;
+  }
+}
+
+/* Starts the next run; false when the data ends or the run is bad. */
+static bool levels_refill(pq_levels_t *s) {
+  while (s->run_left == 0) {
+    uint64_t h;
+    if (s->msb || !get_varint(s->p, s->len, &s->pos, &h)) return false;
+    if (h & 1) {
+      uint64_t groups = h >> 1;
+      if (groups > (UINT64_C(1) << 40)) groups = UINT64_C(1) << 40;
+      uint64_t bytes = groups * (uint64_t)s->bw;
+      size_t avail = s->len - s->pos;
+      s->lit = s->p + s->pos;
+      s->lit_len = bytes < avail ? (size_t)bytes : avail;
+      s->lit_idx = 0;
+      s->pos += s->lit_len;
+      s->run_left = groups * 8;
+      s->literal = true;
+    } else {
+      size_t vb = (size_t)(s->bw + 7) / 8;
+      if (s->len - s->pos < vb) return false;
+      uint32_t value = 0;
+      for (size_t b = 0; b < vb; b++) value |= (uint32_t)s->p[s->pos + b] << (8 * b);
+      s->pos += vb;
+      if (s->bw < 32 && value >> s->bw) return false;
+      s->run_val = value;
+      s->run_left = h >> 1;
+      s->literal = false;
+    }
+  }
+  return true;
+}
+
+bool pq_levels_next(pq_levels_t *s, uint32_t *v) {
+  if (s->bw == 0) {
+    *v = 0;
+    return true;
+  }
+  if (s->run_left == 0 && !levels_refill(s)) return false;
+  if (s->literal) {
+    uint64_t bit = s->lit_idx * (uint64_t)s->bw;
+    if (bit + (uint64_t)s->bw > (uint64_t)s->lit_len * 8) return false;
+    if (s->msb) {
+      uint32_t x = 0;
+      for (int b = 0; b < s->bw; b++, bit++)
+        x = x << 1 | ((s->lit[bit >> 3] >> (7 - (bit & 7))) & 1u);
+      *v = x;
+    } else {
+      *v = (uint32_t)get_bits(s->lit, s->lit_len, bit, s->bw);
+    }
+    s->lit_idx++;
+  } else {
+    *v = s->run_val;
+  }
+  s->run_left--;
+  return true;
+}
+
+long pq_levels_count(pq_levels_t s, size_t n, uint32_t max, uint32_t target) {
+  long count = 0;
+  while (n > 0) {
+    if (s.bw && s.run_left == 0 && !levels_refill(&s)) return -1;
+    if (s.bw && !s.literal) { /* a whole RLE run at once */
+      uint64_t take = s.run_left < n ? s.run_left : n;
+      if (s.run_val > max) return -2;
+      if (s.run_val == target) count += (long)take;
+      s.run_left -= take;
+      n -= (size_t)take;
+      continue;
+    }
+    uint32_t v;
+    if (!pq_levels_next(&s, &v)) return -1;
+    if (v > max) return -2;
+    count += v == target;
+    n--;
+  }
+  return count;
+}
+
 /* ---------------------------------------------------- DELTA_BINARY_PACKED */
 
 #define DELTA_BLOCK 128

@@ -268,16 +268,17 @@ static json_t *uuid_json(const uint8_t *p) {
   return json_string(buf);
 }
 
-/* A big-endian two's complement integer of up to 8 bytes. */
-static bool be_int(const uint8_t *p, size_t n, int64_t *v) {
-  if (n == 0 || n > 8) return false;
-  uint64_t u = p[0] & 0x80 ? UINT64_MAX : 0;
+/* A big-endian two's complement integer of up to 16 bytes (DECIMAL). */
+static bool be_int(const uint8_t *p, size_t n, __int128 *v) {
+  if (n == 0 || n > 16) return false;
+  unsigned __int128 u = p[0] & 0x80 ? ~(unsigned __int128)0 : 0;
   for (size_t i = 0; i < n; i++) u = u << 8 | p[i];
-  *v = (int64_t)u;
+  *v = (__int128)u;
   return true;
 }
 
-static json_t *decimal_json(int64_t unscaled, int scale) {
+/* DECIMAL as a JSON number (a double: exact up to 15-16 digits). */
+static json_t *decimal_json(__int128 unscaled, int scale) {
   return json_real((double)unscaled / pow(10.0, scale));
 }
 
@@ -324,7 +325,7 @@ static json_t *int_json(const pq_schema_elem_t *e, int64_t v, bool is64) {
 }
 
 static json_t *bytes_json(const pq_schema_elem_t *e, const uint8_t *p, size_t n) {
-  int64_t v;
+  __int128 v;
   if (e->logical == PQ_LT_JSON || e->converted == PQ_CT_JSON) {
     json_t *j = json_loadb((const char *)p, n, JSON_DECODE_ANY, NULL);
     return j ? j : text_json(p, n);
@@ -346,9 +347,11 @@ static json_t *value_json(const pq_schema_elem_t *e, const pq_value_t *v) {
   case PQ_BOOLEAN: return json_boolean(v->p[0]);
   case PQ_INT32: return int_json(e, (int32_t)pq_load_u32le(v->p), false);
   case PQ_INT64: return int_json(e, (int64_t)pq_load_u64le(v->p), true);
-  case PQ_INT96: {
-    int64_t nanos = (int64_t)pq_load_u64le(v->p), jday = (int32_t)pq_load_u32le(v->p + 8);
-    return timestamp_json((jday - 2440588) * 86400 * INT64_C(1000000000) + nanos, 9, true);
+  case PQ_INT96: { /* legacy timestamp: nanoseconds of the day, Julian day */
+    __int128 ns = (__int128)((int64_t)(int32_t)pq_load_u32le(v->p + 8) - 2440588) * 86400 *
+                      1000000000 + (int64_t)pq_load_u64le(v->p);
+    if (ns < INT64_MIN || ns > INT64_MAX) return json_null();
+    return timestamp_json((int64_t)ns, 9, true);
   }
   case PQ_FLOAT: {
     float f;
@@ -578,9 +581,16 @@ static int read_payload(pq_import_t *it, pq_row_t *row, char *err, size_t errlen
     const pq_schema_elem_t *e = &it->r->meta.schema[it->r->leaves[it->cols[i].leaf].elem];
     json_t *j = value_json(e, &v);
     if (!obj) obj = json_object();
-    if (!j || !obj || json_object_set_new(obj, it->cols[i].name, j)) {
+    if (!j || !obj) {
+      json_decref(j);
       json_decref(obj);
       return row_fail(it, err, errlen, AKIDB_ENOMEM, "out of memory building the payload");
+    }
+    if (json_object_set_new(obj, it->cols[i].name, j)) { /* j is released */
+      json_decref(obj);
+      return row_fail(it, err, errlen, AKIDB_EINVAL,
+                      "column name '%s' is not valid UTF-8, so it cannot be a payload key",
+                      it->cols[i].name);
     }
     extras++;
   }

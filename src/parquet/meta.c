@@ -117,10 +117,13 @@ static bool decode_schema_elem(pq_tr_t *r, pq_schema_elem_t *e) {
     else if (id == 3 && is_int) e->repetition = (int)pq_tr_int(r, t);
     else if (id == 4 && t == PQ_T_BINARY) {
       size_t n = pq_tr_binary(r, &p);
-      free(e->name);
-      if (!r->bad && !(e->name = dup_bytes(p, n))) {
-        pq_tr_fail(r, "out of memory");
+      char *name = r->bad ? NULL : dup_bytes(p, n);
+      if (!name) {
+        if (!r->bad) pq_tr_fail(r, "out of memory");
+        break;
       }
+      free(e->name); /* a repeated name field: the last one wins */
+      e->name = name;
     } else if (id == 5 && is_int) e->num_children = (int32_t)pq_tr_int(r, t);
     else if (id == 6 && is_int) e->converted = (int)pq_tr_int(r, t);
     else if (id == 7 && is_int) e->scale = (int32_t)pq_tr_int(r, t);
@@ -186,6 +189,9 @@ static void decode_column_chunk(pq_tr_t *r, pq_chunk_meta_t *c) {
     if (id == 3 && t == PQ_T_STRUCT) {
       decode_column_meta(r, c);
       have_meta = true;
+    } else if (id == 1 && t == PQ_T_BINARY) {
+      const uint8_t *p;
+      c->external = pq_tr_binary(r, &p) > 0;
     } else if ((id == 8 || id == 9) && t != PQ_T_STOP) {
       c->encrypted = true;
       pq_tr_skip(r, t);
@@ -311,8 +317,10 @@ static void decode_file_meta(pq_tr_t *r, pq_file_meta_t *m, uint32_t max_columns
       int et;
       uint32_t n = pq_tr_list(r, &et);
       r->p = save;
+      /* a row group takes at least 7 bytes (columns, sizes, stop) */
       m->row_groups = decode_struct_list(r, &m->num_row_groups, sizeof *m->row_groups,
-                                         UINT32_MAX, "row groups are not structures");
+                                         (uint32_t)((size_t)(r->end - r->p) / 7 + 1),
+                                         "row groups are not structures");
       for (uint32_t i = 0; i < n && !r->bad && m->row_groups; i++) {
         m->num_row_groups = i + 1;
         decode_row_group(r, &m->row_groups[i], max_columns);

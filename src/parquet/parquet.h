@@ -24,7 +24,10 @@
  *
  * Reader: imports and snapshot restore. Random access through a source
  * callback (local file or ranged GETs), the footer validated against the
- * file size, then rows decoded one page per selected column at a time.
+ * file size, then rows decoded one page per selected column at a time
+ * (levels are streamed, values of one page held: pages are what the writer
+ * chose — ours ~1 MiB, DuckDB's up to a few hundred MiB for long lists —
+ * and max_page_bytes caps them).
  * It reads data pages v1 and v2, dictionary pages, the encodings PLAIN,
  * PLAIN_DICTIONARY, RLE_DICTIONARY, RLE, BIT_PACKED (levels),
  * DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY and
@@ -156,7 +159,7 @@ void pq_writer_free(pq_writer_t *w);
 typedef int (*pq_read_at_fn)(void *ctx, uint64_t off, void *buf, size_t len);
 
 typedef struct {
-  size_t max_footer_bytes;  /* 0 = 64 MiB */
+  size_t max_footer_bytes;  /* 0 = 16 MiB */
   size_t max_page_bytes;    /* 0 = 256 MiB: uncompressed page size and the
                                bytes one page may decode to */
   uint32_t max_columns;     /* 0 = 10,000 leaf columns */
@@ -235,12 +238,16 @@ int pq_reader_chunk_info(const pq_reader_t *r, size_t rg, size_t col,
  * scalar column becomes a key of the payload object: strings as strings,
  * integers and floats as numbers (NaN/Inf as null), booleans, DECIMAL as a
  * number with its scale, DATE as "YYYY-MM-DD", TIMESTAMP and INT96 as
- * ISO-8601 UTC strings, TIME as "HH:MM:SS.ffffff", UUID in its usual text
- * form, other binary as base64, JSON columns embedded as JSON. A column's
+ * ISO-8601 strings ("Z" when UTC-adjusted), TIME as "HH:MM:SS[.fff]", UUID
+ * in its usual text form, unannotated binary as a string when it is valid
+ * UTF-8 and base64 otherwise, other binary as base64, JSON columns embedded
+ * as JSON (as a string when they do not parse). A column's
  * key replaces the same key of the payload column. Null values are left
  * out of the object; a row whose object would be empty gets no payload
  * (NULL). Nested columns other than the vector (structs, maps, other
  * lists) are skipped. Row numbers in errors count from 0 across the file.
+ * A small file can legitimately decode to very many rows (dictionary
+ * runs): callers importing untrusted files should cap the rows they take.
  */
 typedef struct {
   const char *id_column;      /* NULL = "id" */

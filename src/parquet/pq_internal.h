@@ -147,6 +147,29 @@ long pq_rle_decode(const uint8_t *p, size_t len, int bw, uint32_t *out,
 long pq_bitpacked_msb_decode(const uint8_t *p, size_t len, int bw,
                              uint32_t *out, size_t n);
 
+/* A stream of levels (RLE/bit-packed hybrid, or legacy MSB-first
+ * BIT_PACKED) read one value at a time, so a page's levels never need an
+ * array as long as the page. */
+typedef struct {
+  const uint8_t *p;
+  size_t len, pos;
+  int bw;
+  bool msb;          /* BIT_PACKED: one MSB-first run over all of p */
+  bool literal;      /* the current run is bit-packed */
+  uint64_t run_left; /* values left in the current run */
+  uint32_t run_val;
+  const uint8_t *lit;
+  size_t lit_len;
+  uint64_t lit_idx;
+} pq_levels_t;
+
+void pq_levels_init(pq_levels_t *s, const uint8_t *p, size_t len, int bw, bool msb);
+/* The next value; false when the data ends early or holds a bad run. */
+bool pq_levels_next(pq_levels_t *s, uint32_t *v);
+/* Over the next n values of a copy of s: how many equal target; -1 when
+ * the data ends early, -2 when a value exceeds max. */
+long pq_levels_count(pq_levels_t s, size_t n, uint32_t max, uint32_t target);
+
 /* DELTA_BINARY_PACKED. encode: 128-value blocks of 4 miniblocks. */
 void pq_delta_encode(pq_buf_t *out, const int64_t *v, size_t n);
 /* Decodes up to `max` values: *n gets the count the header declares (which
@@ -259,6 +282,7 @@ typedef struct {
   int64_t dictionary_page_offset; /* -1 when absent */
   pq_stats_t stats;
   bool encrypted;
+  bool external; /* file_path set: the chunk lives in another file */
 } pq_chunk_meta_t;
 
 typedef struct {

@@ -81,7 +81,8 @@ static int build_node(build_t *b, int depth, uint32_t field, int def, int rep,
     return pq_fail(b->err, b->errlen, AKIDB_ECORRUPT,
                    "schema element '%s' has repetition %d", e->name, e->repetition);
   if (depth == 1) {
-    top_def = def;
+    /* a repeated top-level field (legacy list) is never null, only empty */
+    top_def = e->repetition == PQ_REPEATED ? def - 1 : def;
     b->field_elem[field] = idx;
   }
   size_t plen = strlen(parent_path) + strlen(e->name) + 2;
@@ -215,6 +216,10 @@ static int check_chunk(pq_reader_t *r, size_t g, uint32_t c, uint64_t data_end,
   if (m->encrypted)
     return pq_fail(err, errlen, AKIDB_ENOTSUP,
                    "column %s is encrypted; AkiDB reads only unencrypted files", name);
+  if (m->external)
+    return pq_fail(err, errlen, AKIDB_ENOTSUP,
+                   "column %s row group %zu is stored in another file (file_path); AkiDB "
+                   "reads single-file Parquet only", name, g);
   if (m->type != r->meta.schema[l->elem].type)
     return pq_fail(err, errlen, AKIDB_ECORRUPT,
                    "column %s row group %zu: chunk type %s, the schema says %s", name, g,
@@ -313,7 +318,7 @@ int pq_reader_open(pq_read_at_fn read_at, void *ctx, uint64_t size,
   r->ctx = ctx;
   r->size = size;
   if (limits) r->lim = *limits;
-  if (!r->lim.max_footer_bytes) r->lim.max_footer_bytes = 64u << 20;
+  if (!r->lim.max_footer_bytes) r->lim.max_footer_bytes = 16u << 20;
   if (!r->lim.max_page_bytes) r->lim.max_page_bytes = 256u << 20;
   if (!r->lim.max_columns) r->lim.max_columns = 10000;
   uint32_t flen = 0;

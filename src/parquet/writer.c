@@ -12,7 +12,7 @@
  * the sink decides (a file the caller syncs, a multipart upload the
  * caller completes). A sink failure is sticky.
  */
-#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -356,16 +356,13 @@ static void str_stats(const str_col_t *s, uint32_t rows, chunk_out_t *c) {
 /* Min and max of the floats, NaNs ignored; a zero min is written as -0.0
  * and a zero max as +0.0 (the specification's rule for float statistics). */
 static void float_stats(const float *v, size_t n, chunk_out_t *c) {
-  float lo = FLT_MAX, hi = -FLT_MAX;
-  bool any = false;
-  for (size_t i = 0; i < n; i++) {
+  float lo = INFINITY, hi = -INFINITY;
+  for (size_t i = 0; i < n; i++) { /* comparisons with NaN are false */
     float x = v[i];
-    if (x != x) continue;
     lo = x < lo ? x : lo;
     hi = x > hi ? x : hi;
-    any = true;
   }
-  if (!any) return;
+  if (!(lo <= hi)) return; /* no value, or only NaNs */
   if (lo == 0.0f) lo = -0.0f;
   if (hi == 0.0f) hi = 0.0f;
   pq_buf_put(&c->min, &lo, 4);
