@@ -21,14 +21,21 @@ bool http_request_id_valid(const char *id) {
   return n >= 1;
 }
 
-bool http_content_type_ok(const char *ct) {
-  if (!ct) return true;
+/* Whether `ct` is the media type `type`, with parameters or not. */
+static bool is_type(const char *ct, const char *type) {
   while (*ct == ' ' || *ct == '\t') ct++;
-  static const char json[] = "application/json";
-  if (strncasecmp(ct, json, sizeof json - 1) != 0) return false;
-  const char *rest = ct + sizeof json - 1;
+  size_t n = strlen(type);
+  if (strncasecmp(ct, type, n) != 0) return false;
+  const char *rest = ct + n;
   while (*rest == ' ' || *rest == '\t') rest++;
   return *rest == '\0' || *rest == ';';
+}
+
+bool http_content_type_ok(const char *ct) { return !ct || is_type(ct, "application/json"); }
+
+bool http_raw_type_ok(const char *ct) {
+  return ct && (is_type(ct, "application/octet-stream") ||
+                is_type(ct, "application/vnd.apache.parquet"));
 }
 
 static bool all_whitespace(const char *text, size_t len) {

@@ -51,6 +51,10 @@ typedef struct {
   /* Body paths holding float vectors, decoded straight to float32
    * ("vector", "vectors[]", "points[].vector"); NULL-terminated, or NULL. */
   const char *const *vectors;
+  /* The body is bytes, not JSON (an upload): Content-Type
+   * application/octet-stream or application/vnd.apache.parquet, handed to
+   * the service as it came. */
+  bool raw;
 } http_route_t;
 
 /* The route table (for `akidb serve --print-routes` and the OpenAPI test). */

@@ -119,6 +119,9 @@ bool http_request_id_valid(const char *id);
 /* True for an absent Content-Type or "application/json" (any case, any
  * parameters such as "; charset=utf-8"). */
 bool http_content_type_ok(const char *content_type);
+/* An upload's Content-Type: application/octet-stream or
+ * application/vnd.apache.parquet (parameters allowed). */
+bool http_raw_type_ok(const char *ct);
 
 
 /*

@@ -232,6 +232,8 @@ void http_match_apply(const http_match_t *m, akidb_request_t *req) {
       req->key_id = p->value;
     } else if (param_is(p, "snapshot")) {
       req->snapshot = p->value;
+    } else if (param_is(p, "upload")) {
+      req->upload = p->value;
     } else if (param_is(p, "point_id")) {
       req->point_id = p->value;
       req->point_id_len = p->len;

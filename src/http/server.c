@@ -242,8 +242,17 @@ static enum MHD_Result respond_too_large(conn_t *cs, struct MHD_Connection *c) {
 
 static enum MHD_Result respond_bad_type(conn_t *cs, struct MHD_Connection *c, const char *ct) {
   char msg[200];
-  snprintf(msg, sizeof msg, "Content-Type must be application/json, not '%.80s'", ct ? ct : "");
+  if (cs->route && cs->route->raw)
+    snprintf(msg, sizeof msg, "Content-Type must be application/octet-stream or "
+             "application/vnd.apache.parquet, not '%.80s'", ct ? ct : "");
+  else
+    snprintf(msg, sizeof msg, "Content-Type must be application/json, not '%.80s'", ct ? ct : "");
   return respond_error(cs, c, AKIDB_ST_UNSUPPORTED_MEDIA_TYPE, msg, NULL, 0);
+}
+
+/* The body's Content-Type suits the route (JSON, or bytes for an upload). */
+static bool type_ok(const conn_t *cs, const char *ct) {
+  return cs->route && cs->route->raw ? http_raw_type_ok(ct) : http_content_type_ok(ct);
 }
 
 /*
@@ -279,7 +288,7 @@ static enum MHD_Result request_begin(conn_t *cs, struct MHD_Connection *c, const
   if (!cs->route) return respond_unmatched(cs, c);
   if (length > s->limits.max_body_bytes) return respond_too_large(cs, c);
   const char *ct = header(c, "Content-Type");
-  if (!http_content_type_ok(ct)) return respond_bad_type(cs, c, ct);
+  if (!type_ok(cs, ct)) return respond_bad_type(cs, c, ct);
   /* A known length is reserved once: no doubling copies of a large body
    * (and no buffer twice its size) while it arrives. */
   if (cl && length > cs->body_cap && !exact_reserve(&cs->body, &cs->body_cap, (size_t)length))
@@ -317,7 +326,7 @@ static enum MHD_Result request_finish(conn_t *cs, struct MHD_Connection *c) {
   if (!cs->route) return respond_unmatched(cs, c);
   if (cs->too_large) return respond_too_large(cs, c);
   const char *ct = header(c, "Content-Type");
-  if (cs->body_len > 0 && !http_content_type_ok(ct)) return respond_bad_type(cs, c, ct);
+  if (cs->body_len > 0 && !type_ok(cs, ct)) return respond_bad_type(cs, c, ct);
   if (cs->route->op == AKIDB_OP_COUNT) return respond_metrics(cs, c);
 
   akidb_param_t query[HTTP_MAX_QUERY];
@@ -329,8 +338,10 @@ static enum MHD_Result request_finish(conn_t *cs, struct MHD_Connection *c) {
   json_t *body = NULL;
   http_floats_t floats = {0};
   uint32_t depth = s->limits.max_json_depth;
-  int parsed = http_body_parse_vectors(cs->body, cs->body_len, depth, cs->route->vectors, &floats,
-                                       &body, msg, sizeof msg);
+  int parsed = cs->route->raw ? 0
+                              : http_body_parse_vectors(cs->body, cs->body_len, depth,
+                                                        cs->route->vectors, &floats, &body, msg,
+                                                        sizeof msg);
   if (parsed != 0) {
     http_floats_free(&floats);
     return respond_error(cs, c, parsed == -2 ? AKIDB_ST_INVALID_ARGUMENT : AKIDB_ST_INVALID_JSON,
@@ -347,6 +358,8 @@ static enum MHD_Result request_finish(conn_t *cs, struct MHD_Connection *c) {
       .body = body,
       .floats = floats.items,
       .n_floats = floats.count,
+      .raw_body = cs->route->raw ? cs->body : NULL,
+      .raw_len = cs->route->raw ? cs->body_len : 0,
   };
   http_match_apply(&cs->match, &req);
   if (req.tenant) snprintf(cs->tenant, sizeof cs->tenant, "%s", req.tenant);

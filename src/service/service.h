@@ -102,6 +102,10 @@ typedef struct {
   X(SNAPSHOT_GET, "snapshots.get")                 \
   X(SNAPSHOT_DELETE, "snapshots.delete")           \
   X(SNAPSHOT_RESTORE, "snapshots.restore")         \
+  X(POINT_IMPORT, "points.import")                 \
+  X(UPLOAD_LIST, "uploads.list")                   \
+  X(UPLOAD_PUT, "uploads.put")                     \
+  X(UPLOAD_DELETE, "uploads.delete")               \
   X(USER_LIST, "users.list")                       \
   X(USER_CREATE, "users.create")                   \
   X(USER_GET, "users.get")                         \
@@ -153,6 +157,7 @@ typedef struct {
   const char *username;
   const char *key_id;   /* UUID text */
   const char *snapshot; /* UUID text */
+  const char *upload;   /* an upload's name */
   const char *point_id; /* decoded */
   size_t point_id_len;
   const akidb_param_t *query;
@@ -160,6 +165,8 @@ typedef struct {
   json_t *body; /* parsed JSON body; the service does not take ownership */
   const akidb_float_array_t *floats; /* vectors decoded by the transport, in */
   size_t n_floats;                   /* document order (may be none) */
+  const void *raw_body; /* an upload's bytes (routes whose body is not JSON) */
+  size_t raw_len;
 } akidb_request_t;
 
 /* The answer: on success `http_status` is 200, 201 or 204 and `body` (NULL

@@ -26,50 +26,54 @@ static void match(const char *method, const char *path, char *scratch, http_matc
 
 /* docs/rest-api.md, "Routes", in its order. */
 static const http_route_t expected[] = {
-    {"GET", "/health", AKIDB_OP_HEALTH, NULL},
-    {"GET", "/ready", AKIDB_OP_READY, NULL},
-    {"GET", "/metrics", AKIDB_OP_COUNT, NULL},
-    {"POST", "/v1/auth/login", AKIDB_OP_LOGIN, NULL},
-    {"POST", "/v1/auth/logout", AKIDB_OP_LOGOUT, NULL},
-    {"GET", "/v1/auth/whoami", AKIDB_OP_WHOAMI, NULL},
-    {"GET", "/v1/tenants", AKIDB_OP_TENANT_LIST, NULL},
-    {"POST", "/v1/tenants", AKIDB_OP_TENANT_CREATE, NULL},
-    {"GET", T, AKIDB_OP_TENANT_GET, NULL},
-    {"PATCH", T, AKIDB_OP_TENANT_UPDATE, NULL},
-    {"DELETE", T, AKIDB_OP_TENANT_DELETE, NULL},
-    {"GET", T "/databases", AKIDB_OP_DATABASE_LIST, NULL},
-    {"POST", T "/databases", AKIDB_OP_DATABASE_CREATE, NULL},
-    {"GET", DB, AKIDB_OP_DATABASE_GET, NULL},
-    {"DELETE", DB, AKIDB_OP_DATABASE_DELETE, NULL},
-    {"GET", DB "/collections", AKIDB_OP_COLLECTION_LIST, NULL},
-    {"POST", DB "/collections", AKIDB_OP_COLLECTION_CREATE, NULL},
-    {"GET", C, AKIDB_OP_COLLECTION_GET, NULL},
-    {"PATCH", C, AKIDB_OP_COLLECTION_UPDATE, NULL},
-    {"DELETE", C, AKIDB_OP_COLLECTION_DELETE, NULL},
-    {"GET", C "/count", AKIDB_OP_POINT_COUNT, NULL},
-    {"POST", C "/points", AKIDB_OP_POINT_UPSERT, NULL},
-    {"POST", C "/points/get", AKIDB_OP_POINT_GET_MANY, NULL},
-    {"POST", C "/points/delete", AKIDB_OP_POINT_DELETE, NULL},
-    {"GET", C "/points/{point_id}", AKIDB_OP_POINT_GET, NULL},
-    {"POST", C "/search", AKIDB_OP_SEARCH, NULL},
-    {"GET", C "/snapshots", AKIDB_OP_SNAPSHOT_LIST_COLLECTION, NULL},
-    {"POST", C "/snapshots", AKIDB_OP_SNAPSHOT_CREATE, NULL},
-    {"GET", T "/snapshots", AKIDB_OP_SNAPSHOT_LIST, NULL},
-    {"GET", T "/snapshots/{snapshot}", AKIDB_OP_SNAPSHOT_GET, NULL},
-    {"DELETE", T "/snapshots/{snapshot}", AKIDB_OP_SNAPSHOT_DELETE, NULL},
-    {"POST", T "/snapshots/{snapshot}/restore", AKIDB_OP_SNAPSHOT_RESTORE, NULL},
-    {"GET", T "/users", AKIDB_OP_USER_LIST, NULL},
-    {"POST", T "/users", AKIDB_OP_USER_CREATE, NULL},
-    {"GET", T "/users/{username}", AKIDB_OP_USER_GET, NULL},
-    {"PATCH", T "/users/{username}", AKIDB_OP_USER_UPDATE, NULL},
-    {"DELETE", T "/users/{username}", AKIDB_OP_USER_DELETE, NULL},
-    {"GET", T "/users/{username}/keys", AKIDB_OP_KEY_LIST, NULL},
-    {"POST", T "/users/{username}/keys", AKIDB_OP_KEY_CREATE, NULL},
-    {"DELETE", T "/users/{username}/keys/{key_id}", AKIDB_OP_KEY_REVOKE, NULL},
-    {"GET", T "/audit", AKIDB_OP_AUDIT_TENANT, NULL},
-    {"GET", "/v1/audit", AKIDB_OP_AUDIT_ALL, NULL},
-    {"GET", "/v1/system/object-store", AKIDB_OP_SYSTEM_OBJECT_STORE, NULL},
-    {"GET", "/v1/system/dead-letters", AKIDB_OP_SYSTEM_DEAD_LETTERS, NULL},
+    {"GET", "/health", AKIDB_OP_HEALTH, NULL, false},
+    {"GET", "/ready", AKIDB_OP_READY, NULL, false},
+    {"GET", "/metrics", AKIDB_OP_COUNT, NULL, false},
+    {"POST", "/v1/auth/login", AKIDB_OP_LOGIN, NULL, false},
+    {"POST", "/v1/auth/logout", AKIDB_OP_LOGOUT, NULL, false},
+    {"GET", "/v1/auth/whoami", AKIDB_OP_WHOAMI, NULL, false},
+    {"GET", "/v1/tenants", AKIDB_OP_TENANT_LIST, NULL, false},
+    {"POST", "/v1/tenants", AKIDB_OP_TENANT_CREATE, NULL, false},
+    {"GET", T, AKIDB_OP_TENANT_GET, NULL, false},
+    {"PATCH", T, AKIDB_OP_TENANT_UPDATE, NULL, false},
+    {"DELETE", T, AKIDB_OP_TENANT_DELETE, NULL, false},
+    {"GET", T "/databases", AKIDB_OP_DATABASE_LIST, NULL, false},
+    {"POST", T "/databases", AKIDB_OP_DATABASE_CREATE, NULL, false},
+    {"GET", DB, AKIDB_OP_DATABASE_GET, NULL, false},
+    {"DELETE", DB, AKIDB_OP_DATABASE_DELETE, NULL, false},
+    {"GET", DB "/collections", AKIDB_OP_COLLECTION_LIST, NULL, false},
+    {"POST", DB "/collections", AKIDB_OP_COLLECTION_CREATE, NULL, false},
+    {"GET", C, AKIDB_OP_COLLECTION_GET, NULL, false},
+    {"PATCH", C, AKIDB_OP_COLLECTION_UPDATE, NULL, false},
+    {"DELETE", C, AKIDB_OP_COLLECTION_DELETE, NULL, false},
+    {"GET", C "/count", AKIDB_OP_POINT_COUNT, NULL, false},
+    {"POST", C "/points", AKIDB_OP_POINT_UPSERT, NULL, false},
+    {"POST", C "/points/get", AKIDB_OP_POINT_GET_MANY, NULL, false},
+    {"POST", C "/points/delete", AKIDB_OP_POINT_DELETE, NULL, false},
+    {"GET", C "/points/{point_id}", AKIDB_OP_POINT_GET, NULL, false},
+    {"POST", C "/search", AKIDB_OP_SEARCH, NULL, false},
+    {"GET", C "/snapshots", AKIDB_OP_SNAPSHOT_LIST_COLLECTION, NULL, false},
+    {"POST", C "/snapshots", AKIDB_OP_SNAPSHOT_CREATE, NULL, false},
+    {"GET", T "/snapshots", AKIDB_OP_SNAPSHOT_LIST, NULL, false},
+    {"GET", T "/snapshots/{snapshot}", AKIDB_OP_SNAPSHOT_GET, NULL, false},
+    {"DELETE", T "/snapshots/{snapshot}", AKIDB_OP_SNAPSHOT_DELETE, NULL, false},
+    {"POST", T "/snapshots/{snapshot}/restore", AKIDB_OP_SNAPSHOT_RESTORE, NULL, false},
+    {"POST", C "/import", AKIDB_OP_POINT_IMPORT, NULL, false},
+    {"GET", T "/uploads", AKIDB_OP_UPLOAD_LIST, NULL, false},
+    {"PUT", T "/uploads/{upload}", AKIDB_OP_UPLOAD_PUT, NULL, false},
+    {"DELETE", T "/uploads/{upload}", AKIDB_OP_UPLOAD_DELETE, NULL, false},
+    {"GET", T "/users", AKIDB_OP_USER_LIST, NULL, false},
+    {"POST", T "/users", AKIDB_OP_USER_CREATE, NULL, false},
+    {"GET", T "/users/{username}", AKIDB_OP_USER_GET, NULL, false},
+    {"PATCH", T "/users/{username}", AKIDB_OP_USER_UPDATE, NULL, false},
+    {"DELETE", T "/users/{username}", AKIDB_OP_USER_DELETE, NULL, false},
+    {"GET", T "/users/{username}/keys", AKIDB_OP_KEY_LIST, NULL, false},
+    {"POST", T "/users/{username}/keys", AKIDB_OP_KEY_CREATE, NULL, false},
+    {"DELETE", T "/users/{username}/keys/{key_id}", AKIDB_OP_KEY_REVOKE, NULL, false},
+    {"GET", T "/audit", AKIDB_OP_AUDIT_TENANT, NULL, false},
+    {"GET", "/v1/audit", AKIDB_OP_AUDIT_ALL, NULL, false},
+    {"GET", "/v1/system/object-store", AKIDB_OP_SYSTEM_OBJECT_STORE, NULL, false},
+    {"GET", "/v1/system/dead-letters", AKIDB_OP_SYSTEM_DEAD_LETTERS, NULL, false},
 };
 
 static void test_route_table_is_the_documented_one(void) {
@@ -99,7 +103,8 @@ static const char *sample_value(const char *name, size_t len) {
                  {"collection", "docs-v2"}, {"username", "alice.smith@x"},
                  {"key_id", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"},
                  {"point_id", "point-42"},
-                 {"snapshot", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a60"}};
+                 {"snapshot", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a60"},
+                 {"upload", "vectors.parquet"}};
   for (size_t i = 0; i < sizeof samples / sizeof *samples; i++)
     if (strlen(samples[i].name) == len && strncmp(samples[i].name, name, len) == 0)
       return samples[i].value;
@@ -155,6 +160,7 @@ static void test_every_route_resolves_with_its_parameters(void) {
     expect_param(r[i].pattern, "key_id", req.key_id);
     expect_param(r[i].pattern, "point_id", req.point_id);
     expect_param(r[i].pattern, "snapshot", req.snapshot);
+    expect_param(r[i].pattern, "upload", req.upload);
     if (req.point_id) ASSERT_EQ_INT(req.point_id_len, strlen("point-42"));
   }
 }
@@ -164,10 +170,10 @@ static void test_every_route_resolves_with_its_parameters(void) {
 static void test_literal_segment_beats_parameter_for_the_same_method(void) {
   /* A table where both orders occur: the literal must win either way. */
   static const http_route_t table[] = {
-      {"GET", "/items/{id}", AKIDB_OP_POINT_GET, NULL},
-      {"GET", "/items/special", AKIDB_OP_POINT_COUNT, NULL},
-      {"GET", "/a/{x}/c", AKIDB_OP_USER_GET, NULL},
-      {"GET", "/a/b/{y}", AKIDB_OP_USER_LIST, NULL},
+      {"GET", "/items/{id}", AKIDB_OP_POINT_GET, NULL, false},
+      {"GET", "/items/special", AKIDB_OP_POINT_COUNT, NULL, false},
+      {"GET", "/a/{x}/c", AKIDB_OP_USER_GET, NULL, false},
+      {"GET", "/a/b/{y}", AKIDB_OP_USER_LIST, NULL, false},
   };
   static http_router_t rt;
   http_router_init(&rt, table, sizeof table / sizeof table[0]);

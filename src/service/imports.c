@@ -1,0 +1,345 @@
+/*
+ * imports.c — owns uploads and imports: a tenant uploads a file (bytes, at
+ * most limits.max_body_bytes) into the object store under
+ * uploads/<tenant id>/<name>, lists and deletes its uploads, and imports a
+ * Parquet upload (written by DuckDB, pandas, Spark or AkiDB) into a
+ * collection: an id column (string or integer), a vector column (a list of
+ * float or double, or a fixed-size array), optional text and JSON payload
+ * columns, every other scalar column into the payload (src/parquet/
+ * import.c).
+ *
+ * An import is all-or-nothing for bad input: a first pass reads every row
+ * and checks it (dimension, finite values, id and payload sizes) without
+ * writing; only a file that passes is upserted, in batches, in a second
+ * pass. (A durability failure in the second pass can leave the batches
+ * before it applied; the answer says how many.)
+ *
+ * Locking: none of its own. Durability: an upload exists once the store's
+ * put returned; imported points as their upserts are.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "obs/metrics.h"
+#include "parquet/parquet.h"
+#include "service/svc_internal.h"
+
+#define IMPORT_BATCH 1000u
+#define UPLOAD_NAME_MAX 200u
+
+/* ------------------------------------------------------------- helpers -- */
+
+/* [A-Za-z0-9_-][A-Za-z0-9._-]{0,199}, without ".tmp-". */
+static bool upload_name_ok(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > UPLOAD_NAME_MAX || s[0] == '.' || strstr(s, ".tmp-")) return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '.' || c == '_' || c == '-'))
+      return false;
+  }
+  return true;
+}
+
+static int check_name(svc_call_t *c, const char *name) {
+  if (!name || !upload_name_ok(name))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "upload name '%.64s' must be 1..200 characters of A-Z a-z 0-9 . _ -, not "
+                    "starting with '.'", name ? name : "");
+  return 0;
+}
+
+/* "uploads/<tenant id>/" (+ name) */
+static void upload_key(const svc_call_t *c, const char *name, char *out, size_t len) {
+  char id[AKIDB_UUID_STR_LEN + 1];
+  akidb_uuid_format(&c->tenant.id, id);
+  snprintf(out, len, "uploads/%s/%s", id, name ? name : "");
+}
+
+static int fail_store(svc_call_t *c, int rc, const char *err) {
+  if (rc == AKIDB_EUNAVAILABLE || rc == AKIDB_ETIMEDOUT)
+    return svc_fail(c, AKIDB_ST_UNAVAILABLE, "the object store is unavailable: %s", err);
+  return svc_fail_code(c, rc, err);
+}
+
+/* -------------------------------------------------------------- uploads -- */
+
+int svc_op_upload_put(svc_call_t *c) {
+  if (svc_resolve_tenant(c, AKIDB_ACT_POINT_WRITE) || check_name(c, c->req->upload)) return -1;
+  if (!c->req->raw_body || c->req->raw_len == 0)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "the upload is empty: send the file's bytes "
+                    "as the body (Content-Type: application/octet-stream)");
+  if (svc_check_write_quota(c, c->req->raw_len, 0)) return -1;
+  char key[AKIDB_OBJECT_KEY_MAX + 1], err[512] = "";
+  upload_key(c, c->req->upload, key, sizeof key);
+  akidb_objstore_result_t res;
+  int rc = akidb_objstore_put_buffer(c->svc->store, key, c->req->raw_body, c->req->raw_len, &res,
+                                     err, sizeof err);
+  if (rc) return fail_store(c, rc, err);
+  char crc[16];
+  snprintf(crc, sizeof crc, "%08" PRIx32, res.crc32c);
+  return svc_ok(c, 201, json_pack("{s:s,s:I,s:s}", "name", c->req->upload, "bytes",
+                                  (json_int_t)res.size, "crc32c", crc));
+}
+
+typedef struct {
+  json_t *items;
+  size_t skip; /* bytes of "uploads/<tenant id>/" */
+} list_ctx_t;
+
+static int add_upload(void *ctx, const akidb_objstore_entry_t *e) {
+  list_ctx_t *l = ctx;
+  json_array_append_new(l->items, json_pack("{s:s,s:I,s:o}", "name", e->key + l->skip, "bytes",
+                                            (json_int_t)e->size, "modified_at",
+                                            svc_time(e->last_modified * 1000, false)));
+  return 0;
+}
+
+int svc_op_upload_list(svc_call_t *c) {
+  if (svc_resolve_tenant(c, AKIDB_ACT_POINT_READ)) return -1;
+  char prefix[AKIDB_OBJECT_KEY_MAX + 1], err[512] = "";
+  upload_key(c, NULL, prefix, sizeof prefix);
+  list_ctx_t l = {.items = json_array(), .skip = strlen(prefix)};
+  int rc = akidb_objstore_list(c->svc->store, prefix, add_upload, &l, err, sizeof err);
+  if (rc) {
+    json_decref(l.items);
+    return fail_store(c, rc, err);
+  }
+  return svc_ok(c, 200, json_pack("{s:o}", "items", l.items));
+}
+
+int svc_op_upload_delete(svc_call_t *c) {
+  if (svc_resolve_tenant(c, AKIDB_ACT_POINT_WRITE) || check_name(c, c->req->upload)) return -1;
+  char key[AKIDB_OBJECT_KEY_MAX + 1], err[512] = "";
+  upload_key(c, c->req->upload, key, sizeof key);
+  akidb_objstore_info_t info;
+  int rc = akidb_objstore_head(c->svc->store, key, &info, err, sizeof err);
+  if (rc == AKIDB_ENOTFOUND)
+    return svc_fail(c, AKIDB_ST_NOT_FOUND, "upload '%s' not found in tenant '%s'",
+                    c->req->upload, c->tenant.slug);
+  if (!rc) rc = akidb_objstore_delete(c->svc->store, key, err, sizeof err);
+  return rc ? fail_store(c, rc, err) : svc_ok(c, 204, NULL);
+}
+
+/* --------------------------------------------------------------- import -- */
+
+typedef struct {
+  akidb_objstore_t *store;
+  const char *key;
+  int rc;
+  char err[256];
+} source_t;
+
+typedef struct {
+  char *p;
+  size_t left;
+} span_t;
+
+static int to_span(void *ctx, const void *buf, size_t len) {
+  span_t *s = ctx;
+  if (len > s->left) return AKIDB_ECORRUPT; /* more than the range asked for */
+  memcpy(s->p, buf, len);
+  s->p += len;
+  s->left -= len;
+  return 0;
+}
+
+/* pq_read_at_fn over ranged GETs of the upload. */
+static int read_range(void *ctx, uint64_t off, void *buf, size_t len) {
+  source_t *src = ctx;
+  span_t span = {buf, len};
+  akidb_objstore_get_options_t go = {.offset = off, .length = len};
+  int rc = akidb_objstore_get(src->store, src->key, &go, to_span, &span, NULL, src->err,
+                              sizeof src->err);
+  if (!rc && span.left) rc = AKIDB_ECORRUPT;
+  if (rc) src->rc = rc;
+  return rc ? -1 : 0;
+}
+
+typedef struct {
+  const char *id_column, *vector_column, *text_column, *payload_column;
+  bool extra_columns;
+} import_ask_t;
+
+static int parse_import(svc_call_t *c, const char **upload, import_ask_t *a) {
+  static const char *const keys[] = {"upload",         "id_column",     "vector_column",
+                                     "text_column",    "payload_column", "extra_columns",
+                                     NULL};
+  if (svc_body_object(c, "import", keys)) return -1;
+  a->extra_columns = true;
+  if (svc_json_string(c, c->req->body, "upload", upload) < 0 ||
+      svc_json_string(c, c->req->body, "id_column", &a->id_column) < 0 ||
+      svc_json_string(c, c->req->body, "vector_column", &a->vector_column) < 0 ||
+      svc_json_string(c, c->req->body, "text_column", &a->text_column) < 0 ||
+      svc_json_string(c, c->req->body, "payload_column", &a->payload_column) < 0 ||
+      svc_json_bool(c, c->req->body, "extra_columns", &a->extra_columns) < 0)
+    return -1;
+  if (!*upload)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field 'upload' (the uploaded file's name) is "
+                    "required: PUT the file to /v1/tenants/{tenant}/uploads/{name} first");
+  return check_name(c, *upload);
+}
+
+/* Opens the reader and the row iterator over the upload. */
+static int open_import(svc_call_t *c, source_t *src, uint64_t size, const import_ask_t *a,
+                       pq_reader_t **r, pq_import_t **it, char *err, size_t errlen) {
+  int rc = pq_reader_open(read_range, src, size, NULL, r, err, errlen);
+  if (rc) return rc;
+  pq_import_options_t o;
+  pq_import_options_default(&o);
+  o.id_column = a->id_column;
+  o.vector_column = a->vector_column;
+  o.text_column = a->text_column;
+  o.payload_column = a->payload_column;
+  o.extra_columns = a->extra_columns;
+  o.dimension = c->meta.dimension;
+  if ((rc = pq_import_open(*r, &o, it, err, errlen))) {
+    pq_reader_free(*r);
+    *r = NULL;
+  }
+  return rc;
+}
+
+/* Pass 1: every row is one the collection takes. */
+static int check_row(svc_call_t *c, const pq_row_t *row, char *err, size_t errlen) {
+  const akidb_limits_t *l = &c->svc->opt.limits;
+  if (row->id_len == 0 || row->id_len > l->max_id_bytes)
+    return snprintf(err, errlen, "row %" PRIu64 ": id is %zu bytes; ids are 1..%u bytes",
+                    row->row, row->id_len, l->max_id_bytes), AKIDB_EINVAL;
+  if (row->payload_len > l->max_payload_bytes)
+    return snprintf(err, errlen, "row %" PRIu64 ": payload is %zu bytes, over "
+                    "limits.max_payload_bytes (%" PRIu64 ")", row->row, row->payload_len,
+                    l->max_payload_bytes), AKIDB_EINVAL;
+  bool zero = true;
+  for (uint32_t d = 0; d < row->dimension; d++) {
+    if (!isfinite(row->vector[d]))
+      return snprintf(err, errlen, "row %" PRIu64 ": vector value %u is NaN or infinite",
+                      row->row, d), AKIDB_EVALUE;
+    zero = zero && row->vector[d] == 0.0f;
+  }
+  if (zero && c->meta.metric == AKIDB_METRIC_COSINE)
+    return snprintf(err, errlen, "row %" PRIu64 ": a zero vector has no direction (cosine)",
+                    row->row), AKIDB_EVALUE;
+  return AKIDB_OK;
+}
+
+/* A batch of rows copied out of the reader (its views are reused). */
+typedef struct {
+  akidb_point_t pts[IMPORT_BATCH];
+  char *copies[IMPORT_BATCH];
+  size_t n;
+  uint64_t bytes;
+} batch_t;
+
+static int batch_add(batch_t *b, const pq_row_t *r) {
+  size_t vec = (size_t)r->dimension * sizeof(float);
+  char *m = malloc(vec + r->id_len + r->payload_len + r->text_len + 3);
+  if (!m) return AKIDB_ENOMEM;
+  memcpy(m, r->vector, vec);
+  char *at = m + vec;
+  akidb_point_t *p = &b->pts[b->n];
+  *p = (akidb_point_t){.vector = (const float *)m, .id = at, .id_len = r->id_len};
+  memcpy(at, r->id, r->id_len);
+  at += r->id_len + 1;
+  if (r->payload) {
+    memcpy(at, r->payload, r->payload_len);
+    p->payload = at;
+    p->payload_len = r->payload_len;
+    at += r->payload_len + 1;
+  }
+  if (r->text) {
+    memcpy(at, r->text, r->text_len);
+    p->text = at;
+    p->text_len = r->text_len;
+  }
+  b->copies[b->n++] = m;
+  b->bytes += vec + r->id_len + r->payload_len + r->text_len;
+  return AKIDB_OK;
+}
+
+static void batch_clear(batch_t *b) {
+  for (size_t i = 0; i < b->n; i++) free(b->copies[i]);
+  b->n = 0;
+  b->bytes = 0;
+}
+
+/* Pass 2: upserts every row in batches; *done counts the points written. */
+static int write_rows(svc_call_t *c, pq_import_t *it, uint64_t *done, char *err, size_t errlen) {
+  batch_t *b = calloc(1, sizeof *b);
+  if (!b) return AKIDB_ENOMEM;
+  pq_row_t row;
+  int more, rc = AKIDB_OK;
+  while (!rc && (more = pq_import_next(it, &row, err, errlen)) != 0) {
+    if (more < 0) rc = more;
+    if (!rc) rc = batch_add(b, &row);
+    if (!rc && b->n == IMPORT_BATCH) {
+      rc = akidb_collection_upsert(c->coll->c, b->pts, b->n, err, errlen);
+      if (!rc) *done += b->n;
+      batch_clear(b);
+    }
+  }
+  if (!rc && b->n && !(rc = akidb_collection_upsert(c->coll->c, b->pts, b->n, err, errlen)))
+    *done += b->n;
+  batch_clear(b);
+  free(b);
+  return rc;
+}
+
+/* Pass 1 over a fresh iterator: checks every row; *rows, *bytes. */
+static int check_rows(svc_call_t *c, pq_import_t *it, uint64_t *rows, uint64_t *bytes, char *err,
+                      size_t errlen) {
+  pq_row_t row;
+  int more;
+  while ((more = pq_import_next(it, &row, err, errlen)) > 0) {
+    int rc = check_row(c, &row, err, errlen);
+    if (rc) return rc;
+    (*rows)++;
+    *bytes += (uint64_t)row.dimension * 4 + row.id_len + row.payload_len + row.text_len;
+  }
+  return more;
+}
+
+int svc_op_point_import(svc_call_t *c) {
+  const char *upload = NULL;
+  import_ask_t a = {0};
+  if (parse_import(c, &upload, &a) || svc_resolve_tenant(c, AKIDB_ACT_POINT_WRITE) ||
+      svc_resolve_database(c) || svc_resolve_collection(c))
+    return -1;
+  char key[AKIDB_OBJECT_KEY_MAX + 1], err[512] = "";
+  upload_key(c, upload, key, sizeof key);
+  akidb_objstore_info_t info;
+  int rc = akidb_objstore_head(c->svc->store, key, &info, err, sizeof err);
+  if (rc == AKIDB_ENOTFOUND)
+    return svc_fail(c, AKIDB_ST_NOT_FOUND, "upload '%s' not found in tenant '%s'", upload,
+                    c->tenant.slug);
+  if (rc) return fail_store(c, rc, err);
+  source_t src = {.store = c->svc->store, .key = key};
+  pq_reader_t *r = NULL;
+  pq_import_t *it = NULL;
+  uint64_t rows = 0, bytes = 0, done = 0;
+  rc = open_import(c, &src, info.size, &a, &r, &it, err, sizeof err);
+  if (!rc) rc = check_rows(c, it, &rows, &bytes, err, sizeof err);
+  pq_import_free(it);
+  pq_reader_free(r);
+  it = NULL;
+  r = NULL;
+  if (src.rc) return fail_store(c, src.rc, src.err);
+  if (rc) return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "upload '%s' cannot be imported: %s",
+                          upload, err);
+  if (svc_check_write_quota(c, bytes, bytes)) return -1;
+  rc = open_import(c, &src, info.size, &a, &r, &it, err, sizeof err);
+  if (!rc) rc = write_rows(c, it, &done, err, sizeof err);
+  pq_import_free(it);
+  pq_reader_free(r);
+  if (src.rc) return fail_store(c, src.rc, src.err);
+  if (rc)
+    return svc_fail(c, rc == AKIDB_EBUSY ? AKIDB_ST_RATE_LIMITED : AKIDB_ST_INTERNAL,
+                    "import of '%s' stopped after %" PRIu64 " of %" PRIu64 " points: %s", upload,
+                    done, rows, err);
+  obs_upsert_observe(0, (uint32_t)(done > UINT32_MAX ? UINT32_MAX : done));
+  return svc_ok(c, 200, json_pack("{s:s,s:I}", "upload", upload, "imported", (json_int_t)done));
+}
