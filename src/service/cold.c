@@ -221,6 +221,17 @@ void svc_cold_forget(akidb_service_t *s, const akidb_uuid_t *id) {
                                sizeof ignored);
 }
 
+void svc_tenant_objects_forget(akidb_service_t *s, const akidb_uuid_t *tenant) {
+  static const char *const kinds[] = {"snapshots", "uploads"};
+  char text[AKIDB_UUID_STR_LEN + 1], prefix[AKIDB_OBJECT_KEY_MAX], why[512];
+  akidb_uuid_format(tenant, text);
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+    snprintf(prefix, sizeof prefix, "%s/%s/", kinds[i], text);
+    if (cold_delete_prefix(s->store, prefix, why, sizeof why))
+      queue(s, AKIDB_DEAD_LETTER_OBJECT_DELETE, NULL, prefix, why);
+  }
+}
+
 /* ------------------------------------------------------- dead letters -- */
 
 /* An object delete may run unless a collection's live cold copy is under

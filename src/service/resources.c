@@ -160,7 +160,9 @@ int svc_op_tenant_delete(svc_call_t *c) {
   if (svc_resolve_tenant(c, AKIDB_ACT_TENANT_READ)) return -1;
   akidb_resource_t res = {.tenant_id = &c->tenant.id};
   if (svc_authorize(c, AKIDB_ACT_TENANT_DELETE, &res)) return -1;
-  return delete_and_drop(c, akidb_tenant_delete, &c->tenant.id);
+  if (delete_and_drop(c, akidb_tenant_delete, &c->tenant.id)) return -1;
+  svc_tenant_objects_forget(c->svc, &c->tenant.id); /* its snapshots and uploads */
+  return 0;
 }
 
 /* ----------------------------------------------------------- databases -- */

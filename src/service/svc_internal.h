@@ -132,6 +132,9 @@ int svc_cold_fetch(akidb_service_t *s, svc_coll_t *e, const char *dir, char *err
 /* Deletes the objects of a deleted collection's cold copies (queued when
  * the store fails). */
 void svc_cold_forget(akidb_service_t *s, const akidb_uuid_t *id);
+/* Deletes a deleted tenant's objects (snapshots/<id>/, uploads/<id>/);
+ * queued in the dead-letter queue when the store fails. */
+void svc_tenant_objects_forget(akidb_service_t *s, const akidb_uuid_t *tenant);
 /* The dead-letter queue's job on the worker pool. */
 int svc_dead_letters_start(akidb_service_t *s, char *err, size_t errlen);
 void svc_dead_letters_stop(akidb_service_t *s);

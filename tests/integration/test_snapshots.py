@@ -218,3 +218,21 @@ def test_restore_cut_short_is_undone_at_start(server_factory):
     assert t.count(db, coll) == 38
     assert not (s.collections_dir / (cid + ".old")).exists()
     assert not (s.collections_dir / (cid + ".restore")).exists()
+
+
+def test_deleting_the_tenant_deletes_its_snapshots_and_uploads(server):
+    t, db, coll = make_collection(server, n=30)
+    snapshot(t, db, coll)
+    import requests
+    r = requests.put(f"{server.url}{t.path}/uploads/x.bin", data=b"abc" * 100,
+                     headers={"Authorization": f"Bearer {t.admin.token}",
+                              "Content-Type": "application/octet-stream"}, timeout=30)
+    assert r.status_code == 201, r.text
+    objects = server.data_dir / "objects"
+    tid = t.record["id"]
+    assert any((objects / "snapshots" / tid).rglob("*")) and any((objects / "uploads" / tid).rglob("*"))
+    server.login_admin().call("DELETE", t.path, status=204)
+    for kind in ("snapshots", "uploads"):
+        left = [p for p in (objects / kind / tid).rglob("*") if p.is_file()] \
+            if (objects / kind / tid).exists() else []
+        assert left == [], f"{kind} left behind: {left}"
