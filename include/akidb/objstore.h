@@ -279,6 +279,12 @@ int akidb_objstore_list(akidb_objstore_t *s, const char *prefix, akidb_objstore_
 /* Deletes `key`; deleting an absent key succeeds. */
 int akidb_objstore_delete(akidb_objstore_t *s, const char *key, char *err, size_t errlen);
 
+/* Deletes `first` (may be NULL; absent is fine) and then every object whose
+ * key starts with `prefix` (a listing), going on past failures. Returns the
+ * first error (its message in `err`); AKIDB_OK when everything is gone. */
+int akidb_objstore_delete_prefix(akidb_objstore_t *s, const char *first, const char *prefix,
+                                 char *err, size_t errlen);
+
 /* ----------------------------------------------------------------- writer */
 
 typedef struct akidb_objstore_writer akidb_objstore_writer_t;

@@ -804,3 +804,33 @@ int akidb_objstore_delete(akidb_objstore_t *s, const char *key, char *err, size_
   stats_record(&s->stats, AKIDB_OBJSTORE_OP_DELETE, rc, clock_now_ns() - t0);
   return rc;
 }
+
+typedef struct {
+  akidb_objstore_t *s;
+  int rc;
+  char err[512];
+} delete_all_t;
+
+static int delete_listed(void *ctx, const akidb_objstore_entry_t *e) {
+  delete_all_t *d = ctx;
+  char err[512];
+  int rc = akidb_objstore_delete(d->s, e->key, err, sizeof err);
+  if (rc && !d->rc) {
+    d->rc = rc;
+    snprintf(d->err, sizeof d->err, "%s", err);
+  }
+  return 0;
+}
+
+int akidb_objstore_delete_prefix(akidb_objstore_t *s, const char *first, const char *prefix,
+                                 char *err, size_t errlen) {
+  int rc = first ? akidb_objstore_delete(s, first, err, errlen) : AKIDB_OK;
+  if (rc) return rc;
+  delete_all_t d = {.s = s};
+  rc = akidb_objstore_list(s, prefix, delete_listed, &d, err, errlen);
+  if (!rc && d.rc) {
+    snprintf(err, errlen, "%s", d.err);
+    rc = d.rc;
+  }
+  return rc;
+}

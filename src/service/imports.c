@@ -19,6 +19,7 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +27,22 @@
 #include "obs/metrics.h"
 #include "parquet/parquet.h"
 #include "service/svc_internal.h"
+#include "snapshot/snapshot.h"
 
-#define IMPORT_BATCH 1000u
 #define UPLOAD_NAME_MAX 200u
 
 /* ------------------------------------------------------------- helpers -- */
+
+/* Fills err and returns code. */
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+  return code;
+}
 
 /* [A-Za-z0-9_-][A-Za-z0-9._-]{0,199}, without ".tmp-". */
 static bool upload_name_ok(const char *s) {
@@ -208,85 +220,23 @@ static int open_import(svc_call_t *c, source_t *src, uint64_t size, const import
 static int check_row(svc_call_t *c, const pq_row_t *row, char *err, size_t errlen) {
   const akidb_limits_t *l = &c->svc->opt.limits;
   if (row->id_len == 0 || row->id_len > l->max_id_bytes)
-    return snprintf(err, errlen, "row %" PRIu64 ": id is %zu bytes; ids are 1..%u bytes",
-                    row->row, row->id_len, l->max_id_bytes), AKIDB_EINVAL;
+    return fail(err, errlen, AKIDB_EINVAL, "row %" PRIu64 ": id is %zu bytes; ids are 1..%u bytes",
+                row->row, row->id_len, l->max_id_bytes);
   if (row->payload_len > l->max_payload_bytes)
-    return snprintf(err, errlen, "row %" PRIu64 ": payload is %zu bytes, over "
-                    "limits.max_payload_bytes (%" PRIu64 ")", row->row, row->payload_len,
-                    l->max_payload_bytes), AKIDB_EINVAL;
+    return fail(err, errlen, AKIDB_EINVAL,
+                "row %" PRIu64 ": payload is %zu bytes, over limits.max_payload_bytes (%" PRIu64
+                ")", row->row, row->payload_len, l->max_payload_bytes);
   bool zero = true;
   for (uint32_t d = 0; d < row->dimension; d++) {
     if (!isfinite(row->vector[d]))
-      return snprintf(err, errlen, "row %" PRIu64 ": vector value %u is NaN or infinite",
-                      row->row, d), AKIDB_EVALUE;
+      return fail(err, errlen, AKIDB_EVALUE, "row %" PRIu64 ": vector value %u is NaN or infinite",
+                  row->row, d);
     zero = zero && row->vector[d] == 0.0f;
   }
   if (zero && c->meta.metric == AKIDB_METRIC_COSINE)
-    return snprintf(err, errlen, "row %" PRIu64 ": a zero vector has no direction (cosine)",
-                    row->row), AKIDB_EVALUE;
+    return fail(err, errlen, AKIDB_EVALUE,
+                "row %" PRIu64 ": a zero vector has no direction (cosine)", row->row);
   return AKIDB_OK;
-}
-
-/* A batch of rows copied out of the reader (its views are reused). */
-typedef struct {
-  akidb_point_t pts[IMPORT_BATCH];
-  char *copies[IMPORT_BATCH];
-  size_t n;
-  uint64_t bytes;
-} batch_t;
-
-static int batch_add(batch_t *b, const pq_row_t *r) {
-  size_t vec = (size_t)r->dimension * sizeof(float);
-  char *m = malloc(vec + r->id_len + r->payload_len + r->text_len + 3);
-  if (!m) return AKIDB_ENOMEM;
-  memcpy(m, r->vector, vec);
-  char *at = m + vec;
-  akidb_point_t *p = &b->pts[b->n];
-  *p = (akidb_point_t){.vector = (const float *)m, .id = at, .id_len = r->id_len};
-  memcpy(at, r->id, r->id_len);
-  at += r->id_len + 1;
-  if (r->payload) {
-    memcpy(at, r->payload, r->payload_len);
-    p->payload = at;
-    p->payload_len = r->payload_len;
-    at += r->payload_len + 1;
-  }
-  if (r->text) {
-    memcpy(at, r->text, r->text_len);
-    p->text = at;
-    p->text_len = r->text_len;
-  }
-  b->copies[b->n++] = m;
-  b->bytes += vec + r->id_len + r->payload_len + r->text_len;
-  return AKIDB_OK;
-}
-
-static void batch_clear(batch_t *b) {
-  for (size_t i = 0; i < b->n; i++) free(b->copies[i]);
-  b->n = 0;
-  b->bytes = 0;
-}
-
-/* Pass 2: upserts every row in batches; *done counts the points written. */
-static int write_rows(svc_call_t *c, pq_import_t *it, uint64_t *done, char *err, size_t errlen) {
-  batch_t *b = calloc(1, sizeof *b);
-  if (!b) return AKIDB_ENOMEM;
-  pq_row_t row;
-  int more, rc = AKIDB_OK;
-  while (!rc && (more = pq_import_next(it, &row, err, errlen)) != 0) {
-    if (more < 0) rc = more;
-    if (!rc) rc = batch_add(b, &row);
-    if (!rc && b->n == IMPORT_BATCH) {
-      rc = akidb_collection_upsert(c->coll->c, b->pts, b->n, err, errlen);
-      if (!rc) *done += b->n;
-      batch_clear(b);
-    }
-  }
-  if (!rc && b->n && !(rc = akidb_collection_upsert(c->coll->c, b->pts, b->n, err, errlen)))
-    *done += b->n;
-  batch_clear(b);
-  free(b);
-  return rc;
 }
 
 /* Pass 1 over a fresh iterator: checks every row; *rows, *bytes. */
@@ -332,7 +282,7 @@ int svc_op_point_import(svc_call_t *c) {
                           upload, err);
   if (svc_check_write_quota(c, bytes, bytes)) return -1;
   rc = open_import(c, &src, info.size, &a, &r, &it, err, sizeof err);
-  if (!rc) rc = write_rows(c, it, &done, err, sizeof err);
+  if (!rc) rc = snap_upsert_rows(it, c->coll->c, &done, err, sizeof err);
   pq_import_free(it);
   pq_reader_free(r);
   if (src.rc) return fail_store(c, src.rc, src.err);

@@ -296,28 +296,36 @@ static int batch_add(batch_t *b, const pq_row_t *r) {
   return AKIDB_OK;
 }
 
-static int batch_flush(batch_t *b, akidb_collection_t *c, char *err, size_t errlen) {
-  int rc = b->n ? akidb_collection_upsert(c, b->pts, b->n, err, errlen) : AKIDB_OK;
+static void batch_clear(batch_t *b) {
   for (size_t i = 0; i < b->n; i++) free(b->copies[i]);
   b->n = 0;
+}
+
+/* Upserts the batch (one all-or-nothing upsert), then empties it. */
+static int batch_flush(batch_t *b, akidb_collection_t *c, uint64_t *written, char *err,
+                       size_t errlen) {
+  int rc = b->n ? akidb_collection_upsert(c, b->pts, b->n, err, errlen) : AKIDB_OK;
+  if (!rc) *written += b->n;
+  batch_clear(b);
   return rc;
 }
 
-/* Upserts every row of the import into `c`. */
-static int load_rows(pq_import_t *it, akidb_collection_t *c, uint64_t *rows, char *err,
+int snap_upsert_rows(pq_import_t *it, akidb_collection_t *c, uint64_t *written, char *err,
                      size_t errlen) {
   batch_t *b = calloc(1, sizeof *b);
   if (!b) return fail(err, errlen, AKIDB_ENOMEM, "out of memory");
   pq_row_t row;
-  int rc, more;
-  while ((more = pq_import_next(it, &row, err, errlen)) > 0) {
-    if ((rc = batch_add(b, &row))) break;
-    (*rows)++;
-    if (b->n == RESTORE_BATCH && (rc = batch_flush(b, c, err, errlen))) break;
+  int rc = AKIDB_OK, more;
+  while (!rc && (more = pq_import_next(it, &row, err, errlen)) != 0) {
+    if (more < 0) {
+      rc = more;
+      break;
+    }
+    rc = batch_add(b, &row);
+    if (!rc && b->n == RESTORE_BATCH) rc = batch_flush(b, c, written, err, errlen);
   }
-  rc = more < 0 ? more : batch_flush(b, c, err, errlen);
-  if (more > 0) rc = rc ? rc : AKIDB_ENOMEM;
-  batch_flush(b, c, err, 0); /* frees what an error left */
+  if (!rc) rc = batch_flush(b, c, written, err, errlen);
+  batch_clear(b); /* what an error left is dropped, not written */
   free(b);
   return rc;
 }
@@ -338,7 +346,7 @@ static int import_file(int fd, uint64_t size, const snap_manifest_t *m, akidb_co
   io.dimension = m->dimension;
   pq_import_t *it = NULL;
   if (!(rc = pq_import_open(r, &io, &it, err, errlen))) {
-    rc = load_rows(it, c, rows, err, errlen);
+    rc = snap_upsert_rows(it, c, rows, err, errlen);
     pq_import_free(it);
   }
   pq_reader_free(r);
@@ -371,31 +379,11 @@ int snap_restore(akidb_objstore_t *store, const char *prefix, const snap_manifes
 
 /* ------------------------------------------------------------ deleting -- */
 
-typedef struct {
-  akidb_objstore_t *store;
-  char err[512];
-  int rc;
-} delete_ctx_t;
-
-static int delete_entry(void *ctx, const akidb_objstore_entry_t *e) {
-  delete_ctx_t *d = ctx;
-  int rc = akidb_objstore_delete(d->store, e->key, d->err, sizeof d->err);
-  if (rc && !d->rc) d->rc = rc;
-  return 0;
-}
-
 int snap_delete(akidb_objstore_t *store, const char *prefix, char *err, size_t errlen) {
   char key[AKIDB_OBJSTORE_KEY_MAX + 1], dir[AKIDB_OBJSTORE_KEY_MAX + 2];
   int rc = snap_key(prefix, SNAP_MANIFEST_NAME, key, sizeof key);
   if (!rc) rc = snprintf(dir, sizeof dir, "%s/", prefix) >= (int)sizeof dir ? AKIDB_ELIMIT : 0;
   if (rc) return fail(err, errlen, rc, "snapshot key too long");
   /* the manifest first: a half-deleted snapshot is never taken for one */
-  if ((rc = akidb_objstore_delete(store, key, err, errlen))) return rc;
-  delete_ctx_t d = {.store = store};
-  rc = akidb_objstore_list(store, dir, delete_entry, &d, err, errlen);
-  if (!rc && d.rc) {
-    snprintf(err, errlen, "%s", d.err);
-    rc = d.rc;
-  }
-  return rc;
+  return akidb_objstore_delete_prefix(store, key, dir, err, errlen);
 }

@@ -109,6 +109,13 @@ int snap_restore(akidb_objstore_t *store, const char *prefix, const snap_manifes
                  akidb_collection_t *c, const char *tmp_path, uint64_t *points, char *err,
                  size_t errlen);
 
+/* Upserts every row of a Parquet import into `c`, in all-or-nothing
+ * batches of 1,000; *written (counted from its value) receives the points
+ * upserted. Stops at the first error (the rows before it stay written). */
+typedef struct pq_import pq_import_t;
+int snap_upsert_rows(pq_import_t *it, akidb_collection_t *c, uint64_t *written, char *err,
+                     size_t errlen);
+
 /* Deletes every object under the snapshot's prefix (absent ones are fine). */
 int snap_delete(akidb_objstore_t *store, const char *prefix, char *err, size_t errlen);
 

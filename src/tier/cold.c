@@ -399,26 +399,8 @@ int cold_download(akidb_objstore_t *store, const char *manifest_key, const char 
 
 /* --------------------------------------------------------------- delete -- */
 
-typedef struct {
-  akidb_objstore_t *store;
-  char err[512];
-  int rc;
-} delete_ctx_t;
-
-static int delete_entry(void *ctx, const akidb_objstore_entry_t *e) {
-  delete_ctx_t *d = ctx;
-  int rc = akidb_objstore_delete(d->store, e->key, d->err, sizeof d->err);
-  if (rc && !d->rc) d->rc = rc;
-  return 0;
-}
-
 int cold_delete_prefix(akidb_objstore_t *store, const char *prefix, char *err, size_t errlen) {
   char key[AKIDB_OBJSTORE_KEY_MAX + 1];
   snprintf(key, sizeof key, "%smanifest.json", prefix);
-  int rc = akidb_objstore_delete(store, key, err, errlen); /* absent: fine */
-  if (rc) return rc;
-  delete_ctx_t d = {.store = store};
-  rc = akidb_objstore_list(store, prefix, delete_entry, &d, err, errlen);
-  if (!rc && d.rc) rc = fail(err, errlen, d.rc, "%s", d.err);
-  return rc;
+  return akidb_objstore_delete_prefix(store, key, prefix, err, errlen);
 }

@@ -13,6 +13,7 @@ make_tenant() (a tenant with one user and one logged-in client per role),
 unique() names.
 """
 import itertools
+import time
 import json as jsonlib
 import secrets
 from pathlib import Path
@@ -289,3 +290,23 @@ def make_tenant(server, sysadmin, slug=None, quotas=None, roles=ROLES, name=None
         username, password, _ = t.add_user(role, by=sysadmin if role == "admin" else t.admin)
         t.clients[role] = t.login(username, password)
     return t
+
+
+# ---------------------------------------------------------------- helpers --
+
+def wait_until(fn, what, timeout=60):
+    """Polls fn until true; failing means it never happened (a hang)."""
+    t0 = time.monotonic()
+    while not fn():
+        assert time.monotonic() - t0 < timeout, f"never happened: {what}"
+        time.sleep(0.05)
+
+
+def gaussian_points(dim, start, n, seed):
+    """Points p<start>..p<start+n-1>: seeded Gaussian float32 vectors and a
+    payload {"n": i}."""
+    import numpy as np
+    rng = np.random.default_rng(seed + start)
+    v = rng.normal(size=(n, dim)).astype(np.float32)
+    return [{"id": f"p{start + i}", "vector": v[i].tolist(), "payload": {"n": start + i}}
+            for i in range(n)]

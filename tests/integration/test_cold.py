@@ -7,27 +7,15 @@ removed), stays cold across restarts, and leaves nothing behind when
 deleted. /metrics counts the tiers, the moves and the object store's calls.
 """
 import subprocess
-import time
 
-import numpy as np
 
-from client import expect, make_tenant
+from client import expect, gaussian_points, make_tenant, wait_until
 
 DIM = 8
 
 
 def points(start, n, seed=3):
-    rng = np.random.default_rng(seed + start)
-    v = rng.normal(size=(n, DIM)).astype(np.float32)
-    return [{"id": f"p{start + i}", "vector": v[i].tolist(), "payload": {"n": start + i}}
-            for i in range(n)]
-
-
-def wait_until(fn, what, timeout=60):
-    t0 = time.monotonic()
-    while not fn():
-        assert time.monotonic() - t0 < timeout, f"never happened: {what}"
-        time.sleep(0.05)
+    return gaussian_points(DIM, start, n, seed)
 
 
 def make(server, n=200):

@@ -19,10 +19,9 @@ import subprocess
 import threading
 import time
 
-import numpy as np
 import pytest
 
-from client import make_tenant
+from client import gaussian_points, make_tenant, wait_until
 from s3server import BUCKET, S3rver
 
 DIM = 16
@@ -47,17 +46,7 @@ def s3(tmp_path):
 
 
 def points(start, n, seed=11):
-    rng = np.random.default_rng(seed + start)
-    v = rng.normal(size=(n, DIM)).astype(np.float32)
-    return [{"id": f"p{start + i}", "vector": v[i].tolist(), "payload": {"n": start + i}}
-            for i in range(n)]
-
-
-def wait_until(fn, what, timeout=60):
-    t0 = time.monotonic()
-    while not fn():
-        assert time.monotonic() - t0 < timeout, f"never happened: {what}"
-        time.sleep(0.05)
+    return gaussian_points(DIM, start, n, seed)
 
 
 def make_collection(server, n=300):

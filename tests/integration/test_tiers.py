@@ -11,24 +11,14 @@ import time
 
 import numpy as np
 
-from client import expect, make_tenant
+
+from client import expect, gaussian_points, make_tenant, wait_until
 
 DIM = 8
 
 
 def points(start, n, seed=1):
-    rng = np.random.default_rng(seed + start)
-    v = rng.normal(size=(n, DIM)).astype(np.float32)
-    return [{"id": f"p{start + i}", "vector": v[i].tolist(), "payload": {"n": start + i}}
-            for i in range(n)]
-
-
-def wait_until(fn, what, timeout=60):
-    """Polls fn until true; failing means it never happened (a hang)."""
-    t0 = time.monotonic()
-    while not fn():
-        assert time.monotonic() - t0 < timeout, f"never happened: {what}"
-        time.sleep(0.05)
+    return gaussian_points(DIM, start, n, seed)
 
 
 def make_colls(server, n_colls=1, n_points=20):
