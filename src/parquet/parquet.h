@@ -244,7 +244,8 @@ int pq_reader_chunk_info(const pq_reader_t *r, size_t rg, size_t col,
  * as JSON (as a string when they do not parse). A column's
  * key replaces the same key of the payload column. Null values are left
  * out of the object; a row whose object would be empty gets no payload
- * (NULL). Nested columns other than the vector (structs, maps, other
+ * (NULL), except that a payload column with no other column's value is
+ * passed on byte for byte ("{}" included: snapshots restore exactly). Nested columns other than the vector (structs, maps, other
  * lists) are skipped. Row numbers in errors count from 0 across the file.
  * A small file can legitimately decode to very many rows (dictionary
  * runs): callers importing untrusted files should cap the rows they take.

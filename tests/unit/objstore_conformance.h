@@ -424,9 +424,20 @@ static inline void *conc_worker(void *arg) {
     keyf(k, sizeof k, a->p, name);
     uint8_t data[3000];
     gen_fill((uint64_t)(a->id * 1000 + i), data, sizeof data);
-    if (akidb_objstore_put_buffer(a->s, k, data, sizeof data, NULL, err, sizeof err) != 0 ||
-        get_all(a->s, k, &m, err) != 0 || m.n != sizeof data || memcmp(m.p, data, m.n) != 0)
+    int rc = akidb_objstore_put_buffer(a->s, k, data, sizeof data, NULL, err, sizeof err);
+    const char *step = "put";
+    if (!rc) {
+      step = "get";
+      rc = get_all(a->s, k, &m, err);
+    }
+    if (!rc && (m.n != sizeof data || memcmp(m.p, data, m.n) != 0)) {
+      step = "compare";
+      rc = -1;
+    }
+    if (rc) {
+      fprintf(stderr, "concurrent: %s of %s failed (%d): %s\n", step, k, rc, err);
       a->failures++;
+    }
   }
   free(m.p);
   return NULL;
