@@ -265,6 +265,12 @@ static int stage(svc_call_t *c, const akidb_snapshot_t *s, const snap_manifest_t
   akidb_collection_options_t o;
   svc_collection_options(c->svc, m->dimension, m->metric, m->hnsw_m, m->hnsw_ef_construction,
                          m->hnsw_ef_search, &o);
+  /* A bulk load: no indexing while it runs (the restored collection indexes
+   * its points once it is in use), so no backpressure either; nothing is
+   * synced until the close's checkpoint, which comes before the swap. */
+  o.background = false;
+  o.max_pending = 0;
+  o.durability = AKIDB_DURABILITY_NONE;
   akidb_collection_t *coll = NULL;
   int rc = akidb_collection_open(staging, &o, &coll, NULL, err, errlen);
   if (!rc) rc = snap_restore(c->svc->store, prefix, m, coll, tmp, points, err, errlen);

@@ -301,10 +301,15 @@ static void batch_clear(batch_t *b) {
   b->n = 0;
 }
 
-/* Upserts the batch (one all-or-nothing upsert), then empties it. */
+#define BUSY_TRIES 600 /* a live collection's backpressure: each try waits its own wait */
+
+/* Upserts the batch (one all-or-nothing upsert), then empties it. While the
+ * collection's indexing backlog is full (AKIDB_EBUSY) it tries again. */
 static int batch_flush(batch_t *b, akidb_collection_t *c, uint64_t *written, char *err,
                        size_t errlen) {
-  int rc = b->n ? akidb_collection_upsert(c, b->pts, b->n, err, errlen) : AKIDB_OK;
+  int rc = b->n ? AKIDB_EBUSY : AKIDB_OK;
+  for (int i = 0; i < BUSY_TRIES && rc == AKIDB_EBUSY; i++)
+    rc = akidb_collection_upsert(c, b->pts, b->n, err, errlen);
   if (!rc) *written += b->n;
   batch_clear(b);
   return rc;
