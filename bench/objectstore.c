@@ -711,8 +711,10 @@ static void write_targets_snap(FILE *f, const report_t *r) {
 static void write_targets(FILE *f, const report_t *r) {
   fprintf(f, "## Targets\n\n| row | what | target | measured | met |\n|---|---|---|---|---|\n");
   write_targets_snap(f, r);
-  double api1 = put_rate(r, PUT_CLIENT_AKIDB, PUT_SEQ), min1 = put_rate(r, PUT_CLIENT_MINIMAL, PUT_SEQ);
-  double api8 = put_rate(r, PUT_CLIENT_AKIDB, PUT_PAR), min8 = put_rate(r, PUT_CLIENT_MINIMAL, PUT_PAR);
+  double api1 = put_rate(r, PUT_CLIENT_AKIDB, PUT_SEQ);
+  double min1 = put_rate(r, PUT_CLIENT_MINIMAL, PUT_SEQ);
+  double api8 = put_rate(r, PUT_CLIENT_AKIDB, PUT_PAR);
+  double min8 = put_rate(r, PUT_CLIENT_MINIMAL, PUT_PAR);
   fprintf(f, "| 2 | 1 KiB PUTs to s3rver, C API, %u threads | ≥ %.0f ops/s | %.0f ops/s | %s |\n",
           PUT_THREADS_PAR, TARGET_PUT_OPS, api8, yes_no(api8 >= TARGET_PUT_OPS));
   fprintf(f, "| 2 | the same, share of s3rver's ceiling (minimal client, %u threads: %.0f ops/s) "
@@ -781,7 +783,8 @@ static void write_put_analysis(FILE *f, const report_t *r) {
     const put_run_t *a = r->put[PUT_CLIENT_AKIDB][par], *m = r->put[PUT_CLIENT_MINIMAL][par];
     uint64_t aops = a[0].ops + a[1].ops, mops = m[0].ops + m[1].ops;
     double acpu = a[0].self_cpu_s + a[1].self_cpu_s, mcpu = m[0].self_cpu_s + m[1].self_cpu_s;
-    double asrv = a[0].server_cpu_s + a[1].server_cpu_s, msrv = m[0].server_cpu_s + m[1].server_cpu_s;
+    double asrv = a[0].server_cpu_s + a[1].server_cpu_s;
+    double msrv = m[0].server_cpu_s + m[1].server_cpu_s;
     double asec = a[0].seconds + a[1].seconds, msec = m[0].seconds + m[1].seconds;
     fprintf(f, "- %u thread%s: per request, this process spent %.3f ms of CPU with the C API "
                "and %.3f ms with the minimal client; s3rver (one Node process, `%s`) spent "
@@ -851,7 +854,8 @@ static void write_cold(FILE *f, const report_t *r, const options_t *o) {
 static void write_c768(FILE *f, const report_t *r) {
   fprintf(f, "## 4. Cold → hot: 100k × 768 cosine from s3rver\n\n"
              "The 100k × 768 collection of row 1 (%.1f MiB on disk), %u cycles of: `PATCH "
-             "{\"tier\":\"cold\"}` → the first search (download + load + search) → `PATCH cold` "
+             "{\"tier\":\"cold\"}` → the first search (download + load + search) → "
+             "`PATCH cold` "
              "again → `PATCH {\"tier\":\"hot\"}` (download + load, no search) → one search. "
              "`sync` and an idle server before each timed request.\n\n"
              "| step | median (s) | each run (s) |\n|---|--:|---|\n",

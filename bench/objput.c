@@ -95,7 +95,7 @@ static void add_sample(put_worker_t *w, double ms) {
 }
 
 static void note_error(put_worker_t *w, const char *msg) {
-  if (w->errors++ == 0) snprintf(w->first_error, sizeof w->first_error, "%s", msg);
+  if (w->errors++ == 0) snprintf(w->first_error, sizeof w->first_error, "%.200s", msg);
 }
 
 /* ------------------------------------------------------- AkiDB's client -- */
@@ -207,7 +207,7 @@ static void minimal_loop(put_worker_t *w, CURL *h, body_src_t *src) {
       add_sample(w, (now_s() - t0) * 1e3);
       continue;
     }
-    snprintf(msg, sizeof msg, "PUT %s: %s, HTTP %ld", url,
+    snprintf(msg, sizeof msg, "PUT %.120s: %.80s, HTTP %ld", url,
              cc == CURLE_OK ? "answered" : curl_easy_strerror(cc), status);
     note_error(w, msg);
   }
