@@ -471,6 +471,21 @@ static double patch_tier(const char *name, const char *tier) {
   return now_s() - t0;
 }
 
+/* The value of the /metrics sample whose line starts with `series ` (-1). */
+static double metric(const char *series) {
+  lg_response_t r = call("GET", "/metrics", NULL, NULL, 200);
+  size_t n = strlen(series);
+  for (const char *p = r.body, *end = r.body + r.body_len; p < end;) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    if (len > n && memcmp(p, series, n) == 0 && p[n] == ' ') return strtod(p + n + 1, NULL);
+    p += len + 1;
+  }
+  return -1;
+}
+
+#define GET_SECONDS "akidb_object_store_request_duration_seconds_sum{op=\"get\"}"
+
 /* ------------------------------------------------------------- data -- */
 
 /* Appends f with 5 decimals (integer arithmetic: fast, deterministic). */
@@ -618,6 +633,8 @@ enum { SIZE_128 = 0, SIZE_768 = 1, NSIZES };
 
 typedef struct {
   runs_t snap, restore;
+  runs_t snap_cpu, restore_cpu; /* server CPU seconds during the request */
+  runs_t restore_get;           /* of which object-store GET time (/metrics) */
   long long bytes, points;
 } snaprow_t;
 
@@ -688,12 +705,14 @@ static void write_header(FILE *f, const report_t *r, const options_t *o) {
              "JSON with 5 decimals, ids `p<row>`, payload `{\"i\": row}`.\n\n", CLUSTERS);
 }
 
-static void write_targets_snap(FILE *f, const report_t *r) {
+static void write_targets_snap(FILE *f, const report_t *r, const options_t *o) {
   for (int st = 0; st < NSTORES; st++)
     for (int sz = 0; sz < NSIZES; sz++) {
       const snaprow_t *x = &r->snap[st][sz];
       double sm = runs_median(&x->snap), rm = runs_median(&x->restore);
-      const char *shape = sz == SIZE_128 ? "100k × 128 l2" : "100k × 768 cosine";
+      char shape[64];
+      snprintf(shape, sizeof shape, "%u × %s", o->points,
+               sz == SIZE_128 ? "128 l2" : "768 cosine");
       double tgt = sz == SIZE_128 ? TARGET_SNAP128_S : TARGET_SNAP768_S;
       if (st == STORE_LOCAL)
         fprintf(f, "| 1 | snapshot %s to local (median of %u) | < %.1f s | %.3f s | %s |\n",
@@ -708,9 +727,9 @@ static void write_targets_snap(FILE *f, const report_t *r) {
     }
 }
 
-static void write_targets(FILE *f, const report_t *r) {
+static void write_targets(FILE *f, const report_t *r, const options_t *o) {
   fprintf(f, "## Targets\n\n| row | what | target | measured | met |\n|---|---|---|---|---|\n");
-  write_targets_snap(f, r);
+  write_targets_snap(f, r, o);
   double api1 = put_rate(r, PUT_CLIENT_AKIDB, PUT_SEQ);
   double min1 = put_rate(r, PUT_CLIENT_MINIMAL, PUT_SEQ);
   double api8 = put_rate(r, PUT_CLIENT_AKIDB, PUT_PAR);
@@ -728,12 +747,13 @@ static void write_targets(FILE *f, const report_t *r) {
           min1, TARGET_PUT_SHARE * 100, min1 > 0 ? 100 * api1 / min1 : 0,
           yes_no(api1 >= TARGET_PUT_SHARE * min1));
   dist_t d = dist_of(r->cold_first_ms, r->ncold);
-  fprintf(f, "| 3 | first search of a cold 10k × 384 collection from s3rver (%u collections) | "
+  fprintf(f, "| 3 | first search of a cold %u × 384 collection from s3rver (%u collections) | "
              "p50 < %.0f ms | p50 %.1f ms, p99 %.1f ms | %s |\n",
-          r->ncold, TARGET_COLD_P50_MS, d.p50, d.p99, yes_no(d.p50 < TARGET_COLD_P50_MS));
-  fprintf(f, "| 4 | cold → hot of 100k × 768 from s3rver (median of %u) | — (measured only) | "
+          o->cold_points, r->ncold, TARGET_COLD_P50_MS, d.p50, d.p99,
+          yes_no(d.p50 < TARGET_COLD_P50_MS));
+  fprintf(f, "| 4 | cold → hot of %u × 768 from s3rver (median of %u) | — (measured only) | "
              "first search %.3f s; PATCH tier hot %.3f s | — |\n\n",
-          r->c768_first.n, runs_median(&r->c768_first), runs_median(&r->c768_hot));
+          o->points, r->c768_first.n, runs_median(&r->c768_first), runs_median(&r->c768_hot));
 }
 
 static void write_runs(FILE *f, const runs_t *x) {
@@ -752,9 +772,15 @@ static void write_snapshots(FILE *f, const report_t *r) {
              "restored collection and the snapshot were deleted. The local store is "
              "`<data_dir>/objects` (same disk); the s3rver rows ran after a restart of the same "
              "server with the `AKIDB_S3_*` variables set.\n\n"
+             "Where a restore's time goes: *GET* = the object store's request time during "
+             "the restore (`akidb_object_store_request_duration_seconds_sum{op=\"get\"}` of "
+             "`/metrics` before and after: the download of the Parquet file and manifest); "
+             "*server CPU* = the server's CPU seconds during the request (/proc/<pid>/stat; "
+             "above the wall time means both cores were busy). Medians.\n\n"
              "| store | collection | snapshot bytes | snapshot median (s) | each run (s) | "
-             "restore median (s) | each run (s) | restore ÷ snapshot |\n"
-             "|---|---|--:|--:|---|--:|---|--:|\n");
+             "restore median (s) | each run (s) | restore ÷ snapshot | server CPU in "
+             "snapshot (s) | server CPU in restore (s) | GET in restore (s) |\n"
+             "|---|---|--:|--:|---|--:|---|--:|--:|--:|--:|\n");
   for (int st = 0; st < NSTORES; st++)
     for (int sz = 0; sz < NSIZES; sz++) {
       const snaprow_t *x = &r->snap[st][sz];
@@ -764,7 +790,9 @@ static void write_snapshots(FILE *f, const report_t *r) {
       write_runs(f, &x->snap);
       fprintf(f, " | %.3f | ", rm);
       write_runs(f, &x->restore);
-      fprintf(f, " | %.2f |\n", sm > 0 ? rm / sm : 0);
+      fprintf(f, " | %.2f | %.3f | %.3f | %.3f |\n", sm > 0 ? rm / sm : 0,
+              runs_median(&x->snap_cpu), runs_median(&x->restore_cpu),
+              runs_median(&x->restore_get));
     }
   fprintf(f, "\n");
 }
@@ -808,9 +836,10 @@ static void write_puts(FILE *f, const report_t *r, const options_t *o) {
              "`PUT` with a fixed `Authorization` header that names the access key, "
              "`x-amz-content-sha256: UNSIGNED-PAYLOAD` and no signature work (s3rver checks the "
              "access key and the date, not V4 signatures): the most this loopback s3rver takes "
-             "from this machine. Per thread count the runs went minimal, C API, C API, minimal "
-             "(A-B-B-A, so s3rver's growing object count weighs on both alike); the rates in "
-             "the targets pool each client's two runs. Latency is per request. CPU per request "
+             "from this machine. After an unreported warm-up run of each client (8 threads, 2 s), "
+             "per thread count the runs went minimal, C API, C API, minimal (A-B-B-A, so "
+             "s3rver's growing object count weighs on both alike); the rates in the targets "
+             "pool each client's two runs. Latency is per request. CPU per request "
              "= CPU seconds of this process (getrusage) or of s3rver (/proc/<pid>/stat) during "
              "the run ÷ requests.\n\n"
              "| client | threads | run | requests | errors | seconds | ops/s | p50 (ms) | "
@@ -834,7 +863,7 @@ static void write_puts(FILE *f, const report_t *r, const options_t *o) {
 static void write_cold(FILE *f, const report_t *r, const options_t *o) {
   dist_t mv = dist_of(r->cold_move_s, r->ncold), first = dist_of(r->cold_first_ms, r->ncold);
   dist_t second = dist_of(r->cold_second_ms, r->ncold);
-  fprintf(f, "## 3. First query on cold 10k × 384 collections (s3rver)\n\n"
+  fprintf(f, "## 3. First query on cold %u × 384 collections (s3rver)\n\n"
              "%u collections of %u × 384 cosine points (a different seeded mixture each), "
              "fully indexed, %.1f MiB on disk each. Each was moved with `PATCH {\"tier\": "
              "\"cold\"}` (upload of its files and manifest, then the local copy deleted), its "
@@ -846,20 +875,21 @@ static void write_cold(FILE *f, const report_t *r, const options_t *o) {
              "| PATCH tier cold (s) | %.3f | %.3f | %.3f | %.3f |\n"
              "| first search, cold (ms) | %.1f | %.1f | %.1f | %.1f |\n"
              "| second search, hot (ms) | %.2f | %.2f | %.2f | %.2f |\n\n",
-          r->ncold, o->cold_points, (double)r->disk_cold / MIB, mv.p50, mv.p99, mv.max, mv.mean,
+          o->cold_points, r->ncold, o->cold_points, (double)r->disk_cold / MIB, mv.p50, mv.p99,
+          mv.max, mv.mean,
           first.p50, first.p99, first.max, first.mean, second.p50, second.p99, second.max,
           second.mean);
 }
 
-static void write_c768(FILE *f, const report_t *r) {
-  fprintf(f, "## 4. Cold → hot: 100k × 768 cosine from s3rver\n\n"
-             "The 100k × 768 collection of row 1 (%.1f MiB on disk), %u cycles of: `PATCH "
+static void write_c768(FILE *f, const report_t *r, const options_t *o) {
+  fprintf(f, "## 4. Cold → hot: %u × 768 cosine from s3rver\n\n"
+             "The %u × 768 collection of row 1 (%.1f MiB on disk), cycles (%u) of: `PATCH "
              "{\"tier\":\"cold\"}` → the first search (download + load + search) → "
              "`PATCH cold` "
              "again → `PATCH {\"tier\":\"hot\"}` (download + load, no search) → one search. "
              "`sync` and an idle server before each timed request.\n\n"
              "| step | median (s) | each run (s) |\n|---|--:|---|\n",
-          (double)r->disk768 / MIB, r->c768_first.n);
+          o->points, o->points, (double)r->disk768 / MIB, r->c768_first.n);
   const runs_t *rows[] = {&r->c768_cold, &r->c768_first, &r->c768_cold2, &r->c768_hot,
                           &r->c768_after};
   static const char *const names[] = {"PATCH tier cold (upload)", "first search after cold",
@@ -888,11 +918,11 @@ static void write_report(const report_t *r, const options_t *o) {
   FILE *f = fopen(o->out, "w");
   if (!f) die("cannot write %s: %s", o->out, strerror(errno));
   write_header(f, r, o);
-  write_targets(f, r);
+  write_targets(f, r, o);
   write_snapshots(f, r);
   write_puts(f, r, o);
   write_cold(f, r, o);
-  write_c768(f, r);
+  write_c768(f, r, o);
   write_setup(f, r, o);
   fprintf(f, "## Reproduce\n\n```\nmake bench-objectstore\n# or, after building akidb and "
              "objectstore_bench in build/bench:\n%s\n```\n", o->command);
@@ -903,36 +933,51 @@ static void write_report(const report_t *r, const options_t *o) {
 
 static const char *const SIZE_NAME[NSIZES] = {"c128", "c768"};
 
+/* Times one request on the server; adds its seconds and the server's CPU
+ * seconds during it. */
+static lg_response_t timed_call(const char *path, const char *body, int expect, runs_t *wall,
+                                runs_t *cpu) {
+  wait_idle(1.0, 60);
+  double c0 = put_proc_cpu_s(g.srv.pid), t0 = now_s();
+  lg_response_t r = call("POST", path, g_token, body, expect);
+  runs_add(wall, now_s() - t0);
+  runs_add(cpu, put_proc_cpu_s(g.srv.pid) - c0);
+  return r;
+}
+
+/* Restores snapshot `id` into collection `restored`, checks the points,
+ * then deletes the collection and the snapshot. */
+static void restore_and_drop(const char *id, const char *restored, snaprow_t *x) {
+  char path[256], body[256];
+  snprintf(body, sizeof body, "{\"collection\":\"%s\"}", restored);
+  snprintf(path, sizeof path, "/v1/tenants/bench/snapshots/%s/restore", id);
+  double get0 = metric(GET_SECONDS);
+  lg_response_t r = timed_call(path, body, 201, &x->restore, &x->restore_cpu);
+  long long points = lg_find_int(r.body, r.body_len, "points");
+  if (points != x->points)
+    die("restore of %s gave %lld points, expected %lld", id, points, x->points);
+  runs_add(&x->restore_get, metric(GET_SECONDS) - get0);
+  coll_path(restored, "", path, sizeof path);
+  call("DELETE", path, g_token, NULL, 204);
+  snprintf(path, sizeof path, "/v1/tenants/bench/snapshots/%s", id);
+  call("DELETE", path, g_token, NULL, 204);
+}
+
 /* Snapshot then restore of one collection: one run of row 1. */
 static void snap_pair(store_t st, int sz, uint32_t run, snaprow_t *x) {
-  char path[256], id[64], body[256], restored[64];
+  char path[256], id[64], state[32], restored[64];
   coll_path(SIZE_NAME[sz], "/snapshots", path, sizeof path);
-  wait_idle(1.0, 60);
-  double t0 = now_s();
-  lg_response_t r = call("POST", path, g_token, "{}", 201);
-  runs_add(&x->snap, now_s() - t0);
-  char state[32];
+  lg_response_t r = timed_call(path, "{}", 201, &x->snap, &x->snap_cpu);
   field(r, "state", state, sizeof state);
   field(r, "id", id, sizeof id);
   if (strcmp(state, "ready") != 0) die("snapshot of %s is %s", SIZE_NAME[sz], state);
   x->bytes = lg_find_int(r.body, r.body_len, "bytes");
   x->points = lg_find_int(r.body, r.body_len, "points");
   snprintf(restored, sizeof restored, "r%s-%s-%u", SIZE_NAME[sz], store_name(st), run);
-  snprintf(body, sizeof body, "{\"collection\":\"%s\"}", restored);
-  snprintf(path, sizeof path, "/v1/tenants/bench/snapshots/%s/restore", id);
-  wait_idle(1.0, 60);
-  t0 = now_s();
-  r = call("POST", path, g_token, body, 201);
-  runs_add(&x->restore, now_s() - t0);
-  if (lg_find_int(r.body, r.body_len, "points") != x->points)
-    die("restore of %s gave %lld points, expected %lld", id,
-        lg_find_int(r.body, r.body_len, "points"), x->points);
-  coll_path(restored, "", path, sizeof path);
-  call("DELETE", path, g_token, NULL, 204);
-  snprintf(path, sizeof path, "/v1/tenants/bench/snapshots/%s", id);
-  call("DELETE", path, g_token, NULL, 204);
-  printf("  %s %s run %u: snapshot %.3f s, restore %.3f s\n", store_name(st), SIZE_NAME[sz], run,
-         x->snap.v[x->snap.n - 1], x->restore.v[x->restore.n - 1]);
+  restore_and_drop(id, restored, x);
+  printf("  %s %s run %u: snapshot %.3f s, restore %.3f s (GET %.3f s)\n", store_name(st),
+         SIZE_NAME[sz], run, x->snap.v[x->snap.n - 1], x->restore.v[x->restore.n - 1],
+         x->restore_get.v[x->restore_get.n - 1]);
   fflush(stdout);
 }
 
@@ -950,6 +995,13 @@ static void phase_puts(const options_t *o, report_t *rep) {
   /* A-B-B-A per thread count: minimal, C API, C API, minimal */
   static const int order[4][2] = {{PUT_CLIENT_MINIMAL, 0}, {PUT_CLIENT_AKIDB, 0},
                                   {PUT_CLIENT_AKIDB, 1}, {PUT_CLIENT_MINIMAL, 1}};
+  put_setup_t warm = s;
+  put_run_t ignored;
+  warm.seconds = o->put_seconds < 2 ? o->put_seconds : 2;
+  for (int c = 0; c < 2; c++) /* unreported: Node's JIT warms up, connections settle */
+    if (put_run(&warm, (put_client_t)c, PUT_THREADS_PAR, c ? "small/warm-min" : "small/warm-api",
+                &ignored, err, sizeof err))
+      die("%s", err);
   for (int par = 0; par < 2; par++)
     for (int i = 0; i < 4; i++) {
       int c = order[i][0], k = order[i][1];
