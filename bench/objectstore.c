@@ -642,6 +642,7 @@ enum { PUT_SEQ = 0, PUT_PAR = 1 };
 
 typedef struct {
   char cpu[256], kernel[256], version[256], s3rver[64], node[64], date[64];
+  char load_start[64], load_end[64]; /* /proc/loadavg: other work on the machine */
   long cores;
   /* setup */
   double gen_s, ingest_s[NSIZES], cold_ingest_s, index_s, idle_s;
@@ -691,6 +692,9 @@ static void write_header(FILE *f, const report_t *r, const options_t *o) {
   fprintf(f, "- Command: `%s` (build type %s)\n", o->command, OBJSTORE_BENCH_BUILD_TYPE);
   fprintf(f, "- Machine: %s, %ld cores online; %s. AkiDB, s3rver and this driver share the "
              "cores (loopback TCP, one disk).\n", r->cpu, r->cores, r->kernel);
+  fprintf(f, "- Load average (1, 5, 15 min) at the start: %s; at the end: %s (anything above "
+             "what this run itself adds means other work shared the machine).\n",
+          r->load_start, r->load_end);
   fprintf(f, "- AkiDB: `%s`, started by the driver as `akidb serve --config <scratch>/config.toml`"
              " (durability `fsync`, `[server] threads = %u`, `[storage] worker_threads = %u`, "
              "object-store settings at their defaults).\n", r->version, HTTP_THREADS,
@@ -1166,6 +1170,7 @@ static void machine(report_t *r, const options_t *o) {
   snprintf(cmd, sizeof cmd, "'%s' version 2>&1", o->akidb);
   command_line(cmd, r->version, sizeof r->version);
   command_line("node --version 2>&1", r->node, sizeof r->node);
+  command_line("cut -d' ' -f1-3 /proc/loadavg", r->load_start, sizeof r->load_start);
   /* installs the Node tools if needed (outside any timing), then reads the pin */
   snprintf(cmd, sizeof cmd, "d=$('%s' --dir) && sed -n 's/^  \"version\": \"\\(.*\\)\",/\\1/p' "
            "\"$d/node_modules/s3rver/package.json\"", o->node_tools);
@@ -1255,7 +1260,7 @@ int main(int argc, char **argv) {
   generate(&o, &rep, &s128, &s768, cold);
   run_server_phases(&o, &rep, &s128, &s768, cold);
   kill_children();
-
+  command_line("cut -d' ' -f1-3 /proc/loadavg", rep.load_end, sizeof rep.load_end);
   write_report(&rep, &o);
   if (!g.keep) remove_tree(g.dir);
   ds_free(&s128);
