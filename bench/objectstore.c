@@ -631,11 +631,16 @@ static double runs_median(const runs_t *r) {
 
 enum { SIZE_128 = 0, SIZE_768 = 1, NSIZES };
 
+static const char *const SIZE_NAME[NSIZES] = {"c128", "c768"};
+
 typedef struct {
   runs_t snap, restore;
   runs_t snap_cpu, restore_cpu; /* server CPU seconds during the request */
   runs_t restore_get;           /* of which object-store GET time (/metrics) */
   long long bytes, points;
+  uint32_t restore_failed;      /* restores not answered 201 (not in `restore`) */
+  double restore_failed_s;      /* the last failed one's time */
+  char restore_error[400];      /* its status and answer */
 } snaprow_t;
 
 enum { PUT_SEQ = 0, PUT_PAR = 1 };
@@ -724,10 +729,17 @@ static void write_targets_snap(FILE *f, const report_t *r, const options_t *o) {
       else
         fprintf(f, "| 1 | snapshot %s to s3rver (median of %u) | — (targets are for local) | "
                    "%.3f s | — |\n", shape, x->snap.n, sm);
-      fprintf(f, "| 1 | restore of that %s snapshot (%s) | ≤ %.1f × snapshot = %.3f s | "
-                 "%.3f s (%.2f ×) | %s |\n",
-              shape, store_name((store_t)st), TARGET_RESTORE_FACTOR, TARGET_RESTORE_FACTOR * sm,
-              rm, sm > 0 ? rm / sm : 0, yes_no(rm <= TARGET_RESTORE_FACTOR * sm));
+      if (x->restore_failed)
+        fprintf(f, "| 1 | restore of that %s snapshot (%s) | ≤ %.1f × snapshot = %.3f s | "
+                   "**%u of %u restores failed** (section 1) | **no** |\n",
+                shape, store_name((store_t)st), TARGET_RESTORE_FACTOR,
+                TARGET_RESTORE_FACTOR * sm, x->restore_failed, x->restore_failed + x->restore.n);
+      else
+        fprintf(f, "| 1 | restore of that %s snapshot (%s) | ≤ %.1f × snapshot = %.3f s | "
+                   "%.3f s (%.2f ×) | %s |\n",
+                shape, store_name((store_t)st), TARGET_RESTORE_FACTOR,
+                TARGET_RESTORE_FACTOR * sm, rm, sm > 0 ? rm / sm : 0,
+                yes_no(rm <= TARGET_RESTORE_FACTOR * sm));
     }
 }
 
@@ -799,6 +811,16 @@ static void write_snapshots(FILE *f, const report_t *r) {
               runs_median(&x->restore_get));
     }
   fprintf(f, "\n");
+  for (int st = 0; st < NSTORES; st++)
+    for (int sz = 0; sz < NSIZES; sz++) {
+      const snaprow_t *x = &r->snap[st][sz];
+      if (x->restore_failed)
+        fprintf(f, "**Restore failures, %s, %s:** %u of %u restores were refused (the restore "
+                   "columns above cover only the successful ones; 0 when none succeeded). "
+                   "The last failed after %.3f s with: `%s`\n\n",
+                store_name((store_t)st), SIZE_NAME[sz], x->restore_failed,
+                x->restore_failed + x->restore.n, x->restore_failed_s, x->restore_error);
+    }
 }
 
 static void write_put_row(FILE *f, const put_run_t *p, const char *pos) {
@@ -935,34 +957,46 @@ static void write_report(const report_t *r, const options_t *o) {
 
 /* ------------------------------------------------------------ phases -- */
 
-static const char *const SIZE_NAME[NSIZES] = {"c128", "c768"};
-
-/* Times one request on the server; adds its seconds and the server's CPU
- * seconds during it. */
-static lg_response_t timed_call(const char *path, const char *body, int expect, runs_t *wall,
-                                runs_t *cpu) {
+/* One POST on the server after it went idle: its seconds and the server's
+ * CPU seconds during it. Dies on a transport error, not on a status. */
+static lg_response_t timed_post(const char *path, const char *body, double *wall, double *cpu) {
+  char err[512];
+  lg_response_t r;
   wait_idle(1.0, 60);
   double c0 = put_proc_cpu_s(g.srv.pid), t0 = now_s();
-  lg_response_t r = call("POST", path, g_token, body, expect);
-  runs_add(wall, now_s() - t0);
-  runs_add(cpu, put_proc_cpu_s(g.srv.pid) - c0);
+  if (lg_conn_request(&g_conn, "POST", path, g_token, body, &r, err, sizeof err))
+    die("POST %s: %s", path, err);
+  *wall = now_s() - t0;
+  *cpu = put_proc_cpu_s(g.srv.pid) - c0;
   return r;
 }
 
-/* Restores snapshot `id` into collection `restored`, checks the points,
- * then deletes the collection and the snapshot. */
+/* Restores snapshot `id` into collection `restored` and checks the points
+ * (a refused restore is recorded, not fatal), then deletes the collection
+ * and the snapshot. */
 static void restore_and_drop(const char *id, const char *restored, snaprow_t *x) {
   char path[256], body[256];
+  double wall, cpu;
   snprintf(body, sizeof body, "{\"collection\":\"%s\"}", restored);
   snprintf(path, sizeof path, "/v1/tenants/bench/snapshots/%s/restore", id);
   double get0 = metric(GET_SECONDS);
-  lg_response_t r = timed_call(path, body, 201, &x->restore, &x->restore_cpu);
-  long long points = lg_find_int(r.body, r.body_len, "points");
-  if (points != x->points)
-    die("restore of %s gave %lld points, expected %lld", id, points, x->points);
-  runs_add(&x->restore_get, metric(GET_SECONDS) - get0);
-  coll_path(restored, "", path, sizeof path);
-  call("DELETE", path, g_token, NULL, 204);
+  lg_response_t r = timed_post(path, body, &wall, &cpu);
+  if (r.status != 201) {
+    x->restore_failed++;
+    x->restore_failed_s = wall;
+    snprintf(x->restore_error, sizeof x->restore_error, "%d %.*s", r.status,
+             (int)(r.body_len > 360 ? 360 : r.body_len), r.body);
+    printf("  restore FAILED after %.3f s: %s\n", wall, x->restore_error);
+  } else {
+    long long points = lg_find_int(r.body, r.body_len, "points");
+    if (points != x->points)
+      die("restore of %s gave %lld points, expected %lld", id, points, x->points);
+    runs_add(&x->restore, wall);
+    runs_add(&x->restore_cpu, cpu);
+    runs_add(&x->restore_get, metric(GET_SECONDS) - get0);
+    coll_path(restored, "", path, sizeof path);
+    call("DELETE", path, g_token, NULL, 204);
+  }
   snprintf(path, sizeof path, "/v1/tenants/bench/snapshots/%s", id);
   call("DELETE", path, g_token, NULL, 204);
 }
@@ -971,7 +1005,13 @@ static void restore_and_drop(const char *id, const char *restored, snaprow_t *x)
 static void snap_pair(store_t st, int sz, uint32_t run, snaprow_t *x) {
   char path[256], id[64], state[32], restored[64];
   coll_path(SIZE_NAME[sz], "/snapshots", path, sizeof path);
-  lg_response_t r = timed_call(path, "{}", 201, &x->snap, &x->snap_cpu);
+  double wall, cpu;
+  lg_response_t r = timed_post(path, "{}", &wall, &cpu);
+  if (r.status != 201)
+    die("snapshot of %s answered %d: %.*s", SIZE_NAME[sz], r.status,
+        (int)(r.body_len > 600 ? 600 : r.body_len), r.body);
+  runs_add(&x->snap, wall);
+  runs_add(&x->snap_cpu, cpu);
   field(r, "state", state, sizeof state);
   field(r, "id", id, sizeof id);
   if (strcmp(state, "ready") != 0) die("snapshot of %s is %s", SIZE_NAME[sz], state);
@@ -979,9 +1019,9 @@ static void snap_pair(store_t st, int sz, uint32_t run, snaprow_t *x) {
   x->points = lg_find_int(r.body, r.body_len, "points");
   snprintf(restored, sizeof restored, "r%s-%s-%u", SIZE_NAME[sz], store_name(st), run);
   restore_and_drop(id, restored, x);
-  printf("  %s %s run %u: snapshot %.3f s, restore %.3f s (GET %.3f s)\n", store_name(st),
-         SIZE_NAME[sz], run, x->snap.v[x->snap.n - 1], x->restore.v[x->restore.n - 1],
-         x->restore_get.v[x->restore_get.n - 1]);
+  printf("  %s %s run %u: snapshot %.3f s, restores ok %u (last %.3f s), failed %u\n",
+         store_name(st), SIZE_NAME[sz], run, wall, x->restore.n,
+         x->restore.n ? x->restore.v[x->restore.n - 1] : 0, x->restore_failed);
   fflush(stdout);
 }
 
