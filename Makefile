@@ -17,11 +17,14 @@
 #   make bench-catalog  only the catalog benchmark (bench/results/catalog.md)
 #   make bench-server   only the REST server benchmark (bench/results/server.md)
 #   make bench-tenants  only the many-tenants benchmark (bench/results/tenants.md)
+#   make bench-objectstore  snapshots, restores, small uploads and the cold tier
+#               against s3rver (bench/results/objectstore.md; needs npm for s3rver;
+#               not part of `make bench` or `make test`)
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build run test bench clean crash-long bench-storage bench-catalog bench-server \
-        bench-tenants fuzz
+        bench-tenants bench-objectstore fuzz
 
 all: build
 
@@ -72,6 +75,11 @@ bench-tenants: deps
 	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF -DAKIDB_SERVER=ON >/dev/null
 	@cmake --build build/bench -j $(JOBS) --target akidb tenants_bench
 	./build/bench/bench/tenants --akidb build/bench/akidb --out bench/results/tenants.md
+
+bench-objectstore: deps
+	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF -DAKIDB_SERVER=ON >/dev/null
+	@cmake --build build/bench -j $(JOBS) --target akidb objectstore_bench
+	./build/bench/bench/objectstore --akidb build/bench/akidb --out bench/results/objectstore.md
 
 FUZZ_SECONDS ?= 300
 fuzz: deps
