@@ -706,8 +706,13 @@ uint16_t http_server_port(const http_server_t *s) { return s ? s->port : 0; }
 
 void http_server_stop(http_server_t *s, uint32_t drain_ms) {
   if (!s) return;
+  /* No MHD_quiesce_daemon: with a thread pool on epoll it races a worker
+   * that dropped the listen socket from its own epoll set, and MHD aborts
+   * the process ("Failed to remove listen FD from epoll set"; seen in the
+   * integration suite). New connections meanwhile are answered with
+   * `Connection: close` (the stopping flag) and MHD_stop_daemon closes the
+   * listen socket. */
   atomic_store(&s->stopping, true);
-  MHD_socket fd = MHD_quiesce_daemon(s->daemon);
   /* Done when no request has been in flight for SETTLE_MS (a connection
    * accepted while its thread was busy starts its request within that) or
    * no connection is left, or when drain_ms has passed. */
@@ -727,7 +732,6 @@ void http_server_stop(http_server_t *s, uint32_t drain_ms) {
     nanosleep(&pause, NULL);
   }
   MHD_stop_daemon(s->daemon);
-  if (fd != MHD_INVALID_SOCKET) close(fd);
   free(s->tls_cert);
   free(s->tls_key);
   free(s);
