@@ -276,6 +276,12 @@ typedef int (*akidb_objstore_list_fn)(void *ctx, const akidb_objstore_entry_t *e
 int akidb_objstore_list(akidb_objstore_t *s, const char *prefix, akidb_objstore_list_fn fn,
                         void *ctx, char *err, size_t errlen);
 
+/* Reads a whole small object (a manifest) into a malloc'd buffer *out of
+ * *len bytes (free() it). AKIDB_ELIMIT ("over <max> bytes" in err) when it
+ * is larger than `max`; otherwise as get. */
+int akidb_objstore_get_all(akidb_objstore_t *s, const char *key, size_t max, char **out,
+                           size_t *len, char *err, size_t errlen);
+
 /* Deletes `key`; deleting an absent key succeeds. */
 int akidb_objstore_delete(akidb_objstore_t *s, const char *key, char *err, size_t errlen);
 

@@ -806,6 +806,39 @@ int akidb_objstore_delete(akidb_objstore_t *s, const char *key, char *err, size_
 }
 
 typedef struct {
+  char *buf;
+  size_t len, cap;
+} membuf_t;
+
+static int to_membuf(void *ctx, const void *data, size_t len) {
+  membuf_t *b = ctx;
+  if (len > b->cap - b->len) return AKIDB_ELIMIT;
+  memcpy(b->buf + b->len, data, len);
+  b->len += len;
+  return AKIDB_OK;
+}
+
+int akidb_objstore_get_all(akidb_objstore_t *s, const char *key, size_t max, char **out,
+                           size_t *len, char *err, size_t errlen) {
+  *out = NULL;
+  *len = 0;
+  membuf_t b = {.cap = max, .buf = malloc(max ? max : 1)};
+  if (!b.buf) {
+    snprintf(err, errlen, "out of memory reading %s", key);
+    return AKIDB_ENOMEM;
+  }
+  int rc = akidb_objstore_get(s, key, NULL, to_membuf, &b, NULL, err, errlen);
+  if (rc == AKIDB_ELIMIT) snprintf(err, errlen, "%s is over %zu bytes", key, max);
+  if (rc) {
+    free(b.buf);
+    return rc;
+  }
+  *out = b.buf;
+  *len = b.len;
+  return AKIDB_OK;
+}
+
+typedef struct {
   akidb_objstore_t *s;
   int rc;
   char err[512];

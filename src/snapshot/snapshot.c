@@ -179,30 +179,16 @@ int snap_write(akidb_objstore_t *store, akidb_collection_t *c, const snap_source
 
 /* ------------------------------------------------------------- reading -- */
 
-typedef struct {
-  char *buf;
-  size_t len, cap;
-} membuf_t;
-
-static int to_membuf(void *ctx, const void *data, size_t len) {
-  membuf_t *b = ctx;
-  if (b->len + len > b->cap) return AKIDB_ELIMIT;
-  memcpy(b->buf + b->len, data, len);
-  b->len += len;
-  return AKIDB_OK;
-}
-
 int snap_read_manifest(akidb_objstore_t *store, const char *prefix, snap_manifest_t *out,
                        char *err, size_t errlen) {
-  char key[AKIDB_OBJSTORE_KEY_MAX + 1];
+  char key[AKIDB_OBJSTORE_KEY_MAX + 1], *text = NULL;
+  size_t len = 0;
   int rc = snap_key(prefix, SNAP_MANIFEST_NAME, key, sizeof key);
   if (rc) return fail(err, errlen, rc, "snapshot key too long");
-  membuf_t b = {.cap = SNAP_MANIFEST_MAX, .buf = malloc(SNAP_MANIFEST_MAX)};
-  if (!b.buf) return fail(err, errlen, AKIDB_ENOMEM, "out of memory");
-  rc = akidb_objstore_get(store, key, NULL, to_membuf, &b, NULL, err, errlen);
-  if (rc == AKIDB_ELIMIT) snprintf(err, errlen, "snapshot manifest %s is over 1 MiB", key);
-  if (!rc) rc = snap_manifest_decode(b.buf, b.len, out, err, errlen);
-  free(b.buf);
+  rc = akidb_objstore_get_all(store, key, SNAP_MANIFEST_MAX, &text, &len, err, errlen);
+  if (rc == AKIDB_ELIMIT) rc = AKIDB_EFORMAT; /* not a manifest of ours */
+  if (!rc) rc = snap_manifest_decode(text, len, out, err, errlen);
+  free(text);
   return rc;
 }
 

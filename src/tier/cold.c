@@ -303,27 +303,14 @@ int cold_upload(akidb_objstore_t *store, const char *dir, const char *collection
 
 /* ------------------------------------------------------------- download -- */
 
-typedef struct {
-  char *buf;
-  size_t len, cap;
-} membuf_t;
-
-static int to_membuf(void *ctx, const void *data, size_t len) {
-  membuf_t *b = ctx;
-  if (b->len + len > b->cap) return AKIDB_ELIMIT;
-  memcpy(b->buf + b->len, data, len);
-  b->len += len;
-  return AKIDB_OK;
-}
-
 static int read_manifest(akidb_objstore_t *store, const char *key, cold_manifest_t *m, char *err,
                          size_t errlen) {
-  membuf_t b = {.cap = COLD_MANIFEST_MAX, .buf = malloc(COLD_MANIFEST_MAX)};
-  if (!b.buf) return fail(err, errlen, AKIDB_ENOMEM, "out of memory");
-  int rc = akidb_objstore_get(store, key, NULL, to_membuf, &b, NULL, err, errlen);
-  if (rc == AKIDB_ELIMIT) fail(err, errlen, AKIDB_EFORMAT, "cold manifest %s is over 4 MiB", key);
-  if (!rc) rc = cold_manifest_decode(b.buf, b.len, m, err, errlen);
-  free(b.buf);
+  char *text = NULL;
+  size_t len = 0;
+  int rc = akidb_objstore_get_all(store, key, COLD_MANIFEST_MAX, &text, &len, err, errlen);
+  if (rc == AKIDB_ELIMIT) rc = AKIDB_EFORMAT; /* not a manifest of ours */
+  if (!rc) rc = cold_manifest_decode(text, len, m, err, errlen);
+  free(text);
   return rc;
 }
 
