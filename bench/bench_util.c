@@ -4,9 +4,16 @@
  */
 #include "bench_util.h"
 
+#include <errno.h>
+#include <ftw.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 void bench_cpu_model(char *out, size_t len) {
   FILE *f = fopen("/proc/cpuinfo", "r");
@@ -35,4 +42,69 @@ double bench_percentile(const double *sorted, size_t n, double p) {
   if (rank < 1) rank = 1;
   if (rank > n) rank = n;
   return sorted[rank - 1];
+}
+
+/* ---------------------------------------------------- driver plumbing -- */
+
+static const char *fatal_name = "bench";
+static void (*fatal_cleanup)(void);
+
+void bench_fatal_init(const char *name, void (*cleanup)(void)) {
+  fatal_name = name;
+  fatal_cleanup = cleanup;
+}
+
+void bench_die(const char *fmt, ...) {
+  static atomic_flag dying = ATOMIC_FLAG_INIT;
+  if (atomic_flag_test_and_set(&dying)) /* another thread is already exiting */
+    for (;;) pause();
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s: ", fatal_name);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  if (fatal_cleanup) fatal_cleanup();
+  exit(1);
+}
+
+void *bench_xmalloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) bench_die("out of memory (%zu bytes)", n);
+  return p;
+}
+
+void *bench_xcalloc(size_t n, size_t size) {
+  void *p = calloc(n ? n : 1, size ? size : 1);
+  if (!p) bench_die("out of memory (%zu × %zu bytes)", n, size);
+  return p;
+}
+
+void bench_sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  remove(path);
+  return 0;
+}
+
+void bench_remove_tree(const char *dir) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+void bench_print_log_tail(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return;
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  fseek(f, size > 3000 ? size - 3000 : 0, SEEK_SET);
+  char buf[3100];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  buf[n] = '\0';
+  fclose(f);
+  fprintf(stderr, "--- tail of %s ---\n%s\n---\n", path, buf);
 }

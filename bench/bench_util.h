@@ -1,7 +1,9 @@
 /*
  * bench_util.h — helpers every benchmark driver shares: the CPU's model
- * name for report headers, and nearest-rank percentiles of samples.
- * Stateless; for bench/ only.
+ * name for report headers, nearest-rank percentiles of samples, and the
+ * plumbing of a driver that runs child processes: a fatal exit that runs
+ * the driver's own cleanup once, checked allocation, sleeping, removing a
+ * scratch tree, printing the tail of a child's log. For bench/ only.
  */
 #ifndef AKIDB_BENCH_UTIL_H
 #define AKIDB_BENCH_UTIL_H
@@ -16,5 +18,26 @@ int bench_cmp_double(const void *a, const void *b);
 
 /* Nearest-rank percentile p (0..100) of n sorted samples; 0 when n is 0. */
 double bench_percentile(const double *sorted, size_t n, double p);
+
+/* The driver's name (prefix of fatal messages) and its cleanup (kill the
+ * children, remove scratch data; may be NULL), run by bench_die. */
+void bench_fatal_init(const char *name, void (*cleanup)(void));
+
+/* Prints "<name>: <message>", runs the cleanup and exits 1. When several
+ * threads fail at once, the first exits; the others wait for it. */
+_Noreturn void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* malloc/calloc that bench_die on failure. */
+void *bench_xmalloc(size_t n);
+void *bench_xcalloc(size_t n, size_t size);
+
+/* Sleeps ms milliseconds (resumed after signals). */
+void bench_sleep_ms(long ms);
+
+/* Removes dir and everything below it (errors ignored). */
+void bench_remove_tree(const char *dir);
+
+/* Prints the last 3,000 bytes of a log file to stderr (nothing if absent). */
+void bench_print_log_tail(const char *path);
 
 #endif /* AKIDB_BENCH_UTIL_H */

@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "akidb/errors.h"
@@ -292,6 +293,25 @@ int lg_conn_request(lg_conn_t *c, const char *method, const char *path,
   }
   struct iovec iov[2] = {{head, hlen}, {(void *)body, body ? blen : 0}};
   return lg_conn_roundtrip(c, iov, body ? 2 : 1, r, err, errlen);
+}
+
+double lg_wait_ready(int pid, uint16_t port, double timeout_s, long poll_ms, int *status) {
+  double t0 = lg_now_us();
+  char err[256];
+  while (lg_now_us() - t0 < timeout_s * 1e6) {
+    if (waitpid(pid, status, WNOHANG) == pid) return -1;
+    lg_conn_t c;
+    if (lg_conn_open(&c, port, err, sizeof err) == 0) {
+      lg_response_t r;
+      bool ready = lg_conn_request(&c, "GET", "/ready", NULL, NULL, &r, err, sizeof err) == 0 &&
+                   r.status == 200;
+      lg_conn_close(&c);
+      if (ready) return (lg_now_us() - t0) / 1e6;
+    }
+    struct timespec ts = {poll_ms / 1000, (poll_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  return -2;
 }
 
 /* ------------------------------------------------------------ open loop -- */

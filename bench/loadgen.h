@@ -89,6 +89,11 @@ int lg_conn_request(lg_conn_t *c, const char *method, const char *path,
                     const char *token, const char *body, lg_response_t *r,
                     char *err, size_t errlen);
 
+/* Polls GET /ready on 127.0.0.1:port every poll_ms until it answers 200.
+ * Returns the seconds it took; -1 when the process `pid` exited first
+ * (*status, when not NULL, holds its wait status), -2 after timeout_s. */
+double lg_wait_ready(int pid, uint16_t port, double timeout_s, long poll_ms, int *status);
+
 /* ------------------------------------------------------------ open loop -- */
 
 /* Called for every completed request, with its index (0..scheduled-1). */

@@ -118,20 +118,6 @@ static struct {
   bool keep;
 } g = {.srv = {.pid = -1}, .s3 = {.pid = -1}};
 
-static void remove_tree(const char *dir);
-
-static void print_log_tail(const char *path) {
-  FILE *f = fopen(path, "r");
-  if (!f) return;
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, size > 3000 ? size - 3000 : 0, SEEK_SET);
-  char buf[3100];
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  buf[n] = '\0';
-  fclose(f);
-  fprintf(stderr, "--- tail of %s ---\n%s\n---\n", path, buf);
-}
 
 /* Waits up to max_s for pid; SIGKILLs it (its group for s3rver) after. */
 static void reap(pid_t pid, double max_s) {
@@ -150,22 +136,12 @@ static void kill_children(void) {
   if (g.s3.pid > 0) kill(-g.s3.pid, SIGKILL), reap(g.s3.pid, 10), g.s3.pid = -1;
 }
 
-/* Prints the reason, kills the children, removes the scratch data, exits 1. */
-static void die(const char *fmt, ...) {
-  static atomic_flag dying = ATOMIC_FLAG_INIT;
-  if (atomic_flag_test_and_set(&dying))
-    for (;;) pause();
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "objectstore bench: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-  if (g.srv.log[0]) print_log_tail(g.srv.log);
-  if (g.s3.log[0]) print_log_tail(g.s3.log);
+/* bench_die's cleanup: both logs, the children, the scratch data. */
+static void cleanup(void) {
+  if (g.srv.log[0]) bench_print_log_tail(g.srv.log);
+  if (g.s3.log[0]) bench_print_log_tail(g.s3.log);
   kill_children();
-  if (g.dir[0] && !g.keep) remove_tree(g.dir);
-  exit(1);
+  if (g.dir[0] && !g.keep) bench_remove_tree(g.dir);
 }
 
 /* SIGINT/SIGTERM: only async-signal-safe calls. */
@@ -175,35 +151,15 @@ static void on_signal(int sig) {
   _exit(128 + sig);
 }
 
-static void *xmalloc(size_t n) {
-  void *p = malloc(n ? n : 1);
-  if (!p) die("out of memory (%zu bytes)", n);
-  return p;
-}
-
 static double now_s(void) { return lg_now_us() / 1e6; }
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
 
 /* The watchdog: the whole run is bounded by --max-minutes. */
 static void *watchdog(void *arg) {
   double limit = *(const double *)arg, t0 = now_s();
-  while (now_s() - t0 < limit * 60) sleep_ms(1000);
-  die("the run took more than %.0f minutes (--max-minutes); stopped", limit);
+  while (now_s() - t0 < limit * 60) bench_sleep_ms(1000);
+  bench_die("the run took more than %.0f minutes (--max-minutes); stopped", limit);
   return NULL;
 }
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st, (void)flag, (void)ftw;
-  remove(path);
-  return 0;
-}
-
-static void remove_tree(const char *dir) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 static uint16_t free_port(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -212,7 +168,7 @@ static uint16_t free_port(void) {
   socklen_t len = sizeof a;
   if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
       getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-    die("cannot find a free port: %s", strerror(errno));
+    bench_die("cannot find a free port: %s", strerror(errno));
   close(fd);
   return ntohs(a.sin_port);
 }
@@ -249,7 +205,7 @@ static void s3rver_start(const options_t *o) {
   mkdir(g.s3dir, 0755);
   fflush(NULL);
   pid_t pid = fork();
-  if (pid < 0) die("fork: %s", strerror(errno));
+  if (pid < 0) bench_die("fork: %s", strerror(errno));
   if (pid == 0) {
     setsid();
     redirect_output(g.s3.log);
@@ -263,11 +219,11 @@ static void s3rver_start(const options_t *o) {
   }
   g.s3.pid = pid;
   for (double t0 = now_s(); now_s() - t0 < 300;) {
-    if (waitpid(pid, NULL, WNOHANG) == pid) g.s3.pid = -1, die("s3rver exited at start");
+    if (waitpid(pid, NULL, WNOHANG) == pid) g.s3.pid = -1, bench_die("s3rver exited at start");
     if (port_open(g.s3.port)) return;
-    sleep_ms(100);
+    bench_sleep_ms(100);
   }
-  die("s3rver did not listen within 300 s");
+  bench_die("s3rver did not listen within 300 s");
 }
 
 static void s3rver_endpoint(char *out, size_t len) {
@@ -282,7 +238,7 @@ static const char *store_name(store_t s) { return s == STORE_LOCAL ? "local" : "
 
 static void write_config(void) {
   FILE *f = fopen(g.config, "w");
-  if (!f) die("cannot write %s: %s", g.config, strerror(errno));
+  if (!f) bench_die("cannot write %s: %s", g.config, strerror(errno));
   fprintf(f,
           "[server]\nhost = \"127.0.0.1\"\nrest_port = %u\nthreads = %u\n\n"
           "[storage]\ndata_dir = \"%s\"\ndurability = \"fsync\"\nworker_threads = %u\n\n"
@@ -315,21 +271,12 @@ static void server_exec(const char *akidb, store_t store) {
 }
 
 static void server_wait_ready(void) {
-  char err[256];
-  for (double t0 = now_s(); now_s() - t0 < 120;) {
-    if (waitpid(g.srv.pid, NULL, WNOHANG) == g.srv.pid)
-      g.srv.pid = -1, die("akidb serve exited during start");
-    lg_conn_t c;
-    if (lg_conn_open(&c, g.srv.port, err, sizeof err) == 0) {
-      lg_response_t r;
-      bool ready = lg_conn_request(&c, "GET", "/ready", NULL, NULL, &r, err, sizeof err) == 0 &&
-                   r.status == 200;
-      lg_conn_close(&c);
-      if (ready) return;
-    }
-    sleep_ms(20);
+  double took = lg_wait_ready(g.srv.pid, g.srv.port, 120, 20, NULL);
+  if (took == -1) {
+    g.srv.pid = -1;
+    bench_die("akidb serve exited during start");
   }
-  die("akidb serve was not ready within 120 s");
+  if (took < 0) bench_die("akidb serve was not ready within 120 s");
 }
 
 /* Starts `akidb serve` on the run's data directory with this object store. */
@@ -338,10 +285,10 @@ static void server_start(const options_t *o, store_t store) {
   snprintf(g.srv.log, sizeof g.srv.log, "%s/server.log", g.dir);
   write_config();
   char akidb[PATH_MAX];
-  if (!realpath(o->akidb, akidb)) die("cannot find %s: %s", o->akidb, strerror(errno));
+  if (!realpath(o->akidb, akidb)) bench_die("cannot find %s: %s", o->akidb, strerror(errno));
   fflush(NULL);
   pid_t pid = fork();
-  if (pid < 0) die("fork: %s", strerror(errno));
+  if (pid < 0) bench_die("fork: %s", strerror(errno));
   if (pid == 0) server_exec(akidb, store);
   g.srv.pid = pid;
   server_wait_ready();
@@ -363,7 +310,7 @@ static double wait_idle(double window_s, double max_s) {
   sync();
   for (;;) {
     double c0 = put_proc_cpu_s(g.srv.pid), w0 = now_s();
-    sleep_ms((long)(window_s * 1000));
+    bench_sleep_ms((long)(window_s * 1000));
     double used = put_proc_cpu_s(g.srv.pid) - c0, span = now_s() - w0;
     if (used < 0.02 * span || now_s() - t0 > max_s) return now_s() - t0;
   }
@@ -380,9 +327,9 @@ static lg_response_t call(const char *method, const char *path, const char *toke
   char err[512];
   lg_response_t r;
   if (lg_conn_request(&g_conn, method, path, token, body, &r, err, sizeof err))
-    die("%s %s: %s", method, path, err);
+    bench_die("%s %s: %s", method, path, err);
   if (r.status != expect)
-    die("%s %s answered %d, expected %d: %.*s", method, path, r.status, expect,
+    bench_die("%s %s answered %d, expected %d: %.*s", method, path, r.status, expect,
         (int)(r.body_len > 600 ? 600 : r.body_len), r.body);
   return r;
 }
@@ -401,7 +348,7 @@ static void login(const char *tenant, const char *user, const char *password, ch
   snprintf(body, sizeof body, "{\"tenant\":\"%s\",\"username\":\"%s\",\"password\":\"%s\"}",
            tenant, user, password);
   field(call("POST", "/v1/auth/login", NULL, body, 200), "token", token, 256);
-  if (!token[0]) die("login of %s answered without a token", user);
+  if (!token[0]) bench_die("login of %s answered without a token", user);
 }
 
 #define TENANT_PASSWORD "bench-objectstore-owner-pw"
@@ -409,7 +356,7 @@ static void login(const char *tenant, const char *user, const char *password, ch
 static void connect_and_login(void) {
   char err[256];
   lg_conn_close(&g_conn);
-  if (lg_conn_open(&g_conn, g.srv.port, err, sizeof err)) die("%s", err);
+  if (lg_conn_open(&g_conn, g.srv.port, err, sizeof err)) bench_die("%s", err);
   login("", "admin", g.password, g_admin);
 }
 
@@ -453,11 +400,11 @@ static coll_info_t coll_info(const char *name) {
 
 /* Polls until the collection holds `points` and none is pending (max_s). */
 static void wait_indexed(const char *name, long long points, double max_s) {
-  for (double t0 = now_s();; sleep_ms(250)) {
+  for (double t0 = now_s();; bench_sleep_ms(250)) {
     coll_info_t ci = coll_info(name);
     if (ci.points == points && ci.pending == 0) return;
     if (now_s() - t0 > max_s)
-      die("%s: %lld points, %lld pending after %.0f s", name, ci.points, ci.pending, max_s);
+      bench_die("%s: %lld points, %lld pending after %.0f s", name, ci.points, ci.pending, max_s);
   }
 }
 
@@ -531,13 +478,13 @@ static size_t encode_batch(char *buf, const ds_set_t *set, size_t first, size_t 
 static void make_set(const char *name, size_t n, uint32_t dim, akidb_metric_t metric,
                      uint64_t seed, ds_set_t *set) {
   int rc = ds_make_mixture(name, n, N_QUERIES, dim, metric, CLUSTERS, seed, 0, set);
-  if (rc) die("generating %s: %s", name, akidb_strerror(rc));
+  if (rc) bench_die("generating %s: %s", name, akidb_strerror(rc));
 }
 
 /* One search (k = 10, query q of the set) into `name`; seconds. */
 static double search_once(const char *name, const ds_set_t *set, size_t q) {
   char path[256];
-  char *body = xmalloc(64 + (size_t)set->dim * 24);
+  char *body = bench_xmalloc(64 + (size_t)set->dim * 24);
   char *p = body + sprintf(body, "{\"vector\":");
   p = put_vector(p, set->queries + (q % set->n_query) * set->dim, set->dim);
   sprintf(p, ",\"k\":%u,\"include_payload\":false}", K);
@@ -570,12 +517,12 @@ static void send_batch(lg_conn_t *c, const target_t *t, char *buf, size_t first,
   struct iovec iov[2] = {{head, hlen}, {buf, blen}};
   for (int attempt = 0;; attempt++) { /* 429 = backpressure: retry after a pause */
     lg_response_t r;
-    if (lg_conn_roundtrip(c, iov, 2, &r, err, sizeof err)) die("upsert %s: %s", path, err);
+    if (lg_conn_roundtrip(c, iov, 2, &r, err, sizeof err)) bench_die("upsert %s: %s", path, err);
     if (r.status == 200) return;
     if (r.status != 429 || attempt > 600)
-      die("upsert into %s answered %d: %.*s", path, r.status,
+      bench_die("upsert into %s answered %d: %.*s", path, r.status,
           (int)(r.body_len > 300 ? 300 : r.body_len), r.body);
-    sleep_ms(500);
+    bench_sleep_ms(500);
   }
 }
 
@@ -583,9 +530,9 @@ static void *ingest_thread(void *arg) {
   ingest_job_t *j = arg;
   char err[256];
   lg_conn_t c;
-  if (lg_conn_open(&c, g.srv.port, err, sizeof err)) die("%s", err);
+  if (lg_conn_open(&c, g.srv.port, err, sizeof err)) bench_die("%s", err);
   size_t rows = j->t[0].set->n_base;
-  char *buf = xmalloc(batch_bound(BATCH, j->t[0].set->dim));
+  char *buf = bench_xmalloc(batch_bound(BATCH, j->t[0].set->dim));
   for (;;) {
     size_t b = atomic_fetch_add(&j->next, 1);
     if (b >= j->nt * j->batches_per) break;
@@ -606,7 +553,7 @@ static double ingest(const target_t *t, size_t nt) {
   pthread_t th[INGEST_CONNS];
   double t0 = now_s();
   for (uint32_t i = 0; i < INGEST_CONNS; i++)
-    if (pthread_create(&th[i], NULL, ingest_thread, &j)) die("pthread_create failed");
+    if (pthread_create(&th[i], NULL, ingest_thread, &j)) bench_die("pthread_create failed");
   for (uint32_t i = 0; i < INGEST_CONNS; i++) pthread_join(th[i], NULL);
   return now_s() - t0;
 }
@@ -671,7 +618,7 @@ typedef struct {
 static dist_t dist_of(const double *v, size_t n) {
   dist_t d = {0};
   if (!n) return d;
-  double *s = xmalloc(n * sizeof *s), sum = 0;
+  double *s = bench_xmalloc(n * sizeof *s), sum = 0;
   memcpy(s, v, n * sizeof *s);
   qsort(s, n, sizeof *s, bench_cmp_double);
   for (size_t i = 0; i < n; i++) sum += s[i];
@@ -942,7 +889,7 @@ static void write_setup(FILE *f, const report_t *r, const options_t *o) {
 
 static void write_report(const report_t *r, const options_t *o) {
   FILE *f = fopen(o->out, "w");
-  if (!f) die("cannot write %s: %s", o->out, strerror(errno));
+  if (!f) bench_die("cannot write %s: %s", o->out, strerror(errno));
   write_header(f, r, o);
   write_targets(f, r, o);
   write_snapshots(f, r);
@@ -965,7 +912,7 @@ static lg_response_t timed_post(const char *path, const char *body, double *wall
   wait_idle(1.0, 60);
   double c0 = put_proc_cpu_s(g.srv.pid), t0 = now_s();
   if (lg_conn_request(&g_conn, "POST", path, g_token, body, &r, err, sizeof err))
-    die("POST %s: %s", path, err);
+    bench_die("POST %s: %s", path, err);
   *wall = now_s() - t0;
   *cpu = put_proc_cpu_s(g.srv.pid) - c0;
   return r;
@@ -990,7 +937,7 @@ static void restore_and_drop(const char *id, const char *restored, snaprow_t *x)
   } else {
     long long points = lg_find_int(r.body, r.body_len, "points");
     if (points != x->points)
-      die("restore of %s gave %lld points, expected %lld", id, points, x->points);
+      bench_die("restore of %s gave %lld points, expected %lld", id, points, x->points);
     runs_add(&x->restore, wall);
     runs_add(&x->restore_cpu, cpu);
     runs_add(&x->restore_get, metric(GET_SECONDS) - get0);
@@ -1008,13 +955,13 @@ static void snap_pair(store_t st, int sz, uint32_t run, snaprow_t *x) {
   double wall, cpu;
   lg_response_t r = timed_post(path, "{}", &wall, &cpu);
   if (r.status != 201)
-    die("snapshot of %s answered %d: %.*s", SIZE_NAME[sz], r.status,
+    bench_die("snapshot of %s answered %d: %.*s", SIZE_NAME[sz], r.status,
         (int)(r.body_len > 600 ? 600 : r.body_len), r.body);
   runs_add(&x->snap, wall);
   runs_add(&x->snap_cpu, cpu);
   field(r, "state", state, sizeof state);
   field(r, "id", id, sizeof id);
-  if (strcmp(state, "ready") != 0) die("snapshot of %s is %s", SIZE_NAME[sz], state);
+  if (strcmp(state, "ready") != 0) bench_die("snapshot of %s is %s", SIZE_NAME[sz], state);
   x->bytes = lg_find_int(r.body, r.body_len, "bytes");
   x->points = lg_find_int(r.body, r.body_len, "points");
   snprintf(restored, sizeof restored, "r%s-%s-%u", SIZE_NAME[sz], store_name(st), run);
@@ -1045,7 +992,7 @@ static void phase_puts(const options_t *o, report_t *rep) {
   for (int c = 0; c < 2; c++) /* unreported: Node's JIT warms up, connections settle */
     if (put_run(&warm, (put_client_t)c, PUT_THREADS_PAR, c ? "small/warm-min" : "small/warm-api",
                 &ignored, err, sizeof err))
-      die("%s", err);
+      bench_die("%s", err);
   for (int par = 0; par < 2; par++)
     for (int i = 0; i < 4; i++) {
       int c = order[i][0], k = order[i][1];
@@ -1053,12 +1000,12 @@ static void phase_puts(const options_t *o, report_t *rep) {
       snprintf(tag, sizeof tag, "small/%s-%u-%d", c == PUT_CLIENT_AKIDB ? "api" : "min", threads,
                k);
       put_run_t *p = &rep->put[c][par][k];
-      if (put_run(&s, (put_client_t)c, threads, tag, p, err, sizeof err)) die("%s", err);
+      if (put_run(&s, (put_client_t)c, threads, tag, p, err, sizeof err)) bench_die("%s", err);
       printf("row 2: %s, %u threads: %.0f ops/s (%llu errors), p50 %.2f ms\n",
              put_client_name(p->client), threads, p->seconds > 0 ? p->ops / p->seconds : 0,
              (unsigned long long)p->errors, p->p50_ms);
       fflush(stdout);
-      if (p->errors && !p->ops) die("every PUT failed: %s", p->first_error);
+      if (p->errors && !p->ops) bench_die("every PUT failed: %s", p->first_error);
     }
 }
 
@@ -1073,8 +1020,8 @@ static void phase_setup(const options_t *o, report_t *rep, ds_set_t *s128, ds_se
   target_t t128 = {"c128", s128}, t768 = {"c768", s768};
   rep->ingest_s[SIZE_128] = ingest(&t128, 1);
   rep->ingest_s[SIZE_768] = ingest(&t768, 1);
-  target_t *tc = xmalloc(o->cold * sizeof *tc);
-  char (*names)[16] = xmalloc(o->cold * sizeof *names);
+  target_t *tc = bench_xmalloc(o->cold * sizeof *tc);
+  char (*names)[16] = bench_xmalloc(o->cold * sizeof *names);
   for (uint32_t i = 0; i < o->cold; i++) {
     cold_name(i, names[i], sizeof names[i]);
     create_collection(names[i], 384, "cosine");
@@ -1103,7 +1050,7 @@ static void phase_cold(const options_t *o, report_t *rep, const ds_set_t *cold) 
     cold_name(i, name, sizeof name);
     rep->cold_move_s[i] = patch_tier(name, "cold");
     coll_info_t ci = coll_info(name);
-    if (strcmp(ci.tier, "cold") != 0) die("%s is %s after PATCH tier cold", name, ci.tier);
+    if (strcmp(ci.tier, "cold") != 0) bench_die("%s is %s after PATCH tier cold", name, ci.tier);
   }
   wait_idle(1.0, 60);
   for (uint32_t i = 0; i < o->cold; i++) {
@@ -1122,7 +1069,7 @@ static void phase_c768(const options_t *o, report_t *rep, const ds_set_t *s768) 
   for (uint32_t run = 0; run < o->runs; run++) {
     wait_idle(1.0, 60);
     runs_add(&rep->c768_cold, patch_tier("c768", "cold"));
-    if (strcmp(coll_info("c768").tier, "cold") != 0) die("c768 is not cold after PATCH");
+    if (strcmp(coll_info("c768").tier, "cold") != 0) bench_die("c768 is not cold after PATCH");
     wait_idle(1.0, 60);
     runs_add(&rep->c768_first, search_once("c768", s768, run));
     wait_idle(1.0, 60);
@@ -1222,7 +1169,7 @@ static void prepare_dirs(const options_t *o) {
   snprintf(g.dir, sizeof g.dir, "%s/akidb-objectstore-XXXXXX", o->tmp);
   if (!mkdtemp(g.dir)) {
     g.dir[0] = '\0';
-    die("cannot create a directory under %s: %s", o->tmp, strerror(errno));
+    bench_die("cannot create a directory under %s: %s", o->tmp, strerror(errno));
   }
   snprintf(g.data, sizeof g.data, "%s/data", g.dir);
   snprintf(g.config, sizeof g.config, "%s/config.toml", g.dir);
@@ -1276,17 +1223,18 @@ static void run_server_phases(const options_t *o, report_t *rep, ds_set_t *s128,
 }
 
 int main(int argc, char **argv) {
+  bench_fatal_init("objectstore bench", cleanup);
   options_t o;
   parse_options(argc, argv, &o);
   signal(SIGPIPE, SIG_IGN);
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) die("curl_global_init failed");
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) bench_die("curl_global_init failed");
   static report_t rep;
   machine(&rep, &o);
   prepare_dirs(&o);
   pthread_t wd;
-  if (pthread_create(&wd, NULL, watchdog, &o.max_minutes)) die("pthread_create failed");
+  if (pthread_create(&wd, NULL, watchdog, &o.max_minutes)) bench_die("pthread_create failed");
   pthread_detach(wd);
 
   printf("starting s3rver...\n");
@@ -1296,13 +1244,13 @@ int main(int argc, char **argv) {
   phase_puts(&o, &rep);
 
   ds_set_t s128, s768, *cold = calloc(o.cold, sizeof *cold);
-  if (!cold) die("out of memory");
+  if (!cold) bench_die("out of memory");
   generate(&o, &rep, &s128, &s768, cold);
   run_server_phases(&o, &rep, &s128, &s768, cold);
   kill_children();
   command_line("cut -d' ' -f1-3 /proc/loadavg", rep.load_end, sizeof rep.load_end);
   write_report(&rep, &o);
-  if (!g.keep) remove_tree(g.dir);
+  if (!g.keep) bench_remove_tree(g.dir);
   ds_free(&s128);
   ds_free(&s768);
   for (uint32_t i = 0; i < o.cold; i++) ds_free(&cold[i]);

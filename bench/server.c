@@ -90,7 +90,7 @@ typedef struct {
 
 /* ------------------------------------------------------------ failure -- */
 
-/* The server under test, global so that die() can stop it. */
+/* The server under test, global so that bench_die() can stop it. */
 typedef struct {
   pid_t pid;
   uint16_t port;
@@ -102,39 +102,12 @@ typedef struct {
 static server_t g_server = {.pid = -1};
 
 static void server_stop(server_t *s, double *shutdown_s);
-static void remove_tree(const char *dir);
 
-static void print_log_tail(const char *path) {
-  FILE *f = fopen(path, "r");
-  if (!f) return;
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, size > 4000 ? size - 4000 : 0, SEEK_SET);
-  char buf[4096];
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  buf[n] = '\0';
-  fclose(f);
-  fprintf(stderr, "--- tail of %s ---\n%s\n---\n", path, buf);
-}
-
-/* Prints the reason, stops the server, removes its directory, exits 1. */
-static void die(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "server bench: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-  if (g_server.log[0]) print_log_tail(g_server.log);
+/* bench_die's cleanup: the server's log, the server, its directory. */
+static void cleanup(void) {
+  if (g_server.log[0]) bench_print_log_tail(g_server.log);
   if (g_server.pid > 0) server_stop(&g_server, NULL);
-  if (g_server.dir[0]) remove_tree(g_server.dir);
-  exit(1);
-}
-
-static void *xmalloc(size_t n) {
-  void *p = malloc(n ? n : 1);
-  if (!p) die("out of memory (%zu bytes)", n);
-  return p;
+  if (g_server.dir[0]) bench_remove_tree(g_server.dir);
 }
 
 /* ---------------------------------------------------------- utilities -- */
@@ -210,18 +183,6 @@ static double self_cpu_seconds(void) {
          (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st;
-  (void)flag;
-  (void)ftw;
-  remove(path);
-  return 0;
-}
-
-static void remove_tree(const char *dir) {
-  nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static const char *fs_name(const char *dir) {
   struct statfs s;
   if (statfs(dir, &s) != 0) return "unknown";
@@ -235,12 +196,6 @@ static const char *fs_name(const char *dir) {
   }
 }
 
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
-
 /* ------------------------------------------------------ server process -- */
 
 /* A free loopback port (bind to 0, read it back, close). */
@@ -251,7 +206,7 @@ static uint16_t free_port(void) {
   socklen_t len = sizeof a;
   if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
       getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-    die("cannot find a free port: %s", strerror(errno));
+    bench_die("cannot find a free port: %s", strerror(errno));
   close(fd);
   return ntohs(a.sin_port);
 }
@@ -261,18 +216,18 @@ static void server_start(server_t *s, const options_t *o) {
   char data[PATH_MAX + 8];
   mkdir(o->tmp, 0755);
   snprintf(s->dir, sizeof s->dir, "%s/akidb-server-XXXXXX", o->tmp);
-  if (!mkdtemp(s->dir)) die("cannot create a directory under %s: %s", o->tmp, strerror(errno));
+  if (!mkdtemp(s->dir)) bench_die("cannot create a directory under %s: %s", o->tmp, strerror(errno));
   snprintf(data, sizeof data, "%s/data", s->dir);
   snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
   snprintf(s->password, sizeof s->password, "bench-admin-%d-password", (int)getpid());
   s->port = free_port();
   char akidb[PATH_MAX];
-  if (!realpath(o->akidb, akidb)) die("cannot find %s: %s", o->akidb, strerror(errno));
+  if (!realpath(o->akidb, akidb)) bench_die("cannot find %s: %s", o->akidb, strerror(errno));
   char port[16];
   snprintf(port, sizeof port, "%u", s->port);
   fflush(NULL);
   pid_t pid = fork();
-  if (pid < 0) die("fork: %s", strerror(errno));
+  if (pid < 0) bench_die("fork: %s", strerror(errno));
   if (pid == 0) {
     int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd >= 0) {
@@ -297,26 +252,14 @@ static void server_start(server_t *s, const options_t *o) {
 
 /* Polls GET /ready until 200; dies if the server exits or takes too long. */
 static double server_wait_ready(server_t *s) {
-  double t0 = lg_now_us();
-  char err[256];
-  while (lg_now_us() - t0 < 120e6) {
-    int status;
-    if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-      s->pid = -1;
-      die("akidb serve exited during start (status %d)", status);
-    }
-    lg_conn_t c;
-    if (lg_conn_open(&c, s->port, err, sizeof err) == 0) {
-      lg_response_t r;
-      int rc = lg_conn_request(&c, "GET", "/ready", NULL, NULL, &r, err, sizeof err);
-      bool ready = rc == 0 && r.status == 200;
-      lg_conn_close(&c);
-      if (ready) return (lg_now_us() - t0) / 1e6;
-    }
-    sleep_ms(50);
+  int status = 0;
+  double took = lg_wait_ready(s->pid, s->port, 120, 50, &status);
+  if (took == -1) {
+    s->pid = -1;
+    bench_die("akidb serve exited during start (status %d)", status);
   }
-  die("akidb serve was not ready after 120 s");
-  return 0;
+  if (took < 0) bench_die("akidb serve was not ready after 120 s");
+  return took;
 }
 
 /* SIGTERM, wait up to 120 s (then SIGKILL); time how long it took. */
@@ -332,7 +275,7 @@ static void server_stop(server_t *s, double *shutdown_s) {
       waitpid(s->pid, &status, 0);
       break;
     }
-    sleep_ms(20);
+    bench_sleep_ms(20);
   }
   if (shutdown_s) *shutdown_s = (lg_now_us() - t0) / 1e6;
   s->pid = -1;
@@ -353,9 +296,9 @@ static lg_response_t api_call(api_t *a, const char *method, const char *path, co
   lg_response_t r;
   int rc = lg_conn_request(&a->conn, method, path, a->token[0] ? a->token : NULL, body, &r, err,
                            sizeof err);
-  if (rc) die("%s %s: %s", method, path, err);
+  if (rc) bench_die("%s %s: %s", method, path, err);
   if (r.status != expect)
-    die("%s %s answered %d, expected %d: %.*s", method, path, r.status, expect,
+    bench_die("%s %s answered %d, expected %d: %.*s", method, path, r.status, expect,
         (int)(r.body_len > 600 ? 600 : r.body_len), r.body);
   return r;
 }
@@ -368,7 +311,7 @@ static void api_login(api_t *a, const char *tenant, const char *user, const char
   lg_response_t r = api_call(a, "POST", "/v1/auth/login", body, 200);
   size_t n;
   const char *t = lg_find_string(r.body, r.body_len, "token", &n);
-  if (!t || n >= sizeof a->token) die("login answered without a token");
+  if (!t || n >= sizeof a->token) bench_die("login answered without a token");
   memcpy(a->token, t, n);
   a->token[n] = '\0';
 }
@@ -385,7 +328,7 @@ static void api_setup(api_t *a, const server_t *s) {
   char err[256], body[512], path[256];
   const char *user_password = "bench-user-password-0123";
   memset(a, 0, sizeof *a);
-  if (lg_conn_open(&a->conn, s->port, err, sizeof err)) die("%s", err);
+  if (lg_conn_open(&a->conn, s->port, err, sizeof err)) bench_die("%s", err);
   snprintf(a->tenant, sizeof a->tenant, "bench");
   snprintf(a->database, sizeof a->database, "vectors");
   api_login(a, "", "admin", s->password);
@@ -431,7 +374,7 @@ static coll_info_t api_collection_info(api_t *a, const char *name) {
                    lg_find_int(r.body, r.body_len, "ef_search"),
                    lg_find_int(r.body, r.body_len, "m"),
                    lg_find_int(r.body, r.body_len, "ef_construction")};
-  if (c.points < 0 || c.pending < 0) die("GET %s: no \"points\"/\"pending\" in the answer", path);
+  if (c.points < 0 || c.pending < 0) bench_die("GET %s: no \"points\"/\"pending\" in the answer", path);
   return c;
 }
 
@@ -442,12 +385,12 @@ static double api_wait_indexed(api_t *a, const char *name, long long expect_poin
     coll_info_t c = api_collection_info(a, name);
     if (c.pending == 0) {
       if (c.points != expect_points)
-        die("collection %s holds %lld points, expected %lld", name, c.points, expect_points);
+        bench_die("collection %s holds %lld points, expected %lld", name, c.points, expect_points);
       return (lg_now_us() - t0) / 1e6;
     }
-    if (lg_now_us() - t0 > 1800e6) die("collection %s still has %lld pending after 30 min", name,
+    if (lg_now_us() - t0 > 1800e6) bench_die("collection %s still has %lld pending after 30 min", name,
                                        c.pending);
-    sleep_ms(250);
+    bench_sleep_ms(250);
   }
 }
 
@@ -483,8 +426,8 @@ static size_t put_vector(char *p, const float *v, uint32_t dim) {
 static void encode_chunk(const ds_set_t *set, size_t c, chunk_t *ch) {
   size_t first = c * CHUNK, n = set->n_base - first < CHUNK ? set->n_base - first : CHUNK;
   size_t bound = 48 + (size_t)set->dim * 17;
-  ch->buf = xmalloc(n * bound);
-  ch->off = xmalloc((n + 1) * sizeof *ch->off);
+  ch->buf = bench_xmalloc(n * bound);
+  ch->off = bench_xmalloc((n + 1) * sizeof *ch->off);
   ch->n = n;
   char *p = ch->buf;
   for (size_t i = 0; i < n; i++) {
@@ -510,11 +453,11 @@ static void *encode_thread(void *arg) {
 static encoded_t encode_points(const ds_set_t *set) {
   encoded_t e = {.set = set, .n_chunks = (set->n_base + CHUNK - 1) / CHUNK, .parts = 2};
   e.chunks = calloc(e.n_chunks, sizeof *e.chunks);
-  if (!e.chunks) die("out of memory");
+  if (!e.chunks) bench_die("out of memory");
   encoded_t second = e;
   second.part = 1;
   pthread_t t;
-  if (pthread_create(&t, NULL, encode_thread, &second)) die("pthread_create failed");
+  if (pthread_create(&t, NULL, encode_thread, &second)) bench_die("pthread_create failed");
   encode_thread(&e);
   pthread_join(t, NULL);
   return e;
@@ -543,10 +486,10 @@ typedef struct {
 } queries_t;
 
 static queries_t encode_queries(const ds_set_t *set, const char *path, const char *token) {
-  queries_t q = {xmalloc(set->n_query * sizeof(char *)), xmalloc(set->n_query * sizeof(size_t)),
+  queries_t q = {bench_xmalloc(set->n_query * sizeof(char *)), bench_xmalloc(set->n_query * sizeof(size_t)),
                  set->n_query};
   size_t cap = 64 + (size_t)set->dim * 17;
-  char *body = xmalloc(cap);
+  char *body = bench_xmalloc(cap);
   for (size_t i = 0; i < set->n_query; i++) {
     char *p = body;
     p += sprintf(p, "{\"vector\":");
@@ -555,8 +498,8 @@ static queries_t encode_queries(const ds_set_t *set, const char *path, const cha
     size_t blen = (size_t)(p - body);
     char head[1024];
     size_t hlen = lg_format_head(head, sizeof head, "POST", path, token, blen);
-    if (!hlen) die("search request head too long");
-    q.req[i] = xmalloc(hlen + blen);
+    if (!hlen) bench_die("search request head too long");
+    q.req[i] = bench_xmalloc(hlen + blen);
     memcpy(q.req[i], head, hlen);
     memcpy(q.req[i] + hlen, body, blen);
     q.len[i] = hlen + blen;
@@ -729,20 +672,20 @@ static ingest_row_t ingest_run(api_t *a, const server_t *s, const char *dataset,
   ingest_job_t j = {.enc = enc, .path = path, .token = a->token, .port = s->port,
                     .batch = batch, .first_send = -1};
   j.n_batches = (enc->set->n_base + batch - 1) / batch;
-  j.lat_ms = xmalloc(j.n_batches * sizeof *j.lat_ms);
+  j.lat_ms = bench_xmalloc(j.n_batches * sizeof *j.lat_ms);
   atomic_init(&j.next, 0);
   pthread_mutex_init(&j.mu, NULL);
   pthread_t th[64];
   double srv0 = proc_cpu_seconds(s->pid), cli0 = self_cpu_seconds();
   for (uint32_t i = 0; i < conns; i++)
-    if (pthread_create(&th[i], NULL, ingest_thread, &j)) die("pthread_create failed");
+    if (pthread_create(&th[i], NULL, ingest_thread, &j)) bench_die("pthread_create failed");
   for (uint32_t i = 0; i < conns; i++) pthread_join(th[i], NULL);
   ingest_row_t row = {.dataset = dataset, .dim = enc->set->dim, .batch = batch, .conns = conns,
                       .points = enc->set->n_base, .delete_s = -1};
   row.server_cpu_s = proc_cpu_seconds(s->pid) - srv0;
   row.client_cpu_s = self_cpu_seconds() - cli0;
   pthread_mutex_destroy(&j.mu);
-  if (j.error[0]) die("ingest into %s (batch %zu, %u connections): %s", name, batch, conns,
+  if (j.error[0]) bench_die("ingest into %s (batch %zu, %u connections): %s", name, batch, conns,
                       j.error);
   row.seconds = (j.last_ok - j.first_send) / 1e6;
   row.pps = (double)row.points / row.seconds;
@@ -809,14 +752,14 @@ static search_row_t search_sequential(const server_t *s, const ds_set_t *set,
                                       const char *metric, long long ef) {
   char err[512];
   lg_conn_t c;
-  if (lg_conn_open(&c, s->port, err, sizeof err)) die("%s", err);
+  if (lg_conn_open(&c, s->port, err, sizeof err)) bench_die("%s", err);
   size_t warm = q->n < 200 ? q->n : 200;
   for (size_t i = 0; i < warm; i++) {
     struct iovec iov = {q->req[i], q->len[i]};
     lg_response_t r;
-    if (lg_conn_roundtrip(&c, &iov, 1, &r, err, sizeof err)) die("warm-up search: %s", err);
+    if (lg_conn_roundtrip(&c, &iov, 1, &r, err, sizeof err)) bench_die("warm-up search: %s", err);
   }
-  double *us = xmalloc(q->n * sizeof *us);
+  double *us = bench_xmalloc(q->n * sizeof *us);
   recall_acc_t acc = {.set = set};
   search_row_t row = {.dataset = dataset, .dim = set->dim, .metric = metric, .sequential = true,
                       .conns = 1, .sent = q->n, .ef = ef};
@@ -832,7 +775,7 @@ static search_row_t search_sequential(const server_t *s, const ds_set_t *set,
       if (row.failed++ == 0)
         fprintf(stderr, "  search failed: %s\n", rc ? err : "answered with a non-200 status");
       if (rc) lg_conn_close(&c), rc = lg_conn_open(&c, s->port, err, sizeof err);
-      if (rc) die("%s", err);
+      if (rc) bench_die("%s", err);
       continue;
     }
     us[row.ok++] = done - t;
@@ -868,7 +811,7 @@ static search_row_t search_open_loop(const server_t *s, const options_t *o, cons
   lg_open_result_t r;
   ticks_t ticks0 = cpu_ticks();
   double srv0 = proc_cpu_seconds(s->pid), cli0 = self_cpu_seconds();
-  if (lg_open_loop_run(&ol, &r, err, sizeof err)) die("open loop at %.0f QPS: %s", rate, err);
+  if (lg_open_loop_run(&ol, &r, err, sizeof err)) bench_die("open loop at %.0f QPS: %s", rate, err);
   double steal = steal_since(ticks0);
   double answered = r.ok ? (double)r.ok : 1;
   search_row_t row = {.dataset = dataset, .dim = set->dim, .metric = metric, .rate = rate,
@@ -1075,7 +1018,7 @@ static void write_targets(FILE *f, const report_t *rep) {
 
 static void write_report(const report_t *rep, const options_t *o) {
   FILE *f = fopen(o->out, "w");
-  if (!f) die("cannot write %s: %s", o->out, strerror(errno));
+  if (!f) bench_die("cannot write %s: %s", o->out, strerror(errno));
   time_t now = time(NULL);
   char date[64];
   strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
@@ -1199,14 +1142,14 @@ static void parse_options(int argc, char **argv, options_t *o) {
     exit(2);
   }
   for (size_t i = 0; i < o->n_rates; i++)
-    if (o->rates[i] <= 0) die("--rates must be positive numbers");
+    if (o->rates[i] <= 0) bench_die("--rates must be positive numbers");
 }
 
 static void make_set(const char *name, uint32_t dim, akidb_metric_t metric, size_t n_base,
                      size_t n_query, uint32_t clusters, ds_set_t *set) {
   int rc = ds_make_mixture(name, n_base, n_query, dim, metric, clusters, SEED + dim, K, set);
-  if (rc) die("generating %s: %s", name, akidb_strerror(rc));
-  if (set->gt_k < K) die("%s: ground truth has only %u neighbours", name, set->gt_k);
+  if (rc) bench_die("generating %s: %s", name, akidb_strerror(rc));
+  if (set->gt_k < K) bench_die("%s: ground truth has only %u neighbours", name, set->gt_k);
 }
 
 /* Ingest phase: 128-d in every batch × connection shape, then 768-d. */
@@ -1223,7 +1166,7 @@ static double wait_settled(const server_t *s) {
   int quiet = 0;
   while (quiet < 3 && lg_now_us() - t0 < 300e6) {
     double c0 = proc_cpu_seconds(s->pid);
-    sleep_ms(1000);
+    bench_sleep_ms(1000);
     quiet = proc_cpu_seconds(s->pid) - c0 < 0.02 ? quiet + 1 : 0;
   }
   sync();
@@ -1309,7 +1252,7 @@ static void run_search(api_t *a, const server_t *s, const options_t *o, report_t
     row.target_p99_us = set->dim == 768 ? TARGET_P99_SEQ_768_US : TARGET_P99_SEQ_128_US;
     rep->search[rep->n_search++] = row;
     for (size_t i = 0; i < o->n_rates && rep->n_search < MAX_ROWS; i++) {
-      sleep_ms(500);
+      bench_sleep_ms(500);
       row = search_open_loop(s, o, set, &q, name, metric, info.ef_search, o->rates[i]);
       row.run = run;
       if (set->dim == 768 && o->rates[i] == TARGET_OPEN_768_RATE)
@@ -1321,6 +1264,7 @@ static void run_search(api_t *a, const server_t *s, const options_t *o, report_t
 }
 
 int main(int argc, char **argv) {
+  bench_fatal_init("server bench", cleanup);
   options_t o;
   parse_options(argc, argv, &o);
   signal(SIGPIPE, SIG_IGN);
@@ -1368,7 +1312,7 @@ int main(int argc, char **argv) {
 
   lg_conn_close(&api.conn);
   server_stop(&g_server, &rep.shutdown_s);
-  remove_tree(g_server.dir);
+  bench_remove_tree(g_server.dir);
   g_server.dir[0] = '\0';
   g_server.log[0] = '\0';
   rep.load_end = load_average();

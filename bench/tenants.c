@@ -121,60 +121,19 @@ typedef struct {
 
 static server_t g_srv = {.pid = -1};
 
-static void remove_tree(const char *dir);
-
-static void print_log_tail(const char *path) {
-  FILE *f = fopen(path, "r");
-  if (!f) return;
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, size > 3000 ? size - 3000 : 0, SEEK_SET);
-  char buf[3100];
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  buf[n] = '\0';
-  fclose(f);
-  fprintf(stderr, "--- tail of %s ---\n%s\n---\n", path, buf);
-}
-
-/* Prints the reason, kills the server, removes its directory, exits 1. */
-static void die(const char *fmt, ...) {
-  static atomic_flag dying = ATOMIC_FLAG_INIT;
-  if (atomic_flag_test_and_set(&dying)) /* another thread is already exiting */
-    for (;;) pause();
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "tenants bench: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-  if (g_srv.log[0]) print_log_tail(g_srv.log);
+/* bench_die's cleanup: the server's log, the server, its directory (kept
+ * with TENANTS_KEEP). */
+static void cleanup(void) {
+  if (g_srv.log[0]) bench_print_log_tail(g_srv.log);
   if (g_srv.pid > 0) {
     kill(g_srv.pid, SIGKILL);
     waitpid(g_srv.pid, NULL, 0);
   }
-  if (g_srv.dir[0] && !getenv("TENANTS_KEEP")) remove_tree(g_srv.dir);
-  exit(1);
+  if (g_srv.dir[0] && !getenv("TENANTS_KEEP")) bench_remove_tree(g_srv.dir);
 }
 
-static void *xmalloc(size_t n) {
-  void *p = malloc(n ? n : 1);
-  if (!p) die("out of memory (%zu bytes)", n);
-  return p;
-}
-
-static void *xcalloc(size_t n, size_t size) {
-  void *p = calloc(n ? n : 1, size);
-  if (!p) die("out of memory");
-  return p;
-}
 
 /* ---------------------------------------------------------- utilities -- */
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
 
 typedef struct {
   size_t n;
@@ -254,16 +213,6 @@ static double mem_total_mib(void) {
   }
   return v / 1024.0;
 }
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st;
-  (void)flag;
-  (void)ftw;
-  remove(path);
-  return 0;
-}
-
-static void remove_tree(const char *dir) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 /* Bytes of the regular files directly in dir (0 if absent). */
 static uint64_t dir_bytes(const char *dir) {
@@ -360,7 +309,7 @@ static uint16_t free_port(void) {
   socklen_t len = sizeof a;
   if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
       getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-    die("cannot find a free port: %s", strerror(errno));
+    bench_die("cannot find a free port: %s", strerror(errno));
   close(fd);
   return ntohs(a.sin_port);
 }
@@ -368,7 +317,7 @@ static uint16_t free_port(void) {
 /* Writes the config file every start of this run uses (settings explicit). */
 static void write_config(server_t *s, const settings_t *st) {
   FILE *f = fopen(s->config, "w");
-  if (!f) die("cannot write %s: %s", s->config, strerror(errno));
+  if (!f) bench_die("cannot write %s: %s", s->config, strerror(errno));
   fprintf(f,
           "[server]\nhost = \"127.0.0.1\"\nrest_port = %u\nthreads = %u\n\n"
           "[storage]\ndata_dir = \"%s\"\ndurability = \"fsync\"\nworker_threads = %u\n"
@@ -384,7 +333,7 @@ static void write_config(server_t *s, const settings_t *st) {
 static void server_prepare(server_t *s, const options_t *o) {
   mkdir(o->tmp, 0755);
   snprintf(s->dir, sizeof s->dir, "%s/akidb-tenants-XXXXXX", o->tmp);
-  if (!mkdtemp(s->dir)) die("cannot create a directory under %s: %s", o->tmp, strerror(errno));
+  if (!mkdtemp(s->dir)) bench_die("cannot create a directory under %s: %s", o->tmp, strerror(errno));
   snprintf(s->data, sizeof s->data, "%s/data", s->dir);
   snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
   snprintf(s->config, sizeof s->config, "%s/config.toml", s->dir);
@@ -415,35 +364,24 @@ static void server_start(server_t *s, const options_t *o, const settings_t *st) 
   s->port = free_port();
   write_config(s, st);
   char akidb[PATH_MAX];
-  if (!realpath(o->akidb, akidb)) die("cannot find %s: %s", o->akidb, strerror(errno));
+  if (!realpath(o->akidb, akidb)) bench_die("cannot find %s: %s", o->akidb, strerror(errno));
   fflush(NULL);
   pid_t pid = fork();
-  if (pid < 0) die("fork: %s", strerror(errno));
+  if (pid < 0) bench_die("fork: %s", strerror(errno));
   if (pid == 0) child_exec(s, akidb);
   s->pid = pid;
 }
 
 /* Polls GET /ready every 2 ms until 200; returns seconds since t0_us. */
 static double server_wait_ready(server_t *s, double t0_us) {
-  char err[256];
-  while (lg_now_us() - t0_us < 600e6) {
-    int status;
-    if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-      s->pid = -1;
-      die("akidb serve exited during start (status %d)", status);
-    }
-    lg_conn_t c;
-    if (lg_conn_open(&c, s->port, err, sizeof err) == 0) {
-      lg_response_t r;
-      int rc = lg_conn_request(&c, "GET", "/ready", NULL, NULL, &r, err, sizeof err);
-      bool ready = rc == 0 && r.status == 200;
-      lg_conn_close(&c);
-      if (ready) return (lg_now_us() - t0_us) / 1e6;
-    }
-    sleep_ms(2);
+  int status = 0;
+  double took = lg_wait_ready(s->pid, s->port, 600, 2, &status);
+  if (took == -1) {
+    s->pid = -1;
+    bench_die("akidb serve exited during start (status %d)", status);
   }
-  die("akidb serve was not ready after 600 s");
-  return 0;
+  if (took < 0) bench_die("akidb serve was not ready after 600 s");
+  return (lg_now_us() - t0_us) / 1e6;
 }
 
 /* SIGTERM and wait (SIGKILL after 600 s); returns the seconds it took. */
@@ -459,7 +397,7 @@ static double server_stop(server_t *s) {
       waitpid(s->pid, &status, 0);
       break;
     }
-    sleep_ms(20);
+    bench_sleep_ms(20);
   }
   s->pid = -1;
   return (lg_now_us() - t0) / 1e6;
@@ -493,9 +431,9 @@ static lg_response_t call(lg_conn_t *c, const char *method, const char *path, co
   char err[512];
   lg_response_t r;
   int rc = lg_conn_request(c, method, path, token, body, &r, err, sizeof err);
-  if (rc) die("%s %s: %s", method, path, err);
+  if (rc) bench_die("%s %s: %s", method, path, err);
   if (r.status != expect)
-    die("%s %s answered %d, expected %d: %.*s", method, path, r.status, expect,
+    bench_die("%s %s answered %d, expected %d: %.*s", method, path, r.status, expect,
         (int)(r.body_len > 600 ? 600 : r.body_len), r.body);
   return r;
 }
@@ -505,17 +443,17 @@ static lg_response_t call_body(lg_conn_t *c, const char *method, const char *pat
                                const char *token, const char *body, size_t blen) {
   char head[1024], err[512];
   size_t hlen = lg_format_head(head, sizeof head, method, path, token, blen);
-  if (!hlen) die("request head for %s too long", path);
+  if (!hlen) bench_die("request head for %s too long", path);
   struct iovec iov[2] = {{head, hlen}, {(void *)body, blen}};
   lg_response_t r;
-  if (lg_conn_roundtrip(c, iov, 2, &r, err, sizeof err)) die("%s %s: %s", method, path, err);
+  if (lg_conn_roundtrip(c, iov, 2, &r, err, sizeof err)) bench_die("%s %s: %s", method, path, err);
   return r;
 }
 
 static void copy_token(lg_response_t r, char *out, size_t cap) {
   size_t n;
   const char *t = lg_find_string(r.body, r.body_len, "token", &n);
-  if (!t || n >= cap) die("login answered without a token");
+  if (!t || n >= cap) bench_die("login answered without a token");
   memcpy(out, t, n);
   out[n] = '\0';
 }
@@ -572,7 +510,7 @@ static double wait_indexed(lg_conn_t *c, const char *token, uint32_t tenant, con
     coll_info_t ci = coll_info(c, token, tenant, coll);
     *pending_left = ci.pending;
     if (ci.pending == 0 || lg_now_us() - t0 > max_s * 1e6) return (lg_now_us() - t0) / 1e6;
-    sleep_ms(500);
+    bench_sleep_ms(500);
   }
 }
 
@@ -664,7 +602,7 @@ static void setup_one(lg_conn_t *c, tenants_t *t, uint32_t i, char *buf) {
   size_t blen = encode_batch(buf, "p", i, 0, POINTS_PER_TENANT, DIM_TENANT, true);
   coll_path(i, "c", "/points", path, sizeof path);
   lg_response_t r = call_body(c, "POST", path, t->token[i], buf, blen);
-  if (r.status != 200) die("upsert into t%u answered %d: %.*s", i, r.status, (int)r.body_len,
+  if (r.status != 200) bench_die("upsert into t%u answered %d: %.*s", i, r.status, (int)r.body_len,
                            r.body);
 }
 
@@ -672,8 +610,8 @@ static void *setup_thread(void *arg) {
   setup_job_t *j = arg;
   char err[256];
   lg_conn_t c;
-  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) die("%s", err);
-  char *buf = xmalloc(batch_bound(POINTS_PER_TENANT, DIM_TENANT));
+  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) bench_die("%s", err);
+  char *buf = bench_xmalloc(batch_bound(POINTS_PER_TENANT, DIM_TENANT));
   for (;;) {
     uint32_t i = atomic_fetch_add(&j->next, 1);
     if (i >= j->t->n) break;
@@ -689,14 +627,14 @@ static void *setup_thread(void *arg) {
 static void run_threads(uint32_t conns, void *(*fn)(void *), void *arg) {
   pthread_t th[MAX_CONNS];
   for (uint32_t i = 0; i < conns; i++)
-    if (pthread_create(&th[i], NULL, fn, arg)) die("pthread_create failed");
+    if (pthread_create(&th[i], NULL, fn, arg)) bench_die("pthread_create failed");
   for (uint32_t i = 0; i < conns; i++) pthread_join(th[i], NULL);
 }
 
 static void admin_login(void) {
   lg_conn_t c;
   char err[256];
-  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) die("%s", err);
+  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) bench_die("%s", err);
   login(&c, "", "admin", g_srv.password, g_srv.admin_token, sizeof g_srv.admin_token);
   lg_conn_close(&c);
 }
@@ -744,7 +682,7 @@ static int search_tenant(lg_conn_t *c, const tenants_t *t, uint32_t i, uint64_t 
   double t0 = lg_now_us();
   int rc = lg_conn_request(c, "POST", path, t->token[i], body, &r, err, sizeof err);
   if (ms) *ms = (lg_now_us() - t0) / 1e3;
-  if (rc) die("search in t%u: %s", i, err);
+  if (rc) bench_die("search in t%u: %s", i, err);
   if (r.status != 200) {
     fprintf(stderr, "  search in t%u answered %d: %.*s\n", i, r.status,
             (int)(r.body_len > 300 ? 300 : r.body_len), r.body);
@@ -757,7 +695,7 @@ static void *touch_thread(void *arg) {
   touch_job_t *j = arg;
   char err[256];
   lg_conn_t c;
-  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) die("%s", err);
+  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) bench_die("%s", err);
   while (!atomic_load(&j->stop)) {
     uint32_t i = atomic_fetch_add(&j->next, 1);
     if (i >= j->limit) break;
@@ -792,7 +730,7 @@ static double wait_rss_stable(double max_s) {
   double t0 = lg_now_us(), last = rss_mib(g_srv.pid);
   int still = 0;
   while (still < 6 && lg_now_us() - t0 < max_s * 1e6) {
-    sleep_ms(500);
+    bench_sleep_ms(500);
     double now = rss_mib(g_srv.pid);
     still = fabs(now - last) <= 0.01 * last ? still + 1 : 0;
     last = now;
@@ -847,7 +785,7 @@ static void phase_hot(const options_t *o, tenants_t *t, report_t *rep) {
   rep->fd_limit = fd_limit(g_srv.pid);
   lg_conn_t c;
   char err[256];
-  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) die("%s", err);
+  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) bench_die("%s", err);
   coll_info_t ci = coll_info(&c, t->token[0], 0, "c");
   rep->m = ci.m;
   rep->sample_memory_bytes = ci.memory_bytes;
@@ -861,13 +799,13 @@ static void phase_hot(const options_t *o, tenants_t *t, report_t *rep) {
 static void write_some(tenants_t *t, uint32_t n) {
   lg_conn_t c;
   char err[256], path[256];
-  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) die("%s", err);
-  char *buf = xmalloc(batch_bound(10, DIM_TENANT));
+  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) bench_die("%s", err);
+  char *buf = bench_xmalloc(batch_bound(10, DIM_TENANT));
   for (uint32_t i = 0; i < n && i < t->n; i++) {
     size_t blen = encode_batch(buf, "w", i, 0, 10, DIM_TENANT, true);
     coll_path(i, "c", "/points", path, sizeof path);
     lg_response_t r = call_body(&c, "POST", path, t->token[i], buf, blen);
-    if (r.status != 200) die("upsert into t%u answered %d", i, r.status);
+    if (r.status != 200) bench_die("upsert into t%u answered %d", i, r.status);
   }
   free(buf);
   lg_conn_close(&c);
@@ -879,7 +817,7 @@ static void write_some(tenants_t *t, uint32_t n) {
  * first use after the restart, so it includes the collection's load). */
 static void phase_warm_search(const options_t *o, tenants_t *t, report_t *rep) {
   uint32_t n = o->warm_queries < t->n ? o->warm_queries : t->n;
-  uint32_t *order = xmalloc(t->n * sizeof *order);
+  uint32_t *order = bench_xmalloc(t->n * sizeof *order);
   for (uint32_t i = 0; i < t->n; i++) order[i] = i;
   uint64_t s = SEED;
   for (uint32_t i = t->n - 1; i > 0; i--) { /* Fisher-Yates, seeded */
@@ -890,8 +828,8 @@ static void phase_warm_search(const options_t *o, tenants_t *t, report_t *rep) {
   }
   lg_conn_t c;
   char err[256];
-  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) die("%s", err);
-  double *ms = xmalloc(n * sizeof *ms);
+  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) bench_die("%s", err);
+  double *ms = bench_xmalloc(n * sizeof *ms);
   size_t ok = 0;
   for (uint32_t q = 0; q < n; q++) {
     double lat;
@@ -902,7 +840,7 @@ static void phase_warm_search(const options_t *o, tenants_t *t, report_t *rep) {
   rep->warm = summarise(ms, ok);
   /* hot: the last of them, now resident */
   uint32_t hot = order[n - 1];
-  double *hms = xmalloc(o->hot_queries * sizeof *hms);
+  double *hms = bench_xmalloc(o->hot_queries * sizeof *hms);
   size_t hok = 0;
   for (uint32_t q = 0; q < 100; q++) search_tenant(&c, t, hot, 1000000 + q, NULL); /* warm-up */
   for (uint32_t q = 0; q < o->hot_queries; q++) {
@@ -937,7 +875,7 @@ static void *spread_thread(void *arg) {
   spread_job_t *j = arg;
   char err[256], path[256];
   lg_conn_t c;
-  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) die("%s", err);
+  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) bench_die("%s", err);
   double first = -1, last = 0;
   for (;;) {
     uint32_t b = atomic_fetch_add(&j->next, 1);
@@ -946,7 +884,7 @@ static void *spread_thread(void *arg) {
     coll_path(tenant, j->spread ? "c" : "one", "/points", path, sizeof path);
     double t0 = lg_now_us();
     lg_response_t r = call_body(&c, "POST", path, j->t->token[tenant], j->body[b], j->len[b]);
-    if (r.status != 200) die("upsert into %s answered %d: %.*s", path, r.status,
+    if (r.status != 200) bench_die("upsert into %s answered %d: %.*s", path, r.status,
                              (int)(r.body_len > 300 ? 300 : r.body_len), r.body);
     last = lg_now_us();
     if (first < 0) first = t0;
@@ -964,7 +902,7 @@ static void *spread_thread(void *arg) {
 static double spread_run(const options_t *o, tenants_t *t, char **body, size_t *len, uint32_t n,
                          bool spread, double *seconds, dist_t *d) {
   spread_job_t j = {.t = t, .body = body, .len = len, .n = n, .spread = spread, .first = -1};
-  j.ms = xmalloc(n * sizeof *j.ms);
+  j.ms = bench_xmalloc(n * sizeof *j.ms);
   atomic_init(&j.next, 0);
   pthread_mutex_init(&j.mu, NULL);
   run_threads(o->conns, spread_thread, &j);
@@ -978,24 +916,24 @@ static double spread_run(const options_t *o, tenants_t *t, char **body, size_t *
 static void phase_spread(const options_t *o, tenants_t *t, report_t *rep) {
   uint32_t n = o->spread < t->n ? o->spread : t->n;
   rep->spread = n;
-  char **body = xmalloc(n * sizeof *body);
-  size_t *len = xmalloc(n * sizeof *len);
+  char **body = bench_xmalloc(n * sizeof *body);
+  size_t *len = bench_xmalloc(n * sizeof *len);
   for (uint32_t b = 0; b < n; b++) { /* encoded before any timing */
-    body[b] = xmalloc(batch_bound(POINTS_PER_TENANT, DIM_TENANT));
+    body[b] = bench_xmalloc(batch_bound(POINTS_PER_TENANT, DIM_TENANT));
     char prefix[32];
     snprintf(prefix, sizeof prefix, "x%u_", b);
     len[b] = encode_batch(body[b], prefix, 777000 + b, 0, POINTS_PER_TENANT, DIM_TENANT, true);
   }
   lg_conn_t c;
   char err[256];
-  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) die("%s", err);
+  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) bench_die("%s", err);
   for (uint32_t i = 0; i < n; i++) search_tenant(&c, t, i, i, NULL); /* all resident first */
   create_collection(&c, t->token[0], 0, "one", DIM_TENANT, "cosine");
   lg_conn_close(&c);
   printf("ingest: %u batches of 100 spread over %u collections, then into one...\n", n, n);
   fflush(stdout);
   rep->spread_pps = spread_run(o, t, body, len, n, true, &rep->spread_s, &rep->spread_ms);
-  sleep_ms(2000);
+  bench_sleep_ms(2000);
   rep->one_pps = spread_run(o, t, body, len, n, false, &rep->one_s, &rep->one_ms);
   printf("  spread %.0f points/s, one %.0f points/s\n", rep->spread_pps, rep->one_pps);
   for (uint32_t b = 0; b < n; b++) free(body[b]);
@@ -1016,8 +954,8 @@ static void *bulk_thread(void *arg) {
   bulk_job_t *j = arg;
   char err[256], path[256];
   lg_conn_t c;
-  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) die("%s", err);
-  char *buf = xmalloc(batch_bound(j->batch, j->dim));
+  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) bench_die("%s", err);
+  char *buf = bench_xmalloc(batch_bound(j->batch, j->dim));
   uint64_t batches = (j->points + j->batch - 1) / j->batch;
   coll_path(j->tenant, j->coll, "/points", path, sizeof path);
   for (;;) {
@@ -1030,9 +968,9 @@ static void *bulk_thread(void *arg) {
       lg_response_t r = call_body(&c, "POST", path, j->token, buf, blen);
       if (r.status == 200) break;
       if (r.status != 429 || attempt > 600)
-        die("upsert into %s answered %d: %.*s", path, r.status,
+        bench_die("upsert into %s answered %d: %.*s", path, r.status,
             (int)(r.body_len > 300 ? 300 : r.body_len), r.body);
-      sleep_ms(500);
+      bench_sleep_ms(500);
     }
   }
   free(buf);
@@ -1066,7 +1004,7 @@ static double patch_tier(lg_conn_t *c, const char *token, const char *coll, cons
 /* One timed search (k = 10) into tenant 0's `coll`; seconds. */
 static double first_search(lg_conn_t *c, const char *token, const char *coll, uint32_t dim) {
   char path[256];
-  char *body = xmalloc(64 + (size_t)dim * 8);
+  char *body = bench_xmalloc(64 + (size_t)dim * 8);
   coll_path(0, coll, "/search", path, sizeof path);
   encode_query(body, 99, dim);
   double t0 = lg_now_us();
@@ -1093,7 +1031,7 @@ static void phase_big768(const options_t *o, tenants_t *t, report_t *rep) {
   const char *tok = t->token[0];
   lg_conn_t c;
   char err[256];
-  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) die("%s", err);
+  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) bench_die("%s", err);
   rep->big768 = o->big768;
   create_collection(&c, tok, 0, "big768", 768, "cosine");
   printf("warm load: ingesting %u x 768...\n", o->big768);
@@ -1143,8 +1081,8 @@ static void *writer_thread(void *arg) {
   writer_t *w = arg;
   char err[256], path[256];
   lg_conn_t c;
-  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) die("%s", err);
-  char *buf = xmalloc(batch_bound(100, 128));
+  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) bench_die("%s", err);
+  char *buf = bench_xmalloc(batch_bound(100, 128));
   coll_path(w->tenant, w->coll, "/points", path, sizeof path);
   while (!atomic_load(w->stop) && w->n < w->cap) {
     size_t blen = encode_batch(buf, w->prefix, w->stream, w->n * 100, 100, 128, false);
@@ -1162,7 +1100,7 @@ static void *writer_thread(void *arg) {
 
 /* Latencies of the writes that overlapped [from, to] (µs instants). */
 static dist_t window_dist(const writer_t *w, double from, double to) {
-  double *ms = xmalloc((w->n ? w->n : 1) * sizeof *ms);
+  double *ms = bench_xmalloc((w->n ? w->n : 1) * sizeof *ms);
   size_t k = 0;
   for (size_t i = 0; i < w->n; i++)
     if (w->t_us[i] <= to && w->t_us[i] + w->ms[i] * 1e3 >= from) ms[k++] = w->ms[i];
@@ -1204,13 +1142,13 @@ static double wait_for_checkpoint_slot(const char *dir, double created_us, doubl
   snprintf(tmp, sizeof tmp, "%s/checkpoint.tmp", dir);
   double t0 = lg_now_us();
   for (;;) {
-    while (file_exists(tmp)) sleep_ms(20); /* one in progress: the next is 300 s after it */
+    while (file_exists(tmp)) bench_sleep_ms(20); /* one in progress: the next is 300 s after it */
     double age = newest_checkpoint_age_s(dir);
     if (age < 0) age = (lg_now_us() - created_us) / 1e6;
     double left = CKPT_INTERVAL_S - age - lead_s;
     rep->ckpt_wait_s = (lg_now_us() - t0) / 1e6;
     if (left <= 0) return rep->ckpt_wait_s;
-    sleep_ms(left > 1.0 ? 1000 : (long)(left * 1000) + 1);
+    bench_sleep_ms(left > 1.0 ? 1000 : (long)(left * 1000) + 1);
   }
 }
 
@@ -1229,7 +1167,7 @@ static void *watch_thread(void *arg) {
     double now = lg_now_us();
     if (there && w->start_us < 0) w->start_us = now;
     if (!there && w->start_us >= 0 && w->end_us < 0) w->end_us = now;
-    sleep_ms(1);
+    bench_sleep_ms(1);
   }
   return NULL;
 }
@@ -1238,8 +1176,8 @@ static void writer_init(writer_t *w, const tenants_t *t, uint32_t tenant, const 
                         uint64_t stream, atomic_bool *stop) {
   *w = (writer_t){.token = t->token[tenant], .tenant = tenant, .coll = coll, .prefix = "m",
                   .stream = stream, .stop = stop, .cap = 200000};
-  w->t_us = xmalloc(w->cap * sizeof *w->t_us);
-  w->ms = xmalloc(w->cap * sizeof *w->ms);
+  w->t_us = bench_xmalloc(w->cap * sizeof *w->t_us);
+  w->ms = bench_xmalloc(w->cap * sizeof *w->ms);
 }
 
 /* Measured writers into A and B; stops 1 s after the checkpoint ended
@@ -1257,11 +1195,11 @@ static void measure_writers(const tenants_t *t, const char *dir, report_t *rep) 
   watcher_t wt = {.tmp = tmp, .stop = &wstop};
   pthread_t tw, tws[3];
   double t0 = lg_now_us();
-  if (pthread_create(&tw, NULL, watch_thread, &wt)) die("pthread_create failed");
+  if (pthread_create(&tw, NULL, watch_thread, &wt)) bench_die("pthread_create failed");
   for (int i = 0; i < 3; i++)
-    if (pthread_create(&tws[i], NULL, writer_thread, &w[i])) die("pthread_create failed");
+    if (pthread_create(&tws[i], NULL, writer_thread, &w[i])) bench_die("pthread_create failed");
   while (lg_now_us() - t0 < 90e6 && !(wt.end_us > 0 && lg_now_us() - wt.end_us > 1e6))
-    sleep_ms(20);
+    bench_sleep_ms(20);
   atomic_store(&stop, true);
   for (int i = 0; i < 3; i++) pthread_join(tws[i], NULL);
   atomic_store(&wstop, true);
@@ -1289,7 +1227,7 @@ static void phase_checkpoint(const options_t *o, tenants_t *t, report_t *rep) {
   const char *tok = t->token[0];
   lg_conn_t c;
   char err[256];
-  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) die("%s", err);
+  if (lg_conn_open(&c, g_srv.port, err, sizeof err)) bench_die("%s", err);
   rep->big128 = o->big128;
   double created_us = lg_now_us();
   create_collection(&c, tok, 0, "ckptA", 128, "l2");
@@ -1574,7 +1512,7 @@ static void write_configs(FILE *f, const report_t *r) {
 
 static void write_report(const report_t *r, const options_t *o) {
   FILE *f = fopen(o->out, "w");
-  if (!f) die("cannot write %s: %s", o->out, strerror(errno));
+  if (!f) bench_die("cannot write %s: %s", o->out, strerror(errno));
   write_header(f, r, o);
   write_acceptance(f, r, o);
   write_setup(f, r, o);
@@ -1685,13 +1623,14 @@ static double start(const options_t *o, const settings_t *st, char *config, size
 }
 
 int main(int argc, char **argv) {
+  bench_fatal_init("tenants bench", cleanup);
   options_t o;
   parse_options(argc, argv, &o);
   signal(SIGPIPE, SIG_IGN);
   static report_t rep;
   machine(&rep, &o);
   rep.tenants = o.tenants;
-  tenants_t t = {.n = o.tenants, .token = xcalloc(o.tenants, sizeof *t.token)};
+  tenants_t t = {.n = o.tenants, .token = bench_xcalloc(o.tenants, sizeof *t.token)};
   server_prepare(&g_srv, &o);
   const settings_t budget = {BUDGET_BYTES, WARM_AFTER_LONG_S}, hot = {0, WARM_AFTER_LONG_S};
 
@@ -1726,7 +1665,7 @@ int main(int argc, char **argv) {
   rep.done = "all";
   data_estimate(&rep, o.tenants);
   write_report(&rep, &o);
-  if (!getenv("TENANTS_KEEP")) remove_tree(g_srv.dir);
+  if (!getenv("TENANTS_KEEP")) bench_remove_tree(g_srv.dir);
   free(t.token);
   printf("wrote %s\n", o.out);
   return 0;

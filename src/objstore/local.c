@@ -3,7 +3,7 @@
  * `<path>/<prefix><k>`, '/' in keys making subdirectories.
  *
  * File format: an 8 KiB header, then the object's bytes. The header is
- * "AKIDBOBJ1\n" followed by one JSON line {"size":N,"crc32c":"xxxxxxxx",
+ * "AKIDBOBJ1\n" followed by one JSON line {"size":N,"crc32c":"<8 hex digits>",
  * "etag":"<md5 hex>","mtime":T,"meta":{...}} padded with spaces; header
  * and bytes live in one file so that one rename publishes both.
  *

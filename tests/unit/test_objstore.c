@@ -21,18 +21,20 @@
 #include "check.h"
 #include "objstore/objstore_internal.h"
 #include "objstore_conformance.h"
+#include "tmpdir.h"
 
+/* A fresh, empty directory under the test's temporary root (tmpdir.h). */
 static char *make_tmpdir(void) {
-  char *d = strdup("/tmp/akidb-objstore-XXXXXX");
-  ASSERT_TRUE(mkdtemp(d) != NULL);
+  static int n;
+  char name[32], *d = malloc(8192);
+  ASSERT_TRUE(d != NULL);
+  snprintf(name, sizeof name, "store-%d", n++);
+  tmpdir_path(d, 8192, "akidb-objstore", name);
+  ASSERT_OK(mkdir(d, 0755));
   return d;
 }
 
-static void rm_rf(const char *d) {
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-  ASSERT_EQ_INT(system(cmd), 0);
-}
+static void rm_rf(const char *d) { tmpdir_remove(d); }
 
 static akidb_objstore_t *open_local(const char *dir, const char *prefix) {
   akidb_objstore_options_t o;

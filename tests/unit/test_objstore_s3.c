@@ -32,6 +32,7 @@
 
 #include "check.h"
 #include "objstore_conformance.h"
+#include "tmpdir.h"
 #include "util/clock.h"
 
 #ifndef AKIDB_SOURCE_DIR
@@ -43,7 +44,7 @@
 
 static pid_t server_pid = -1;
 static int server_port;
-static char server_dir[256], server_log[300], endpoint[64];
+static char server_dir[4200], server_log[4300], endpoint[64];
 
 /* ------------------------------------------------------- s3rver process */
 
@@ -87,7 +88,7 @@ static bool port_open(int port) {
 }
 
 static void show_log(void) {
-  char cmd[400];
+  char cmd[4400];
   snprintf(cmd, sizeof cmd, "tail -20 '%s' >&2", server_log);
   if (system(cmd) != 0) fprintf(stderr, "(no s3rver log)\n");
 }
@@ -177,7 +178,7 @@ static akidb_objstore_t *open_s3(const char *access_key, uint32_t max_retries,
 
 static int boto3(const char *action, const char *key, const char *file, char *out,
                  size_t outlen) {
-  char cmd[1024];
+  char cmd[6000];
   snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/tests/objstore/boto3_peer.py' '%s' %s %s "
                             "'akidb-test/%s' '%s'",
            AKIDB_SOURCE_DIR, endpoint, BUCKET, action, key, file ? file : "");
@@ -288,7 +289,7 @@ static void test_s3_multipart_40mb_streamed(void) {
   ASSERT_EQ_U64(rcheck.n, 20);
   ASSERT_EQ_U64(rcheck.mismatch_at, UINT64_MAX);
   /* boto3 reads the multipart object back byte-identical */
-  char file[400];
+  char file[4300];
   snprintf(file, sizeof file, "%s.download", server_dir);
   ASSERT_EQ_INT(boto3("get", "big/forty", file, NULL, 0), 0);
   FILE *f = fopen(file, "rb");
@@ -306,7 +307,7 @@ static void test_s3_multipart_40mb_streamed(void) {
 
 static void test_s3_boto3_interop(void) {
   akidb_objstore_t *s = open_s3("S3RVER", 3, 30000, 10000);
-  char err[512] = "", out[256], file[400];
+  char err[512] = "", out[256], file[4300];
   /* AkiDB writes a small object, boto3 reads it */
   uint8_t data[123457];
   gen_fill(77, data, sizeof data);
@@ -477,8 +478,8 @@ static void test_s3_small_put_throughput(void) {
 }
 
 static void setup(void) {
-  snprintf(server_dir, sizeof server_dir, "/tmp/akidb-s3rver-XXXXXX");
-  ASSERT_TRUE(mkdtemp(server_dir) != NULL);
+  tmpdir_path(server_dir, sizeof server_dir, "akidb-s3rver", "s3rver"); /* gone at exit */
+  ASSERT_OK(mkdir(server_dir, 0755));
   snprintf(server_log, sizeof server_log, "%s.log", server_dir);
   server_port = free_port();
   snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", server_port);
@@ -491,12 +492,7 @@ static void setup(void) {
   server_start();
 }
 
-static void teardown(void) {
-  server_kill();
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", server_dir, server_log);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", server_dir);
-}
+static void teardown(void) { server_kill(); /* tmpdir.h removes the files at exit */ }
 
 int main(int argc, char **argv) {
   static const check_case_t cases[] = {

@@ -109,6 +109,17 @@ static int delete_one(akidb_collection_t *c, uint32_t i) {
   return rc ? rc : (deleted == 1 ? AKIDB_OK : AKIDB_ENOTFOUND);
 }
 
+/* Points p0..p(N_INDEXED-1) in the graph, then N_PENDING more left in the
+ * append buffer; *st receives the stats after that. */
+static void fill_indexed_and_pending(akidb_collection_t *c, akidb_collection_stats_t *st) {
+  for (uint32_t s = 0; s < N_INDEXED; s += 500)
+    ASSERT_OK(upsert(c, s, s + 500 < N_INDEXED ? s + 500 : N_INDEXED, 0));
+  akidb_collection_index_pending(c, SIZE_MAX);
+  ASSERT_OK(upsert(c, N_INDEXED, N_INDEXED + N_PENDING, 0)); /* left pending */
+  akidb_collection_stats(c, st);
+  ASSERT_EQ_U64(st->pending, N_PENDING);
+}
+
 /* The payload version of point i, or -1 when absent. */
 static int version_of(akidb_collection_t *c, uint32_t i) {
   char id[32];
@@ -204,13 +215,8 @@ static void test_upsert_does_not_wait_for_checkpoint(void) {
   char dir[4200], err[512] = "";
   tmpdir_path(dir, sizeof dir, "akidb-ckpt", "overlap");
   akidb_collection_t *c = open_c(dir, false, NULL);
-  for (uint32_t s = 0; s < N_INDEXED; s += 500)
-    ASSERT_OK(upsert(c, s, s + 500 < N_INDEXED ? s + 500 : N_INDEXED, 0));
-  akidb_collection_index_pending(c, SIZE_MAX);
-  ASSERT_OK(upsert(c, N_INDEXED, N_INDEXED + N_PENDING, 0)); /* left pending */
   akidb_collection_stats_t st;
-  akidb_collection_stats(c, &st);
-  ASSERT_EQ_U64(st.pending, N_PENDING);
+  fill_indexed_and_pending(c, &st);
   uint64_t seq_before = st.last_seq;
 
   memset(&ov, 0, sizeof ov);
@@ -393,13 +399,8 @@ static void test_export_streams_the_state_at_one_seq(void) {
   char dir[4200], err[512] = "";
   tmpdir_path(dir, sizeof dir, "akidb-ckpt", "export");
   akidb_collection_t *c = open_c(dir, false, NULL);
-  for (uint32_t s = 0; s < N_INDEXED; s += 500)
-    ASSERT_OK(upsert(c, s, s + 500 < N_INDEXED ? s + 500 : N_INDEXED, 0));
-  akidb_collection_index_pending(c, SIZE_MAX);
-  ASSERT_OK(upsert(c, N_INDEXED, N_INDEXED + N_PENDING, 0)); /* left pending */
   akidb_collection_stats_t st;
-  akidb_collection_stats(c, &st);
-  ASSERT_EQ_U64(st.pending, N_PENDING);
+  fill_indexed_and_pending(c, &st);
 
   export_ctx_t e = {.c = c, .hit = calloc(N_INDEXED + N_PENDING, 1)};
   uint64_t seq = 0;
