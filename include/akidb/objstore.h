@@ -282,6 +282,15 @@ int akidb_objstore_list(akidb_objstore_t *s, const char *prefix, akidb_objstore_
 int akidb_objstore_get_all(akidb_objstore_t *s, const char *key, size_t max, char **out,
                            size_t *len, char *err, size_t errlen);
 
+/* Reads exactly `len` bytes of `key` at `offset` into `buf` (a ranged get:
+ * random access for a file reader such as Parquet's). AKIDB_ECORRUPT when
+ * the object holds fewer bytes there ("ends before byte N" in err);
+ * otherwise as get. Ranges are not checked against the object's checksum:
+ * a caller that needs the whole object intact verifies it once with a
+ * whole-object get. */
+int akidb_objstore_read_at(akidb_objstore_t *s, const char *key, uint64_t offset, void *buf,
+                           size_t len, char *err, size_t errlen);
+
 /* Deletes `key`; deleting an absent key succeeds. */
 int akidb_objstore_delete(akidb_objstore_t *s, const char *key, char *err, size_t errlen);
 

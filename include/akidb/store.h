@@ -76,6 +76,12 @@ typedef struct {
   uint32_t backpressure_wait_ms;  /* how long a write waits for room; default 1000 */
   bool background;                /* index, checkpoint and compact on the worker pool (default
                                      true); false: the caller drives akidb_collection_index_pending */
+  bool unlogged;                  /* a bulk load into a collection no one else sees (a
+                                     restore's staging copy): writes are applied in memory
+                                     and not logged; the close's checkpoint is their one
+                                     durable image, so a crash before the close loses them
+                                     all (the caller then discards the directory). Default
+                                     false. */
   bool caller_locks;              /* the caller guarantees that no one else opens this
                                      directory (the server locks its data directory once):
                                      no lock of its own, one file descriptor fewer */

@@ -88,6 +88,13 @@ int akidb_simd_parse(const char *name, akidb_simd_t *out);
 const char *akidb_cpu_features(void);
 
 /*
+ * The Euclidean norm of v, summed in double (eight partial sums in a fixed
+ * order, so every platform gets the same bits). NaN or infinite exactly
+ * when an element is (a float's square cannot overflow a double's sum).
+ */
+double akidb_norm(const float *v, size_t dim);
+
+/*
  * Scales v to unit length in place and returns its original norm. A vector of
  * norm 0 (or not finite) is left unchanged and 0 is returned.
  */

@@ -4,6 +4,7 @@
  */
 #include "index/metric.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -46,10 +47,21 @@ int metric_init(metric_t *m, akidb_metric_t metric, char *err, size_t errlen) {
   return AKIDB_OK;
 }
 
+int metric_check(akidb_metric_t metric, const float *in, size_t dim) {
+  if (!in) return AKIDB_EVALUE;
+  double norm = akidb_norm(in, dim); /* the same sum akidb_normalize decides on */
+  if (!isfinite(norm)) return AKIDB_EVALUE;
+  if (metric == AKIDB_METRIC_COSINE && !(norm > 0.0 && norm <= (double)FLT_MAX))
+    return AKIDB_EVALUE;
+  return AKIDB_OK;
+}
+
 int metric_prepare(akidb_metric_t metric, const float *in, float *out,
                    size_t dim) {
-  if (!in || akidb_first_nonfinite(in, dim) >= 0) return AKIDB_EVALUE;
+  if (!in) return AKIDB_EVALUE;
+  if (metric != AKIDB_METRIC_COSINE && metric_check(metric, in, dim)) return AKIDB_EVALUE;
   if (out != in) memcpy(out, in, dim * sizeof(float));
+  /* cosine: the norm's one pass also finds NaN/Inf (then it is not finite) */
   if (metric == AKIDB_METRIC_COSINE && akidb_normalize(out, dim) == 0.0f)
     return AKIDB_EVALUE;
   return AKIDB_OK;

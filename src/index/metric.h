@@ -64,6 +64,10 @@ static inline void metric_dist4(const metric_t *m, const float *q,
 int metric_prepare(akidb_metric_t metric, const float *in, float *out,
                    size_t dim);
 
+/* Whether metric_prepare would take `in`, without copying it: AKIDB_OK or
+ * AKIDB_EVALUE (NaN/Inf, or a zero vector under cosine). One pass. */
+int metric_check(akidb_metric_t metric, const float *in, size_t dim);
+
 /* Whether `label` passes `f` (NULL passes everything). */
 static inline int filter_allows(const akidb_filter_t *f, uint64_t label) {
   if (!f) return 1;

@@ -14,7 +14,9 @@
  * Durability: none of its own; see local.c and s3.c.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -836,6 +838,40 @@ int akidb_objstore_get_all(akidb_objstore_t *s, const char *key, size_t max, cha
   *out = b.buf;
   *len = b.len;
   return AKIDB_OK;
+}
+
+typedef struct {
+  char *p;
+  size_t left;
+  bool over; /* the server sent more than the range */
+} span_t;
+
+static int to_span(void *ctx, const void *data, size_t len) {
+  span_t *sp = ctx;
+  if (len > sp->left) {
+    sp->over = true;
+    return AKIDB_ECORRUPT;
+  }
+  memcpy(sp->p, data, len);
+  sp->p += len;
+  sp->left -= len;
+  return AKIDB_OK;
+}
+
+int akidb_objstore_read_at(akidb_objstore_t *s, const char *key, uint64_t offset, void *buf,
+                           size_t len, char *err, size_t errlen) {
+  if (len == 0) return AKIDB_OK;
+  span_t sp = {buf, len, false};
+  akidb_objstore_get_options_t go = {.offset = offset, .length = len};
+  int rc = akidb_objstore_get(s, key, &go, to_span, &sp, NULL, err, errlen);
+  if (sp.over)
+    snprintf(err, errlen, "%s: the server sent more than the %zu bytes asked for at byte %" PRIu64,
+             key, len, offset);
+  else if (!rc && sp.left) {
+    snprintf(err, errlen, "%s ends before byte %" PRIu64, key, offset + len);
+    rc = AKIDB_ECORRUPT;
+  }
+  return rc;
 }
 
 typedef struct {

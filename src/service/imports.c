@@ -146,28 +146,10 @@ typedef struct {
   char err[256];
 } source_t;
 
-typedef struct {
-  char *p;
-  size_t left;
-} span_t;
-
-static int to_span(void *ctx, const void *buf, size_t len) {
-  span_t *s = ctx;
-  if (len > s->left) return AKIDB_ECORRUPT; /* more than the range asked for */
-  memcpy(s->p, buf, len);
-  s->p += len;
-  s->left -= len;
-  return 0;
-}
-
 /* pq_read_at_fn over ranged GETs of the upload. */
 static int read_range(void *ctx, uint64_t off, void *buf, size_t len) {
   source_t *src = ctx;
-  span_t span = {buf, len};
-  akidb_objstore_get_options_t go = {.offset = off, .length = len};
-  int rc = akidb_objstore_get(src->store, src->key, &go, to_span, &span, NULL, src->err,
-                              sizeof src->err);
-  if (!rc && span.left) rc = AKIDB_ECORRUPT;
+  int rc = akidb_objstore_read_at(src->store, src->key, off, buf, len, src->err, sizeof src->err);
   if (rc) src->rc = rc;
   return rc ? -1 : 0;
 }

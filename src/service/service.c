@@ -307,12 +307,7 @@ static int open_paths(akidb_service_t *s, char *err, size_t errlen) {
     snprintf(err, errlen, "cannot lock %s: %s", s->coll_dir, strerror(e));
     return AKIDB_EIO;
   }
-  /* Downloads in flight (restores) live in <data_dir>/tmp: what a crash
-   * left there is garbage. */
-  s->tmp_dir = join(s->opt.data_dir, "tmp");
-  if (!s->tmp_dir) return AKIDB_ENOMEM;
-  akidb_vfs_remove_tree(vfs, s->tmp_dir);
-  return mkdir_p(s->tmp_dir, err, errlen);
+  return AKIDB_OK;
 }
 
 /* --- restores cut short: <id>.restore (staging) and <id>.old (swapped out) --- */
@@ -608,7 +603,6 @@ int akidb_service_close(akidb_service_t *s, char *err, size_t errlen) {
   free(s->buckets.items);
   free(s->data_dir);
   free(s->coll_dir);
-  free(s->tmp_dir);
   free(s->db_path);
   free(s);
   return rc;

@@ -256,24 +256,26 @@ static void meta_from_manifest(const snap_manifest_t *m, const akidb_uuid_t *db,
 static int stage(svc_call_t *c, const akidb_snapshot_t *s, const snap_manifest_t *m,
                  const akidb_uuid_t *id, char *staging, size_t len, uint64_t *points, char *err,
                  size_t errlen) {
-  char text[AKIDB_UUID_STR_LEN + 1], prefix[AKIDB_OBJECT_KEY_MAX], tmp[4096];
+  char text[AKIDB_UUID_STR_LEN + 1], prefix[AKIDB_OBJECT_KEY_MAX];
   akidb_uuid_format(id, text);
   snprintf(staging, len, "%s/%s.restore", c->svc->coll_dir, text);
-  snprintf(tmp, sizeof tmp, "%s/restore-%s.parquet", c->svc->tmp_dir, text);
   prefix_of(s, prefix, sizeof prefix);
   akidb_vfs_remove_tree(akidb_vfs_local(), staging);
   akidb_collection_options_t o;
   svc_collection_options(c->svc, m->dimension, m->metric, m->hnsw_m, m->hnsw_ef_construction,
                          m->hnsw_ef_search, &o);
   /* A bulk load: no indexing while it runs (the restored collection indexes
-   * its points once it is in use), so no backpressure either; nothing is
-   * synced until the close's checkpoint, which comes before the swap. */
+   * its points once it is in use), so no backpressure either; no log
+   * (unlogged): the close's checkpoint, synced before the swap, is the
+   * staging copy's one durable image, and a crash before it leaves a
+   * <id>.restore that the next start removes. */
   o.background = false;
   o.max_pending = 0;
   o.durability = AKIDB_DURABILITY_NONE;
+  o.unlogged = true;
   akidb_collection_t *coll = NULL;
   int rc = akidb_collection_open(staging, &o, &coll, NULL, err, errlen);
-  if (!rc) rc = snap_restore(c->svc->store, prefix, m, coll, tmp, points, err, errlen);
+  if (!rc) rc = snap_restore(c->svc->store, prefix, m, coll, points, err, errlen);
   char err2[256];
   int crc = coll ? akidb_collection_close(coll, err2, sizeof err2) : AKIDB_OK;
   if (!rc && crc) {

@@ -172,7 +172,7 @@ uint32_t svc_buckets_take(svc_buckets_t *b, const akidb_uuid_t *tenant, uint32_t
 
 struct akidb_service {
   akidb_service_options_t opt;
-  char *data_dir, *db_path, *coll_dir, *tmp_dir;
+  char *data_dir, *db_path, *coll_dir;
   akidb_objstore_t *store; /* snapshots (and the cold tier) */
   akidb_catalog_t *cat;
   akidb_auth_t *auth;

@@ -8,17 +8,18 @@
  * when its manifest does. Memory: one Parquet row group and the writer's
  * parts in flight; nothing is staged on local disk.
  *
- * Restore: the Parquet file is downloaded to a temporary file (the store
- * verifies its size and CRC-32C against the manifest), checked (rows,
- * dimension), and its rows are upserted in batches of RESTORE_BATCH.
+ * Restore: the Parquet file is read in place with ranged reads (no local
+ * copy) and its rows upserted in batches of RESTORE_BATCH, while a second
+ * thread streams the whole object once so the store verifies its size and
+ * CRC-32C against the manifest; the restore succeeds only when both did.
  *
  * Locking: none of its own. Durability: the store's (an object is durable
  * once its put or commit returned); restored points are durable as the
  * target collection's upserts are.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,56 +195,43 @@ int snap_read_manifest(akidb_objstore_t *store, const char *prefix, snap_manifes
 
 /* ------------------------------------------------------------ restoring -- */
 
+/* The whole-object check of the data file, run beside the import: the
+ * store streams the object and verifies its size and CRC-32C against the
+ * manifest; the bytes themselves are dropped. */
 typedef struct {
-  int fd;
-  char err[256];
-} file_sink_t;
+  akidb_objstore_t *store;
+  const char *key;
+  const snap_file_t *file;
+  int rc;
+  char err[512];
+} verify_t;
 
-static int to_file(void *ctx, const void *data, size_t len) {
-  file_sink_t *f = ctx;
-  const char *p = data;
-  while (len) {
-    ssize_t n = write(f->fd, p, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      snprintf(f->err, sizeof f->err, "%s", strerror(n < 0 ? errno : EIO));
-      return AKIDB_EIO;
-    }
-    p += n;
-    len -= (size_t)n;
-  }
+static int discard(void *ctx, const void *data, size_t len) {
+  (void)ctx, (void)data, (void)len;
   return AKIDB_OK;
 }
 
-/* Downloads the data file to `path`, its size and checksum verified. */
-static int download(akidb_objstore_t *store, const char *prefix, const snap_file_t *f,
-                    const char *path, char *err, size_t errlen) {
-  char key[AKIDB_OBJSTORE_KEY_MAX + 1];
-  int rc = snap_key(prefix, f->name, key, sizeof key);
-  if (rc) return fail(err, errlen, rc, "snapshot key too long");
-  file_sink_t sink = {.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
-  if (sink.fd < 0)
-    return fail(err, errlen, AKIDB_EIO, "cannot create %s: %s", path, strerror(errno));
-  akidb_objstore_get_options_t go = {.has_expected = true, .expected_size = f->size,
-                                     .expected_crc32c = f->crc32c};
-  rc = akidb_objstore_get(store, key, &go, to_file, &sink, NULL, err, errlen);
-  if (rc && sink.err[0]) snprintf(err, errlen, "writing %s: %s", path, sink.err);
-  close(sink.fd);
-  return rc;
+static void *verify_main(void *arg) {
+  verify_t *v = arg;
+  akidb_objstore_get_options_t go = {.has_expected = true, .expected_size = v->file->size,
+                                     .expected_crc32c = v->file->crc32c};
+  v->rc = akidb_objstore_get(v->store, v->key, &go, discard, NULL, NULL, v->err, sizeof v->err);
+  return NULL;
 }
+
+/* pq_read_at_fn over ranged reads of the data file. */
+typedef struct {
+  akidb_objstore_t *store;
+  const char *key;
+  int rc;
+  char err[512];
+} ranged_t;
 
 static int read_at(void *ctx, uint64_t off, void *buf, size_t len) {
-  int fd = *(const int *)ctx;
-  char *p = buf;
-  while (len) {
-    ssize_t n = pread(fd, p, len, (off_t)off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return AKIDB_EIO;
-    p += n;
-    off += (uint64_t)n;
-    len -= (size_t)n;
-  }
-  return AKIDB_OK;
+  ranged_t *r = ctx;
+  int rc = akidb_objstore_read_at(r->store, r->key, off, buf, len, r->err, sizeof r->err);
+  if (rc && !r->rc) r->rc = rc;
+  return rc ? -1 : 0;
 }
 
 /* A batch of rows copied out of the reader (its row views are reused). */
@@ -321,10 +309,10 @@ int snap_upsert_rows(pq_import_t *it, akidb_collection_t *c, uint64_t *written, 
   return rc;
 }
 
-static int import_file(int fd, uint64_t size, const snap_manifest_t *m, akidb_collection_t *c,
-                       uint64_t *rows, char *err, size_t errlen) {
+static int import_file(ranged_t *src, uint64_t size, const snap_manifest_t *m,
+                       akidb_collection_t *c, uint64_t *rows, char *err, size_t errlen) {
   pq_reader_t *r = NULL;
-  int rc = pq_reader_open(read_at, &fd, size, NULL, &r, err, errlen);
+  int rc = pq_reader_open(read_at, src, size, NULL, &r, err, errlen);
   if (rc) return rc;
   if (pq_reader_num_rows(r) != m->points) {
     snprintf(err, errlen, "snapshot data has %" PRIu64 " rows, its manifest says %" PRIu64,
@@ -344,22 +332,34 @@ static int import_file(int fd, uint64_t size, const snap_manifest_t *m, akidb_co
   return rc;
 }
 
+/* The import's outcome beside the whole-object check's: a failed check
+ * explains whatever the import saw, so its message wins. */
+static int restore_outcome(int rc, const verify_t *v, const ranged_t *src, char *err,
+                           size_t errlen) {
+  if (v->rc) return fail(err, errlen, v->rc, "snapshot data %s: %s", v->key, v->err);
+  if (rc && src->rc) return fail(err, errlen, src->rc, "reading snapshot data: %s", src->err);
+  return rc;
+}
+
 int snap_restore(akidb_objstore_t *store, const char *prefix, const snap_manifest_t *m,
-                 akidb_collection_t *c, const char *tmp_path, uint64_t *points, char *err,
-                 size_t errlen) {
+                 akidb_collection_t *c, uint64_t *points, char *err, size_t errlen) {
   uint64_t rows = 0;
   if (points) *points = 0;
   if (m->n_files != 1 || strcmp(m->files[0].name, SNAP_DATA_NAME) != 0)
     return fail(err, errlen, AKIDB_EFORMAT,
                 "snapshot manifest names %zu file(s); this build restores one '" SNAP_DATA_NAME
                 "'", m->n_files);
-  int rc = download(store, prefix, &m->files[0], tmp_path, err, errlen);
-  int fd = rc ? -1 : open(tmp_path, O_RDONLY | O_CLOEXEC);
-  if (!rc && fd < 0)
-    rc = fail(err, errlen, AKIDB_EIO, "cannot open %s: %s", tmp_path, strerror(errno));
-  if (!rc) rc = import_file(fd, m->files[0].size, m, c, &rows, err, errlen);
-  if (fd >= 0) close(fd);
-  unlink(tmp_path);
+  char key[AKIDB_OBJSTORE_KEY_MAX + 1];
+  if (snap_key(prefix, m->files[0].name, key, sizeof key))
+    return fail(err, errlen, AKIDB_ELIMIT, "snapshot key too long");
+  verify_t v = {.store = store, .key = key, .file = &m->files[0]};
+  pthread_t tid;
+  if (pthread_create(&tid, NULL, verify_main, &v) != 0)
+    return fail(err, errlen, AKIDB_ENOMEM, "cannot start a thread to verify %s", key);
+  ranged_t src = {.store = store, .key = key};
+  int rc = import_file(&src, m->files[0].size, m, c, &rows, err, errlen);
+  pthread_join(tid, NULL);
+  rc = restore_outcome(rc, &v, &src, err, errlen);
   if (!rc && rows != m->points)
     rc = fail(err, errlen, AKIDB_ECORRUPT,
               "snapshot data yielded %" PRIu64 " rows, its manifest says %" PRIu64, rows,
@@ -367,7 +367,6 @@ int snap_restore(akidb_objstore_t *store, const char *prefix, const snap_manifes
   if (points) *points = rows;
   return rc;
 }
-
 /* ------------------------------------------------------------ deleting -- */
 
 int snap_delete(akidb_objstore_t *store, const char *prefix, char *err, size_t errlen) {

@@ -100,14 +100,15 @@ int snap_read_manifest(akidb_objstore_t *store, const char *prefix, snap_manifes
                        char *err, size_t errlen);
 
 /* Fills `c` (an empty collection of the manifest's dimension and metric)
- * from the snapshot: downloads the Parquet file to `tmp_path` (verifying
- * its size and checksum), checks its row count and dimension against the
- * manifest, upserts every row in batches, then removes `tmp_path`.
- * *points (may be NULL) receives the rows restored. On failure `c` may hold
- * part of the rows: the caller discards it. */
+ * from the snapshot: reads the Parquet file in place (ranged reads, no
+ * local copy), checks its row count and dimension against the manifest and
+ * upserts every row in batches, while a second thread reads the whole file
+ * once to verify its size and checksum (the store's check). *points (may be
+ * NULL) receives the rows restored. On failure, including a checksum
+ * mismatch found after every row was upserted, `c` may hold part or all of
+ * the rows: the caller discards it. */
 int snap_restore(akidb_objstore_t *store, const char *prefix, const snap_manifest_t *m,
-                 akidb_collection_t *c, const char *tmp_path, uint64_t *points, char *err,
-                 size_t errlen);
+                 akidb_collection_t *c, uint64_t *points, char *err, size_t errlen);
 
 /* Upserts every row of a Parquet import into `c`, in all-or-nothing
  * batches of 1,000; *written (counted from its value) receives the points

@@ -7,7 +7,9 @@
  * Durability: a batch is acknowledged only after wal_append returned, i.e.
  * it is on stable storage under the FSYNC policy. A failed log write or
  * sync makes the collection refuse writes until it is reopened (`failed`);
- * reads go on. Every file goes through the collection's VFS (`c->vfs`,
+ * reads go on. An unlogged collection (options.unlogged: a restore's
+ * staging copy) writes no log at all; its close's checkpoint is the one
+ * durable image of its writes. Every file goes through the collection's VFS (`c->vfs`,
  * the options' vfs or the local filesystem). Locking: see store_internal.h.
  * Memory: everything the collection holds is charged to `c->mem`
  * (util/mem.c), which stats report.
@@ -215,20 +217,18 @@ static int prepare_batch(akidb_collection_t *c, const void *data, size_t len,
   uint32_t stride = c->buf.stride;
   akidb_point_t *pts = malloc((r.count ? r.count : 1) * sizeof *pts);
   float *vecs = aligned_alloc(64, ((size_t)(r.count ? r.count : 1) * stride * 4 + 63) & ~(size_t)63);
-  float *tmp = malloc((size_t)c->dim * 4);
-  int rc = pts && vecs && tmp ? AKIDB_OK : AKIDB_ENOMEM;
+  int rc = pts && vecs ? AKIDB_OK : AKIDB_ENOMEM;
   const uint8_t *raw;
   for (uint32_t i = 0; rc == AKIDB_OK && i < r.count; i++) {
+    float *row = vecs + (size_t)i * stride;
     if (codec_next_upsert(&r, &pts[i], &raw) != 1) rc = AKIDB_ECORRUPT;
     else {
-      memcpy(tmp, raw, (size_t)c->dim * 4);
-      if (metric_prepare(c->opt.index.metric, tmp, vecs + (size_t)i * stride, c->dim))
-        rc = AKIDB_ECORRUPT;
+      memcpy(row, raw, (size_t)c->dim * 4); /* the record's bytes may be unaligned */
+      if (metric_prepare(c->opt.index.metric, row, row, c->dim)) rc = AKIDB_ECORRUPT;
     }
   }
   akidb_point_t spare;
   if (rc == AKIDB_OK && codec_next_upsert(&r, &spare, &raw) != 0) rc = AKIDB_ECORRUPT;
-  free(tmp);
   if (rc) {
     free(pts);
     free(vecs);
@@ -320,17 +320,29 @@ static void mark_failed(akidb_collection_t *c, const char *why) {
   store_log(c, AKIDB_LOG_ERROR, "writes are refused from now on: %s", why);
 }
 
+/* The record's seq: appended to the log (durable under the policy), or,
+ * for an unlogged collection, the next one after the newest applied (the
+ * apply lock is then taken here and held: seqs follow application order). */
+static int log_record(akidb_collection_t *c, uint8_t type, void *body, size_t len,
+                      uint64_t *seq, char *err, size_t errlen) {
+  if (c->opt.unlogged) {
+    pthread_mutex_lock(&c->apply_lock);
+    *seq = c->applied_seq + 1;
+    return AKIDB_OK;
+  }
+  wal_record_t rec = {.type = type, .data = body, .len = len};
+  int rc = wal_append(c->wal, &rec, 1, seq, NULL, err, errlen);
+  if (rc == AKIDB_EIO) mark_failed(c, err && *err ? err : "log write failed");
+  if (!rc) pthread_mutex_lock(&c->apply_lock);
+  return rc;
+}
+
 /* Appends one record durably, then applies it in log order. */
 static int log_and_apply(akidb_collection_t *c, uint8_t type, void *body, size_t len,
                          size_t *deleted, char *err, size_t errlen) {
-  wal_record_t rec = {.type = type, .data = body, .len = len};
   uint64_t seq = 0;
-  int rc = wal_append(c->wal, &rec, 1, &seq, NULL, err, errlen);
-  if (rc) {
-    if (rc == AKIDB_EIO) mark_failed(c, err && *err ? err : "log write failed");
-    return rc;
-  }
-  pthread_mutex_lock(&c->apply_lock);
+  int rc = log_record(c, type, body, len, &seq, err, errlen);
+  if (rc) return rc;
   while (c->applied_seq + 1 != seq) pthread_cond_wait(&c->applied_cond, &c->apply_lock);
   rc = type == REC_UPSERT ? store_apply_upsert(c, body, len, err, errlen)
                           : store_apply_delete(c, body, len, deleted, err, errlen);
@@ -342,9 +354,9 @@ static int log_and_apply(akidb_collection_t *c, uint8_t type, void *body, size_t
   return rc;
 }
 
-/* Checks one point of an upsert; `tmp` is dim floats of scratch. */
-static int check_point(akidb_collection_t *c, const akidb_point_t *p, size_t i, float *tmp,
-                       char *err, size_t errlen) {
+/* Checks one point of an upsert. */
+static int check_point(akidb_collection_t *c, const akidb_point_t *p, size_t i, char *err,
+                       size_t errlen) {
   if (!p->id || p->id_len == 0 || p->id_len > AKIDB_POINT_ID_MAX) {
     SAY("point %zu: id must be 1 to %u bytes long (got %zu)", i, AKIDB_POINT_ID_MAX,
         p->id ? p->id_len : 0);
@@ -365,7 +377,7 @@ static int check_point(akidb_collection_t *c, const akidb_point_t *p, size_t i, 
     SAY("point %zu: vector is missing", i);
     return AKIDB_EINVAL;
   }
-  if (metric_prepare(c->opt.index.metric, p->vector, tmp, c->dim)) {
+  if (metric_check(c->opt.index.metric, p->vector, c->dim)) {
     SAY("point %zu: vector holds NaN or Inf%s", i,
         c->opt.index.metric == AKIDB_METRIC_COSINE ? ", or is all zeros (cosine)" : "");
     return AKIDB_EVALUE;
@@ -381,10 +393,7 @@ int akidb_collection_upsert(akidb_collection_t *c, const akidb_point_t *pts, siz
     SAY("a batch must hold at least one point");
     return AKIDB_EINVAL;
   }
-  float *tmp = malloc((size_t)c->dim * sizeof(float));
-  if (!tmp) return AKIDB_ENOMEM;
-  for (size_t i = 0; i < n && rc == AKIDB_OK; i++) rc = check_point(c, &pts[i], i, tmp, err, errlen);
-  free(tmp);
+  for (size_t i = 0; i < n && rc == AKIDB_OK; i++) rc = check_point(c, &pts[i], i, err, errlen);
   if (rc || (rc = maintain_wait_for_room(c, n, err, errlen))) return rc;
   void *body;
   size_t len;

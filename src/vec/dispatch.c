@@ -287,10 +287,18 @@ const akidb_kernels_t *akidb_kernels(void) {
 
 /* ------------------------------------------------------------ helpers -- */
 
+double akidb_norm(const float *v, size_t dim) {
+  double acc[8] = {0};
+  size_t i = 0;
+  for (; i + 8 <= dim; i += 8)
+    for (size_t j = 0; j < 8; j++) acc[j] += (double)v[i + j] * (double)v[i + j];
+  for (size_t j = 0; i < dim; i++, j++) acc[j] += (double)v[i] * (double)v[i];
+  double sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  return sqrt(sum);
+}
+
 float akidb_normalize(float *v, size_t dim) {
-  double sum = 0.0;
-  for (size_t i = 0; i < dim; i++) sum += (double)v[i] * (double)v[i];
-  double norm = sqrt(sum);
+  double norm = akidb_norm(v, dim);
   /* Zero, NaN, infinite, or too large for a float: leave v alone. */
   if (!(norm > 0.0) || !(norm <= (double)FLT_MAX)) return 0.0f;
   double inv = 1.0 / norm;

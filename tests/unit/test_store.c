@@ -542,6 +542,42 @@ static void test_store_recovery_gives_back_acknowledged_state(void) {
   ASSERT_EQ_INT(count_files("", "checkpoint-"), 1);
 }
 
+/* After an unlogged load: logged writes, then a crash. */
+static void after_unlogged_workload(void) {
+  akidb_collection_options_t o = options(true);
+  akidb_collection_t *c = open_c(&o);
+  upsert_range(c, 250, 350, 2, 25);
+  /* exit without closing: the crash */
+}
+
+static void test_store_unlogged_load_lives_in_its_checkpoint_and_logging_resumes_after_it(void) {
+  fresh_dir();
+  akidb_collection_options_t o = options(false);
+  o.unlogged = true;
+  akidb_collection_t *c = open_c(&o);
+  upsert_range(c, 0, 300, 1, 50); /* six batches */
+  akidb_collection_stats_t st;
+  akidb_collection_stats(c, &st);
+  ASSERT_EQ_U64(st.last_seq, 0); /* nothing went to the log */
+  ASSERT_EQ_U64(akidb_collection_count(c), 300);
+  close_c(c);
+  akidb_collection_options_t logged = options(true);
+  akidb_open_report_t rep;
+  char err[512] = "";
+  ASSERT_OK(akidb_collection_open(dir, &logged, &c, &rep, err, sizeof err));
+  ASSERT_EQ_U64(rep.checkpoint_seq, 6);
+  ASSERT_EQ_U64(rep.checkpoint_points, 300);
+  ASSERT_EQ_U64(rep.replayed_records, 0);
+  close_c(c);
+  /* logged writes after it get seqs past the checkpoint: a crash replays them */
+  run_crashing_child(after_unlogged_workload);
+  ASSERT_OK(akidb_collection_open(dir, &logged, &c, &rep, err, sizeof err));
+  ASSERT_EQ_U64(rep.replayed_records, 4);
+  ASSERT_EQ_U64(akidb_collection_count(c), 350);
+  for (uint32_t i = 0; i < 350; i++) expect_point(c, i, i < 250 ? 1 : 2);
+  close_c(c);
+}
+
 static int crash_step;
 
 static void checkpoint_crash_workload(void) {
@@ -760,6 +796,7 @@ CHECK_MAIN(CHECK_CASE(test_store_upsert_get_roundtrip),
            CHECK_CASE(test_store_filtered_search_returns_only_allowed),
            CHECK_CASE(test_store_scan_visits_every_live_point_once),
            CHECK_CASE(test_store_recovery_gives_back_acknowledged_state),
+           CHECK_CASE(test_store_unlogged_load_lives_in_its_checkpoint_and_logging_resumes_after_it),
            CHECK_CASE(test_store_checkpoint_crash_at_every_step_loses_nothing),
            CHECK_CASE(test_store_torn_log_tail_drops_last_batch_whole),
            CHECK_CASE(test_store_corrupt_checkpoint_is_refused_with_file_and_offset),
