@@ -2,7 +2,8 @@
  * objput.h — the small-object upload runs of the object-store benchmark
  * (bench/objectstore.c, row 2): N threads PUT 1 KiB objects for a fixed
  * time to an S3 endpoint, either through AkiDB's object-store C API
- * (akidb_objstore_put_buffer) or through a minimal libcurl client (one
+ * (akidb_objstore_put_buffer, or akidb_objstore_put_many batches) or
+ * through a minimal libcurl client (one
  * keep-alive easy handle per thread, a fixed Authorization header that
  * names the access key, UNSIGNED-PAYLOAD: the least a client can do against
  * a server that does not verify signatures, such as s3rver). Each run
@@ -16,7 +17,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-typedef enum { PUT_CLIENT_AKIDB = 0, PUT_CLIENT_MINIMAL = 1 } put_client_t;
+/* AKIDB: one akidb_objstore_put_buffer at a time per thread. MINIMAL: the
+ * bare libcurl loop. BATCH: each thread calls akidb_objstore_put_many with
+ * PUT_BATCH objects, batch_parallel of them in flight at once. */
+typedef enum { PUT_CLIENT_AKIDB = 0, PUT_CLIENT_MINIMAL = 1, PUT_CLIENT_BATCH = 2 } put_client_t;
+
+#define PUT_BATCH 64u
 
 typedef struct {
   const char *endpoint; /* "http://127.0.0.1:<port>" */
@@ -24,6 +30,7 @@ typedef struct {
   pid_t server_pid;     /* the S3 server process, for its CPU time (or -1) */
   double seconds;       /* length of one run */
   size_t object_bytes;  /* size of every object */
+  uint32_t batch_parallel; /* PUT_CLIENT_BATCH: puts in flight per batch */
 } put_setup_t;
 
 typedef struct {
@@ -31,13 +38,13 @@ typedef struct {
   uint32_t threads;
   uint64_t ops, errors;
   double seconds;              /* from the start barrier to the last thread's end */
-  double p50_ms, p99_ms, mean_ms; /* per request, of the successful ones */
+  double p50_ms, p99_ms, mean_ms; /* per request (per batch call for BATCH), successful ones */
   double self_cpu_s;           /* CPU time of this process during the run */
   double server_cpu_s;         /* CPU time of the S3 server during the run */
   char first_error[256];
 } put_run_t;
 
-/* "akidb C API" or "minimal libcurl". */
+/* "akidb C API", "minimal libcurl" or "akidb C API, batched". */
 const char *put_client_name(put_client_t c);
 
 /* One run: `threads` threads PUT objects under "<tag>/t<i>/<n>" for

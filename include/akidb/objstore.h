@@ -231,6 +231,38 @@ int akidb_objstore_put_buffer(akidb_objstore_t *s, const char *key, const void *
                               size_t len, akidb_objstore_result_t *out, char *err,
                               size_t errlen);
 
+/* One object of a batched put (akidb_objstore_put_many). The caller fills
+ * key, read, read_ctx and opts; the call fills the rest. */
+typedef struct {
+  const char *key;
+  akidb_objstore_read_fn read; /* called from one of the batch's threads */
+  void *read_ctx;
+  akidb_objstore_put_options_t opts; /* size (or -1), metadata */
+  /* filled by the call */
+  bool attempted;                 /* false: skipped after another item failed */
+  int rc;                         /* the put's result when attempted */
+  akidb_objstore_result_t result; /* size, CRC32C, ETag when rc == 0 */
+  char err[256];                  /* the put's message when rc != 0 */
+} akidb_objstore_put_item_t;
+
+/* Puts `n` objects, up to `parallel` at once (threads of this call; 0 =
+ * the store's max_parallel): the way to store many small objects, whose
+ * time is round trips rather than bytes. Each item is an ordinary put
+ * (retries, breaker, verification). After the first failure no further
+ * item starts (those keep attempted = false); the ones running finish.
+ * The calling thread is one of the workers (fewer run when threads cannot
+ * be started). Returns AKIDB_OK when every item was stored, else the first
+ * failure's code with its message in err. */
+int akidb_objstore_put_many(akidb_objstore_t *s, akidb_objstore_put_item_t *items, size_t n,
+                            uint32_t parallel, char *err, size_t errlen);
+
+/* An item that puts `len` bytes at `data` (which must outlive the call). */
+typedef struct {
+  const void *data;
+  size_t len, off;
+} akidb_objstore_buffer_src_t;
+ssize_t akidb_objstore_buffer_read(void *ctx, void *buf, size_t len);
+
 typedef struct {
   uint64_t offset; /* first byte */
   uint64_t length; /* bytes from offset; 0 = to the end */

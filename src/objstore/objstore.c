@@ -15,7 +15,9 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -691,26 +693,67 @@ int akidb_objstore_put(akidb_objstore_t *s, const char *key, akidb_objstore_read
   return akidb_objstore_writer_commit(w, out, err, errlen);
 }
 
-typedef struct {
-  const uint8_t *p;
-  size_t left;
-} mem_src_t;
-
-static ssize_t mem_read(void *ctx, void *buf, size_t len) {
-  mem_src_t *m = ctx;
-  size_t n = len < m->left ? len : m->left;
-  memcpy(buf, m->p, n);
-  m->p += n;
-  m->left -= n;
+ssize_t akidb_objstore_buffer_read(void *ctx, void *buf, size_t len) {
+  akidb_objstore_buffer_src_t *m = ctx;
+  size_t left = m->len - m->off, n = len < left ? len : left;
+  memcpy(buf, (const char *)m->data + m->off, n);
+  m->off += n;
   return (ssize_t)n;
 }
 
 int akidb_objstore_put_buffer(akidb_objstore_t *s, const char *key, const void *data,
                               size_t len, akidb_objstore_result_t *out, char *err,
                               size_t errlen) {
-  mem_src_t m = {data, len};
+  akidb_objstore_buffer_src_t m = {data, len, 0};
   akidb_objstore_put_options_t o = {(int64_t)len, NULL, 0};
-  return akidb_objstore_put(s, key, mem_read, &m, &o, out, err, errlen);
+  return akidb_objstore_put(s, key, akidb_objstore_buffer_read, &m, &o, out, err, errlen);
+}
+
+/* ------------------------------------------------------------- put_many */
+
+typedef struct {
+  akidb_objstore_t *s;
+  akidb_objstore_put_item_t *items;
+  size_t n;
+  atomic_size_t next;
+  atomic_bool stop; /* an item failed: start no more */
+} batch_t;
+
+static void *batch_worker(void *arg) {
+  batch_t *b = arg;
+  for (;;) {
+    if (atomic_load(&b->stop)) break;
+    size_t i = atomic_fetch_add(&b->next, 1);
+    if (i >= b->n) break;
+    akidb_objstore_put_item_t *it = &b->items[i];
+    it->attempted = true;
+    it->rc = akidb_objstore_put(b->s, it->key, it->read, it->read_ctx, &it->opts, &it->result,
+                                it->err, sizeof it->err);
+    if (it->rc) atomic_store(&b->stop, true);
+  }
+  return NULL;
+}
+
+int akidb_objstore_put_many(akidb_objstore_t *s, akidb_objstore_put_item_t *items, size_t n,
+                            uint32_t parallel, char *err, size_t errlen) {
+  for (size_t i = 0; i < n; i++) items[i].attempted = false, items[i].rc = 0, items[i].err[0] = 0;
+  size_t workers = parallel ? parallel : s->opt.max_parallel;
+  if (workers > n) workers = n;
+  batch_t b = {.s = s, .items = items, .n = n};
+  pthread_t tid[AKIDB_OBJSTORE_MAX_PARALLEL_MAX];
+  if (workers > AKIDB_OBJSTORE_MAX_PARALLEL_MAX) workers = AKIDB_OBJSTORE_MAX_PARALLEL_MAX;
+  size_t started = 0;
+  /* the caller's thread is a worker too */
+  while (started + 1 < workers && pthread_create(&tid[started], NULL, batch_worker, &b) == 0)
+    started++;
+  if (workers) batch_worker(&b);
+  for (size_t i = 0; i < started; i++) pthread_join(tid[i], NULL);
+  for (size_t i = 0; i < n; i++)
+    if (items[i].attempted && items[i].rc) {
+      objstore_errf(err, errlen, "%s", items[i].err);
+      return items[i].rc;
+    }
+  return AKIDB_OK;
 }
 
 /* -------------------------------------------------------------------- get */

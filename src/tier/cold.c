@@ -24,6 +24,7 @@
 #include "tier/cold.h"
 
 #define IO_CHUNK (1u << 20)
+#define SMALL_FILE (1u << 20) /* files up to this size go up in one batched put */
 
 static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -238,21 +239,83 @@ static ssize_t read_file(void *ctx, void *buf, size_t len) {
   return (ssize_t)got;
 }
 
+static int file_key(const char *prefix, const cold_file_t *f, char *key, size_t len,
+                    char *err, size_t errlen) {
+  if (snprintf(key, len, "%sfiles/%s", prefix, f->path) >= (int)len)
+    return fail(err, errlen, AKIDB_ELIMIT, "object key too long for %s", f->path);
+  return AKIDB_OK;
+}
+
+static int open_file(const char *dir, const cold_file_t *f, file_src_t *src, char *err,
+                     size_t errlen) {
+  const akidb_vfs_t *vfs = akidb_vfs_local();
+  char path[4400];
+  snprintf(path, sizeof path, "%s/%s", dir, f->path);
+  *src = (file_src_t){0};
+  int e = vfs->open(vfs->ctx, path, AKIDB_VFS_READ, &src->f);
+  return e ? fail(err, errlen, AKIDB_EIO, "cannot open %s: %s", path, strerror(e)) : AKIDB_OK;
+}
+
 static int upload_file(akidb_objstore_t *store, const char *dir, const char *prefix,
                        cold_file_t *f, char *err, size_t errlen) {
-  const akidb_vfs_t *vfs = akidb_vfs_local();
-  char path[4400], key[AKIDB_OBJSTORE_KEY_MAX + 1];
-  snprintf(path, sizeof path, "%s/%s", dir, f->path);
-  if (snprintf(key, sizeof key, "%sfiles/%s", prefix, f->path) >= (int)sizeof key)
-    return fail(err, errlen, AKIDB_ELIMIT, "object key too long for %s", f->path);
-  file_src_t src = {0};
-  int e = vfs->open(vfs->ctx, path, AKIDB_VFS_READ, &src.f);
-  if (e) return fail(err, errlen, AKIDB_EIO, "cannot open %s: %s", path, strerror(e));
+  char key[AKIDB_OBJSTORE_KEY_MAX + 1];
+  file_src_t src;
+  int rc = file_key(prefix, f, key, sizeof key, err, errlen);
+  if (rc || (rc = open_file(dir, f, &src, err, errlen))) return rc;
   akidb_objstore_put_options_t po = {.size = (int64_t)f->size};
   akidb_objstore_result_t res;
-  int rc = akidb_objstore_put(store, key, read_file, &src, &po, &res, err, errlen);
-  vfs->close(vfs->ctx, src.f);
+  rc = akidb_objstore_put(store, key, read_file, &src, &po, &res, err, errlen);
+  akidb_vfs_local()->close(akidb_vfs_local()->ctx, src.f);
   if (!rc) f->crc32c = res.crc32c;
+  return rc;
+}
+
+/* The files at or below SMALL_FILE in one batched put (their time is round
+ * trips, not bytes). */
+typedef struct {
+  file_src_t src;
+  char key[AKIDB_OBJSTORE_KEY_MAX + 1];
+  cold_file_t *file;
+} small_put_t;
+
+static int upload_small_files(akidb_objstore_t *store, const char *dir, const char *prefix,
+                              cold_manifest_t *m, char *err, size_t errlen) {
+  size_t cap = m->n_files ? m->n_files : 1, n = 0;
+  small_put_t *p = calloc(cap, sizeof *p);
+  akidb_objstore_put_item_t *items = calloc(cap, sizeof *items);
+  int rc = p && items ? AKIDB_OK : fail(err, errlen, AKIDB_ENOMEM, "out of memory");
+  for (size_t i = 0; !rc && i < m->n_files; i++) {
+    if (m->files[i].size > SMALL_FILE) continue;
+    small_put_t *s = &p[n];
+    s->file = &m->files[i];
+    if ((rc = file_key(prefix, s->file, s->key, sizeof s->key, err, errlen)) ||
+        (rc = open_file(dir, s->file, &s->src, err, errlen)))
+      break;
+    items[n++] = (akidb_objstore_put_item_t){.key = s->key, .read = read_file,
+                                             .read_ctx = &s->src,
+                                             .opts = {.size = (int64_t)s->file->size}};
+  }
+  if (!rc && n) rc = akidb_objstore_put_many(store, items, n, 0, err, errlen);
+  for (size_t i = 0; i < n; i++) {
+    if (!rc) p[i].file->crc32c = items[i].result.crc32c;
+    akidb_vfs_local()->close(akidb_vfs_local()->ctx, p[i].src.f);
+  }
+  free(items);
+  free(p);
+  return rc;
+}
+
+/* Small files together, then each large one (already max_parallel parts
+ * at once); *total receives the bytes. */
+static int upload_files(akidb_objstore_t *store, const char *dir, const char *prefix,
+                        cold_manifest_t *m, uint64_t *total, char *err, size_t errlen) {
+  int rc = upload_small_files(store, dir, prefix, m, err, errlen);
+  *total = 0;
+  for (size_t i = 0; !rc && i < m->n_files; i++) {
+    if (m->files[i].size > SMALL_FILE)
+      rc = upload_file(store, dir, prefix, &m->files[i], err, errlen);
+    *total += m->files[i].size;
+  }
   return rc;
 }
 
@@ -280,10 +343,7 @@ int cold_upload(akidb_objstore_t *store, const char *dir, const char *collection
   now_rfc3339(m.created_at, sizeof m.created_at);
   int rc = list_files(dir, &m, err, errlen);
   uint64_t total = 0;
-  for (size_t i = 0; !rc && i < m.n_files; i++) {
-    rc = upload_file(store, dir, prefix, &m.files[i], err, errlen);
-    total += m.files[i].size;
-  }
+  if (!rc) rc = upload_files(store, dir, prefix, &m, &total, err, errlen);
   char *text = rc ? NULL : cold_manifest_encode(&m);
   if (!rc && !text) rc = fail(err, errlen, AKIDB_ENOMEM, "out of memory");
   if (!rc && snprintf(manifest_key, key_len, "%smanifest.json", prefix) >= (int)key_len)

@@ -181,6 +181,66 @@ static inline void conf_range(akidb_objstore_t *s, const char *p) {
   free(m.p);
 }
 
+/* read_at: exact ranges in place; a range past the end is ECORRUPT. */
+static inline void conf_read_at(akidb_objstore_t *s, const char *p) {
+  char k[256], err[512] = "";
+  keyf(k, sizeof k, p, "read-at");
+  uint8_t data[70000], got[70000];
+  gen_fill(11, data, sizeof data);
+  ASSERT_OK(akidb_objstore_put_buffer(s, k, data, sizeof data, NULL, err, sizeof err));
+  uint64_t offs[] = {0, 1, 4096, 69999, 12345};
+  size_t lens[] = {70000, 10, 65536, 1, 0};
+  for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
+    memset(got, 0, sizeof got);
+    int rc = akidb_objstore_read_at(s, k, offs[i], got, lens[i], err, sizeof err);
+    if (rc) CHECK_FAIL("read_at %llu+%zu: %d %s", (unsigned long long)offs[i], lens[i], rc, err);
+    ASSERT_TRUE(memcmp(got, data + offs[i], lens[i]) == 0);
+  }
+  ASSERT_EQ_INT(akidb_objstore_read_at(s, k, 69990, got, 20, err, sizeof err), AKIDB_ECORRUPT);
+  ASSERT_STR_CONTAINS(err, "ends before byte 70010");
+}
+
+/* put_many: every item stored with its checksum; a bad item stops the
+ * batch with its own code and message, and the good ones it ran are whole. */
+static inline void conf_put_many(akidb_objstore_t *s, const char *p) {
+  enum { N = 24 };
+  char keys[N][256], err[512] = "";
+  uint8_t data[N][2000];
+  akidb_objstore_buffer_src_t src[N];
+  akidb_objstore_put_item_t items[N];
+  for (int i = 0; i < N; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "many-%02d", i);
+    keyf(keys[i], sizeof keys[i], p, name);
+    gen_fill(100 + (uint64_t)i, data[i], sizeof data[i]);
+    size_t len = 100 * (size_t)(i % 20);
+    src[i] = (akidb_objstore_buffer_src_t){data[i], len, 0};
+    items[i] = (akidb_objstore_put_item_t){.key = keys[i], .read = akidb_objstore_buffer_read,
+                                           .read_ctx = &src[i], .opts = {.size = (int64_t)len}};
+  }
+  int rc = akidb_objstore_put_many(s, items, N, 4, err, sizeof err);
+  if (rc) CHECK_FAIL("put_many: %d %s", rc, err);
+  membuf_t m = {0};
+  for (int i = 0; i < N; i++) {
+    ASSERT_TRUE(items[i].attempted);
+    ASSERT_EQ_INT(items[i].rc, 0);
+    ASSERT_EQ_U64(items[i].result.crc32c, crc32c(0, data[i], src[i].len));
+    ASSERT_OK(get_all(s, keys[i], &m, err));
+    ASSERT_EQ_U64(m.n, src[i].len);
+    ASSERT_TRUE(m.n == 0 || memcmp(m.p, data[i], m.n) == 0);
+  }
+  /* item 5 announces more bytes than its source has */
+  for (int i = 0; i < N; i++) src[i].off = 0;
+  items[5].opts.size = (int64_t)src[5].len + 7;
+  rc = akidb_objstore_put_many(s, items, N, 1, err, sizeof err);
+  ASSERT_EQ_INT(rc, AKIDB_EINVAL);
+  ASSERT_TRUE(items[5].attempted && items[5].rc == AKIDB_EINVAL);
+  ASSERT_TRUE(strcmp(err, items[5].err) == 0 && err[0]);
+  for (int i = 6; i < N; i++) ASSERT_TRUE(!items[i].attempted); /* one worker: in order */
+  for (int i = 0; i < 5; i++) ASSERT_EQ_INT(items[i].rc, 0);
+  free(m.p);
+}
+
 typedef struct {
   char key[128]; /* first member: entries sort by key with strcmp */
   uint64_t size;
@@ -478,6 +538,8 @@ static const conf_case_t conformance_cases[] = {
     {"roundtrip", conf_roundtrip},
     {"metadata", conf_metadata},
     {"range", conf_range},
+    {"read_at", conf_read_at},
+    {"put_many", conf_put_many},
     {"list_prefixes", conf_list_prefixes},
     {"delete_idempotent", conf_delete_idempotent},
     {"overwrite", conf_overwrite},
