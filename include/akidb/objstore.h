@@ -407,6 +407,7 @@ typedef struct {
   int breaker_state;             /* akidb_objstore_breaker_state_t */
   uint32_t consecutive_failures; /* transient failures in a row */
   uint64_t breaker_opens;        /* times the breaker opened */
+  uint64_t breaker_probes;       /* half-open probe requests let through */
 } akidb_objstore_stats_t;
 
 /* A snapshot of the store's counters (each value read atomically; values of

@@ -193,6 +193,11 @@ static void render_object_store(akidb_service_t *svc, obs_buf_t *b) {
   obs_render_family(b, "akidb_object_store_breaker_opens_total", "counter",
                     "Times the object store's circuit breaker opened.");
   obs_render_sample(b, "akidb_object_store_breaker_opens_total", (double)st.breaker_opens, NULL);
+  obs_render_family(b, "akidb_object_store_breaker_probes_total", "counter",
+                    "Half-open probe requests the object store's circuit breaker let through "
+                    "(after each cool-down; a successful one closes it).");
+  obs_render_sample(b, "akidb_object_store_breaker_probes_total", (double)st.breaker_probes,
+                    NULL);
 }
 
 void http_render_metrics(akidb_service_t *svc, obs_buf_t *b) {

@@ -41,6 +41,7 @@ int breaker_admit(objstore_breaker_t *b, bool *probe, char *err, size_t errlen) 
     if (now - b->opened_at_ms >= b->cooldown_ms) {
       b->state = AKIDB_OBJSTORE_BREAKER_HALF_OPEN;
       b->probe_in_flight = true;
+      b->probes++;
       *probe = true;
     } else {
       objstore_errf(err, errlen,
@@ -59,6 +60,7 @@ int breaker_admit(objstore_breaker_t *b, bool *probe, char *err, size_t errlen) 
       rc = AKIDB_EUNAVAILABLE;
     } else {
       b->probe_in_flight = true;
+      b->probes++;
       *probe = true;
     }
   }
@@ -86,10 +88,12 @@ void breaker_record(objstore_breaker_t *b, bool probe, bool failed, const char *
   pthread_mutex_unlock(&b->lock);
 }
 
-void breaker_read(objstore_breaker_t *b, int *state, uint32_t *consecutive, uint64_t *opens) {
+void breaker_read(objstore_breaker_t *b, int *state, uint32_t *consecutive, uint64_t *opens,
+                  uint64_t *probes) {
   pthread_mutex_lock(&b->lock);
   if (state) *state = b->state;
   if (consecutive) *consecutive = b->consecutive;
   if (opens) *opens = b->opens;
+  if (probes) *probes = b->probes;
   pthread_mutex_unlock(&b->lock);
 }

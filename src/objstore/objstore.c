@@ -121,7 +121,7 @@ void akidb_objstore_stats(akidb_objstore_t *s, akidb_objstore_stats_t *out) {
         (double)atomic_load_explicit(&c->latency_ns_sum, memory_order_relaxed) * 1e-9;
   }
   breaker_read(&s->breaker, &out->breaker_state, &out->consecutive_failures,
-               &out->breaker_opens);
+               &out->breaker_opens, &out->breaker_probes);
 }
 
 const char *akidb_objstore_op_name(int op) {

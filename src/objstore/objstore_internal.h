@@ -38,6 +38,7 @@ typedef struct {
   uint64_t opened_at_ms;    /* when it last opened */
   bool probe_in_flight;     /* half-open: the one probe is running */
   uint64_t opens;           /* times it opened */
+  uint64_t probes;          /* half-open probes let through */
   uint32_t threshold;       /* breaker_failures */
   uint64_t cooldown_ms;     /* breaker_cooldown_ms */
   char last_error[192];     /* cause of the last failure, for messages */
@@ -55,7 +56,8 @@ int breaker_admit(objstore_breaker_t *b, bool *probe, char *err, size_t errlen);
  * cause). A probe's outcome closes or reopens the breaker. */
 void breaker_record(objstore_breaker_t *b, bool probe, bool failed, const char *cause);
 /* State and consecutive failures (under the lock). */
-void breaker_read(objstore_breaker_t *b, int *state, uint32_t *consecutive, uint64_t *opens);
+void breaker_read(objstore_breaker_t *b, int *state, uint32_t *consecutive, uint64_t *opens,
+                  uint64_t *probes);
 
 /* ------------------------------------------------------------------ stats */
 

@@ -93,6 +93,21 @@ typedef struct {
   char err[512];
 } move_t;
 
+/* After a failed upload: deletes what reached the store of generation
+ * `gen` and drops its intent, or, when the store is down too, makes the
+ * intent due with the queue's next retry (not an hour later), so the
+ * leftovers go as soon as the store is back. */
+static void forget_generation(akidb_service_t *s, const akidb_uuid_t *id, const char *gen) {
+  char err[256], ignored[256];
+  if (strncmp(gen, "cold/", 5) != 0) return; /* never a prefix wider than one generation */
+  if (cold_delete_prefix(s->store, gen, err, sizeof err) == AKIDB_OK)
+    akidb_dead_letter_remove_key(s->cat, AKIDB_DEAD_LETTER_OBJECT_DELETE, gen, ignored,
+                                 sizeof ignored);
+  else
+    akidb_dead_letter_put(s->cat, AKIDB_DEAD_LETTER_OBJECT_DELETE, id, gen, err, retry_at(s, 1),
+                          NULL, ignored, sizeof ignored);
+}
+
 /* Steps 1–4 (see the top of the file); runs with the collection closed. */
 static int upload_and_forget(void *ctx) {
   move_t *m = ctx;
@@ -102,7 +117,7 @@ static int upload_and_forget(void *ctx) {
     snprintf(m->err, sizeof m->err, "its data directory %.400s is missing", m->dir);
     return AKIDB_ENOTFOUND;
   }
-  char old[AKIDB_OBJECT_KEY_MAX], gen[AKIDB_OBJECT_KEY_MAX], ignored[256];
+  char old[AKIDB_OBJECT_KEY_MAX], gen[AKIDB_OBJECT_KEY_MAX] = "", ignored[256];
   cold_collection_prefix(m->id, old, sizeof old);
   int rc = cold_delete_prefix(s->store, old, m->err, sizeof m->err);
   if (!rc && (rc = cold_new_generation(m->id, gen, sizeof gen)))
@@ -113,11 +128,12 @@ static int upload_and_forget(void *ctx) {
     rc = akidb_dead_letter_put(s->cat, AKIDB_DEAD_LETTER_OBJECT_DELETE, &m->e->id, gen,
                                "an upload that did not finish", now_ms() + UPLOAD_INTENT_MS,
                                NULL, m->err, sizeof m->err);
+  bool intent = rc == AKIDB_OK; /* from here on, objects of `gen` may exist */
   if (!rc) rc = cold_upload(s->store, m->dir, m->id, gen, m->key, sizeof m->key, &m->bytes,
                             m->err, sizeof m->err);
   if (!rc) rc = akidb_collection_meta_set_cold(s->cat, &m->e->id, m->key, m->err, sizeof m->err);
   if (rc) {
-    cold_delete_prefix(s->store, gen, ignored, sizeof ignored); /* the intent stays if not */
+    if (intent) forget_generation(s, &m->e->id, gen);
     return rc;
   }
   akidb_dead_letter_remove_key(s->cat, AKIDB_DEAD_LETTER_OBJECT_DELETE, gen, ignored,
@@ -273,9 +289,11 @@ static void retry_one(akidb_service_t *s, const akidb_dead_letter_t *d) {
     akidb_dead_letter_remove(s->cat, d->seq, why, sizeof why);
     return;
   }
+  /* a collection in use is no failure of the store: no longer backoff for it */
   if (rc == AKIDB_EBUSY) snprintf(err, sizeof err, "the collection was in use");
+  int64_t next = retry_at(s, rc == AKIDB_EBUSY ? 1 : d->attempts + 1);
   akidb_dead_letter_put(s->cat, d->kind, d->has_collection ? &d->collection_id : NULL,
-                        d->object_key, err, retry_at(s, d->attempts + 1), NULL, why, sizeof why);
+                        d->object_key, err, next, NULL, why, sizeof why);
 }
 
 static bool breaker_closed(akidb_service_t *s) {
@@ -329,11 +347,12 @@ int svc_op_system_object_store(svc_call_t *c) {
   if (rc) return svc_fail_code(c, rc, err);
   const char *endpoint = akidb_objstore_endpoint(c->svc->store);
   return svc_ok(c, 200,
-                json_pack("{s:s,s:s?,s:{s:s,s:I,s:I},s:I}", "kind",
+                json_pack("{s:s,s:s?,s:{s:s,s:I,s:I,s:I},s:I}", "kind",
                           akidb_objstore_kind(c->svc->store), "endpoint", endpoint, "breaker",
                           "state", akidb_objstore_breaker_state_name(st.breaker_state),
                           "consecutive_failures", (json_int_t)st.consecutive_failures, "opens",
-                          (json_int_t)st.breaker_opens, "dead_letters", (json_int_t)depth));
+                          (json_int_t)st.breaker_opens, "probes", (json_int_t)st.breaker_probes,
+                          "dead_letters", (json_int_t)depth));
 }
 
 static json_t *dead_letter_json(const akidb_dead_letter_t *d) {

@@ -2,14 +2,17 @@
 tests/integration/s3server.py — s3rver (a real S3 wire-protocol server from
 npm, installed under build/npm by node-tools.sh) on a free loopback port,
 for the tests of AkiDB's S3 object store: start, stop, kill, pause (SIGSTOP)
-and resume, always in bounded time; a boto3 client on it; and where s3rver
-keeps an object's bytes on disk (to corrupt one). s3rver checks only that
+and resume, always in bounded time; a boto3 client on it; where s3rver
+keeps an object's bytes on disk (to corrupt one); and a loopback proxy in
+front of it that runs an action (kill s3rver) once a given number of
+request bytes went through, so a fault lands in the middle of an upload. s3rver checks only that
 the access key exists (S3RVER); it does not verify signatures.
 """
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -98,3 +101,99 @@ class S3rver:
                             config=Config(s3={"addressing_style": "path"},
                                           signature_version="s3v4",
                                           retries={"max_attempts": 1}))
+
+
+class CuttingProxy:
+    """A TCP proxy on a free loopback port in front of `target_port`. Once
+    armed with arm(limit, action), the first time more than `limit` bytes of
+    requests (client to server) have gone through since arming it runs
+    `action` (e.g. S3rver.kill), drops every open connection and sets
+    `fired`. New connections are forwarded again afterwards (to whatever
+    listens on the target port then)."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(64)
+        self.port = self.lsock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.socks = set()
+        self.sent = 0
+        self.armed = None
+        self.fired = threading.Event()
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def arm(self, limit, action):
+        with self.lock:
+            self.sent = 0
+            self.armed = (limit, action)
+            self.fired.clear()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                client, _ = self.lsock.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=2)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.socks.update((client, upstream))
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False),
+                             daemon=True).start()
+
+    def _pump(self, src, dst, requests):
+        action = None
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if requests:
+                    with self.lock:
+                        self.sent += len(data)
+                        if self.armed and self.sent > self.armed[0]:
+                            action, self.armed = self.armed[1], None
+                    if action:
+                        break  # this chunk never reaches the server
+                dst.sendall(data)
+        except OSError:
+            pass
+        if action:
+            action()
+            self.drop_all()
+            self.fired.set()
+        for s in (src, dst):
+            self._close(s)
+
+    def _close(self, s):
+        with self.lock:
+            self.socks.discard(s)
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        s.close()
+
+    def drop_all(self):
+        with self.lock:
+            socks = list(self.socks)
+        for s in socks:
+            self._close(s)
+
+    def close(self):
+        self.closed = True
+        self.lsock.close()
+        self.drop_all()

@@ -8,6 +8,10 @@ here) and what happens when it fails:
     warm with its data, the move waits in the dead-letter queue, the circuit
     breaker opens (status route and /metrics); s3rver back: the breaker
     half-opens and closes, the queue drains, the collection goes cold;
+  * s3rver killed in the middle of an upload (a proxy cuts the request
+    stream and kills it) while a client keeps writing: the breaker opens,
+    half-opens and closes (probes counted in /metrics), the dead-letter
+    queue drains, every acknowledged point is there;
   * s3rver paused (SIGSTOP): calls time out within their configured time;
   * an object corrupted in s3rver's directory: the download is refused by
     its checksum and nothing is lost or deleted;
@@ -22,7 +26,7 @@ import time
 import pytest
 
 from client import gaussian_points, make_tenant, wait_until
-from s3server import BUCKET, S3rver
+from s3server import BUCKET, CuttingProxy, S3rver
 
 DIM = 16
 CONFIG = """
@@ -134,6 +138,88 @@ def test_dead_store_breaker_and_dead_letter_queue(server_factory, s3):
     assert status(srv)["breaker"]["opens"] >= 1
     assert tier(t, db, name) == "cold"
     assert t.count(db, name) == 410  # every acknowledged point
+
+
+def metric(srv, name):
+    for line in srv.client().get("/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+class Writer(threading.Thread):
+    """Upserts batches of new points until stopped; keeps the acknowledged ids."""
+
+    def __init__(self, t, db, name):
+        super().__init__(daemon=True)
+        self.t, self.db, self.name = t, db, name
+        self.acked, self.refused = set(), 0
+        self.stop = threading.Event()
+
+    def run(self):
+        i = 0
+        while not self.stop.is_set():
+            batch = points(100000 + i, 20, seed=i)
+            for k, p in enumerate(batch):
+                p["id"] = f"w{i + k}"
+            r = self.t.admin.post(self.t.coll_path(self.db, self.name) + "/points",
+                                  json={"points": batch})
+            if r.status_code == 200:
+                self.acked.update(p["id"] for p in batch)
+            else:
+                self.refused += 1
+            i += 20
+            time.sleep(0.01)
+
+
+def test_store_killed_mid_upload_while_writes_go_on(server_factory, s3):
+    proxy = CuttingProxy(s3.port)
+    try:
+        env = s3.env()
+        env["AKIDB_S3_ENDPOINT"] = proxy.endpoint
+        srv = server_factory(config=CONFIG, env=env)
+        t, db, coll = make_collection(srv, n=6000)
+        name = coll["name"]
+        writer = Writer(t, db, name)
+        writer.start()
+        wait_until(lambda: len(writer.acked) >= 100, "the writer's first acknowledgements")
+        # the move's first files go through, then s3rver dies 100 KB into the requests
+        proxy.arm(100_000, s3.kill)
+        e = t.admin.call("PATCH", t.coll_path(db, name), {"tier": "cold"}, status=503,
+                         code="unavailable")
+        assert proxy.fired.is_set(), "the cut never happened: the upload was too small"
+        assert "stays warm" in e["error"]["message"]
+        assert tier(t, db, name) in ("warm", "hot")
+        wait_until(lambda: status(srv)["breaker"]["state"] == "open", "breaker open", timeout=20)
+        assert metric(srv, "akidb_object_store_breaker_state") == 2
+        # the move waits in the queue (and the cleanup of what reached S3 before the cut)
+        letters = srv.login_admin().call("GET", "/v1/system/dead-letters")["items"]
+        assert "cold_upload" in [d["kind"] for d in letters]
+        assert metric(srv, "akidb_dead_letters") == len(letters)
+        probes_before = metric(srv, "akidb_object_store_breaker_probes_total")
+        s3.start()  # back on the same port, behind the same proxy
+        acked = len(writer.acked)
+        wait_until(lambda: len(writer.acked) >= acked + 200, "writes after the restart")
+        # the queued move waits while the collection is in use; once idle it goes
+        writer.stop.set()
+        writer.join(timeout=30)
+        wait_until(lambda: status(srv)["dead_letters"] == 0, "dead-letter queue drained",
+                   timeout=60)
+        assert status(srv)["breaker"]["state"] == "closed"
+        assert metric(srv, "akidb_object_store_breaker_state") == 0
+        assert metric(srv, "akidb_object_store_breaker_opens_total") >= 1
+        # closed again through a half-open probe that succeeded
+        assert metric(srv, "akidb_object_store_breaker_probes_total") > probes_before
+        # the queued move went through (the writer's next batch, if one came after it,
+        # brought the collection back)
+        assert metric(srv, 'akidb_collection_cold_moves_total{to="cold",outcome="ok"}') >= 1
+        assert tier(t, db, name) in ("cold", "hot")
+        assert t.count(db, name) == 6000 + len(writer.acked)  # every acknowledged point
+        got = t.admin.call("POST", t.coll_path(db, name) + "/points/get",
+                           {"ids": sorted(writer.acked)[:200]})
+        assert len(got["points"]) == 200 and got["missing"] == []
+    finally:
+        proxy.close()
 
 
 def test_paused_store_times_out_and_recovers(server_factory, s3):

@@ -339,7 +339,7 @@ static void test_transient_failures_are_retried_then_succeed(void) {
   ASSERT_EQ_U64(atomic_load(&r->stats.op[AKIDB_OBJSTORE_OP_GET].errors), 0);
   int state;
   uint32_t cons;
-  breaker_read(&r->breaker, &state, &cons, NULL);
+  breaker_read(&r->breaker, &state, &cons, NULL, NULL);
   ASSERT_EQ_INT(state, AKIDB_OBJSTORE_BREAKER_CLOSED);
   ASSERT_EQ_INT(cons, 0);
   rig_free(r);
@@ -361,7 +361,7 @@ static void test_permanent_errors_are_not_retried(void) {
     objstore_retry_run(&r->retry, AKIDB_OBJSTORE_OP_PUT, fake_attempt, &a, err, sizeof err);
   }
   int state;
-  breaker_read(&r->breaker, &state, NULL, NULL);
+  breaker_read(&r->breaker, &state, NULL, NULL, NULL);
   ASSERT_EQ_INT(state, AKIDB_OBJSTORE_BREAKER_CLOSED);
   ASSERT_EQ_U64(atomic_load(&r->stats.op[AKIDB_OBJSTORE_OP_PUT].errors), 11);
   rig_free(r);
@@ -387,7 +387,7 @@ static void test_breaker_opens_after_n_failures_and_fails_fast(void) {
   int state;
   uint32_t cons;
   uint64_t opens;
-  breaker_read(&r->breaker, &state, &cons, &opens);
+  breaker_read(&r->breaker, &state, &cons, &opens, NULL);
   ASSERT_EQ_INT(state, AKIDB_OBJSTORE_BREAKER_OPEN);
   ASSERT_EQ_INT(cons, 5);
   ASSERT_EQ_U64(opens, 1);
@@ -424,11 +424,11 @@ static void test_breaker_cooldown_lets_exactly_one_probe(void) {
     ASSERT_STR_CONTAINS(err, "half-open");
   }
   int state;
-  breaker_read(&r->breaker, &state, NULL, NULL);
+  breaker_read(&r->breaker, &state, NULL, NULL, NULL);
   ASSERT_EQ_INT(state, AKIDB_OBJSTORE_BREAKER_HALF_OPEN);
   /* the probe fails: open again, for a full cooldown */
   breaker_record(&r->breaker, true, true, "still refused");
-  breaker_read(&r->breaker, &state, NULL, NULL);
+  breaker_read(&r->breaker, &state, NULL, NULL, NULL);
   ASSERT_EQ_INT(state, AKIDB_OBJSTORE_BREAKER_OPEN);
   r->fc.now += 2999;
   ASSERT_EQ_INT(breaker_admit(&r->breaker, &probe, err, sizeof err), AKIDB_EUNAVAILABLE);
@@ -439,11 +439,12 @@ static void test_breaker_cooldown_lets_exactly_one_probe(void) {
   /* the probe succeeds: closed, everyone admitted */
   breaker_record(&r->breaker, true, false, NULL);
   uint32_t cons;
-  uint64_t opens;
-  breaker_read(&r->breaker, &state, &cons, &opens);
+  uint64_t opens, probes;
+  breaker_read(&r->breaker, &state, &cons, &opens, &probes);
   ASSERT_EQ_INT(state, AKIDB_OBJSTORE_BREAKER_CLOSED);
   ASSERT_EQ_INT(cons, 0);
   ASSERT_EQ_U64(opens, 2);
+  ASSERT_EQ_U64(probes, 2); /* one per cool-down: the refused callers were no probes */
   for (int i = 0; i < 5; i++) {
     ASSERT_OK(breaker_admit(&r->breaker, &probe, err, sizeof err));
     ASSERT_TRUE(!probe);
