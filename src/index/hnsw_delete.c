@@ -4,9 +4,11 @@
  * routing searches. Compaction (exclusive, under the grow write lock)
  * removes deleted points for good: every live list that named a deleted
  * point is rebuilt from its live neighbours and the live neighbours of the
- * deleted ones (SELECT-NEIGHBORS-HEURISTIC), points left with no incoming or
- * outgoing layer-0 link are re-linked by a search, then slots are
- * renumbered densely and the arenas shrunk to fit.
+ * deleted ones (SELECT-NEIGHBORS-HEURISTIC), a deleted entry point is
+ * replaced by the live point of the highest level, points a breadth-first
+ * walk from the entry cannot reach at layer 0 (or without an outgoing link)
+ * are re-linked by a search, then slots are renumbered densely and the
+ * arenas shrunk to fit.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -112,20 +114,73 @@ static int relink(akidb_hnsw_t *h, hnsw_ctx_t *c, uint32_t u) {
   return AKIDB_OK;
 }
 
-/* Re-links live points with no incoming or no outgoing layer-0 link. */
-static int relink_orphans(akidb_hnsw_t *h, hnsw_ctx_t *c, uint32_t n) {
-  uint8_t *has_in = calloc(n ? n : 1, 1);
-  if (!has_in) return AKIDB_ENOMEM;
-  for (uint32_t u = 0; u < n; u++) {
-    if (!is_live(h, u)) continue;
-    const uint32_t *l = hnsw_links(h, u, 0);
-    for (uint32_t i = 1; i <= l[0]; i++) has_in[l[i]] = 1;
+/* Keeps the entry point live: a deleted one is replaced by the live point
+ * of the highest level (renumbering keeps it). Exclusive (grow write lock). */
+static void choose_entry(akidb_hnsw_t *h, uint32_t n) {
+  if (h->entry < n && is_live(h, h->entry)) return;
+  uint32_t best = HNSW_NONE;
+  for (uint32_t s = 0; s < n; s++)
+    if (is_live(h, s) && (best == HNSW_NONE || h->levels[s] > h->levels[best])) best = s;
+  pthread_mutex_lock(&h->entry_lock);
+  h->entry = best;
+  h->max_level = best == HNSW_NONE ? -1 : h->levels[best];
+  pthread_mutex_unlock(&h->entry_lock);
+}
+
+/* Marks in `seen` every live point reachable at layer 0 from `from`
+ * (breadth first; `queue` holds n ids). */
+static void mark_reachable(const akidb_hnsw_t *h, uint32_t from, uint8_t *seen, uint32_t *queue) {
+  if (seen[from]) return;
+  uint32_t head = 0, tail = 0;
+  seen[from] = 1;
+  queue[tail++] = from;
+  while (head < tail) {
+    const uint32_t *l = hnsw_links(h, queue[head++], 0);
+    for (uint32_t i = 1; i <= l[0]; i++)
+      if (!seen[l[i]] && is_live(h, l[i])) {
+        seen[l[i]] = 1;
+        queue[tail++] = l[i];
+      }
   }
+}
+
+/* One pass of relink_unreachable; *relinked counts the points linked in. */
+static int relink_pass(akidb_hnsw_t *h, hnsw_ctx_t *c, uint32_t n, uint8_t *seen,
+                       uint32_t *queue, uint32_t *relinked) {
+  memset(seen, 0, n);
+  *relinked = 0;
+  if (h->entry < n) mark_reachable(h, h->entry, seen, queue);
   int rc = AKIDB_OK;
-  for (uint32_t u = 0; u < n && rc == AKIDB_OK; u++)
-    if (is_live(h, u) && u != h->entry && (!has_in[u] || hnsw_links(h, u, 0)[0] == 0))
-      rc = relink(h, c, u);
-  free(has_in);
+  for (uint32_t u = 0; u < n && rc == AKIDB_OK; u++) {
+    if (!is_live(h, u) || u == h->entry) continue;
+    if (seen[u] && hnsw_links(h, u, 0)[0] > 0) continue;
+    rc = relink(h, c, u);
+    (*relinked)++;
+  }
+  return rc;
+}
+
+#define RELINK_PASSES 4 /* a relink may take the last way into a point marked earlier */
+
+/* Re-links the live points a search cannot reach from the entry point at
+ * layer 0 — single points and whole islands that only link among
+ * themselves, which repairs after heavy churn (many replaced points) can
+ * leave — and points without an outgoing link. Each one is linked in by a
+ * search (relink, which also adds the way back from its nearest points):
+ * every member of an island, not just one, since a point reachable only
+ * along a chain of island links is reachable but not found by a search
+ * for it. A relink replaces the farthest link of a full list, which may
+ * have been another point's only way in: passes repeat until one finds
+ * nothing (at most RELINK_PASSES). */
+static int relink_unreachable(akidb_hnsw_t *h, hnsw_ctx_t *c, uint32_t n) {
+  uint8_t *seen = malloc(n ? n : 1);
+  uint32_t *queue = malloc((n ? n : 1) * sizeof(uint32_t));
+  int rc = seen && queue ? AKIDB_OK : AKIDB_ENOMEM;
+  uint32_t relinked = 1;
+  for (int pass = 0; pass < RELINK_PASSES && relinked && rc == AKIDB_OK; pass++)
+    rc = relink_pass(h, c, n, seen, queue, &relinked);
+  free(seen);
+  free(queue);
   return rc;
 }
 
@@ -241,7 +296,8 @@ int akidb_hnsw_compact(akidb_hnsw_t *h) {
   for (uint32_t u = 0; u < n && rc == AKIDB_OK; u++)
     for (int l = 0; is_live(h, u) && l <= h->levels[u] && rc == AKIDB_OK; l++)
       rc = repair_list(h, c, &cands, u, l);
-  if (rc == AKIDB_OK && atomic_load(&h->live) > 1) rc = relink_orphans(h, c, n);
+  choose_entry(h, n);
+  if (rc == AKIDB_OK && atomic_load(&h->live) > 1) rc = relink_unreachable(h, c, n);
   heap_free(&cands);
   hnsw_ctx_release(h, c);
   if (rc == AKIDB_OK) rc = renumber(h, n);

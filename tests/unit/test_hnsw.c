@@ -21,6 +21,7 @@
 #include "check.h"
 #include "index_check.h"
 #include "dataset/dataset.h"
+#include "index/hnsw_internal.h"
 
 #ifdef AKIDB_TEST_SMALL
 #define SMALL 1
@@ -1107,6 +1108,50 @@ static void test_compaction_frees_memory_and_clears_deleted_count(void) {
   ds_free(&s);
 }
 
+/* Cuts ISLAND level-0-only points off the rest of the graph (no link from
+ * outside points to them at any level; among themselves a ring), the shape
+ * heavy churn can leave behind, then compacts: the island is linked in
+ * again, and every live point is found by searching for its own vector. */
+#define ISLAND 12u
+static void test_compaction_relinks_an_unreachable_island(void) {
+  ds_set_t s = make_mid_set(AKIDB_METRIC_L2, 47);
+  akidb_hnsw_t *h = build_index(&s, NULL);
+  uint32_t island[ISLAND], n = 0;
+  bool in_island[8192] = {false};
+  ASSERT_TRUE(s.n_base <= 8192);
+  for (uint32_t i = 0; i < s.n_base && n < ISLAND; i += 37)
+    if (h->levels[i] == 0 && i != h->entry) island[n++] = i, in_island[i] = true;
+  ASSERT_EQ_INT(n, ISLAND);
+  for (uint32_t u = 0; u < s.n_base; u++) {
+    if (in_island[u]) continue;
+    for (int level = 0; level <= h->levels[u]; level++) {
+      uint32_t *l = hnsw_links(h, u, level), kept = 0;
+      for (uint32_t i = 1; i <= l[0]; i++)
+        if (!in_island[l[i]]) l[1 + kept++] = l[i];
+      l[0] = kept;
+    }
+  }
+  for (uint32_t j = 0; j < ISLAND; j++) {
+    uint32_t *l = hnsw_links(h, island[j], 0);
+    l[0] = 1;
+    l[1] = island[(j + 1) % ISLAND];
+  }
+  /* one unrelated deletion, so that compaction has work */
+  uint32_t victim = 1;
+  while (in_island[victim] || victim == h->entry) victim++;
+  ASSERT_OK(akidb_hnsw_delete(h, victim));
+  ASSERT_OK(akidb_hnsw_compact(h));
+  for (uint32_t j = 0; j < ISLAND; j++) {
+    akidb_hit_t hit[1];
+    uint32_t got = 0;
+    ASSERT_OK(akidb_hnsw_search(h, s.base + (size_t)island[j] * s.dim, 1, 0, NULL, hit, &got));
+    ASSERT_EQ_INT(got, 1);
+    ASSERT_EQ_U64(hit[0].label, island[j]);
+  }
+  akidb_hnsw_free(h);
+  ds_free(&s);
+}
+
 static void test_compaction_keeps_labels_and_vectors(void) {
   ds_set_t s = make_mid_set(AKIDB_METRIC_L2, 43);
   akidb_hnsw_t *h = build_index(&s, NULL);
@@ -1438,6 +1483,7 @@ CHECK_MAIN(CHECK_CASE(test_params_default_are_documented_and_valid),
            CHECK_CASE(test_recall_after_deleting_30_percent_and_compacting),
            CHECK_CASE(test_compaction_frees_memory_and_clears_deleted_count),
            CHECK_CASE(test_compaction_keeps_labels_and_vectors),
+           CHECK_CASE(test_compaction_relinks_an_unreachable_island),
            CHECK_CASE(test_search_after_deleting_every_point_returns_no_hits),
            CHECK_CASE(test_search_on_empty_index_returns_no_hits),
            CHECK_CASE(test_filtered_search_bitmap_1_percent),
