@@ -376,17 +376,17 @@ static enum MHD_Result request_finish(conn_t *cs, struct MHD_Connection *c) {
   http_floats_free(&floats);
 
   enum MHD_Result ok;
-  if (resp.status != AKIDB_ST_OK) {
+  if (!akidb_status_is_ok(resp.status)) {
     ok = respond_error(cs, c, resp.status, resp.error.message, NULL, resp.error.retry_after_s);
-  } else if (!resp.body || resp.http_status == 204) {
-    ok = respond(cs, c, resp.http_status ? resp.http_status : 204, NULL, NULL, 0, false, NULL, 0);
+  } else if (!resp.body) {
+    ok = respond(cs, c, akidb_status_http(resp.status), NULL, NULL, 0, false, NULL, 0);
   } else {
     long len = http_encode_json(resp.body, &cs->out, &cs->out_cap);
     if (len < 0)
       ok = respond_error(cs, c, AKIDB_ST_INTERNAL, "out of memory while encoding the answer", NULL,
                          0);
     else
-      ok = respond(cs, c, resp.http_status ? resp.http_status : 200, "application/json", cs->out,
+      ok = respond(cs, c, akidb_status_http(resp.status), "application/json", cs->out,
                    (size_t)len, false, NULL, 0);
   }
   akidb_response_clear(&resp);

@@ -346,7 +346,7 @@ int svc_op_system_object_store(svc_call_t *c) {
   int rc = akidb_dead_letter_count(c->svc->cat, &depth, err, sizeof err);
   if (rc) return svc_fail_code(c, rc, err);
   const char *endpoint = akidb_objstore_endpoint(c->svc->store);
-  return svc_ok(c, 200,
+  return svc_ok(c,
                 json_pack("{s:s,s:s?,s:{s:s,s:I,s:I,s:I},s:I}", "kind",
                           akidb_objstore_kind(c->svc->store), "endpoint", endpoint, "breaker",
                           "state", akidb_objstore_breaker_state_name(st.breaker_state),
@@ -386,5 +386,5 @@ int svc_op_system_dead_letters(svc_call_t *c) {
   json_t *body = json_pack("{s:o,s:o}", "items", items, "next",
                            list.has_more ? json_integer(list.next_seq) : json_null());
   akidb_dead_letter_list_free(&list);
-  return svc_ok(c, 200, body);
+  return svc_ok(c, body);
 }

@@ -54,7 +54,7 @@ int svc_op_login(svc_call_t *c) {
                            svc_time(s.expires_at_ms, true), "user",
                            principal_user(&s.principal, tenant));
   memset(&s.token, 0, sizeof s.token);
-  return svc_ok(c, 200, body);
+  return svc_ok(c, body);
 }
 
 int svc_op_logout(svc_call_t *c) {
@@ -65,7 +65,7 @@ int svc_op_logout(svc_call_t *c) {
                     ".../users/{username}/keys/{key_id}");
   char err[256] = "";
   int rc = akidb_auth_logout(c->svc->auth, c->req->bearer, c->req->request_id, err, sizeof err);
-  return rc ? svc_fail_code(c, rc, err) : svc_ok(c, 204, NULL);
+  return rc ? svc_fail_code(c, rc, err) : svc_done(c);
 }
 
 /* The slug of the principal's tenant ("" for system admins). */
@@ -80,7 +80,7 @@ int svc_op_whoami(svc_call_t *c) {
   if (svc_authenticate(c)) return -1;
   char slug[AKIDB_SLUG_MAX + 1];
   principal_slug(c, slug, sizeof slug);
-  return svc_ok(c, 200,
+  return svc_ok(c,
                 json_pack("{s:o,s:s,s:o}", "user", principal_user(&c->who, slug), "credential",
                           c->who.kind == AKIDB_CRED_SESSION ? "session" : "api_key",
                           "expires_at", svc_time(c->who.expires_at_ms, true)));
@@ -131,7 +131,7 @@ int svc_op_user_list(svc_call_t *c) {
     json_array_append_new(items, svc_user_json(&list.items[i], c->tenant.slug));
   json_t *body = svc_list(items, list.has_more, &list.next);
   akidb_user_list_free(&list);
-  return svc_ok(c, 200, body);
+  return svc_ok(c, body);
 }
 
 int svc_op_user_create(svc_call_t *c) {
@@ -158,7 +158,7 @@ int svc_op_user_create(svc_call_t *c) {
   akidb_user_t out;
   char err[256] = "";
   int rc = akidb_auth_user_create(c->svc->auth, &in, password, &c->audit, &out, err, sizeof err);
-  return rc ? svc_fail_code(c, rc, err) : svc_ok(c, 201, svc_user_json(&out, c->tenant.slug));
+  return rc ? svc_fail_code(c, rc, err) : svc_created(c, svc_user_json(&out, c->tenant.slug));
 }
 
 int svc_op_user_get(svc_call_t *c) {
@@ -166,7 +166,7 @@ int svc_op_user_get(svc_call_t *c) {
   if (svc_resolve_tenant(c, AKIDB_ACT_TENANT_READ) || resolve_user(c, &u) ||
       authorize_user(c, AKIDB_ACT_USER_READ, &u, false, 0))
     return -1;
-  return svc_ok(c, 200, svc_user_json(&u, c->tenant.slug));
+  return svc_ok(c, svc_user_json(&u, c->tenant.slug));
 }
 
 /* Parses a user patch: role, status, password. */
@@ -221,7 +221,7 @@ int svc_op_user_update(svc_call_t *c) {
   } else if (!rc) {
     rc = akidb_user_get(c->svc->cat, &u.id, &u, err, sizeof err);
   }
-  return rc ? svc_fail_code(c, rc, err) : svc_ok(c, 200, svc_user_json(&u, c->tenant.slug));
+  return rc ? svc_fail_code(c, rc, err) : svc_ok(c, svc_user_json(&u, c->tenant.slug));
 }
 
 int svc_op_user_delete(svc_call_t *c) {
@@ -231,7 +231,7 @@ int svc_op_user_delete(svc_call_t *c) {
     return -1;
   char err[256] = "";
   int rc = akidb_user_delete(c->svc->cat, &u.id, &c->audit, err, sizeof err);
-  return rc ? svc_fail_code(c, rc, err) : svc_ok(c, 204, NULL);
+  return rc ? svc_fail_code(c, rc, err) : svc_done(c);
 }
 
 /* ------------------------------------------------------------ API keys -- */
@@ -260,7 +260,7 @@ int svc_op_key_list(svc_call_t *c) {
     json_array_append_new(items, key_json(&list.items[i], u.username));
   json_t *body = svc_list(items, list.has_more, &list.next);
   akidb_api_key_list_free(&list);
-  return svc_ok(c, 200, body);
+  return svc_ok(c, body);
 }
 
 int svc_op_key_create(svc_call_t *c) {
@@ -286,7 +286,7 @@ int svc_op_key_create(svc_call_t *c) {
   if (rc) return svc_fail_code(c, rc, err);
   json_t *body = json_pack("{s:o,s:s}", "key", key_json(&k, u.username), "secret", secret);
   memset(secret, 0, sizeof secret);
-  return svc_ok(c, 201, body);
+  return svc_created(c, body);
 }
 
 int svc_op_key_revoke(svc_call_t *c) {
@@ -305,7 +305,7 @@ int svc_op_key_revoke(svc_call_t *c) {
     return svc_fail(c, AKIDB_ST_NOT_FOUND, "API key '%s' not found for user '%s'",
                     c->req->key_id ? c->req->key_id : "", u.username);
   int rc = akidb_auth_key_revoke(c->svc->auth, &id, &c->audit, err, sizeof err);
-  return rc ? svc_fail_code(c, rc, err) : svc_ok(c, 204, NULL);
+  return rc ? svc_fail_code(c, rc, err) : svc_done(c);
 }
 
 /* --------------------------------------------------------------- audit -- */
@@ -374,7 +374,7 @@ static int audit_answer(svc_call_t *c, akidb_audit_query_t *q, const char *slug)
   json_t *body = json_pack("{s:o,s:o}", "items", items, "next",
                            list.has_more ? json_string(next) : json_null());
   akidb_audit_list_free(&list);
-  return svc_ok(c, 200, body);
+  return svc_ok(c, body);
 }
 
 int svc_op_audit_tenant(svc_call_t *c) {

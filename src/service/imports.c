@@ -94,7 +94,7 @@ int svc_op_upload_put(svc_call_t *c) {
   if (rc) return fail_store(c, rc, err);
   char crc[16];
   snprintf(crc, sizeof crc, "%08" PRIx32, res.crc32c);
-  return svc_ok(c, 201, json_pack("{s:s,s:I,s:s}", "name", c->req->upload, "bytes",
+  return svc_created(c, json_pack("{s:s,s:I,s:s}", "name", c->req->upload, "bytes",
                                   (json_int_t)res.size, "crc32c", crc));
 }
 
@@ -121,7 +121,7 @@ int svc_op_upload_list(svc_call_t *c) {
     json_decref(l.items);
     return fail_store(c, rc, err);
   }
-  return svc_ok(c, 200, json_pack("{s:o}", "items", l.items));
+  return svc_ok(c, json_pack("{s:o}", "items", l.items));
 }
 
 int svc_op_upload_delete(svc_call_t *c) {
@@ -134,7 +134,7 @@ int svc_op_upload_delete(svc_call_t *c) {
     return svc_fail(c, AKIDB_ST_NOT_FOUND, "upload '%s' not found in tenant '%s'",
                     c->req->upload, c->tenant.slug);
   if (!rc) rc = akidb_objstore_delete(c->svc->store, key, err, sizeof err);
-  return rc ? fail_store(c, rc, err) : svc_ok(c, 204, NULL);
+  return rc ? fail_store(c, rc, err) : svc_done(c);
 }
 
 /* --------------------------------------------------------------- import -- */
@@ -273,5 +273,5 @@ int svc_op_point_import(svc_call_t *c) {
                     "import of '%s' stopped after %" PRIu64 " of %" PRIu64 " points: %s", upload,
                     done, rows, err);
   obs_upsert_observe(0, (uint32_t)(done > UINT32_MAX ? UINT32_MAX : done));
-  return svc_ok(c, 200, json_pack("{s:s,s:I}", "upload", upload, "imported", (json_int_t)done));
+  return svc_ok(c, json_pack("{s:s,s:I}", "upload", upload, "imported", (json_int_t)done));
 }

@@ -216,7 +216,7 @@ int svc_op_point_upsert(svc_call_t *c) {
     json_t *ids = json_array();
     for (size_t i = 0; i < b.n; i++)
       json_array_append_new(ids, json_stringn(b.pts[i].id, b.pts[i].id_len));
-    rc = svc_ok(c, 200, json_pack("{s:I,s:o}", "upserted", (json_int_t)b.n, "ids", ids));
+    rc = svc_ok(c, json_pack("{s:I,s:o}", "upserted", (json_int_t)b.n, "ids", ids));
     obs_upsert_observe(now_s() - t0, (uint32_t)b.n);
   }
   batch_free(&b);
@@ -261,7 +261,7 @@ int svc_op_point_get(svc_call_t *c) {
   if (rc) return svc_fail_code(c, rc, NULL);
   json_t *o = point_json(&p, c->coll->dim, true);
   akidb_point_out_clear(&p);
-  return svc_ok(c, 200, o);
+  return svc_ok(c, o);
 }
 
 /* Checks an {"ids": [...]} body (plus the extra keys allowed). */
@@ -305,7 +305,7 @@ int svc_op_point_get_many(svc_call_t *c) {
       json_array_append(missing, (json_t *)id);
     }
   }
-  return svc_ok(c, 200, json_pack("{s:o,s:o}", "points", points, "missing", missing));
+  return svc_ok(c, json_pack("{s:o,s:o}", "points", points, "missing", missing));
 }
 
 int svc_op_point_delete(svc_call_t *c) {
@@ -330,12 +330,12 @@ int svc_op_point_delete(svc_call_t *c) {
   free(ids);
   free(lens);
   if (rc) return svc_fail_code(c, rc, err);
-  return svc_ok(c, 200, json_pack("{s:I}", "deleted", (json_int_t)deleted));
+  return svc_ok(c, json_pack("{s:I}", "deleted", (json_int_t)deleted));
 }
 
 int svc_op_point_count(svc_call_t *c) {
   if (resolve_all(c, AKIDB_ACT_POINT_READ)) return -1;
-  return svc_ok(c, 200, json_pack("{s:I}", "count", (json_int_t)akidb_collection_count(c->coll->c)));
+  return svc_ok(c, json_pack("{s:I}", "count", (json_int_t)akidb_collection_count(c->coll->c)));
 }
 
 /* --------------------------------------------------------------- search -- */
@@ -443,7 +443,7 @@ static int run_search(svc_call_t *c, const search_req_t *s, const akidb_point_fi
     json_decref(one);
     return -1;
   }
-  return svc_ok(c, 200, batches ? json_pack("{s:o}", "batches", batches)
+  return svc_ok(c, batches ? json_pack("{s:o}", "batches", batches)
                                 : json_pack("{s:o}", "results", one));
 }
 

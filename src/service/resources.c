@@ -29,7 +29,7 @@ static int delete_and_drop(svc_call_t *c, catalog_delete_fn del, const akidb_uui
   if (rc) return svc_fail_code(c, rc, err);
   svc_drop_collections(c->svc, removed, n);
   free(removed);
-  return svc_ok(c, 204, NULL);
+  return svc_done(c);
 }
 
 /* ------------------------------------------------------------- tenants -- */
@@ -78,7 +78,7 @@ int svc_op_tenant_list(svc_call_t *c) {
     json_array_append_new(items, svc_tenant_json(&list.items[i]));
   json_t *body = svc_list(items, list.has_more, &list.next);
   akidb_tenant_list_free(&list);
-  return svc_ok(c, 200, body);
+  return svc_ok(c, body);
 }
 
 int svc_op_tenant_create(svc_call_t *c) {
@@ -106,12 +106,12 @@ int svc_op_tenant_create(svc_call_t *c) {
   akidb_tenant_t out;
   int rc = akidb_tenant_create(c->svc->cat, &in, &c->audit, &out, err, sizeof err);
   svc_catalog_changed(c->svc);
-  return rc ? svc_fail_code(c, rc, err) : svc_ok(c, 201, svc_tenant_json(&out));
+  return rc ? svc_fail_code(c, rc, err) : svc_created(c, svc_tenant_json(&out));
 }
 
 int svc_op_tenant_get(svc_call_t *c) {
   if (svc_resolve_tenant(c, AKIDB_ACT_TENANT_READ)) return -1;
-  return svc_ok(c, 200, svc_tenant_json(&c->tenant));
+  return svc_ok(c, svc_tenant_json(&c->tenant));
 }
 
 int svc_op_tenant_update(svc_call_t *c) {
@@ -153,7 +153,7 @@ int svc_op_tenant_update(svc_call_t *c) {
   akidb_tenant_t out;
   int rc = akidb_tenant_update(c->svc->cat, &c->tenant.id, &upd, &c->audit, &out, err, sizeof err);
   svc_catalog_changed(c->svc);
-  return rc ? svc_fail_code(c, rc, err) : svc_ok(c, 200, svc_tenant_json(&out));
+  return rc ? svc_fail_code(c, rc, err) : svc_ok(c, svc_tenant_json(&out));
 }
 
 int svc_op_tenant_delete(svc_call_t *c) {
@@ -186,7 +186,7 @@ int svc_op_database_list(svc_call_t *c) {
     json_array_append_new(items, database_json(&list.items[i], c->tenant.slug));
   json_t *body = svc_list(items, list.has_more, &list.next);
   akidb_database_list_free(&list);
-  return svc_ok(c, 200, body);
+  return svc_ok(c, body);
 }
 
 int svc_op_database_create(svc_call_t *c) {
@@ -203,12 +203,12 @@ int svc_op_database_create(svc_call_t *c) {
   snprintf(in.name, sizeof in.name, "%s", name);
   int rc = akidb_database_create(c->svc->cat, &in, &c->audit, &out, err, sizeof err);
   svc_catalog_changed(c->svc);
-  return rc ? svc_fail_code(c, rc, err) : svc_ok(c, 201, database_json(&out, c->tenant.slug));
+  return rc ? svc_fail_code(c, rc, err) : svc_created(c, database_json(&out, c->tenant.slug));
 }
 
 int svc_op_database_get(svc_call_t *c) {
   if (svc_resolve_tenant(c, AKIDB_ACT_DATABASE_READ) || svc_resolve_database(c)) return -1;
-  return svc_ok(c, 200, database_json(&c->db, c->tenant.slug));
+  return svc_ok(c, database_json(&c->db, c->tenant.slug));
 }
 
 int svc_op_database_delete(svc_call_t *c) {
@@ -263,7 +263,7 @@ int svc_op_collection_list(svc_call_t *c) {
     json_array_append_new(items, collection_json(c, &list.items[i]));
   json_t *body = svc_list(items, list.has_more, &list.next);
   akidb_collection_meta_list_free(&list);
-  return svc_ok(c, 200, body);
+  return svc_ok(c, body);
 }
 
 /* Reads the "index" object of a create or update body. */
@@ -342,14 +342,14 @@ int svc_op_collection_create(svc_call_t *c) {
     free(removed);
     return svc_fail_code(c, rc, err);
   }
-  return svc_ok(c, 201, collection_json(c, &out));
+  return svc_created(c, collection_json(c, &out));
 }
 
 int svc_op_collection_get(svc_call_t *c) {
   if (svc_resolve_tenant(c, AKIDB_ACT_COLLECTION_READ) || svc_resolve_database(c) ||
       svc_resolve_collection_meta(c))
     return -1;
-  return svc_ok(c, 200, collection_json(c, &c->meta));
+  return svc_ok(c, collection_json(c, &c->meta));
 }
 
 /* The "tier" and "tier_pinned" fields of an update body. */
@@ -467,7 +467,7 @@ int svc_op_collection_update(svc_call_t *c) {
     obs_tier_change(akidb_tier_name(target));
     if (move_tier(c, &out, target)) return -1;
   }
-  return svc_ok(c, 200, collection_json(c, &out));
+  return svc_ok(c, collection_json(c, &out));
 }
 
 int svc_op_collection_delete(svc_call_t *c) {

@@ -88,7 +88,6 @@ void akidb_service_options_default(akidb_service_options_t *o) {
 int svc_fail(svc_call_t *c, akidb_status_t st, const char *fmt, ...) {
   akidb_response_t *r = c->res;
   r->status = st;
-  r->http_status = akidb_status_http(st);
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(r->error.message, sizeof r->error.message, fmt, ap);
@@ -141,13 +140,17 @@ int svc_fail_code(svc_call_t *c, int code, const char *msg) {
   return svc_fail(c, st, "%s", msg && *msg ? msg : akidb_strerror(code));
 }
 
-int svc_ok(svc_call_t *c, int http_status, json_t *body) {
-  if (http_status != 204 && !body) return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
-  c->res->status = AKIDB_ST_OK;
-  c->res->http_status = http_status;
+/* A success of kind `st` with its result (NULL only for DONE). */
+static int succeed(svc_call_t *c, akidb_status_t st, json_t *body) {
+  if (st != AKIDB_ST_DONE && !body) return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+  c->res->status = st;
   c->res->body = body;
   return 0;
 }
+
+int svc_ok(svc_call_t *c, json_t *body) { return succeed(c, AKIDB_ST_OK, body); }
+int svc_created(svc_call_t *c, json_t *body) { return succeed(c, AKIDB_ST_CREATED, body); }
+int svc_done(svc_call_t *c) { return succeed(c, AKIDB_ST_DONE, NULL); }
 
 void akidb_response_clear(akidb_response_t *r) {
   if (!r) return;
@@ -160,13 +163,13 @@ void akidb_response_clear(akidb_response_t *r) {
 typedef int (*handler_fn)(svc_call_t *c);
 
 static int op_health(svc_call_t *c) {
-  return svc_ok(c, 200, json_pack("{s:s}", "status", "ok"));
+  return svc_ok(c, json_pack("{s:s}", "status", "ok"));
 }
 
 static int op_ready(svc_call_t *c) {
   if (!akidb_service_ready(c->svc))
     return svc_fail(c, AKIDB_ST_UNAVAILABLE, "the catalog is not open yet; retry shortly");
-  return svc_ok(c, 200, json_pack("{s:s}", "status", "ready"));
+  return svc_ok(c, json_pack("{s:s}", "status", "ready"));
 }
 
 static const handler_fn HANDLERS[AKIDB_OP_COUNT] = {

@@ -27,12 +27,17 @@
 /* ------------------------------------------------------------- status -- */
 
 /*
- * X(name, code, http, grpc): the one table mapping the service's error kinds
- * to the wire. `code` is the "code" string of a REST error body; `grpc` is
- * the gRPC status code number.
+ * X(name, code, http, grpc): the one table mapping the service's outcome
+ * kinds to the wire. The first three are successes (a result; a resource
+ * created; done, nothing to return); the rest are errors, whose `code` is
+ * the "code" string of a REST error body. `grpc` is the gRPC status code
+ * number. An operation names the kind; the transport chooses the wire
+ * status from this table.
  */
 #define AKIDB_STATUS_MAP(X)                                  \
   X(OK, "ok", 200, 0)                                        \
+  X(CREATED, "created", 201, 0)                              \
+  X(DONE, "done", 204, 0)                                    \
   X(INVALID_JSON, "invalid_json", 400, 3)                    \
   X(INVALID_ARGUMENT, "invalid_argument", 400, 3)            \
   X(UNAUTHENTICATED, "unauthenticated", 401, 16)             \
@@ -54,6 +59,9 @@ typedef enum {
 #undef AKIDB_STATUS_ENUM
       AKIDB_ST_COUNT
 } akidb_status_t;
+
+/* Whether `s` is a success (OK, CREATED or DONE). */
+static inline int akidb_status_is_ok(akidb_status_t s) { return s <= AKIDB_ST_DONE; }
 
 const char *akidb_status_code(akidb_status_t s); /* "invalid_argument" */
 int akidb_status_http(akidb_status_t s);         /* 400 */
@@ -169,13 +177,12 @@ typedef struct {
   size_t raw_len;
 } akidb_request_t;
 
-/* The answer: on success `http_status` is 200, 201 or 204 and `body` (NULL
- * for 204) is owned by the caller (json_decref); on failure `error` says
- * why and `body` is NULL. (The access log names the tenant from the
- * request's `tenant`.) */
+/* The answer: on success `status` is OK, CREATED or DONE and `body` (NULL
+ * for DONE) is owned by the caller (json_decref); on failure `status` is
+ * the error kind, `error` says why and `body` is NULL. (The access log
+ * names the tenant from the request's `tenant`.) */
 typedef struct {
-  akidb_status_t status; /* AKIDB_ST_OK or the error kind */
-  int http_status;
+  akidb_status_t status; /* a success or an error kind */
   json_t *body;
   akidb_svc_error_t error;
 } akidb_response_t;

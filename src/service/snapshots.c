@@ -153,7 +153,7 @@ int svc_op_snapshot_create(svc_call_t *c) {
            "}", id, m.points, bytes);
   audit(c, AKIDB_AUDIT_SNAPSHOT_CREATE, target, rc == AKIDB_OK, details);
   if (rc) return fail_store(c, rc, "snapshot not written", err);
-  return svc_ok(c, 201, snapshot_json(c->tenant.slug, &row));
+  return svc_created(c, snapshot_json(c->tenant.slug, &row));
 }
 
 /* ---------------------------------------------------- list, get, delete -- */
@@ -169,7 +169,7 @@ int svc_op_snapshot_list_collection(svc_call_t *c) {
   if (rc) return svc_fail_code(c, rc, err);
   json_t *body = snapshot_page(c, &l);
   akidb_snapshot_list_free(&l);
-  return svc_ok(c, 200, body);
+  return svc_ok(c, body);
 }
 
 int svc_op_snapshot_list(svc_call_t *c) {
@@ -181,13 +181,13 @@ int svc_op_snapshot_list(svc_call_t *c) {
   if (rc) return svc_fail_code(c, rc, err);
   json_t *body = snapshot_page(c, &l);
   akidb_snapshot_list_free(&l);
-  return svc_ok(c, 200, body);
+  return svc_ok(c, body);
 }
 
 int svc_op_snapshot_get(svc_call_t *c) {
   akidb_snapshot_t s;
   if (svc_resolve_tenant(c, AKIDB_ACT_SNAPSHOT_READ) || resolve_snapshot(c, &s)) return -1;
-  return svc_ok(c, 200, snapshot_json(c->tenant.slug, &s));
+  return svc_ok(c, snapshot_json(c->tenant.slug, &s));
 }
 
 /* Deletes the objects; when the store fails, the row still goes and the
@@ -210,7 +210,7 @@ int svc_op_snapshot_delete(svc_call_t *c) {
       return fail_store(c, rc, "snapshot objects not deleted", err);
   }
   rc = akidb_snapshot_delete(c->svc->cat, &s.id, &c->audit, err, sizeof err);
-  return rc ? svc_fail_code(c, rc, err) : svc_ok(c, 204, NULL);
+  return rc ? svc_fail_code(c, rc, err) : svc_done(c);
 }
 
 /* -------------------------------------------------------------- restore -- */
@@ -418,7 +418,7 @@ int svc_op_snapshot_restore(svc_call_t *c) {
            id, points, a.replace ? "true" : "false");
   audit(c, AKIDB_AUDIT_SNAPSHOT_RESTORE, target, rc == 0, details);
   if (rc) return -1;
-  return svc_ok(c, a.replace ? 200 : 201,
+  return (a.replace ? svc_ok : svc_created)(c,
                 json_pack("{s:o,s:s,s:s,s:I,s:b}", "snapshot", svc_uuid(&s.id), "database",
                           a.database, "collection", a.collection, "points", (json_int_t)points,
                           "replaced", (int)a.replace));

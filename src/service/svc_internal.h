@@ -211,7 +211,11 @@ int svc_fail(svc_call_t *c, akidb_status_t st, const char *fmt, ...)
 /* Maps an akidb_err_t with its message to the answer. */
 int svc_fail_code(svc_call_t *c, int code, const char *msg);
 /* Sets the successful answer (takes the reference to body). */
-int svc_ok(svc_call_t *c, int http_status, json_t *body);
+/* Successes (the status table's OK, CREATED, DONE): the result, which the
+ * call takes (NULL = out of memory, answered as such); DONE has none. */
+int svc_ok(svc_call_t *c, json_t *body);
+int svc_created(svc_call_t *c, json_t *body);
+int svc_done(svc_call_t *c);
 
 /* Steps shared by the handlers. Each returns 0 or -1 with the error set. */
 int svc_authenticate(svc_call_t *c);

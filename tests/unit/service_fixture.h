@@ -61,7 +61,7 @@ static int call(akidb_service_t *s, akidb_op_t op, const char *token, path_t p, 
                        .body = b};
   akidb_service_call(s, op, &r, out);
   json_decref(b);
-  return out->http_status;
+  return akidb_status_http(out->status);
 }
 
 /* Like call, but the answer is dropped after checking the status. */

@@ -24,6 +24,15 @@ static void test_status_table_maps_each_kind_once(void) {
   ASSERT_EQ_INT(akidb_status_http(AKIDB_ST_RATE_LIMITED), 429);
   ASSERT_EQ_INT(akidb_status_grpc(AKIDB_ST_NOT_FOUND), 5);
   ASSERT_EQ_INT(akidb_status_grpc(AKIDB_ST_UNAUTHENTICATED), 16);
+  /* successes: the transport picks 200, 201 or 204 (gRPC OK) from the kind */
+  ASSERT_EQ_INT(akidb_status_http(AKIDB_ST_OK), 200);
+  ASSERT_EQ_INT(akidb_status_http(AKIDB_ST_CREATED), 201);
+  ASSERT_EQ_INT(akidb_status_http(AKIDB_ST_DONE), 204);
+  for (int s = 0; s < AKIDB_ST_COUNT; s++) {
+    bool ok = akidb_status_is_ok((akidb_status_t)s);
+    ASSERT_EQ_INT(ok, akidb_status_http((akidb_status_t)s) < 300);
+    ASSERT_EQ_INT(ok, akidb_status_grpc((akidb_status_t)s) == 0);
+  }
   for (int a = 0; a < AKIDB_ST_COUNT; a++)
     for (int b = a + 1; b < AKIDB_ST_COUNT; b++)
       if (strcmp(akidb_status_code(a), akidb_status_code(b)) == 0)
@@ -39,7 +48,7 @@ static void test_requests_without_credentials_are_refused(void) {
   akidb_response_t r;
   call(s, AKIDB_OP_LOGIN, NULL, (path_t){0},
        "{\"username\":\"admin\",\"password\":\"wrong-password-123\"}", &r);
-  ASSERT_EQ_INT(r.http_status, 401);
+  ASSERT_EQ_INT(akidb_status_http(r.status), 401);
   ASSERT_STR_CONTAINS(r.error.message, "wrong tenant, username or password");
   ASSERT_OK(akidb_service_close(s, NULL, 0));
 }
@@ -114,10 +123,10 @@ static void test_bad_input_changes_nothing(void) {
   akidb_response_t r;
   call(s, AKIDB_OP_SEARCH, boss, DOCS_A,
        "{\"vector\":[1,2,3],\"filter\":{\"field\":\"a\",\"regex\":\"x\"}}", &r);
-  ASSERT_EQ_INT(r.http_status, 400);
+  ASSERT_EQ_INT(akidb_status_http(r.status), 400);
   ASSERT_STR_CONTAINS(r.error.message, "unknown filter operator 'regex'");
   call(s, AKIDB_OP_SEARCH, boss, DOCS_A, "{\"vector\":[1,2,3],\"k\":1000000}", &r);
-  ASSERT_EQ_INT(r.http_status, 400);
+  ASSERT_EQ_INT(akidb_status_http(r.status), 400);
   ASSERT_STR_CONTAINS(r.error.message, "1..1000");
   expect(s, AKIDB_OP_COLLECTION_CREATE, boss, (path_t){.tenant = "tenant-a", .database = "main"},
          "{\"name\":\"bad name!\",\"dimension\":3}", 400);
@@ -144,8 +153,8 @@ static void test_foreign_tenant_answers_like_a_missing_one(void) {
     ghost.tenant = "tenant-z";
     call(s, ops[i], other, real, NULL, &a);
     call(s, ops[i], other, ghost, NULL, &b);
-    ASSERT_EQ_INT(a.http_status, 404);
-    ASSERT_EQ_INT(b.http_status, 404);
+    ASSERT_EQ_INT(akidb_status_http(a.status), 404);
+    ASSERT_EQ_INT(akidb_status_http(b.status), 404);
     char expect_msg[600];
     snprintf(expect_msg, sizeof expect_msg, "%s", b.error.message);
     char *z = strstr(expect_msg, "tenant-z");
@@ -182,11 +191,11 @@ static void test_quotas_refuse_before_writing(void) {
   akidb_response_t r;
   call(s, AKIDB_OP_COLLECTION_CREATE, boss, (path_t){.tenant = "tenant-a", .database = "main"},
        "{\"name\":\"second\",\"dimension\":3}", &r);
-  ASSERT_EQ_INT(r.http_status, 403);
+  ASSERT_EQ_INT(akidb_status_http(r.status), 403);
   ASSERT_TRUE(strcmp(akidb_status_code(r.status), "quota_exceeded") == 0);
   ASSERT_STR_CONTAINS(r.error.message, "max_collections");
   call(s, AKIDB_OP_POINT_UPSERT, boss, DOCS_A, "{\"points\":[{\"vector\":[1,2,3]}]}", &r);
-  ASSERT_EQ_INT(r.http_status, 403);
+  ASSERT_EQ_INT(akidb_status_http(r.status), 403);
   ASSERT_STR_CONTAINS(r.error.message, "max_storage_bytes exceeded: limit 1 bytes");
   ASSERT_EQ_U64(count_points(s, boss), 0);
   /* QPS: a bucket of 1 token: the next request in the same second is refused. */
@@ -195,7 +204,7 @@ static void test_quotas_refuse_before_writing(void) {
   int limited = 0;
   for (int i = 0; i < 3; i++) {
     call(s, AKIDB_OP_POINT_COUNT, boss, DOCS_A, NULL, &r);
-    if (r.http_status == 429) {
+    if (akidb_status_http(r.status) == 429) {
       limited++;
       ASSERT_GE(r.error.retry_after_s, 1);
     }
