@@ -38,6 +38,7 @@
 
 #include "akidb/catalog.h"
 #include "akidb/errors.h"
+#include "http/codec.h"
 #include "http/http_internal.h"
 #include "obs/log.h"
 
@@ -367,7 +368,7 @@ static enum MHD_Result request_finish(conn_t *cs, struct MHD_Connection *c) {
   akidb_response_t resp;
   memset(&resp, 0, sizeof resp);
   if (s->svc) {
-    akidb_service_call(s->svc, cs->route->op, &req, &resp);
+    http_codec_call(s->svc, cs->route->op, &req, &resp);
   } else {
     resp.status = AKIDB_ST_UNAVAILABLE;
     snprintf(resp.error.message, sizeof resp.error.message, "the server has no service attached");

@@ -1,8 +1,9 @@
 /*
- * json.c — owns the service's JSON conventions: checking request objects
- * (unknown keys refused, typed optional fields with range messages), query
- * parameters (paging, booleans), and the encoding of times, ids, list
- * envelopes and the entities shared by several handlers. Stateless.
+ * json.c — the service's JSON side while operations move to typed
+ * arguments (service.h, AKIDB_OP_TYPED): request checks through the shared
+ * rules of src/json/json_rules.c (answered as the call's error), paging,
+ * and the encoding of times, ids, list envelopes and the entities shared
+ * by several handlers. Stateless.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -11,87 +12,52 @@
 #include <string.h>
 #include <time.h>
 
+#include "json/json_rules.h"
 #include "service/svc_internal.h"
+
+/* The JSON rules' error into the call's answer; -1. */
+static int take(svc_call_t *c, const akidb_svc_error_t *e) {
+  return svc_fail(c, e->status, "%s", e->message);
+}
 
 int svc_json_keys(svc_call_t *c, const json_t *obj, const char *what,
                   const char *const *allowed) {
-  const char *key;
-  json_t *v;
-  json_object_foreach((json_t *)obj, key, v) {
-    bool ok = false;
-    for (const char *const *a = allowed; *a && !ok; a++) ok = strcmp(*a, key) == 0;
-    if (!ok) {
-      char list[256] = "";
-      size_t n = 0;
-      for (const char *const *a = allowed; *a; a++)
-        n += (size_t)snprintf(list + n, n < sizeof list ? sizeof list - n : 0, "%s%s",
-                              a == allowed ? "" : ", ", *a);
-      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "unknown field '%s' in %s (allowed: %s)",
-                      key, what, list);
-    }
-  }
-  return 0;
+  akidb_svc_error_t e;
+  return jr_keys(obj, what, allowed, &e) < 0 ? take(c, &e) : 0;
 }
 
 int svc_body_object(svc_call_t *c, const char *what, const char *const *allowed) {
-  const json_t *b = c->req->body;
-  if (!b) return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s: a JSON object body is required", what);
-  if (!json_is_object(b))
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s: the body must be a JSON object", what);
-  return svc_json_keys(c, b, what, allowed);
+  akidb_svc_error_t e;
+  return jr_body_object(c->req->body, what, allowed, &e) < 0 ? take(c, &e) : 0;
 }
 
 int svc_json_string(svc_call_t *c, const json_t *obj, const char *key, const char **out) {
-  json_t *v = obj ? json_object_get(obj, key) : NULL;
-  if (!v) return 0;
-  if (!json_is_string(v))
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field '%s' must be a string", key);
-  if (strlen(json_string_value(v)) != json_string_length(v))
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field '%s' must not contain NUL characters",
-                    key);
-  *out = json_string_value(v);
-  return 1;
+  akidb_svc_error_t e;
+  int r = jr_string(obj, key, out, &e);
+  return r < 0 ? take(c, &e) : r;
 }
 
 int svc_json_bool(svc_call_t *c, const json_t *obj, const char *key, bool *out) {
-  json_t *v = obj ? json_object_get(obj, key) : NULL;
-  if (!v) return 0;
-  if (!json_is_boolean(v))
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field '%s' must be true or false", key);
-  *out = json_is_true(v);
-  return 1;
+  akidb_svc_error_t e;
+  int r = jr_bool(obj, key, out, &e);
+  return r < 0 ? take(c, &e) : r;
 }
 
 int svc_json_u64(svc_call_t *c, const json_t *obj, const char *key, uint64_t min, uint64_t max,
                  uint64_t *out) {
-  json_t *v = obj ? json_object_get(obj, key) : NULL;
-  if (!v) return 0;
-  if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-      (uint64_t)json_integer_value(v) < min || (uint64_t)json_integer_value(v) > max)
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field '%s' must be an integer in %" PRIu64
-                    "..%" PRIu64, key, min, max);
-  *out = (uint64_t)json_integer_value(v);
-  return 1;
+  akidb_svc_error_t e;
+  int r = jr_u64(obj, key, min, max, out, &e);
+  return r < 0 ? take(c, &e) : r;
 }
 
 const char *svc_query(const svc_call_t *c, const char *key) {
-  for (size_t i = 0; i < c->req->n_query; i++)
-    if (c->req->query[i].key && strcmp(c->req->query[i].key, key) == 0)
-      return c->req->query[i].value ? c->req->query[i].value : "";
-  return NULL;
+  return jr_query(c->req->query, c->req->n_query, key);
 }
 
 int svc_query_bool(svc_call_t *c, const char *key, bool *out) {
-  const char *v = svc_query(c, key);
-  if (!v) return 0;
-  if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || *v == '\0')
-    *out = true;
-  else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
-    *out = false;
-  else
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "query parameter '%s' must be true or false",
-                    key);
-  return 1;
+  akidb_svc_error_t e;
+  int r = jr_query_bool(c->req->query, c->req->n_query, key, out, &e);
+  return r < 0 ? take(c, &e) : r;
 }
 
 int svc_query_page(svc_call_t *c, akidb_page_t *page) {

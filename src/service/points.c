@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json/json_rules.h"
 #include "obs/metrics.h"
 #include "service/svc_internal.h"
 
@@ -28,20 +29,6 @@ static int resolve_all(svc_call_t *c, akidb_action_t action) {
   return svc_resolve_tenant(c, action) || svc_resolve_database(c) || svc_resolve_collection(c)
              ? -1
              : 0;
-}
-
-/* Checks a point id (string, 1..max_id_bytes, no NUL); `where` names it. */
-static int check_id(svc_call_t *c, const json_t *id, const char *where) {
-  if (!json_is_string(id))
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s: 'id' must be a string", where);
-  size_t n = json_string_length(id);
-  if (n == 0 || n > c->svc->opt.limits.max_id_bytes)
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s: 'id' must be 1..%u bytes long (got %zu)",
-                    where, c->svc->opt.limits.max_id_bytes, n);
-  if (memchr(json_string_value(id), '\0', n))
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s: 'id' must not contain NUL characters",
-                    where);
-  return 0;
 }
 
 /* The transport's float32 decoding of `arr`, if it made one. Vectors are
@@ -94,71 +81,58 @@ static int read_vector(svc_call_t *c, const json_t *arr, uint32_t dim, float *ou
 
 /* ---------------------------------------------------------------- upsert -- */
 
-/* Structural checks of the upsert body, before authentication. */
-static int check_upsert_body(svc_call_t *c, const json_t **points) {
-  static const char *const keys[] = {"points", NULL};
-  static const char *const point_keys[] = {"id", "vector", "payload", "text", NULL};
-  if (svc_body_object(c, "upsert", keys)) return -1;
-  const json_t *arr = json_object_get(c->req->body, "points");
-  if (!json_is_array(arr))
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "upsert needs 'points', an array of points");
-  size_t n = json_array_size(arr);
-  if (n == 0) return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "'points' is empty: send 1 or more");
-  if (n > c->svc->opt.limits.max_batch)
+/* Checks a point id (1..max_id_bytes, no NUL); `where` names it. */
+static int check_id(svc_call_t *c, akidb_bytes_t id, const char *where) {
+  if (id.len == 0 || id.len > c->svc->opt.limits.max_id_bytes)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s: 'id' must be 1..%u bytes long (got %zu)",
+                    where, c->svc->opt.limits.max_id_bytes, id.len);
+  if (memchr(id.p, '\0', id.len))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s: 'id' must not contain NUL characters",
+                    where);
+  return 0;
+}
+
+/* The checks that need no collection: batch size and ids. */
+static int check_upsert(svc_call_t *c, const akidb_upsert_args_t *a) {
+  if (a->n == 0) return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "'points' is empty: send 1 or more");
+  if (a->n > c->svc->opt.limits.max_batch)
     return svc_fail(c, AKIDB_ST_PAYLOAD_TOO_LARGE,
-                    "'points' holds %zu points; the limit is %u per request: split the batch", n,
+                    "'points' holds %zu points; the limit is %u per request: split the batch", a->n,
                     c->svc->opt.limits.max_batch);
-  for (size_t i = 0; i < n; i++) {
-    const json_t *p = json_array_get(arr, i);
+  for (size_t i = 0; i < a->n; i++) {
     char where[48];
     snprintf(where, sizeof where, "points[%zu]", i);
-    if (!json_is_object(p))
-      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s must be an object", where);
-    if (svc_json_keys(c, p, where, point_keys)) return -1;
-    const json_t *id = json_object_get(p, "id"), *payload = json_object_get(p, "payload");
-    const json_t *text = json_object_get(p, "text");
-    if (id && check_id(c, id, where)) return -1;
-    if (!json_object_get(p, "vector"))
-      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s: 'vector' is required", where);
-    if (payload && !json_is_object(payload) && !json_is_null(payload))
-      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s: 'payload' must be an object or null",
-                      where);
-    if (text && !json_is_string(text))
-      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s: 'text' must be a string", where);
+    if (a->points[i].id.p && check_id(c, a->points[i].id, where)) return -1;
   }
-  *points = arr;
   return 0;
 }
 
 typedef struct {
   akidb_point_t *pts;
-  float *vecs;
-  char **payloads;
-  char (*gen_ids)[AKIDB_UUID_STR_LEN + 1];
+  char (*gen_ids)[40];
   size_t n;
   uint64_t disk, mem;
 } batch_t;
 
 static void batch_free(batch_t *b) {
-  for (size_t i = 0; b->payloads && i < b->n; i++) free(b->payloads[i]);
-  free(b->payloads);
   free(b->pts);
-  free(b->vecs);
   free(b->gen_ids);
 }
 
-/* Fills one point of the batch from its JSON object. */
-static int fill_point(svc_call_t *c, batch_t *b, size_t i, const json_t *p, uint32_t dim) {
+/* Fills one point of the batch (borrowing the argument's bytes). */
+static int fill_point(svc_call_t *c, batch_t *b, size_t i, const akidb_point_in_t *in,
+                      uint32_t dim) {
   char where[48];
   snprintf(where, sizeof where, "points[%zu]", i);
   akidb_point_t *pt = &b->pts[i];
-  const json_t *id = json_object_get(p, "id"), *payload = json_object_get(p, "payload");
-  const json_t *text = json_object_get(p, "text");
-  if (read_vector(c, json_object_get(p, "vector"), dim, b->vecs + i * dim, where)) return -1;
-  pt->vector = b->vecs + i * dim;
-  if (id) {
-    pt->id = json_string_value(id);
-    pt->id_len = json_string_length(id);
+  if (in->n_values != dim || !in->vector)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "%s: the vector has %u values but the collection's dimension is %u", where,
+                    in->n_values, dim);
+  pt->vector = in->vector;
+  if (in->id.p) {
+    pt->id = in->id.p;
+    pt->id_len = in->id.len;
   } else {
     akidb_uuid_t u;
     if (akidb_uuid_v7(&u)) return svc_fail(c, AKIDB_ST_INTERNAL, "no randomness for ids");
@@ -166,19 +140,17 @@ static int fill_point(svc_call_t *c, batch_t *b, size_t i, const json_t *p, uint
     pt->id = b->gen_ids[i];
     pt->id_len = AKIDB_UUID_STR_LEN;
   }
-  if (payload && json_is_object(payload)) {
-    b->payloads[i] = json_dumps(payload, JSON_COMPACT);
-    if (!b->payloads[i]) return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
-    pt->payload = b->payloads[i];
-    pt->payload_len = strlen(b->payloads[i]);
+  if (in->payload.p) {
+    pt->payload = in->payload.p;
+    pt->payload_len = in->payload.len;
     if (pt->payload_len > c->svc->opt.limits.max_payload_bytes)
       return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
                       "%s: 'payload' is %zu bytes as JSON; the limit is %llu", where,
                       pt->payload_len, (unsigned long long)c->svc->opt.limits.max_payload_bytes);
   }
-  if (text) {
-    pt->text = json_string_value(text);
-    pt->text_len = json_string_length(text);
+  if (in->text.p) {
+    pt->text = in->text.p;
+    pt->text_len = in->text.len;
   }
   b->disk += pt->id_len + pt->payload_len + pt->text_len + (uint64_t)dim * 4 + 24;
   b->mem += pt->id_len + pt->payload_len + pt->text_len + (uint64_t)dim * 4 +
@@ -186,26 +158,35 @@ static int fill_point(svc_call_t *c, batch_t *b, size_t i, const json_t *p, uint
   return 0;
 }
 
-static int build_batch(svc_call_t *c, const json_t *arr, batch_t *b) {
-  uint32_t dim = c->coll->dim;
-  b->n = json_array_size(arr);
+static int build_batch(svc_call_t *c, const akidb_upsert_args_t *a, batch_t *b) {
+  b->n = a->n;
   b->pts = calloc(b->n, sizeof *b->pts);
-  b->vecs = malloc(b->n * dim * sizeof *b->vecs);
-  b->payloads = calloc(b->n, sizeof *b->payloads);
   b->gen_ids = malloc(b->n * sizeof *b->gen_ids);
-  if (!b->pts || !b->vecs || !b->payloads || !b->gen_ids)
+  if (!b->pts || !b->gen_ids)
     return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory for a batch of %zu points", b->n);
   for (size_t i = 0; i < b->n; i++)
-    if (fill_point(c, b, i, json_array_get(arr, i), dim)) return -1;
+    if (fill_point(c, b, i, &a->points[i], c->coll->dim)) return -1;
   return 0;
 }
 
+/* The ids written, in order; the generated ones move into the result. */
+static int upsert_result(svc_call_t *c, batch_t *b) {
+  akidb_upsert_result_t *r = &c->res->result.upsert;
+  r->ids = malloc(b->n * sizeof *r->ids);
+  if (!r->ids) return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+  for (size_t i = 0; i < b->n; i++) r->ids[i] = (akidb_bytes_t){b->pts[i].id, b->pts[i].id_len};
+  r->generated = b->gen_ids; /* the generated ids point into it */
+  b->gen_ids = NULL;
+  r->n = b->n;
+  return svc_result(c);
+}
+
 int svc_op_point_upsert(svc_call_t *c) {
-  const json_t *arr = NULL;
-  if (check_upsert_body(c, &arr) || resolve_all(c, AKIDB_ACT_POINT_WRITE)) return -1;
+  const akidb_upsert_args_t *a = c->req->args;
+  if (check_upsert(c, a) || resolve_all(c, AKIDB_ACT_POINT_WRITE)) return -1;
   double t0 = now_s();
   batch_t b = {0};
-  int rc = build_batch(c, arr, &b);
+  int rc = build_batch(c, a, &b);
   if (!rc) rc = svc_check_write_quota(c, b.disk, b.mem);
   if (!rc) {
     char err[512] = "";
@@ -213,10 +194,7 @@ int svc_op_point_upsert(svc_call_t *c) {
     if (e) rc = svc_fail_code(c, e, err);
   }
   if (!rc) {
-    json_t *ids = json_array();
-    for (size_t i = 0; i < b.n; i++)
-      json_array_append_new(ids, json_stringn(b.pts[i].id, b.pts[i].id_len));
-    rc = svc_ok(c, json_pack("{s:I,s:o}", "upserted", (json_int_t)b.n, "ids", ids));
+    rc = upsert_result(c, &b);
     obs_upsert_observe(now_s() - t0, (uint32_t)b.n);
   }
   batch_free(&b);
@@ -225,117 +203,83 @@ int svc_op_point_upsert(svc_call_t *c) {
 
 /* ------------------------------------------------------------ get, del -- */
 
-/* Encodes a point (payload parsed back into JSON). */
-static json_t *point_json(const akidb_point_out_t *p, uint32_t dim, bool with_payload) {
-  json_t *o = json_pack("{s:s%}", "id", p->id, p->id_len);
-  if (!o) return NULL;
-  if (with_payload) {
-    json_t *pl = p->payload ? json_loadb(p->payload, p->payload_len, 0, NULL) : NULL;
-    json_object_set_new(o, "payload", pl ? pl : json_null());
-  }
-  if (p->text && with_payload)
-    json_object_set_new(o, "text", json_stringn(p->text, p->text_len));
-  if (p->vector) {
-    json_t *v = json_array();
-    for (uint32_t i = 0; i < dim; i++) json_array_append_new(v, json_real(p->vector[i]));
-    json_object_set_new(o, "vector", v);
-  }
-  return o;
-}
-
 int svc_op_point_get(svc_call_t *c) {
-  bool with_vector = false;
-  if (svc_query_bool(c, "with_vector", &with_vector) < 0) return -1;
-  if (!c->req->point_id || c->req->point_id_len == 0 ||
-      c->req->point_id_len > c->svc->opt.limits.max_id_bytes)
+  const akidb_get_args_t *a = c->req->args;
+  if (!a->id.p || a->id.len == 0 || a->id.len > c->svc->opt.limits.max_id_bytes)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "the point id must be 1..%u bytes long",
                     c->svc->opt.limits.max_id_bytes);
   if (resolve_all(c, AKIDB_ACT_POINT_READ)) return -1;
-  akidb_point_out_t p;
-  int rc = akidb_collection_get(c->coll->c, c->req->point_id, c->req->point_id_len, with_vector,
-                                &p);
+  akidb_points_result_t *r = &c->res->result.points;
+  if (!(r->points = calloc(1, sizeof *r->points)))
+    return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+  int rc = akidb_collection_get(c->coll->c, a->id.p, a->id.len, a->with_vector, r->points);
   if (rc == AKIDB_ENOTFOUND)
     return svc_fail(c, AKIDB_ST_NOT_FOUND, "point '%.*s' not found in collection '%s'",
-                    (int)(c->req->point_id_len > 256 ? 256 : c->req->point_id_len),
-                    c->req->point_id, c->meta.name);
+                    (int)(a->id.len > 256 ? 256 : a->id.len), a->id.p, c->meta.name);
   if (rc) return svc_fail_code(c, rc, NULL);
-  json_t *o = point_json(&p, c->coll->dim, true);
-  akidb_point_out_clear(&p);
-  return svc_ok(c, o);
+  r->n = 1;
+  r->dimension = c->coll->dim;
+  return svc_result(c);
 }
 
-/* Checks an {"ids": [...]} body (plus the extra keys allowed). */
-static int check_ids_body(svc_call_t *c, const char *what, const char *const *keys,
-                          const json_t **ids) {
-  if (svc_body_object(c, what, keys)) return -1;
-  const json_t *arr = json_object_get(c->req->body, "ids");
-  if (!json_is_array(arr) || json_array_size(arr) == 0)
+/* Checks an ids argument (`what`: "get" or "delete"). */
+static int check_ids(svc_call_t *c, const char *what, const akidb_ids_args_t *a) {
+  if (a->n == 0)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s needs 'ids', a non-empty array of ids",
                     what);
-  if (json_array_size(arr) > c->svc->opt.limits.max_batch)
-    return svc_fail(c, AKIDB_ST_PAYLOAD_TOO_LARGE, "'ids' holds %zu ids; the limit is %u",
-                    json_array_size(arr), c->svc->opt.limits.max_batch);
-  for (size_t i = 0; i < json_array_size(arr); i++) {
+  if (a->n > c->svc->opt.limits.max_batch)
+    return svc_fail(c, AKIDB_ST_PAYLOAD_TOO_LARGE, "'ids' holds %zu ids; the limit is %u", a->n,
+                    c->svc->opt.limits.max_batch);
+  for (size_t i = 0; i < a->n; i++) {
     char where[48];
     snprintf(where, sizeof where, "ids[%zu]", i);
-    if (check_id(c, json_array_get(arr, i), where)) return -1;
+    if (check_id(c, a->ids[i], where)) return -1;
   }
-  *ids = arr;
   return 0;
 }
 
 int svc_op_point_get_many(svc_call_t *c) {
-  static const char *const keys[] = {"ids", "with_vector", NULL};
-  const json_t *ids = NULL;
-  bool with_vector = false;
-  if (check_ids_body(c, "get", keys, &ids) ||
-      svc_json_bool(c, c->req->body, "with_vector", &with_vector) < 0 ||
-      resolve_all(c, AKIDB_ACT_POINT_READ))
-    return -1;
-  json_t *points = json_array(), *missing = json_array();
-  for (size_t i = 0; i < json_array_size(ids); i++) {
-    const json_t *id = json_array_get(ids, i);
-    akidb_point_out_t p;
-    int rc = akidb_collection_get(c->coll->c, json_string_value(id), json_string_length(id),
-                                  with_vector, &p);
-    if (rc == AKIDB_OK) {
-      json_array_append_new(points, point_json(&p, c->coll->dim, true));
-      akidb_point_out_clear(&p);
-    } else {
-      json_array_append(missing, (json_t *)id);
-    }
+  const akidb_ids_args_t *a = c->req->args;
+  if (check_ids(c, "get", a) || resolve_all(c, AKIDB_ACT_POINT_READ)) return -1;
+  akidb_points_result_t *r = &c->res->result.points;
+  r->points = calloc(a->n, sizeof *r->points);
+  r->missing = malloc(a->n * sizeof *r->missing);
+  if (!r->points || !r->missing) return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+  r->dimension = c->coll->dim;
+  for (size_t i = 0; i < a->n; i++) {
+    int rc = akidb_collection_get(c->coll->c, a->ids[i].p, a->ids[i].len, a->with_vector,
+                                  &r->points[r->n]);
+    if (rc == AKIDB_OK) r->n++;
+    else r->missing[r->n_missing++] = a->ids[i];
   }
-  return svc_ok(c, json_pack("{s:o,s:o}", "points", points, "missing", missing));
+  return svc_result(c);
 }
 
 int svc_op_point_delete(svc_call_t *c) {
-  static const char *const keys[] = {"ids", NULL};
-  const json_t *arr = NULL;
-  if (check_ids_body(c, "delete", keys, &arr) || resolve_all(c, AKIDB_ACT_POINT_WRITE)) return -1;
-  size_t n = json_array_size(arr);
-  const char **ids = malloc(n * sizeof *ids);
-  size_t *lens = malloc(n * sizeof *lens);
+  const akidb_ids_args_t *a = c->req->args;
+  if (check_ids(c, "delete", a) || resolve_all(c, AKIDB_ACT_POINT_WRITE)) return -1;
+  const char **ids = malloc(a->n * sizeof *ids);
+  size_t *lens = malloc(a->n * sizeof *lens);
   if (!ids || !lens) {
     free(ids);
     free(lens);
     return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
   }
-  for (size_t i = 0; i < n; i++) {
-    ids[i] = json_string_value(json_array_get(arr, i));
-    lens[i] = json_string_length(json_array_get(arr, i));
-  }
+  for (size_t i = 0; i < a->n; i++) ids[i] = a->ids[i].p, lens[i] = a->ids[i].len;
   size_t deleted = 0;
   char err[256] = "";
-  int rc = akidb_collection_delete(c->coll->c, ids, lens, n, &deleted, err, sizeof err);
+  int rc = akidb_collection_delete(c->coll->c, ids, lens, a->n, &deleted, err, sizeof err);
   free(ids);
   free(lens);
   if (rc) return svc_fail_code(c, rc, err);
-  return svc_ok(c, json_pack("{s:I}", "deleted", (json_int_t)deleted));
+  c->res->result.count = deleted;
+  return svc_result(c);
 }
 
 int svc_op_point_count(svc_call_t *c) {
   if (resolve_all(c, AKIDB_ACT_POINT_READ)) return -1;
-  return svc_ok(c, json_pack("{s:I}", "count", (json_int_t)akidb_collection_count(c->coll->c)));
+  c->res->result.count = akidb_collection_count(c->coll->c);
+  return svc_result(c);
 }
 
 /* --------------------------------------------------------------- search -- */
@@ -405,7 +349,7 @@ static json_t *search_one(svc_call_t *c, const search_req_t *s, const float *q,
   }
   json_t *hits = json_array();
   for (uint32_t i = 0; i < r.n; i++) {
-    json_t *h = point_json(&r.hits[i], c->coll->dim, s->include_payload);
+    json_t *h = jr_point(&r.hits[i], c->coll->dim, s->include_payload);
     json_object_set_new(h, "distance", json_real(r.hits[i].distance));
     json_array_append_new(hits, h);
   }

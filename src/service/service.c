@@ -142,7 +142,8 @@ int svc_fail_code(svc_call_t *c, int code, const char *msg) {
 
 /* A success of kind `st` with its result (NULL only for DONE). */
 static int succeed(svc_call_t *c, akidb_status_t st, json_t *body) {
-  if (st != AKIDB_ST_DONE && !body) return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+  if (st != AKIDB_ST_DONE && !body && !akidb_op_is_typed(c->res->op))
+    return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
   c->res->status = st;
   c->res->body = body;
   return 0;
@@ -151,11 +152,43 @@ static int succeed(svc_call_t *c, akidb_status_t st, json_t *body) {
 int svc_ok(svc_call_t *c, json_t *body) { return succeed(c, AKIDB_ST_OK, body); }
 int svc_created(svc_call_t *c, json_t *body) { return succeed(c, AKIDB_ST_CREATED, body); }
 int svc_done(svc_call_t *c) { return succeed(c, AKIDB_ST_DONE, NULL); }
+int svc_result(svc_call_t *c) { return succeed(c, AKIDB_ST_OK, NULL); }
+
+bool akidb_op_is_typed(akidb_op_t op) {
+  switch (op) {
+#define TYPED_CASE(name, args, result) case AKIDB_OP_##name:
+    AKIDB_OP_TYPED(TYPED_CASE)
+#undef TYPED_CASE
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* Frees a typed result (the member the operation sets). */
+static void result_clear(akidb_op_t op, akidb_result_t *r) {
+  switch (op) {
+  case AKIDB_OP_POINT_UPSERT:
+    free(r->upsert.ids);
+    free(r->upsert.generated);
+    break;
+  case AKIDB_OP_POINT_GET:
+  case AKIDB_OP_POINT_GET_MANY:
+    for (size_t i = 0; i < r->points.n; i++) akidb_point_out_clear(&r->points.points[i]);
+    free(r->points.points);
+    free(r->points.missing);
+    break;
+  default:
+    break;
+  }
+  memset(r, 0, sizeof *r);
+}
 
 void akidb_response_clear(akidb_response_t *r) {
   if (!r) return;
   json_decref(r->body);
   r->body = NULL;
+  if (akidb_op_is_typed(r->op)) result_clear(r->op, &r->result);
 }
 
 /* ------------------------------------------------------------ dispatch -- */
@@ -231,10 +264,16 @@ static bool needs_ready(akidb_op_t op) {
 void akidb_service_call(akidb_service_t *svc, akidb_op_t op, const akidb_request_t *req,
                         akidb_response_t *out) {
   memset(out, 0, sizeof *out);
+  out->op = op;
   svc_call_t c = {.svc = svc, .req = req, .res = out};
   c.audit.request_id = req->request_id;
   if ((int)op < 0 || op >= AKIDB_OP_COUNT || !HANDLERS[op]) {
     svc_fail(&c, AKIDB_ST_NOT_FOUND, "no such operation");
+    return;
+  }
+  if (akidb_op_is_typed(op) && !req->args && op != AKIDB_OP_POINT_COUNT) {
+    svc_fail(&c, AKIDB_ST_INTERNAL, "operation %s was called without its arguments",
+             akidb_op_name(op));
     return;
   }
   if (needs_ready(op) && !akidb_service_ready(svc)) {

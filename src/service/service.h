@@ -152,6 +152,83 @@ typedef struct {
   uint32_t n;
 } akidb_float_array_t;
 
+/* ------------------------------------------------ typed operations -- */
+
+/*
+ * The typed core (issue 13, under way): an operation listed in
+ * AKIDB_OP_TYPED takes its arguments as C values (akidb_request_t.args, the
+ * struct named below) and answers with C values (akidb_response_t.result);
+ * each transport's codec turns its wire format into those and back (REST:
+ * src/http/codec.c), so the service never sees JSON for it. The other
+ * operations still take the parsed JSON body and answer JSON; they move
+ * over one by one.
+ */
+#define AKIDB_OP_TYPED(X)                                  \
+  X(POINT_COUNT, void, count)                              \
+  X(POINT_UPSERT, akidb_upsert_args_t, upsert)             \
+  X(POINT_GET, akidb_get_args_t, points)                   \
+  X(POINT_GET_MANY, akidb_ids_args_t, points)              \
+  X(POINT_DELETE, akidb_ids_args_t, count)
+
+/* Bytes that are not NUL-terminated (ids may hold any byte but NUL). */
+typedef struct {
+  const char *p; /* NULL: absent */
+  size_t len;
+} akidb_bytes_t;
+
+/* A point as a write brings it. */
+typedef struct {
+  akidb_bytes_t id;      /* absent: the service generates a UUIDv7 */
+  const float *vector;   /* n_values finite floats (the service checks the count) */
+  uint32_t n_values;
+  akidb_bytes_t payload; /* a JSON object as compact text, or absent */
+  akidb_bytes_t text;    /* or absent */
+} akidb_point_in_t;
+
+typedef struct {
+  const akidb_point_in_t *points;
+  size_t n;
+} akidb_upsert_args_t;
+
+typedef struct {
+  akidb_bytes_t id;
+  bool with_vector;
+} akidb_get_args_t;
+
+typedef struct {
+  const akidb_bytes_t *ids;
+  size_t n;
+  bool with_vector; /* get_many */
+} akidb_ids_args_t;
+
+/* Upsert: the ids of the points written, in request order (generated ones
+ * included). */
+typedef struct {
+  akidb_bytes_t *ids;
+  char (*generated)[40]; /* storage of the generated ids */
+  size_t n;
+} akidb_upsert_result_t;
+
+/* Points read (get, get_many), in request order, and the ids not found. */
+typedef struct {
+  akidb_point_out_t *points;
+  size_t n;
+  akidb_bytes_t *missing; /* borrowed from the arguments */
+  size_t n_missing;
+  uint32_t dimension;     /* of each vector, when asked for */
+} akidb_points_result_t;
+
+/* A typed operation's result; which member is set follows the operation
+ * (the third column of AKIDB_OP_TYPED). */
+typedef union {
+  uint64_t count; /* count: live points; delete: points deleted */
+  akidb_upsert_result_t upsert;
+  akidb_points_result_t points;
+} akidb_result_t;
+
+/* Whether `op` is a typed operation. */
+bool akidb_op_is_typed(akidb_op_t op);
+
 /* A decoded request. Every pointer may be NULL when absent; all of them need
  * only live during the call. */
 typedef struct {
@@ -175,6 +252,7 @@ typedef struct {
   size_t n_floats;                   /* document order (may be none) */
   const void *raw_body; /* an upload's bytes (routes whose body is not JSON) */
   size_t raw_len;
+  const void *args; /* typed operations: their arguments (AKIDB_OP_TYPED) */
 } akidb_request_t;
 
 /* The answer: on success `status` is OK, CREATED or DONE and `body` (NULL
@@ -182,8 +260,10 @@ typedef struct {
  * the error kind, `error` says why and `body` is NULL. (The access log
  * names the tenant from the request's `tenant`.) */
 typedef struct {
+  akidb_op_t op;
   akidb_status_t status; /* a success or an error kind */
-  json_t *body;
+  json_t *body;          /* operations not yet typed */
+  akidb_result_t result; /* typed operations, on success */
   akidb_svc_error_t error;
 } akidb_response_t;
 
@@ -275,7 +355,7 @@ bool akidb_service_ready(akidb_service_t *svc);
 void akidb_service_call(akidb_service_t *svc, akidb_op_t op, const akidb_request_t *req,
                         akidb_response_t *out);
 
-/* Frees what a response holds (its body). */
+/* Frees what a response holds (its body or its typed result). */
 void akidb_response_clear(akidb_response_t *r);
 
 /* Periodic housekeeping (expired sessions, audit retention); the server calls

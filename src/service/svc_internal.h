@@ -216,6 +216,8 @@ int svc_fail_code(svc_call_t *c, int code, const char *msg);
 int svc_ok(svc_call_t *c, json_t *body);
 int svc_created(svc_call_t *c, json_t *body);
 int svc_done(svc_call_t *c);
+/* A typed operation's success: its result is in c->res->result. */
+int svc_result(svc_call_t *c);
 
 /* Steps shared by the handlers. Each returns 0 or -1 with the error set. */
 int svc_authenticate(svc_call_t *c);

@@ -1,7 +1,8 @@
 /*
  * service_fixture.h — helpers for tests that call the service layer
  * directly, as a transport would: open a service on a temporary directory,
- * run an operation with a token and a JSON body, log in, make a tenant with
+ * run an operation with a token and a JSON body (through the REST codec,
+ * as the HTTP server does), log in, make a tenant with
  * an admin, and the tenant-a/main/docs collection. For tests only.
  */
 #ifndef AKIDB_TEST_SERVICE_FIXTURE_H
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "http/codec.h"
 #include "service/service.h"
 #include "tmpdir.h"
 
@@ -59,7 +61,7 @@ static int call(akidb_service_t *s, akidb_op_t op, const char *token, path_t p, 
                        .point_id = p.point,
                        .point_id_len = p.point ? strlen(p.point) : 0,
                        .body = b};
-  akidb_service_call(s, op, &r, out);
+  http_codec_call(s, op, &r, out);
   json_decref(b);
   return akidb_status_http(out->status);
 }

@@ -1,0 +1,296 @@
+/*
+ * http/codec.c — owns the REST codec of the typed operations (codec.h):
+ * per operation a decoder (JSON → arguments, with the structural checks
+ * and messages REST has always given: unknown fields, wrong JSON types,
+ * missing members) and an encoder (result → JSON). The service checks
+ * everything that needs no JSON (limits, ids, dimensions) itself, for
+ * every transport. Arguments borrow from the request's JSON and decoded
+ * vectors, which live until the answer is encoded. No locking; nothing
+ * durable.
+ */
+#include "http/codec.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json/json_rules.h"
+
+/* What a decoder allocates for one request's arguments. */
+typedef struct {
+  akidb_upsert_args_t upsert;
+  akidb_get_args_t get;
+  akidb_ids_args_t ids;
+  akidb_point_in_t *points;
+  akidb_bytes_t *id_list;
+  float *vecs;      /* vectors the JSON parser left as numbers */
+  char **payloads;  /* compact JSON text of each payload */
+  size_t n_payloads;
+  size_t float_hint; /* where the next decoded vector is likely to be */
+} args_t;
+
+static void args_free(args_t *a) {
+  for (size_t i = 0; i < a->n_payloads; i++) free(a->payloads[i]);
+  free(a->payloads);
+  free(a->points);
+  free(a->id_list);
+  free(a->vecs);
+}
+
+static int oom(akidb_svc_error_t *e) { return jr_fail(e, AKIDB_ST_INTERNAL, "out of memory"); }
+
+/* ------------------------------------------------------------- vectors -- */
+
+/* The parser's float32 decoding of `arr`, if it made one. Vectors come in
+ * document order, so the search starts after the last one found. */
+static const akidb_float_array_t *decoded(const akidb_request_t *req, args_t *a,
+                                          const json_t *arr) {
+  size_t n = req->n_floats;
+  for (size_t k = 0; k < n; k++) {
+    size_t i = (a->float_hint + k) % n;
+    if (req->floats[i].array == arr) {
+      a->float_hint = i + 1;
+      return &req->floats[i];
+    }
+  }
+  return NULL;
+}
+
+/* A vector of the body: the parser's floats, or numbers converted into
+ * `room` (json_array_size floats). */
+static int read_vector(const akidb_request_t *req, args_t *a, const json_t *arr, float *room,
+                       const float **out, uint32_t *n, const char *where, akidb_svc_error_t *e) {
+  const akidb_float_array_t *f =
+      json_is_array(arr) && json_array_size(arr) == 0 ? decoded(req, a, arr) : NULL;
+  if (f) {
+    *out = f->values;
+    *n = f->n;
+    return 0;
+  }
+  if (!json_is_array(arr))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "%s: the vector must be an array of numbers",
+                   where);
+  size_t len = json_array_size(arr);
+  for (size_t i = 0; i < len; i++) {
+    const json_t *v = json_array_get(arr, i);
+    if (!json_is_number(v))
+      return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "%s: vector[%zu] is not a number", where, i);
+    double d = json_number_value(v);
+    if (!isfinite(d) || fabs(d) > FLT_MAX)
+      return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "%s: vector[%zu] is not a finite 32-bit float",
+                     where, i);
+    room[i] = (float)d;
+  }
+  *out = room;
+  *n = (uint32_t)len;
+  return 0;
+}
+
+/* Numbers the JSON parser did not decode (vectors written in a form it
+ * leaves alone): room for all of them. */
+static size_t undecoded_floats(const json_t *points) {
+  size_t total = 0;
+  for (size_t i = 0; i < json_array_size(points); i++) {
+    const json_t *v = json_object_get(json_array_get(points, i), "vector");
+    if (json_is_array(v)) total += json_array_size(v);
+  }
+  return total;
+}
+
+/* ------------------------------------------------------------- decoders -- */
+
+/* A string id; `where` names it. */
+static int read_id(const json_t *id, akidb_bytes_t *out, const char *where, akidb_svc_error_t *e) {
+  if (!json_is_string(id))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "%s: 'id' must be a string", where);
+  *out = (akidb_bytes_t){json_string_value(id), json_string_length(id)};
+  return 0;
+}
+
+/* One point object's members, checked for shape. */
+static int point_shape(const json_t *p, const char *where, akidb_svc_error_t *e) {
+  static const char *const keys[] = {"id", "vector", "payload", "text", NULL};
+  if (!json_is_object(p)) return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "%s must be an object", where);
+  if (jr_keys(p, where, keys, e)) return -1;
+  const json_t *payload = json_object_get(p, "payload"), *text = json_object_get(p, "text");
+  if (!json_object_get(p, "vector"))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "%s: 'vector' is required", where);
+  if (payload && !json_is_object(payload) && !json_is_null(payload))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "%s: 'payload' must be an object or null", where);
+  if (text && !json_is_string(text))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "%s: 'text' must be a string", where);
+  return 0;
+}
+
+/* Point i of the body into a->points[i]; `room` holds its undecoded numbers. */
+static int read_point(const akidb_request_t *req, args_t *a, size_t i, const json_t *p,
+                      float **room, akidb_svc_error_t *e) {
+  char where[48];
+  snprintf(where, sizeof where, "points[%zu]", i);
+  akidb_point_in_t *pt = &a->points[i];
+  const json_t *id = json_object_get(p, "id"), *payload = json_object_get(p, "payload");
+  const json_t *text = json_object_get(p, "text"), *vec = json_object_get(p, "vector");
+  if (id && read_id(id, &pt->id, where, e)) return -1;
+  if (read_vector(req, a, vec, *room, &pt->vector, &pt->n_values, where, e)) return -1;
+  if (pt->vector == *room) *room += pt->n_values;
+  if (json_is_object(payload)) {
+    char *txt = json_dumps(payload, JSON_COMPACT);
+    if (!txt) return oom(e);
+    a->payloads[a->n_payloads++] = txt;
+    pt->payload = (akidb_bytes_t){txt, strlen(txt)};
+  }
+  if (text) pt->text = (akidb_bytes_t){json_string_value(text), json_string_length(text)};
+  return 0;
+}
+
+static int decode_upsert(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+  static const char *const keys[] = {"points", NULL};
+  if (jr_body_object(req->body, "upsert", keys, e)) return -1;
+  const json_t *arr = json_object_get(req->body, "points");
+  if (!json_is_array(arr))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "upsert needs 'points', an array of points");
+  size_t n = json_array_size(arr);
+  for (size_t i = 0; i < n; i++) {
+    char where[48];
+    snprintf(where, sizeof where, "points[%zu]", i);
+    if (point_shape(json_array_get(arr, i), where, e)) return -1;
+  }
+  size_t numbers = undecoded_floats(arr);
+  a->points = calloc(n ? n : 1, sizeof *a->points);
+  a->payloads = calloc(n ? n : 1, sizeof *a->payloads);
+  a->vecs = malloc((numbers ? numbers : 1) * sizeof *a->vecs);
+  if (!a->points || !a->payloads || !a->vecs) return oom(e);
+  float *room = a->vecs;
+  for (size_t i = 0; i < n; i++)
+    if (read_point(req, a, i, json_array_get(arr, i), &room, e)) return -1;
+  a->upsert = (akidb_upsert_args_t){a->points, n};
+  return 0;
+}
+
+static int decode_get(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+  a->get.id = (akidb_bytes_t){req->point_id, req->point_id_len};
+  return jr_query_bool(req->query, req->n_query, "with_vector", &a->get.with_vector, e) < 0 ? -1
+                                                                                          : 0;
+}
+
+/* {"ids": [...]} plus `keys`' other members; `what` names the operation. */
+static int decode_ids(const akidb_request_t *req, args_t *a, const char *what,
+                      const char *const *keys, akidb_svc_error_t *e) {
+  if (jr_body_object(req->body, what, keys, e)) return -1;
+  const json_t *arr = json_object_get(req->body, "ids");
+  if (!json_is_array(arr))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "%s needs 'ids', a non-empty array of ids", what);
+  size_t n = json_array_size(arr);
+  if (!(a->id_list = malloc((n ? n : 1) * sizeof *a->id_list))) return oom(e);
+  for (size_t i = 0; i < n; i++) {
+    char where[48];
+    snprintf(where, sizeof where, "ids[%zu]", i);
+    if (read_id(json_array_get(arr, i), &a->id_list[i], where, e)) return -1;
+  }
+  a->ids.ids = a->id_list;
+  a->ids.n = n;
+  return jr_bool(req->body, "with_vector", &a->ids.with_vector, e) < 0 ? -1 : 0;
+}
+
+/* The arguments of `op` into a; *args points at them (NULL for none). */
+static int decode(akidb_op_t op, const akidb_request_t *req, args_t *a, const void **args,
+                  akidb_svc_error_t *e) {
+  static const char *const get_keys[] = {"ids", "with_vector", NULL};
+  static const char *const delete_keys[] = {"ids", NULL};
+  *args = NULL;
+  switch (op) {
+  case AKIDB_OP_POINT_COUNT:
+    return 0;
+  case AKIDB_OP_POINT_UPSERT:
+    *args = &a->upsert;
+    return decode_upsert(req, a, e);
+  case AKIDB_OP_POINT_GET:
+    *args = &a->get;
+    return decode_get(req, a, e);
+  case AKIDB_OP_POINT_GET_MANY:
+    *args = &a->ids;
+    return decode_ids(req, a, "get", get_keys, e);
+  case AKIDB_OP_POINT_DELETE:
+    *args = &a->ids;
+    return decode_ids(req, a, "delete", delete_keys, e);
+  default:
+    return jr_fail(e, AKIDB_ST_INTERNAL, "no REST decoder for %s", akidb_op_name(op));
+  }
+}
+
+/* ------------------------------------------------------------- encoders -- */
+
+static json_t *bytes_json(akidb_bytes_t b) { return json_stringn(b.p, b.len); }
+
+static json_t *encode_upsert(const akidb_upsert_result_t *r) {
+  json_t *ids = json_array();
+  for (size_t i = 0; ids && i < r->n; i++) json_array_append_new(ids, bytes_json(r->ids[i]));
+  return ids ? json_pack("{s:I,s:o}", "upserted", (json_int_t)r->n, "ids", ids) : NULL;
+}
+
+static json_t *encode_points(const akidb_points_result_t *r) {
+  json_t *points = json_array(), *missing = json_array();
+  for (size_t i = 0; points && i < r->n; i++)
+    json_array_append_new(points, jr_point(&r->points[i], r->dimension, true));
+  for (size_t i = 0; missing && i < r->n_missing; i++)
+    json_array_append_new(missing, bytes_json(r->missing[i]));
+  if (!points || !missing) {
+    json_decref(points);
+    json_decref(missing);
+    return NULL;
+  }
+  return json_pack("{s:o,s:o}", "points", points, "missing", missing);
+}
+
+/* The JSON of a typed result; NULL when out of memory. */
+static json_t *encode(akidb_op_t op, const akidb_result_t *r) {
+  switch (op) {
+  case AKIDB_OP_POINT_COUNT:
+    return json_pack("{s:I}", "count", (json_int_t)r->count);
+  case AKIDB_OP_POINT_DELETE:
+    return json_pack("{s:I}", "deleted", (json_int_t)r->count);
+  case AKIDB_OP_POINT_UPSERT:
+    return encode_upsert(&r->upsert);
+  case AKIDB_OP_POINT_GET:
+    return r->points.n ? jr_point(&r->points.points[0], r->points.dimension, true) : NULL;
+  case AKIDB_OP_POINT_GET_MANY:
+    return encode_points(&r->points);
+  default:
+    return NULL;
+  }
+}
+
+/* ----------------------------------------------------------------- call -- */
+
+void http_codec_call(akidb_service_t *svc, akidb_op_t op, akidb_request_t *req,
+                     akidb_response_t *out) {
+  if (!akidb_op_is_typed(op)) {
+    akidb_service_call(svc, op, req, out);
+    return;
+  }
+  memset(out, 0, sizeof *out);
+  out->op = op;
+  args_t a = {0};
+  const void *args = NULL;
+  akidb_svc_error_t e = {0};
+  if (decode(op, req, &a, &args, &e)) {
+    out->status = e.status;
+    out->error = e;
+    args_free(&a);
+    return;
+  }
+  req->args = args;
+  akidb_service_call(svc, op, req, out);
+  req->args = NULL;
+  if (akidb_status_is_ok(out->status)) {
+    out->body = encode(op, &out->result);
+    if (!out->body) {
+      out->status = AKIDB_ST_INTERNAL;
+      snprintf(out->error.message, sizeof out->error.message,
+               "out of memory while encoding the answer");
+    }
+  }
+  args_free(&a);
+}

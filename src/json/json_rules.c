@@ -1,0 +1,117 @@
+/*
+ * json/json_rules.c — owns the request JSON conventions and the JSON form
+ * of a point (json_rules.h).
+ * Stateless; no locking, nothing durable.
+ */
+#include "json/json_rules.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int jr_fail(akidb_svc_error_t *e, akidb_status_t st, const char *fmt, ...) {
+  e->status = st;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(e->message, sizeof e->message, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+int jr_keys(const json_t *obj, const char *what, const char *const *allowed,
+            akidb_svc_error_t *e) {
+  const char *key;
+  json_t *v;
+  json_object_foreach((json_t *)obj, key, v) {
+    bool ok = false;
+    for (const char *const *a = allowed; *a && !ok; a++) ok = strcmp(*a, key) == 0;
+    if (ok) continue;
+    char list[256] = "";
+    size_t n = 0;
+    for (const char *const *a = allowed; *a; a++)
+      n += (size_t)snprintf(list + n, n < sizeof list ? sizeof list - n : 0, "%s%s",
+                            a == allowed ? "" : ", ", *a);
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "unknown field '%s' in %s (allowed: %s)", key,
+                   what, list);
+  }
+  return 0;
+}
+
+int jr_body_object(const json_t *body, const char *what, const char *const *allowed,
+                   akidb_svc_error_t *e) {
+  if (!body)
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "%s: a JSON object body is required", what);
+  if (!json_is_object(body))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "%s: the body must be a JSON object", what);
+  return jr_keys(body, what, allowed, e);
+}
+
+int jr_string(const json_t *obj, const char *key, const char **out, akidb_svc_error_t *e) {
+  json_t *v = obj ? json_object_get(obj, key) : NULL;
+  if (!v) return 0;
+  if (!json_is_string(v))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "field '%s' must be a string", key);
+  if (strlen(json_string_value(v)) != json_string_length(v))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "field '%s' must not contain NUL characters",
+                   key);
+  *out = json_string_value(v);
+  return 1;
+}
+
+int jr_bool(const json_t *obj, const char *key, bool *out, akidb_svc_error_t *e) {
+  json_t *v = obj ? json_object_get(obj, key) : NULL;
+  if (!v) return 0;
+  if (!json_is_boolean(v))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "field '%s' must be true or false", key);
+  *out = json_is_true(v);
+  return 1;
+}
+
+int jr_u64(const json_t *obj, const char *key, uint64_t min, uint64_t max, uint64_t *out,
+           akidb_svc_error_t *e) {
+  json_t *v = obj ? json_object_get(obj, key) : NULL;
+  if (!v) return 0;
+  if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+      (uint64_t)json_integer_value(v) < min || (uint64_t)json_integer_value(v) > max)
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                   "field '%s' must be an integer in %" PRIu64 "..%" PRIu64, key, min, max);
+  *out = (uint64_t)json_integer_value(v);
+  return 1;
+}
+
+const char *jr_query(const akidb_param_t *q, size_t n, const char *key) {
+  for (size_t i = 0; i < n; i++)
+    if (q[i].key && strcmp(q[i].key, key) == 0) return q[i].value ? q[i].value : "";
+  return NULL;
+}
+
+int jr_query_bool(const akidb_param_t *q, size_t n, const char *key, bool *out,
+                  akidb_svc_error_t *e) {
+  const char *v = jr_query(q, n, key);
+  if (!v) return 0;
+  if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || *v == '\0')
+    *out = true;
+  else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+    *out = false;
+  else
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "query parameter '%s' must be true or false",
+                   key);
+  return 1;
+}
+
+json_t *jr_point(const akidb_point_out_t *p, uint32_t dim, bool with_payload) {
+  json_t *o = json_pack("{s:s%}", "id", p->id, p->id_len);
+  if (!o) return NULL;
+  if (with_payload) {
+    json_t *pl = p->payload ? json_loadb(p->payload, p->payload_len, 0, NULL) : NULL;
+    json_object_set_new(o, "payload", pl ? pl : json_null());
+  }
+  if (p->text && with_payload) json_object_set_new(o, "text", json_stringn(p->text, p->text_len));
+  if (p->vector) {
+    json_t *v = json_array();
+    for (uint32_t i = 0; i < dim; i++) json_array_append_new(v, json_real(p->vector[i]));
+    json_object_set_new(o, "vector", v);
+  }
+  return o;
+}
