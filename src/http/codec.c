@@ -12,31 +12,57 @@
 
 #include <float.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json/json_rules.h"
 
+/* Blocks a filter tree is built from, freed together. */
+typedef struct block {
+  struct block *next;
+  max_align_t data[];
+} block_t;
+
 /* What a decoder allocates for one request's arguments. */
 typedef struct {
+  const akidb_limits_t *limits; /* for messages worded as the service's */
   akidb_upsert_args_t upsert;
   akidb_get_args_t get;
   akidb_ids_args_t ids;
+  akidb_search_args_t search;
   akidb_point_in_t *points;
+  akidb_vector_t *queries;
   akidb_bytes_t *id_list;
   float *vecs;      /* vectors the JSON parser left as numbers */
   char **payloads;  /* compact JSON text of each payload */
   size_t n_payloads;
   size_t float_hint; /* where the next decoded vector is likely to be */
+  block_t *blocks;
 } args_t;
 
 static void args_free(args_t *a) {
   for (size_t i = 0; i < a->n_payloads; i++) free(a->payloads[i]);
   free(a->payloads);
   free(a->points);
+  free(a->queries);
   free(a->id_list);
   free(a->vecs);
+  while (a->blocks) {
+    block_t *b = a->blocks;
+    a->blocks = b->next;
+    free(b);
+  }
+}
+
+/* `n` zeroed bytes that live as long as the arguments; NULL when out of memory. */
+static void *args_alloc(args_t *a, size_t n) {
+  block_t *b = calloc(1, sizeof *b + (n ? n : 1));
+  if (!b) return NULL;
+  b->next = a->blocks;
+  a->blocks = b;
+  return b->data;
 }
 
 static int oom(akidb_svc_error_t *e) { return jr_fail(e, AKIDB_ST_INTERNAL, "out of memory"); }
@@ -194,6 +220,218 @@ static int decode_ids(const akidb_request_t *req, args_t *a, const char *what,
   return jr_bool(req->body, "with_vector", &a->ids.with_vector, e) < 0 ? -1 : 0;
 }
 
+/* ------------------------------------------------------------- filters -- */
+
+#define ALLOWED "field with one of eq, ne, gt, gte, lt, lte, in; or and, or, not"
+
+static const char *const OPS[] = {"eq", "ne", "gt", "gte", "lt", "lte", "in", NULL};
+static const akidb_filter_op_t OP_KINDS[] = {AKIDB_FILTER_EQ,  AKIDB_FILTER_NE, AKIDB_FILTER_GT,
+                                             AKIDB_FILTER_GTE, AKIDB_FILTER_LT, AKIDB_FILTER_LTE,
+                                             AKIDB_FILTER_IN};
+
+/* A JSON scalar as a filter value; false when it is none. */
+static bool read_value(const json_t *j, akidb_value_t *v) {
+  memset(v, 0, sizeof *v);
+  if (json_is_string(j))
+    v->kind = AKIDB_VALUE_STRING, v->string = (akidb_bytes_t){json_string_value(j),
+                                                               json_string_length(j)};
+  else if (json_is_number(j))
+    v->kind = AKIDB_VALUE_NUMBER, v->number = json_number_value(j);
+  else if (json_is_boolean(j))
+    v->kind = AKIDB_VALUE_BOOL, v->boolean = json_is_true(j);
+  else if (json_is_null(j))
+    v->kind = AKIDB_VALUE_NULL;
+  else
+    return false;
+  return true;
+}
+
+/* An operator's JSON value into f->values. */
+static int read_values(args_t *a, akidb_filter_node_t *f, const char *op, const json_t *j,
+                       akidb_svc_error_t *e) {
+  if (f->op != AKIDB_FILTER_IN) {
+    akidb_value_t *v = args_alloc(a, sizeof *v);
+    if (!v) return oom(e);
+    if (!read_value(j, v))
+      return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                     f->op == AKIDB_FILTER_EQ || f->op == AKIDB_FILTER_NE
+                         ? "filter: '%s' takes a string, number, boolean or null"
+                         : "filter: '%s' takes a number or a string",
+                     op);
+    f->values = v;
+    f->n_values = 1;
+    return 0;
+  }
+  if (!json_is_array(j)) return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "filter: 'in' takes a non-empty array");
+  size_t n = json_array_size(j);
+  akidb_value_t *v = args_alloc(a, (n ? n : 1) * sizeof *v);
+  if (!v) return oom(e);
+  for (size_t i = 0; i < n; i++)
+    if (!read_value(json_array_get(j, i), &v[i]))
+      return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                     "filter: 'in' values must be strings, numbers, booleans or null");
+  f->values = v;
+  f->n_values = n;
+  return 0;
+}
+
+static int read_filter(args_t *a, const json_t *j, unsigned depth, akidb_filter_node_t *f,
+                       akidb_svc_error_t *e);
+
+/* The members of an and/or list into f->kids. */
+static int read_list(args_t *a, const json_t *arr, const char *op, unsigned depth,
+                     akidb_filter_node_t *f, akidb_svc_error_t *e) {
+  if (!json_is_array(arr) || json_array_size(arr) == 0)
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "filter: '%s' takes a non-empty array of filters",
+                   op);
+  size_t n = json_array_size(arr);
+  akidb_filter_node_t *kids = args_alloc(a, n * sizeof *kids);
+  if (!kids) return oom(e);
+  for (size_t i = 0; i < n; i++)
+    if (read_filter(a, json_array_get(arr, i), depth + 1, &kids[i], e)) return -1;
+  f->kids = kids;
+  f->n_kids = n;
+  return 0;
+}
+
+static int read_bool(args_t *a, const json_t *j, unsigned depth, akidb_filter_node_t *f,
+                     akidb_svc_error_t *e) {
+  if (json_object_size(j) != 1)
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                   "filter: an 'and', 'or' or 'not' object must have no other key");
+  if (json_object_get(j, "and")) {
+    f->op = AKIDB_FILTER_AND;
+    return read_list(a, json_object_get(j, "and"), "and", depth, f, e);
+  }
+  if (json_object_get(j, "or")) {
+    f->op = AKIDB_FILTER_OR;
+    return read_list(a, json_object_get(j, "or"), "or", depth, f, e);
+  }
+  f->op = AKIDB_FILTER_NOT;
+  akidb_filter_node_t *kid = args_alloc(a, sizeof *kid);
+  if (!kid) return oom(e);
+  f->kids = kid;
+  f->n_kids = 1;
+  return read_filter(a, json_object_get(j, "not"), depth + 1, kid, e);
+}
+
+static int read_condition(args_t *a, const json_t *j, akidb_filter_node_t *f,
+                          akidb_svc_error_t *e) {
+  const json_t *field = json_object_get(j, "field");
+  if (!json_is_string(field) || json_string_length(field) == 0 ||
+      strlen(json_string_value(field)) != json_string_length(field))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                   "filter: a condition needs 'field', a non-empty dot path such as "
+                   "\"color\" or \"meta.year\"");
+  f->field = (akidb_bytes_t){json_string_value(field), json_string_length(field)};
+  const char *key;
+  json_t *v;
+  int nops = 0;
+  json_object_foreach((json_t *)j, key, v) {
+    if (strcmp(key, "field") == 0) continue;
+    int i = 0;
+    while (OPS[i] && strcmp(OPS[i], key) != 0) i++;
+    if (!OPS[i])
+      return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                     "filter: unknown filter operator '%s' (use " ALLOWED ")", key);
+    if (++nops > 1)
+      return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                     "filter: a condition takes exactly one operator; combine with 'and'");
+    f->op = OP_KINDS[i];
+    if (read_values(a, f, key, v, e)) return -1;
+  }
+  if (nops == 0)
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                   "filter: the condition on '%s' has no operator (use " ALLOWED ")",
+                   json_string_value(field));
+  return 0;
+}
+
+/* One filter object into f; `depth` counts from 1 (its limit is the
+ * service's, checked here first so a deep tree is refused before it is
+ * walked, and again by the service for every transport). */
+static int read_filter(args_t *a, const json_t *j, unsigned depth, akidb_filter_node_t *f,
+                       akidb_svc_error_t *e) {
+  if (depth > a->limits->max_filter_depth)
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "filter: nested deeper than %u levels",
+                   a->limits->max_filter_depth);
+  if (!json_is_object(j))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                   "filter: each filter must be an object (" ALLOWED ")");
+  bool boolean = json_object_get(j, "and") || json_object_get(j, "or") || json_object_get(j, "not");
+  if (boolean && !json_object_get(j, "field")) return read_bool(a, j, depth, f, e);
+  return read_condition(a, j, f, e);
+}
+
+/* --------------------------------------------------------------- search -- */
+
+/* The queries of a search body: "vector" (one) or "vectors" (a batch). */
+static int read_queries(const akidb_request_t *req, args_t *a, const json_t *one,
+                        const json_t *many, akidb_svc_error_t *e) {
+  size_t n = one ? 1 : json_array_size(many), numbers = 0;
+  for (size_t i = 0; i < n; i++) {
+    const json_t *v = one ? one : json_array_get(many, i);
+    if (json_is_array(v)) numbers += json_array_size(v);
+  }
+  a->queries = calloc(n ? n : 1, sizeof *a->queries);
+  a->vecs = malloc((numbers ? numbers : 1) * sizeof *a->vecs);
+  if (!a->queries || !a->vecs) return oom(e);
+  float *room = a->vecs;
+  for (size_t i = 0; i < n; i++) {
+    char where[48];
+    snprintf(where, sizeof where, one ? "query" : "vectors[%zu]", i);
+    akidb_vector_t *q = &a->queries[i];
+    if (read_vector(req, a, one ? one : json_array_get(many, i), room, &q->values, &q->n, where,
+                    e))
+      return -1;
+    if (q->values == room) room += q->n;
+  }
+  a->search.queries = a->queries;
+  a->search.n_queries = n;
+  return 0;
+}
+
+/* k and ef: integers in 1..limit when present (0 stands for absent). */
+static int read_count(const json_t *b, const char *key, uint32_t max, uint32_t *out,
+                      akidb_svc_error_t *e) {
+  uint64_t v;
+  int r = jr_u64(b, key, 1, max, &v, e);
+  if (r > 0) *out = (uint32_t)v;
+  return r < 0 ? -1 : 0;
+}
+
+static int decode_search(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+  static const char *const keys[] = {"vector", "vectors", "k", "ef", "filter", "include_payload",
+                                     "include_vector", "exact", NULL};
+  akidb_search_args_t *s = &a->search;
+  s->include_payload = true;
+  if (jr_body_object(req->body, "search", keys, e)) return -1;
+  const json_t *b = req->body, *one = json_object_get(b, "vector");
+  const json_t *many = json_object_get(b, "vectors"), *filter = json_object_get(b, "filter");
+  if (!one == !many)
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                   "search needs exactly one of 'vector' (one query) or 'vectors' (a batch)");
+  if (many && (!json_is_array(many) || json_array_size(many) == 0))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "'vectors' must be a non-empty array of vectors");
+  if (many && json_array_size(many) > a->limits->max_batch)
+    return jr_fail(e, AKIDB_ST_PAYLOAD_TOO_LARGE, "'vectors' holds %zu queries; the limit is %u",
+                   json_array_size(many), a->limits->max_batch);
+  s->batch = many != NULL;
+  if (read_count(b, "k", a->limits->max_k, &s->k, e) ||
+      read_count(b, "ef", a->limits->max_ef, &s->ef, e) ||
+      jr_bool(b, "include_payload", &s->include_payload, e) < 0 ||
+      jr_bool(b, "include_vector", &s->include_vector, e) < 0 ||
+      jr_bool(b, "exact", &s->exact, e) < 0)
+    return -1;
+  if (filter && !json_is_null(filter)) {
+    akidb_filter_node_t *root = args_alloc(a, sizeof *root);
+    if (!root) return oom(e);
+    if (read_filter(a, filter, 1, root, e)) return -1;
+    s->filter = root;
+  }
+  return read_queries(req, a, one, many, e);
+}
+
 /* The arguments of `op` into a; *args points at them (NULL for none). */
 static int decode(akidb_op_t op, const akidb_request_t *req, args_t *a, const void **args,
                   akidb_svc_error_t *e) {
@@ -215,6 +453,9 @@ static int decode(akidb_op_t op, const akidb_request_t *req, args_t *a, const vo
   case AKIDB_OP_POINT_DELETE:
     *args = &a->ids;
     return decode_ids(req, a, "delete", delete_keys, e);
+  case AKIDB_OP_SEARCH:
+    *args = &a->search;
+    return decode_search(req, a, e);
   default:
     return jr_fail(e, AKIDB_ST_INTERNAL, "no REST decoder for %s", akidb_op_name(op));
   }
@@ -244,6 +485,31 @@ static json_t *encode_points(const akidb_points_result_t *r) {
   return json_pack("{s:o,s:o}", "points", points, "missing", missing);
 }
 
+/* One query's hits: [{"id", "payload"?, "text"?, "vector"?, "distance"}]. */
+static json_t *encode_hits(const akidb_search_result_t *r, const akidb_search_results_t *s) {
+  json_t *hits = json_array();
+  for (uint32_t i = 0; hits && i < r->n; i++) {
+    json_t *h = jr_point(&r->hits[i], s->dimension, s->include_payload);
+    if (!h) {
+      json_decref(hits);
+      return NULL;
+    }
+    json_object_set_new(h, "distance", json_real(r->hits[i].distance));
+    json_array_append_new(hits, h);
+  }
+  return hits;
+}
+
+/* {"results": hits} for one query, {"batches": [{"results": hits}, ...]}. */
+static json_t *encode_search(const akidb_search_results_t *s) {
+  if (!s->batch) return s->n ? json_pack("{s:o}", "results", encode_hits(&s->per_query[0], s)) : NULL;
+  json_t *batches = json_array();
+  for (size_t i = 0; batches && i < s->n; i++)
+    json_array_append_new(batches,
+                          json_pack("{s:o}", "results", encode_hits(&s->per_query[i], s)));
+  return batches ? json_pack("{s:o}", "batches", batches) : NULL;
+}
+
 /* The JSON of a typed result; NULL when out of memory. */
 static json_t *encode(akidb_op_t op, const akidb_result_t *r) {
   switch (op) {
@@ -257,6 +523,8 @@ static json_t *encode(akidb_op_t op, const akidb_result_t *r) {
     return r->points.n ? jr_point(&r->points.points[0], r->points.dimension, true) : NULL;
   case AKIDB_OP_POINT_GET_MANY:
     return encode_points(&r->points);
+  case AKIDB_OP_SEARCH:
+    return encode_search(&r->search);
   default:
     return NULL;
   }
@@ -272,7 +540,7 @@ void http_codec_call(akidb_service_t *svc, akidb_op_t op, akidb_request_t *req,
   }
   memset(out, 0, sizeof *out);
   out->op = op;
-  args_t a = {0};
+  args_t a = {.limits = akidb_service_limits(svc)};
   const void *args = NULL;
   akidb_svc_error_t e = {0};
   if (decode(op, req, &a, &args, &e)) {

@@ -4,17 +4,17 @@
  * log record), get by id, get many, delete by ids, count, and search
  * (single or batch, k, ef, exact, payload filter evaluated inside the
  * engine's filtered search, payload and vector on request).
+ * Every operation here is typed (service.h, AKIDB_OP_TYPED): arguments and
+ * results are C values; the JSON of REST is src/http/codec.c's.
  * Durability: a 200 to an upsert or delete means the batch is durable under
  * the collection's policy (akidb_collection_upsert returns after the log).
  */
-#include <float.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "json/json_rules.h"
+#include "filter/filter.h"
 #include "obs/metrics.h"
 #include "service/svc_internal.h"
 
@@ -29,54 +29,6 @@ static int resolve_all(svc_call_t *c, akidb_action_t action) {
   return svc_resolve_tenant(c, action) || svc_resolve_database(c) || svc_resolve_collection(c)
              ? -1
              : 0;
-}
-
-/* The transport's float32 decoding of `arr`, if it made one. Vectors are
- * read in document order, so the search starts after the last one found. */
-static const akidb_float_array_t *decoded_vector(svc_call_t *c, const json_t *arr) {
-  size_t n = c->req->n_floats;
-  for (size_t k = 0; k < n; k++) {
-    size_t i = (c->float_hint + k) % n;
-    if (c->req->floats[i].array == arr) {
-      c->float_hint = i + 1;
-      return &c->req->floats[i];
-    }
-  }
-  return NULL;
-}
-
-/* Converts a JSON array into dim float32 values. */
-static int read_vector(svc_call_t *c, const json_t *arr, uint32_t dim, float *out,
-                       const char *where) {
-  const akidb_float_array_t *f = json_is_array(arr) && json_array_size(arr) == 0
-                                     ? decoded_vector(c, arr)
-                                     : NULL;
-  if (f) {
-    if (f->n != dim)
-      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
-                      "%s: the vector has %u values but the collection's dimension is %u", where,
-                      f->n, dim);
-    memcpy(out, f->values, (size_t)dim * sizeof *out);
-    return 0;
-  }
-  if (!json_is_array(arr))
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s: the vector must be an array of numbers",
-                    where);
-  if (json_array_size(arr) != dim)
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
-                    "%s: the vector has %zu values but the collection's dimension is %u", where,
-                    json_array_size(arr), dim);
-  for (uint32_t i = 0; i < dim; i++) {
-    const json_t *v = json_array_get(arr, i);
-    if (!json_is_number(v))
-      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s: vector[%u] is not a number", where, i);
-    double d = json_number_value(v);
-    if (!isfinite(d) || fabs(d) > FLT_MAX)
-      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
-                      "%s: vector[%u] is not a finite 32-bit float", where, i);
-    out[i] = (float)d;
-  }
-  return 0;
 }
 
 /* ---------------------------------------------------------------- upsert -- */
@@ -284,42 +236,27 @@ int svc_op_point_count(svc_call_t *c) {
 
 /* --------------------------------------------------------------- search -- */
 
-typedef struct {
-  const json_t *vector, *vectors, *filter;
-  uint32_t k, ef;
-  bool include_payload, include_vector, exact;
-} search_req_t;
+#define DEFAULT_K 10u
 
-static int parse_search(svc_call_t *c, search_req_t *s) {
-  static const char *const keys[] = {"vector", "vectors", "k", "ef", "filter", "include_payload",
-                                     "include_vector", "exact", NULL};
-  memset(s, 0, sizeof *s);
-  s->k = 10;
-  s->include_payload = true;
-  if (svc_body_object(c, "search", keys)) return -1;
-  const json_t *b = c->req->body;
-  s->vector = json_object_get(b, "vector");
-  s->vectors = json_object_get(b, "vectors");
-  s->filter = json_object_get(b, "filter");
-  if (!s->vector == !s->vectors)
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
-                    "search needs exactly one of 'vector' (one query) or 'vectors' (a batch)");
-  if (s->vectors && (!json_is_array(s->vectors) || json_array_size(s->vectors) == 0))
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "'vectors' must be a non-empty array of vectors");
-  if (s->vectors && json_array_size(s->vectors) > c->svc->opt.limits.max_batch)
+/* The checks that need no collection: counts, k, ef, the filter. */
+static int check_search(svc_call_t *c, const akidb_search_args_t *a) {
+  const akidb_limits_t *l = &c->svc->opt.limits;
+  if (a->n_queries == 0 || !a->queries)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, a->batch
+                        ? "'vectors' must be a non-empty array of vectors"
+                        : "search needs exactly one of 'vector' (one query) or 'vectors' (a batch)");
+  if (a->n_queries > l->max_batch)
     return svc_fail(c, AKIDB_ST_PAYLOAD_TOO_LARGE, "'vectors' holds %zu queries; the limit is %u",
-                    json_array_size(s->vectors), c->svc->opt.limits.max_batch);
-  uint64_t v;
-  int r;
-  if ((r = svc_json_u64(c, b, "k", 1, c->svc->opt.limits.max_k, &v)) < 0) return -1;
-  if (r) s->k = (uint32_t)v;
-  if ((r = svc_json_u64(c, b, "ef", 1, c->svc->opt.limits.max_ef, &v)) < 0) return -1;
-  if (r) s->ef = (uint32_t)v;
-  if (svc_json_bool(c, b, "include_payload", &s->include_payload) < 0 ||
-      svc_json_bool(c, b, "include_vector", &s->include_vector) < 0 ||
-      svc_json_bool(c, b, "exact", &s->exact) < 0)
-    return -1;
-  if (s->filter && json_is_null(s->filter)) s->filter = NULL;
+                    a->n_queries, l->max_batch);
+  if (a->k > l->max_k)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field 'k' must be an integer in 1..%u",
+                    l->max_k);
+  if (a->ef > l->max_ef)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field 'ef' must be an integer in 1..%u",
+                    l->max_ef);
+  akidb_svc_error_t e;
+  if (filter_check(a->filter, l->max_filter_depth, &e))
+    return svc_fail(c, e.status, "%s", e.message);
   return 0;
 }
 
@@ -327,80 +264,49 @@ static int filter_allow(void *ctx, const char *id, size_t id_len, const char *pa
                         size_t payload_len) {
   (void)id;
   (void)id_len;
-  return svc_filter_match(ctx, payload, payload_len);
+  return filter_match(ctx, payload, payload_len);
 }
 
-/* Runs one query and encodes its hits. */
-static json_t *search_one(svc_call_t *c, const search_req_t *s, const float *q,
-                          const akidb_point_filter_t *pf) {
-  akidb_search_options_t o = {.k = s->k,
-                              .ef = s->ef ? s->ef : atomic_load(&c->coll->ef_search),
-                              .exact = s->exact,
+/* Runs query i into the result. */
+static int search_one(svc_call_t *c, const akidb_search_args_t *a, size_t i,
+                      const akidb_point_filter_t *pf) {
+  char where[48];
+  snprintf(where, sizeof where, a->batch ? "vectors[%zu]" : "query", i);
+  const akidb_vector_t *q = &a->queries[i];
+  if (q->n != c->coll->dim || !q->values)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "%s: the vector has %u values but the collection's dimension is %u", where,
+                    q->n, c->coll->dim);
+  akidb_search_options_t o = {.k = a->k ? a->k : DEFAULT_K,
+                              .ef = a->ef ? a->ef : atomic_load(&c->coll->ef_search),
+                              .exact = a->exact,
                               .filter = pf,
-                              .include_payload = s->include_payload,
-                              .include_vector = s->include_vector};
+                              .include_payload = a->include_payload,
+                              .include_vector = a->include_vector};
   if (o.ef < o.k) o.ef = o.k;
-  akidb_search_result_t r;
+  akidb_search_results_t *r = &c->res->result.search;
   char err[256] = "";
-  int rc = akidb_collection_search(c->coll->c, q, c->coll->dim, &o, &r, err, sizeof err);
-  if (rc) {
-    svc_fail_code(c, rc, err);
-    return NULL;
-  }
-  json_t *hits = json_array();
-  for (uint32_t i = 0; i < r.n; i++) {
-    json_t *h = jr_point(&r.hits[i], c->coll->dim, s->include_payload);
-    json_object_set_new(h, "distance", json_real(r.hits[i].distance));
-    json_array_append_new(hits, h);
-  }
-  akidb_search_result_free(&r);
-  return hits;
-}
-
-static int run_search(svc_call_t *c, const search_req_t *s, const akidb_point_filter_t *pf) {
-  uint32_t dim = c->coll->dim;
-  size_t nq = s->vector ? 1 : json_array_size(s->vectors);
-  float *q = malloc((size_t)dim * sizeof *q);
-  if (!q) return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
-  json_t *batches = s->vectors ? json_array() : NULL, *one = NULL;
-  int rc = 0;
-  for (size_t i = 0; i < nq && !rc; i++) {
-    char where[48];
-    snprintf(where, sizeof where, s->vector ? "query" : "vectors[%zu]", i);
-    const json_t *jv = s->vector ? s->vector : json_array_get(s->vectors, i);
-    if (read_vector(c, jv, dim, q, where)) {
-      rc = -1;
-      break;
-    }
-    json_t *hits = search_one(c, s, q, pf);
-    if (!hits) {
-      rc = -1;
-    } else if (batches) {
-      json_array_append_new(batches, json_pack("{s:o}", "results", hits));
-    } else {
-      one = hits;
-    }
-  }
-  free(q);
-  if (rc) {
-    json_decref(batches);
-    json_decref(one);
-    return -1;
-  }
-  return svc_ok(c, batches ? json_pack("{s:o}", "batches", batches)
-                                : json_pack("{s:o}", "results", one));
+  int rc = akidb_collection_search(c->coll->c, q->values, q->n, &o, &r->per_query[i], err,
+                                   sizeof err);
+  if (rc) return svc_fail_code(c, rc, err);
+  r->n = i + 1;
+  return 0;
 }
 
 int svc_op_search(svc_call_t *c) {
-  search_req_t s;
-  svc_filter_t *f = NULL;
-  if (parse_search(c, &s)) return -1;
-  if (s.filter && svc_filter_compile(c, s.filter, &f)) return -1;
+  const akidb_search_args_t *a = c->req->args;
+  if (check_search(c, a)) return -1;
   double t0 = now_s();
-  int rc = resolve_all(c, AKIDB_ACT_SEARCH);
-  akidb_point_filter_t pf = {.allow = filter_allow, .ctx = f};
-  if (!rc) rc = run_search(c, &s, f ? &pf : NULL);
-  if (!rc) obs_search_observe(now_s() - t0, s.vector ? 1 : (uint32_t)json_array_size(s.vectors));
-  svc_filter_free(f);
-  return rc;
+  if (resolve_all(c, AKIDB_ACT_SEARCH)) return -1;
+  akidb_search_results_t *r = &c->res->result.search;
+  if (!(r->per_query = calloc(a->n_queries, sizeof *r->per_query)))
+    return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+  r->batch = a->batch;
+  r->include_payload = a->include_payload;
+  r->dimension = c->coll->dim;
+  akidb_point_filter_t pf = {.allow = filter_allow, .ctx = (void *)a->filter};
+  for (size_t i = 0; i < a->n_queries; i++)
+    if (search_one(c, a, i, a->filter ? &pf : NULL)) return -1;
+  obs_search_observe(now_s() - t0, (uint32_t)a->n_queries);
+  return svc_result(c);
 }

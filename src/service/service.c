@@ -154,6 +154,10 @@ int svc_created(svc_call_t *c, json_t *body) { return succeed(c, AKIDB_ST_CREATE
 int svc_done(svc_call_t *c) { return succeed(c, AKIDB_ST_DONE, NULL); }
 int svc_result(svc_call_t *c) { return succeed(c, AKIDB_ST_OK, NULL); }
 
+const akidb_limits_t *akidb_service_limits(const akidb_service_t *svc) {
+  return &svc->opt.limits;
+}
+
 bool akidb_op_is_typed(akidb_op_t op) {
   switch (op) {
 #define TYPED_CASE(name, args, result) case AKIDB_OP_##name:
@@ -177,6 +181,10 @@ static void result_clear(akidb_op_t op, akidb_result_t *r) {
     for (size_t i = 0; i < r->points.n; i++) akidb_point_out_clear(&r->points.points[i]);
     free(r->points.points);
     free(r->points.missing);
+    break;
+  case AKIDB_OP_SEARCH:
+    for (size_t i = 0; i < r->search.n; i++) akidb_search_result_free(&r->search.per_query[i]);
+    free(r->search.per_query);
     break;
   default:
     break;

@@ -168,7 +168,8 @@ typedef struct {
   X(POINT_UPSERT, akidb_upsert_args_t, upsert)             \
   X(POINT_GET, akidb_get_args_t, points)                   \
   X(POINT_GET_MANY, akidb_ids_args_t, points)              \
-  X(POINT_DELETE, akidb_ids_args_t, count)
+  X(POINT_DELETE, akidb_ids_args_t, count)                \
+  X(SEARCH, akidb_search_args_t, search)
 
 /* Bytes that are not NUL-terminated (ids may hold any byte but NUL). */
 typedef struct {
@@ -201,6 +202,70 @@ typedef struct {
   bool with_vector; /* get_many */
 } akidb_ids_args_t;
 
+/* A scalar of a payload filter. */
+typedef enum {
+  AKIDB_VALUE_NULL,
+  AKIDB_VALUE_BOOL,
+  AKIDB_VALUE_NUMBER,
+  AKIDB_VALUE_STRING,
+} akidb_value_kind_t;
+
+typedef struct {
+  akidb_value_kind_t kind;
+  bool boolean;
+  double number;
+  akidb_bytes_t string;
+} akidb_value_t;
+
+/* A payload filter: boolean combinations of conditions on dot paths. */
+typedef enum {
+  AKIDB_FILTER_AND,
+  AKIDB_FILTER_OR,
+  AKIDB_FILTER_NOT,
+  AKIDB_FILTER_EQ,
+  AKIDB_FILTER_NE,
+  AKIDB_FILTER_GT,
+  AKIDB_FILTER_GTE,
+  AKIDB_FILTER_LT,
+  AKIDB_FILTER_LTE,
+  AKIDB_FILTER_IN,
+} akidb_filter_op_t;
+
+typedef struct akidb_filter_node {
+  akidb_filter_op_t op;
+  akidb_bytes_t field;                   /* conditions: "color", "meta.year" */
+  const akidb_value_t *values;           /* conditions: 1 value; IN: n_values */
+  size_t n_values;
+  const struct akidb_filter_node *kids;  /* AND, OR: n_kids; NOT: 1 */
+  size_t n_kids;
+} akidb_filter_node_t;
+
+/* A query vector. */
+typedef struct {
+  const float *values;
+  uint32_t n;
+} akidb_vector_t;
+
+typedef struct {
+  const akidb_vector_t *queries;
+  size_t n_queries;
+  bool batch;                        /* answer per query (REST "vectors") */
+  uint32_t k;                        /* 0: 10 */
+  uint32_t ef;                       /* 0: the collection's ef_search */
+  bool exact;
+  bool include_payload, include_vector;
+  const akidb_filter_node_t *filter; /* or NULL */
+} akidb_search_args_t;
+
+/* Search: the hits of each query, nearest first. */
+typedef struct {
+  akidb_search_result_t *per_query;
+  size_t n;
+  bool batch;
+  bool include_payload;
+  uint32_t dimension;
+} akidb_search_results_t;
+
 /* Upsert: the ids of the points written, in request order (generated ones
  * included). */
 typedef struct {
@@ -224,6 +289,7 @@ typedef union {
   uint64_t count; /* count: live points; delete: points deleted */
   akidb_upsert_result_t upsert;
   akidb_points_result_t points;
+  akidb_search_results_t search;
 } akidb_result_t;
 
 /* Whether `op` is a typed operation. */
@@ -350,6 +416,9 @@ int akidb_service_open(const akidb_service_options_t *o, akidb_service_t **out,
 int akidb_service_load(akidb_service_t *svc, size_t *n_loaded, char *err, size_t errlen);
 
 bool akidb_service_ready(akidb_service_t *svc);
+
+/* The service's request limits (a codec words its messages with them). */
+const akidb_limits_t *akidb_service_limits(const akidb_service_t *svc);
 
 /* Runs one operation. Never fails as a C call: the outcome is in `out`. */
 void akidb_service_call(akidb_service_t *svc, akidb_op_t op, const akidb_request_t *req,

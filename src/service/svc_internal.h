@@ -202,7 +202,6 @@ typedef struct {
   akidb_database_t db;
   akidb_collection_meta_t meta;
   svc_coll_t *coll; /* referenced; released by the dispatcher */
-  size_t float_hint; /* where the next decoded vector is likely to be */
 } svc_call_t;
 
 /* Sets the call's error (always returns -1 so handlers can `return fail(..)`). */
@@ -333,14 +332,5 @@ int svc_op_audit_all(svc_call_t *c);
 int svc_op_system_object_store(svc_call_t *c);
 int svc_op_system_dead_letters(svc_call_t *c);
 
-/* ------------------------------------------------------------- filters -- */
-
-typedef struct svc_filter svc_filter_t;
-/* Compiles a filter (borrowing strings from `f`, which must outlive the
- * result); -1 with the error set when it is malformed. */
-int svc_filter_compile(svc_call_t *c, const json_t *f, svc_filter_t **out);
-void svc_filter_free(svc_filter_t *f);
-/* Evaluates against a payload (JSON object text, may be NULL). */
-bool svc_filter_match(const svc_filter_t *f, const char *payload, size_t len);
 
 #endif /* AKIDB_SVC_INTERNAL_H */
