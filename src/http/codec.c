@@ -32,6 +32,11 @@ typedef struct {
   akidb_get_args_t get;
   akidb_ids_args_t ids;
   akidb_search_args_t search;
+  akidb_no_args_t none;
+  akidb_list_args_t list;
+  akidb_tenant_create_args_t tenant_create;
+  akidb_tenant_update_args_t tenant_update;
+  akidb_database_create_args_t database_create;
   akidb_point_in_t *points;
   akidb_vector_t *queries;
   akidb_bytes_t *id_list;
@@ -432,15 +437,115 @@ static int decode_search(const akidb_request_t *req, args_t *a, akidb_svc_error_
   return read_queries(req, a, one, many, e);
 }
 
+/* ----------------------------------------------- tenants and databases -- */
+
+/* Reads one quota field (present: in range, marked). */
+static int read_quota(const json_t *o, const char *key, uint64_t max, bool *has, uint64_t *v,
+                      akidb_svc_error_t *e) {
+  int r = jr_u64(o, key, 0, max, v, e);
+  if (r > 0) *has = true;
+  return r < 0 ? -1 : 0;
+}
+
+/* The optional "quotas" object of a tenant body. */
+static int read_quotas(const json_t *body, akidb_quota_fields_t *q, akidb_svc_error_t *e) {
+  static const char *const keys[] = {"max_memory_bytes", "max_storage_bytes", "max_qps",
+                                     "max_collections", NULL};
+  const json_t *o = json_object_get(body, "quotas");
+  if (!o) return 0;
+  if (!json_is_object(o))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "field 'quotas' must be an object");
+  if (jr_keys(o, "quotas", keys, e)) return -1;
+  uint64_t qps = 0, colls = 0;
+  q->present = true;
+  if (read_quota(o, "max_memory_bytes", AKIDB_QUOTA_BYTES_MAX, &q->has_max_memory_bytes,
+                 &q->values.max_memory_bytes, e) ||
+      read_quota(o, "max_storage_bytes", AKIDB_QUOTA_BYTES_MAX, &q->has_max_storage_bytes,
+                 &q->values.max_storage_bytes, e) ||
+      read_quota(o, "max_qps", AKIDB_QUOTA_QPS_MAX, &q->has_max_qps, &qps, e) ||
+      read_quota(o, "max_collections", AKIDB_QUOTA_COLLECTIONS_MAX, &q->has_max_collections,
+                 &colls, e))
+    return -1;
+  q->values.max_qps = (uint32_t)qps;
+  q->values.max_collections = (uint32_t)colls;
+  return 0;
+}
+
+/* A tenant status text (already checked to be a string), or NULL. */
+static int parse_status(const char *text, bool *has, akidb_tenant_status_t *out,
+                        akidb_svc_error_t *e) {
+  if (!text) return 0;
+  if (akidb_tenant_status_parse(text, out))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                   "field 'status' must be one of provisioning, active, suspended, "
+                   "decommissioned");
+  *has = true;
+  return 0;
+}
+
+static int decode_tenant_create(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+  static const char *const keys[] = {"slug", "name", "status", "quotas", NULL};
+  akidb_tenant_create_args_t *t = &a->tenant_create;
+  const char *status = NULL;
+  if (jr_body_object(req->body, "tenant", keys, e) ||
+      jr_string(req->body, "slug", &t->slug, e) < 0 ||
+      jr_string(req->body, "name", &t->name, e) < 0 ||
+      jr_string(req->body, "status", &status, e) < 0 || read_quotas(req->body, &t->quotas, e) ||
+      parse_status(status, &t->has_status, &t->status, e))
+    return -1;
+  return 0;
+}
+
+static int decode_tenant_update(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+  static const char *const keys[] = {"name", "status", "quotas", NULL};
+  akidb_tenant_update_args_t *t = &a->tenant_update;
+  const char *status = NULL;
+  if (jr_body_object(req->body, "tenant update", keys, e) ||
+      jr_string(req->body, "name", &t->name, e) < 0 ||
+      jr_string(req->body, "status", &status, e) < 0 || read_quotas(req->body, &t->quotas, e) ||
+      parse_status(status, &t->has_status, &t->status, e))
+    return -1;
+  return 0;
+}
+
+static int decode_database_create(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+  static const char *const keys[] = {"name", NULL};
+  if (jr_body_object(req->body, "database", keys, e) ||
+      jr_string(req->body, "name", &a->database_create.name, e) < 0)
+    return -1;
+  return 0;
+}
+
+static int decode_list(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+  return jr_query_page(req->query, req->n_query, &a->list.page, e);
+}
+
 /* The arguments of `op` into a; *args points at them (NULL for none). */
 static int decode(akidb_op_t op, const akidb_request_t *req, args_t *a, const void **args,
                   akidb_svc_error_t *e) {
   static const char *const get_keys[] = {"ids", "with_vector", NULL};
   static const char *const delete_keys[] = {"ids", NULL};
-  *args = NULL;
+  *args = &a->none;
   switch (op) {
   case AKIDB_OP_POINT_COUNT:
+  case AKIDB_OP_TENANT_GET:
+  case AKIDB_OP_TENANT_DELETE:
+  case AKIDB_OP_DATABASE_GET:
+  case AKIDB_OP_DATABASE_DELETE:
     return 0;
+  case AKIDB_OP_TENANT_LIST:
+  case AKIDB_OP_DATABASE_LIST:
+    *args = &a->list;
+    return decode_list(req, a, e);
+  case AKIDB_OP_TENANT_CREATE:
+    *args = &a->tenant_create;
+    return decode_tenant_create(req, a, e);
+  case AKIDB_OP_TENANT_UPDATE:
+    *args = &a->tenant_update;
+    return decode_tenant_update(req, a, e);
+  case AKIDB_OP_DATABASE_CREATE:
+    *args = &a->database_create;
+    return decode_database_create(req, a, e);
   case AKIDB_OP_POINT_UPSERT:
     *args = &a->upsert;
     return decode_upsert(req, a, e);
@@ -510,6 +615,25 @@ static json_t *encode_search(const akidb_search_results_t *s) {
   return batches ? json_pack("{s:o}", "batches", batches) : NULL;
 }
 
+static json_t *encode_database(const akidb_database_t *d, const char *slug) {
+  return json_pack("{s:o,s:s,s:s,s:s,s:o,s:o}", "id", jr_uuid(&d->id), "tenant", slug, "name",
+                   d->name, "state", akidb_database_state_name(d->state), "created_at",
+                   jr_time(d->created_at_ms, false), "updated_at", jr_time(d->updated_at_ms, false));
+}
+
+static json_t *encode_tenants(const akidb_tenant_list_t *l) {
+  json_t *items = json_array();
+  for (size_t i = 0; items && i < l->count; i++) json_array_append_new(items, jr_tenant(&l->items[i]));
+  return jr_list(items, l->has_more, &l->next);
+}
+
+static json_t *encode_databases(const akidb_databases_result_t *r) {
+  json_t *items = json_array();
+  for (size_t i = 0; items && i < r->list.count; i++)
+    json_array_append_new(items, encode_database(&r->list.items[i], r->tenant));
+  return jr_list(items, r->list.has_more, &r->list.next);
+}
+
 /* The JSON of a typed result; NULL when out of memory. */
 static json_t *encode(akidb_op_t op, const akidb_result_t *r) {
   switch (op) {
@@ -525,6 +649,17 @@ static json_t *encode(akidb_op_t op, const akidb_result_t *r) {
     return encode_points(&r->points);
   case AKIDB_OP_SEARCH:
     return encode_search(&r->search);
+  case AKIDB_OP_TENANT_LIST:
+    return encode_tenants(&r->tenants);
+  case AKIDB_OP_TENANT_CREATE:
+  case AKIDB_OP_TENANT_GET:
+  case AKIDB_OP_TENANT_UPDATE:
+    return jr_tenant(&r->tenant);
+  case AKIDB_OP_DATABASE_LIST:
+    return encode_databases(&r->databases);
+  case AKIDB_OP_DATABASE_CREATE:
+  case AKIDB_OP_DATABASE_GET:
+    return encode_database(&r->database.db, r->database.tenant);
   default:
     return NULL;
   }
@@ -552,7 +687,7 @@ void http_codec_call(akidb_service_t *svc, akidb_op_t op, akidb_request_t *req,
   req->args = args;
   akidb_service_call(svc, op, req, out);
   req->args = NULL;
-  if (akidb_status_is_ok(out->status)) {
+  if (akidb_status_is_ok(out->status) && out->status != AKIDB_ST_DONE) {
     out->body = encode(op, &out->result);
     if (!out->body) {
       out->status = AKIDB_ST_INTERNAL;

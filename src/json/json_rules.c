@@ -5,10 +5,13 @@
  */
 #include "json/json_rules.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int jr_fail(akidb_svc_error_t *e, akidb_status_t st, const char *fmt, ...) {
   e->status = st;
@@ -114,4 +117,64 @@ json_t *jr_point(const akidb_point_out_t *p, uint32_t dim, bool with_payload) {
     json_object_set_new(o, "vector", v);
   }
   return o;
+}
+
+int jr_query_page(const akidb_param_t *q, size_t n, akidb_page_t *page, akidb_svc_error_t *e) {
+  memset(page, 0, sizeof *page);
+  const char *limit = jr_query(q, n, "limit");
+  if (limit) {
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(limit, &end, 10);
+    if (errno || *end || !*limit || v < 1 || v > AKIDB_LIST_LIMIT_MAX)
+      return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                     "query parameter 'limit' must be an integer in 1..%u", AKIDB_LIST_LIMIT_MAX);
+    page->limit = (uint32_t)v;
+  }
+  const char *after = jr_query(q, n, "after");
+  if (after) {
+    if (akidb_uuid_parse(after, &page->after))
+      return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                     "query parameter 'after' must be the 'next' cursor of a previous page");
+    page->has_after = true;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------ encoders -- */
+
+json_t *jr_time(int64_t ms, bool zero_is_null) {
+  if (ms == 0 && zero_is_null) return json_null();
+  time_t secs = (time_t)(ms / 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+  return json_string(buf);
+}
+
+
+json_t *jr_uuid(const akidb_uuid_t *id) {
+  char text[AKIDB_UUID_STR_LEN + 1];
+  akidb_uuid_format(id, text);
+  return json_string(text);
+}
+
+
+json_t *jr_list(json_t *items, bool has_more, const akidb_uuid_t *next) {
+  if (!items) return NULL;
+  return json_pack("{s:o,s:o}", "items", items, "next", has_more ? jr_uuid(next) : json_null());
+}
+
+json_t *jr_tenant(const akidb_tenant_t *t) {
+  return json_pack("{s:o,s:s,s:s,s:s,s:{s:I,s:I,s:I,s:I},s:o,s:o}", "id", jr_uuid(&t->id),
+                   "slug", t->slug, "name", t->name, "status",
+                   akidb_tenant_status_name(t->status), "quotas", "max_memory_bytes",
+                   (json_int_t)t->quotas.max_memory_bytes, "max_storage_bytes",
+                   (json_int_t)t->quotas.max_storage_bytes, "max_qps",
+                   (json_int_t)t->quotas.max_qps, "max_collections",
+                   (json_int_t)t->quotas.max_collections, "created_at",
+                   jr_time(t->created_at_ms, false), "updated_at",
+                   jr_time(t->updated_at_ms, false));
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "akidb/catalog.h"
 #include "service/service.h"
 
 /* Sets e (status and message); returns -1. */
@@ -40,5 +41,17 @@ int jr_query_bool(const akidb_param_t *q, size_t n, const char *key, bool *out,
  * when none; with `with_payload`), "text" (when it has one, with
  * `with_payload`), "vector" (when read)}; NULL when out of memory. */
 json_t *jr_point(const akidb_point_out_t *p, uint32_t dim, bool with_payload);
+
+/* Paging from the query ("limit" 1..AKIDB_LIST_LIMIT_MAX, "after" cursor). */
+int jr_query_page(const akidb_param_t *q, size_t n, akidb_page_t *page, akidb_svc_error_t *e);
+
+/* RFC 3339 UTC with milliseconds; a JSON string (or null for 0 when
+ * zero_is_null). */
+json_t *jr_time(int64_t ms, bool zero_is_null);
+json_t *jr_uuid(const akidb_uuid_t *id);
+/* {"items": items, "next": the cursor or null}; takes `items` (NULL: NULL). */
+json_t *jr_list(json_t *items, bool has_more, const akidb_uuid_t *next);
+/* A tenant as REST shows it. */
+json_t *jr_tenant(const akidb_tenant_t *t);
 
 #endif /* AKIDB_JSON_RULES_H */

@@ -41,6 +41,7 @@
 #include <time.h>
 
 #include "obs/metrics.h"
+#include "json/json_rules.h"
 #include "service/svc_internal.h"
 #include "tier/cold.h"
 
@@ -359,9 +360,9 @@ static json_t *dead_letter_json(const akidb_dead_letter_t *d) {
   json_t *o = json_pack("{s:I,s:s,s:s,s:I,s:s,s:o,s:o}", "seq", (json_int_t)d->seq, "kind",
                         akidb_dead_letter_kind_name(d->kind), "object_key", d->object_key,
                         "attempts", (json_int_t)d->attempts, "last_error", d->last_error,
-                        "created_at", svc_time(d->created_at_ms, false), "next_attempt_at",
-                        svc_time(d->next_attempt_at_ms, false));
-  if (o) json_object_set_new(o, "collection_id", d->has_collection ? svc_uuid(&d->collection_id)
+                        "created_at", jr_time(d->created_at_ms, false), "next_attempt_at",
+                        jr_time(d->next_attempt_at_ms, false));
+  if (o) json_object_set_new(o, "collection_id", d->has_collection ? jr_uuid(&d->collection_id)
                                                                     : json_null());
   return o;
 }

@@ -10,12 +10,13 @@
 #include <string.h>
 
 #include "obs/metrics.h"
+#include "json/json_rules.h"
 #include "service/svc_internal.h"
 
 /* ---------------------------------------------------------------- auth -- */
 
 static json_t *principal_user(const akidb_principal_t *p, const char *tenant_slug) {
-  return json_pack("{s:o,s:s,s:s,s:o}", "id", svc_uuid(&p->user_id), "username", p->username,
+  return json_pack("{s:o,s:s,s:s,s:o}", "id", jr_uuid(&p->user_id), "username", p->username,
                    "role", akidb_role_name(p->role), "tenant",
                    tenant_slug && *tenant_slug ? json_string(tenant_slug) : json_null());
 }
@@ -51,7 +52,7 @@ int svc_op_login(svc_call_t *c) {
   }
   obs_login_observe("success");
   json_t *body = json_pack("{s:s,s:o,s:o}", "token", s.token, "expires_at",
-                           svc_time(s.expires_at_ms, true), "user",
+                           jr_time(s.expires_at_ms, true), "user",
                            principal_user(&s.principal, tenant));
   memset(&s.token, 0, sizeof s.token);
   return svc_ok(c, body);
@@ -83,7 +84,7 @@ int svc_op_whoami(svc_call_t *c) {
   return svc_ok(c,
                 json_pack("{s:o,s:s,s:o}", "user", principal_user(&c->who, slug), "credential",
                           c->who.kind == AKIDB_CRED_SESSION ? "session" : "api_key",
-                          "expires_at", svc_time(c->who.expires_at_ms, true)));
+                          "expires_at", jr_time(c->who.expires_at_ms, true)));
 }
 
 /* --------------------------------------------------------------- users -- */
@@ -129,7 +130,7 @@ int svc_op_user_list(svc_call_t *c) {
   json_t *items = json_array();
   for (size_t i = 0; i < list.count; i++)
     json_array_append_new(items, svc_user_json(&list.items[i], c->tenant.slug));
-  json_t *body = svc_list(items, list.has_more, &list.next);
+  json_t *body = jr_list(items, list.has_more, &list.next);
   akidb_user_list_free(&list);
   return svc_ok(c, body);
 }
@@ -237,12 +238,12 @@ int svc_op_user_delete(svc_call_t *c) {
 /* ------------------------------------------------------------ API keys -- */
 
 static json_t *key_json(const akidb_api_key_t *k, const char *username) {
-  return json_pack("{s:o,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "id", svc_uuid(&k->id), "name", k->name,
+  return json_pack("{s:o,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "id", jr_uuid(&k->id), "name", k->name,
                    "prefix", k->prefix, "user", username, "created_at",
-                   svc_time(k->created_at_ms, false), "expires_at",
-                   svc_time(k->expires_at_ms, true), "last_used_at",
-                   svc_time(k->last_used_ms, true), "revoked_at",
-                   svc_time(k->revoked_at_ms, true));
+                   jr_time(k->created_at_ms, false), "expires_at",
+                   jr_time(k->expires_at_ms, true), "last_used_at",
+                   jr_time(k->last_used_ms, true), "revoked_at",
+                   jr_time(k->revoked_at_ms, true));
 }
 
 int svc_op_key_list(svc_call_t *c) {
@@ -258,7 +259,7 @@ int svc_op_key_list(svc_call_t *c) {
   json_t *items = json_array();
   for (size_t i = 0; i < list.count; i++)
     json_array_append_new(items, key_json(&list.items[i], u.username));
-  json_t *body = svc_list(items, list.has_more, &list.next);
+  json_t *body = jr_list(items, list.has_more, &list.next);
   akidb_api_key_list_free(&list);
   return svc_ok(c, body);
 }
@@ -352,9 +353,9 @@ static int parse_audit_query(svc_call_t *c, akidb_audit_query_t *q) {
 static json_t *audit_json(const akidb_audit_entry_t *e, const char *slug) {
   json_t *details = json_loads(e->details, 0, NULL);
   return json_pack("{s:I,s:o,s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:o}", "seq", (json_int_t)e->seq, "time",
-                   svc_time(e->time_ms, false), "actor", e->actor, "actor_id",
-                   e->has_actor ? svc_uuid(&e->actor_id) : json_null(), "tenant",
-                   e->has_tenant ? (slug ? json_string(slug) : svc_uuid(&e->tenant_id))
+                   jr_time(e->time_ms, false), "actor", e->actor, "actor_id",
+                   e->has_actor ? jr_uuid(&e->actor_id) : json_null(), "tenant",
+                   e->has_tenant ? (slug ? json_string(slug) : jr_uuid(&e->tenant_id))
                                  : json_null(),
                    "action", akidb_audit_action_name(e->action), "target", e->target, "outcome",
                    akidb_audit_outcome_name(e->outcome), "request_id", e->request_id, "details",

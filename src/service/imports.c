@@ -26,6 +26,7 @@
 
 #include "obs/metrics.h"
 #include "parquet/parquet.h"
+#include "json/json_rules.h"
 #include "service/svc_internal.h"
 #include "snapshot/snapshot.h"
 
@@ -107,7 +108,7 @@ static int add_upload(void *ctx, const akidb_objstore_entry_t *e) {
   list_ctx_t *l = ctx;
   json_array_append_new(l->items, json_pack("{s:s,s:I,s:o}", "name", e->key + l->skip, "bytes",
                                             (json_int_t)e->size, "modified_at",
-                                            svc_time(e->last_modified * 1000, false)));
+                                            jr_time(e->last_modified * 1000, false)));
   return 0;
 }
 

@@ -61,36 +61,8 @@ int svc_query_bool(svc_call_t *c, const char *key, bool *out) {
 }
 
 int svc_query_page(svc_call_t *c, akidb_page_t *page) {
-  memset(page, 0, sizeof *page);
-  const char *limit = svc_query(c, "limit");
-  if (limit) {
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(limit, &end, 10);
-    if (errno || *end || !*limit || v < 1 || v > AKIDB_LIST_LIMIT_MAX)
-      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
-                      "query parameter 'limit' must be an integer in 1..%u", AKIDB_LIST_LIMIT_MAX);
-    page->limit = (uint32_t)v;
-  }
-  const char *after = svc_query(c, "after");
-  if (after) {
-    if (akidb_uuid_parse(after, &page->after))
-      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
-                      "query parameter 'after' must be the 'next' cursor of a previous page");
-    page->has_after = true;
-  }
-  return 0;
-}
-
-json_t *svc_time(int64_t ms, bool zero_is_null) {
-  if (ms == 0 && zero_is_null) return json_null();
-  time_t secs = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-  return json_string(buf);
+  akidb_svc_error_t e;
+  return jr_query_page(c->req->query, c->req->n_query, page, &e) < 0 ? take(c, &e) : 0;
 }
 
 /* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
@@ -134,34 +106,13 @@ int svc_parse_time(const char *s, int64_t *ms) {
   return 0;
 }
 
-json_t *svc_uuid(const akidb_uuid_t *id) {
-  char text[AKIDB_UUID_STR_LEN + 1];
-  akidb_uuid_format(id, text);
-  return json_string(text);
-}
 
-json_t *svc_list(json_t *items, bool has_more, const akidb_uuid_t *next) {
-  if (!items) return NULL;
-  return json_pack("{s:o,s:o}", "items", items, "next", has_more ? svc_uuid(next) : json_null());
-}
-
-json_t *svc_tenant_json(const akidb_tenant_t *t) {
-  return json_pack("{s:o,s:s,s:s,s:s,s:{s:I,s:I,s:I,s:I},s:o,s:o}", "id", svc_uuid(&t->id),
-                   "slug", t->slug, "name", t->name, "status",
-                   akidb_tenant_status_name(t->status), "quotas", "max_memory_bytes",
-                   (json_int_t)t->quotas.max_memory_bytes, "max_storage_bytes",
-                   (json_int_t)t->quotas.max_storage_bytes, "max_qps",
-                   (json_int_t)t->quotas.max_qps, "max_collections",
-                   (json_int_t)t->quotas.max_collections, "created_at",
-                   svc_time(t->created_at_ms, false), "updated_at",
-                   svc_time(t->updated_at_ms, false));
-}
 
 json_t *svc_user_json(const akidb_user_t *u, const char *tenant_slug) {
-  return json_pack("{s:o,s:o,s:s,s:s,s:s,s:b,s:o,s:o}", "id", svc_uuid(&u->id), "tenant",
+  return json_pack("{s:o,s:o,s:s,s:s,s:s,s:b,s:o,s:o}", "id", jr_uuid(&u->id), "tenant",
                    tenant_slug ? json_string(tenant_slug) : json_null(), "username", u->username,
                    "role", akidb_role_name(u->role), "status", akidb_user_status_name(u->status),
                    "has_password", u->has_password, "created_at",
-                   svc_time(u->created_at_ms, false), "updated_at",
-                   svc_time(u->updated_at_ms, false));
+                   jr_time(u->created_at_ms, false), "updated_at",
+                   jr_time(u->updated_at_ms, false));
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "obs/metrics.h"
+#include "json/json_rules.h"
 #include "service/svc_internal.h"
 
 /* The catalog's deletes of a tenant, a database or a collection. */
@@ -34,126 +35,96 @@ static int delete_and_drop(svc_call_t *c, catalog_delete_fn del, const akidb_uui
 
 /* ------------------------------------------------------------- tenants -- */
 
-/* Reads the optional "quotas" object into `q` (fields absent stay as they
- * are). Returns 1 when present, 0 when absent, -1 on error. */
-static int parse_quotas(svc_call_t *c, akidb_quotas_t *q) {
-  static const char *const keys[] = {"max_memory_bytes", "max_storage_bytes", "max_qps",
-                                     "max_collections", NULL};
-  json_t *o = json_object_get(c->req->body, "quotas");
-  if (!o) return 0;
-  if (!json_is_object(o))
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field 'quotas' must be an object");
-  if (svc_json_keys(c, o, "quotas", keys)) return -1;
-  uint64_t v;
-  int r;
-  if ((r = svc_json_u64(c, o, "max_memory_bytes", 0, AKIDB_QUOTA_BYTES_MAX, &v)) < 0) return -1;
-  if (r) q->max_memory_bytes = v;
-  if ((r = svc_json_u64(c, o, "max_storage_bytes", 0, AKIDB_QUOTA_BYTES_MAX, &v)) < 0) return -1;
-  if (r) q->max_storage_bytes = v;
-  if ((r = svc_json_u64(c, o, "max_qps", 0, AKIDB_QUOTA_QPS_MAX, &v)) < 0) return -1;
-  if (r) q->max_qps = (uint32_t)v;
-  if ((r = svc_json_u64(c, o, "max_collections", 0, AKIDB_QUOTA_COLLECTIONS_MAX, &v)) < 0)
-    return -1;
-  if (r) q->max_collections = (uint32_t)v;
-  return 1;
+int svc_op_tenant_list(svc_call_t *c) {
+  const akidb_list_args_t *a = c->req->args;
+  if (svc_require_system_admin(c, AKIDB_ACT_TENANT_LIST)) return -1;
+  char err[256];
+  int rc = akidb_tenant_list(c->svc->cat, &a->page, &c->res->result.tenants, err, sizeof err);
+  return rc ? svc_fail_code(c, rc, err) : svc_result(c);
 }
 
-static int parse_status(svc_call_t *c, const char *text, akidb_tenant_status_t *out) {
-  if (akidb_tenant_status_parse(text, out))
+/* The quota fields sent, over `base`. */
+static akidb_quotas_t merge_quotas(akidb_quotas_t base, const akidb_quota_fields_t *q) {
+  if (q->has_max_memory_bytes) base.max_memory_bytes = q->values.max_memory_bytes;
+  if (q->has_max_storage_bytes) base.max_storage_bytes = q->values.max_storage_bytes;
+  if (q->has_max_qps) base.max_qps = q->values.max_qps;
+  if (q->has_max_collections) base.max_collections = q->values.max_collections;
+  return base;
+}
+
+/* Quota values within their bounds (a transport may send any number). */
+static int check_quotas(svc_call_t *c, const akidb_quota_fields_t *q) {
+  if (q->values.max_memory_bytes > AKIDB_QUOTA_BYTES_MAX ||
+      q->values.max_storage_bytes > AKIDB_QUOTA_BYTES_MAX)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "quota bytes must be in 0..%llu",
+                    (unsigned long long)AKIDB_QUOTA_BYTES_MAX);
+  if (q->values.max_qps > AKIDB_QUOTA_QPS_MAX)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field 'max_qps' must be an integer in 0..%u",
+                    AKIDB_QUOTA_QPS_MAX);
+  if (q->values.max_collections > AKIDB_QUOTA_COLLECTIONS_MAX)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
-                    "field 'status' must be one of provisioning, active, suspended, "
-                    "decommissioned");
+                    "field 'max_collections' must be an integer in 0..%u",
+                    AKIDB_QUOTA_COLLECTIONS_MAX);
   return 0;
 }
 
-int svc_op_tenant_list(svc_call_t *c) {
-  akidb_page_t page;
-  if (svc_query_page(c, &page) || svc_require_system_admin(c, AKIDB_ACT_TENANT_LIST)) return -1;
-  akidb_tenant_list_t list;
-  char err[256];
-  int rc = akidb_tenant_list(c->svc->cat, &page, &list, err, sizeof err);
-  if (rc) return svc_fail_code(c, rc, err);
-  json_t *items = json_array();
-  for (size_t i = 0; i < list.count; i++)
-    json_array_append_new(items, svc_tenant_json(&list.items[i]));
-  json_t *body = svc_list(items, list.has_more, &list.next);
-  akidb_tenant_list_free(&list);
-  return svc_ok(c, body);
-}
-
 int svc_op_tenant_create(svc_call_t *c) {
-  static const char *const keys[] = {"slug", "name", "status", "quotas", NULL};
-  if (svc_body_object(c, "tenant", keys)) return -1;
-  const char *slug = NULL, *name = NULL, *status = "active";
-  akidb_tenant_t in = {0};
-  if (svc_json_string(c, c->req->body, "slug", &slug) < 0 ||
-      svc_json_string(c, c->req->body, "name", &name) < 0 ||
-      svc_json_string(c, c->req->body, "status", &status) < 0 || parse_quotas(c, &in.quotas) < 0)
-    return -1;
-  if (!slug || !name)
+  const akidb_tenant_create_args_t *a = c->req->args;
+  if (!a->slug || !a->name)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "a tenant needs 'slug' and 'name'");
   char err[256] = "";
-  if (akidb_check_slug(slug, "slug", err, sizeof err) ||
-      akidb_check_tenant_name(name, "name", err, sizeof err))
+  if (akidb_check_slug(a->slug, "slug", err, sizeof err) ||
+      akidb_check_tenant_name(a->name, "name", err, sizeof err))
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s", err);
-  if (parse_status(c, status, &in.status)) return -1;
+  akidb_tenant_t in = {.status = a->has_status ? a->status : AKIDB_TENANT_ACTIVE};
   if (in.status != AKIDB_TENANT_ACTIVE && in.status != AKIDB_TENANT_PROVISIONING)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
                     "field 'status' of a new tenant must be active or provisioning");
+  if (check_quotas(c, &a->quotas)) return -1;
+  in.quotas = merge_quotas(in.quotas, &a->quotas);
   if (svc_require_system_admin(c, AKIDB_ACT_TENANT_CREATE)) return -1;
-  snprintf(in.slug, sizeof in.slug, "%s", slug);
-  snprintf(in.name, sizeof in.name, "%s", name);
-  akidb_tenant_t out;
-  int rc = akidb_tenant_create(c->svc->cat, &in, &c->audit, &out, err, sizeof err);
+  snprintf(in.slug, sizeof in.slug, "%s", a->slug);
+  snprintf(in.name, sizeof in.name, "%s", a->name);
+  int rc = akidb_tenant_create(c->svc->cat, &in, &c->audit, &c->res->result.tenant, err,
+                               sizeof err);
   svc_catalog_changed(c->svc);
-  return rc ? svc_fail_code(c, rc, err) : svc_created(c, svc_tenant_json(&out));
+  return rc ? svc_fail_code(c, rc, err) : svc_created(c, NULL);
 }
 
 int svc_op_tenant_get(svc_call_t *c) {
   if (svc_resolve_tenant(c, AKIDB_ACT_TENANT_READ)) return -1;
-  return svc_ok(c, svc_tenant_json(&c->tenant));
+  c->res->result.tenant = c->tenant;
+  return svc_result(c);
+}
+
+/* Each part of an update needs its own permission. */
+static int authorize_update(svc_call_t *c, const akidb_tenant_update_args_t *a) {
+  akidb_resource_t res = {.tenant_id = &c->tenant.id};
+  if ((a->name && svc_authorize(c, AKIDB_ACT_TENANT_UPDATE, &res)) ||
+      (a->has_status && svc_authorize(c, AKIDB_ACT_TENANT_STATUS, &res)) ||
+      (a->quotas.present && svc_authorize(c, AKIDB_ACT_TENANT_QUOTA, &res)))
+    return -1;
+  return 0;
 }
 
 int svc_op_tenant_update(svc_call_t *c) {
-  static const char *const keys[] = {"name", "status", "quotas", NULL};
-  if (svc_body_object(c, "tenant update", keys)) return -1;
-  const char *name = NULL, *status = NULL;
-  akidb_quotas_t q = {0};
-  int has_q;
-  if (svc_json_string(c, c->req->body, "name", &name) < 0 ||
-      svc_json_string(c, c->req->body, "status", &status) < 0 ||
-      (has_q = parse_quotas(c, &q)) < 0)
-    return -1;
-  akidb_tenant_update_t upd = {.name = name};
-  if (status && parse_status(c, status, &upd.status)) return -1;
-  upd.set_status = status != NULL;
-  if (!name && !status && !has_q)
+  const akidb_tenant_update_args_t *a = c->req->args;
+  if (!a->name && !a->has_status && !a->quotas.present)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
                     "nothing to change: send 'name', 'status' or 'quotas'");
-  if (svc_resolve_tenant(c, AKIDB_ACT_TENANT_READ)) return -1;
-  akidb_resource_t res = {.tenant_id = &c->tenant.id};
-  if ((name && svc_authorize(c, AKIDB_ACT_TENANT_UPDATE, &res)) ||
-      (status && svc_authorize(c, AKIDB_ACT_TENANT_STATUS, &res)) ||
-      (has_q && svc_authorize(c, AKIDB_ACT_TENANT_QUOTA, &res)))
+  if (check_quotas(c, &a->quotas) || svc_resolve_tenant(c, AKIDB_ACT_TENANT_READ) ||
+      authorize_update(c, a))
     return -1;
-  if (has_q) {
-    /* Fields not sent keep their value. */
-    akidb_quotas_t merged = c->tenant.quotas;
-    json_t *o = json_object_get(c->req->body, "quotas");
-    if (json_object_get(o, "max_memory_bytes")) merged.max_memory_bytes = q.max_memory_bytes;
-    if (json_object_get(o, "max_storage_bytes")) merged.max_storage_bytes = q.max_storage_bytes;
-    if (json_object_get(o, "max_qps")) merged.max_qps = q.max_qps;
-    if (json_object_get(o, "max_collections")) merged.max_collections = q.max_collections;
-    q = merged;
-    upd.quotas = &q;
-  }
+  akidb_tenant_update_t upd = {.name = a->name, .set_status = a->has_status, .status = a->status};
+  akidb_quotas_t q = merge_quotas(c->tenant.quotas, &a->quotas); /* fields not sent stay */
+  if (a->quotas.present) upd.quotas = &q;
   char err[256] = "";
-  if (name && akidb_check_tenant_name(name, "name", err, sizeof err))
+  if (a->name && akidb_check_tenant_name(a->name, "name", err, sizeof err))
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s", err);
-  akidb_tenant_t out;
-  int rc = akidb_tenant_update(c->svc->cat, &c->tenant.id, &upd, &c->audit, &out, err, sizeof err);
+  int rc = akidb_tenant_update(c->svc->cat, &c->tenant.id, &upd, &c->audit,
+                               &c->res->result.tenant, err, sizeof err);
   svc_catalog_changed(c->svc);
-  return rc ? svc_fail_code(c, rc, err) : svc_ok(c, svc_tenant_json(&out));
+  return rc ? svc_fail_code(c, rc, err) : svc_result(c);
 }
 
 int svc_op_tenant_delete(svc_call_t *c) {
@@ -167,48 +138,38 @@ int svc_op_tenant_delete(svc_call_t *c) {
 
 /* ----------------------------------------------------------- databases -- */
 
-static json_t *database_json(const akidb_database_t *d, const char *slug) {
-  return json_pack("{s:o,s:s,s:s,s:s,s:o,s:o}", "id", svc_uuid(&d->id), "tenant", slug, "name",
-                   d->name, "state", akidb_database_state_name(d->state), "created_at",
-                   svc_time(d->created_at_ms, false), "updated_at",
-                   svc_time(d->updated_at_ms, false));
-}
-
 int svc_op_database_list(svc_call_t *c) {
-  akidb_page_t page;
-  if (svc_query_page(c, &page) || svc_resolve_tenant(c, AKIDB_ACT_DATABASE_READ)) return -1;
-  akidb_database_list_t list;
+  const akidb_list_args_t *a = c->req->args;
+  if (svc_resolve_tenant(c, AKIDB_ACT_DATABASE_READ)) return -1;
+  akidb_databases_result_t *r = &c->res->result.databases;
+  snprintf(r->tenant, sizeof r->tenant, "%s", c->tenant.slug);
   char err[256];
-  int rc = akidb_database_list(c->svc->cat, &c->tenant.id, &page, &list, err, sizeof err);
-  if (rc) return svc_fail_code(c, rc, err);
-  json_t *items = json_array();
-  for (size_t i = 0; i < list.count; i++)
-    json_array_append_new(items, database_json(&list.items[i], c->tenant.slug));
-  json_t *body = svc_list(items, list.has_more, &list.next);
-  akidb_database_list_free(&list);
-  return svc_ok(c, body);
+  int rc = akidb_database_list(c->svc->cat, &c->tenant.id, &a->page, &r->list, err, sizeof err);
+  return rc ? svc_fail_code(c, rc, err) : svc_result(c);
 }
 
 int svc_op_database_create(svc_call_t *c) {
-  static const char *const keys[] = {"name", NULL};
-  if (svc_body_object(c, "database", keys)) return -1;
-  const char *name = NULL;
-  if (svc_json_string(c, c->req->body, "name", &name) < 0) return -1;
-  if (!name) return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "a database needs a 'name'");
+  const akidb_database_create_args_t *a = c->req->args;
+  if (!a->name) return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "a database needs a 'name'");
   char err[256] = "";
-  if (akidb_check_object_name(name, "name", err, sizeof err))
+  if (akidb_check_object_name(a->name, "name", err, sizeof err))
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s", err);
   if (svc_resolve_tenant(c, AKIDB_ACT_DATABASE_CREATE)) return -1;
-  akidb_database_t in = {.tenant_id = c->tenant.id, .state = AKIDB_DATABASE_READY}, out;
-  snprintf(in.name, sizeof in.name, "%s", name);
-  int rc = akidb_database_create(c->svc->cat, &in, &c->audit, &out, err, sizeof err);
+  akidb_database_t in = {.tenant_id = c->tenant.id, .state = AKIDB_DATABASE_READY};
+  snprintf(in.name, sizeof in.name, "%s", a->name);
+  akidb_database_result_t *r = &c->res->result.database;
+  snprintf(r->tenant, sizeof r->tenant, "%s", c->tenant.slug);
+  int rc = akidb_database_create(c->svc->cat, &in, &c->audit, &r->db, err, sizeof err);
   svc_catalog_changed(c->svc);
-  return rc ? svc_fail_code(c, rc, err) : svc_created(c, database_json(&out, c->tenant.slug));
+  return rc ? svc_fail_code(c, rc, err) : svc_created(c, NULL);
 }
 
 int svc_op_database_get(svc_call_t *c) {
   if (svc_resolve_tenant(c, AKIDB_ACT_DATABASE_READ) || svc_resolve_database(c)) return -1;
-  return svc_ok(c, database_json(&c->db, c->tenant.slug));
+  akidb_database_result_t *r = &c->res->result.database;
+  r->db = c->db;
+  snprintf(r->tenant, sizeof r->tenant, "%s", c->tenant.slug);
+  return svc_result(c);
 }
 
 int svc_op_database_delete(svc_call_t *c) {
@@ -236,15 +197,15 @@ static json_t *collection_json(svc_call_t *c, const akidb_collection_meta_t *m) 
   }
   json_t *o = json_pack(
       "{s:o,s:s,s:s,s:s,s:i,s:s,s:{s:i,s:i,s:i},s:s,s:b,s:b,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "id",
-      svc_uuid(&m->id), "tenant", c->tenant.slug, "database", c->db.name, "name", m->name,
+      jr_uuid(&m->id), "tenant", c->tenant.slug, "database", c->db.name, "name", m->name,
       "dimension", (int)m->dimension, "metric", akidb_metric_name(m->metric), "index", "m",
       (int)m->hnsw_m, "ef_construction", (int)m->hnsw_ef_construction, "ef_search",
       (int)m->hnsw_ef_search, "tier", f.resident ? "hot" : f.cold ? "cold" : "warm", "tier_pinned",
       (int)m->tier_policy.pinned, "resident", (int)f.resident, "points", (json_int_t)f.points,
       "pending", (json_int_t)f.pending, "memory_bytes", (json_int_t)f.memory_bytes,
       "disk_bytes", (json_int_t)f.disk_bytes, "last_access",
-      svc_time(f.last_access_wall_ms, true), "created_at", svc_time(m->created_at_ms, false),
-      "updated_at", svc_time(m->updated_at_ms, false));
+      jr_time(f.last_access_wall_ms, true), "created_at", jr_time(m->created_at_ms, false),
+      "updated_at", jr_time(m->updated_at_ms, false));
   if (o && f.failed) json_object_set_new(o, "load_error", json_string(f.error));
   return o;
 }
@@ -261,7 +222,7 @@ int svc_op_collection_list(svc_call_t *c) {
   json_t *items = json_array();
   for (size_t i = 0; i < list.count; i++)
     json_array_append_new(items, collection_json(c, &list.items[i]));
-  json_t *body = svc_list(items, list.has_more, &list.next);
+  json_t *body = jr_list(items, list.has_more, &list.next);
   akidb_collection_meta_list_free(&list);
   return svc_ok(c, body);
 }

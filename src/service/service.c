@@ -186,6 +186,12 @@ static void result_clear(akidb_op_t op, akidb_result_t *r) {
     for (size_t i = 0; i < r->search.n; i++) akidb_search_result_free(&r->search.per_query[i]);
     free(r->search.per_query);
     break;
+  case AKIDB_OP_TENANT_LIST:
+    akidb_tenant_list_free(&r->tenants);
+    break;
+  case AKIDB_OP_DATABASE_LIST:
+    akidb_database_list_free(&r->databases.list);
+    break;
   default:
     break;
   }
@@ -279,7 +285,7 @@ void akidb_service_call(akidb_service_t *svc, akidb_op_t op, const akidb_request
     svc_fail(&c, AKIDB_ST_NOT_FOUND, "no such operation");
     return;
   }
-  if (akidb_op_is_typed(op) && !req->args && op != AKIDB_OP_POINT_COUNT) {
+  if (akidb_op_is_typed(op) && !req->args) {
     svc_fail(&c, AKIDB_ST_INTERNAL, "operation %s was called without its arguments",
              akidb_op_name(op));
     return;

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "akidb/catalog.h"
 #include "akidb/objstore.h"
 #include "akidb/store.h"
 
@@ -164,7 +165,16 @@ typedef struct {
  * over one by one.
  */
 #define AKIDB_OP_TYPED(X)                                  \
-  X(POINT_COUNT, void, count)                              \
+  X(TENANT_LIST, akidb_list_args_t, tenants)               \
+  X(TENANT_CREATE, akidb_tenant_create_args_t, tenant)     \
+  X(TENANT_GET, akidb_no_args_t, tenant)                   \
+  X(TENANT_UPDATE, akidb_tenant_update_args_t, tenant)     \
+  X(TENANT_DELETE, akidb_no_args_t, none)                  \
+  X(DATABASE_LIST, akidb_list_args_t, databases)           \
+  X(DATABASE_CREATE, akidb_database_create_args_t, database) \
+  X(DATABASE_GET, akidb_no_args_t, database)               \
+  X(DATABASE_DELETE, akidb_no_args_t, none)                \
+  X(POINT_COUNT, akidb_no_args_t, count)                   \
   X(POINT_UPSERT, akidb_upsert_args_t, upsert)             \
   X(POINT_GET, akidb_get_args_t, points)                   \
   X(POINT_GET_MANY, akidb_ids_args_t, points)              \
@@ -176,6 +186,41 @@ typedef struct {
   const char *p; /* NULL: absent */
   size_t len;
 } akidb_bytes_t;
+
+/* The arguments of an operation that takes none beyond its path. */
+typedef struct {
+  char unused;
+} akidb_no_args_t;
+
+/* A page of a list (REST: the "limit" and "after" query parameters). */
+typedef struct {
+  akidb_page_t page;
+} akidb_list_args_t;
+
+/* Quotas a request sets: only the fields marked present change. */
+typedef struct {
+  bool present; /* the quotas were sent at all */
+  bool has_max_memory_bytes, has_max_storage_bytes, has_max_qps, has_max_collections;
+  akidb_quotas_t values;
+} akidb_quota_fields_t;
+
+typedef struct {
+  const char *slug, *name; /* NULL: absent (both required) */
+  bool has_status;         /* absent: active */
+  akidb_tenant_status_t status;
+  akidb_quota_fields_t quotas;
+} akidb_tenant_create_args_t;
+
+typedef struct {
+  const char *name; /* NULL: unchanged */
+  bool has_status;
+  akidb_tenant_status_t status;
+  akidb_quota_fields_t quotas;
+} akidb_tenant_update_args_t;
+
+typedef struct {
+  const char *name; /* NULL: absent (required) */
+} akidb_database_create_args_t;
 
 /* A point as a write brings it. */
 typedef struct {
@@ -285,8 +330,23 @@ typedef struct {
 
 /* A typed operation's result; which member is set follows the operation
  * (the third column of AKIDB_OP_TYPED). */
+/* A database with its tenant's slug (REST shows both). */
+typedef struct {
+  akidb_database_t db;
+  char tenant[AKIDB_SLUG_MAX + 1];
+} akidb_database_result_t;
+
+typedef struct {
+  akidb_database_list_t list;
+  char tenant[AKIDB_SLUG_MAX + 1];
+} akidb_databases_result_t;
+
 typedef union {
   uint64_t count; /* count: live points; delete: points deleted */
+  akidb_tenant_t tenant;
+  akidb_tenant_list_t tenants;
+  akidb_database_result_t database;
+  akidb_databases_result_t databases;
   akidb_upsert_result_t upsert;
   akidb_points_result_t points;
   akidb_search_results_t search;

@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "obs/metrics.h"
+#include "json/json_rules.h"
 #include "service/svc_internal.h"
 #include "snapshot/snapshot.h"
 #include "util/clock.h"
@@ -40,13 +41,13 @@
 /* ------------------------------------------------------------- helpers -- */
 
 static json_t *snapshot_json(const char *tenant_slug, const akidb_snapshot_t *s) {
-  json_t *o = json_pack("{s:o,s:s,s:s,s:s,s:o,s:s,s:I,s:I,s:I,s:o,s:o}", "id", svc_uuid(&s->id),
+  json_t *o = json_pack("{s:o,s:s,s:s,s:s,s:o,s:s,s:I,s:I,s:I,s:o,s:o}", "id", jr_uuid(&s->id),
                         "tenant", tenant_slug, "database", s->database_name, "collection",
-                        s->collection_name, "collection_id", svc_uuid(&s->collection_id),
+                        s->collection_name, "collection_id", jr_uuid(&s->collection_id),
                         "state", akidb_snapshot_state_name(s->state), "points",
                         (json_int_t)s->points, "log_seq", (json_int_t)s->log_seq, "bytes",
-                        (json_int_t)s->bytes, "created_at", svc_time(s->created_at_ms, false),
-                        "updated_at", svc_time(s->updated_at_ms, false));
+                        (json_int_t)s->bytes, "created_at", jr_time(s->created_at_ms, false),
+                        "updated_at", jr_time(s->updated_at_ms, false));
   if (o && s->state == AKIDB_SNAPSHOT_FAILED) json_object_set_new(o, "error", json_string(s->error));
   return o;
 }
@@ -104,7 +105,7 @@ static json_t *snapshot_page(svc_call_t *c, const akidb_snapshot_list_t *l) {
   json_t *items = json_array();
   for (size_t i = 0; i < l->count; i++)
     json_array_append_new(items, snapshot_json(c->tenant.slug, &l->items[i]));
-  return svc_list(items, l->has_more, &l->next);
+  return jr_list(items, l->has_more, &l->next);
 }
 
 /* --------------------------------------------------------------- create -- */
@@ -419,7 +420,7 @@ int svc_op_snapshot_restore(svc_call_t *c) {
   audit(c, AKIDB_AUDIT_SNAPSHOT_RESTORE, target, rc == 0, details);
   if (rc) return -1;
   return (a.replace ? svc_ok : svc_created)(c,
-                json_pack("{s:o,s:s,s:s,s:I,s:b}", "snapshot", svc_uuid(&s.id), "database",
+                json_pack("{s:o,s:s,s:s,s:I,s:b}", "snapshot", jr_uuid(&s.id), "database",
                           a.database, "collection", a.collection, "points", (json_int_t)points,
                           "replaced", (int)a.replace));
 }

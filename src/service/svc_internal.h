@@ -273,15 +273,11 @@ const char *svc_query(const svc_call_t *c, const char *key);
 int svc_query_page(svc_call_t *c, akidb_page_t *page);
 int svc_query_bool(svc_call_t *c, const char *key, bool *out);
 
-/* RFC 3339 UTC with milliseconds; a JSON string (or null for 0 when
- * zero_is_null). */
-json_t *svc_time(int64_t ms, bool zero_is_null);
+/* RFC 3339 text (Z or an offset, optional fraction) into Unix ms; -1 when
+ * malformed. */
 int svc_parse_time(const char *s, int64_t *ms);
-json_t *svc_uuid(const akidb_uuid_t *id);
-json_t *svc_list(json_t *items, bool has_more, const akidb_uuid_t *next);
 
 /* Entity encoders. */
-json_t *svc_tenant_json(const akidb_tenant_t *t);
 json_t *svc_user_json(const akidb_user_t *u, const char *tenant_slug);
 
 /* ------------------------------------------------------------ handlers -- */
