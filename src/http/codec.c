@@ -37,6 +37,8 @@ typedef struct {
   akidb_tenant_create_args_t tenant_create;
   akidb_tenant_update_args_t tenant_update;
   akidb_database_create_args_t database_create;
+  akidb_collection_create_args_t collection_create;
+  akidb_collection_update_args_t collection_update;
   akidb_point_in_t *points;
   akidb_vector_t *queries;
   akidb_bytes_t *id_list;
@@ -516,6 +518,82 @@ static int decode_database_create(const akidb_request_t *req, args_t *a, akidb_s
   return 0;
 }
 
+/* ---------------------------------------------------------- collections -- */
+
+/* A u32 field in min..max into *out, marking *has; 0 absent, -1 bad. */
+static int read_u32(const json_t *o, const char *key, uint64_t min, uint64_t max, bool *has,
+                    uint32_t *out, akidb_svc_error_t *e) {
+  uint64_t v;
+  int r = jr_u64(o, key, min, max, &v, e);
+  if (r > 0) *has = true, *out = (uint32_t)v;
+  return r < 0 ? -1 : 0;
+}
+
+/* The "index" object of a create or update body (REST's messages). */
+static int read_index(const json_t *body, bool update, const akidb_limits_t *l,
+                      akidb_collection_create_args_t *c, akidb_svc_error_t *e) {
+  static const char *const create_keys[] = {"m", "ef_construction", "ef_search", NULL};
+  static const char *const update_keys[] = {"ef_search", NULL};
+  const json_t *o = json_object_get(body, "index");
+  if (!o) return 0;
+  if (!json_is_object(o))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "field 'index' must be an object");
+  if (jr_keys(o, update ? "index (only ef_search can change)" : "index",
+              update ? update_keys : create_keys, e))
+    return -1;
+  if (read_u32(o, "m", AKIDB_HNSW_M_MIN, AKIDB_HNSW_M_MAX, &c->has_m, &c->m, e) ||
+      read_u32(o, "ef_construction", AKIDB_HNSW_EF_CONSTRUCTION_MIN,
+               AKIDB_HNSW_EF_CONSTRUCTION_MAX, &c->has_ef_construction, &c->ef_construction, e) ||
+      read_u32(o, "ef_search", AKIDB_HNSW_EF_SEARCH_MIN, l->max_ef, &c->has_ef_search,
+               &c->ef_search, e))
+    return -1;
+  uint32_t m = c->has_m ? c->m : AKIDB_HNSW_M_DEFAULT;
+  uint32_t efc = c->has_ef_construction ? c->ef_construction : AKIDB_HNSW_EF_CONSTRUCTION_DEFAULT;
+  if (efc < m)
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "index.ef_construction (%u) must be >= m (%u)",
+                   efc, m);
+  return 0;
+}
+
+static int decode_collection_create(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+  static const char *const keys[] = {"name", "dimension", "metric", "index", NULL};
+  akidb_collection_create_args_t *c = &a->collection_create;
+  const char *metric = NULL;
+  bool has_dim = false;
+  if (jr_body_object(req->body, "collection", keys, e) ||
+      jr_string(req->body, "name", &c->name, e) < 0 ||
+      jr_string(req->body, "metric", &metric, e) < 0 ||
+      read_u32(req->body, "dimension", 1, a->limits->max_dimension, &has_dim, &c->dimension, e) ||
+      read_index(req->body, false, a->limits, c, e))
+    return -1;
+  if (metric && akidb_metric_parse(metric, &c->metric))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "field 'metric' must be cosine, l2 or dot");
+  c->has_metric = metric != NULL;
+  return 0;
+}
+
+static int decode_collection_update(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+  static const char *const keys[] = {"index", "tier", "tier_pinned", NULL};
+  akidb_collection_update_args_t *u = &a->collection_update;
+  akidb_collection_create_args_t index = {0};
+  const char *tier = NULL;
+  if (jr_body_object(req->body, "collection update", keys, e) ||
+      read_index(req->body, true, a->limits, &index, e) ||
+      jr_string(req->body, "tier", &tier, e) < 0)
+    return -1;
+  u->has_ef_search = index.has_ef_search;
+  u->ef_search = index.ef_search;
+  if (tier && akidb_tier_parse(tier, &u->tier))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                   "field 'tier' must be \"hot\" (in memory), \"warm\" (on local disk) or "
+                   "\"cold\" (only in the object store)");
+  u->has_tier = tier != NULL;
+  int r = jr_bool(req->body, "tier_pinned", &u->pinned, e);
+  if (r < 0) return -1;
+  u->has_pin = r == 1;
+  return 0;
+}
+
 static int decode_list(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
   return jr_query_page(req->query, req->n_query, &a->list.page, e);
 }
@@ -532,9 +610,18 @@ static int decode(akidb_op_t op, const akidb_request_t *req, args_t *a, const vo
   case AKIDB_OP_TENANT_DELETE:
   case AKIDB_OP_DATABASE_GET:
   case AKIDB_OP_DATABASE_DELETE:
+  case AKIDB_OP_COLLECTION_GET:
+  case AKIDB_OP_COLLECTION_DELETE:
     return 0;
+  case AKIDB_OP_COLLECTION_CREATE:
+    *args = &a->collection_create;
+    return decode_collection_create(req, a, e);
+  case AKIDB_OP_COLLECTION_UPDATE:
+    *args = &a->collection_update;
+    return decode_collection_update(req, a, e);
   case AKIDB_OP_TENANT_LIST:
   case AKIDB_OP_DATABASE_LIST:
+  case AKIDB_OP_COLLECTION_LIST:
     *args = &a->list;
     return decode_list(req, a, e);
   case AKIDB_OP_TENANT_CREATE:
@@ -634,6 +721,31 @@ static json_t *encode_databases(const akidb_databases_result_t *r) {
   return jr_list(items, r->list.has_more, &r->list.next);
 }
 
+/* A collection as REST shows it. */
+static json_t *encode_collection(const akidb_collection_view_t *v) {
+  const akidb_collection_meta_t *m = &v->meta;
+  json_t *o = json_pack(
+      "{s:o,s:s,s:s,s:s,s:i,s:s,s:{s:i,s:i,s:i},s:s,s:b,s:b,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "id",
+      jr_uuid(&m->id), "tenant", v->tenant, "database", v->database, "name", m->name,
+      "dimension", (int)m->dimension, "metric", akidb_metric_name(m->metric), "index", "m",
+      (int)m->hnsw_m, "ef_construction", (int)m->hnsw_ef_construction, "ef_search",
+      (int)m->hnsw_ef_search, "tier", v->resident ? "hot" : v->cold ? "cold" : "warm",
+      "tier_pinned", (int)m->tier_policy.pinned, "resident", (int)v->resident, "points",
+      (json_int_t)v->points, "pending", (json_int_t)v->pending, "memory_bytes",
+      (json_int_t)v->memory_bytes, "disk_bytes", (json_int_t)v->disk_bytes, "last_access",
+      jr_time(v->last_access_wall_ms, true), "created_at", jr_time(m->created_at_ms, false),
+      "updated_at", jr_time(m->updated_at_ms, false));
+  if (o && v->failed) json_object_set_new(o, "load_error", json_string(v->load_error));
+  return o;
+}
+
+static json_t *encode_collections(const akidb_collections_result_t *r) {
+  json_t *items = json_array();
+  for (size_t i = 0; items && i < r->count; i++)
+    json_array_append_new(items, encode_collection(&r->items[i]));
+  return jr_list(items, r->has_more, &r->next);
+}
+
 /* The JSON of a typed result; NULL when out of memory. */
 static json_t *encode(akidb_op_t op, const akidb_result_t *r) {
   switch (op) {
@@ -660,6 +772,12 @@ static json_t *encode(akidb_op_t op, const akidb_result_t *r) {
   case AKIDB_OP_DATABASE_CREATE:
   case AKIDB_OP_DATABASE_GET:
     return encode_database(&r->database.db, r->database.tenant);
+  case AKIDB_OP_COLLECTION_LIST:
+    return encode_collections(&r->collections);
+  case AKIDB_OP_COLLECTION_CREATE:
+  case AKIDB_OP_COLLECTION_GET:
+  case AKIDB_OP_COLLECTION_UPDATE:
+    return encode_collection(&r->collection);
   default:
     return NULL;
   }

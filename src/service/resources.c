@@ -188,102 +188,96 @@ static svc_coll_t *entry_of(svc_call_t *c, const akidb_collection_meta_t *m) {
   return e;
 }
 
-static json_t *collection_json(svc_call_t *c, const akidb_collection_meta_t *m) {
+/* Fills `v` with m's row and where the collection lives now. */
+static void view_of(svc_call_t *c, const akidb_collection_meta_t *m, akidb_collection_view_t *v) {
   svc_coll_figures_t f = {.pin = SVC_PIN_NONE};
   svc_coll_t *e = entry_of(c, m);
   if (e) {
     svc_coll_figures(&c->svc->reg, e, &f);
     svc_coll_release(e);
   }
-  json_t *o = json_pack(
-      "{s:o,s:s,s:s,s:s,s:i,s:s,s:{s:i,s:i,s:i},s:s,s:b,s:b,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "id",
-      jr_uuid(&m->id), "tenant", c->tenant.slug, "database", c->db.name, "name", m->name,
-      "dimension", (int)m->dimension, "metric", akidb_metric_name(m->metric), "index", "m",
-      (int)m->hnsw_m, "ef_construction", (int)m->hnsw_ef_construction, "ef_search",
-      (int)m->hnsw_ef_search, "tier", f.resident ? "hot" : f.cold ? "cold" : "warm", "tier_pinned",
-      (int)m->tier_policy.pinned, "resident", (int)f.resident, "points", (json_int_t)f.points,
-      "pending", (json_int_t)f.pending, "memory_bytes", (json_int_t)f.memory_bytes,
-      "disk_bytes", (json_int_t)f.disk_bytes, "last_access",
-      jr_time(f.last_access_wall_ms, true), "created_at", jr_time(m->created_at_ms, false),
-      "updated_at", jr_time(m->updated_at_ms, false));
-  if (o && f.failed) json_object_set_new(o, "load_error", json_string(f.error));
-  return o;
+  memset(v, 0, sizeof *v);
+  v->meta = *m;
+  snprintf(v->tenant, sizeof v->tenant, "%s", c->tenant.slug);
+  snprintf(v->database, sizeof v->database, "%s", c->db.name);
+  v->resident = f.resident;
+  v->cold = f.cold;
+  v->failed = f.failed;
+  v->points = f.points;
+  v->pending = f.pending;
+  v->memory_bytes = f.memory_bytes;
+  v->disk_bytes = f.disk_bytes;
+  v->last_access_wall_ms = f.last_access_wall_ms;
+  if (f.failed) snprintf(v->load_error, sizeof v->load_error, "%s", f.error);
+}
+
+/* The view of m as the answer. */
+static int answer_view(svc_call_t *c, const akidb_collection_meta_t *m, bool created) {
+  view_of(c, m, &c->res->result.collection);
+  return created ? svc_created(c, NULL) : svc_result(c);
 }
 
 int svc_op_collection_list(svc_call_t *c) {
-  akidb_page_t page;
-  if (svc_query_page(c, &page) || svc_resolve_tenant(c, AKIDB_ACT_COLLECTION_READ) ||
-      svc_resolve_database(c))
-    return -1;
+  const akidb_list_args_t *a = c->req->args;
+  if (svc_resolve_tenant(c, AKIDB_ACT_COLLECTION_READ) || svc_resolve_database(c)) return -1;
   akidb_collection_meta_list_t list;
   char err[256];
-  int rc = akidb_collection_meta_list(c->svc->cat, &c->db.id, &page, &list, err, sizeof err);
+  int rc = akidb_collection_meta_list(c->svc->cat, &c->db.id, &a->page, &list, err, sizeof err);
   if (rc) return svc_fail_code(c, rc, err);
-  json_t *items = json_array();
-  for (size_t i = 0; i < list.count; i++)
-    json_array_append_new(items, collection_json(c, &list.items[i]));
-  json_t *body = jr_list(items, list.has_more, &list.next);
+  akidb_collections_result_t *r = &c->res->result.collections;
+  r->items = calloc(list.count ? list.count : 1, sizeof *r->items);
+  if (!r->items) {
+    akidb_collection_meta_list_free(&list);
+    return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+  }
+  for (size_t i = 0; i < list.count; i++) view_of(c, &list.items[i], &r->items[i]);
+  r->count = list.count;
+  r->has_more = list.has_more;
+  r->next = list.next;
   akidb_collection_meta_list_free(&list);
-  return svc_ok(c, body);
+  return svc_result(c);
 }
 
-/* Reads the "index" object of a create or update body. */
-static int parse_index(svc_call_t *c, akidb_collection_meta_t *m, bool update) {
-  static const char *const create_keys[] = {"m", "ef_construction", "ef_search", NULL};
-  static const char *const update_keys[] = {"ef_search", NULL};
-  json_t *o = json_object_get(c->req->body, "index");
-  if (!o) return 0;
-  if (!json_is_object(o))
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field 'index' must be an object");
-  if (svc_json_keys(c, o, update ? "index (only ef_search can change)" : "index",
-                    update ? update_keys : create_keys))
-    return -1;
-  uint64_t v;
-  int r;
-  if ((r = svc_json_u64(c, o, "m", AKIDB_HNSW_M_MIN, AKIDB_HNSW_M_MAX, &v)) < 0) return -1;
-  if (r) m->hnsw_m = (uint32_t)v;
-  if ((r = svc_json_u64(c, o, "ef_construction", AKIDB_HNSW_EF_CONSTRUCTION_MIN,
-                        AKIDB_HNSW_EF_CONSTRUCTION_MAX, &v)) < 0)
-    return -1;
-  if (r) m->hnsw_ef_construction = (uint32_t)v;
-  if ((r = svc_json_u64(c, o, "ef_search", AKIDB_HNSW_EF_SEARCH_MIN,
-                        c->svc->opt.limits.max_ef, &v)) < 0)
-    return -1;
-  if (r) m->hnsw_ef_search = (uint32_t)v;
+/* A new collection's row from the arguments (defaults for what is absent). */
+static int meta_from_args(svc_call_t *c, const akidb_collection_create_args_t *a,
+                          akidb_collection_meta_t *m) {
+  memset(m, 0, sizeof *m);
+  akidb_collection_meta_defaults(m);
+  if (a->has_m) m->hnsw_m = a->m;
+  if (a->has_ef_construction) m->hnsw_ef_construction = a->ef_construction;
+  if (a->has_ef_search) m->hnsw_ef_search = a->ef_search;
+  /* what was sent is in range (the defaults are whatever the build chose) */
+  if ((a->has_m && (a->m < AKIDB_HNSW_M_MIN || a->m > AKIDB_HNSW_M_MAX)) ||
+      (a->has_ef_construction && (a->ef_construction < AKIDB_HNSW_EF_CONSTRUCTION_MIN ||
+                                  a->ef_construction > AKIDB_HNSW_EF_CONSTRUCTION_MAX)) ||
+      (a->has_ef_search &&
+       (a->ef_search < AKIDB_HNSW_EF_SEARCH_MIN || a->ef_search > c->svc->opt.limits.max_ef)))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "index: m must be %u..%u, ef_construction %u..%u, ef_search %u..%u",
+                    AKIDB_HNSW_M_MIN, AKIDB_HNSW_M_MAX, AKIDB_HNSW_EF_CONSTRUCTION_MIN,
+                    AKIDB_HNSW_EF_CONSTRUCTION_MAX, AKIDB_HNSW_EF_SEARCH_MIN,
+                    c->svc->opt.limits.max_ef);
   if (m->hnsw_ef_construction < m->hnsw_m)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "index.ef_construction (%u) must be >= m (%u)",
                     m->hnsw_ef_construction, m->hnsw_m);
-  return 1;
-}
-
-static int parse_collection(svc_call_t *c, akidb_collection_meta_t *m) {
-  static const char *const keys[] = {"name", "dimension", "metric", "index", NULL};
-  memset(m, 0, sizeof *m);
-  if (svc_body_object(c, "collection", keys)) return -1;
-  akidb_collection_meta_defaults(m);
-  const char *name = NULL, *metric = "cosine";
-  uint64_t dim = 0;
-  if (svc_json_string(c, c->req->body, "name", &name) < 0 ||
-      svc_json_string(c, c->req->body, "metric", &metric) < 0 ||
-      svc_json_u64(c, c->req->body, "dimension", 1, c->svc->opt.limits.max_dimension, &dim) < 0 ||
-      parse_index(c, m, false) < 0)
-    return -1;
-  if (!name || !dim)
+  if (!a->name || !a->dimension)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "a collection needs 'name' and 'dimension'");
+  if (a->dimension > c->svc->opt.limits.max_dimension)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field 'dimension' must be an integer in 1..%u",
+                    c->svc->opt.limits.max_dimension);
   char err[256] = "";
-  if (akidb_check_object_name(name, "name", err, sizeof err))
+  if (akidb_check_object_name(a->name, "name", err, sizeof err))
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s", err);
-  if (akidb_metric_parse(metric, &m->metric))
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field 'metric' must be cosine, l2 or dot");
-  snprintf(m->name, sizeof m->name, "%s", name);
-  m->dimension = (uint32_t)dim;
+  m->metric = a->has_metric ? a->metric : AKIDB_METRIC_COSINE;
+  snprintf(m->name, sizeof m->name, "%s", a->name);
+  m->dimension = a->dimension;
   return 0;
 }
 
 int svc_op_collection_create(svc_call_t *c) {
   akidb_collection_meta_t in, out;
-  if (parse_collection(c, &in) || svc_resolve_tenant(c, AKIDB_ACT_COLLECTION_CREATE) ||
-      svc_resolve_database(c))
+  if (meta_from_args(c, c->req->args, &in) ||
+      svc_resolve_tenant(c, AKIDB_ACT_COLLECTION_CREATE) || svc_resolve_database(c))
     return -1;
   in.database_id = c->db.id;
   char err[512] = "";
@@ -303,36 +297,14 @@ int svc_op_collection_create(svc_call_t *c) {
     free(removed);
     return svc_fail_code(c, rc, err);
   }
-  return svc_created(c, collection_json(c, &out));
+  return answer_view(c, &out, true);
 }
 
 int svc_op_collection_get(svc_call_t *c) {
   if (svc_resolve_tenant(c, AKIDB_ACT_COLLECTION_READ) || svc_resolve_database(c) ||
       svc_resolve_collection_meta(c))
     return -1;
-  return svc_ok(c, collection_json(c, &c->meta));
-}
-
-/* The "tier" and "tier_pinned" fields of an update body. */
-typedef struct {
-  bool has_tier, has_pin, pinned;
-  akidb_tier_t tier;
-} tier_ask_t;
-
-static int parse_tier(svc_call_t *c, tier_ask_t *t) {
-  const char *tier = NULL;
-  int r = svc_json_string(c, c->req->body, "tier", &tier);
-  if (r < 0) return -1;
-  if (r) {
-    if (akidb_tier_parse(tier, &t->tier))
-      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
-                      "field 'tier' must be \"hot\" (in memory), \"warm\" (on local disk) or "
-                      "\"cold\" (only in the object store)");
-    t->has_tier = true;
-  }
-  if ((r = svc_json_bool(c, c->req->body, "tier_pinned", &t->pinned)) < 0) return -1;
-  t->has_pin = r == 1;
-  return 0;
+  return answer_view(c, &c->meta, false);
 }
 
 /* Moves the collection to the asked tier now: loads it (hot), unloads it
@@ -378,16 +350,12 @@ static int authorize_tier(svc_call_t *c) {
 }
 
 int svc_op_collection_update(svc_call_t *c) {
-  static const char *const keys[] = {"index", "tier", "tier_pinned", NULL};
-  if (svc_body_object(c, "collection update", keys)) return -1;
-  akidb_collection_meta_t m;
-  memset(&m, 0, sizeof m);
-  akidb_collection_meta_defaults(&m);
-  m.hnsw_ef_search = 0;
-  tier_ask_t ask = {0};
-  int r = parse_index(c, &m, true);
-  if (r < 0 || parse_tier(c, &ask)) return -1;
-  bool set_ef = r == 1 && m.hnsw_ef_search != 0, set_tier = ask.has_tier || ask.has_pin;
+  const akidb_collection_update_args_t *a = c->req->args;
+  if (a->has_ef_search &&
+      (a->ef_search < AKIDB_HNSW_EF_SEARCH_MIN || a->ef_search > c->svc->opt.limits.max_ef))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field 'ef_search' must be an integer in %u..%u",
+                    AKIDB_HNSW_EF_SEARCH_MIN, c->svc->opt.limits.max_ef);
+  bool set_ef = a->has_ef_search, set_tier = a->has_tier || a->has_pin;
   if (!set_ef && !set_tier)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
                     "nothing to change: send index.ef_search, tier or tier_pinned");
@@ -402,11 +370,11 @@ int svc_op_collection_update(svc_call_t *c) {
     svc_coll_figures(&c->svc->reg, e, &f);
     resident = f.resident;
   }
-  akidb_tier_t target = ask.has_tier ? ask.tier : resident ? AKIDB_TIER_HOT : AKIDB_TIER_WARM;
+  akidb_tier_t target = a->has_tier ? a->tier : resident ? AKIDB_TIER_HOT : AKIDB_TIER_WARM;
   akidb_tier_policy_t policy = c->meta.tier_policy;
-  if (ask.has_pin) policy.pinned = ask.pinned;
+  if (a->has_pin) policy.pinned = a->pinned;
   akidb_collection_meta_update_t upd = {.set_ef_search = set_ef,
-                                        .ef_search = m.hnsw_ef_search,
+                                        .ef_search = a->ef_search,
                                         .set_tier = set_tier,
                                         .tier = target,
                                         .tier_policy = set_tier ? &policy : NULL};
@@ -424,11 +392,11 @@ int svc_op_collection_update(svc_call_t *c) {
     if (set_tier) atomic_store(&e->pin, policy.pinned ? (int)target : SVC_PIN_NONE);
     svc_coll_release(e);
   }
-  if (ask.has_tier) {
+  if (a->has_tier) {
     obs_tier_change(akidb_tier_name(target));
     if (move_tier(c, &out, target)) return -1;
   }
-  return svc_ok(c, collection_json(c, &out));
+  return answer_view(c, &out, false);
 }
 
 int svc_op_collection_delete(svc_call_t *c) {

@@ -192,6 +192,9 @@ static void result_clear(akidb_op_t op, akidb_result_t *r) {
   case AKIDB_OP_DATABASE_LIST:
     akidb_database_list_free(&r->databases.list);
     break;
+  case AKIDB_OP_COLLECTION_LIST:
+    free(r->collections.items);
+    break;
   default:
     break;
   }

@@ -174,6 +174,11 @@ typedef struct {
   X(DATABASE_CREATE, akidb_database_create_args_t, database) \
   X(DATABASE_GET, akidb_no_args_t, database)               \
   X(DATABASE_DELETE, akidb_no_args_t, none)                \
+  X(COLLECTION_LIST, akidb_list_args_t, collections)       \
+  X(COLLECTION_CREATE, akidb_collection_create_args_t, collection) \
+  X(COLLECTION_GET, akidb_no_args_t, collection)           \
+  X(COLLECTION_UPDATE, akidb_collection_update_args_t, collection) \
+  X(COLLECTION_DELETE, akidb_no_args_t, none)              \
   X(POINT_COUNT, akidb_no_args_t, count)                   \
   X(POINT_UPSERT, akidb_upsert_args_t, upsert)             \
   X(POINT_GET, akidb_get_args_t, points)                   \
@@ -221,6 +226,24 @@ typedef struct {
 typedef struct {
   const char *name; /* NULL: absent (required) */
 } akidb_database_create_args_t;
+
+typedef struct {
+  const char *name;   /* NULL: absent (required) */
+  uint32_t dimension; /* 0: absent (required) */
+  bool has_metric;    /* absent: cosine */
+  akidb_metric_t metric;
+  bool has_m, has_ef_construction, has_ef_search; /* absent: the defaults */
+  uint32_t m, ef_construction, ef_search;
+} akidb_collection_create_args_t;
+
+typedef struct {
+  bool has_ef_search;
+  uint32_t ef_search;
+  bool has_tier; /* move it there now */
+  akidb_tier_t tier;
+  bool has_pin; /* keep it there (or let tiering move it again) */
+  bool pinned;
+} akidb_collection_update_args_t;
 
 /* A point as a write brings it. */
 typedef struct {
@@ -341,8 +364,28 @@ typedef struct {
   char tenant[AKIDB_SLUG_MAX + 1];
 } akidb_databases_result_t;
 
+/* A collection as GET shows it: its row and where it lives now. */
+typedef struct {
+  akidb_collection_meta_t meta;
+  char tenant[AKIDB_SLUG_MAX + 1];
+  char database[AKIDB_OBJECT_NAME_MAX + 1];
+  bool resident, cold, failed;
+  uint64_t points, pending, memory_bytes, disk_bytes; /* live, or as last seen */
+  int64_t last_access_wall_ms;                        /* 0: not since start */
+  char load_error[256];                               /* when failed */
+} akidb_collection_view_t;
+
+typedef struct {
+  akidb_collection_view_t *items;
+  size_t count;
+  bool has_more;
+  akidb_uuid_t next;
+} akidb_collections_result_t;
+
 typedef union {
   uint64_t count; /* count: live points; delete: points deleted */
+  akidb_collection_view_t collection;
+  akidb_collections_result_t collections;
   akidb_tenant_t tenant;
   akidb_tenant_list_t tenants;
   akidb_database_result_t database;
