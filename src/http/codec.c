@@ -37,6 +37,11 @@ typedef struct {
   akidb_tenant_create_args_t tenant_create;
   akidb_tenant_update_args_t tenant_update;
   akidb_database_create_args_t database_create;
+  akidb_login_args_t login;
+  akidb_user_create_args_t user_create;
+  akidb_user_update_args_t user_update;
+  akidb_key_create_args_t key_create;
+  akidb_audit_args_t audit;
   akidb_collection_create_args_t collection_create;
   akidb_collection_update_args_t collection_update;
   akidb_point_in_t *points;
@@ -594,6 +599,115 @@ static int decode_collection_update(const akidb_request_t *req, args_t *a, akidb
   return 0;
 }
 
+/* ------------------------------------------------------------- identity -- */
+
+static int decode_login(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+  static const char *const keys[] = {"tenant", "username", "password", NULL};
+  akidb_login_args_t *l = &a->login;
+  if (jr_body_object(req->body, "login", keys, e) ||
+      jr_string(req->body, "tenant", &l->tenant, e) < 0 ||
+      jr_string(req->body, "username", &l->username, e) < 0 ||
+      jr_string(req->body, "password", &l->password, e) < 0)
+    return -1;
+  return 0;
+}
+
+/* A role text into *role (system_admin parses: the service refuses it). */
+static int parse_role(const char *text, bool *has, akidb_role_t *role, akidb_svc_error_t *e) {
+  if (!text) return 0;
+  if (akidb_role_parse(text, role))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                   "field 'role' must be one of admin, developer, viewer, auditor");
+  *has = true;
+  return 0;
+}
+
+static int decode_user_create(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+  static const char *const keys[] = {"username", "role", "password", NULL};
+  akidb_user_create_args_t *u = &a->user_create;
+  const char *role = NULL;
+  if (jr_body_object(req->body, "user", keys, e) ||
+      jr_string(req->body, "username", &u->username, e) < 0 ||
+      jr_string(req->body, "role", &role, e) < 0 ||
+      jr_string(req->body, "password", &u->password, e) < 0)
+    return -1;
+  if (!u->username || !role) return 0; /* the service says what is missing */
+  return parse_role(role, &u->has_role, &u->role, e);
+}
+
+static int decode_user_update(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+  static const char *const keys[] = {"role", "status", "password", NULL};
+  akidb_user_update_args_t *u = &a->user_update;
+  const char *role = NULL, *status = NULL;
+  if (jr_body_object(req->body, "user update", keys, e) ||
+      jr_string(req->body, "role", &role, e) < 0 ||
+      jr_string(req->body, "status", &status, e) < 0 ||
+      jr_string(req->body, "password", &u->password, e) < 0 ||
+      parse_role(role, &u->has_role, &u->role, e))
+    return -1;
+  if (status && akidb_user_status_parse(status, &u->status))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "field 'status' must be active or disabled");
+  u->has_status = status != NULL;
+  return 0;
+}
+
+static int decode_key_create(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+  static const char *const keys[] = {"name", "expires_at", NULL};
+  akidb_key_create_args_t *k = &a->key_create;
+  const char *expires = NULL;
+  if (jr_body_object(req->body, "API key", keys, e) ||
+      jr_string(req->body, "name", &k->name, e) < 0 ||
+      jr_string(req->body, "expires_at", &expires, e) < 0)
+    return -1;
+  if (!k->name) return 0; /* the service says it is missing */
+  if (expires && jr_parse_time(expires, &k->expires_at_ms))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                   "field 'expires_at' must be an RFC 3339 time such as 2027-01-01T00:00:00Z");
+  return 0;
+}
+
+/* The audit query's parameters: action, actor, from, to, order, limit, after. */
+static int decode_audit(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+  akidb_audit_query_t *q = &a->audit.query;
+  const akidb_param_t *p = req->query;
+  size_t n = req->n_query;
+  const char *v;
+  if ((v = jr_query(p, n, "action")) && akidb_audit_action_parse(v, &q->action))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                   "query parameter 'action' is not an audit action (e.g. tenant.create, "
+                   "login.failure)");
+  q->by_action = v != NULL;
+  q->actor = jr_query(p, n, "actor");
+  if ((v = jr_query(p, n, "from")) && jr_parse_time(v, &q->from_ms))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "query parameter 'from' must be an RFC 3339 time");
+  if ((v = jr_query(p, n, "to")) && jr_parse_time(v, &q->to_ms))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "query parameter 'to' must be an RFC 3339 time");
+  if ((v = jr_query(p, n, "order"))) {
+    if (strcmp(v, "newest") && strcmp(v, "oldest"))
+      return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                     "query parameter 'order' must be newest or oldest");
+    q->newest_first = strcmp(v, "newest") == 0;
+  }
+  const char *after = jr_query(p, n, "after");
+  if ((v = jr_query(p, n, "limit"))) {
+    char *end;
+    long lim = strtol(v, &end, 10);
+    if (*end || !*v || lim < 1 || lim > (long)AKIDB_LIST_LIMIT_MAX)
+      return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                     "query parameter 'limit' must be an integer in 1..%u", AKIDB_LIST_LIMIT_MAX);
+    q->limit = (uint32_t)lim;
+  }
+  if (after) {
+    char *end;
+    long long seq = strtoll(after, &end, 10);
+    if (*end || seq < 1)
+      return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                     "query parameter 'after' must be the 'next' cursor of a previous page");
+    q->cursor = seq;
+  }
+  return 0;
+}
+
 static int decode_list(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
   return jr_query_page(req->query, req->n_query, &a->list.page, e);
 }
@@ -612,7 +726,32 @@ static int decode(akidb_op_t op, const akidb_request_t *req, args_t *a, const vo
   case AKIDB_OP_DATABASE_DELETE:
   case AKIDB_OP_COLLECTION_GET:
   case AKIDB_OP_COLLECTION_DELETE:
+  case AKIDB_OP_LOGOUT:
+  case AKIDB_OP_WHOAMI:
+  case AKIDB_OP_USER_GET:
+  case AKIDB_OP_USER_DELETE:
+  case AKIDB_OP_KEY_REVOKE:
     return 0;
+  case AKIDB_OP_LOGIN:
+    *args = &a->login;
+    return decode_login(req, a, e);
+  case AKIDB_OP_USER_CREATE:
+    *args = &a->user_create;
+    return decode_user_create(req, a, e);
+  case AKIDB_OP_USER_UPDATE:
+    *args = &a->user_update;
+    return decode_user_update(req, a, e);
+  case AKIDB_OP_KEY_CREATE:
+    *args = &a->key_create;
+    return decode_key_create(req, a, e);
+  case AKIDB_OP_AUDIT_TENANT:
+  case AKIDB_OP_AUDIT_ALL:
+    *args = &a->audit;
+    return decode_audit(req, a, e);
+  case AKIDB_OP_USER_LIST:
+  case AKIDB_OP_KEY_LIST:
+    *args = &a->list;
+    return decode_list(req, a, e);
   case AKIDB_OP_COLLECTION_CREATE:
     *args = &a->collection_create;
     return decode_collection_create(req, a, e);
@@ -746,6 +885,69 @@ static json_t *encode_collections(const akidb_collections_result_t *r) {
   return jr_list(items, r->has_more, &r->next);
 }
 
+static json_t *encode_principal(const akidb_principal_t *p, const char *tenant_slug) {
+  return json_pack("{s:o,s:s,s:s,s:o}", "id", jr_uuid(&p->user_id), "username", p->username,
+                   "role", akidb_role_name(p->role), "tenant",
+                   tenant_slug && *tenant_slug ? json_string(tenant_slug) : json_null());
+}
+
+static json_t *encode_login(const akidb_login_result_t *r) {
+  return json_pack("{s:s,s:o,s:o}", "token", r->token, "expires_at",
+                   jr_time(r->expires_at_ms, true), "user", encode_principal(&r->principal, r->tenant));
+}
+
+static json_t *encode_whoami(const akidb_whoami_result_t *r) {
+  return json_pack("{s:o,s:s,s:o}", "user", encode_principal(&r->who, r->tenant), "credential",
+                   r->who.kind == AKIDB_CRED_SESSION ? "session" : "api_key", "expires_at",
+                   jr_time(r->who.expires_at_ms, true));
+}
+
+static json_t *encode_users(const akidb_users_result_t *r) {
+  json_t *items = json_array();
+  for (size_t i = 0; items && i < r->list.count; i++)
+    json_array_append_new(items, jr_user(&r->list.items[i], r->tenant));
+  return jr_list(items, r->list.has_more, &r->list.next);
+}
+
+static json_t *encode_key(const akidb_api_key_t *k, const char *username) {
+  return json_pack("{s:o,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "id", jr_uuid(&k->id), "name", k->name,
+                   "prefix", k->prefix, "user", username, "created_at",
+                   jr_time(k->created_at_ms, false), "expires_at", jr_time(k->expires_at_ms, true),
+                   "last_used_at", jr_time(k->last_used_ms, true), "revoked_at",
+                   jr_time(k->revoked_at_ms, true));
+}
+
+static json_t *encode_keys(const akidb_keys_result_t *r) {
+  json_t *items = json_array();
+  for (size_t i = 0; items && i < r->list.count; i++)
+    json_array_append_new(items, encode_key(&r->list.items[i], r->username));
+  return jr_list(items, r->list.has_more, &r->list.next);
+}
+
+static json_t *encode_audit_entry(const akidb_audit_entry_t *e, const char *slug) {
+  json_t *details = json_loads(e->details, 0, NULL);
+  return json_pack("{s:I,s:o,s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:o}", "seq", (json_int_t)e->seq, "time",
+                   jr_time(e->time_ms, false), "actor", e->actor, "actor_id",
+                   e->has_actor ? jr_uuid(&e->actor_id) : json_null(), "tenant",
+                   e->has_tenant ? (*slug ? json_string(slug) : jr_uuid(&e->tenant_id))
+                                 : json_null(),
+                   "action", akidb_audit_action_name(e->action), "target", e->target, "outcome",
+                   akidb_audit_outcome_name(e->outcome), "request_id", e->request_id, "details",
+                   details ? details : json_object());
+}
+
+/* The audit page; its cursor is a sequence number, as text. */
+static json_t *encode_audit(const akidb_audit_result_t *r) {
+  json_t *items = json_array();
+  for (size_t i = 0; items && i < r->list.count; i++)
+    json_array_append_new(items, encode_audit_entry(&r->list.items[i], r->tenant));
+  char next[32];
+  snprintf(next, sizeof next, "%lld", (long long)r->list.next_seq);
+  return items ? json_pack("{s:o,s:o}", "items", items, "next",
+                           r->list.has_more ? json_string(next) : json_null())
+               : NULL;
+}
+
 /* The JSON of a typed result; NULL when out of memory. */
 static json_t *encode(akidb_op_t op, const akidb_result_t *r) {
   switch (op) {
@@ -772,6 +974,24 @@ static json_t *encode(akidb_op_t op, const akidb_result_t *r) {
   case AKIDB_OP_DATABASE_CREATE:
   case AKIDB_OP_DATABASE_GET:
     return encode_database(&r->database.db, r->database.tenant);
+  case AKIDB_OP_LOGIN:
+    return encode_login(&r->login);
+  case AKIDB_OP_WHOAMI:
+    return encode_whoami(&r->whoami);
+  case AKIDB_OP_USER_LIST:
+    return encode_users(&r->users);
+  case AKIDB_OP_USER_CREATE:
+  case AKIDB_OP_USER_GET:
+  case AKIDB_OP_USER_UPDATE:
+    return jr_user(&r->user.user, r->user.tenant);
+  case AKIDB_OP_KEY_LIST:
+    return encode_keys(&r->keys);
+  case AKIDB_OP_KEY_CREATE:
+    return json_pack("{s:o,s:s}", "key", encode_key(&r->key.key, r->key.username), "secret",
+                     r->key.secret);
+  case AKIDB_OP_AUDIT_TENANT:
+  case AKIDB_OP_AUDIT_ALL:
+    return encode_audit(&r->audit);
   case AKIDB_OP_COLLECTION_LIST:
     return encode_collections(&r->collections);
   case AKIDB_OP_COLLECTION_CREATE:

@@ -178,3 +178,55 @@ json_t *jr_tenant(const akidb_tenant_t *t) {
                    jr_time(t->created_at_ms, false), "updated_at",
                    jr_time(t->updated_at_ms, false));
 }
+
+/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  unsigned yoe = (unsigned)(y - era * 400);
+  unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + (int64_t)doe - 719468;
+}
+
+int jr_parse_time(const char *s, int64_t *ms) {
+  int y, mo, d, h, mi, sec, n = 0;
+  if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+    return -1;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return -1;
+  const char *p = s + n;
+  int frac = 0;
+  if (*p == '.') {
+    int digits = 0;
+    for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+      if (digits < 3) frac = frac * 10 + (*p - '0');
+    if (!digits) return -1;
+    for (; digits < 3; digits++) frac *= 10;
+  }
+  int64_t offset = 0;
+  if (*p == 'Z' || *p == 'z') {
+    p++;
+  } else if (*p == '+' || *p == '-') {
+    int oh, om;
+    if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2) return -1;
+    offset = (oh * 60 + om) * 60 * (*p == '+' ? 1 : -1);
+    p += 6;
+  } else {
+    return -1;
+  }
+  if (*p) return -1;
+  int64_t t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec;
+  *ms = (t - offset) * 1000 + frac;
+  return 0;
+}
+
+
+
+json_t *jr_user(const akidb_user_t *u, const char *tenant_slug) {
+  return json_pack("{s:o,s:o,s:s,s:s,s:s,s:b,s:o,s:o}", "id", jr_uuid(&u->id), "tenant",
+                   tenant_slug ? json_string(tenant_slug) : json_null(), "username", u->username,
+                   "role", akidb_role_name(u->role), "status", akidb_user_status_name(u->status),
+                   "has_password", u->has_password, "created_at",
+                   jr_time(u->created_at_ms, false), "updated_at",
+                   jr_time(u->updated_at_ms, false));
+}

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "akidb/auth.h"
 #include "akidb/catalog.h"
 #include "service/service.h"
 
@@ -51,6 +52,11 @@ json_t *jr_time(int64_t ms, bool zero_is_null);
 json_t *jr_uuid(const akidb_uuid_t *id);
 /* {"items": items, "next": the cursor or null}; takes `items` (NULL: NULL). */
 json_t *jr_list(json_t *items, bool has_more, const akidb_uuid_t *next);
+/* RFC 3339 text (Z or an offset, optional fraction) into Unix ms; -1 when
+ * malformed. */
+int jr_parse_time(const char *s, int64_t *ms);
+/* A user as REST shows it (tenant: its slug, or null for system admins). */
+json_t *jr_user(const akidb_user_t *u, const char *tenant_slug);
 /* A tenant as REST shows it. */
 json_t *jr_tenant(const akidb_tenant_t *t);
 

@@ -4,37 +4,28 @@
  * delete), their API keys (create, list, revoke) and the audit log query.
  * Catalog mutations carry the call's audit context, so each change and its
  * audit row commit together; logins are audited by the identity module.
+ * Typed (service.h): the REST codec reads and writes the JSON; secrets in a
+ * result (a session token, a new key's secret) are wiped when the response
+ * is cleared.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "obs/metrics.h"
-#include "json/json_rules.h"
 #include "service/svc_internal.h"
 
 /* ---------------------------------------------------------------- auth -- */
 
-static json_t *principal_user(const akidb_principal_t *p, const char *tenant_slug) {
-  return json_pack("{s:o,s:s,s:s,s:o}", "id", jr_uuid(&p->user_id), "username", p->username,
-                   "role", akidb_role_name(p->role), "tenant",
-                   tenant_slug && *tenant_slug ? json_string(tenant_slug) : json_null());
-}
-
 int svc_op_login(svc_call_t *c) {
-  static const char *const keys[] = {"tenant", "username", "password", NULL};
-  if (svc_body_object(c, "login", keys)) return -1;
-  const char *tenant = "", *user = NULL, *password = NULL;
-  if (svc_json_string(c, c->req->body, "tenant", &tenant) < 0 ||
-      svc_json_string(c, c->req->body, "username", &user) < 0 ||
-      svc_json_string(c, c->req->body, "password", &password) < 0)
-    return -1;
-  if (!user || !password)
+  const akidb_login_args_t *a = c->req->args;
+  const char *tenant = a->tenant ? a->tenant : "";
+  if (!a->username || !a->password)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
                     "login needs 'username' and 'password' (and 'tenant' for tenant users)");
   akidb_session_t s;
   char err[256] = "";
-  int rc = akidb_auth_login(c->svc->auth, tenant, user, password, c->req->source,
+  int rc = akidb_auth_login(c->svc->auth, tenant, a->username, a->password, c->req->source,
                             c->req->request_id, &s, err, sizeof err);
   if (rc == AKIDB_ERATELIMIT) {
     obs_login_observe("throttled");
@@ -51,11 +42,13 @@ int svc_op_login(svc_call_t *c) {
     return svc_fail_code(c, rc, err);
   }
   obs_login_observe("success");
-  json_t *body = json_pack("{s:s,s:o,s:o}", "token", s.token, "expires_at",
-                           jr_time(s.expires_at_ms, true), "user",
-                           principal_user(&s.principal, tenant));
+  akidb_login_result_t *r = &c->res->result.login;
+  memcpy(r->token, s.token, sizeof r->token);
+  r->expires_at_ms = s.expires_at_ms;
+  r->principal = s.principal;
+  snprintf(r->tenant, sizeof r->tenant, "%s", tenant);
   memset(&s.token, 0, sizeof s.token);
-  return svc_ok(c, body);
+  return svc_result(c);
 }
 
 int svc_op_logout(svc_call_t *c) {
@@ -79,12 +72,10 @@ static void principal_slug(svc_call_t *c, char *out, size_t len) {
 
 int svc_op_whoami(svc_call_t *c) {
   if (svc_authenticate(c)) return -1;
-  char slug[AKIDB_SLUG_MAX + 1];
-  principal_slug(c, slug, sizeof slug);
-  return svc_ok(c,
-                json_pack("{s:o,s:s,s:o}", "user", principal_user(&c->who, slug), "credential",
-                          c->who.kind == AKIDB_CRED_SESSION ? "session" : "api_key",
-                          "expires_at", jr_time(c->who.expires_at_ms, true)));
+  akidb_whoami_result_t *r = &c->res->result.whoami;
+  r->who = c->who;
+  principal_slug(c, r->tenant, sizeof r->tenant);
+  return svc_result(c);
 }
 
 /* --------------------------------------------------------------- users -- */
@@ -115,51 +106,51 @@ static int authorize_user(svc_call_t *c, akidb_action_t action, const akidb_user
 }
 
 int svc_op_user_list(svc_call_t *c) {
-  akidb_page_t page;
-  if (svc_query_page(c, &page) || svc_resolve_tenant(c, AKIDB_ACT_TENANT_READ)) return -1;
+  const akidb_list_args_t *a = c->req->args;
+  if (svc_resolve_tenant(c, AKIDB_ACT_TENANT_READ)) return -1;
   /* Listing every user needs user.read on all of them: admins and system
    * admins; others read only themselves (GET .../users/{username}). */
   if (akidb_role_grant(c->who.role, AKIDB_ACT_USER_READ) != AKIDB_GRANT_ALL) {
     akidb_resource_t res = {.tenant_id = &c->tenant.id};
     if (svc_authorize(c, AKIDB_ACT_USER_READ, &res)) return -1;
   }
-  akidb_user_list_t list;
+  akidb_users_result_t *r = &c->res->result.users;
+  snprintf(r->tenant, sizeof r->tenant, "%s", c->tenant.slug);
   char err[256];
-  int rc = akidb_user_list(c->svc->cat, &c->tenant.id, &page, &list, err, sizeof err);
-  if (rc) return svc_fail_code(c, rc, err);
-  json_t *items = json_array();
-  for (size_t i = 0; i < list.count; i++)
-    json_array_append_new(items, svc_user_json(&list.items[i], c->tenant.slug));
-  json_t *body = jr_list(items, list.has_more, &list.next);
-  akidb_user_list_free(&list);
-  return svc_ok(c, body);
+  int rc = akidb_user_list(c->svc->cat, &c->tenant.id, &a->page, &r->list, err, sizeof err);
+  return rc ? svc_fail_code(c, rc, err) : svc_result(c);
+}
+
+/* The user of the answer (with the tenant's slug). */
+static int answer_user(svc_call_t *c, const akidb_user_t *u, bool created) {
+  akidb_user_result_t *r = &c->res->result.user;
+  r->user = *u;
+  snprintf(r->tenant, sizeof r->tenant, "%s", c->tenant.slug);
+  return created ? svc_created(c, NULL) : svc_result(c);
+}
+
+static int refuse_role(svc_call_t *c) {
+  return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                  "field 'role' must be one of admin, developer, viewer, auditor");
 }
 
 int svc_op_user_create(svc_call_t *c) {
-  static const char *const keys[] = {"username", "role", "password", NULL};
-  if (svc_body_object(c, "user", keys)) return -1;
-  const char *name = NULL, *role_text = NULL, *password = NULL;
-  if (svc_json_string(c, c->req->body, "username", &name) < 0 ||
-      svc_json_string(c, c->req->body, "role", &role_text) < 0 ||
-      svc_json_string(c, c->req->body, "password", &password) < 0)
-    return -1;
-  if (!name || !role_text)
+  const akidb_user_create_args_t *a = c->req->args;
+  if (!a->username || !a->has_role)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "a user needs 'username' and 'role'");
-  akidb_role_t role;
-  if (akidb_role_parse(role_text, &role) || role == AKIDB_ROLE_SYSTEM_ADMIN)
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
-                    "field 'role' must be one of admin, developer, viewer, auditor");
+  if (a->role == AKIDB_ROLE_SYSTEM_ADMIN) return refuse_role(c);
   if (svc_resolve_tenant(c, AKIDB_ACT_TENANT_READ)) return -1;
-  akidb_user_t in = {.tenant_id = c->tenant.id, .has_tenant = true, .role = role};
-  snprintf(in.username, sizeof in.username, "%s", name);
-  if (strlen(name) >= sizeof in.username)
+  akidb_user_t in = {.tenant_id = c->tenant.id, .has_tenant = true, .role = a->role};
+  snprintf(in.username, sizeof in.username, "%s", a->username);
+  if (strlen(a->username) >= sizeof in.username)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field 'username' is longer than %u bytes",
                     AKIDB_USERNAME_MAX);
-  if (authorize_user(c, AKIDB_ACT_USER_CREATE, &in, true, role)) return -1;
+  if (authorize_user(c, AKIDB_ACT_USER_CREATE, &in, true, a->role)) return -1;
   akidb_user_t out;
   char err[256] = "";
-  int rc = akidb_auth_user_create(c->svc->auth, &in, password, &c->audit, &out, err, sizeof err);
-  return rc ? svc_fail_code(c, rc, err) : svc_created(c, svc_user_json(&out, c->tenant.slug));
+  int rc = akidb_auth_user_create(c->svc->auth, &in, a->password, &c->audit, &out, err,
+                                  sizeof err);
+  return rc ? svc_fail_code(c, rc, err) : answer_user(c, &out, true);
 }
 
 int svc_op_user_get(svc_call_t *c) {
@@ -167,62 +158,34 @@ int svc_op_user_get(svc_call_t *c) {
   if (svc_resolve_tenant(c, AKIDB_ACT_TENANT_READ) || resolve_user(c, &u) ||
       authorize_user(c, AKIDB_ACT_USER_READ, &u, false, 0))
     return -1;
-  return svc_ok(c, svc_user_json(&u, c->tenant.slug));
-}
-
-/* Parses a user patch: role, status, password. */
-typedef struct {
-  bool set_role, set_status;
-  akidb_role_t role;
-  akidb_user_status_t status;
-  const char *password;
-} user_patch_t;
-
-static int parse_user_patch(svc_call_t *c, user_patch_t *p) {
-  static const char *const keys[] = {"role", "status", "password", NULL};
-  memset(p, 0, sizeof *p);
-  if (svc_body_object(c, "user update", keys)) return -1;
-  const char *role = NULL, *status = NULL;
-  if (svc_json_string(c, c->req->body, "role", &role) < 0 ||
-      svc_json_string(c, c->req->body, "status", &status) < 0 ||
-      svc_json_string(c, c->req->body, "password", &p->password) < 0)
-    return -1;
-  if (role && (akidb_role_parse(role, &p->role) || p->role == AKIDB_ROLE_SYSTEM_ADMIN))
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
-                    "field 'role' must be one of admin, developer, viewer, auditor");
-  if (status && akidb_user_status_parse(status, &p->status))
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field 'status' must be active or disabled");
-  p->set_role = role != NULL;
-  p->set_status = status != NULL;
-  if (!p->set_role && !p->set_status && !p->password)
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
-                    "nothing to change: send 'role', 'status' or 'password'");
-  return 0;
+  return answer_user(c, &u, false);
 }
 
 int svc_op_user_update(svc_call_t *c) {
-  user_patch_t p;
+  const akidb_user_update_args_t *p = c->req->args;
+  if (p->has_role && p->role == AKIDB_ROLE_SYSTEM_ADMIN) return refuse_role(c);
+  if (!p->has_role && !p->has_status && !p->password)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "nothing to change: send 'role', 'status' or 'password'");
   akidb_user_t u;
-  if (parse_user_patch(c, &p) || svc_resolve_tenant(c, AKIDB_ACT_TENANT_READ) ||
-      resolve_user(c, &u))
-    return -1;
-  if (p.set_role && authorize_user(c, AKIDB_ACT_USER_ROLE, &u, true, p.role)) return -1;
-  if ((p.set_status || p.password) && authorize_user(c, AKIDB_ACT_USER_UPDATE, &u, false, 0))
+  if (svc_resolve_tenant(c, AKIDB_ACT_TENANT_READ) || resolve_user(c, &u)) return -1;
+  if (p->has_role && authorize_user(c, AKIDB_ACT_USER_ROLE, &u, true, p->role)) return -1;
+  if ((p->has_status || p->password) && authorize_user(c, AKIDB_ACT_USER_UPDATE, &u, false, 0))
     return -1;
   char err[256] = "";
   int rc = AKIDB_OK;
-  if (p.password) rc = akidb_auth_set_password(c->svc->auth, &u.id, p.password, &c->audit, err,
-                                               sizeof err);
-  if (!rc && (p.set_role || p.set_status)) {
-    akidb_user_update_t upd = {.set_role = p.set_role,
-                               .role = p.role,
-                               .set_status = p.set_status,
-                               .status = p.status};
+  if (p->password)
+    rc = akidb_auth_set_password(c->svc->auth, &u.id, p->password, &c->audit, err, sizeof err);
+  if (!rc && (p->has_role || p->has_status)) {
+    akidb_user_update_t upd = {.set_role = p->has_role,
+                               .role = p->role,
+                               .set_status = p->has_status,
+                               .status = p->status};
     rc = akidb_user_update(c->svc->cat, &u.id, &upd, &c->audit, &u, err, sizeof err);
   } else if (!rc) {
     rc = akidb_user_get(c->svc->cat, &u.id, &u, err, sizeof err);
   }
-  return rc ? svc_fail_code(c, rc, err) : svc_ok(c, svc_user_json(&u, c->tenant.slug));
+  return rc ? svc_fail_code(c, rc, err) : answer_user(c, &u, false);
 }
 
 int svc_op_user_delete(svc_call_t *c) {
@@ -237,57 +200,32 @@ int svc_op_user_delete(svc_call_t *c) {
 
 /* ------------------------------------------------------------ API keys -- */
 
-static json_t *key_json(const akidb_api_key_t *k, const char *username) {
-  return json_pack("{s:o,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "id", jr_uuid(&k->id), "name", k->name,
-                   "prefix", k->prefix, "user", username, "created_at",
-                   jr_time(k->created_at_ms, false), "expires_at",
-                   jr_time(k->expires_at_ms, true), "last_used_at",
-                   jr_time(k->last_used_ms, true), "revoked_at",
-                   jr_time(k->revoked_at_ms, true));
-}
-
 int svc_op_key_list(svc_call_t *c) {
-  akidb_page_t page;
+  const akidb_list_args_t *a = c->req->args;
   akidb_user_t u;
-  if (svc_query_page(c, &page) || svc_resolve_tenant(c, AKIDB_ACT_TENANT_READ) ||
-      resolve_user(c, &u) || authorize_user(c, AKIDB_ACT_APIKEY_READ, &u, false, 0))
+  if (svc_resolve_tenant(c, AKIDB_ACT_TENANT_READ) || resolve_user(c, &u) ||
+      authorize_user(c, AKIDB_ACT_APIKEY_READ, &u, false, 0))
     return -1;
-  akidb_api_key_list_t list;
+  akidb_keys_result_t *r = &c->res->result.keys;
+  snprintf(r->username, sizeof r->username, "%s", u.username);
   char err[256];
-  int rc = akidb_api_key_list(c->svc->cat, &u.id, NULL, &page, &list, err, sizeof err);
-  if (rc) return svc_fail_code(c, rc, err);
-  json_t *items = json_array();
-  for (size_t i = 0; i < list.count; i++)
-    json_array_append_new(items, key_json(&list.items[i], u.username));
-  json_t *body = jr_list(items, list.has_more, &list.next);
-  akidb_api_key_list_free(&list);
-  return svc_ok(c, body);
+  int rc = akidb_api_key_list(c->svc->cat, &u.id, NULL, &a->page, &r->list, err, sizeof err);
+  return rc ? svc_fail_code(c, rc, err) : svc_result(c);
 }
 
 int svc_op_key_create(svc_call_t *c) {
-  static const char *const keys[] = {"name", "expires_at", NULL};
-  if (svc_body_object(c, "API key", keys)) return -1;
-  const char *name = NULL, *expires = NULL;
-  if (svc_json_string(c, c->req->body, "name", &name) < 0 ||
-      svc_json_string(c, c->req->body, "expires_at", &expires) < 0)
-    return -1;
-  if (!name) return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "an API key needs a 'name'");
-  int64_t expires_ms = 0;
-  if (expires && svc_parse_time(expires, &expires_ms))
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
-                    "field 'expires_at' must be an RFC 3339 time such as 2027-01-01T00:00:00Z");
+  const akidb_key_create_args_t *a = c->req->args;
+  if (!a->name) return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "an API key needs a 'name'");
   akidb_user_t u;
   if (svc_resolve_tenant(c, AKIDB_ACT_TENANT_READ) || resolve_user(c, &u) ||
       authorize_user(c, AKIDB_ACT_APIKEY_CREATE, &u, false, 0))
     return -1;
-  akidb_api_key_t k;
-  char secret[AKIDB_TOKEN_MAX + 1], err[256] = "";
-  int rc = akidb_auth_key_create(c->svc->auth, &u.id, name, expires_ms, &c->audit, &k, secret,
-                                 sizeof secret, err, sizeof err);
-  if (rc) return svc_fail_code(c, rc, err);
-  json_t *body = json_pack("{s:o,s:s}", "key", key_json(&k, u.username), "secret", secret);
-  memset(secret, 0, sizeof secret);
-  return svc_created(c, body);
+  akidb_key_result_t *r = &c->res->result.key;
+  snprintf(r->username, sizeof r->username, "%s", u.username);
+  char err[256] = "";
+  int rc = akidb_auth_key_create(c->svc->auth, &u.id, a->name, a->expires_at_ms, &c->audit,
+                                 &r->key, r->secret, sizeof r->secret, err, sizeof err);
+  return rc ? svc_fail_code(c, rc, err) : svc_created(c, NULL);
 }
 
 int svc_op_key_revoke(svc_call_t *c) {
@@ -311,82 +249,25 @@ int svc_op_key_revoke(svc_call_t *c) {
 
 /* --------------------------------------------------------------- audit -- */
 
-static int parse_audit_query(svc_call_t *c, akidb_audit_query_t *q) {
-  memset(q, 0, sizeof *q);
-  const char *v;
-  if ((v = svc_query(c, "action")) && akidb_audit_action_parse(v, &q->action))
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
-                    "query parameter 'action' is not an audit action (e.g. tenant.create, "
-                    "login.failure)");
-  q->by_action = v != NULL;
-  q->actor = svc_query(c, "actor");
-  if ((v = svc_query(c, "from")) && svc_parse_time(v, &q->from_ms))
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "query parameter 'from' must be an RFC 3339 time");
-  if ((v = svc_query(c, "to")) && svc_parse_time(v, &q->to_ms))
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "query parameter 'to' must be an RFC 3339 time");
-  if ((v = svc_query(c, "order"))) {
-    if (strcmp(v, "newest") && strcmp(v, "oldest"))
-      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
-                      "query parameter 'order' must be newest or oldest");
-    q->newest_first = strcmp(v, "newest") == 0;
-  }
-  const char *after = svc_query(c, "after");
-  if ((v = svc_query(c, "limit"))) {
-    char *end;
-    long n = strtol(v, &end, 10);
-    if (*end || !*v || n < 1 || n > (long)AKIDB_LIST_LIMIT_MAX)
-      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
-                      "query parameter 'limit' must be an integer in 1..%u", AKIDB_LIST_LIMIT_MAX);
-    q->limit = (uint32_t)n;
-  }
-  if (after) {
-    char *end;
-    long long seq = strtoll(after, &end, 10);
-    if (*end || seq < 1)
-      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
-                      "query parameter 'after' must be the 'next' cursor of a previous page");
-    q->cursor = seq;
-  }
-  return 0;
-}
-
-static json_t *audit_json(const akidb_audit_entry_t *e, const char *slug) {
-  json_t *details = json_loads(e->details, 0, NULL);
-  return json_pack("{s:I,s:o,s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:o}", "seq", (json_int_t)e->seq, "time",
-                   jr_time(e->time_ms, false), "actor", e->actor, "actor_id",
-                   e->has_actor ? jr_uuid(&e->actor_id) : json_null(), "tenant",
-                   e->has_tenant ? (slug ? json_string(slug) : jr_uuid(&e->tenant_id))
-                                 : json_null(),
-                   "action", akidb_audit_action_name(e->action), "target", e->target, "outcome",
-                   akidb_audit_outcome_name(e->outcome), "request_id", e->request_id, "details",
-                   details ? details : json_object());
-}
-
+/* Runs the query into the result (`slug`: the tenant's, or NULL for all). */
 static int audit_answer(svc_call_t *c, akidb_audit_query_t *q, const char *slug) {
-  akidb_audit_list_t list;
+  akidb_audit_result_t *r = &c->res->result.audit;
+  snprintf(r->tenant, sizeof r->tenant, "%s", slug ? slug : "");
   char err[256];
-  int rc = akidb_audit_query(c->svc->cat, q, &list, err, sizeof err);
-  if (rc) return svc_fail_code(c, rc, err);
-  json_t *items = json_array();
-  for (size_t i = 0; i < list.count; i++)
-    json_array_append_new(items, audit_json(&list.items[i], slug));
-  char next[32];
-  snprintf(next, sizeof next, "%lld", (long long)list.next_seq);
-  json_t *body = json_pack("{s:o,s:o}", "items", items, "next",
-                           list.has_more ? json_string(next) : json_null());
-  akidb_audit_list_free(&list);
-  return svc_ok(c, body);
+  int rc = akidb_audit_query(c->svc->cat, q, &r->list, err, sizeof err);
+  return rc ? svc_fail_code(c, rc, err) : svc_result(c);
 }
 
 int svc_op_audit_tenant(svc_call_t *c) {
-  akidb_audit_query_t q;
-  if (parse_audit_query(c, &q) || svc_resolve_tenant(c, AKIDB_ACT_AUDIT_READ)) return -1;
+  akidb_audit_query_t q = ((const akidb_audit_args_t *)c->req->args)->query;
+  if (svc_resolve_tenant(c, AKIDB_ACT_AUDIT_READ)) return -1;
   q.tenant_id = &c->tenant.id;
   return audit_answer(c, &q, c->tenant.slug);
 }
 
 int svc_op_audit_all(svc_call_t *c) {
-  akidb_audit_query_t q;
-  if (parse_audit_query(c, &q) || svc_require_system_admin(c, AKIDB_ACT_AUDIT_READ)) return -1;
+  akidb_audit_query_t q = ((const akidb_audit_args_t *)c->req->args)->query;
+  if (svc_require_system_admin(c, AKIDB_ACT_AUDIT_READ)) return -1;
+  q.tenant_id = NULL;
   return audit_answer(c, &q, NULL);
 }

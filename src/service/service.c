@@ -195,6 +195,18 @@ static void result_clear(akidb_op_t op, akidb_result_t *r) {
   case AKIDB_OP_COLLECTION_LIST:
     free(r->collections.items);
     break;
+  case AKIDB_OP_LOGIN:
+    break; /* the token is wiped below */
+  case AKIDB_OP_USER_LIST:
+    akidb_user_list_free(&r->users.list);
+    break;
+  case AKIDB_OP_KEY_LIST:
+    akidb_api_key_list_free(&r->keys.list);
+    break;
+  case AKIDB_OP_AUDIT_TENANT:
+  case AKIDB_OP_AUDIT_ALL:
+    akidb_audit_list_free(&r->audit.list);
+    break;
   default:
     break;
   }

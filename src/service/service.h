@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "akidb/auth.h"
 #include "akidb/catalog.h"
 #include "akidb/objstore.h"
 #include "akidb/store.h"
@@ -179,6 +180,19 @@ typedef struct {
   X(COLLECTION_GET, akidb_no_args_t, collection)           \
   X(COLLECTION_UPDATE, akidb_collection_update_args_t, collection) \
   X(COLLECTION_DELETE, akidb_no_args_t, none)              \
+  X(LOGIN, akidb_login_args_t, login)                      \
+  X(LOGOUT, akidb_no_args_t, none)                         \
+  X(WHOAMI, akidb_no_args_t, whoami)                       \
+  X(USER_LIST, akidb_list_args_t, users)                   \
+  X(USER_CREATE, akidb_user_create_args_t, user)           \
+  X(USER_GET, akidb_no_args_t, user)                       \
+  X(USER_UPDATE, akidb_user_update_args_t, user)           \
+  X(USER_DELETE, akidb_no_args_t, none)                    \
+  X(KEY_LIST, akidb_list_args_t, keys)                     \
+  X(KEY_CREATE, akidb_key_create_args_t, key)              \
+  X(KEY_REVOKE, akidb_no_args_t, none)                     \
+  X(AUDIT_TENANT, akidb_audit_args_t, audit)               \
+  X(AUDIT_ALL, akidb_audit_args_t, audit)                  \
   X(POINT_COUNT, akidb_no_args_t, count)                   \
   X(POINT_UPSERT, akidb_upsert_args_t, upsert)             \
   X(POINT_GET, akidb_get_args_t, points)                   \
@@ -226,6 +240,34 @@ typedef struct {
 typedef struct {
   const char *name; /* NULL: absent (required) */
 } akidb_database_create_args_t;
+
+typedef struct {
+  const char *tenant;             /* slug; NULL or "": a system admin */
+  const char *username, *password; /* NULL: absent (required) */
+} akidb_login_args_t;
+
+typedef struct {
+  const char *username; /* NULL: absent (required) */
+  bool has_role;        /* required */
+  akidb_role_t role;
+  const char *password; /* NULL: none (API keys only) */
+} akidb_user_create_args_t;
+
+typedef struct {
+  bool has_role, has_status;
+  akidb_role_t role;
+  akidb_user_status_t status;
+  const char *password; /* NULL: unchanged */
+} akidb_user_update_args_t;
+
+typedef struct {
+  const char *name;      /* NULL: absent (required) */
+  int64_t expires_at_ms; /* 0: never */
+} akidb_key_create_args_t;
+
+typedef struct {
+  akidb_audit_query_t query; /* the tenant is the path's (audit.tenant) or any (audit.all) */
+} akidb_audit_args_t;
 
 typedef struct {
   const char *name;   /* NULL: absent (required) */
@@ -364,6 +406,48 @@ typedef struct {
   char tenant[AKIDB_SLUG_MAX + 1];
 } akidb_databases_result_t;
 
+/* A login: the session's token (shown once; wiped when the response is
+ * cleared), its expiry and who it is. */
+typedef struct {
+  char token[AKIDB_TOKEN_MAX + 1];
+  int64_t expires_at_ms;
+  akidb_principal_t principal;
+  char tenant[AKIDB_SLUG_MAX + 1]; /* "" for a system admin */
+} akidb_login_result_t;
+
+typedef struct {
+  akidb_principal_t who;
+  char tenant[AKIDB_SLUG_MAX + 1]; /* "" for a system admin */
+} akidb_whoami_result_t;
+
+typedef struct {
+  akidb_user_t user;
+  char tenant[AKIDB_SLUG_MAX + 1];
+} akidb_user_result_t;
+
+typedef struct {
+  akidb_user_list_t list;
+  char tenant[AKIDB_SLUG_MAX + 1];
+} akidb_users_result_t;
+
+typedef struct {
+  akidb_api_key_list_t list;
+  char username[AKIDB_USERNAME_MAX + 1];
+} akidb_keys_result_t;
+
+/* A new API key: its row and its secret (shown once; wiped when the
+ * response is cleared). */
+typedef struct {
+  akidb_api_key_t key;
+  char username[AKIDB_USERNAME_MAX + 1];
+  char secret[AKIDB_TOKEN_MAX + 1];
+} akidb_key_result_t;
+
+typedef struct {
+  akidb_audit_list_t list;
+  char tenant[AKIDB_SLUG_MAX + 1]; /* audit.tenant: its slug; audit.all: "" (ids shown) */
+} akidb_audit_result_t;
+
 /* A collection as GET shows it: its row and where it lives now. */
 typedef struct {
   akidb_collection_meta_t meta;
@@ -384,6 +468,13 @@ typedef struct {
 
 typedef union {
   uint64_t count; /* count: live points; delete: points deleted */
+  akidb_login_result_t login;
+  akidb_whoami_result_t whoami;
+  akidb_user_result_t user;
+  akidb_users_result_t users;
+  akidb_keys_result_t keys;
+  akidb_key_result_t key;
+  akidb_audit_result_t audit;
   akidb_collection_view_t collection;
   akidb_collections_result_t collections;
   akidb_tenant_t tenant;

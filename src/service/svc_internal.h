@@ -273,12 +273,7 @@ const char *svc_query(const svc_call_t *c, const char *key);
 int svc_query_page(svc_call_t *c, akidb_page_t *page);
 int svc_query_bool(svc_call_t *c, const char *key, bool *out);
 
-/* RFC 3339 text (Z or an offset, optional fraction) into Unix ms; -1 when
- * malformed. */
-int svc_parse_time(const char *s, int64_t *ms);
 
-/* Entity encoders. */
-json_t *svc_user_json(const akidb_user_t *u, const char *tenant_slug);
 
 /* ------------------------------------------------------------ handlers -- */
 
