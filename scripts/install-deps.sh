@@ -5,7 +5,8 @@
 #   install-deps.sh           everything: building, testing, benchmarking
 #   install-deps.sh --server  only what building and running `akidb serve`
 #                             needs (what `make run` uses), plus curl and jq
-#                             for the README's quickstart
+#                             for the README's quickstart and protoc-c for
+#                             the gRPC contract's C code
 set -euo pipefail
 
 # Building the akidb program and running it.
@@ -14,6 +15,8 @@ PACKAGES=(
   libsqlite3-dev libargon2-dev libssl-dev libjansson-dev libmicrohttpd-dev
   libcurl4-openssl-dev libzstd-dev libsnappy-dev zlib1g-dev
   curl jq
+  # The gRPC contract (proto/): protoc-c generates the C of akidb_proto.
+  protobuf-c-compiler libprotobuf-c-dev
 )
 if [ "${1:-}" != "--server" ]; then
   # Tests (aarch64 cross build under qemu, pytest, promtool), benchmarks.
@@ -23,6 +26,9 @@ if [ "${1:-}" != "--server" ]; then
     sqlite3 prometheus
     python3 python3-pytest python3-requests python3-jsonschema python3-hypothesis python3-yaml
     python3-numpy python3-boto3 clang
+    # gRPC: the C core the transport will link, and the Python stubs of
+    # tests/integration/grpc_stubs.py (protoc, grpc_python_plugin, grpcio).
+    libgrpc-dev protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
   )
   # The OpenAPI lint (@redocly/cli) runs under Node.js: use the node/npm on
   # PATH (this project's machines ship Node.js 20); Debian's when there is none.
