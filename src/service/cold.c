@@ -212,6 +212,16 @@ int svc_cold_fetch(akidb_service_t *s, svc_coll_t *e, const char *dir, char *err
       return rc;
     }
   }
+  /* An intent first (due in an hour or at the next start, so no queue pass
+   * drops it while the catalog still names the copy): once the catalog
+   * forgets the remote copy, nothing else names it, and a crash before its
+   * delete must still see it deleted. */
+  char gen[AKIDB_OBJECT_KEY_MAX], why[512];
+  cold_generation_prefix(key, gen, sizeof gen);
+  if (akidb_dead_letter_put(s->cat, AKIDB_DEAD_LETTER_OBJECT_DELETE, &e->id, gen,
+                            "a remote copy that went warm", now_ms() + UPLOAD_INTENT_MS, NULL,
+                            why, sizeof why))
+    return snprintf(err, errlen, "cannot record the remote copy's removal: %s", why), AKIDB_EIO;
   rc = akidb_collection_meta_set_cold(s->cat, &e->id, NULL, err, errlen);
   if (rc) return rc; /* the local copy stays; the next load tries the catalog again */
   svc_catalog_changed(s);
@@ -220,9 +230,9 @@ int svc_cold_fetch(akidb_service_t *s, svc_coll_t *e, const char *dir, char *err
   atomic_store(&e->is_cold, false);
   pthread_mutex_unlock(&e->mu);
   obs_cold_move("warm", true);
-  char gen[AKIDB_OBJECT_KEY_MAX], why[512];
-  cold_generation_prefix(key, gen, sizeof gen);
-  if (cold_delete_prefix(s->store, gen, why, sizeof why))
+  if (cold_delete_prefix(s->store, gen, why, sizeof why) == AKIDB_OK)
+    akidb_dead_letter_remove_key(s->cat, AKIDB_DEAD_LETTER_OBJECT_DELETE, gen, why, sizeof why);
+  else
     queue(s, AKIDB_DEAD_LETTER_OBJECT_DELETE, &e->id, gen, why);
   return AKIDB_OK;
 }
