@@ -4,11 +4,14 @@
  * match of one payload, called by the engine's filtered search for each
  * candidate (so a filter decides which points are candidates rather than
  * trimming a finished top-k). Evaluation reads the payload's JSON text
- * with jansson. No state; no locking.
+ * where it lies, through the path-directed reader of payload.c: no tree,
+ * no allocation, the text checked once per match and taken as jansson
+ * would take it. No state; no locking; nothing durable.
  */
 #include "filter/filter.h"
 
-#include <jansson.h>
+#include "filter/payload.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -81,74 +84,57 @@ int filter_check(const akidb_filter_node_t *f, uint32_t max_depth, akidb_svc_err
 
 /* ----------------------------------------------------------- evaluation -- */
 
-/* The value at a dot path, or NULL. */
-static const json_t *lookup(const json_t *obj, akidb_bytes_t path) {
-  const char *p = path.p, *end = path.p + path.len;
-  const json_t *cur = obj;
-  while (cur) {
-    const char *dot = memchr(p, '.', (size_t)(end - p));
-    size_t n = dot ? (size_t)(dot - p) : (size_t)(end - p);
-    if (!json_is_object(cur)) return NULL;
-    cur = json_object_getn(cur, p, n);
-    if (!dot) return cur;
-    p = dot + 1;
-  }
-  return NULL;
-}
-
-static bool equal(const json_t *v, const akidb_value_t *x) {
+/* `num` is v's number when v is one (read once per value). */
+static bool equal(const payload_value_t *v, double num, const akidb_value_t *x) {
   switch (x->kind) {
   case AKIDB_VALUE_NULL:
-    return json_is_null(v);
+    return v->kind == PAYLOAD_NULL;
   case AKIDB_VALUE_BOOL:
-    return json_is_boolean(v) && json_is_true(v) == x->boolean;
+    return v->kind == PAYLOAD_BOOL && payload_bool(v) == x->boolean;
   case AKIDB_VALUE_NUMBER:
-    return json_is_number(v) && json_number_value(v) == x->number;
+    return v->kind == PAYLOAD_NUMBER && num == x->number;
   case AKIDB_VALUE_STRING:
-    return json_is_string(v) && json_string_length(v) == x->string.len &&
-           memcmp(json_string_value(v), x->string.p, x->string.len) == 0;
+    return v->kind == PAYLOAD_STRING && payload_string_cmp(v, x->string.p, x->string.len) == 0;
   }
   return false;
 }
 
 /* <0, 0, >0 for comparable values; `ok` false when they are not. */
-static int compare(const json_t *v, const akidb_value_t *x, bool *ok) {
+static int compare(const payload_value_t *v, double num, const akidb_value_t *x, bool *ok) {
   *ok = true;
-  if (json_is_number(v) && x->kind == AKIDB_VALUE_NUMBER) {
-    double a = json_number_value(v), b = x->number;
-    return (a > b) - (a < b);
+  if (v->kind == PAYLOAD_NUMBER && x->kind == AKIDB_VALUE_NUMBER) {
+    double b = x->number;
+    return (num > b) - (num < b);
   }
-  if (json_is_string(v) && x->kind == AKIDB_VALUE_STRING) {
-    size_t la = json_string_length(v), lb = x->string.len;
-    int r = memcmp(json_string_value(v), x->string.p, la < lb ? la : lb);
-    return r ? r : (la > lb) - (la < lb);
-  }
+  if (v->kind == PAYLOAD_STRING && x->kind == AKIDB_VALUE_STRING)
+    return payload_string_cmp(v, x->string.p, x->string.len);
   *ok = false;
   return 0;
 }
 
 /* One condition against one field value (not an array). */
-static bool match_one(const akidb_filter_node_t *f, const json_t *v) {
+static bool match_one(const akidb_filter_node_t *f, const payload_value_t *v) {
+  double num = v->kind == PAYLOAD_NUMBER ? payload_number(v) : 0;
   bool ok;
   int r;
   switch (f->op) {
   case AKIDB_FILTER_EQ:
-    return equal(v, &f->values[0]);
+    return equal(v, num, &f->values[0]);
   case AKIDB_FILTER_IN:
     for (size_t i = 0; i < f->n_values; i++)
-      if (equal(v, &f->values[i])) return true;
+      if (equal(v, num, &f->values[i])) return true;
     return false;
   case AKIDB_FILTER_GT:
-    r = compare(v, &f->values[0], &ok);
+    r = compare(v, num, &f->values[0], &ok);
     return ok && r > 0;
   case AKIDB_FILTER_GTE:
-    r = compare(v, &f->values[0], &ok);
+    r = compare(v, num, &f->values[0], &ok);
     return ok && r >= 0;
   case AKIDB_FILTER_LT:
-    r = compare(v, &f->values[0], &ok);
+    r = compare(v, num, &f->values[0], &ok);
     return ok && r < 0;
   case AKIDB_FILTER_LTE:
-    r = compare(v, &f->values[0], &ok);
+    r = compare(v, num, &f->values[0], &ok);
     return ok && r <= 0;
   default:
     return false;
@@ -156,40 +142,41 @@ static bool match_one(const akidb_filter_node_t *f, const json_t *v) {
 }
 
 /* A condition matches a field holding an array when any element matches. */
-static bool match_condition(const akidb_filter_node_t *f, const json_t *payload) {
+static bool match_condition(const akidb_filter_node_t *f, payload_t *pl) {
   if (f->op == AKIDB_FILTER_NE) {
     akidb_filter_node_t eq = *f;
     eq.op = AKIDB_FILTER_EQ;
-    return !match_condition(&eq, payload);
+    return !match_condition(&eq, pl);
   }
-  const json_t *v = lookup(payload, f->field);
-  if (!v) return false;
-  if (!json_is_array(v)) return match_one(f, v);
-  for (size_t i = 0; i < json_array_size(v); i++)
-    if (match_one(f, json_array_get(v, i))) return true;
+  payload_value_t v;
+  if (!payload_find(pl, f->field.p, f->field.len, &v)) return false;
+  if (v.kind != PAYLOAD_ARRAY) return match_one(f, &v);
+  payload_iter_t it = payload_elements(&v);
+  payload_value_t e;
+  while (payload_next(&it, &e))
+    if (match_one(f, &e)) return true;
   return false;
 }
 
-static bool eval(const akidb_filter_node_t *f, const json_t *payload) {
+static bool eval(const akidb_filter_node_t *f, payload_t *pl) {
   switch (f->op) {
   case AKIDB_FILTER_AND:
     for (size_t i = 0; i < f->n_kids; i++)
-      if (!eval(&f->kids[i], payload)) return false;
+      if (!eval(&f->kids[i], pl)) return false;
     return true;
   case AKIDB_FILTER_OR:
     for (size_t i = 0; i < f->n_kids; i++)
-      if (eval(&f->kids[i], payload)) return true;
+      if (eval(&f->kids[i], pl)) return true;
     return false;
   case AKIDB_FILTER_NOT:
-    return !eval(&f->kids[0], payload);
+    return !eval(&f->kids[0], pl);
   default:
-    return match_condition(f, payload);
+    return match_condition(f, pl);
   }
 }
 
 bool filter_match(const akidb_filter_node_t *f, const char *payload, size_t len) {
-  json_t *p = payload && len ? json_loadb(payload, len, JSON_DECODE_ANY, NULL) : NULL;
-  bool r = eval(f, p);
-  json_decref(p);
-  return r;
+  payload_t pl;
+  payload_init(&pl, payload, len);
+  return eval(f, &pl);
 }
