@@ -42,6 +42,7 @@ typedef struct {
   akidb_user_update_args_t user_update;
   akidb_key_create_args_t key_create;
   akidb_audit_args_t audit;
+  akidb_restore_args_t restore;
   akidb_collection_create_args_t collection_create;
   akidb_collection_update_args_t collection_update;
   akidb_point_in_t *points;
@@ -708,6 +709,27 @@ static int decode_audit(const akidb_request_t *req, args_t *a, akidb_svc_error_t
   return 0;
 }
 
+/* ------------------------------------------------------------ snapshots -- */
+
+/* A snapshot's body is empty or {} (nothing to choose yet). */
+static int decode_snapshot_create(const akidb_request_t *req, akidb_svc_error_t *e) {
+  static const char *const keys[] = {NULL};
+  return req->body ? jr_body_object(req->body, "snapshot", keys, e) : 0;
+}
+
+/* An optional body: {"database", "collection", "replace"}. */
+static int decode_restore(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+  static const char *const keys[] = {"database", "collection", "replace", NULL};
+  akidb_restore_args_t *r = &a->restore;
+  if (!req->body) return 0;
+  if (jr_body_object(req->body, "restore", keys, e) ||
+      jr_string(req->body, "database", &r->database, e) < 0 ||
+      jr_string(req->body, "collection", &r->collection, e) < 0 ||
+      jr_bool(req->body, "replace", &r->replace, e) < 0)
+    return -1;
+  return 0;
+}
+
 static int decode_list(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
   return jr_query_page(req->query, req->n_query, &a->list.page, e);
 }
@@ -732,6 +754,18 @@ static int decode(akidb_op_t op, const akidb_request_t *req, args_t *a, const vo
   case AKIDB_OP_USER_DELETE:
   case AKIDB_OP_KEY_REVOKE:
     return 0;
+  case AKIDB_OP_SNAPSHOT_GET:
+  case AKIDB_OP_SNAPSHOT_DELETE:
+    return 0;
+  case AKIDB_OP_SNAPSHOT_CREATE:
+    return decode_snapshot_create(req, e);
+  case AKIDB_OP_SNAPSHOT_RESTORE:
+    *args = &a->restore;
+    return decode_restore(req, a, e);
+  case AKIDB_OP_SNAPSHOT_LIST:
+  case AKIDB_OP_SNAPSHOT_LIST_COLLECTION:
+    *args = &a->list;
+    return decode_list(req, a, e);
   case AKIDB_OP_LOGIN:
     *args = &a->login;
     return decode_login(req, a, e);
@@ -948,6 +982,31 @@ static json_t *encode_audit(const akidb_audit_result_t *r) {
                : NULL;
 }
 
+static json_t *encode_snapshot(const akidb_snapshot_t *s, const char *tenant_slug) {
+  json_t *o = json_pack("{s:o,s:s,s:s,s:s,s:o,s:s,s:I,s:I,s:I,s:o,s:o}", "id", jr_uuid(&s->id),
+                        "tenant", tenant_slug, "database", s->database_name, "collection",
+                        s->collection_name, "collection_id", jr_uuid(&s->collection_id),
+                        "state", akidb_snapshot_state_name(s->state), "points",
+                        (json_int_t)s->points, "log_seq", (json_int_t)s->log_seq, "bytes",
+                        (json_int_t)s->bytes, "created_at", jr_time(s->created_at_ms, false),
+                        "updated_at", jr_time(s->updated_at_ms, false));
+  if (o && s->state == AKIDB_SNAPSHOT_FAILED) json_object_set_new(o, "error", json_string(s->error));
+  return o;
+}
+
+static json_t *encode_snapshots(const akidb_snapshots_result_t *r) {
+  json_t *items = json_array();
+  for (size_t i = 0; items && i < r->list.count; i++)
+    json_array_append_new(items, encode_snapshot(&r->list.items[i], r->tenant));
+  return jr_list(items, r->list.has_more, &r->list.next);
+}
+
+static json_t *encode_restore(const akidb_restore_result_t *r) {
+  return json_pack("{s:o,s:s,s:s,s:I,s:b}", "snapshot", jr_uuid(&r->snapshot), "database",
+                   r->database, "collection", r->collection, "points", (json_int_t)r->points,
+                   "replaced", (int)r->replaced);
+}
+
 /* The JSON of a typed result; NULL when out of memory. */
 static json_t *encode(akidb_op_t op, const akidb_result_t *r) {
   switch (op) {
@@ -974,6 +1033,14 @@ static json_t *encode(akidb_op_t op, const akidb_result_t *r) {
   case AKIDB_OP_DATABASE_CREATE:
   case AKIDB_OP_DATABASE_GET:
     return encode_database(&r->database.db, r->database.tenant);
+  case AKIDB_OP_SNAPSHOT_CREATE:
+  case AKIDB_OP_SNAPSHOT_GET:
+    return encode_snapshot(&r->snapshot.snapshot, r->snapshot.tenant);
+  case AKIDB_OP_SNAPSHOT_LIST:
+  case AKIDB_OP_SNAPSHOT_LIST_COLLECTION:
+    return encode_snapshots(&r->snapshots);
+  case AKIDB_OP_SNAPSHOT_RESTORE:
+    return encode_restore(&r->restore);
   case AKIDB_OP_LOGIN:
     return encode_login(&r->login);
   case AKIDB_OP_WHOAMI:

@@ -197,6 +197,10 @@ static void result_clear(akidb_op_t op, akidb_result_t *r) {
     break;
   case AKIDB_OP_LOGIN:
     break; /* the token is wiped below */
+  case AKIDB_OP_SNAPSHOT_LIST:
+  case AKIDB_OP_SNAPSHOT_LIST_COLLECTION:
+    akidb_snapshot_list_free(&r->snapshots.list);
+    break;
   case AKIDB_OP_USER_LIST:
     akidb_user_list_free(&r->users.list);
     break;

@@ -193,6 +193,12 @@ typedef struct {
   X(KEY_REVOKE, akidb_no_args_t, none)                     \
   X(AUDIT_TENANT, akidb_audit_args_t, audit)               \
   X(AUDIT_ALL, akidb_audit_args_t, audit)                  \
+  X(SNAPSHOT_LIST_COLLECTION, akidb_list_args_t, snapshots) \
+  X(SNAPSHOT_CREATE, akidb_no_args_t, snapshot)            \
+  X(SNAPSHOT_LIST, akidb_list_args_t, snapshots)           \
+  X(SNAPSHOT_GET, akidb_no_args_t, snapshot)               \
+  X(SNAPSHOT_DELETE, akidb_no_args_t, none)                \
+  X(SNAPSHOT_RESTORE, akidb_restore_args_t, restore)       \
   X(POINT_COUNT, akidb_no_args_t, count)                   \
   X(POINT_UPSERT, akidb_upsert_args_t, upsert)             \
   X(POINT_GET, akidb_get_args_t, points)                   \
@@ -268,6 +274,11 @@ typedef struct {
 typedef struct {
   akidb_audit_query_t query; /* the tenant is the path's (audit.tenant) or any (audit.all) */
 } akidb_audit_args_t;
+
+typedef struct {
+  const char *database, *collection; /* NULL: the snapshot's own */
+  bool replace;                      /* over the existing collection */
+} akidb_restore_args_t;
 
 typedef struct {
   const char *name;   /* NULL: absent (required) */
@@ -448,6 +459,23 @@ typedef struct {
   char tenant[AKIDB_SLUG_MAX + 1]; /* audit.tenant: its slug; audit.all: "" (ids shown) */
 } akidb_audit_result_t;
 
+typedef struct {
+  akidb_snapshot_t snapshot;
+  char tenant[AKIDB_SLUG_MAX + 1];
+} akidb_snapshot_result_t;
+
+typedef struct {
+  akidb_snapshot_list_t list;
+  char tenant[AKIDB_SLUG_MAX + 1];
+} akidb_snapshots_result_t;
+
+typedef struct {
+  akidb_uuid_t snapshot;
+  char database[AKIDB_OBJECT_NAME_MAX + 1], collection[AKIDB_OBJECT_NAME_MAX + 1];
+  uint64_t points;
+  bool replaced;
+} akidb_restore_result_t;
+
 /* A collection as GET shows it: its row and where it lives now. */
 typedef struct {
   akidb_collection_meta_t meta;
@@ -475,6 +503,9 @@ typedef union {
   akidb_keys_result_t keys;
   akidb_key_result_t key;
   akidb_audit_result_t audit;
+  akidb_snapshot_result_t snapshot;
+  akidb_snapshots_result_t snapshots;
+  akidb_restore_result_t restore;
   akidb_collection_view_t collection;
   akidb_collections_result_t collections;
   akidb_tenant_t tenant;

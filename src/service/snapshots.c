@@ -31,7 +31,6 @@
 #include <time.h>
 
 #include "obs/metrics.h"
-#include "json/json_rules.h"
 #include "service/svc_internal.h"
 #include "snapshot/snapshot.h"
 #include "util/clock.h"
@@ -40,16 +39,12 @@
 
 /* ------------------------------------------------------------- helpers -- */
 
-static json_t *snapshot_json(const char *tenant_slug, const akidb_snapshot_t *s) {
-  json_t *o = json_pack("{s:o,s:s,s:s,s:s,s:o,s:s,s:I,s:I,s:I,s:o,s:o}", "id", jr_uuid(&s->id),
-                        "tenant", tenant_slug, "database", s->database_name, "collection",
-                        s->collection_name, "collection_id", jr_uuid(&s->collection_id),
-                        "state", akidb_snapshot_state_name(s->state), "points",
-                        (json_int_t)s->points, "log_seq", (json_int_t)s->log_seq, "bytes",
-                        (json_int_t)s->bytes, "created_at", jr_time(s->created_at_ms, false),
-                        "updated_at", jr_time(s->updated_at_ms, false));
-  if (o && s->state == AKIDB_SNAPSHOT_FAILED) json_object_set_new(o, "error", json_string(s->error));
-  return o;
+/* The snapshot of the answer (with the tenant's slug). */
+static int answer_snapshot(svc_call_t *c, const akidb_snapshot_t *snap, bool created) {
+  akidb_snapshot_result_t *r = &c->res->result.snapshot;
+  r->snapshot = *snap;
+  snprintf(r->tenant, sizeof r->tenant, "%s", c->tenant.slug);
+  return created ? svc_created(c, NULL) : svc_result(c);
 }
 
 /* The key prefix of a snapshot's objects (its manifest key without the
@@ -101,11 +96,15 @@ static int resolve_snapshot(svc_call_t *c, akidb_snapshot_t *out) {
   return rc ? svc_fail_code(c, rc, err) : 0;
 }
 
-static json_t *snapshot_page(svc_call_t *c, const akidb_snapshot_list_t *l) {
-  json_t *items = json_array();
-  for (size_t i = 0; i < l->count; i++)
-    json_array_append_new(items, snapshot_json(c->tenant.slug, &l->items[i]));
-  return jr_list(items, l->has_more, &l->next);
+/* A page of the tenant's snapshots (of one collection, or all) as the answer. */
+static int answer_page(svc_call_t *c, const akidb_uuid_t *collection) {
+  const akidb_list_args_t *a = c->req->args;
+  akidb_snapshots_result_t *r = &c->res->result.snapshots;
+  snprintf(r->tenant, sizeof r->tenant, "%s", c->tenant.slug);
+  char err[256];
+  int rc = akidb_snapshot_list(c->svc->cat, &c->tenant.id, collection, &a->page, &r->list, err,
+                               sizeof err);
+  return rc ? svc_fail_code(c, rc, err) : svc_result(c);
 }
 
 /* --------------------------------------------------------------- create -- */
@@ -129,8 +128,6 @@ static int begin_snapshot(svc_call_t *c, akidb_snapshot_t *row, char *prefix, si
 }
 
 int svc_op_snapshot_create(svc_call_t *c) {
-  static const char *const keys[] = {NULL};
-  if (c->req->body && svc_body_object(c, "snapshot", keys)) return -1;
   if (svc_resolve_tenant(c, AKIDB_ACT_SNAPSHOT_CREATE) || svc_resolve_database(c) ||
       svc_resolve_collection(c))
     return -1;
@@ -154,41 +151,27 @@ int svc_op_snapshot_create(svc_call_t *c) {
            "}", id, m.points, bytes);
   audit(c, AKIDB_AUDIT_SNAPSHOT_CREATE, target, rc == AKIDB_OK, details);
   if (rc) return fail_store(c, rc, "snapshot not written", err);
-  return svc_created(c, snapshot_json(c->tenant.slug, &row));
+  return answer_snapshot(c, &row, true);
 }
 
 /* ---------------------------------------------------- list, get, delete -- */
 
 int svc_op_snapshot_list_collection(svc_call_t *c) {
-  akidb_page_t page;
-  if (svc_query_page(c, &page) || svc_resolve_tenant(c, AKIDB_ACT_SNAPSHOT_READ) ||
-      svc_resolve_database(c) || svc_resolve_collection_meta(c))
+  if (svc_resolve_tenant(c, AKIDB_ACT_SNAPSHOT_READ) || svc_resolve_database(c) ||
+      svc_resolve_collection_meta(c))
     return -1;
-  akidb_snapshot_list_t l;
-  char err[256];
-  int rc = akidb_snapshot_list(c->svc->cat, &c->tenant.id, &c->meta.id, &page, &l, err, sizeof err);
-  if (rc) return svc_fail_code(c, rc, err);
-  json_t *body = snapshot_page(c, &l);
-  akidb_snapshot_list_free(&l);
-  return svc_ok(c, body);
+  return answer_page(c, &c->meta.id);
 }
 
 int svc_op_snapshot_list(svc_call_t *c) {
-  akidb_page_t page;
-  if (svc_query_page(c, &page) || svc_resolve_tenant(c, AKIDB_ACT_SNAPSHOT_READ)) return -1;
-  akidb_snapshot_list_t l;
-  char err[256];
-  int rc = akidb_snapshot_list(c->svc->cat, &c->tenant.id, NULL, &page, &l, err, sizeof err);
-  if (rc) return svc_fail_code(c, rc, err);
-  json_t *body = snapshot_page(c, &l);
-  akidb_snapshot_list_free(&l);
-  return svc_ok(c, body);
+  if (svc_resolve_tenant(c, AKIDB_ACT_SNAPSHOT_READ)) return -1;
+  return answer_page(c, NULL);
 }
 
 int svc_op_snapshot_get(svc_call_t *c) {
   akidb_snapshot_t s;
   if (svc_resolve_tenant(c, AKIDB_ACT_SNAPSHOT_READ) || resolve_snapshot(c, &s)) return -1;
-  return svc_ok(c, snapshot_json(c->tenant.slug, &s));
+  return answer_snapshot(c, &s, false);
 }
 
 /* Deletes the objects; when the store fails, the row still goes and the
@@ -221,16 +204,12 @@ typedef struct {
   bool replace;
 } restore_ask_t;
 
+/* The target: the arguments', or the snapshot's own names. */
 static int parse_restore(svc_call_t *c, const akidb_snapshot_t *s, restore_ask_t *a) {
-  static const char *const keys[] = {"database", "collection", "replace", NULL};
-  if (c->req->body && svc_body_object(c, "restore", keys)) return -1;
-  a->database = s->database_name;
-  a->collection = s->collection_name;
-  a->replace = false;
-  if (c->req->body && (svc_json_string(c, c->req->body, "database", &a->database) < 0 ||
-                       svc_json_string(c, c->req->body, "collection", &a->collection) < 0 ||
-                       svc_json_bool(c, c->req->body, "replace", &a->replace) < 0))
-    return -1;
+  const akidb_restore_args_t *r = c->req->args;
+  a->database = r->database ? r->database : s->database_name;
+  a->collection = r->collection ? r->collection : s->collection_name;
+  a->replace = r->replace;
   char err[256];
   if (akidb_check_object_name(a->database, "database", err, sizeof err) ||
       akidb_check_object_name(a->collection, "collection", err, sizeof err))
@@ -419,8 +398,11 @@ int svc_op_snapshot_restore(svc_call_t *c) {
            id, points, a.replace ? "true" : "false");
   audit(c, AKIDB_AUDIT_SNAPSHOT_RESTORE, target, rc == 0, details);
   if (rc) return -1;
-  return (a.replace ? svc_ok : svc_created)(c,
-                json_pack("{s:o,s:s,s:s,s:I,s:b}", "snapshot", jr_uuid(&s.id), "database",
-                          a.database, "collection", a.collection, "points", (json_int_t)points,
-                          "replaced", (int)a.replace));
+  akidb_restore_result_t *r = &c->res->result.restore;
+  r->snapshot = s.id;
+  snprintf(r->database, sizeof r->database, "%s", a.database);
+  snprintf(r->collection, sizeof r->collection, "%s", a.collection);
+  r->points = points;
+  r->replaced = a.replace;
+  return a.replace ? svc_result(c) : svc_created(c, NULL);
 }
