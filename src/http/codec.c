@@ -11,6 +11,7 @@
 #include "http/codec.h"
 
 #include <float.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -43,6 +44,9 @@ typedef struct {
   akidb_key_create_args_t key_create;
   akidb_audit_args_t audit;
   akidb_restore_args_t restore;
+  akidb_import_args_t import;
+  akidb_upload_put_args_t upload;
+  akidb_dead_letter_args_t dead_letters;
   akidb_collection_create_args_t collection_create;
   akidb_collection_update_args_t collection_update;
   akidb_point_in_t *points;
@@ -730,6 +734,43 @@ static int decode_restore(const akidb_request_t *req, args_t *a, akidb_svc_error
   return 0;
 }
 
+/* ----------------------------------------------------- uploads, system -- */
+
+static int decode_import(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+  static const char *const keys[] = {"upload",         "id_column",     "vector_column",
+                                     "text_column",    "payload_column", "extra_columns",
+                                     NULL};
+  akidb_import_args_t *i = &a->import;
+  if (jr_body_object(req->body, "import", keys, e) ||
+      jr_string(req->body, "upload", &i->upload, e) < 0 ||
+      jr_string(req->body, "id_column", &i->id_column, e) < 0 ||
+      jr_string(req->body, "vector_column", &i->vector_column, e) < 0 ||
+      jr_string(req->body, "text_column", &i->text_column, e) < 0 ||
+      jr_string(req->body, "payload_column", &i->payload_column, e) < 0)
+    return -1;
+  int r = jr_bool(req->body, "extra_columns", &i->extra_columns, e);
+  if (r < 0) return -1;
+  i->has_extra_columns = r == 1;
+  return 0;
+}
+
+/* "limit" 1..1000 and "after" (a non-negative integer) of the query. */
+static int decode_dead_letters(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+  const char *l = jr_query(req->query, req->n_query, "limit");
+  const char *after = jr_query(req->query, req->n_query, "after");
+  char *end = NULL;
+  unsigned long long limit = 0;
+  long long cursor = 0;
+  if (l && (!*l || (limit = strtoull(l, &end, 10), *end) || limit == 0 || limit > 1000))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "query parameter 'limit' must be 1..1000");
+  if (after && (!*after || (cursor = strtoll(after, &end, 10), *end) || cursor < 0))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "query parameter 'after' must be the 'next' "
+                   "of the previous page (a non-negative integer)");
+  a->dead_letters.limit = (uint32_t)limit;
+  a->dead_letters.after = cursor;
+  return 0;
+}
+
 static int decode_list(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
   return jr_query_page(req->query, req->n_query, &a->list.page, e);
 }
@@ -756,7 +797,20 @@ static int decode(akidb_op_t op, const akidb_request_t *req, args_t *a, const vo
     return 0;
   case AKIDB_OP_SNAPSHOT_GET:
   case AKIDB_OP_SNAPSHOT_DELETE:
+  case AKIDB_OP_UPLOAD_LIST:
+  case AKIDB_OP_UPLOAD_DELETE:
+  case AKIDB_OP_SYSTEM_OBJECT_STORE:
     return 0;
+  case AKIDB_OP_UPLOAD_PUT:
+    a->upload = (akidb_upload_put_args_t){req->raw_body, req->raw_len};
+    *args = &a->upload;
+    return 0;
+  case AKIDB_OP_POINT_IMPORT:
+    *args = &a->import;
+    return decode_import(req, a, e);
+  case AKIDB_OP_SYSTEM_DEAD_LETTERS:
+    *args = &a->dead_letters;
+    return decode_dead_letters(req, a, e);
   case AKIDB_OP_SNAPSHOT_CREATE:
     return decode_snapshot_create(req, e);
   case AKIDB_OP_SNAPSHOT_RESTORE:
@@ -1007,6 +1061,52 @@ static json_t *encode_restore(const akidb_restore_result_t *r) {
                    "replaced", (int)r->replaced);
 }
 
+static json_t *encode_uploads(const akidb_uploads_result_t *r) {
+  json_t *items = json_array();
+  for (size_t i = 0; items && i < r->count; i++)
+    json_array_append_new(items, json_pack("{s:s,s:I,s:o}", "name", r->items[i].name, "bytes",
+                                           (json_int_t)r->items[i].bytes, "modified_at",
+                                           jr_time(r->items[i].modified_at_ms, false)));
+  return items ? json_pack("{s:o}", "items", items) : NULL;
+}
+
+static json_t *encode_upload(const akidb_upload_t *u) {
+  char crc[16];
+  snprintf(crc, sizeof crc, "%08" PRIx32, u->crc32c);
+  return json_pack("{s:s,s:I,s:s}", "name", u->name, "bytes", (json_int_t)u->bytes, "crc32c", crc);
+}
+
+static json_t *encode_object_store(const akidb_object_store_result_t *r) {
+  const akidb_objstore_stats_t *st = &r->stats;
+  return json_pack("{s:s,s:s,s:{s:s,s:I,s:I,s:I},s:I}", "kind", r->kind, "endpoint",
+                   r->endpoint, "breaker", "state",
+                   akidb_objstore_breaker_state_name(st->breaker_state), "consecutive_failures",
+                   (json_int_t)st->consecutive_failures, "opens", (json_int_t)st->breaker_opens,
+                   "probes", (json_int_t)st->breaker_probes, "dead_letters",
+                   (json_int_t)r->dead_letters);
+}
+
+static json_t *encode_dead_letter(const akidb_dead_letter_t *d) {
+  json_t *o = json_pack("{s:I,s:s,s:s,s:I,s:s,s:o,s:o}", "seq", (json_int_t)d->seq, "kind",
+                        akidb_dead_letter_kind_name(d->kind), "object_key", d->object_key,
+                        "attempts", (json_int_t)d->attempts, "last_error", d->last_error,
+                        "created_at", jr_time(d->created_at_ms, false), "next_attempt_at",
+                        jr_time(d->next_attempt_at_ms, false));
+  if (o)
+    json_object_set_new(o, "collection_id",
+                        d->has_collection ? jr_uuid(&d->collection_id) : json_null());
+  return o;
+}
+
+static json_t *encode_dead_letters(const akidb_dead_letter_list_t *l) {
+  json_t *items = json_array();
+  for (size_t i = 0; items && i < l->count; i++)
+    json_array_append_new(items, encode_dead_letter(&l->items[i]));
+  return items ? json_pack("{s:o,s:o}", "items", items, "next",
+                           l->has_more ? json_integer(l->next_seq) : json_null())
+               : NULL;
+}
+
 /* The JSON of a typed result; NULL when out of memory. */
 static json_t *encode(akidb_op_t op, const akidb_result_t *r) {
   switch (op) {
@@ -1041,6 +1141,17 @@ static json_t *encode(akidb_op_t op, const akidb_result_t *r) {
     return encode_snapshots(&r->snapshots);
   case AKIDB_OP_SNAPSHOT_RESTORE:
     return encode_restore(&r->restore);
+  case AKIDB_OP_POINT_IMPORT:
+    return json_pack("{s:s,s:I}", "upload", r->import.upload, "imported",
+                     (json_int_t)r->import.imported);
+  case AKIDB_OP_UPLOAD_LIST:
+    return encode_uploads(&r->uploads);
+  case AKIDB_OP_UPLOAD_PUT:
+    return encode_upload(&r->upload);
+  case AKIDB_OP_SYSTEM_OBJECT_STORE:
+    return encode_object_store(&r->object_store);
+  case AKIDB_OP_SYSTEM_DEAD_LETTERS:
+    return encode_dead_letters(&r->dead_letters.list);
   case AKIDB_OP_LOGIN:
     return encode_login(&r->login);
   case AKIDB_OP_WHOAMI:

@@ -41,7 +41,6 @@
 #include <time.h>
 
 #include "obs/metrics.h"
-#include "json/json_rules.h"
 #include "service/svc_internal.h"
 #include "tier/cold.h"
 
@@ -350,52 +349,27 @@ void svc_dead_letters_stop(akidb_service_t *s) {
 
 int svc_op_system_object_store(svc_call_t *c) {
   if (svc_require_system_admin(c, AKIDB_ACT_SYSTEM_READ)) return -1;
-  akidb_objstore_stats_t st;
-  akidb_objstore_stats(c->svc->store, &st);
-  uint64_t depth = 0;
+  akidb_object_store_result_t *r = &c->res->result.object_store;
+  akidb_objstore_stats(c->svc->store, &r->stats);
   char err[256];
-  int rc = akidb_dead_letter_count(c->svc->cat, &depth, err, sizeof err);
+  int rc = akidb_dead_letter_count(c->svc->cat, &r->dead_letters, err, sizeof err);
   if (rc) return svc_fail_code(c, rc, err);
   const char *endpoint = akidb_objstore_endpoint(c->svc->store);
-  return svc_ok(c,
-                json_pack("{s:s,s:s?,s:{s:s,s:I,s:I,s:I},s:I}", "kind",
-                          akidb_objstore_kind(c->svc->store), "endpoint", endpoint, "breaker",
-                          "state", akidb_objstore_breaker_state_name(st.breaker_state),
-                          "consecutive_failures", (json_int_t)st.consecutive_failures, "opens",
-                          (json_int_t)st.breaker_opens, "probes", (json_int_t)st.breaker_probes,
-                          "dead_letters", (json_int_t)depth));
-}
-
-static json_t *dead_letter_json(const akidb_dead_letter_t *d) {
-  json_t *o = json_pack("{s:I,s:s,s:s,s:I,s:s,s:o,s:o}", "seq", (json_int_t)d->seq, "kind",
-                        akidb_dead_letter_kind_name(d->kind), "object_key", d->object_key,
-                        "attempts", (json_int_t)d->attempts, "last_error", d->last_error,
-                        "created_at", jr_time(d->created_at_ms, false), "next_attempt_at",
-                        jr_time(d->next_attempt_at_ms, false));
-  if (o) json_object_set_new(o, "collection_id", d->has_collection ? jr_uuid(&d->collection_id)
-                                                                    : json_null());
-  return o;
+  snprintf(r->kind, sizeof r->kind, "%s", akidb_objstore_kind(c->svc->store));
+  snprintf(r->endpoint, sizeof r->endpoint, "%s", endpoint ? endpoint : "");
+  return svc_result(c);
 }
 
 int svc_op_system_dead_letters(svc_call_t *c) {
-  uint64_t limit = 0;
-  int64_t cursor = 0;
-  const char *l = svc_query(c, "limit"), *after = svc_query(c, "after");
-  char *end = NULL;
-  if (l && (!*l || (limit = strtoull(l, &end, 10), *end) || limit == 0 || limit > 1000))
+  const akidb_dead_letter_args_t *a = c->req->args;
+  if (a->limit > 1000)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "query parameter 'limit' must be 1..1000");
-  if (after && (!*after || (cursor = strtoll(after, &end, 10), *end) || cursor < 0))
+  if (a->after < 0)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "query parameter 'after' must be the 'next' "
                     "of the previous page (a non-negative integer)");
   if (svc_require_system_admin(c, AKIDB_ACT_SYSTEM_READ)) return -1;
-  akidb_dead_letter_list_t list;
   char err[256];
-  int rc = akidb_dead_letter_list(c->svc->cat, 0, cursor, (uint32_t)limit, &list, err, sizeof err);
-  if (rc) return svc_fail_code(c, rc, err);
-  json_t *items = json_array();
-  for (size_t i = 0; i < list.count; i++) json_array_append_new(items, dead_letter_json(&list.items[i]));
-  json_t *body = json_pack("{s:o,s:o}", "items", items, "next",
-                           list.has_more ? json_integer(list.next_seq) : json_null());
-  akidb_dead_letter_list_free(&list);
-  return svc_ok(c, body);
+  int rc = akidb_dead_letter_list(c->svc->cat, 0, a->after, a->limit,
+                                  &c->res->result.dead_letters.list, err, sizeof err);
+  return rc ? svc_fail_code(c, rc, err) : svc_result(c);
 }

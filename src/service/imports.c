@@ -26,7 +26,6 @@
 
 #include "obs/metrics.h"
 #include "parquet/parquet.h"
-#include "json/json_rules.h"
 #include "service/svc_internal.h"
 #include "snapshot/snapshot.h"
 
@@ -82,33 +81,44 @@ static int fail_store(svc_call_t *c, int rc, const char *err) {
 /* -------------------------------------------------------------- uploads -- */
 
 int svc_op_upload_put(svc_call_t *c) {
+  const akidb_upload_put_args_t *a = c->req->args;
   if (svc_resolve_tenant(c, AKIDB_ACT_POINT_WRITE) || check_name(c, c->req->upload)) return -1;
-  if (!c->req->raw_body || c->req->raw_len == 0)
+  if (!a->data || a->len == 0)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "the upload is empty: send the file's bytes "
                     "as the body (Content-Type: application/octet-stream)");
-  if (svc_check_write_quota(c, c->req->raw_len, 0)) return -1;
+  if (svc_check_write_quota(c, a->len, 0)) return -1;
   char key[AKIDB_OBJECT_KEY_MAX + 1], err[512] = "";
   upload_key(c, c->req->upload, key, sizeof key);
   akidb_objstore_result_t res;
-  int rc = akidb_objstore_put_buffer(c->svc->store, key, c->req->raw_body, c->req->raw_len, &res,
-                                     err, sizeof err);
+  int rc = akidb_objstore_put_buffer(c->svc->store, key, a->data, a->len, &res, err, sizeof err);
   if (rc) return fail_store(c, rc, err);
-  char crc[16];
-  snprintf(crc, sizeof crc, "%08" PRIx32, res.crc32c);
-  return svc_created(c, json_pack("{s:s,s:I,s:s}", "name", c->req->upload, "bytes",
-                                  (json_int_t)res.size, "crc32c", crc));
+  akidb_upload_t *u = &c->res->result.upload;
+  snprintf(u->name, sizeof u->name, "%s", c->req->upload);
+  u->bytes = res.size;
+  u->crc32c = res.crc32c;
+  return svc_created(c, NULL);
 }
 
 typedef struct {
-  json_t *items;
+  akidb_uploads_result_t *r;
+  size_t cap;
   size_t skip; /* bytes of "uploads/<tenant id>/" */
 } list_ctx_t;
 
 static int add_upload(void *ctx, const akidb_objstore_entry_t *e) {
   list_ctx_t *l = ctx;
-  json_array_append_new(l->items, json_pack("{s:s,s:I,s:o}", "name", e->key + l->skip, "bytes",
-                                            (json_int_t)e->size, "modified_at",
-                                            jr_time(e->last_modified * 1000, false)));
+  if (l->r->count == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    akidb_upload_t *p = realloc(l->r->items, cap * sizeof *p);
+    if (!p) return AKIDB_ENOMEM;
+    l->r->items = p;
+    l->cap = cap;
+  }
+  akidb_upload_t *u = &l->r->items[l->r->count++];
+  memset(u, 0, sizeof *u);
+  snprintf(u->name, sizeof u->name, "%s", e->key + l->skip);
+  u->bytes = e->size;
+  u->modified_at_ms = e->last_modified * 1000;
   return 0;
 }
 
@@ -116,13 +126,10 @@ int svc_op_upload_list(svc_call_t *c) {
   if (svc_resolve_tenant(c, AKIDB_ACT_POINT_READ)) return -1;
   char prefix[AKIDB_OBJECT_KEY_MAX + 1], err[512] = "";
   upload_key(c, NULL, prefix, sizeof prefix);
-  list_ctx_t l = {.items = json_array(), .skip = strlen(prefix)};
+  list_ctx_t l = {.r = &c->res->result.uploads, .skip = strlen(prefix)};
   int rc = akidb_objstore_list(c->svc->store, prefix, add_upload, &l, err, sizeof err);
-  if (rc) {
-    json_decref(l.items);
-    return fail_store(c, rc, err);
-  }
-  return svc_ok(c, json_pack("{s:o}", "items", l.items));
+  if (rc == AKIDB_ENOMEM) return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+  return rc ? fail_store(c, rc, err) : svc_result(c);
 }
 
 int svc_op_upload_delete(svc_call_t *c) {
@@ -155,32 +162,16 @@ static int read_range(void *ctx, uint64_t off, void *buf, size_t len) {
   return rc ? -1 : 0;
 }
 
-typedef struct {
-  const char *id_column, *vector_column, *text_column, *payload_column;
-  bool extra_columns;
-} import_ask_t;
-
-static int parse_import(svc_call_t *c, const char **upload, import_ask_t *a) {
-  static const char *const keys[] = {"upload",         "id_column",     "vector_column",
-                                     "text_column",    "payload_column", "extra_columns",
-                                     NULL};
-  if (svc_body_object(c, "import", keys)) return -1;
-  a->extra_columns = true;
-  if (svc_json_string(c, c->req->body, "upload", upload) < 0 ||
-      svc_json_string(c, c->req->body, "id_column", &a->id_column) < 0 ||
-      svc_json_string(c, c->req->body, "vector_column", &a->vector_column) < 0 ||
-      svc_json_string(c, c->req->body, "text_column", &a->text_column) < 0 ||
-      svc_json_string(c, c->req->body, "payload_column", &a->payload_column) < 0 ||
-      svc_json_bool(c, c->req->body, "extra_columns", &a->extra_columns) < 0)
-    return -1;
-  if (!*upload)
+/* The import's arguments, checked. */
+static int check_import(svc_call_t *c, const akidb_import_args_t *a) {
+  if (!a->upload)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field 'upload' (the uploaded file's name) is "
                     "required: PUT the file to /v1/tenants/{tenant}/uploads/{name} first");
-  return check_name(c, *upload);
+  return check_name(c, a->upload);
 }
 
 /* Opens the reader and the row iterator over the upload. */
-static int open_import(svc_call_t *c, source_t *src, uint64_t size, const import_ask_t *a,
+static int open_import(svc_call_t *c, source_t *src, uint64_t size, const akidb_import_args_t *a,
                        pq_reader_t **r, pq_import_t **it, char *err, size_t errlen) {
   int rc = pq_reader_open(read_range, src, size, NULL, r, err, errlen);
   if (rc) return rc;
@@ -190,7 +181,7 @@ static int open_import(svc_call_t *c, source_t *src, uint64_t size, const import
   o.vector_column = a->vector_column;
   o.text_column = a->text_column;
   o.payload_column = a->payload_column;
-  o.extra_columns = a->extra_columns;
+  o.extra_columns = a->has_extra_columns ? a->extra_columns : true;
   o.dimension = c->meta.dimension;
   if ((rc = pq_import_open(*r, &o, it, err, errlen))) {
     pq_reader_free(*r);
@@ -237,9 +228,9 @@ static int check_rows(svc_call_t *c, pq_import_t *it, uint64_t *rows, uint64_t *
 }
 
 int svc_op_point_import(svc_call_t *c) {
-  const char *upload = NULL;
-  import_ask_t a = {0};
-  if (parse_import(c, &upload, &a) || svc_resolve_tenant(c, AKIDB_ACT_POINT_WRITE) ||
+  const akidb_import_args_t *a = c->req->args;
+  const char *upload = a->upload;
+  if (check_import(c, a) || svc_resolve_tenant(c, AKIDB_ACT_POINT_WRITE) ||
       svc_resolve_database(c) || svc_resolve_collection(c))
     return -1;
   char key[AKIDB_OBJECT_KEY_MAX + 1], err[512] = "";
@@ -254,7 +245,7 @@ int svc_op_point_import(svc_call_t *c) {
   pq_reader_t *r = NULL;
   pq_import_t *it = NULL;
   uint64_t rows = 0, bytes = 0, done = 0;
-  rc = open_import(c, &src, info.size, &a, &r, &it, err, sizeof err);
+  rc = open_import(c, &src, info.size, a, &r, &it, err, sizeof err);
   if (!rc) rc = check_rows(c, it, &rows, &bytes, err, sizeof err);
   pq_import_free(it);
   pq_reader_free(r);
@@ -264,7 +255,7 @@ int svc_op_point_import(svc_call_t *c) {
   if (rc) return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "upload '%s' cannot be imported: %s",
                           upload, err);
   if (svc_check_write_quota(c, bytes, bytes)) return -1;
-  rc = open_import(c, &src, info.size, &a, &r, &it, err, sizeof err);
+  rc = open_import(c, &src, info.size, a, &r, &it, err, sizeof err);
   if (!rc) rc = snap_upsert_rows(it, c->coll->c, &done, err, sizeof err);
   pq_import_free(it);
   pq_reader_free(r);
@@ -274,5 +265,8 @@ int svc_op_point_import(svc_call_t *c) {
                     "import of '%s' stopped after %" PRIu64 " of %" PRIu64 " points: %s", upload,
                     done, rows, err);
   obs_upsert_observe(0, (uint32_t)(done > UINT32_MAX ? UINT32_MAX : done));
-  return svc_ok(c, json_pack("{s:s,s:I}", "upload", upload, "imported", (json_int_t)done));
+  akidb_import_result_t *res = &c->res->result.import;
+  snprintf(res->upload, sizeof res->upload, "%s", upload);
+  res->imported = done;
+  return svc_result(c);
 }

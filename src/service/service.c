@@ -201,6 +201,12 @@ static void result_clear(akidb_op_t op, akidb_result_t *r) {
   case AKIDB_OP_SNAPSHOT_LIST_COLLECTION:
     akidb_snapshot_list_free(&r->snapshots.list);
     break;
+  case AKIDB_OP_UPLOAD_LIST:
+    free(r->uploads.items);
+    break;
+  case AKIDB_OP_SYSTEM_DEAD_LETTERS:
+    akidb_dead_letter_list_free(&r->dead_letters.list);
+    break;
   case AKIDB_OP_USER_LIST:
     akidb_user_list_free(&r->users.list);
     break;

@@ -199,6 +199,12 @@ typedef struct {
   X(SNAPSHOT_GET, akidb_no_args_t, snapshot)               \
   X(SNAPSHOT_DELETE, akidb_no_args_t, none)                \
   X(SNAPSHOT_RESTORE, akidb_restore_args_t, restore)       \
+  X(POINT_IMPORT, akidb_import_args_t, import)             \
+  X(UPLOAD_LIST, akidb_no_args_t, uploads)                 \
+  X(UPLOAD_PUT, akidb_upload_put_args_t, upload)           \
+  X(UPLOAD_DELETE, akidb_no_args_t, none)                  \
+  X(SYSTEM_OBJECT_STORE, akidb_no_args_t, object_store)    \
+  X(SYSTEM_DEAD_LETTERS, akidb_dead_letter_args_t, dead_letters) \
   X(POINT_COUNT, akidb_no_args_t, count)                   \
   X(POINT_UPSERT, akidb_upsert_args_t, upsert)             \
   X(POINT_GET, akidb_get_args_t, points)                   \
@@ -279,6 +285,24 @@ typedef struct {
   const char *database, *collection; /* NULL: the snapshot's own */
   bool replace;                      /* over the existing collection */
 } akidb_restore_args_t;
+
+/* An import of an uploaded Parquet file into the path's collection. */
+typedef struct {
+  const char *upload; /* the upload's name (required) */
+  const char *id_column, *vector_column, *text_column, *payload_column; /* NULL: found */
+  bool has_extra_columns; /* absent: true (other columns go into the payload) */
+  bool extra_columns;
+} akidb_import_args_t;
+
+typedef struct {
+  const void *data; /* the file's bytes */
+  size_t len;
+} akidb_upload_put_args_t;
+
+typedef struct {
+  uint32_t limit;  /* 0: the default */
+  int64_t after;   /* 0: from the start; else the `next` of a previous page */
+} akidb_dead_letter_args_t;
 
 typedef struct {
   const char *name;   /* NULL: absent (required) */
@@ -476,6 +500,35 @@ typedef struct {
   bool replaced;
 } akidb_restore_result_t;
 
+typedef struct {
+  char upload[256];
+  uint64_t imported;
+} akidb_import_result_t;
+
+/* One uploaded file. */
+typedef struct {
+  char name[256];
+  uint64_t bytes;
+  int64_t modified_at_ms;
+  uint32_t crc32c; /* put only */
+} akidb_upload_t;
+
+typedef struct {
+  akidb_upload_t *items;
+  size_t count;
+} akidb_uploads_result_t;
+
+typedef struct {
+  char kind[8];
+  char endpoint[512]; /* as shown in messages ("http://host:port", "local:/dir") */
+  akidb_objstore_stats_t stats;
+  uint64_t dead_letters;
+} akidb_object_store_result_t;
+
+typedef struct {
+  akidb_dead_letter_list_t list;
+} akidb_dead_letters_result_t;
+
 /* A collection as GET shows it: its row and where it lives now. */
 typedef struct {
   akidb_collection_meta_t meta;
@@ -506,6 +559,11 @@ typedef union {
   akidb_snapshot_result_t snapshot;
   akidb_snapshots_result_t snapshots;
   akidb_restore_result_t restore;
+  akidb_import_result_t import;
+  akidb_upload_t upload;
+  akidb_uploads_result_t uploads;
+  akidb_object_store_result_t object_store;
+  akidb_dead_letters_result_t dead_letters;
   akidb_collection_view_t collection;
   akidb_collections_result_t collections;
   akidb_tenant_t tenant;
