@@ -20,6 +20,19 @@
 
 #include "json/json_rules.h"
 
+/* What the decoders read: the JSON side and the transport-neutral request. */
+typedef struct {
+  const json_t *body;
+  const http_float_array_t *floats;
+  size_t n_floats;
+  const akidb_param_t *query;
+  size_t n_query;
+  const char *point_id;
+  size_t point_id_len;
+  const void *raw_body;
+  size_t raw_len;
+} rest_req_t;
+
 /* Blocks a filter tree is built from, freed together. */
 typedef struct block {
   struct block *next;
@@ -88,8 +101,7 @@ static int oom(akidb_svc_error_t *e) { return jr_fail(e, AKIDB_ST_INTERNAL, "out
 
 /* The parser's float32 decoding of `arr`, if it made one. Vectors come in
  * document order, so the search starts after the last one found. */
-static const akidb_float_array_t *decoded(const akidb_request_t *req, args_t *a,
-                                          const json_t *arr) {
+static const http_float_array_t *decoded(const rest_req_t *req, args_t *a, const json_t *arr) {
   size_t n = req->n_floats;
   for (size_t k = 0; k < n; k++) {
     size_t i = (a->float_hint + k) % n;
@@ -103,9 +115,9 @@ static const akidb_float_array_t *decoded(const akidb_request_t *req, args_t *a,
 
 /* A vector of the body: the parser's floats, or numbers converted into
  * `room` (json_array_size floats). */
-static int read_vector(const akidb_request_t *req, args_t *a, const json_t *arr, float *room,
+static int read_vector(const rest_req_t *req, args_t *a, const json_t *arr, float *room,
                        const float **out, uint32_t *n, const char *where, akidb_svc_error_t *e) {
-  const akidb_float_array_t *f =
+  const http_float_array_t *f =
       json_is_array(arr) && json_array_size(arr) == 0 ? decoded(req, a, arr) : NULL;
   if (f) {
     *out = f->values;
@@ -168,7 +180,7 @@ static int point_shape(const json_t *p, const char *where, akidb_svc_error_t *e)
 }
 
 /* Point i of the body into a->points[i]; `room` holds its undecoded numbers. */
-static int read_point(const akidb_request_t *req, args_t *a, size_t i, const json_t *p,
+static int read_point(const rest_req_t *req, args_t *a, size_t i, const json_t *p,
                       float **room, akidb_svc_error_t *e) {
   char where[48];
   snprintf(where, sizeof where, "points[%zu]", i);
@@ -188,7 +200,7 @@ static int read_point(const akidb_request_t *req, args_t *a, size_t i, const jso
   return 0;
 }
 
-static int decode_upsert(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+static int decode_upsert(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   static const char *const keys[] = {"points", NULL};
   if (jr_body_object(req->body, "upsert", keys, e)) return -1;
   const json_t *arr = json_object_get(req->body, "points");
@@ -212,14 +224,14 @@ static int decode_upsert(const akidb_request_t *req, args_t *a, akidb_svc_error_
   return 0;
 }
 
-static int decode_get(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+static int decode_get(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   a->get.id = (akidb_bytes_t){req->point_id, req->point_id_len};
   return jr_query_bool(req->query, req->n_query, "with_vector", &a->get.with_vector, e) < 0 ? -1
                                                                                           : 0;
 }
 
 /* {"ids": [...]} plus `keys`' other members; `what` names the operation. */
-static int decode_ids(const akidb_request_t *req, args_t *a, const char *what,
+static int decode_ids(const rest_req_t *req, args_t *a, const char *what,
                       const char *const *keys, akidb_svc_error_t *e) {
   if (jr_body_object(req->body, what, keys, e)) return -1;
   const json_t *arr = json_object_get(req->body, "ids");
@@ -383,7 +395,7 @@ static int read_filter(args_t *a, const json_t *j, unsigned depth, akidb_filter_
 /* --------------------------------------------------------------- search -- */
 
 /* The queries of a search body: "vector" (one) or "vectors" (a batch). */
-static int read_queries(const akidb_request_t *req, args_t *a, const json_t *one,
+static int read_queries(const rest_req_t *req, args_t *a, const json_t *one,
                         const json_t *many, akidb_svc_error_t *e) {
   size_t n = one ? 1 : json_array_size(many), numbers = 0;
   for (size_t i = 0; i < n; i++) {
@@ -417,7 +429,7 @@ static int read_count(const json_t *b, const char *key, uint32_t max, uint32_t *
   return r < 0 ? -1 : 0;
 }
 
-static int decode_search(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+static int decode_search(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   static const char *const keys[] = {"vector", "vectors", "k", "ef", "filter", "include_payload",
                                      "include_vector", "exact", NULL};
   akidb_search_args_t *s = &a->search;
@@ -495,7 +507,7 @@ static int parse_status(const char *text, bool *has, akidb_tenant_status_t *out,
   return 0;
 }
 
-static int decode_tenant_create(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+static int decode_tenant_create(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   static const char *const keys[] = {"slug", "name", "status", "quotas", NULL};
   akidb_tenant_create_args_t *t = &a->tenant_create;
   const char *status = NULL;
@@ -508,7 +520,7 @@ static int decode_tenant_create(const akidb_request_t *req, args_t *a, akidb_svc
   return 0;
 }
 
-static int decode_tenant_update(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+static int decode_tenant_update(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   static const char *const keys[] = {"name", "status", "quotas", NULL};
   akidb_tenant_update_args_t *t = &a->tenant_update;
   const char *status = NULL;
@@ -520,7 +532,7 @@ static int decode_tenant_update(const akidb_request_t *req, args_t *a, akidb_svc
   return 0;
 }
 
-static int decode_database_create(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+static int decode_database_create(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   static const char *const keys[] = {"name", NULL};
   if (jr_body_object(req->body, "database", keys, e) ||
       jr_string(req->body, "name", &a->database_create.name, e) < 0)
@@ -565,7 +577,7 @@ static int read_index(const json_t *body, bool update, const akidb_limits_t *l,
   return 0;
 }
 
-static int decode_collection_create(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+static int decode_collection_create(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   static const char *const keys[] = {"name", "dimension", "metric", "index", NULL};
   akidb_collection_create_args_t *c = &a->collection_create;
   const char *metric = NULL;
@@ -582,7 +594,7 @@ static int decode_collection_create(const akidb_request_t *req, args_t *a, akidb
   return 0;
 }
 
-static int decode_collection_update(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+static int decode_collection_update(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   static const char *const keys[] = {"index", "tier", "tier_pinned", NULL};
   akidb_collection_update_args_t *u = &a->collection_update;
   akidb_collection_create_args_t index = {0};
@@ -606,7 +618,7 @@ static int decode_collection_update(const akidb_request_t *req, args_t *a, akidb
 
 /* ------------------------------------------------------------- identity -- */
 
-static int decode_login(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+static int decode_login(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   static const char *const keys[] = {"tenant", "username", "password", NULL};
   akidb_login_args_t *l = &a->login;
   if (jr_body_object(req->body, "login", keys, e) ||
@@ -627,7 +639,7 @@ static int parse_role(const char *text, bool *has, akidb_role_t *role, akidb_svc
   return 0;
 }
 
-static int decode_user_create(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+static int decode_user_create(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   static const char *const keys[] = {"username", "role", "password", NULL};
   akidb_user_create_args_t *u = &a->user_create;
   const char *role = NULL;
@@ -640,7 +652,7 @@ static int decode_user_create(const akidb_request_t *req, args_t *a, akidb_svc_e
   return parse_role(role, &u->has_role, &u->role, e);
 }
 
-static int decode_user_update(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+static int decode_user_update(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   static const char *const keys[] = {"role", "status", "password", NULL};
   akidb_user_update_args_t *u = &a->user_update;
   const char *role = NULL, *status = NULL;
@@ -656,7 +668,7 @@ static int decode_user_update(const akidb_request_t *req, args_t *a, akidb_svc_e
   return 0;
 }
 
-static int decode_key_create(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+static int decode_key_create(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   static const char *const keys[] = {"name", "expires_at", NULL};
   akidb_key_create_args_t *k = &a->key_create;
   const char *expires = NULL;
@@ -672,7 +684,7 @@ static int decode_key_create(const akidb_request_t *req, args_t *a, akidb_svc_er
 }
 
 /* The audit query's parameters: action, actor, from, to, order, limit, after. */
-static int decode_audit(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+static int decode_audit(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   akidb_audit_query_t *q = &a->audit.query;
   const akidb_param_t *p = req->query;
   size_t n = req->n_query;
@@ -716,13 +728,13 @@ static int decode_audit(const akidb_request_t *req, args_t *a, akidb_svc_error_t
 /* ------------------------------------------------------------ snapshots -- */
 
 /* A snapshot's body is empty or {} (nothing to choose yet). */
-static int decode_snapshot_create(const akidb_request_t *req, akidb_svc_error_t *e) {
+static int decode_snapshot_create(const rest_req_t *req, akidb_svc_error_t *e) {
   static const char *const keys[] = {NULL};
   return req->body ? jr_body_object(req->body, "snapshot", keys, e) : 0;
 }
 
 /* An optional body: {"database", "collection", "replace"}. */
-static int decode_restore(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+static int decode_restore(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   static const char *const keys[] = {"database", "collection", "replace", NULL};
   akidb_restore_args_t *r = &a->restore;
   if (!req->body) return 0;
@@ -736,7 +748,7 @@ static int decode_restore(const akidb_request_t *req, args_t *a, akidb_svc_error
 
 /* ----------------------------------------------------- uploads, system -- */
 
-static int decode_import(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+static int decode_import(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   static const char *const keys[] = {"upload",         "id_column",     "vector_column",
                                      "text_column",    "payload_column", "extra_columns",
                                      NULL};
@@ -755,7 +767,7 @@ static int decode_import(const akidb_request_t *req, args_t *a, akidb_svc_error_
 }
 
 /* "limit" 1..1000 and "after" (a non-negative integer) of the query. */
-static int decode_dead_letters(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+static int decode_dead_letters(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   const char *l = jr_query(req->query, req->n_query, "limit");
   const char *after = jr_query(req->query, req->n_query, "after");
   char *end = NULL;
@@ -771,17 +783,19 @@ static int decode_dead_letters(const akidb_request_t *req, args_t *a, akidb_svc_
   return 0;
 }
 
-static int decode_list(const akidb_request_t *req, args_t *a, akidb_svc_error_t *e) {
+static int decode_list(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   return jr_query_page(req->query, req->n_query, &a->list.page, e);
 }
 
 /* The arguments of `op` into a; *args points at them (NULL for none). */
-static int decode(akidb_op_t op, const akidb_request_t *req, args_t *a, const void **args,
+static int decode(akidb_op_t op, const rest_req_t *req, args_t *a, const void **args,
                   akidb_svc_error_t *e) {
   static const char *const get_keys[] = {"ids", "with_vector", NULL};
   static const char *const delete_keys[] = {"ids", NULL};
   *args = &a->none;
   switch (op) {
+  case AKIDB_OP_HEALTH:
+  case AKIDB_OP_READY:
   case AKIDB_OP_POINT_COUNT:
   case AKIDB_OP_TENANT_GET:
   case AKIDB_OP_TENANT_DELETE:
@@ -1110,6 +1124,9 @@ static json_t *encode_dead_letters(const akidb_dead_letter_list_t *l) {
 /* The JSON of a typed result; NULL when out of memory. */
 static json_t *encode(akidb_op_t op, const akidb_result_t *r) {
   switch (op) {
+  case AKIDB_OP_HEALTH:
+  case AKIDB_OP_READY:
+    return json_pack("{s:s}", "status", r->probe);
   case AKIDB_OP_POINT_COUNT:
     return json_pack("{s:I}", "count", (json_int_t)r->count);
   case AKIDB_OP_POINT_DELETE:
@@ -1183,33 +1200,40 @@ static json_t *encode(akidb_op_t op, const akidb_result_t *r) {
 
 /* ----------------------------------------------------------------- call -- */
 
-void http_codec_call(akidb_service_t *svc, akidb_op_t op, akidb_request_t *req,
-                     akidb_response_t *out) {
-  if (!akidb_op_is_typed(op)) {
-    akidb_service_call(svc, op, req, out);
-    return;
-  }
+json_t *http_codec_call(akidb_service_t *svc, akidb_op_t op, akidb_request_t *req,
+                        const http_json_t *json, akidb_response_t *out) {
   memset(out, 0, sizeof *out);
   out->op = op;
+  rest_req_t rest = {.body = json ? json->body : NULL,
+                     .floats = json ? json->floats : NULL,
+                     .n_floats = json ? json->n_floats : 0,
+                     .query = req->query,
+                     .n_query = req->n_query,
+                     .point_id = req->point_id,
+                     .point_id_len = req->point_id_len,
+                     .raw_body = req->raw_body,
+                     .raw_len = req->raw_len};
   args_t a = {.limits = akidb_service_limits(svc)};
   const void *args = NULL;
   akidb_svc_error_t e = {0};
-  if (decode(op, req, &a, &args, &e)) {
+  if (decode(op, &rest, &a, &args, &e)) {
     out->status = e.status;
     out->error = e;
     args_free(&a);
-    return;
+    return NULL;
   }
   req->args = args;
   akidb_service_call(svc, op, req, out);
   req->args = NULL;
+  json_t *answer = NULL;
   if (akidb_status_is_ok(out->status) && out->status != AKIDB_ST_DONE) {
-    out->body = encode(op, &out->result);
-    if (!out->body) {
+    answer = encode(op, &out->result);
+    if (!answer) {
       out->status = AKIDB_ST_INTERNAL;
       snprintf(out->error.message, sizeof out->error.message,
                "out of memory while encoding the answer");
     }
   }
   args_free(&a);
+  return answer;
 }

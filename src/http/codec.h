@@ -6,18 +6,38 @@
 #ifndef AKIDB_HTTP_CODEC_H
 #define AKIDB_HTTP_CODEC_H
 
+#include <jansson.h>
+
 #include "service/service.h"
 
+/* A float vector the JSON parser decoded straight from the body (at a
+ * route's vector paths, so a 768-float query costs no json_t per number):
+ * `array` is the empty JSON array standing in the tree where the vector
+ * was; `values` holds its n float32 values (finite). */
+typedef struct {
+  const json_t *array;
+  const float *values;
+  uint32_t n;
+} http_float_array_t;
+
+/* A request's JSON side: the parsed body (NULL when none) and the vectors
+ * decoded from it, in document order. */
+typedef struct {
+  const json_t *body;
+  const http_float_array_t *floats;
+  size_t n_floats;
+} http_json_t;
+
 /*
- * Runs `op` the way REST does. A typed operation's arguments are decoded
- * from req->body, req->query, req->point_id and req->floats (a malformed
- * request is answered INVALID_ARGUMENT before anything else runs, as
- * before), the service is called, and its typed result is encoded into
- * out->body; other operations go to the service with their JSON as they
- * are. Either way out->body holds the answer's JSON on success. The caller
- * clears `out` (akidb_response_clear).
+ * Runs `op` the way REST does: its arguments are decoded from `json`, the
+ * query and path parameters of `req` (a malformed request is answered
+ * INVALID_ARGUMENT before anything else runs), the service is called, and
+ * its result is encoded. Returns the answer's JSON on success (NULL for
+ * DONE, and on failure: out->status and out->error say why; an encoding
+ * that ran out of memory is answered INTERNAL). The caller json_decref's
+ * the JSON and clears `out` (akidb_response_clear).
  */
-void http_codec_call(akidb_service_t *svc, akidb_op_t op, akidb_request_t *req,
-                     akidb_response_t *out);
+json_t *http_codec_call(akidb_service_t *svc, akidb_op_t op, akidb_request_t *req,
+                        const http_json_t *json, akidb_response_t *out);
 
 #endif /* AKIDB_HTTP_CODEC_H */

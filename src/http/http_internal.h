@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http/codec.h"
 #include "http/http.h"
 #include "obs/metrics.h"
 #include "service/service.h"
@@ -136,9 +137,9 @@ int http_body_parse(const char *text, size_t len, uint32_t max_depth, json_t **o
                     size_t errlen);
 
 /* Vectors decoded straight to float32 while parsing (see
- * akidb_float_array_t); `values` pointers are set when parsing ends. */
+ * http_float_array_t); `values` pointers are set when parsing ends. */
 typedef struct {
-  akidb_float_array_t *items;
+  http_float_array_t *items;
   size_t count, cap;
   float *values;
   size_t n_values, cap_values;

@@ -563,7 +563,7 @@ static json_t *try_float_array(parser_t *ps) {
   json_t *marker = ok ? json_array() : NULL;
   if (marker && f->count == f->cap) {
     size_t cap = f->cap ? 2 * f->cap : 16;
-    akidb_float_array_t *items = realloc(f->items, cap * sizeof *items);
+    http_float_array_t *items = realloc(f->items, cap * sizeof *items);
     if (items) {
       f->items = items;
       f->cap = cap;
@@ -578,7 +578,7 @@ static json_t *try_float_array(parser_t *ps) {
     return NULL;
   }
   /* values are set from the offset once parsing ends (the buffer moves). */
-  f->items[f->count++] = (akidb_float_array_t){
+  f->items[f->count++] = (http_float_array_t){
       .array = marker, .values = (const float *)(uintptr_t)first, .n = (uint32_t)(f->n_values - first)};
   return marker;
 }

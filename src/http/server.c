@@ -356,9 +356,6 @@ static enum MHD_Result request_finish(conn_t *cs, struct MHD_Connection *c) {
       .source = cs->source,
       .query = query,
       .n_query = n_query,
-      .body = body,
-      .floats = floats.items,
-      .n_floats = floats.count,
       .raw_body = cs->route->raw ? cs->body : NULL,
       .raw_len = cs->route->raw ? cs->body_len : 0,
   };
@@ -367,8 +364,10 @@ static enum MHD_Result request_finish(conn_t *cs, struct MHD_Connection *c) {
 
   akidb_response_t resp;
   memset(&resp, 0, sizeof resp);
+  json_t *answer = NULL;
+  http_json_t json = {body, floats.items, floats.count};
   if (s->svc) {
-    http_codec_call(s->svc, cs->route->op, &req, &resp);
+    answer = http_codec_call(s->svc, cs->route->op, &req, &json, &resp);
   } else {
     resp.status = AKIDB_ST_UNAVAILABLE;
     snprintf(resp.error.message, sizeof resp.error.message, "the server has no service attached");
@@ -379,10 +378,10 @@ static enum MHD_Result request_finish(conn_t *cs, struct MHD_Connection *c) {
   enum MHD_Result ok;
   if (!akidb_status_is_ok(resp.status)) {
     ok = respond_error(cs, c, resp.status, resp.error.message, NULL, resp.error.retry_after_s);
-  } else if (!resp.body) {
+  } else if (!answer) {
     ok = respond(cs, c, akidb_status_http(resp.status), NULL, NULL, 0, false, NULL, 0);
   } else {
-    long len = http_encode_json(resp.body, &cs->out, &cs->out_cap);
+    long len = http_encode_json(answer, &cs->out, &cs->out_cap);
     if (len < 0)
       ok = respond_error(cs, c, AKIDB_ST_INTERNAL, "out of memory while encoding the answer", NULL,
                          0);
@@ -390,6 +389,7 @@ static enum MHD_Result request_finish(conn_t *cs, struct MHD_Connection *c) {
       ok = respond(cs, c, akidb_status_http(resp.status), "application/json", cs->out,
                    (size_t)len, false, NULL, 0);
   }
+  json_decref(answer);
   akidb_response_clear(&resp);
   return ok;
 }

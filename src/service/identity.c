@@ -126,7 +126,7 @@ static int answer_user(svc_call_t *c, const akidb_user_t *u, bool created) {
   akidb_user_result_t *r = &c->res->result.user;
   r->user = *u;
   snprintf(r->tenant, sizeof r->tenant, "%s", c->tenant.slug);
-  return created ? svc_created(c, NULL) : svc_result(c);
+  return created ? svc_created(c) : svc_result(c);
 }
 
 static int refuse_role(svc_call_t *c) {
@@ -225,7 +225,7 @@ int svc_op_key_create(svc_call_t *c) {
   char err[256] = "";
   int rc = akidb_auth_key_create(c->svc->auth, &u.id, a->name, a->expires_at_ms, &c->audit,
                                  &r->key, r->secret, sizeof r->secret, err, sizeof err);
-  return rc ? svc_fail_code(c, rc, err) : svc_created(c, NULL);
+  return rc ? svc_fail_code(c, rc, err) : svc_created(c);
 }
 
 int svc_op_key_revoke(svc_call_t *c) {

@@ -96,7 +96,7 @@ int svc_op_upload_put(svc_call_t *c) {
   snprintf(u->name, sizeof u->name, "%s", c->req->upload);
   u->bytes = res.size;
   u->crc32c = res.crc32c;
-  return svc_created(c, NULL);
+  return svc_created(c);
 }
 
 typedef struct {

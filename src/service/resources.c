@@ -11,7 +11,6 @@
 #include <time.h>
 
 #include "obs/metrics.h"
-#include "json/json_rules.h"
 #include "service/svc_internal.h"
 
 /* The catalog's deletes of a tenant, a database or a collection. */
@@ -88,7 +87,7 @@ int svc_op_tenant_create(svc_call_t *c) {
   int rc = akidb_tenant_create(c->svc->cat, &in, &c->audit, &c->res->result.tenant, err,
                                sizeof err);
   svc_catalog_changed(c->svc);
-  return rc ? svc_fail_code(c, rc, err) : svc_created(c, NULL);
+  return rc ? svc_fail_code(c, rc, err) : svc_created(c);
 }
 
 int svc_op_tenant_get(svc_call_t *c) {
@@ -161,7 +160,7 @@ int svc_op_database_create(svc_call_t *c) {
   snprintf(r->tenant, sizeof r->tenant, "%s", c->tenant.slug);
   int rc = akidb_database_create(c->svc->cat, &in, &c->audit, &r->db, err, sizeof err);
   svc_catalog_changed(c->svc);
-  return rc ? svc_fail_code(c, rc, err) : svc_created(c, NULL);
+  return rc ? svc_fail_code(c, rc, err) : svc_created(c);
 }
 
 int svc_op_database_get(svc_call_t *c) {
@@ -214,7 +213,7 @@ static void view_of(svc_call_t *c, const akidb_collection_meta_t *m, akidb_colle
 /* The view of m as the answer. */
 static int answer_view(svc_call_t *c, const akidb_collection_meta_t *m, bool created) {
   view_of(c, m, &c->res->result.collection);
-  return created ? svc_created(c, NULL) : svc_result(c);
+  return created ? svc_created(c) : svc_result(c);
 }
 
 int svc_op_collection_list(svc_call_t *c) {

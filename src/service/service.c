@@ -92,10 +92,6 @@ int svc_fail(svc_call_t *c, akidb_status_t st, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(r->error.message, sizeof r->error.message, fmt, ap);
   va_end(ap);
-  if (r->body) {
-    json_decref(r->body);
-    r->body = NULL;
-  }
   return -1;
 }
 
@@ -140,19 +136,15 @@ int svc_fail_code(svc_call_t *c, int code, const char *msg) {
   return svc_fail(c, st, "%s", msg && *msg ? msg : akidb_strerror(code));
 }
 
-/* A success of kind `st` with its result (NULL only for DONE). */
-static int succeed(svc_call_t *c, akidb_status_t st, json_t *body) {
-  if (st != AKIDB_ST_DONE && !body && !akidb_op_is_typed(c->res->op))
-    return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+/* A success of kind `st` (its result, if any, is in c->res->result). */
+static int succeed(svc_call_t *c, akidb_status_t st) {
   c->res->status = st;
-  c->res->body = body;
   return 0;
 }
 
-int svc_ok(svc_call_t *c, json_t *body) { return succeed(c, AKIDB_ST_OK, body); }
-int svc_created(svc_call_t *c, json_t *body) { return succeed(c, AKIDB_ST_CREATED, body); }
-int svc_done(svc_call_t *c) { return succeed(c, AKIDB_ST_DONE, NULL); }
-int svc_result(svc_call_t *c) { return succeed(c, AKIDB_ST_OK, NULL); }
+int svc_created(svc_call_t *c) { return succeed(c, AKIDB_ST_CREATED); }
+int svc_done(svc_call_t *c) { return succeed(c, AKIDB_ST_DONE); }
+int svc_result(svc_call_t *c) { return succeed(c, AKIDB_ST_OK); }
 
 const akidb_limits_t *akidb_service_limits(const akidb_service_t *svc) {
   return &svc->opt.limits;
@@ -225,8 +217,6 @@ static void result_clear(akidb_op_t op, akidb_result_t *r) {
 
 void akidb_response_clear(akidb_response_t *r) {
   if (!r) return;
-  json_decref(r->body);
-  r->body = NULL;
   if (akidb_op_is_typed(r->op)) result_clear(r->op, &r->result);
 }
 
@@ -235,13 +225,15 @@ void akidb_response_clear(akidb_response_t *r) {
 typedef int (*handler_fn)(svc_call_t *c);
 
 static int op_health(svc_call_t *c) {
-  return svc_ok(c, json_pack("{s:s}", "status", "ok"));
+  c->res->result.probe = "ok";
+  return svc_result(c);
 }
 
 static int op_ready(svc_call_t *c) {
   if (!akidb_service_ready(c->svc))
     return svc_fail(c, AKIDB_ST_UNAVAILABLE, "the catalog is not open yet; retry shortly");
-  return svc_ok(c, json_pack("{s:s}", "status", "ready"));
+  c->res->result.probe = "ready";
+  return svc_result(c);
 }
 
 static const handler_fn HANDLERS[AKIDB_OP_COUNT] = {

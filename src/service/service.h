@@ -1,9 +1,9 @@
 /*
  * service/service.h — the service layer: every operation of the product,
  * once. A transport (REST in src/http/, gRPC later) decodes a request into an
- * akidb_request_t (path parameters, query parameters, a parsed JSON body),
- * calls akidb_service_call, and encodes the answer; no business rule lives in
- * a transport. Each operation runs: validate input → authenticate →
+ * akidb_request_t (credentials, path parameters and the operation's typed
+ * arguments), calls akidb_service_call, and encodes the typed result; no
+ * business rule lives in a transport, and no wire format in the service. Each operation runs: validate input → authenticate →
  * authorise (akidb_authorize) → tenant status and quotas → execute → audit.
  *
  * The service owns the catalog, the identity context, every open
@@ -16,7 +16,6 @@
 #ifndef AKIDB_SERVICE_H
 #define AKIDB_SERVICE_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -144,28 +143,20 @@ typedef struct {
   const char *value;
 } akidb_param_t;
 
-/* A float vector that the transport decoded straight from the body (for
- * the routes whose body carries vectors, so a 768-float query costs no
- * json_t per number): `array` is the empty JSON array standing in the body
- * tree where the vector was; `values` holds its n float32 values (finite). */
-typedef struct {
-  const json_t *array;
-  const float *values;
-  uint32_t n;
-} akidb_float_array_t;
 
 /* ------------------------------------------------ typed operations -- */
 
 /*
- * The typed core (issue 13, under way): an operation listed in
- * AKIDB_OP_TYPED takes its arguments as C values (akidb_request_t.args, the
- * struct named below) and answers with C values (akidb_response_t.result);
- * each transport's codec turns its wire format into those and back (REST:
- * src/http/codec.c), so the service never sees JSON for it. The other
- * operations still take the parsed JSON body and answer JSON; they move
- * over one by one.
+ * The typed core: every operation listed in AKIDB_OP_TYPED (all of them)
+ * takes its arguments as C values (akidb_request_t.args, the struct named
+ * in the second column) and answers with C values (akidb_response_t.result,
+ * the member named in the third); each transport's codec turns its wire
+ * format into those and back (REST: src/http/codec.c), so the service
+ * never sees JSON.
  */
 #define AKIDB_OP_TYPED(X)                                  \
+  X(HEALTH, akidb_no_args_t, probe)                        \
+  X(READY, akidb_no_args_t, probe)                         \
   X(TENANT_LIST, akidb_list_args_t, tenants)               \
   X(TENANT_CREATE, akidb_tenant_create_args_t, tenant)     \
   X(TENANT_GET, akidb_no_args_t, tenant)                   \
@@ -548,6 +539,7 @@ typedef struct {
 } akidb_collections_result_t;
 
 typedef union {
+  const char *probe; /* health: "ok"; ready: "ready" */
   uint64_t count; /* count: live points; delete: points deleted */
   akidb_login_result_t login;
   akidb_whoami_result_t whoami;
@@ -594,25 +586,21 @@ typedef struct {
   const char *upload;   /* an upload's name */
   const char *point_id; /* decoded */
   size_t point_id_len;
-  const akidb_param_t *query;
+  const akidb_param_t *query; /* for a transport's codec */
   size_t n_query;
-  json_t *body; /* parsed JSON body; the service does not take ownership */
-  const akidb_float_array_t *floats; /* vectors decoded by the transport, in */
-  size_t n_floats;                   /* document order (may be none) */
-  const void *raw_body; /* an upload's bytes (routes whose body is not JSON) */
+  const void *raw_body; /* an upload's bytes (routes whose body is not JSON), for the codec */
   size_t raw_len;
-  const void *args; /* typed operations: their arguments (AKIDB_OP_TYPED) */
+  const void *args; /* the operation's arguments (AKIDB_OP_TYPED) */
 } akidb_request_t;
 
-/* The answer: on success `status` is OK, CREATED or DONE and `body` (NULL
- * for DONE) is owned by the caller (json_decref); on failure `status` is
- * the error kind, `error` says why and `body` is NULL. (The access log
- * names the tenant from the request's `tenant`.) */
+/* The answer: on success `status` is OK, CREATED or DONE and `result`
+ * holds the operation's result (the caller clears it with
+ * akidb_response_clear); on failure `status` is the error kind and `error`
+ * says why. (The access log names the tenant from the request's `tenant`.) */
 typedef struct {
   akidb_op_t op;
   akidb_status_t status; /* a success or an error kind */
-  json_t *body;          /* operations not yet typed */
-  akidb_result_t result; /* typed operations, on success */
+  akidb_result_t result; /* on success */
   akidb_svc_error_t error;
 } akidb_response_t;
 
@@ -707,7 +695,7 @@ const akidb_limits_t *akidb_service_limits(const akidb_service_t *svc);
 void akidb_service_call(akidb_service_t *svc, akidb_op_t op, const akidb_request_t *req,
                         akidb_response_t *out);
 
-/* Frees what a response holds (its body or its typed result). */
+/* Frees what a response's result holds (and wipes secrets in it). */
 void akidb_response_clear(akidb_response_t *r);
 
 /* Periodic housekeeping (expired sessions, audit retention); the server calls

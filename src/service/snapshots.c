@@ -44,7 +44,7 @@ static int answer_snapshot(svc_call_t *c, const akidb_snapshot_t *snap, bool cre
   akidb_snapshot_result_t *r = &c->res->result.snapshot;
   r->snapshot = *snap;
   snprintf(r->tenant, sizeof r->tenant, "%s", c->tenant.slug);
-  return created ? svc_created(c, NULL) : svc_result(c);
+  return created ? svc_created(c) : svc_result(c);
 }
 
 /* The key prefix of a snapshot's objects (its manifest key without the
@@ -404,5 +404,5 @@ int svc_op_snapshot_restore(svc_call_t *c) {
   snprintf(r->collection, sizeof r->collection, "%s", a.collection);
   r->points = points;
   r->replaced = a.replace;
-  return a.replace ? svc_result(c) : svc_created(c, NULL);
+  return a.replace ? svc_result(c) : svc_created(c);
 }

@@ -209,14 +209,11 @@ int svc_fail(svc_call_t *c, akidb_status_t st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Maps an akidb_err_t with its message to the answer. */
 int svc_fail_code(svc_call_t *c, int code, const char *msg);
-/* Sets the successful answer (takes the reference to body). */
-/* Successes (the status table's OK, CREATED, DONE): the result, which the
- * call takes (NULL = out of memory, answered as such); DONE has none. */
-int svc_ok(svc_call_t *c, json_t *body);
-int svc_created(svc_call_t *c, json_t *body);
-int svc_done(svc_call_t *c);
-/* A typed operation's success: its result is in c->res->result. */
+/* Successes (the status table's OK, CREATED, DONE); the result, if the
+ * operation has one, is in c->res->result. */
 int svc_result(svc_call_t *c);
+int svc_created(svc_call_t *c);
+int svc_done(svc_call_t *c);
 
 /* Steps shared by the handlers. Each returns 0 or -1 with the error set. */
 int svc_authenticate(svc_call_t *c);
@@ -254,26 +251,6 @@ int svc_open_collection(akidb_service_t *s, const akidb_collection_meta_t *meta,
                         const char *tenant_slug, const char *db_name, char *err, size_t errlen);
 /* Closes and deletes the data of removed collections. */
 void svc_drop_collections(akidb_service_t *s, const akidb_uuid_t *ids, size_t n);
-
-/* ---------------------------------------------------------------- JSON -- */
-
-/* Checks that `body` is an object whose keys are all in the NULL-terminated
- * `allowed` list; `what` names it in messages. */
-int svc_body_object(svc_call_t *c, const char *what, const char *const *allowed);
-int svc_json_keys(svc_call_t *c, const json_t *obj, const char *what,
-                  const char *const *allowed);
-/* Typed optional fields: return 1 when present (and well-typed), 0 when
- * absent, -1 with the error set when of the wrong type or range. */
-int svc_json_string(svc_call_t *c, const json_t *obj, const char *key, const char **out);
-int svc_json_bool(svc_call_t *c, const json_t *obj, const char *key, bool *out);
-int svc_json_u64(svc_call_t *c, const json_t *obj, const char *key, uint64_t min, uint64_t max,
-                 uint64_t *out);
-/* Query-string parameter, or NULL. */
-const char *svc_query(const svc_call_t *c, const char *key);
-int svc_query_page(svc_call_t *c, akidb_page_t *page);
-int svc_query_bool(svc_call_t *c, const char *key, bool *out);
-
-
 
 /* ------------------------------------------------------------ handlers -- */
 

@@ -42,10 +42,24 @@ typedef struct {
   const char *tenant, *database, *collection, *username, *point;
 } path_t;
 
+/* An answer as a REST client sees it: the outcome and the JSON. */
+typedef struct {
+  akidb_status_t status;
+  akidb_svc_error_t error;
+  json_t *body; /* on success (NULL for DONE) */
+  akidb_response_t resp;
+} answer_t;
+
+static inline void answer_clear(answer_t *a) {
+  json_decref(a->body);
+  a->body = NULL;
+  akidb_response_clear(&a->resp);
+}
+
 /* Runs op with `bearer` ("Bearer x" or NULL) and a JSON body text (or NULL);
  * returns the HTTP status, leaving the answer in *out. */
 static int call(akidb_service_t *s, akidb_op_t op, const char *token, path_t p, const char *body,
-                akidb_response_t *out) {
+                answer_t *out) {
   char bearer[256] = "";
   if (token) snprintf(bearer, sizeof bearer, "Bearer %s", token);
   json_error_t je;
@@ -59,9 +73,11 @@ static int call(akidb_service_t *s, akidb_op_t op, const char *token, path_t p, 
                        .collection = p.collection,
                        .username = p.username,
                        .point_id = p.point,
-                       .point_id_len = p.point ? strlen(p.point) : 0,
-                       .body = b};
-  http_codec_call(s, op, &r, out);
+                       .point_id_len = p.point ? strlen(p.point) : 0};
+  http_json_t json = {.body = b};
+  out->body = http_codec_call(s, op, &r, &json, &out->resp);
+  out->status = out->resp.status;
+  out->error = out->resp.error;
   json_decref(b);
   return akidb_status_http(out->status);
 }
@@ -69,12 +85,12 @@ static int call(akidb_service_t *s, akidb_op_t op, const char *token, path_t p, 
 /* Like call, but the answer is dropped after checking the status. */
 static void expect(akidb_service_t *s, akidb_op_t op, const char *token, path_t p,
                    const char *body, int status) {
-  akidb_response_t r;
+  answer_t r;
   int got = call(s, op, token, p, body, &r);
   if (got != status)
     CHECK_FAIL("%s: status %d, want %d (%s: %s)", akidb_op_name(op), got, status,
                akidb_status_code(r.status), r.error.message);
-  akidb_response_clear(&r);
+  answer_clear(&r);
 }
 
 /* Logs in and returns the token (static buffer per slot). */
@@ -84,12 +100,12 @@ static const char *login(akidb_service_t *s, const char *tenant, const char *use
   char body[512];
   snprintf(body, sizeof body, "{\"tenant\":\"%s\",\"username\":\"%s\",\"password\":\"%s\"}",
            tenant, user, password);
-  akidb_response_t r;
+  answer_t r;
   int st = call(s, AKIDB_OP_LOGIN, NULL, (path_t){0}, body, &r);
   if (st != 200) CHECK_FAIL("login %s/%s: %d %s", tenant, user, st, r.error.message);
   snprintf(tokens[slot], sizeof tokens[slot], "%s",
            json_string_value(json_object_get(r.body, "token")));
-  akidb_response_clear(&r);
+  answer_clear(&r);
   return tokens[slot];
 }
 
@@ -118,11 +134,11 @@ static inline const char *setup_docs(akidb_service_t *s, const char *root, const
 }
 
 static inline uint64_t count_points(akidb_service_t *s, const char *token) {
-  akidb_response_t r;
+  answer_t r;
   if (call(s, AKIDB_OP_POINT_COUNT, token, DOCS_A, NULL, &r) != 200)
     CHECK_FAIL("count: %s", r.error.message);
   uint64_t n = (uint64_t)json_integer_value(json_object_get(r.body, "count"));
-  akidb_response_clear(&r);
+  answer_clear(&r);
   return n;
 }
 

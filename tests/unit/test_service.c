@@ -45,7 +45,7 @@ static void test_requests_without_credentials_are_refused(void) {
   akidb_service_t *s = open_service(dir);
   expect(s, AKIDB_OP_TENANT_LIST, NULL, (path_t){0}, NULL, 401);
   expect(s, AKIDB_OP_TENANT_LIST, "as_bogus_token", (path_t){0}, NULL, 401);
-  akidb_response_t r;
+  answer_t r;
   call(s, AKIDB_OP_LOGIN, NULL, (path_t){0},
        "{\"username\":\"admin\",\"password\":\"wrong-password-123\"}", &r);
   ASSERT_EQ_INT(akidb_status_http(r.status), 401);
@@ -68,7 +68,7 @@ static void test_points_upsert_get_search_and_delete(void) {
          200);
   ASSERT_EQ_U64(count_points(s, boss), 4);
   /* Nearest red points with n >= 2 to the origin: only c. */
-  akidb_response_t r;
+  answer_t r;
   ASSERT_EQ_INT(call(s, AKIDB_OP_SEARCH, boss, DOCS_A,
                      "{\"vector\":[0,0,0],\"k\":2,\"filter\":{\"and\":["
                      "{\"field\":\"color\",\"eq\":\"red\"},{\"field\":\"n\",\"gte\":2}]}}",
@@ -78,22 +78,22 @@ static void test_points_upsert_get_search_and_delete(void) {
   ASSERT_EQ_INT((int)json_array_size(res), 1);
   ASSERT_TRUE(strcmp(json_string_value(json_object_get(json_array_get(res, 0), "id")), "c") == 0);
   ASSERT_NEAR(json_real_value(json_object_get(json_array_get(res, 0), "distance")), 4.0, 1e-5);
-  akidb_response_clear(&r);
+  answer_clear(&r);
   /* Unfiltered: a, b in order. */
   ASSERT_EQ_INT(call(s, AKIDB_OP_SEARCH, boss, DOCS_A, "{\"vector\":[0.1,0,0],\"k\":2}", &r), 200);
   res = json_object_get(r.body, "results");
   ASSERT_EQ_INT((int)json_array_size(res), 2);
   ASSERT_TRUE(strcmp(json_string_value(json_object_get(json_array_get(res, 1), "id")), "b") == 0);
-  akidb_response_clear(&r);
+  answer_clear(&r);
   ASSERT_EQ_INT(call(s, AKIDB_OP_POINT_GET, boss,
                      (path_t){"tenant-a", "main", "docs", NULL, "b"}, NULL, &r),
                 200);
   ASSERT_EQ_INT((int)json_integer_value(json_object_get(json_object_get(r.body, "payload"), "n")),
                 2);
-  akidb_response_clear(&r);
+  answer_clear(&r);
   ASSERT_EQ_INT(call(s, AKIDB_OP_POINT_DELETE, boss, DOCS_A, "{\"ids\":[\"a\",\"zz\"]}", &r), 200);
   ASSERT_EQ_INT((int)json_integer_value(json_object_get(r.body, "deleted")), 1);
-  akidb_response_clear(&r);
+  answer_clear(&r);
   ASSERT_EQ_U64(count_points(s, boss), 3);
   expect(s, AKIDB_OP_POINT_GET, boss, (path_t){"tenant-a", "main", "docs", NULL, "a"}, NULL, 404);
   ASSERT_OK(akidb_service_close(s, NULL, 0));
@@ -120,7 +120,7 @@ static void test_bad_input_changes_nothing(void) {
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
     expect(s, AKIDB_OP_POINT_UPSERT, boss, DOCS_A, bad[i], 400);
   ASSERT_EQ_U64(count_points(s, boss), 1);
-  akidb_response_t r;
+  answer_t r;
   call(s, AKIDB_OP_SEARCH, boss, DOCS_A,
        "{\"vector\":[1,2,3],\"filter\":{\"field\":\"a\",\"regex\":\"x\"}}", &r);
   ASSERT_EQ_INT(akidb_status_http(r.status), 400);
@@ -148,7 +148,7 @@ static void test_foreign_tenant_answers_like_a_missing_one(void) {
                             AKIDB_OP_POINT_COUNT, AKIDB_OP_USER_LIST, AKIDB_OP_AUDIT_TENANT,
                             AKIDB_OP_TENANT_DELETE};
   for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
-    akidb_response_t a, b;
+    answer_t a, b;
     path_t real = DOCS_A, ghost = DOCS_A;
     ghost.tenant = "tenant-z";
     call(s, ops[i], other, real, NULL, &a);
@@ -188,7 +188,7 @@ static void test_quotas_refuse_before_writing(void) {
   akidb_service_t *s = open_service(dir);
   const char *root = login(s, "", "admin", ADMIN_PASSWORD, 0);
   const char *boss = setup_docs(s, root, "{\"max_collections\":1,\"max_storage_bytes\":1}");
-  akidb_response_t r;
+  answer_t r;
   call(s, AKIDB_OP_COLLECTION_CREATE, boss, (path_t){.tenant = "tenant-a", .database = "main"},
        "{\"name\":\"second\",\"dimension\":3}", &r);
   ASSERT_EQ_INT(akidb_status_http(r.status), 403);
@@ -208,7 +208,7 @@ static void test_quotas_refuse_before_writing(void) {
       limited++;
       ASSERT_GE(r.error.retry_after_s, 1);
     }
-    akidb_response_clear(&r);
+    answer_clear(&r);
   }
   ASSERT_GE(limited, 1);
   ASSERT_OK(akidb_service_close(s, NULL, 0));
@@ -243,13 +243,13 @@ static void test_data_survives_reopen_and_deletes_leave_no_directory(void) {
   s = open_service(dir);
   boss = login(s, "tenant-a", "boss", "boss-password-1", 1);
   ASSERT_EQ_U64(count_points(s, boss), 1);
-  akidb_response_t r;
+  answer_t r;
   ASSERT_EQ_INT(call(s, AKIDB_OP_POINT_GET, boss, (path_t){"tenant-a", "main", "docs", NULL, "p1"},
                      NULL, &r),
                 200);
   ASSERT_TRUE(strcmp(json_string_value(json_object_get(json_object_get(r.body, "payload"), "k")),
                      "v") == 0);
-  akidb_response_clear(&r);
+  answer_clear(&r);
   root = login(s, "", "admin", ADMIN_PASSWORD, 0);
   expect(s, AKIDB_OP_TENANT_DELETE, root, (path_t){.tenant = "tenant-a"}, NULL, 204);
   char coll_dir[8300];

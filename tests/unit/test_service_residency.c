@@ -59,19 +59,19 @@ static svc_coll_t *entry_named(akidb_service_t *s, const char *name) {
 static bool is_resident(svc_coll_t *e) { return atomic_load(&e->state) == SVC_OPEN; }
 
 static json_t *get_coll(akidb_service_t *s, const char *token, path_t p) {
-  akidb_response_t r;
+  answer_t r;
   if (call(s, AKIDB_OP_COLLECTION_GET, token, p, NULL, &r) != 200)
     CHECK_FAIL("get: %s", r.error.message);
   json_t *b = json_incref(r.body);
-  akidb_response_clear(&r);
+  answer_clear(&r);
   return b;
 }
 
 static int search_hits(akidb_service_t *s, const char *token, path_t p, int *status) {
-  akidb_response_t r;
+  answer_t r;
   *status = call(s, AKIDB_OP_SEARCH, token, p, "{\"vector\":[0,1,2,3],\"k\":100}", &r);
   int n = *status == 200 ? (int)json_array_size(json_object_get(r.body, "results")) : -1;
-  akidb_response_clear(&r);
+  answer_clear(&r);
   return n;
 }
 
@@ -216,11 +216,11 @@ static void test_failed_load_answers_503_and_is_retried(void) {
   FILE *f = fopen(meta, "wb");
   fputs("garbage, not a collection", f);
   fclose(f);
-  akidb_response_t r;
+  answer_t r;
   ASSERT_EQ_INT(call(s, AKIDB_OP_SEARCH, boss, p, "{\"vector\":[0,1,2,3],\"k\":3}", &r), 503);
   ASSERT_STR_CONTAINS(r.error.message, "fragile");
   ASSERT_STR_CONTAINS(r.error.message, "not an AkiDB collection file");
-  akidb_response_clear(&r);
+  answer_clear(&r);
   json_t *g = get_coll(s, boss, p);
   ASSERT_STR_CONTAINS(json_string_value(json_object_get(g, "load_error")), "collection.meta");
   json_decref(g);
@@ -290,14 +290,14 @@ static void test_tier_api_moves_pins_and_audits(void) {
   akidb_service_t *s = start("api", NULL, &boss);
   path_t p = make_coll(s, boss, "moved", 20);
   svc_coll_t *e = entry_named(s, "moved");
-  akidb_response_t r;
+  answer_t r;
   ASSERT_EQ_INT(call(s, AKIDB_OP_COLLECTION_UPDATE, boss, p, "{\"tier\":\"warm\",\"tier_pinned\":true}",
                      &r), 200);
   ASSERT_TRUE(strcmp(json_string_value(json_object_get(r.body, "tier")), "warm") == 0);
   ASSERT_TRUE(json_is_true(json_object_get(r.body, "tier_pinned")));
   ASSERT_TRUE(json_is_false(json_object_get(r.body, "resident")));
   ASSERT_EQ_INT(json_integer_value(json_object_get(r.body, "memory_bytes")), 0);
-  akidb_response_clear(&r);
+  answer_clear(&r);
   ASSERT_TRUE(!is_resident(e));
   ASSERT_EQ_INT(atomic_load(&e->pin), AKIDB_TIER_WARM);
   /* Pinned warm: used on demand, unloaded again at the next pass. */
@@ -321,7 +321,7 @@ static void test_tier_api_moves_pins_and_audits(void) {
   int changes = 0;
   for (const char *q = text; (q = strstr(q, "collection.tier_change")); q++) changes++;
   free(text);
-  akidb_response_clear(&r);
+  answer_clear(&r);
   ASSERT_EQ_INT(changes, 3);
   ASSERT_OK(akidb_service_close(s, NULL, 0));
   /* Pins survive a restart: pinned hot loads at start. */
