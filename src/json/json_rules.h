@@ -1,10 +1,11 @@
 /*
- * json/json_rules.h — the JSON conventions of AkiDB's requests, shared by
- * the REST codec (src/http/codec.c) and, until every operation is typed,
- * the service's JSON handlers: objects with unknown keys refused (naming
- * the allowed ones), typed optional fields with range messages, boolean
- * query parameters. Each check returns 0 (or 1: present) or -1 with
- * `e` set to INVALID_ARGUMENT and a sentence saying what to fix.
+ * json/json_rules.h — the JSON conventions of AkiDB's REST requests and the
+ * JSON form of its entities, for the REST codec (src/http/codec.c):
+ * objects with unknown keys refused (naming the allowed ones), typed
+ * optional fields with range messages, paging and boolean query
+ * parameters, RFC 3339 times; points, tenants and users as REST shows them.
+ * Each check returns 0 (or 1: present) or -1 with `e` set to
+ * INVALID_ARGUMENT and a sentence saying what to fix.
  */
 #ifndef AKIDB_JSON_RULES_H
 #define AKIDB_JSON_RULES_H
