@@ -16,15 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int fail(akidb_svc_error_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(akidb_svc_error_t *e, const char *fmt, ...) {
-  e->status = AKIDB_ST_INVALID_ARGUMENT;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(e->message, sizeof e->message, fmt, ap);
-  va_end(ap);
-  return -1;
-}
+#define fail(e, ...) akidb_svc_error_set((e), AKIDB_ST_INVALID_ARGUMENT, __VA_ARGS__)
 
 static const char *op_name(akidb_filter_op_t op) {
   static const char *const names[] = {"and", "or",  "not", "eq", "ne",

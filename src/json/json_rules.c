@@ -14,10 +14,9 @@
 #include <time.h>
 
 int jr_fail(akidb_svc_error_t *e, akidb_status_t st, const char *fmt, ...) {
-  e->status = st;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(e->message, sizeof e->message, fmt, ap);
+  akidb_svc_error_vset(e, st, fmt, ap);
   va_end(ap);
   return -1;
 }

@@ -85,12 +85,25 @@ void akidb_service_options_default(akidb_service_options_t *o) {
 
 /* --------------------------------------------------------------- errors -- */
 
-int svc_fail(svc_call_t *c, akidb_status_t st, const char *fmt, ...) {
-  akidb_response_t *r = c->res;
-  r->status = st;
+int akidb_svc_error_vset(akidb_svc_error_t *e, akidb_status_t st, const char *fmt, va_list ap) {
+  e->status = st;
+  vsnprintf(e->message, sizeof e->message, fmt, ap);
+  return -1;
+}
+
+int akidb_svc_error_set(akidb_svc_error_t *e, akidb_status_t st, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(r->error.message, sizeof r->error.message, fmt, ap);
+  akidb_svc_error_vset(e, st, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+int svc_fail(svc_call_t *c, akidb_status_t st, const char *fmt, ...) {
+  c->res->status = st;
+  va_list ap;
+  va_start(ap, fmt);
+  akidb_svc_error_vset(&c->res->error, st, fmt, ap);
   va_end(ap);
   return -1;
 }

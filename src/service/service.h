@@ -16,6 +16,7 @@
 #ifndef AKIDB_SERVICE_H
 #define AKIDB_SERVICE_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,6 +76,12 @@ typedef struct {
   uint32_t retry_after_s;
   char message[512];
 } akidb_svc_error_t;
+
+/* Sets e's status and message (printf format); returns -1 (for `return
+ * set(...)` in checks). */
+int akidb_svc_error_set(akidb_svc_error_t *e, akidb_status_t st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int akidb_svc_error_vset(akidb_svc_error_t *e, akidb_status_t st, const char *fmt, va_list ap);
 
 /* ---------------------------------------------------------- operations -- */
 
