@@ -26,6 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef AKIDB_HAVE_GRPC
+#include "grpc/agrpc.h"
+#endif
 #include "akidb/akidb.h"
 #include "cli/cli.h"
 #include "config/config.h"
@@ -49,6 +52,7 @@ static void usage(FILE *out) {
           "                      else ./config.toml when it exists, else none)\n"
           "  --host H            listen address                    [server] host\n"
           "  --port N            REST port (0 = any free port)     [server] rest_port\n"
+          "  --grpc-port N       gRPC port (0 = no gRPC server)    [server] grpc_port\n"
           "  --data-dir DIR      data directory                    [storage] data_dir\n"
           "  --db-path FILE      SQLite catalog file (default <data-dir>/akidb.db)\n"
           "                                                        [storage] db_path\n"
@@ -73,6 +77,7 @@ static void usage(FILE *out) {
           "  AKIDB_CONFIG          the configuration file (as --config)\n"
           "  AKIDB_HOST            as --host\n"
           "  AKIDB_REST_PORT       as --port\n"
+          "  AKIDB_GRPC_PORT       as --grpc-port\n"
           "  AKIDB_DATA_DIR        as --data-dir\n"
           "  AKIDB_DB_PATH         as --db-path\n"
           "  AKIDB_DURABILITY      as --durability\n"
@@ -344,6 +349,52 @@ static void raise_open_files(void) {
   }
 }
 
+/* The gRPC server when built and configured (server.grpc_port != 0);
+ * *out stays NULL otherwise. Returns non-zero when it cannot start. */
+static int start_grpc(const config_t *cfg, akidb_service_t *svc, void **out) {
+  *out = NULL;
+#ifdef AKIDB_HAVE_GRPC
+  if (!cfg->grpc_port) return 0;
+  agrpc_options_t go = {.host = cfg->host,
+                        .port = cfg->grpc_port,
+                        .max_receive_bytes = cfg->limits.max_body_bytes};
+  char err[ERR_LEN] = "";
+  agrpc_server_t *g = NULL;
+  int rc = agrpc_server_start(&go, svc, &g, err, sizeof err);
+  if (rc) {
+    obs_log(AKIDB_LOG_ERROR, "cannot start the gRPC server", "error", err, "code",
+            akidb_err_name(rc), NULL);
+    return 1;
+  }
+  char addr[CONFIG_HOST_MAX + 16];
+  snprintf(addr, sizeof addr, "%s:%u", cfg->host, (unsigned)agrpc_server_port(g));
+  obs_log(AKIDB_LOG_INFO, "listening for gRPC", "addr", addr, NULL);
+  *out = g;
+#else
+  (void)svc;
+  if (cfg->grpc_port)
+    obs_log(AKIDB_LOG_WARN, "gRPC is not built into this program; server.grpc_port ignored",
+            NULL);
+#endif
+  return 0;
+}
+
+static void stop_grpc_begin(void *g) {
+#ifdef AKIDB_HAVE_GRPC
+  agrpc_server_shutdown_begin(g);
+#else
+  (void)g;
+#endif
+}
+
+static void stop_grpc(void *g, uint32_t drain_ms) {
+#ifdef AKIDB_HAVE_GRPC
+  agrpc_server_stop(g, drain_ms);
+#else
+  (void)g, (void)drain_ms;
+#endif
+}
+
 /* The serving part, once configured: returns the exit code. */
 static int run(config_t *cfg) {
   tune_allocator();
@@ -388,6 +439,13 @@ static int run(config_t *cfg) {
   if (boot.admin_created) print_quickstart(stdout, url, cfg, &boot);
   memset(boot.admin_password, 0, sizeof boot.admin_password);
 
+  void *grpc = NULL;
+  if (start_grpc(cfg, svc, &grpc)) {
+    http_server_stop(server, 0);
+    akidb_service_close(svc, NULL, 0);
+    return 1;
+  }
+
   loader_t ld = {.svc = svc};
   atomic_init(&ld.failed, false);
   pthread_t loader;
@@ -399,7 +457,9 @@ static int run(config_t *cfg) {
 
   int sig = loading ? wait_for_stop(&stop, svc) : SIGTERM;
   obs_log(AKIDB_LOG_INFO, "shutting down", "signal", signal_name(sig), NULL);
+  stop_grpc_begin(grpc);
   http_server_stop(server, cfg->shutdown_drain_ms);
+  stop_grpc(grpc, cfg->shutdown_drain_ms);
   if (loading) pthread_join(loader, NULL);
   rc = akidb_service_close(svc, err, sizeof err);
   if (rc) {

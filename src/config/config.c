@@ -114,6 +114,7 @@ static const config_setting_t settings[] = {
     STR("server", "host", host, host_ok, "a non-empty address without spaces", "AKIDB_HOST",
         "--host"),
     UINT("server", "rest_port", rest_port, 0, 65535, "AKIDB_REST_PORT", "--port"),
+    UINT("server", "grpc_port", grpc_port, 0, 65535, "AKIDB_GRPC_PORT", "--grpc-port"),
     UINT("server", "threads", threads, 0, 1024, NULL, NULL),
     UINT("server", "max_connections", max_connections, 1, 1000000, NULL, NULL),
     UINT("server", "connection_timeout_s", connection_timeout_s, 1, 86400, NULL, NULL),
@@ -210,6 +211,7 @@ void config_default(config_t *c) {
   memset(c, 0, sizeof *c);
   snprintf(c->host, sizeof c->host, "127.0.0.1");
   c->rest_port = 8080;
+  c->grpc_port = 50051;
   c->threads = 0;
   c->max_connections = 1024;
   c->connection_timeout_s = 60;

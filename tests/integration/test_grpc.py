@@ -1,0 +1,205 @@
+"""
+tests/integration/test_grpc.py — the gRPC transport against the real
+server (started by conftest.py with --grpc-port on a free port): health,
+login and bearer credentials, points and search, REST and gRPC seeing the
+same data, errors with the status table's codes and REST's messages,
+tenant isolation, deadlines, the message size limit, request ids.
+Needs python3-grpcio and the stubs of grpc_stubs.py.
+"""
+import time
+
+import grpc
+import pytest
+
+import client as cl
+import grpc_stubs
+
+
+@pytest.fixture(scope="module")
+def stubs():
+    try:
+        return grpc_stubs.load()
+    except grpc_stubs.StubError as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def channel(server):
+    assert server.grpc_port, "the server was started without --grpc-port"
+    ch = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
+    grpc.channel_ready_future(ch).result(timeout=10)
+    yield ch
+    ch.close()
+
+
+def bearer(token):
+    return (("authorization", f"Bearer {token}"),)
+
+
+def grpc_login(stubs, channel, tenant, username, password):
+    auth = stubs.auth_pb2_grpc.AuthServiceStub(channel)
+    r = auth.Login(stubs.auth_pb2.LoginRequest(tenant=tenant, username=username,
+                                               password=password), timeout=30)
+    assert r.token.startswith("as_") and r.expires_at
+    assert r.user.username == username
+    return r.token
+
+
+@pytest.fixture(scope="module")
+def tenant(server, sysadmin):
+    return cl.make_tenant(server, sysadmin, roles=("admin", "developer"))
+
+
+def points(stubs, n=3, dim=4, offset=0.0):
+    return [stubs.common_pb2.PointInput(id=f"p{i}", vector=[offset + i + 1.0] + [0.5] * (dim - 1),
+                                        payload_json='{"n": %d}' % i) for i in range(n)]
+
+
+def test_health_check_liveness_and_readiness(stubs, channel, server):
+    h = stubs.health_pb2_grpc.HealthStub(channel)
+    serving = stubs.health_pb2.HealthCheckResponse.SERVING
+    assert h.Check(stubs.health_pb2.HealthCheckRequest(service=""), timeout=10).status == serving
+    # readiness answers as GET /ready does (200 → SERVING, 503 → NOT_SERVING)
+    ready = cl.Client(server).get("/ready", auth=False)
+    want = serving if ready.status_code == 200 else stubs.health_pb2.HealthCheckResponse.NOT_SERVING
+    r = h.Check(stubs.health_pb2.HealthCheckRequest(service="akidb.v1"), timeout=10)
+    assert r.status == want
+    with pytest.raises(grpc.RpcError) as e:
+        h.Check(stubs.health_pb2.HealthCheckRequest(service="nope"), timeout=10)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_health_watch_answers_then_stays_open(stubs, channel):
+    h = stubs.health_pb2_grpc.HealthStub(channel)
+    stream = h.Watch(stubs.health_pb2.HealthCheckRequest(service=""), timeout=30)
+    first = next(stream)
+    assert first.status == stubs.health_pb2.HealthCheckResponse.SERVING
+    stream.cancel()
+
+
+def test_login_upsert_search_and_rest_sees_it(stubs, channel, tenant):
+    db = tenant.create_db()
+    coll = tenant.create_collection(db, dimension=4, metric="l2")["name"]
+    u = tenant.users["developer"]
+    token = grpc_login(stubs, channel, tenant.slug, u["username"], u["password"])
+    pts = stubs.points_pb2_grpc.PointServiceStub(channel)
+    md = bearer(token)
+    r = pts.Upsert(stubs.points_pb2.UpsertRequest(tenant=tenant.slug, database=db,
+                                                  collection=coll, points=points(stubs)),
+                   metadata=md, timeout=30)
+    assert r.upserted == 3 and list(r.ids) == ["p0", "p1", "p2"]
+    s = pts.Search(stubs.points_pb2.SearchRequest(tenant=tenant.slug, database=db,
+                                                  collection=coll, vector=[1.0, 0.5, 0.5, 0.5],
+                                                  k=3),
+                   metadata=md, timeout=30)
+    assert [h.id for h in s.results] == ["p0", "p1", "p2"]
+    assert s.results[0].distance == pytest.approx(0.0, abs=1e-5)
+    assert s.results[0].payload_json == '{"n":0}'
+    c = pts.Count(stubs.points_pb2.CountPointsRequest(tenant=tenant.slug, database=db,
+                                                      collection=coll), metadata=md, timeout=30)
+    assert c.count == 3
+    g = pts.Get(stubs.points_pb2.GetPointRequest(tenant=tenant.slug, database=db,
+                                                 collection=coll, point_id="p1",
+                                                 with_vector=True), metadata=md, timeout=30)
+    assert g.id == "p1" and list(g.vector) == [2.0, 0.5, 0.5, 0.5]
+    # REST sees the same data
+    assert tenant.count(db, coll) == 3
+    got = tenant.developer.call("POST", f"{tenant.coll_path(db, coll)}/search",
+                                {"vector": [1.0, 0.5, 0.5, 0.5], "k": 3})
+    assert [h["id"] for h in got["results"]] == ["p0", "p1", "p2"]
+    # and gRPC sees what REST writes
+    tenant.upsert(db, coll, [{"id": "rest", "vector": [9.0, 0.5, 0.5, 0.5]}])
+    m = pts.GetMany(stubs.points_pb2.GetPointsRequest(tenant=tenant.slug, database=db,
+                                                      collection=coll, ids=["rest", "zz"]),
+                    metadata=md, timeout=30)
+    assert [p.id for p in m.points] == ["rest"] and list(m.missing) == ["zz"]
+    d = pts.Delete(stubs.points_pb2.DeletePointsRequest(tenant=tenant.slug, database=db,
+                                                        collection=coll, ids=["rest", "zz"]),
+                   metadata=md, timeout=30)
+    assert d.deleted == 1
+    who = stubs.auth_pb2_grpc.AuthServiceStub(channel).WhoAmI(stubs.auth_pb2.WhoAmIRequest(),
+                                                              metadata=md, timeout=30)
+    assert who.user.username == u["username"] and who.user.tenant == tenant.slug
+    assert who.credential == stubs.auth_pb2.CREDENTIAL_SESSION
+
+
+def test_missing_or_wrong_bearer_is_unauthenticated(stubs, channel, tenant):
+    pts = stubs.points_pb2_grpc.PointServiceStub(channel)
+    req = stubs.points_pb2.CountPointsRequest(tenant=tenant.slug, database="x", collection="y")
+    for md in ((), bearer("as_nope_nope")):
+        with pytest.raises(grpc.RpcError) as e:
+            pts.Count(req, metadata=md, timeout=30)
+        assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED, e.value.details()
+
+
+def test_wrong_dimension_same_message_as_rest_and_nothing_written(stubs, channel, tenant):
+    db = tenant.create_db()
+    coll = tenant.create_collection(db, dimension=4)["name"]
+    pts = stubs.points_pb2_grpc.PointServiceStub(channel)
+    bad = [stubs.common_pb2.PointInput(id="a", vector=[1.0, 2.0, 3.0, 4.0]),
+           stubs.common_pb2.PointInput(id="b", vector=[1.0, 2.0, 3.0])]
+    with pytest.raises(grpc.RpcError) as e:
+        pts.Upsert(stubs.points_pb2.UpsertRequest(tenant=tenant.slug, database=db,
+                                                  collection=coll, points=bad),
+                   metadata=bearer(tenant.developer.token), timeout=30)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    rest = tenant.developer.post(f"{tenant.coll_path(db, coll)}/points",
+                                 {"points": [{"id": "a", "vector": [1.0, 2.0, 3.0, 4.0]},
+                                             {"id": "b", "vector": [1.0, 2.0, 3.0]}]})
+    assert rest.status_code == 400
+    assert e.value.details() == cl.error_of(rest)["message"]
+    assert tenant.count(db, coll) == 0
+
+
+def test_cross_tenant_read_is_not_found(stubs, channel, server, sysadmin, tenant):
+    other = cl.make_tenant(server, sysadmin, roles=("admin",))
+    db = other.create_db()
+    coll = other.create_collection(db)["name"]
+    pts = stubs.points_pb2_grpc.PointServiceStub(channel)
+    with pytest.raises(grpc.RpcError) as e:
+        pts.Count(stubs.points_pb2.CountPointsRequest(tenant=other.slug, database=db,
+                                                      collection=coll),
+                  metadata=bearer(tenant.admin.token), timeout=30)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_passed_deadline_is_deadline_exceeded(stubs, channel):
+    h = stubs.health_pb2_grpc.HealthStub(channel)
+    with pytest.raises(grpc.RpcError) as e:
+        h.Check(stubs.health_pb2.HealthCheckRequest(service=""), timeout=-1)
+    assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def test_oversized_message_is_resource_exhausted(stubs, server_factory):
+    s = server_factory(config="[limits]\nmax_body_bytes = 65536\n")
+    ch = grpc.insecure_channel(f"127.0.0.1:{s.grpc_port}")
+    try:
+        pts = stubs.points_pb2_grpc.PointServiceStub(ch)
+        big = [stubs.common_pb2.PointInput(id=f"x{i}", vector=[0.5] * 1024) for i in range(32)]
+        with pytest.raises(grpc.RpcError) as e:
+            pts.Upsert(stubs.points_pb2.UpsertRequest(tenant="t", database="d", collection="c",
+                                                      points=big), timeout=30)
+        assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    finally:
+        ch.close()
+
+
+def test_request_id_echoed_or_generated(stubs, channel):
+    h = stubs.health_pb2_grpc.HealthStub(channel)
+    req = stubs.health_pb2.HealthCheckRequest(service="")
+    _, call = h.Check.with_call(req, metadata=(("x-request-id", "grpc-rid-42"),), timeout=10)
+    assert dict(call.initial_metadata())["x-request-id"] == "grpc-rid-42"
+    _, call = h.Check.with_call(req, timeout=10)
+    rid = dict(call.initial_metadata())["x-request-id"]
+    assert len(rid) == 36 and rid[14] == "7"  # a UUIDv7
+
+
+def test_unserved_method_is_unimplemented(stubs, channel):
+    snaps = stubs.snapshots_pb2_grpc.SnapshotServiceStub(channel)
+    name = [n for n in dir(snaps) if not n.startswith("_")][0]
+    req_type = stubs.snapshots_pb2.DESCRIPTOR.services_by_name["SnapshotService"] \
+        .methods_by_name[name].input_type
+    msg = stubs.snapshots_pb2.__dict__[req_type.name]()
+    with pytest.raises(grpc.RpcError) as e:
+        getattr(snaps, name)(msg, timeout=10)
+    assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
