@@ -242,6 +242,8 @@ static void server_start(server_t *s, const options_t *o) {
     for (size_t i = 0; i < sizeof inherited / sizeof *inherited; i++) unsetenv(inherited[i]);
     if (chdir(s->dir) != 0) _exit(126);
     setenv("AKIDB_ADMIN_PASSWORD", s->password, 1);
+    /* No gRPC server: benches run side by side and measure REST. */
+    setenv("AKIDB_GRPC_PORT", "0", 1);
     execl(akidb, akidb, "serve", "--host", "127.0.0.1", "--port", port, "--data-dir",
           data, "--log-level", "warn", (char *)NULL);
     fprintf(stderr, "exec %s: %s\n", akidb, strerror(errno));
