@@ -315,7 +315,7 @@ int svc_registry_unload(svc_coll_t *e, const char *reason, int held) {
   pthread_mutex_lock(&e->mu);
   e->c = NULL;
   e->unloads++;
-  if (rc) snprintf(e->error, sizeof e->error, "final checkpoint failed: %s", err);
+  if (rc) snprintf(e->error, sizeof e->error, "final checkpoint failed: %.200s", err);
   atomic_store(&e->state, SVC_UNLOADED);
   pthread_cond_broadcast(&e->cv);
   pthread_mutex_unlock(&e->mu);

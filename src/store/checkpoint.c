@@ -640,7 +640,7 @@ static int read_graph(akidb_collection_t *c, ck_reader_t *r, uint64_t size, char
   char why[256] = "";
   rc = akidb_hnsw_read_image(cr_source, r, len, &c->graph, why, sizeof why);
   if (rc == AKIDB_ENOMEM) return rc;
-  if (rc || r->off != start + len) CORRUPT(r, "graph section: %s", why);
+  if (rc || r->off != start + len) CORRUPT(r, "graph section: %.200s", why);
   /* every record that is not pending must be in the graph */
   for (uint64_t l = 1; l < c->next_label && l < c->rt.recs_cap; l++) {
     point_rec_t *rec = c->rt.recs[l];
