@@ -323,13 +323,19 @@ static void *poll_main(void *arg) {
 
 /* ------------------------------------------------------------ server -- */
 
+/* The core's options: the receive limit, and no SO_REUSEPORT (the core's
+ * default on Linux would let a second server bind the same port and take
+ * half of its connections, where a bind failure is the honest answer). */
 static grpc_server *server_create(const agrpc_options_t *o) {
-  grpc_arg arg;
-  memset(&arg, 0, sizeof arg);
-  arg.type = GRPC_ARG_INTEGER;
-  arg.key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-  arg.value.integer = o->max_receive_bytes > INT_MAX ? INT_MAX : (int)o->max_receive_bytes;
-  grpc_channel_args args = {1, &arg};
+  grpc_arg arg[2];
+  memset(arg, 0, sizeof arg);
+  arg[0].type = GRPC_ARG_INTEGER;
+  arg[0].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+  arg[0].value.integer = o->max_receive_bytes > INT_MAX ? INT_MAX : (int)o->max_receive_bytes;
+  arg[1].type = GRPC_ARG_INTEGER;
+  arg[1].key = (char *)GRPC_ARG_ALLOW_REUSEPORT;
+  arg[1].value.integer = 0;
+  grpc_channel_args args = {2, arg};
   return grpc_server_create(&args, NULL);
 }
 
