@@ -86,7 +86,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 # serve` of the integration files (tests/integration/CMakeLists.txt sets the
 # same for a ctest run by hand).
 configure_build build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAKIDB_SANITIZE=thread -DAKIDB_SHARED=OFF
-TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp \
   run_ctest "tsan" build/tsan -L concurrency
 
 configure_build build/aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \

@@ -418,15 +418,25 @@ static int run(config_t *cfg) {
             NULL);
     return 1;
   }
+  char url[CONFIG_HOST_MAX + 32], addr[CONFIG_HOST_MAX + 16];
+  /* gRPC first: once REST answers /ready, gRPC listens too. */
+  void *grpc = NULL;
+  if (start_grpc(cfg, svc, &grpc)) {
+    /* The admin exists now: its generated password must not be lost. */
+    base_url(cfg, cfg->rest_port, url, sizeof url);
+    if (boot.admin_created) print_quickstart(stdout, url, cfg, &boot);
+    akidb_service_close(svc, NULL, 0);
+    return 1;
+  }
   http_options_t ho;
   config_http_options(cfg, &ho);
   http_server_t *server = NULL;
   rc = http_server_start(&ho, svc, &server, err, sizeof err);
-  char url[CONFIG_HOST_MAX + 32], addr[CONFIG_HOST_MAX + 16];
   if (rc) {
     obs_log(AKIDB_LOG_ERROR, "cannot start the REST server", "error", err, "code",
             akidb_err_name(rc), NULL);
-    /* The admin exists now: its generated password must not be lost. */
+    stop_grpc_begin(grpc);
+    stop_grpc(grpc, 0);
     base_url(cfg, cfg->rest_port, url, sizeof url);
     if (boot.admin_created) print_quickstart(stdout, url, cfg, &boot);
     akidb_service_close(svc, NULL, 0);
@@ -438,13 +448,6 @@ static int run(config_t *cfg) {
   obs_log(AKIDB_LOG_INFO, "listening", "addr", addr, "url", url, NULL);
   if (boot.admin_created) print_quickstart(stdout, url, cfg, &boot);
   memset(boot.admin_password, 0, sizeof boot.admin_password);
-
-  void *grpc = NULL;
-  if (start_grpc(cfg, svc, &grpc)) {
-    http_server_stop(server, 0);
-    akidb_service_close(svc, NULL, 0);
-    return 1;
-  }
 
   loader_t ld = {.svc = svc};
   atomic_init(&ld.failed, false);

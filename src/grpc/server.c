@@ -42,9 +42,24 @@
 
 typedef enum { TAG_SLOT, TAG_CALL, TAG_SHUTDOWN } rpc_tag_kind_t;
 
+/* The first member of every tag given to the core: its rpc_tag_kind_t,
+ * handed over with release/acquire (tag_hand_over, tag_take) so that the
+ * writes before a batch happen before the event that returns its tag, as
+ * ThreadSanitizer can see (libgrpc's own synchronisation is invisible to
+ * it: Debian does not build it instrumented). */
+typedef _Atomic int rpc_tag_t;
+
+static void tag_hand_over(rpc_tag_t *tag, rpc_tag_kind_t kind) {
+  atomic_store_explicit(tag, (int)kind, memory_order_release);
+}
+
+static rpc_tag_kind_t tag_take(void *tag) {
+  return (rpc_tag_kind_t)atomic_load_explicit((rpc_tag_t *)tag, memory_order_acquire);
+}
+
 /* An outstanding grpc_server_request_call. */
 typedef struct {
-  rpc_tag_kind_t kind;
+  rpc_tag_t kind;
   grpc_call *call;
   grpc_call_details details;
   grpc_metadata_array md;
@@ -54,7 +69,7 @@ typedef enum { STAGE_RECV, STAGE_SEND, STAGE_OPEN } rpc_stage_t;
 
 /* One call in flight. */
 typedef struct {
-  rpc_tag_kind_t kind;
+  rpc_tag_t kind;
   rpc_stage_t stage;
   grpc_call *call;
   grpc_call_details details;
@@ -77,7 +92,7 @@ struct agrpc_server {
   int n_threads;
   uint16_t port;
   rpc_slot_t slots[RPC_SLOTS];
-  rpc_tag_kind_t shutdown_tag;
+  rpc_tag_t shutdown_tag;
   pthread_mutex_t mu;
   pthread_cond_t cv;
   bool stopping, shut_down;
@@ -87,10 +102,10 @@ struct agrpc_server {
 /* ------------------------------------------------------------- slots -- */
 
 static void slot_arm(agrpc_server_t *s, rpc_slot_t *slot) {
-  slot->kind = TAG_SLOT;
   slot->call = NULL;
   grpc_call_details_init(&slot->details);
   grpc_metadata_array_init(&slot->md);
+  tag_hand_over(&slot->kind, TAG_SLOT);
   grpc_server_request_call(s->server, &slot->call, &slot->details, &slot->md, s->cq, s->cq, slot);
 }
 
@@ -172,7 +187,9 @@ static void call_begin(rpc_call_t *c) {
   ops[1].op = GRPC_OP_RECV_MESSAGE;
   ops[1].data.recv_message.recv_message = &c->recv;
   c->stage = STAGE_RECV;
-  if (grpc_call_start_batch(c->call, ops, 2, c, NULL) != GRPC_CALL_OK) call_free(c);
+  grpc_call *call = c->call; /* once handed over, c belongs to the event's thread */
+  tag_hand_over(&c->kind, TAG_CALL);
+  if (grpc_call_start_batch(call, ops, 2, c, NULL) != GRPC_CALL_OK) call_free(c);
 }
 
 static bool deadline_passed(const rpc_call_t *c) {
@@ -261,7 +278,9 @@ static void call_answer(agrpc_server_t *s, rpc_call_t *c) {
   ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
   ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
   c->stage = open ? STAGE_OPEN : STAGE_SEND;
-  if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK) {
+  grpc_call *call = c->call; /* once handed over, c belongs to the event's thread */
+  tag_hand_over(&c->kind, TAG_CALL);
+  if (grpc_call_start_batch(call, ops, n, c, NULL) != GRPC_CALL_OK) {
     if (open) watch_remove(s, c->call);
     call_free(c);
   }
@@ -285,7 +304,7 @@ static void call_event(agrpc_server_t *s, rpc_call_t *c, bool ok) {
 static void slot_event(agrpc_server_t *s, rpc_slot_t *slot, bool ok) {
   rpc_call_t *c = ok && slot->call ? calloc(1, sizeof *c) : NULL;
   if (c) {
-    c->kind = TAG_CALL;
+    atomic_init(&c->kind, TAG_CALL);
     c->call = slot->call;
     c->details = slot->details;
     c->md = slot->md;
@@ -308,7 +327,7 @@ static void *poll_main(void *arg) {
     grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
     if (ev.type != GRPC_OP_COMPLETE) continue;
-    rpc_tag_kind_t kind = *(rpc_tag_kind_t *)ev.tag;
+    rpc_tag_kind_t kind = tag_take(ev.tag);
     if (kind == TAG_SLOT) slot_event(s, ev.tag, ev.success);
     else if (kind == TAG_CALL) call_event(s, ev.tag, ev.success);
     else {
@@ -355,7 +374,7 @@ int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_ser
   if (!s) return AKIDB_ENOMEM;
   grpc_init();
   s->svc = svc;
-  s->shutdown_tag = TAG_SHUTDOWN;
+  atomic_init(&s->shutdown_tag, TAG_SHUTDOWN);
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cv, NULL);
   s->server = server_create(o);
@@ -395,7 +414,10 @@ void agrpc_server_shutdown_begin(agrpc_server_t *s) {
   for (int i = 0; i < RPC_WATCH_MAX; i++)
     if (s->watches[i]) grpc_call_cancel(s->watches[i], NULL);
   pthread_mutex_unlock(&s->mu);
-  if (first) grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
+  if (first) {
+    tag_hand_over(&s->shutdown_tag, TAG_SHUTDOWN);
+    grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
+  }
 }
 
 /* Waits until the shutdown tag arrived or `ms` passed; true if it did. */
