@@ -204,7 +204,13 @@ static void call_run(agrpc_server_t *s, rpc_call_t *c) {
                               GRPC_SLICE_LENGTH(c->details.method));
   if (!c->method) {
     a->code = GRPC_STATUS_UNIMPLEMENTED;
-    snprintf(a->message, sizeof a->message, "method not found");
+    snprintf(a->message, sizeof a->message,
+             "%.*s is not served over gRPC by this server (health, points and auth are); the "
+             "same operation is in the REST API",
+             (int)(GRPC_SLICE_LENGTH(c->details.method) > 200
+                       ? 200
+                       : GRPC_SLICE_LENGTH(c->details.method)),
+             (const char *)GRPC_SLICE_START_PTR(c->details.method));
     return;
   }
   if (!c->recv) {

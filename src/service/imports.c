@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/errf.h"
 #include "obs/metrics.h"
 #include "parquet/parquet.h"
 #include "service/svc_internal.h"
@@ -33,16 +34,6 @@
 
 /* ------------------------------------------------------------- helpers -- */
 
-/* Fills err and returns code. */
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return code;
-}
 
 /* [A-Za-z0-9_-][A-Za-z0-9._-]{0,199}, without ".tmp-". */
 static bool upload_name_ok(const char *s) {
@@ -194,21 +185,21 @@ static int open_import(svc_call_t *c, source_t *src, uint64_t size, const akidb_
 static int check_row(svc_call_t *c, const pq_row_t *row, char *err, size_t errlen) {
   const akidb_limits_t *l = &c->svc->opt.limits;
   if (row->id_len == 0 || row->id_len > l->max_id_bytes)
-    return fail(err, errlen, AKIDB_EINVAL, "row %" PRIu64 ": id is %zu bytes; ids are 1..%u bytes",
+    return errf(err, errlen, AKIDB_EINVAL, "row %" PRIu64 ": id is %zu bytes; ids are 1..%u bytes",
                 row->row, row->id_len, l->max_id_bytes);
   if (row->payload_len > l->max_payload_bytes)
-    return fail(err, errlen, AKIDB_EINVAL,
+    return errf(err, errlen, AKIDB_EINVAL,
                 "row %" PRIu64 ": payload is %zu bytes, over limits.max_payload_bytes (%" PRIu64
                 ")", row->row, row->payload_len, l->max_payload_bytes);
   bool zero = true;
   for (uint32_t d = 0; d < row->dimension; d++) {
     if (!isfinite(row->vector[d]))
-      return fail(err, errlen, AKIDB_EVALUE, "row %" PRIu64 ": vector value %u is NaN or infinite",
+      return errf(err, errlen, AKIDB_EVALUE, "row %" PRIu64 ": vector value %u is NaN or infinite",
                   row->row, d);
     zero = zero && row->vector[d] == 0.0f;
   }
   if (zero && c->meta.metric == AKIDB_METRIC_COSINE)
-    return fail(err, errlen, AKIDB_EVALUE,
+    return errf(err, errlen, AKIDB_EVALUE,
                 "row %" PRIu64 ": a zero vector has no direction (cosine)", row->row);
   return AKIDB_OK;
 }

@@ -27,22 +27,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/errf.h"
 #include "akidb/akidb.h"
 #include "parquet/parquet.h"
 #include "snapshot/snapshot.h"
 
 #define RESTORE_BATCH 1000u
 
-/* Fills err and returns code. */
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return code;
-}
 
 int snap_key(const char *prefix, const char *name, char *out, size_t len) {
   int n = snprintf(out, len, "%s%s%s", prefix, prefix[0] ? "/" : "", name);
@@ -131,7 +122,7 @@ static int write_data(akidb_objstore_t *store, akidb_collection_t *c, const snap
                       snap_file_t *file, uint64_t *seq, char *err, size_t errlen) {
   char key[AKIDB_OBJSTORE_KEY_MAX + 1];
   int rc = snap_key(src->prefix, SNAP_DATA_NAME, key, sizeof key);
-  if (rc) return fail(err, errlen, rc, "snapshot key too long");
+  if (rc) return errf(err, errlen, rc, "snapshot key too long");
   store_sink_t sink = {0};
   if ((rc = akidb_objstore_writer_open(store, key, NULL, 0, &sink.w, err, errlen))) return rc;
   rc = stream_parquet(c, src, &sink, &file->rows, seq, err, errlen);
@@ -151,9 +142,9 @@ static int write_manifest(akidb_objstore_t *store, const char *prefix, const sna
                           uint64_t *bytes, char *err, size_t errlen) {
   char key[AKIDB_OBJSTORE_KEY_MAX + 1];
   int rc = snap_key(prefix, SNAP_MANIFEST_NAME, key, sizeof key);
-  if (rc) return fail(err, errlen, rc, "snapshot key too long");
+  if (rc) return errf(err, errlen, rc, "snapshot key too long");
   char *text = snap_manifest_encode(m);
-  if (!text) return fail(err, errlen, AKIDB_ENOMEM, "out of memory encoding the manifest");
+  if (!text) return errf(err, errlen, AKIDB_ENOMEM, "out of memory encoding the manifest");
   akidb_objstore_result_t res;
   rc = akidb_objstore_put_buffer(store, key, text, strlen(text), &res, err, errlen);
   free(text);
@@ -185,7 +176,7 @@ int snap_read_manifest(akidb_objstore_t *store, const char *prefix, snap_manifes
   char key[AKIDB_OBJSTORE_KEY_MAX + 1], *text = NULL;
   size_t len = 0;
   int rc = snap_key(prefix, SNAP_MANIFEST_NAME, key, sizeof key);
-  if (rc) return fail(err, errlen, rc, "snapshot key too long");
+  if (rc) return errf(err, errlen, rc, "snapshot key too long");
   rc = akidb_objstore_get_all(store, key, SNAP_MANIFEST_MAX, &text, &len, err, errlen);
   if (rc == AKIDB_ELIMIT) rc = AKIDB_EFORMAT; /* not a manifest of ours */
   if (!rc) rc = snap_manifest_decode(text, len, out, err, errlen);
@@ -292,7 +283,7 @@ static int batch_flush(batch_t *b, akidb_collection_t *c, uint64_t *written, cha
 int snap_upsert_rows(pq_import_t *it, akidb_collection_t *c, uint64_t *written, char *err,
                      size_t errlen) {
   batch_t *b = calloc(1, sizeof *b);
-  if (!b) return fail(err, errlen, AKIDB_ENOMEM, "out of memory");
+  if (!b) return errf(err, errlen, AKIDB_ENOMEM, "out of memory");
   pq_row_t row;
   int rc = AKIDB_OK, more;
   while (!rc && (more = pq_import_next(it, &row, err, errlen)) != 0) {
@@ -336,8 +327,8 @@ static int import_file(ranged_t *src, uint64_t size, const snap_manifest_t *m,
  * explains whatever the import saw, so its message wins. */
 static int restore_outcome(int rc, const verify_t *v, const ranged_t *src, char *err,
                            size_t errlen) {
-  if (v->rc) return fail(err, errlen, v->rc, "snapshot data %s: %s", v->key, v->err);
-  if (rc && src->rc) return fail(err, errlen, src->rc, "reading snapshot data: %s", src->err);
+  if (v->rc) return errf(err, errlen, v->rc, "snapshot data %s: %s", v->key, v->err);
+  if (rc && src->rc) return errf(err, errlen, src->rc, "reading snapshot data: %s", src->err);
   return rc;
 }
 
@@ -346,22 +337,22 @@ int snap_restore(akidb_objstore_t *store, const char *prefix, const snap_manifes
   uint64_t rows = 0;
   if (points) *points = 0;
   if (m->n_files != 1 || strcmp(m->files[0].name, SNAP_DATA_NAME) != 0)
-    return fail(err, errlen, AKIDB_EFORMAT,
+    return errf(err, errlen, AKIDB_EFORMAT,
                 "snapshot manifest names %zu file(s); this build restores one '" SNAP_DATA_NAME
                 "'", m->n_files);
   char key[AKIDB_OBJSTORE_KEY_MAX + 1];
   if (snap_key(prefix, m->files[0].name, key, sizeof key))
-    return fail(err, errlen, AKIDB_ELIMIT, "snapshot key too long");
+    return errf(err, errlen, AKIDB_ELIMIT, "snapshot key too long");
   verify_t v = {.store = store, .key = key, .file = &m->files[0]};
   pthread_t tid;
   if (pthread_create(&tid, NULL, verify_main, &v) != 0)
-    return fail(err, errlen, AKIDB_ENOMEM, "cannot start a thread to verify %s", key);
+    return errf(err, errlen, AKIDB_ENOMEM, "cannot start a thread to verify %s", key);
   ranged_t src = {.store = store, .key = key};
   int rc = import_file(&src, m->files[0].size, m, c, &rows, err, errlen);
   pthread_join(tid, NULL);
   rc = restore_outcome(rc, &v, &src, err, errlen);
   if (!rc && rows != m->points)
-    rc = fail(err, errlen, AKIDB_ECORRUPT,
+    rc = errf(err, errlen, AKIDB_ECORRUPT,
               "snapshot data yielded %" PRIu64 " rows, its manifest says %" PRIu64, rows,
               m->points);
   if (points) *points = rows;
@@ -373,7 +364,7 @@ int snap_delete(akidb_objstore_t *store, const char *prefix, char *err, size_t e
   char key[AKIDB_OBJSTORE_KEY_MAX + 1], dir[AKIDB_OBJSTORE_KEY_MAX + 2];
   int rc = snap_key(prefix, SNAP_MANIFEST_NAME, key, sizeof key);
   if (!rc) rc = snprintf(dir, sizeof dir, "%s/", prefix) >= (int)sizeof dir ? AKIDB_ELIMIT : 0;
-  if (rc) return fail(err, errlen, rc, "snapshot key too long");
+  if (rc) return errf(err, errlen, rc, "snapshot key too long");
   /* the manifest first: a half-deleted snapshot is never taken for one */
   return akidb_objstore_delete_prefix(store, key, dir, err, errlen);
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/errf.h"
 #include "akidb/catalog.h"
 #include "akidb/vfs.h"
 #include "tier/cold.h"
@@ -26,15 +27,6 @@
 #define IO_CHUNK (1u << 20)
 #define SMALL_FILE (1u << 20) /* files up to this size go up in one batched put */
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return code;
-}
 
 void cold_manifest_free(cold_manifest_t *m) {
   if (!m) return;
@@ -98,20 +90,20 @@ static int decode_file(json_t *f, size_t i, cold_file_t *out, char *err, size_t 
   json_t *p = json_object_get(f, "path"), *sz = json_object_get(f, "size"),
          *crc = json_object_get(f, "crc32c");
   if (!json_is_object(f) || !json_is_string(p) || !json_is_integer(sz) || !json_is_string(crc))
-    return fail(err, errlen, AKIDB_EFORMAT, "cold manifest: files[%zu] needs path, size and crc32c",
+    return errf(err, errlen, AKIDB_EFORMAT, "cold manifest: files[%zu] needs path, size and crc32c",
                 i);
   if (!path_ok(json_string_value(p)))
-    return fail(err, errlen, AKIDB_EFORMAT, "cold manifest: files[%zu].path is not a safe "
+    return errf(err, errlen, AKIDB_EFORMAT, "cold manifest: files[%zu].path is not a safe "
                 "relative path", i);
   snprintf(out->path, sizeof out->path, "%s", json_string_value(p));
   if (json_integer_value(sz) < 0)
-    return fail(err, errlen, AKIDB_EFORMAT, "cold manifest: files[%zu].size is negative", i);
+    return errf(err, errlen, AKIDB_EFORMAT, "cold manifest: files[%zu].size is negative", i);
   out->size = (uint64_t)json_integer_value(sz);
   unsigned v = 0;
   int used = 0;
   const char *hex = json_string_value(crc);
   if (strlen(hex) != 8 || sscanf(hex, "%8x%n", &v, &used) != 1 || used != 8)
-    return fail(err, errlen, AKIDB_EFORMAT, "cold manifest: files[%zu].crc32c must be 8 "
+    return errf(err, errlen, AKIDB_EFORMAT, "cold manifest: files[%zu].crc32c must be 8 "
                 "hexadecimal digits", i);
   out->crc32c = (uint32_t)v;
   return AKIDB_OK;
@@ -120,28 +112,28 @@ static int decode_file(json_t *f, size_t i, cold_file_t *out, char *err, size_t 
 static int decode_root(json_t *root, cold_manifest_t *m, char *err, size_t errlen) {
   json_t *fmt = json_object_get(root, "format"), *ver = json_object_get(root, "format_version");
   if (!json_is_object(root) || !json_is_string(fmt) || strcmp(json_string_value(fmt), COLD_FORMAT))
-    return fail(err, errlen, AKIDB_EFORMAT, "not a cold-tier manifest (field 'format' must be "
+    return errf(err, errlen, AKIDB_EFORMAT, "not a cold-tier manifest (field 'format' must be "
                 "\"" COLD_FORMAT "\")");
   if (!json_is_integer(ver) || json_integer_value(ver) < 1)
-    return fail(err, errlen, AKIDB_EFORMAT, "cold manifest: field 'format_version' is missing");
+    return errf(err, errlen, AKIDB_EFORMAT, "cold manifest: field 'format_version' is missing");
   if (json_integer_value(ver) > COLD_FORMAT_VERSION)
-    return fail(err, errlen, AKIDB_EVERSION, "cold manifest: format version %lld was written by "
+    return errf(err, errlen, AKIDB_EVERSION, "cold manifest: format version %lld was written by "
                 "a newer AkiDB; upgrade akidb to load this collection",
                 (long long)json_integer_value(ver));
   json_t *id = json_object_get(root, "collection_id"), *at = json_object_get(root, "created_at");
   json_t *files = json_object_get(root, "files");
   akidb_uuid_t u;
   if (!json_is_string(id) || akidb_uuid_parse(json_string_value(id), &u))
-    return fail(err, errlen, AKIDB_EFORMAT, "cold manifest: field 'collection_id' is not a UUID");
+    return errf(err, errlen, AKIDB_EFORMAT, "cold manifest: field 'collection_id' is not a UUID");
   snprintf(m->collection_id, sizeof m->collection_id, "%s", json_string_value(id));
   snprintf(m->created_at, sizeof m->created_at, "%s", json_is_string(at) ? json_string_value(at) : "");
   if (!json_is_array(files) || json_array_size(files) == 0 ||
       json_array_size(files) > COLD_FILES_MAX)
-    return fail(err, errlen, AKIDB_EFORMAT, "cold manifest: field 'files' must list 1..%u files",
+    return errf(err, errlen, AKIDB_EFORMAT, "cold manifest: field 'files' must list 1..%u files",
                 COLD_FILES_MAX);
   m->n_files = json_array_size(files);
   if (!(m->files = calloc(m->n_files, sizeof *m->files)))
-    return fail(err, errlen, AKIDB_ENOMEM, "out of memory");
+    return errf(err, errlen, AKIDB_ENOMEM, "out of memory");
   for (size_t i = 0; i < m->n_files; i++) {
     int rc = decode_file(json_array_get(files, i), i, &m->files[i], err, errlen);
     if (rc) return rc;
@@ -155,7 +147,7 @@ int cold_manifest_decode(const char *text, size_t len, cold_manifest_t *out, cha
   json_error_t je;
   json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
   if (!root)
-    return fail(err, errlen, AKIDB_EFORMAT, "cold manifest is not valid JSON: %s (line %d)",
+    return errf(err, errlen, AKIDB_EFORMAT, "cold manifest is not valid JSON: %s (line %d)",
                 je.text, je.line);
   int rc = decode_root(root, out, err, errlen);
   json_decref(root);
@@ -214,15 +206,15 @@ static int list_files(const char *dir, cold_manifest_t *m, char *err, size_t err
     int is_dir = 0;
     snprintf(path, sizeof path, "%s/%s", dir, m->files[i].path);
     if ((e = vfs->stat(vfs->ctx, path, &m->files[i].size, &is_dir))) break;
-    if (is_dir) return fail(err, errlen, AKIDB_EINVAL, "%s: directories nest deeper than the "
+    if (is_dir) return errf(err, errlen, AKIDB_EINVAL, "%s: directories nest deeper than the "
                             "cold tier copies", path);
   }
-  if (e) return fail(err, errlen, AKIDB_EIO, "cannot list %s: %s", dir, strerror(e));
+  if (e) return errf(err, errlen, AKIDB_EIO, "cannot list %s: %s", dir, strerror(e));
   size_t k = 0; /* drop the directory entries */
   for (size_t i = 0; i < m->n_files; i++)
     if (m->files[i].path[0]) m->files[k++] = m->files[i];
   m->n_files = k;
-  return k ? AKIDB_OK : fail(err, errlen, AKIDB_ENOTFOUND, "%s holds no files", dir);
+  return k ? AKIDB_OK : errf(err, errlen, AKIDB_ENOTFOUND, "%s holds no files", dir);
 }
 
 typedef struct {
@@ -242,7 +234,7 @@ static ssize_t read_file(void *ctx, void *buf, size_t len) {
 static int file_key(const char *prefix, const cold_file_t *f, char *key, size_t len,
                     char *err, size_t errlen) {
   if (snprintf(key, len, "%sfiles/%s", prefix, f->path) >= (int)len)
-    return fail(err, errlen, AKIDB_ELIMIT, "object key too long for %s", f->path);
+    return errf(err, errlen, AKIDB_ELIMIT, "object key too long for %s", f->path);
   return AKIDB_OK;
 }
 
@@ -253,7 +245,7 @@ static int open_file(const char *dir, const cold_file_t *f, file_src_t *src, cha
   snprintf(path, sizeof path, "%s/%s", dir, f->path);
   *src = (file_src_t){0};
   int e = vfs->open(vfs->ctx, path, AKIDB_VFS_READ, &src->f);
-  return e ? fail(err, errlen, AKIDB_EIO, "cannot open %s: %s", path, strerror(e)) : AKIDB_OK;
+  return e ? errf(err, errlen, AKIDB_EIO, "cannot open %s: %s", path, strerror(e)) : AKIDB_OK;
 }
 
 static int upload_file(akidb_objstore_t *store, const char *dir, const char *prefix,
@@ -283,7 +275,7 @@ static int upload_small_files(akidb_objstore_t *store, const char *dir, const ch
   size_t cap = m->n_files ? m->n_files : 1, n = 0;
   small_put_t *p = calloc(cap, sizeof *p);
   akidb_objstore_put_item_t *items = calloc(cap, sizeof *items);
-  int rc = p && items ? AKIDB_OK : fail(err, errlen, AKIDB_ENOMEM, "out of memory");
+  int rc = p && items ? AKIDB_OK : errf(err, errlen, AKIDB_ENOMEM, "out of memory");
   for (size_t i = 0; !rc && i < m->n_files; i++) {
     if (m->files[i].size > SMALL_FILE) continue;
     small_put_t *s = &p[n];
@@ -345,9 +337,9 @@ int cold_upload(akidb_objstore_t *store, const char *dir, const char *collection
   uint64_t total = 0;
   if (!rc) rc = upload_files(store, dir, prefix, &m, &total, err, errlen);
   char *text = rc ? NULL : cold_manifest_encode(&m);
-  if (!rc && !text) rc = fail(err, errlen, AKIDB_ENOMEM, "out of memory");
+  if (!rc && !text) rc = errf(err, errlen, AKIDB_ENOMEM, "out of memory");
   if (!rc && snprintf(manifest_key, key_len, "%smanifest.json", prefix) >= (int)key_len)
-    rc = fail(err, errlen, AKIDB_ELIMIT, "manifest key too long");
+    rc = errf(err, errlen, AKIDB_ELIMIT, "manifest key too long");
   akidb_objstore_result_t res = {0};
   if (!rc) rc = akidb_objstore_put_buffer(store, manifest_key, text, strlen(text), &res, err, errlen);
   free(text);
@@ -398,19 +390,19 @@ static int download_file(akidb_objstore_t *store, const char *prefix, const char
     char sub[4400];
     snprintf(sub, sizeof sub, "%s/%.*s", dir, (int)(strchr(f->path, '/') - f->path), f->path);
     int e = akidb_vfs_mkdir_durable(vfs, sub);
-    if (e) return fail(err, errlen, AKIDB_EIO, "cannot create %s: %s", sub, strerror(e));
+    if (e) return errf(err, errlen, AKIDB_EIO, "cannot create %s: %s", sub, strerror(e));
   }
   if (snprintf(key, sizeof key, "%sfiles/%s", prefix, f->path) >= (int)sizeof key)
-    return fail(err, errlen, AKIDB_ELIMIT, "object key too long for %s", f->path);
+    return errf(err, errlen, AKIDB_ELIMIT, "object key too long for %s", f->path);
   file_sink_t sink = {0};
   int e = vfs->open(vfs->ctx, path, AKIDB_VFS_WRITE | AKIDB_VFS_CREATE | AKIDB_VFS_EXCL, &sink.f);
-  if (e) return fail(err, errlen, AKIDB_EIO, "cannot create %s: %s", path, strerror(e));
+  if (e) return errf(err, errlen, AKIDB_EIO, "cannot create %s: %s", path, strerror(e));
   akidb_objstore_get_options_t go = {.has_expected = true, .expected_size = f->size,
                                      .expected_crc32c = f->crc32c};
   int rc = akidb_objstore_get(store, key, &go, write_file, &sink, NULL, err, errlen);
-  if (rc && sink.e) fail(err, errlen, AKIDB_EIO, "writing %s: %s", path, strerror(sink.e));
+  if (rc && sink.e) errf(err, errlen, AKIDB_EIO, "writing %s: %s", path, strerror(sink.e));
   if (!rc && (e = vfs->sync(vfs->ctx, sink.f, 0)))
-    rc = fail(err, errlen, AKIDB_EIO, "cannot sync %s: %s", path, strerror(e));
+    rc = errf(err, errlen, AKIDB_EIO, "cannot sync %s: %s", path, strerror(e));
   vfs->close(vfs->ctx, sink.f);
   return rc;
 }
@@ -424,7 +416,7 @@ int cold_download(akidb_objstore_t *store, const char *manifest_key, const char 
   char prefix[AKIDB_OBJSTORE_KEY_MAX];
   cold_generation_prefix(manifest_key, prefix, sizeof prefix);
   int e = vfs->mkdir(vfs->ctx, dir);
-  if (e) rc = fail(err, errlen, AKIDB_EIO, "cannot create %s: %s", dir, strerror(e));
+  if (e) rc = errf(err, errlen, AKIDB_EIO, "cannot create %s: %s", dir, strerror(e));
   uint64_t total = 0;
   for (size_t i = 0; !rc && i < m.n_files; i++) {
     rc = download_file(store, prefix, dir, &m.files[i], err, errlen);
@@ -435,9 +427,9 @@ int cold_download(akidb_objstore_t *store, const char *manifest_key, const char 
     if (!slash) continue;
     char sub[4400];
     snprintf(sub, sizeof sub, "%s/%.*s", dir, (int)(slash - m.files[i].path), m.files[i].path);
-    if ((e = vfs->sync_dir(vfs->ctx, sub))) rc = fail(err, errlen, AKIDB_EIO, "sync %s", sub);
+    if ((e = vfs->sync_dir(vfs->ctx, sub))) rc = errf(err, errlen, AKIDB_EIO, "sync %s", sub);
   }
-  if (!rc && (e = vfs->sync_dir(vfs->ctx, dir))) rc = fail(err, errlen, AKIDB_EIO, "sync %s", dir);
+  if (!rc && (e = vfs->sync_dir(vfs->ctx, dir))) rc = errf(err, errlen, AKIDB_EIO, "sync %s", dir);
   cold_manifest_free(&m);
   if (rc) akidb_vfs_remove_tree(vfs, dir);
   else if (bytes) *bytes = total;

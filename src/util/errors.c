@@ -1,8 +1,13 @@
 /*
  * errors.c — owns the text of AkiDB's error codes (generated from the
- * AKIDB_ERROR_MAP table in akidb/errors.h). Stateless.
+ * AKIDB_ERROR_MAP table in akidb/errors.h) and errf, the "fill err, return
+ * the code" helper (util/errf.h). Stateless.
  */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "akidb/errors.h"
+#include "util/errf.h"
 
 const char *akidb_strerror(int err) {
   switch (err) {
@@ -26,4 +31,14 @@ const char *akidb_err_name(int err) {
   default:
     return "AKIDB_EUNKNOWN";
   }
+}
+
+int errf(char *err, size_t errlen, int code, const char *fmt, ...) {
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return code;
 }

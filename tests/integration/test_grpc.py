@@ -203,3 +203,4 @@ def test_unserved_method_is_unimplemented(stubs, channel):
     with pytest.raises(grpc.RpcError) as e:
         getattr(snaps, name)(msg, timeout=10)
     assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "not served over gRPC" in e.value.details() and "REST" in e.value.details()
