@@ -266,7 +266,7 @@ static void call_answer(agrpc_server_t *s, rpc_call_t *c) {
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n++].data.send_message.send_message = c->send;
   }
-  bool open = a->code == 0 && rpc_method_keeps_open(c->method) && watch_add(s, c->call);
+  bool open = a->code == 0 && c->method->shape == RPC_WATCH && watch_add(s, c->call);
   if (!open) {
     c->status_details = grpc_slice_from_copied_string(a->message);
     ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
