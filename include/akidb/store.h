@@ -258,6 +258,21 @@ int akidb_collection_scan(akidb_collection_t *c, bool with_vector, akidb_point_v
                           void *ctx);
 
 /*
+ * Copies up to `max` live points whose internal label is above `after`, in
+ * label order (the order points were written: an upsert that replaces a
+ * point gives it a new, higher label), into out[0..*n) (owned by the
+ * caller: akidb_point_out_clear each). *next is the label of the last
+ * point copied, to pass as `after` for the following page; 0 when no live
+ * point is left after this page.
+ * Labels survive restarts; a restored collection numbers its points anew.
+ * Holds the collection's read lock for one page (writes wait that long).
+ * Errors: AKIDB_ENOMEM (out holds nothing then).
+ */
+int akidb_collection_scan_page(akidb_collection_t *c, uint64_t after, size_t max,
+                               bool with_vector, akidb_point_out_t *out, size_t *n,
+                               uint64_t *next);
+
+/*
  * Streams the collection as it was after one log record, without making
  * writers wait for the stream (for snapshots): takes a frozen view as a
  * checkpoint does (writers wait only while O(points) pointers are copied),

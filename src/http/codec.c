@@ -45,6 +45,7 @@ typedef struct {
   akidb_upsert_args_t upsert;
   akidb_get_args_t get;
   akidb_ids_args_t ids;
+  akidb_scan_args_t scan;
   akidb_search_args_t search;
   akidb_no_args_t none;
   akidb_list_args_t list;
@@ -228,6 +229,22 @@ static int decode_get(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   a->get.id = (akidb_bytes_t){req->point_id, req->point_id_len};
   return jr_query_bool(req->query, req->n_query, "with_vector", &a->get.with_vector, e) < 0 ? -1
                                                                                           : 0;
+}
+
+/* ?limit=&after=&with_vector= of a scan page. */
+static int decode_scan(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
+  const char *limit = jr_query(req->query, req->n_query, "limit");
+  if (limit) {
+    char *end;
+    unsigned long v = strtoul(limit, &end, 10);
+    if (*end || !*limit || *limit < '0' || *limit > '9' || v < 1 || v > UINT32_MAX)
+      return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                     "query parameter 'limit' must be a positive integer (points per page)");
+    a->scan.limit = (uint32_t)v;
+  }
+  a->scan.after = jr_query(req->query, req->n_query, "after");
+  return jr_query_bool(req->query, req->n_query, "with_vector", &a->scan.with_vector, e) < 0 ? -1
+                                                                                           : 0;
 }
 
 /* {"ids": [...]} plus `keys`' other members; `what` names the operation. */
@@ -886,6 +903,9 @@ static int decode(akidb_op_t op, const rest_req_t *req, args_t *a, const void **
   case AKIDB_OP_POINT_DELETE:
     *args = &a->ids;
     return decode_ids(req, a, "delete", delete_keys, e);
+  case AKIDB_OP_POINT_SCAN:
+    *args = &a->scan;
+    return decode_scan(req, a, e);
   case AKIDB_OP_SEARCH:
     *args = &a->search;
     return decode_search(req, a, e);
@@ -916,6 +936,16 @@ static json_t *encode_points(const akidb_points_result_t *r) {
     return NULL;
   }
   return json_pack("{s:o,s:o}", "points", points, "missing", missing);
+}
+
+/* {"points": [...], "next": cursor or null}. */
+static json_t *encode_scan(const akidb_scan_result_t *r) {
+  json_t *points = json_array();
+  for (size_t i = 0; points && i < r->page.n; i++)
+    json_array_append_new(points, jr_point(&r->page.points[i], r->page.dimension, true));
+  if (!points) return NULL;
+  return json_pack("{s:o,s:o}", "points", points, "next",
+                   r->next[0] ? json_string(r->next) : json_null());
 }
 
 /* One query's hits: [{"id", "payload"?, "text"?, "vector"?, "distance"}]. */
@@ -1137,6 +1167,8 @@ static json_t *encode(akidb_op_t op, const akidb_result_t *r) {
     return r->points.n ? jr_point(&r->points.points[0], r->points.dimension, true) : NULL;
   case AKIDB_OP_POINT_GET_MANY:
     return encode_points(&r->points);
+  case AKIDB_OP_POINT_SCAN:
+    return encode_scan(&r->scan);
   case AKIDB_OP_SEARCH:
     return encode_search(&r->search);
   case AKIDB_OP_TENANT_LIST:

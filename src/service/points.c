@@ -9,6 +9,7 @@
  * Durability: a 200 to an upsert or delete means the batch is durable under
  * the collection's policy (akidb_collection_upsert returns after the log).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +232,44 @@ int svc_op_point_delete(svc_call_t *c) {
 int svc_op_point_count(svc_call_t *c) {
   if (resolve_all(c, AKIDB_ACT_POINT_READ)) return -1;
   c->res->result.count = akidb_collection_count(c->coll->c);
+  return svc_result(c);
+}
+
+/* ----------------------------------------------------------------- scan -- */
+
+/* A scan cursor ("" or NULL: the start) → the label to read after. */
+static int scan_cursor(svc_call_t *c, const char *after, uint64_t *label) {
+  *label = 0;
+  if (!after || !*after) return 0;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(after, &end, 10);
+  if (errno || *end || *after < '0' || *after > '9' || v == 0)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "'after' must be the 'next' cursor of a previous page of this scan");
+  *label = v;
+  return 0;
+}
+
+int svc_op_point_scan(svc_call_t *c) {
+  const akidb_scan_args_t *a = c->req->args;
+  uint32_t max_batch = c->svc->opt.limits.max_batch;
+  if (a->limit > max_batch)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "'limit' must be an integer in 1..%u",
+                    max_batch);
+  uint64_t after;
+  if (scan_cursor(c, a->after, &after) || resolve_all(c, AKIDB_ACT_POINT_READ)) return -1;
+  size_t limit = a->limit ? a->limit : AKIDB_SCAN_PAGE_DEFAULT;
+  if (limit > max_batch) limit = max_batch;
+  akidb_scan_result_t *r = &c->res->result.scan;
+  if (!(r->page.points = calloc(limit, sizeof *r->page.points)))
+    return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+  r->page.dimension = c->coll->dim;
+  uint64_t next;
+  int rc = akidb_collection_scan_page(c->coll->c, after, limit, a->with_vector, r->page.points,
+                                      &r->page.n, &next);
+  if (rc) return svc_fail_code(c, rc, NULL);
+  if (next) snprintf(r->next, sizeof r->next, "%llu", (unsigned long long)next);
   return svc_result(c);
 }
 

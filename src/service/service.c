@@ -187,6 +187,10 @@ static void result_clear(akidb_op_t op, akidb_result_t *r) {
     free(r->points.points);
     free(r->points.missing);
     break;
+  case AKIDB_OP_POINT_SCAN:
+    for (size_t i = 0; i < r->scan.page.n; i++) akidb_point_out_clear(&r->scan.page.points[i]);
+    free(r->scan.page.points);
+    break;
   case AKIDB_OP_SEARCH:
     for (size_t i = 0; i < r->search.n; i++) akidb_search_result_free(&r->search.per_query[i]);
     free(r->search.per_query);
@@ -274,6 +278,7 @@ static const handler_fn HANDLERS[AKIDB_OP_COUNT] = {
     [AKIDB_OP_POINT_GET_MANY] = svc_op_point_get_many,
     [AKIDB_OP_POINT_DELETE] = svc_op_point_delete,
     [AKIDB_OP_POINT_GET] = svc_op_point_get,
+    [AKIDB_OP_POINT_SCAN] = svc_op_point_scan,
     [AKIDB_OP_SEARCH] = svc_op_search,
     [AKIDB_OP_SNAPSHOT_LIST_COLLECTION] = svc_op_snapshot_list_collection,
     [AKIDB_OP_SNAPSHOT_CREATE] = svc_op_snapshot_create,

@@ -111,6 +111,7 @@ int akidb_svc_error_vset(akidb_svc_error_t *e, akidb_status_t st, const char *fm
   X(POINT_GET_MANY, "points.get_many")             \
   X(POINT_DELETE, "points.delete")                 \
   X(POINT_GET, "points.get")                       \
+  X(POINT_SCAN, "points.scan")                     \
   X(SEARCH, "search")                              \
   X(SNAPSHOT_LIST_COLLECTION, "snapshots.list_collection") \
   X(SNAPSHOT_CREATE, "snapshots.create")           \
@@ -208,6 +209,7 @@ typedef struct {
   X(POINT_GET, akidb_get_args_t, points)                   \
   X(POINT_GET_MANY, akidb_ids_args_t, points)              \
   X(POINT_DELETE, akidb_ids_args_t, count)                \
+  X(POINT_SCAN, akidb_scan_args_t, scan)                   \
   X(SEARCH, akidb_search_args_t, search)
 
 /* Bytes that are not NUL-terminated (ids may hold any byte but NUL). */
@@ -345,6 +347,16 @@ typedef struct {
   bool with_vector; /* get_many */
 } akidb_ids_args_t;
 
+/* One page of an export of a collection's points, in the order they were
+ * written (akidb_collection_scan_page). */
+typedef struct {
+  const char *after; /* a previous page's `next` cursor; NULL: from the start */
+  uint32_t limit;    /* points per page, 1..max_batch; 0: AKIDB_SCAN_PAGE_DEFAULT */
+  bool with_vector;
+} akidb_scan_args_t;
+
+#define AKIDB_SCAN_PAGE_DEFAULT 1000u
+
 /* A scalar of a payload filter. */
 typedef enum {
   AKIDB_VALUE_NULL,
@@ -425,6 +437,12 @@ typedef struct {
   size_t n_missing;
   uint32_t dimension;     /* of each vector, when asked for */
 } akidb_points_result_t;
+
+/* A page of a scan: its points and the cursor of the next page. */
+typedef struct {
+  akidb_points_result_t page;
+  char next[24]; /* "" when nothing is left after this page */
+} akidb_scan_result_t;
 
 /* A typed operation's result; which member is set follows the operation
  * (the third column of AKIDB_OP_TYPED). */
@@ -571,6 +589,7 @@ typedef union {
   akidb_databases_result_t databases;
   akidb_upsert_result_t upsert;
   akidb_points_result_t points;
+  akidb_scan_result_t scan;
   akidb_search_results_t search;
 } akidb_result_t;
 

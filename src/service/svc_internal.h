@@ -272,6 +272,7 @@ int svc_op_collection_get(svc_call_t *c);
 int svc_op_collection_update(svc_call_t *c);
 int svc_op_collection_delete(svc_call_t *c);
 int svc_op_point_count(svc_call_t *c);
+int svc_op_point_scan(svc_call_t *c);
 int svc_op_point_upsert(svc_call_t *c);
 int svc_op_point_get_many(svc_call_t *c);
 int svc_op_point_delete(svc_call_t *c);

@@ -243,3 +243,33 @@ int akidb_collection_scan(akidb_collection_t *c, bool with_vector, akidb_point_v
   free(vec);
   return rc;
 }
+
+/* The first live label above `l`, or 0. Read lock held. */
+static uint64_t next_live_label(const akidb_collection_t *c, uint64_t l) {
+  for (l++; l < c->next_label && l < c->rt.recs_cap; l++)
+    if (c->rt.recs[l]) return l;
+  return 0;
+}
+
+int akidb_collection_scan_page(akidb_collection_t *c, uint64_t after, size_t max,
+                               bool with_vector, akidb_point_out_t *out, size_t *n,
+                               uint64_t *next) {
+  *n = 0;
+  *next = 0;
+  int rc = AKIDB_OK;
+  pthread_rwlock_rdlock(&c->lock);
+  uint64_t l = next_live_label(c, after), last = 0;
+  while (l && *n < max) {
+    if ((rc = store_fill_point(c, c->rt.recs[l], true, with_vector, &out[*n]))) break;
+    (*n)++;
+    last = l;
+    l = next_live_label(c, l);
+  }
+  pthread_rwlock_unlock(&c->lock);
+  if (rc) {
+    while (*n) akidb_point_out_clear(&out[--(*n)]);
+    return rc;
+  }
+  *next = l ? last : 0; /* 0: nothing left after this page */
+  return AKIDB_OK;
+}

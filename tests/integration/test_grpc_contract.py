@@ -36,7 +36,7 @@ AKIDB_PROTO_DIR = grpc_stubs.PROTO_ROOT / "akidb" / "v1"
 PROBES = {"health", "ready"}  # served by grpc.health.v1.Health
 # Operations the gRPC contract performs that AKIDB_OP_MAP does not list yet:
 # name -> the rpc that performs it. When the service adds one, delete it here.
-PENDING_OPS = {"points.scan": "akidb.v1.PointService.Scan"}
+PENDING_OPS = {}
 PER_MESSAGE = "(per message)"
 NO_CREDENTIAL = ("No credential needed", "Any session", "Any credential")
 

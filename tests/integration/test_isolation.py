@@ -39,6 +39,7 @@ ROUTES = [
      {"points": [{"id": "intruder", "vector": [1, 2, 3, 4], "payload": {"x": 1}}]}),
     ("POST", "/v1/tenants/{t}/databases/{db}/collections/{coll}/points/get",
      {"ids": ["{point}"]}),
+    ("GET", "/v1/tenants/{t}/databases/{db}/collections/{coll}/points", None),
     ("POST", "/v1/tenants/{t}/databases/{db}/collections/{coll}/points/delete",
      {"ids": ["{point}"]}),
     ("GET", "/v1/tenants/{t}/databases/{db}/collections/{coll}/points/{point}", None),

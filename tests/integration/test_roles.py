@@ -172,6 +172,8 @@ def _cases():
          lambda e, r: (e.client(r), "GET", p(e, C + "/points/p1"), None, 200)),
         ("get points", "point.read", None,
          lambda e, r: (e.client(r), "POST", p(e, C + "/points/get"), {"ids": ["p1"]}, 200)),
+        ("scan points", "point.read", None,
+         lambda e, r: (e.client(r), "GET", p(e, C + "/points?limit=2"), None, 200)),
         ("upsert", "point.write", None,
          lambda e, r: (e.client(r), "POST", p(e, C + "/points"),
                        {"points": [{"id": "w-" + r, "vector": [1, 1, 1]}]}, 200)),
