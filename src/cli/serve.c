@@ -357,7 +357,9 @@ static int start_grpc(const config_t *cfg, akidb_service_t *svc, void **out) {
   if (!cfg->grpc_port) return 0;
   agrpc_options_t go = {.host = cfg->host,
                         .port = cfg->grpc_port,
-                        .max_receive_bytes = cfg->limits.max_body_bytes};
+                        .max_receive_bytes = cfg->limits.max_body_bytes,
+                        .tls_cert_file = cfg->tls_cert_file,
+                        .tls_key_file = cfg->tls_key_file};
   char err[ERR_LEN] = "";
   agrpc_server_t *g = NULL;
   int rc = agrpc_server_start(&go, svc, &g, err, sizeof err);

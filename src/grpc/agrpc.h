@@ -21,10 +21,13 @@ typedef struct {
   const char *host;           /* listen address ("127.0.0.1") */
   uint16_t port;              /* must not be 0 (0 means "no gRPC server" to the caller) */
   uint64_t max_receive_bytes; /* larger request messages get RESOURCE_EXHAUSTED */
+  const char *tls_cert_file;  /* PEM certificate chain and key: TLS (both or neither) */
+  const char *tls_key_file;
 } agrpc_options_t;
 
-/* Starts listening and serving; AKIDB_EIO (err says why) when the port
- * cannot be bound. */
+/* Starts listening and serving (TLS when a certificate is given);
+ * AKIDB_EIO (err says why) when the port cannot be bound, AKIDB_EINVAL
+ * when the certificate or key cannot be read. */
 int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_server_t **out,
                        char *err, size_t errlen);
 

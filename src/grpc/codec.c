@@ -90,7 +90,8 @@ char *rpc_uuid_of(rpc_arena_t *ar, const akidb_uuid_t *id) {
 
 /* -------------------------------------------------------------- table -- */
 
-static const rpc_method_t *const TABLES[] = {rpc_point_methods, rpc_admin_methods};
+static const rpc_method_t *const TABLES[] = {rpc_point_methods, rpc_stream_methods,
+                                             rpc_admin_methods};
 
 const rpc_method_t *rpc_method_find(const char *path, size_t len) {
   for (size_t t = 0; t < sizeof TABLES / sizeof TABLES[0]; t++)
@@ -101,15 +102,15 @@ const rpc_method_t *rpc_method_find(const char *path, size_t len) {
 
 /* --------------------------------------------------------------- call -- */
 
-static void answer_error(rpc_answer_t *out, const akidb_svc_error_t *e) {
+void rpc_answer_error(rpc_answer_t *out, const akidb_svc_error_t *e) {
   out->code = akidb_status_grpc(e->status);
   out->retry_after_s = e->status == AKIDB_ST_RATE_LIMITED ? e->retry_after_s : 0;
   snprintf(out->message, sizeof out->message, "%s", e->message);
 }
 
-static void answer_pack(rpc_answer_t *out, const ProtobufCMessage *msg) {
-  size_t n = protobuf_c_message_get_packed_size(msg);
-  out->body = malloc(n ? n : 1);
+void rpc_answer_message(rpc_answer_t *out, const ProtobufCMessage *msg) {
+  size_t n = msg ? protobuf_c_message_get_packed_size(msg) : 0;
+  out->body = msg ? malloc(n ? n : 1) : NULL;
   if (!out->body) {
     out->code = akidb_status_grpc(AKIDB_ST_INTERNAL);
     snprintf(out->message, sizeof out->message, "out of memory while encoding the answer");
@@ -119,22 +120,26 @@ static void answer_pack(rpc_answer_t *out, const ProtobufCMessage *msg) {
   out->code = 0;
 }
 
-/* Runs the decoded call; health answers NOT_SERVING instead of an error. */
-static void call_service(akidb_service_t *svc, const rpc_method_t *m, rpc_args_t *a,
-                         akidb_request_t *req, rpc_answer_t *out) {
-  akidb_response_t resp;
-  memset(&resp, 0, sizeof resp);
+bool rpc_call_service(akidb_service_t *svc, akidb_request_t *req, rpc_args_t *a,
+                      akidb_response_t *resp, rpc_answer_t *out) {
+  memset(resp, 0, sizeof *resp);
   req->args = &a->u;
-  akidb_service_call(svc, a->op, req, &resp);
+  akidb_service_call(svc, a->op, req, resp);
   req->args = NULL;
-  const ProtobufCMessage *msg = NULL;
-  if (akidb_status_is_ok(resp.status)) msg = m->encode(&resp, a->arena);
-  else if (m->op == AKIDB_OP_HEALTH) msg = rpc_health_answer(a->arena, false);
-  else answer_error(out, &resp.error);
-  if (msg) answer_pack(out, msg);
-  else if (akidb_status_is_ok(resp.status)) {
-    out->code = akidb_status_grpc(AKIDB_ST_INTERNAL);
-    snprintf(out->message, sizeof out->message, "out of memory while encoding the answer");
+  if (akidb_status_is_ok(resp->status)) return true;
+  rpc_answer_error(out, &resp->error);
+  return false;
+}
+
+/* Health answers NOT_SERVING instead of an error. */
+static void call_unary(akidb_service_t *svc, const rpc_method_t *m, akidb_request_t *req,
+                       rpc_args_t *a, rpc_answer_t *out) {
+  akidb_response_t resp;
+  if (rpc_call_service(svc, req, a, &resp, out)) {
+    rpc_answer_message(out, m->encode(&resp, a->arena));
+  } else if (m->op == AKIDB_OP_HEALTH) {
+    memset(out, 0, sizeof *out);
+    rpc_answer_message(out, rpc_health_answer(a->arena, false));
   }
   akidb_response_clear(&resp);
 }
@@ -149,12 +154,14 @@ void rpc_codec_call(akidb_service_t *svc, const rpc_method_t *m, akidb_request_t
   if (!msg) {
     akidb_svc_error_set(&e, AKIDB_ST_INVALID_ARGUMENT, "the request is not a valid %s message",
                         m->in->name);
-    answer_error(out, &e);
+    rpc_answer_error(out, &e);
   } else if (m->decode(msg, &a, req, &e)) {
-    answer_error(out, &e);
+    rpc_answer_error(out, &e);
   } else {
-    call_service(svc, m, &a, req, out);
+    call_unary(svc, m, req, &a, out);
   }
+  if (req->tenant) snprintf(out->tenant, sizeof out->tenant, "%s", req->tenant);
+  req->tenant = req->database = req->collection = NULL; /* they pointed into msg */
   if (msg) protobuf_c_message_free_unpacked(msg, NULL);
   rpc_arena_free(&arena);
 }

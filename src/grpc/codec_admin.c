@@ -12,5 +12,5 @@
 #include "grpc/rpc_internal.h"
 
 const rpc_method_t rpc_admin_methods[] = {
-    {NULL, 0, NULL, NULL, NULL, RPC_UNARY},
+    {NULL, 0, NULL, NULL, NULL, RPC_UNARY, NULL, NULL},
 };

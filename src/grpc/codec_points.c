@@ -85,19 +85,24 @@ static int decode_point(rpc_args_t *a, size_t i, const Akidb__V1__PointInput *p,
   return 0;
 }
 
+int rpc_decode_points(rpc_args_t *a, ProtobufCMessage *const *points, size_t n,
+                      akidb_svc_error_t *e) {
+  akidb_point_in_t *pts = rpc_alloc(a->arena, (n ? n : 1) * sizeof *pts);
+  if (!pts) return rpc_oom(e);
+  for (size_t i = 0; i < n; i++)
+    if (decode_point(a, i, (const Akidb__V1__PointInput *)points[i], &pts[i], e)) return -1;
+  a->u.upsert = (akidb_upsert_args_t){pts, n};
+  return 0;
+}
+
 static int decode_upsert(const ProtobufCMessage *m, rpc_args_t *a, akidb_request_t *req,
                          akidb_svc_error_t *e) {
   const Akidb__V1__UpsertRequest *u = (const void *)m;
   rpc_path3(req, u->tenant, u->database, u->collection);
-  akidb_point_in_t *pts = rpc_alloc(a->arena, (u->n_points ? u->n_points : 1) * sizeof *pts);
-  if (!pts) return rpc_oom(e);
-  for (size_t i = 0; i < u->n_points; i++)
-    if (decode_point(a, i, u->points[i], &pts[i], e)) return -1;
-  a->u.upsert = (akidb_upsert_args_t){pts, u->n_points};
-  return 0;
+  return rpc_decode_points(a, (ProtobufCMessage *const *)u->points, u->n_points, e);
 }
 
-static ProtobufCMessage *encode_upsert(const akidb_response_t *resp, rpc_arena_t *ar) {
+ProtobufCMessage *rpc_encode_upsert(const akidb_response_t *resp, rpc_arena_t *ar) {
   const akidb_upsert_result_t *u = &resp->result.upsert;
   Akidb__V1__UpsertResponse *r = rpc_alloc(ar, sizeof *r);
   char **ids = rpc_alloc(ar, (u->n ? u->n : 1) * sizeof *ids);
@@ -122,7 +127,7 @@ static int decode_get(const ProtobufCMessage *m, rpc_args_t *a, akidb_request_t 
   return 0;
 }
 
-static Akidb__V1__Point *point_of(rpc_arena_t *ar, const akidb_point_out_t *p, uint32_t dim) {
+Akidb__V1__Point *rpc_point_of(rpc_arena_t *ar, const akidb_point_out_t *p, uint32_t dim) {
   Akidb__V1__Point *o = rpc_alloc(ar, sizeof *o);
   if (!o) return NULL;
   akidb__v1__point__init(o);
@@ -142,7 +147,7 @@ static Akidb__V1__Point *point_of(rpc_arena_t *ar, const akidb_point_out_t *p, u
 static ProtobufCMessage *encode_point(const akidb_response_t *resp, rpc_arena_t *ar) {
   const akidb_points_result_t *pr = &resp->result.points;
   if (pr->n < 1) return NULL;
-  Akidb__V1__Point *p = point_of(ar, &pr->points[0], pr->dimension);
+  Akidb__V1__Point *p = rpc_point_of(ar, &pr->points[0], pr->dimension);
   return p ? &p->base : NULL;
 }
 
@@ -171,7 +176,7 @@ static ProtobufCMessage *encode_points(const akidb_response_t *resp, rpc_arena_t
   if (!r || !pts || !missing) return NULL;
   akidb__v1__get_points_response__init(r);
   for (size_t i = 0; i < pr->n; i++)
-    if (!(pts[i] = point_of(ar, &pr->points[i], pr->dimension))) return NULL;
+    if (!(pts[i] = rpc_point_of(ar, &pr->points[i], pr->dimension))) return NULL;
   for (size_t i = 0; i < pr->n_missing; i++)
     if (!(missing[i] = rpc_str_of(ar, pr->missing[i].p, pr->missing[i].len))) return NULL;
   r->points = pts;
@@ -489,26 +494,26 @@ static ProtobufCMessage *encode_whoami(const akidb_response_t *resp, rpc_arena_t
 
 const rpc_method_t rpc_point_methods[] = {
     {HEALTH "Check", AKIDB_OP_HEALTH, &grpc__health__v1__health_check_request__descriptor,
-     decode_health, encode_health, RPC_UNARY},
+     decode_health, encode_health, RPC_UNARY, NULL, NULL},
     {HEALTH "Watch", AKIDB_OP_HEALTH, &grpc__health__v1__health_check_request__descriptor,
-     decode_health, encode_health, RPC_WATCH},
+     decode_health, encode_health, RPC_WATCH, NULL, NULL},
     {POINTS "Upsert", AKIDB_OP_POINT_UPSERT, &akidb__v1__upsert_request__descriptor,
-     decode_upsert, encode_upsert, RPC_UNARY},
+     decode_upsert, rpc_encode_upsert, RPC_UNARY, NULL, NULL},
     {POINTS "Get", AKIDB_OP_POINT_GET, &akidb__v1__get_point_request__descriptor, decode_get,
-     encode_point, RPC_UNARY},
+     encode_point, RPC_UNARY, NULL, NULL},
     {POINTS "GetMany", AKIDB_OP_POINT_GET_MANY, &akidb__v1__get_points_request__descriptor,
-     decode_get_many, encode_points, RPC_UNARY},
+     decode_get_many, encode_points, RPC_UNARY, NULL, NULL},
     {POINTS "Delete", AKIDB_OP_POINT_DELETE, &akidb__v1__delete_points_request__descriptor,
-     decode_delete, encode_delete, RPC_UNARY},
+     decode_delete, encode_delete, RPC_UNARY, NULL, NULL},
     {POINTS "Count", AKIDB_OP_POINT_COUNT, &akidb__v1__count_points_request__descriptor,
-     decode_count, encode_count, RPC_UNARY},
+     decode_count, encode_count, RPC_UNARY, NULL, NULL},
     {POINTS "Search", AKIDB_OP_SEARCH, &akidb__v1__search_request__descriptor, decode_search,
-     encode_search, RPC_UNARY},
+     encode_search, RPC_UNARY, NULL, NULL},
     {AUTH "Login", AKIDB_OP_LOGIN, &akidb__v1__login_request__descriptor, decode_login,
-     encode_login, RPC_UNARY},
+     encode_login, RPC_UNARY, NULL, NULL},
     {AUTH "Logout", AKIDB_OP_LOGOUT, &akidb__v1__logout_request__descriptor, decode_none,
-     encode_logout, RPC_UNARY},
+     encode_logout, RPC_UNARY, NULL, NULL},
     {AUTH "WhoAmI", AKIDB_OP_WHOAMI, &akidb__v1__who_am_irequest__descriptor, decode_none,
-     encode_whoami, RPC_UNARY},
-    {NULL, 0, NULL, NULL, NULL, RPC_UNARY},
+     encode_whoami, RPC_UNARY, NULL, NULL},
+    {NULL, 0, NULL, NULL, NULL, RPC_UNARY, NULL, NULL},
 };

@@ -13,6 +13,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "akidb/v1/points.pb-c.h"
 #include "service/service.h"
 
 /* Memory that lives as long as one call; freed at once. */
@@ -32,6 +33,7 @@ typedef struct {
   uint32_t retry_after_s; /* RATE_LIMITED: the trailing `retry-after` */
   uint8_t *body;          /* code 0: the packed response (malloc'd) */
   size_t len;
+  char tenant[128];       /* the tenant the request named ("" none), for the access log */
 } rpc_answer_t;
 
 /* The arguments of one call: the member its operation takes. */
@@ -59,6 +61,7 @@ typedef struct {
     akidb_upsert_args_t upsert;
     akidb_get_args_t get;
     akidb_ids_args_t ids;
+    akidb_scan_args_t scan;
     akidb_search_args_t search;
   } u;
 } rpc_args_t;
@@ -72,24 +75,52 @@ typedef ProtobufCMessage *(*rpc_encode_fn)(const akidb_response_t *r, rpc_arena_
 
 /* How the messages of a method flow. */
 typedef enum {
-  RPC_UNARY,      /* one request, one answer */
-  RPC_WATCH,      /* one request, one answer, open until cancelled (Health/Watch) */
+  RPC_UNARY,         /* one request, one answer */
+  RPC_WATCH,         /* one request, one answer, open until cancelled (Health/Watch) */
+  RPC_SERVER_STREAM, /* one request, answers until the step finishes (Scan) */
+  RPC_CLIENT_STREAM, /* requests until the client closes, one answer (PutUpload) */
+  RPC_BIDI,          /* one answer per request, in order (UpsertStream) */
 } rpc_shape_t;
+
+/* A streaming call as its codec sees it. */
+typedef struct {
+  akidb_service_t *svc;
+  akidb_request_t req; /* credentials, request id, source, deadline (the server's) */
+  void *state;         /* the method's own, freed by its stream_free */
+} rpc_stream_t;
+
+/* What the server does after a step. */
+typedef enum {
+  RPC_STEP_SEND,   /* send out->body, then: SERVER_STREAM steps again (in = NULL);
+                      BIDI receives the next request */
+  RPC_STEP_MORE,   /* nothing to send: receive the next request */
+  RPC_STEP_FINISH, /* send out->body if any (code 0), then the status out->code */
+} rpc_step_t;
+
+/* One step of a streaming call. `in`: the next request message (the first
+ * step of a SERVER_STREAM gets its one request; later steps get NULL);
+ * `end`: the client closed its side (in is NULL). Writes the answer of the
+ * step into `out` (zeroed by the server before each step). */
+typedef rpc_step_t (*rpc_step_fn)(rpc_stream_t *st, const uint8_t *in, size_t len, bool end,
+                                  rpc_answer_t *out);
 
 /* One method served: its path, operation, request type and codec. */
 struct rpc_method {
   const char *path; /* "/akidb.v1.PointService/Upsert"; NULL ends a table */
   akidb_op_t op;
   const ProtobufCMessageDescriptor *in;
-  rpc_decode_fn decode;
+  rpc_decode_fn decode; /* unary and watch */
   rpc_encode_fn encode;
   rpc_shape_t shape;
+  rpc_step_fn step;                /* streaming shapes */
+  void (*stream_free)(void *state); /* streaming shapes; NULL state accepted */
 };
 typedef struct rpc_method rpc_method_t;
 
 /* The tables of the codec files, each ended by a NULL path. */
 extern const rpc_method_t rpc_point_methods[]; /* codec_points.c: health, auth, points */
-extern const rpc_method_t rpc_admin_methods[]; /* codec_admin.c: everything else */
+extern const rpc_method_t rpc_admin_methods[]; /* codec_admin.c: the resource services */
+extern const rpc_method_t rpc_stream_methods[]; /* codec_stream.c: UpsertStream, Scan, PutUpload */
 
 /* The method served at this path ("/akidb.v1.PointService/Upsert"), or
  * NULL (UNIMPLEMENTED). */
@@ -100,7 +131,30 @@ const rpc_method_t *rpc_method_find(const char *path, size_t len);
 void rpc_codec_call(akidb_service_t *svc, const rpc_method_t *m, akidb_request_t *req,
                     const uint8_t *in, size_t len, rpc_answer_t *out);
 
+/* Calls the service with the decoded arguments `a` (operation a->op):
+ * true when it succeeded (*resp holds the result), false with the error in
+ * `out`. *resp must be cleared (akidb_response_clear) either way. */
+bool rpc_call_service(akidb_service_t *svc, akidb_request_t *req, rpc_args_t *a,
+                      akidb_response_t *resp, rpc_answer_t *out);
+
+/* Packs `msg` as the answer (code 0); msg NULL (out of memory while
+ * encoding) or no memory to pack: INTERNAL. */
+void rpc_answer_message(rpc_answer_t *out, const ProtobufCMessage *msg);
+
+/* Fills `out` with the error of `e` (its gRPC code and message). */
+void rpc_answer_error(rpc_answer_t *out, const akidb_svc_error_t *e);
+
 /* ------------------------------------------- helpers of the codec files -- */
+
+/* The UpsertResponse of a points.upsert result. */
+ProtobufCMessage *rpc_encode_upsert(const akidb_response_t *resp, rpc_arena_t *ar);
+
+/* A Point message of a point read (vector of `dim` floats if present). */
+Akidb__V1__Point *rpc_point_of(rpc_arena_t *ar, const akidb_point_out_t *p, uint32_t dim);
+
+/* Decodes upsert points (PointInput) into a->u.upsert. */
+int rpc_decode_points(rpc_args_t *a, ProtobufCMessage *const *points, size_t n,
+                      akidb_svc_error_t *e);
 
 /* A grpc.health.v1 HealthCheckResponse (SERVING or NOT_SERVING). */
 ProtobufCMessage *rpc_health_answer(rpc_arena_t *ar, bool serving);

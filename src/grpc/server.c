@@ -16,6 +16,7 @@
  * Durability: none of its own (the service answers writes once durable).
  */
 #include <limits.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -35,6 +36,8 @@
 #include "grpc/agrpc.h"
 #include "grpc/rpc_internal.h"
 #include "http/http_internal.h"
+#include "obs/log.h"
+#include "obs/metrics.h"
 
 #define RPC_THREADS 2
 #define RPC_SLOTS 4
@@ -65,7 +68,13 @@ typedef struct {
   grpc_metadata_array md;
 } rpc_slot_t;
 
-typedef enum { STAGE_RECV, STAGE_SEND, STAGE_OPEN } rpc_stage_t;
+/* Where a call is; the batch in flight (at most one) says what comes next:
+ *   RECV      a request message (the first, or the next of a client stream)
+ *   MSG       a stream message sent (server streaming: the next step)
+ *   MSG_RECV  an acknowledgement sent and the next request received (bidi)
+ *   SEND      the status sent and the close received: the call ends
+ *   OPEN      a Watch answered, open until cancelled */
+typedef enum { STAGE_RECV, STAGE_MSG, STAGE_MSG_RECV, STAGE_SEND, STAGE_OPEN } rpc_stage_t;
 
 /* One call in flight. */
 typedef struct {
@@ -77,11 +86,15 @@ typedef struct {
   grpc_byte_buffer *recv, *send;
   grpc_metadata initial[1], trailing[1];
   grpc_slice status_details;
-  char request_id[129], retry_after[16], source[64];
+  char request_id[129], retry_after[16], source[64], tenant[128];
   char *bearer;
   int cancelled;
+  int final_code;   /* the status sent (-1 before) */
+  int64_t start_ns; /* monotonic: when the call was taken */
   rpc_answer_t answer;
   const rpc_method_t *method;
+  rpc_stream_t stream; /* the request's base; streaming: the codec's view */
+  bool stream_started; /* the first step ran */
 } rpc_call_t;
 
 struct agrpc_server {
@@ -158,7 +171,32 @@ static void take_source(rpc_call_t *c) {
 
 /* ------------------------------------------------------------- calls -- */
 
+static const char *const CODE_NAMES[] = {
+    "OK",           "CANCELLED",         "UNKNOWN",        "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED", "NOT_FOUND",    "ALREADY_EXISTS", "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+    "UNIMPLEMENTED", "INTERNAL",         "UNAVAILABLE",    "DATA_LOSS",
+    "UNAUTHENTICATED"};
+
+static const char *code_name(int code) {
+  return code >= 0 && code < (int)(sizeof CODE_NAMES / sizeof CODE_NAMES[0]) ? CODE_NAMES[code]
+                                                                             : "UNKNOWN";
+}
+
+/* The access log line and the metrics of a call that ended with `code`. */
+static void call_record(const rpc_call_t *c, int code) {
+  double ms = (double)(akidb_monotonic_ns() - c->start_ns) / 1e6;
+  const char *path = c->method ? c->method->path : NULL;
+  obs_grpc_observe(path, code_name(code), ms / 1e3);
+  char raw[201];
+  size_t n = GRPC_SLICE_LENGTH(c->details.method);
+  snprintf(raw, sizeof raw, "%.*s", (int)(n > 200 ? 200 : n),
+           (const char *)GRPC_SLICE_START_PTR(c->details.method));
+  obs_log_rpc(c->request_id, path ? path : raw, code_name(code), code, ms, c->tenant);
+}
+
 static void call_free(rpc_call_t *c) {
+  if (c->method && c->method->stream_free) c->method->stream_free(c->stream.state);
   if (c->recv) grpc_byte_buffer_destroy(c->recv);
   if (c->send) grpc_byte_buffer_destroy(c->send);
   grpc_slice_unref(c->status_details);
@@ -174,9 +212,57 @@ static void call_free(rpc_call_t *c) {
   free(c);
 }
 
-/* Batch 1: initial metadata with the request id, and the request. */
-static void call_begin(rpc_call_t *c) {
+/* The call ended: the status sent (final_code), or the client gone. */
+static void call_end(rpc_call_t *c) {
+  call_record(c, c->final_code >= 0 ? c->final_code : GRPC_STATUS_CANCELLED);
+  call_free(c);
+}
+
+static void watch_remove(agrpc_server_t *s, grpc_call *call);
+
+/* The deadline on the monotonic clock of akidb_request_t (0: none). */
+static int64_t deadline_ns(const rpc_call_t *c) {
+  gpr_timespec d = c->details.deadline;
+  if (gpr_time_cmp(d, gpr_inf_future(d.clock_type)) == 0) return 0;
+  gpr_timespec left = gpr_time_sub(d, gpr_now(d.clock_type));
+  int64_t ns = left.tv_sec * 1000000000 + left.tv_nsec;
+  return akidb_monotonic_ns() + (ns > 0 ? ns : 0);
+}
+
+static bool deadline_passed(const rpc_call_t *c) {
+  return c->stream.req.deadline_ns && akidb_monotonic_ns() >= c->stream.req.deadline_ns;
+}
+
+/* Starts a batch of `n` ops on the call; the call belongs to the event's
+ * thread from then on. Frees it when the core refuses the batch. */
+static void call_start(agrpc_server_t *s, rpc_call_t *c, grpc_op *ops, size_t n,
+                       rpc_stage_t stage) {
+  c->stage = stage;
+  grpc_call *call = c->call; /* once handed over, c belongs to the event's thread */
+  tag_hand_over(&c->kind, TAG_CALL);
+  if (grpc_call_start_batch(call, ops, n, c, NULL) != GRPC_CALL_OK) {
+    if (stage == STAGE_OPEN) watch_remove(s, call);
+    call_end(c);
+  }
+}
+
+/* The credentials, request id, source, method and deadline of a new call. */
+static void call_setup(agrpc_server_t *s, rpc_call_t *c) {
   take_request_id(c);
+  take_source(c);
+  c->bearer = md_find(&c->md, "authorization");
+  c->method = rpc_method_find((const char *)GRPC_SLICE_START_PTR(c->details.method),
+                              GRPC_SLICE_LENGTH(c->details.method));
+  c->stream = (rpc_stream_t){.svc = s->svc,
+                             .req = {.bearer = c->bearer,
+                                     .request_id = c->request_id,
+                                     .source = c->source,
+                                     .deadline_ns = deadline_ns(c)}};
+}
+
+/* Batch 1: initial metadata with the request id, and the first request. */
+static void call_begin(agrpc_server_t *s, rpc_call_t *c) {
+  call_setup(s, c);
   c->initial[0].key = grpc_slice_from_static_string("x-request-id");
   c->initial[0].value = grpc_slice_from_copied_string(c->request_id);
   grpc_op ops[2];
@@ -186,51 +272,58 @@ static void call_begin(rpc_call_t *c) {
   ops[0].data.send_initial_metadata.metadata = c->initial;
   ops[1].op = GRPC_OP_RECV_MESSAGE;
   ops[1].data.recv_message.recv_message = &c->recv;
-  c->stage = STAGE_RECV;
-  grpc_call *call = c->call; /* once handed over, c belongs to the event's thread */
-  tag_hand_over(&c->kind, TAG_CALL);
-  if (grpc_call_start_batch(call, ops, 2, c, NULL) != GRPC_CALL_OK) call_free(c);
+  call_start(s, c, ops, 2, STAGE_RECV);
 }
 
-static bool deadline_passed(const rpc_call_t *c) {
-  gpr_timespec now = gpr_now(c->details.deadline.clock_type);
-  return gpr_time_cmp(c->details.deadline, now) <= 0;
+static void answer_status(rpc_answer_t *a, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void answer_status(rpc_answer_t *a, int code, const char *fmt, ...) {
+  a->code = code;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(a->message, sizeof a->message, fmt, ap);
+  va_end(ap);
 }
 
-/* Runs the method (or answers why not) into c->answer. */
-static void call_run(agrpc_server_t *s, rpc_call_t *c) {
+/* Why the call cannot run, into c->answer; false when it can. */
+static bool call_refused(rpc_call_t *c) {
   rpc_answer_t *a = &c->answer;
-  c->method = rpc_method_find((const char *)GRPC_SLICE_START_PTR(c->details.method),
-                              GRPC_SLICE_LENGTH(c->details.method));
-  if (!c->method) {
-    a->code = GRPC_STATUS_UNIMPLEMENTED;
-    snprintf(a->message, sizeof a->message,
-             "%.*s is not served over gRPC by this server (health, points and auth are); the "
-             "same operation is in the REST API",
-             (int)(GRPC_SLICE_LENGTH(c->details.method) > 200
-                       ? 200
-                       : GRPC_SLICE_LENGTH(c->details.method)),
-             (const char *)GRPC_SLICE_START_PTR(c->details.method));
-    return;
-  }
-  if (!c->recv) {
-    a->code = GRPC_STATUS_INVALID_ARGUMENT;
-    snprintf(a->message, sizeof a->message, "the call carried no request message");
-    return;
-  }
-  if (deadline_passed(c)) {
-    a->code = GRPC_STATUS_DEADLINE_EXCEEDED;
-    snprintf(a->message, sizeof a->message, "the deadline passed before the call ran");
-    return;
-  }
+  size_t n = GRPC_SLICE_LENGTH(c->details.method);
+  if (!c->method)
+    answer_status(a, GRPC_STATUS_UNIMPLEMENTED,
+                  "%.*s is not a method of this server; the services are in proto/akidb/v1",
+                  (int)(n > 200 ? 200 : n), (const char *)GRPC_SLICE_START_PTR(c->details.method));
+  else if (deadline_passed(c))
+    answer_status(a, GRPC_STATUS_DEADLINE_EXCEEDED, "the deadline passed before the call ran");
+  else
+    return false;
+  return true;
+}
+
+/* The received message's bytes (empty slice when none). */
+static grpc_slice take_message(rpc_call_t *c) {
+  if (!c->recv) return grpc_empty_slice();
   grpc_byte_buffer_reader r;
   grpc_byte_buffer_reader_init(&r, c->recv);
   grpc_slice in = grpc_byte_buffer_reader_readall(&r);
   grpc_byte_buffer_reader_destroy(&r);
-  c->bearer = md_find(&c->md, "authorization");
-  take_source(c);
-  akidb_request_t req = {.bearer = c->bearer, .request_id = c->request_id, .source = c->source};
-  rpc_codec_call(s->svc, c->method, &req, GRPC_SLICE_START_PTR(in), GRPC_SLICE_LENGTH(in), a);
+  grpc_byte_buffer_destroy(c->recv);
+  c->recv = NULL;
+  return in;
+}
+
+/* Runs a unary (or Watch) method into c->answer. */
+static void call_run(agrpc_server_t *s, rpc_call_t *c) {
+  if (call_refused(c)) return;
+  if (!c->recv) {
+    answer_status(&c->answer, GRPC_STATUS_INVALID_ARGUMENT, "the call carried no request message");
+    return;
+  }
+  grpc_slice in = take_message(c);
+  akidb_request_t req = c->stream.req;
+  rpc_codec_call(s->svc, c->method, &req, GRPC_SLICE_START_PTR(in), GRPC_SLICE_LENGTH(in),
+                 &c->answer);
+  snprintf(c->tenant, sizeof c->tenant, "%s", c->answer.tenant);
   grpc_slice_unref(in);
 }
 
@@ -252,58 +345,120 @@ static void watch_remove(agrpc_server_t *s, grpc_call *call) {
   pthread_mutex_unlock(&s->mu);
 }
 
-/* Batch 2: the answer (when OK), the status, and the close. A Watch
- * sends its answer and stays open (no status) until cancelled. */
-static void call_answer(agrpc_server_t *s, rpc_call_t *c) {
+/* Sets op to send c->answer's body (replacing the last message sent). */
+static void op_send_message(rpc_call_t *c, grpc_op *op) {
+  if (c->send) grpc_byte_buffer_destroy(c->send);
+  grpc_slice body = grpc_slice_from_copied_buffer((const char *)c->answer.body, c->answer.len);
+  c->send = grpc_raw_byte_buffer_create(&body, 1);
+  grpc_slice_unref(body);
+  free(c->answer.body);
+  c->answer.body = NULL;
+  op->op = GRPC_OP_SEND_MESSAGE;
+  op->data.send_message.send_message = c->send;
+}
+
+/* Sets op to send the status of c->answer (and retry-after). */
+static void op_send_status(rpc_call_t *c, grpc_op *op) {
   rpc_answer_t *a = &c->answer;
+  c->final_code = a->code;
+  grpc_slice_unref(c->status_details);
+  c->status_details = grpc_slice_from_copied_string(a->message);
+  op->op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+  op->data.send_status_from_server.status = (grpc_status_code)a->code;
+  op->data.send_status_from_server.status_details = a->code ? &c->status_details : NULL;
+  if (a->retry_after_s) {
+    snprintf(c->retry_after, sizeof c->retry_after, "%u", a->retry_after_s);
+    c->trailing[0].key = grpc_slice_from_static_string("retry-after");
+    c->trailing[0].value = grpc_slice_from_static_string(c->retry_after);
+    op->data.send_status_from_server.trailing_metadata_count = 1;
+    op->data.send_status_from_server.trailing_metadata = c->trailing;
+  }
+}
+
+/* The last batch: the answer (when OK and there is one), the status, and
+ * the close. A Watch sends its answer and stays open (no status) until
+ * cancelled. */
+static void call_answer(agrpc_server_t *s, rpc_call_t *c) {
   grpc_op ops[3];
   memset(ops, 0, sizeof ops);
   size_t n = 0;
-  if (a->code == 0) {
-    grpc_slice body = grpc_slice_from_copied_buffer((const char *)a->body, a->len);
-    c->send = grpc_raw_byte_buffer_create(&body, 1);
-    grpc_slice_unref(body);
-    ops[n].op = GRPC_OP_SEND_MESSAGE;
-    ops[n++].data.send_message.send_message = c->send;
-  }
-  bool open = a->code == 0 && c->method->shape == RPC_WATCH && watch_add(s, c->call);
-  if (!open) {
-    c->status_details = grpc_slice_from_copied_string(a->message);
-    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-    ops[n].data.send_status_from_server.status = (grpc_status_code)a->code;
-    ops[n].data.send_status_from_server.status_details = a->code ? &c->status_details : NULL;
-    if (a->retry_after_s) {
-      snprintf(c->retry_after, sizeof c->retry_after, "%u", a->retry_after_s);
-      c->trailing[0].key = grpc_slice_from_static_string("retry-after");
-      c->trailing[0].value = grpc_slice_from_static_string(c->retry_after);
-      ops[n].data.send_status_from_server.trailing_metadata_count = 1;
-      ops[n].data.send_status_from_server.trailing_metadata = c->trailing;
-    }
-    n++;
-  }
+  if (c->answer.code == 0 && c->answer.body) op_send_message(c, &ops[n++]);
+  bool open = c->answer.code == 0 && c->method && c->method->shape == RPC_WATCH &&
+              watch_add(s, c->call);
+  if (!open) op_send_status(c, &ops[n++]);
   ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
   ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
-  c->stage = open ? STAGE_OPEN : STAGE_SEND;
-  grpc_call *call = c->call; /* once handed over, c belongs to the event's thread */
-  tag_hand_over(&c->kind, TAG_CALL);
-  if (grpc_call_start_batch(call, ops, n, c, NULL) != GRPC_CALL_OK) {
-    if (open) watch_remove(s, c->call);
-    call_free(c);
+  call_start(s, c, ops, n, open ? STAGE_OPEN : STAGE_SEND);
+}
+
+/* One step of a streaming call with the message just received (if any),
+ * then the batch that step asks for. */
+static void stream_advance(agrpc_server_t *s, rpc_call_t *c, bool received) {
+  rpc_answer_t *a = &c->answer;
+  free(a->body);
+  memset(a, 0, sizeof *a);
+  rpc_step_t step = RPC_STEP_FINISH;
+  bool server_stream = c->method->shape == RPC_SERVER_STREAM;
+  if (deadline_passed(c)) {
+    answer_status(a, GRPC_STATUS_DEADLINE_EXCEEDED, "the deadline passed during the stream");
+  } else if (server_stream && received && !c->recv) {
+    answer_status(a, GRPC_STATUS_INVALID_ARGUMENT, "the call carried no request message");
+  } else {
+    bool end = received && !c->recv && !server_stream;
+    grpc_slice in = take_message(c);
+    step = c->method->step(&c->stream, received ? GRPC_SLICE_START_PTR(in) : NULL,
+                           GRPC_SLICE_LENGTH(in), end, a);
+    grpc_slice_unref(in);
+  }
+  grpc_op ops[2];
+  memset(ops, 0, sizeof ops);
+  size_t n = 0;
+  if (step == RPC_STEP_FINISH) {
+    call_answer(s, c);
+    return;
+  }
+  if (step == RPC_STEP_SEND) op_send_message(c, &ops[n++]);
+  if (!server_stream) {
+    ops[n].op = GRPC_OP_RECV_MESSAGE;
+    ops[n++].data.recv_message.recv_message = &c->recv;
+  }
+  call_start(s, c, ops, n,
+             step == RPC_STEP_MORE ? STAGE_RECV : server_stream ? STAGE_MSG : STAGE_MSG_RECV);
+}
+
+/* A request (first or next) arrived: run it. */
+static void call_received(agrpc_server_t *s, rpc_call_t *c) {
+  bool stream = c->method && c->method->step;
+  if (!stream) {
+    call_run(s, c);
+    call_answer(s, c);
+  } else if (!c->stream_started && call_refused(c)) {
+    call_answer(s, c);
+  } else {
+    c->stream_started = true;
+    stream_advance(s, c, true);
   }
 }
 
 static void call_event(agrpc_server_t *s, rpc_call_t *c, bool ok) {
-  if (c->stage != STAGE_RECV) {
-    if (c->stage == STAGE_OPEN) watch_remove(s, c->call);
-    call_free(c);
+  switch (c->stage) {
+  case STAGE_OPEN:
+    watch_remove(s, c->call);
+    call_end(c);
+    return;
+  case STAGE_SEND:
+    call_end(c);
+    return;
+  case STAGE_MSG: /* a Scan page left: the next one */
+    if (ok) stream_advance(s, c, false);
+    else call_end(c); /* the client went away */
+    return;
+  case STAGE_RECV:
+  case STAGE_MSG_RECV:
+    if (ok) call_received(s, c);
+    else call_end(c); /* cancelled, or too large (the core answered) */
     return;
   }
-  if (!ok) { /* the request never came (cancelled, too large: the core answered) */
-    call_free(c);
-    return;
-  }
-  call_run(s, c);
-  call_answer(s, c);
 }
 
 /* A request_call completed: take the call, ask for the next one. */
@@ -316,6 +471,8 @@ static void slot_event(agrpc_server_t *s, rpc_slot_t *slot, bool ok) {
     c->md = slot->md;
     c->status_details = grpc_empty_slice();
     c->initial[0].value = grpc_empty_slice();
+    c->final_code = -1;
+    c->start_ns = akidb_monotonic_ns();
   } else {
     if (ok && slot->call) grpc_call_unref(slot->call);
     slot_release(slot);
@@ -324,7 +481,7 @@ static void slot_event(agrpc_server_t *s, rpc_slot_t *slot, bool ok) {
   bool stopping = s->stopping;
   pthread_mutex_unlock(&s->mu);
   if (ok && !stopping) slot_arm(s, slot);
-  if (c) call_begin(c);
+  if (c) call_begin(s, c);
 }
 
 static void *poll_main(void *arg) {
@@ -364,6 +521,31 @@ static grpc_server *server_create(const agrpc_options_t *o) {
   return grpc_server_create(&args, NULL);
 }
 
+/* Plain, or TLS with the certificate chain and key of the REST server. */
+static int server_credentials(const agrpc_options_t *o, grpc_server_credentials **out,
+                              char *err, size_t errlen) {
+  if (!o->tls_cert_file || !*o->tls_cert_file) {
+    *out = grpc_insecure_server_credentials_create();
+    return AKIDB_OK;
+  }
+  char *cert = NULL, *key = NULL;
+  int rc = http_read_pem("certificate", o->tls_cert_file, &cert, err, errlen);
+  if (!rc) rc = http_read_pem("key", o->tls_key_file, &key, err, errlen);
+  if (!rc) {
+    grpc_ssl_pem_key_cert_pair pair = {.private_key = key, .cert_chain = cert};
+    *out = grpc_ssl_server_credentials_create(NULL, &pair, 1, 0, NULL);
+    if (!*out) {
+      snprintf(err, errlen, "the TLS certificate %s or key %s is not usable", o->tls_cert_file,
+               o->tls_key_file);
+      rc = AKIDB_EINVAL;
+    }
+  }
+  if (key) memset(key, 0, strlen(key));
+  free(key);
+  free(cert);
+  return rc;
+}
+
 static void server_free(agrpc_server_t *s) {
   for (int i = 0; i < s->n_threads; i++) pthread_join(s->threads[i], NULL);
   grpc_completion_queue_destroy(s->cq);
@@ -388,18 +570,19 @@ int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_ser
   grpc_server_register_completion_queue(s->server, s->cq, NULL);
   char addr[300];
   snprintf(addr, sizeof addr, "%s:%u", o->host, (unsigned)o->port);
-  grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
-  int port = grpc_server_add_http2_port(s->server, addr, creds);
-  grpc_server_credentials_release(creds);
+  grpc_server_credentials *creds = NULL;
+  int rc = server_credentials(o, &creds, err, errlen);
+  int port = rc ? 0 : grpc_server_add_http2_port(s->server, addr, creds);
+  if (creds) grpc_server_credentials_release(creds);
   if (port <= 0) {
-    snprintf(err, errlen, "cannot listen for gRPC on %s", addr);
+    if (!rc) snprintf(err, errlen, "cannot listen for gRPC on %s", addr);
     grpc_server_destroy(s->server);
     grpc_completion_queue_shutdown(s->cq);
     while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
            GRPC_QUEUE_SHUTDOWN) {
     }
     server_free(s);
-    return AKIDB_EIO;
+    return rc ? rc : AKIDB_EIO;
   }
   s->port = (uint16_t)port;
   grpc_server_start(s->server);

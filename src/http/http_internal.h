@@ -117,6 +117,10 @@ int http_query_parse(char *qs, akidb_param_t *out, size_t max, size_t *n, char *
 /* True when `id` is 1..128 printable ASCII characters. */
 bool http_request_id_valid(const char *id);
 
+/* Reads a PEM file (up to 1 MiB) into a new NUL-terminated string; `what`
+ * ("certificate", "key") names it in the error. AKIDB_EINVAL, AKIDB_ENOMEM. */
+int http_read_pem(const char *what, const char *path, char **out, char *err, size_t errlen);
+
 /* True for an absent Content-Type or "application/json" (any case, any
  * parameters such as "; charset=utf-8"). */
 bool http_content_type_ok(const char *content_type);

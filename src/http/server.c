@@ -510,7 +510,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
 /* -------------------------------------------------------------- start -- */
 
 /* Reads a whole PEM file (NUL-terminated) into *out. */
-static int read_pem(const char *what, const char *path, char **out, char *err, size_t errlen) {
+int http_read_pem(const char *what, const char *path, char **out, char *err, size_t errlen) {
   FILE *f = fopen(path, "rb");
   if (!f) {
     snprintf(err, errlen, "cannot read the TLS %s file %s: %s", what, path, strerror(errno));
@@ -638,8 +638,8 @@ int http_server_start(const http_options_t *o, akidb_service_t *svc, http_server
   atomic_init(&s->inflight, 0);
   atomic_init(&s->stopping, false);
   if (o->tls_cert_file) {
-    if ((rc = read_pem("certificate", o->tls_cert_file, &s->tls_cert, err, errlen)) ||
-        (rc = read_pem("key", o->tls_key_file, &s->tls_key, err, errlen)))
+    if ((rc = http_read_pem("certificate", o->tls_cert_file, &s->tls_cert, err, errlen)) ||
+        (rc = http_read_pem("key", o->tls_key_file, &s->tls_key, err, errlen)))
       goto fail;
   }
   const char *host = o->host && *o->host ? o->host : "127.0.0.1";

@@ -348,6 +348,29 @@ void obs_log_request(const char *request_id, const char *method, const char *rou
   emit(level, "request", fields, sizeof fields / sizeof fields[0]);
 }
 
+/* INTERNAL, UNKNOWN and DATA_LOSS are bugs; UNAVAILABLE a warning. */
+static akidb_log_level_t rpc_level(int code) {
+  if (code == 13 || code == 2 || code == 15) return AKIDB_LOG_ERROR;
+  if (code == 14) return AKIDB_LOG_WARN;
+  return AKIDB_LOG_INFO;
+}
+
+void obs_log_rpc(const char *request_id, const char *method, const char *code_name, int code,
+                 double duration_ms, const char *tenant) {
+  akidb_log_level_t level = rpc_level(code);
+  if (!enabled(level)) return;
+  char code_text[16], duration_text[32];
+  snprintf(code_text, sizeof code_text, "%d", code);
+  if (!(duration_ms >= 0) || duration_ms > 1e12) duration_ms = 0; /* NaN, negative, absurd */
+  snprintf(duration_text, sizeof duration_text, "%.3f", duration_ms);
+  field_t fields[] = {
+      {"request_id", request_id, false}, {"rpc", method, false},
+      {"grpc_status", code_name, false}, {"grpc_code", code_text, true},
+      {"duration_ms", duration_text, true}, {"tenant", tenant, false},
+  };
+  emit(level, "rpc", fields, sizeof fields / sizeof fields[0]);
+}
+
 void obs_log_sink(void *ctx, akidb_log_level_t level, const char *msg) {
   (void)ctx;
   obs_log(level, msg, NULL);

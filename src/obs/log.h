@@ -28,6 +28,11 @@ void obs_log(akidb_log_level_t level, const char *msg, ...);
 void obs_log_request(const char *request_id, const char *method, const char *route,
                      const char *path, int status, double duration_ms, const char *tenant);
 
+/* The access log line of one gRPC call: its method's path, status code
+ * (name and number), duration, and tenant ("" when the call named none). */
+void obs_log_rpc(const char *request_id, const char *method, const char *code_name, int code,
+                 double duration_ms, const char *tenant);
+
 /* An akidb_log_fn for collections and the service (ctx unused). */
 void obs_log_sink(void *ctx, akidb_log_level_t level, const char *msg);
 

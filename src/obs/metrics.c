@@ -64,6 +64,7 @@ typedef struct {
 
 enum {
   FAM_HTTP,
+  FAM_GRPC,
   FAM_SEARCH_SECONDS,
   FAM_SEARCH_QUERIES,
   FAM_UPSERT_SECONDS,
@@ -83,6 +84,10 @@ static const family_t families[FAM_COUNT] = {
                   "Time to answer one HTTP request, by route pattern, method and status.", 3,
                   {"route", "method", "status"}, "akidb_http_requests_total",
                   "HTTP requests answered, by route pattern, method and status."},
+    [FAM_GRPC] = {"akidb_grpc_request_duration_seconds", KIND_HISTOGRAM,
+                  "Time to answer one gRPC call (a stream: its whole life), by method and "
+                  "status code.", 2, {"method", "code"}, "akidb_grpc_requests_total",
+                  "gRPC calls answered, by method and status code."},
     [FAM_SEARCH_SECONDS] = {"akidb_search_duration_seconds", KIND_HISTOGRAM,
                             "Time to run one search request (all of its query vectors).", 0,
                             {NULL}, NULL, NULL},
@@ -282,6 +287,12 @@ void obs_http_observe(const char *route, const char *method, int status, double 
   snprintf(code, sizeof code, "%d", status);
   const char *labels[3] = {route ? route : "unmatched", method_label(method), code};
   histogram_observe(FAM_HTTP, labels, seconds);
+}
+
+void obs_grpc_observe(const char *method, const char *code, double seconds) {
+  registry_ready();
+  const char *labels[2] = {method ? method : "unimplemented", code};
+  histogram_observe(FAM_GRPC, labels, seconds);
 }
 
 void obs_search_observe(double seconds, uint32_t queries) {

@@ -15,6 +15,13 @@
  * `route` is the route pattern ("/v1/tenants/{tenant}"), never the raw path. */
 void obs_http_observe(const char *route, const char *method, int status, double seconds);
 
+/* One gRPC call: akidb_grpc_requests_total{method,code} and
+ * akidb_grpc_request_duration_seconds{method,code} (histogram). `method`
+ * is a served method's path ("/akidb.v1.PointService/Search") or NULL for
+ * one the server does not serve ("unimplemented": never the raw path);
+ * `code` is the status name ("OK", "INVALID_ARGUMENT"). */
+void obs_grpc_observe(const char *method, const char *code, double seconds);
+
 /* One search request (of `queries` query vectors):
  * akidb_search_duration_seconds (histogram), akidb_search_queries_total. */
 void obs_search_observe(double seconds, uint32_t queries);

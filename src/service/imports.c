@@ -245,7 +245,9 @@ int svc_op_point_import(svc_call_t *c) {
   if (src.rc) return fail_store(c, src.rc, src.err);
   if (rc) return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "upload '%s' cannot be imported: %s",
                           upload, err);
-  if (svc_check_write_quota(c, bytes, bytes)) return -1;
+  if (svc_check_write_quota(c, bytes, bytes) ||
+      svc_check_deadline(c, "the import began to write (nothing was written)"))
+    return -1;
   rc = open_import(c, &src, info.size, a, &r, &it, err, sizeof err);
   if (!rc) rc = snap_upsert_rows(it, c->coll->c, &done, err, sizeof err);
   pq_import_free(it);

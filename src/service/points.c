@@ -141,6 +141,7 @@ int svc_op_point_upsert(svc_call_t *c) {
   batch_t b = {0};
   int rc = build_batch(c, a, &b);
   if (!rc) rc = svc_check_write_quota(c, b.disk, b.mem);
+  if (!rc) rc = svc_check_deadline(c, "the batch was written (nothing was)");
   if (!rc) {
     char err[512] = "";
     int e = akidb_collection_upsert(c->coll->c, b.pts, b.n, err, sizeof err);
@@ -345,7 +346,8 @@ int svc_op_search(svc_call_t *c) {
   r->dimension = c->coll->dim;
   akidb_point_filter_t pf = {.allow = filter_allow, .ctx = (void *)a->filter};
   for (size_t i = 0; i < a->n_queries; i++)
-    if (search_one(c, a, i, a->filter ? &pf : NULL)) return -1;
+    if (svc_check_deadline(c, "the search ended") || search_one(c, a, i, a->filter ? &pf : NULL))
+      return -1;
   obs_search_observe(now_s() - t0, (uint32_t)a->n_queries);
   return svc_result(c);
 }

@@ -329,8 +329,20 @@ void akidb_service_call(akidb_service_t *svc, akidb_op_t op, const akidb_request
     svc_fail(&c, AKIDB_ST_UNAVAILABLE, "the server is starting: the catalog is not open yet");
     return;
   }
+  if (svc_check_deadline(&c, "the operation started")) return;
   HANDLERS[op](&c);
   if (c.coll) svc_coll_release(c.coll);
+}
+
+int64_t akidb_monotonic_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int svc_check_deadline(svc_call_t *c, const char *before) {
+  if (!c->req->deadline_ns || akidb_monotonic_ns() < c->req->deadline_ns) return 0;
+  return svc_fail(c, AKIDB_ST_DEADLINE_EXCEEDED, "the call's deadline passed before %s", before);
 }
 
 /* ------------------------------------------------------------ lifecycle -- */

@@ -52,6 +52,7 @@
   X(PAYLOAD_TOO_LARGE, "payload_too_large", 413, 8)          \
   X(UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415, 3) \
   X(RATE_LIMITED, "rate_limited", 429, 8)                    \
+  X(DEADLINE_EXCEEDED, "deadline_exceeded", 504, 4)          \
   X(INTERNAL, "internal", 500, 13)                           \
   X(UNAVAILABLE, "unavailable", 503, 14)
 
@@ -617,7 +618,16 @@ typedef struct {
   const void *raw_body; /* an upload's bytes (routes whose body is not JSON), for the codec */
   size_t raw_len;
   const void *args; /* the operation's arguments (AKIDB_OP_TYPED) */
+  /* When the caller stops waiting (CLOCK_MONOTONIC, ns; 0: never): past it
+   * the operation stops at its next check (before it starts, before an
+   * upsert writes, between the queries of a batch search, before an import
+   * writes) with AKIDB_ST_DEADLINE_EXCEEDED, writing nothing. gRPC sets it
+   * from the call's deadline. */
+  int64_t deadline_ns;
 } akidb_request_t;
+
+/* Monotonic clock now, in ns (the clock of akidb_request_t.deadline_ns). */
+int64_t akidb_monotonic_ns(void);
 
 /* The answer: on success `status` is OK, CREATED or DONE and `result`
  * holds the operation's result (the caller clears it with

@@ -209,6 +209,11 @@ int svc_fail(svc_call_t *c, akidb_status_t st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Maps an akidb_err_t with its message to the answer. */
 int svc_fail_code(svc_call_t *c, int code, const char *msg);
+
+/* -1 with DEADLINE_EXCEEDED ("the call's deadline passed before <before>")
+ * when the request's deadline has passed; 0 otherwise. Called before the
+ * operation, before a write, between the parts of a long operation. */
+int svc_check_deadline(svc_call_t *c, const char *before);
 /* Successes (the status table's OK, CREATED, DONE); the result, if the
  * operation has one, is in c->res->result. */
 int svc_result(svc_call_t *c);

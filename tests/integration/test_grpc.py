@@ -192,15 +192,3 @@ def test_request_id_echoed_or_generated(stubs, channel):
     _, call = h.Check.with_call(req, timeout=10)
     rid = dict(call.initial_metadata())["x-request-id"]
     assert len(rid) == 36 and rid[14] == "7"  # a UUIDv7
-
-
-def test_unserved_method_is_unimplemented(stubs, channel):
-    snaps = stubs.snapshots_pb2_grpc.SnapshotServiceStub(channel)
-    name = [n for n in dir(snaps) if not n.startswith("_")][0]
-    req_type = stubs.snapshots_pb2.DESCRIPTOR.services_by_name["SnapshotService"] \
-        .methods_by_name[name].input_type
-    msg = stubs.snapshots_pb2.__dict__[req_type.name]()
-    with pytest.raises(grpc.RpcError) as e:
-        getattr(snaps, name)(msg, timeout=10)
-    assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "not served over gRPC" in e.value.details() and "REST" in e.value.details()
