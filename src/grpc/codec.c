@@ -144,24 +144,47 @@ static void call_unary(akidb_service_t *svc, const rpc_method_t *m, akidb_reques
   akidb_response_clear(&resp);
 }
 
+/* Unpacks and decodes a request into *a and req; 0, or -1 with *e set.
+ * *msg (free with protobuf_c_message_free_unpacked) may be set either way. */
+static int decode_request(const rpc_method_t *m, const uint8_t *in, size_t len, rpc_args_t *a,
+                          akidb_request_t *req, ProtobufCMessage **msg, akidb_svc_error_t *e) {
+  *msg = protobuf_c_message_unpack(m->in, NULL, len, in);
+  if (!*msg)
+    return akidb_svc_error_set(e, AKIDB_ST_INVALID_ARGUMENT,
+                               "the request is not a valid %s message", m->in->name);
+  return m->decode ? m->decode(*msg, a, req, e) : 0;
+}
+
 void rpc_codec_call(akidb_service_t *svc, const rpc_method_t *m, akidb_request_t *req,
                     const uint8_t *in, size_t len, rpc_answer_t *out) {
   memset(out, 0, sizeof *out);
   rpc_arena_t arena = {0};
   rpc_args_t a = {.arena = &arena, .limits = akidb_service_limits(svc), .op = m->op};
   akidb_svc_error_t e = {0};
-  ProtobufCMessage *msg = protobuf_c_message_unpack(m->in, NULL, len, in);
-  if (!msg) {
-    akidb_svc_error_set(&e, AKIDB_ST_INVALID_ARGUMENT, "the request is not a valid %s message",
-                        m->in->name);
-    rpc_answer_error(out, &e);
-  } else if (m->decode(msg, &a, req, &e)) {
-    rpc_answer_error(out, &e);
-  } else {
-    call_unary(svc, m, req, &a, out);
-  }
+  ProtobufCMessage *msg = NULL;
+  if (decode_request(m, in, len, &a, req, &msg, &e)) rpc_answer_error(out, &e);
+  else call_unary(svc, m, req, &a, out);
   if (req->tenant) snprintf(out->tenant, sizeof out->tenant, "%s", req->tenant);
   req->tenant = req->database = req->collection = NULL; /* they pointed into msg */
   if (msg) protobuf_c_message_free_unpacked(msg, NULL);
   rpc_arena_free(&arena);
+}
+
+int rpc_codec_decode(const rpc_method_t *m, const akidb_limits_t *limits, const uint8_t *in,
+                     size_t len, akidb_svc_error_t *e) {
+  rpc_arena_t arena = {0};
+  rpc_args_t a = {.arena = &arena, .limits = limits, .op = m->op};
+  akidb_request_t req = {0};
+  ProtobufCMessage *msg = NULL;
+  int rc = decode_request(m, in, len, &a, &req, &msg, e);
+  if (msg) protobuf_c_message_free_unpacked(msg, NULL);
+  rpc_arena_free(&arena);
+  return rc;
+}
+
+const rpc_method_t *rpc_method_at(size_t i) {
+  for (size_t t = 0; t < sizeof TABLES / sizeof TABLES[0]; t++)
+    for (const rpc_method_t *m = TABLES[t]; m->path; m++)
+      if (i-- == 0) return m;
+  return NULL;
 }

@@ -126,6 +126,15 @@ extern const rpc_method_t rpc_stream_methods[]; /* codec_stream.c: UpsertStream,
  * NULL (UNIMPLEMENTED). */
 const rpc_method_t *rpc_method_find(const char *path, size_t len);
 
+/* The i-th method of all the tables (0-based), or NULL past the last. */
+const rpc_method_t *rpc_method_at(size_t i);
+
+/* Unpacks and decodes one request of `m` without calling anything (the
+ * decoding of rpc_codec_call; a streaming method: the unpack only); 0, or
+ * -1 with *e set. For the fuzz harness. */
+int rpc_codec_decode(const rpc_method_t *m, const akidb_limits_t *limits, const uint8_t *in,
+                     size_t len, akidb_svc_error_t *e);
+
 /* Decodes the request message, calls the service with `req` (credentials
  * and source filled by the caller), encodes the answer into `out`. */
 void rpc_codec_call(akidb_service_t *svc, const rpc_method_t *m, akidb_request_t *req,
