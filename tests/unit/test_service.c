@@ -265,7 +265,44 @@ static void test_data_survives_reopen_and_deletes_leave_no_directory(void) {
   ASSERT_OK(akidb_service_close(s, NULL, 0));
 }
 
+/* A typed upsert of one point with this deadline; returns its status. */
+static akidb_status_t upsert_with_deadline(akidb_service_t *s, const char *token, const char *id,
+                                           int64_t deadline_ns) {
+  static const float v[3] = {1, 2, 3};
+  akidb_point_in_t pt = {.id = {id, strlen(id)}, .vector = v, .n_values = 3};
+  akidb_upsert_args_t args = {&pt, 1};
+  char bearer[256];
+  snprintf(bearer, sizeof bearer, "Bearer %s", token);
+  akidb_request_t r = {.bearer = bearer, .request_id = "deadline", .source = "127.0.0.1",
+                       .tenant = "tenant-a", .database = "main", .collection = "docs",
+                       .args = &args, .deadline_ns = deadline_ns};
+  akidb_response_t resp;
+  akidb_service_call(s, AKIDB_OP_POINT_UPSERT, &r, &resp);
+  akidb_status_t st = resp.status;
+  if (st == AKIDB_ST_DEADLINE_EXCEEDED)
+    ASSERT_TRUE(strstr(resp.error.message, "deadline passed") != NULL);
+  akidb_response_clear(&resp);
+  return st;
+}
+
+static void test_a_passed_deadline_stops_the_operation_and_writes_nothing(void) {
+  char dir[8192];
+  new_dir(dir, sizeof dir, "deadline");
+  akidb_service_t *s = open_service(dir);
+  const char *root = login(s, "", "admin", ADMIN_PASSWORD, 0);
+  const char *boss = setup_docs(s, root, NULL);
+  int64_t now = akidb_monotonic_ns();
+  ASSERT_EQ_INT(upsert_with_deadline(s, boss, "late", now - 1), AKIDB_ST_DEADLINE_EXCEEDED);
+  ASSERT_EQ_INT(akidb_status_grpc(AKIDB_ST_DEADLINE_EXCEEDED), 4);
+  ASSERT_EQ_U64(count_points(s, boss), 0);
+  ASSERT_EQ_INT(upsert_with_deadline(s, boss, "early", now + 60000000000LL), AKIDB_ST_OK);
+  ASSERT_EQ_INT(upsert_with_deadline(s, boss, "none", 0), AKIDB_ST_OK);
+  ASSERT_EQ_U64(count_points(s, boss), 2);
+  ASSERT_OK(akidb_service_close(s, NULL, 0));
+}
+
 CHECK_MAIN(CHECK_CASE(test_status_table_maps_each_kind_once),
+           CHECK_CASE(test_a_passed_deadline_stops_the_operation_and_writes_nothing),
            CHECK_CASE(test_requests_without_credentials_are_refused),
            CHECK_CASE(test_points_upsert_get_search_and_delete),
            CHECK_CASE(test_bad_input_changes_nothing),
