@@ -15,6 +15,7 @@
  * (util/mem.c), which stats report.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,6 +355,22 @@ static int log_and_apply(akidb_collection_t *c, uint8_t type, void *body, size_t
   return rc;
 }
 
+/* Why metric_check refused point i's vector (the error path only): the
+ * first NaN or Inf value, a norm that overflows, or no direction. */
+static void say_bad_vector(const akidb_collection_t *c, size_t i, const float *v, char *err,
+                           size_t errlen) {
+  for (uint32_t d = 0; d < c->dim; d++)
+    if (!isfinite(v[d])) {
+      SAY("point %zu: vector value [%u] is %s: every value must be a finite number", i, d,
+          isnan(v[d]) ? "NaN" : "infinite");
+      return;
+    }
+  if (c->opt.index.metric == AKIDB_METRIC_COSINE && akidb_norm(v, c->dim) == 0.0)
+    SAY("point %zu: vector is all zeros, which has no direction (cosine)", i);
+  else
+    SAY("point %zu: vector values are too large: its length overflows float", i);
+}
+
 /* Checks one point of an upsert. */
 static int check_point(akidb_collection_t *c, const akidb_point_t *p, size_t i, char *err,
                        size_t errlen) {
@@ -378,8 +395,7 @@ static int check_point(akidb_collection_t *c, const akidb_point_t *p, size_t i, 
     return AKIDB_EINVAL;
   }
   if (metric_check(c->opt.index.metric, p->vector, c->dim)) {
-    SAY("point %zu: vector holds NaN or Inf%s", i,
-        c->opt.index.metric == AKIDB_METRIC_COSINE ? ", or is all zeros (cosine)" : "");
+    say_bad_vector(c, i, p->vector, err, errlen);
     return AKIDB_EVALUE;
   }
   return AKIDB_OK;

@@ -192,3 +192,70 @@ def test_request_id_echoed_or_generated(stubs, channel):
     _, call = h.Check.with_call(req, timeout=10)
     rid = dict(call.initial_metadata())["x-request-id"]
     assert len(rid) == 36 and rid[14] == "7"  # a UUIDv7
+
+
+def test_bad_points_input_is_refused_with_a_clear_message_and_changes_nothing(stubs, channel,
+                                                                             tenant):
+    db = tenant.create_db()
+    coll = tenant.create_collection(db, dimension=4, metric="cosine")["name"]
+    pts = stubs.points_pb2_grpc.PointServiceStub(channel)
+    md = bearer(tenant.developer.token)
+    path = {"tenant": tenant.slug, "database": db, "collection": coll}
+    P = stubs.common_pb2.PointInput
+    nan, inf = float("nan"), float("inf")
+    INVALID, TOO_LARGE = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED
+    cases = [
+        ([P(id="a", vector=[1, 2, 3, 4]), P(id="n", vector=[1, nan, 3, 4])], INVALID,
+         "point 1: vector value [1] is NaN"),
+        ([P(id="i", vector=[inf, 0, 0, 0])], INVALID, "point 0: vector value [0] is infinite"),
+        ([P(id="z", vector=[0, 0, 0, 0])], INVALID, "all zeros"),  # no direction under cosine
+        ([], INVALID, "empty"),
+        ([P(id="x" * 257, vector=[1, 1, 1, 1])], INVALID, "256"),
+        ([P(id="j", vector=[1, 1, 1, 1], payload_json="[1, 2]")], INVALID, "payload"),
+        ([P(id="k", vector=[1, 1, 1, 1], payload_json="{not json")], INVALID, "payload"),
+        ([P(id=f"m{i}", vector=[1, 1, 1, 1]) for i in range(10001)], TOO_LARGE, "10000"),
+    ]
+    for points_, code, word in cases:
+        with pytest.raises(grpc.RpcError) as e:
+            pts.Upsert(stubs.points_pb2.UpsertRequest(points=points_, **path), metadata=md,
+                       timeout=60)
+        assert e.value.code() == code, (word, e.value.details())
+        assert word in e.value.details(), e.value.details()
+    assert tenant.count(db, coll) == 0
+    # a missing path field names what is missing, like REST's routes do
+    with pytest.raises(grpc.RpcError) as e:
+        pts.Upsert(stubs.points_pb2.UpsertRequest(tenant=tenant.slug, database=db,
+                                                  points=[P(id="a", vector=[1, 1, 1, 1])]),
+                   metadata=md, timeout=30)
+    assert e.value.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND)
+    assert "collection" in e.value.details()
+    # search: one of vector / vectors, k and ef in range, the filter's shape
+    S = stubs.points_pb2.SearchRequest
+    V = stubs.common_pb2.Vector
+    F, C, FV = stubs.common_pb2.Filter, stubs.common_pb2.FilterCondition, \
+        stubs.common_pb2.FilterValue
+    searches = [
+        (S(**path), "exactly one of"),
+        (S(vector=[1, 1, 1, 1], vectors=[V(values=[1, 1, 1, 1])], **path), "exactly one of"),
+        (S(vector=[1, 1, 1], **path), "dimension"),
+        (S(vector=[1, 1, 1, 1], k=100000, **path), "'k'"),
+        (S(vector=[1, 1, 1, 1], ef=10 ** 9, **path), "'ef'"),
+        (S(vector=[1, 1, 1, 1], filter=F(), **path), "a filter needs one of"),
+        (S(vector=[1, 1, 1, 1], filter=F(condition=C(field="a")), **path),
+         "a filter condition needs one of"),
+        (S(vector=[1, 1, 1, 1], filter=F(condition=C(field="a", eq=FV())), **path),
+         "a filter value needs one of"),
+    ]
+    for req, word in searches:
+        with pytest.raises(grpc.RpcError) as e:
+            pts.Search(req, metadata=md, timeout=30)
+        assert e.value.code() == INVALID, (word, e.value.details())
+        assert word in e.value.details(), e.value.details()
+
+
+def test_a_message_that_is_not_protobuf_is_invalid_argument(channel, tenant):
+    call = channel.unary_unary("/akidb.v1.PointService/Upsert")
+    with pytest.raises(grpc.RpcError) as e:
+        call(b"\xff\xff\xff\xff", metadata=bearer(tenant.developer.token), timeout=10)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "akidb.v1.UpsertRequest" in e.value.details()

@@ -75,3 +75,40 @@ def last_json(out):
         except ValueError:
             i = s + 1
     return found
+
+
+GRPC_BEGIN, GRPC_END = "<!-- grpc-quickstart:begin -->", "<!-- grpc-quickstart:end -->"
+
+
+def grpc_quickstart():
+    """The README's gRPC quickstart: (shell block, python block)."""
+    text = README.read_text()
+    assert GRPC_BEGIN in text and GRPC_END in text, \
+        f"README.md has no gRPC quickstart: the markers {GRPC_BEGIN} and {GRPC_END} are missing"
+    block = text.split(GRPC_BEGIN, 1)[1].split(GRPC_END, 1)[0]
+    sh = re.findall(r"```sh\n(.*?)```", block, re.S)
+    py = re.findall(r"```python\n(.*?)```", block, re.S)
+    assert len(sh) == 1 and len(py) == 1, "the gRPC quickstart needs one sh and one python block"
+    return sh[0], py[0]
+
+
+def test_readme_grpc_quickstart_runs(fresh_server, tmp_path):
+    sh, py = grpc_quickstart()
+    root = README.parent
+    (tmp_path / "stubs.sh").write_text(sh)
+    (tmp_path / "session.py").write_text(py)
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8",
+           "AKIDB_GRPC": f"127.0.0.1:{fresh_server.grpc_port}",
+           "AKIDB_ADMIN_PASSWORD": fresh_server.admin_password}
+    # The stubs are generated from the repository's proto/ into the scratch directory.
+    (tmp_path / "proto").symlink_to(root / "proto")
+    p = subprocess.run(["bash", "-euo", "pipefail", "stubs.sh"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, f"stub generation failed:\n{p.stdout}\n{p.stderr}"
+    p = subprocess.run(["/usr/bin/python3", "session.py"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, f"the gRPC quickstart failed:\n{p.stdout}\n{p.stderr}"
+    lines = p.stdout.strip().splitlines()
+    assert lines[:3] == [f"batch {b}: 100 points written" for b in range(3)], p.stdout
+    assert lines[3] == 'p1-2 0.0 {"batch":1}', p.stdout
+    assert len(lines) == 6, p.stdout

@@ -354,7 +354,7 @@ static void test_store_bad_input_changes_nothing(void) {
       {{.id = "", .id_len = 0, .vector = good}, AKIDB_EINVAL, "point 1: id must be 1 to 256"},
       {{.id = longid, .id_len = 257, .vector = good}, AKIDB_EINVAL, "(got 257)"},
       {{.id = "a\0b", .id_len = 3, .vector = good}, AKIDB_EINVAL, "NUL"},
-      {{.id = "n", .id_len = 1, .vector = nan_v}, AKIDB_EVALUE, "point 1: vector holds NaN"},
+      {{.id = "n", .id_len = 1, .vector = nan_v}, AKIDB_EVALUE, "point 1: vector value [3] is NaN"},
       {{.id = "z", .id_len = 1, .vector = zero}, AKIDB_EVALUE, "all zeros"},
       {{.id = "m", .id_len = 1, .vector = NULL}, AKIDB_EINVAL, "vector is missing"},
   };
