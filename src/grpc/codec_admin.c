@@ -32,8 +32,12 @@
 /* proto value → the service's (index 0, unspecified, is never read) */
 static const int TENANT_STATUS_IN[] = {0, AKIDB_TENANT_PROVISIONING, AKIDB_TENANT_ACTIVE,
                                        AKIDB_TENANT_SUSPENDED, AKIDB_TENANT_DECOMMISSIONED};
-static const int ROLE_IN[] = {0, AKIDB_ROLE_SYSTEM_ADMIN, AKIDB_ROLE_ADMIN, AKIDB_ROLE_DEVELOPER,
-                              AKIDB_ROLE_VIEWER, AKIDB_ROLE_AUDITOR};
+static const int ROLE_IN[] = {0,
+                              AKIDB_ROLE_SYSTEM_ADMIN,
+                              AKIDB_ROLE_ADMIN,
+                              AKIDB_ROLE_DEVELOPER,
+                              AKIDB_ROLE_VIEWER,
+                              AKIDB_ROLE_AUDITOR};
 static const int USER_STATUS_IN[] = {0, AKIDB_USER_ACTIVE, AKIDB_USER_DISABLED};
 static const int METRIC_IN[] = {0, AKIDB_METRIC_COSINE, AKIDB_METRIC_L2, AKIDB_METRIC_DOT};
 static const int TIER_IN[] = {0, AKIDB_TIER_HOT, AKIDB_TIER_WARM, AKIDB_TIER_COLD};
@@ -50,19 +54,17 @@ static const int DATABASE_STATE_OUT[] = {
     [AKIDB_DATABASE_READY] = AKIDB__V1__DATABASE_STATE__DATABASE_STATE_READY,
     [AKIDB_DATABASE_MIGRATING] = AKIDB__V1__DATABASE_STATE__DATABASE_STATE_MIGRATING,
     [AKIDB_DATABASE_DELETING] = AKIDB__V1__DATABASE_STATE__DATABASE_STATE_DELETING};
-static const int ROLE_OUT[] = {
-    [AKIDB_ROLE_SYSTEM_ADMIN] = AKIDB__V1__ROLE__ROLE_SYSTEM_ADMIN,
-    [AKIDB_ROLE_ADMIN] = AKIDB__V1__ROLE__ROLE_ADMIN,
-    [AKIDB_ROLE_DEVELOPER] = AKIDB__V1__ROLE__ROLE_DEVELOPER,
-    [AKIDB_ROLE_VIEWER] = AKIDB__V1__ROLE__ROLE_VIEWER,
-    [AKIDB_ROLE_AUDITOR] = AKIDB__V1__ROLE__ROLE_AUDITOR};
+static const int ROLE_OUT[] = {[AKIDB_ROLE_SYSTEM_ADMIN] = AKIDB__V1__ROLE__ROLE_SYSTEM_ADMIN,
+                               [AKIDB_ROLE_ADMIN] = AKIDB__V1__ROLE__ROLE_ADMIN,
+                               [AKIDB_ROLE_DEVELOPER] = AKIDB__V1__ROLE__ROLE_DEVELOPER,
+                               [AKIDB_ROLE_VIEWER] = AKIDB__V1__ROLE__ROLE_VIEWER,
+                               [AKIDB_ROLE_AUDITOR] = AKIDB__V1__ROLE__ROLE_AUDITOR};
 static const int USER_STATUS_OUT[] = {
     [AKIDB_USER_ACTIVE] = AKIDB__V1__USER_STATUS__USER_STATUS_ACTIVE,
     [AKIDB_USER_DISABLED] = AKIDB__V1__USER_STATUS__USER_STATUS_DISABLED};
-static const int METRIC_OUT[] = {
-    [AKIDB_METRIC_L2] = AKIDB__V1__METRIC__METRIC_L2,
-    [AKIDB_METRIC_COSINE] = AKIDB__V1__METRIC__METRIC_COSINE,
-    [AKIDB_METRIC_DOT] = AKIDB__V1__METRIC__METRIC_DOT};
+static const int METRIC_OUT[] = {[AKIDB_METRIC_L2] = AKIDB__V1__METRIC__METRIC_L2,
+                                 [AKIDB_METRIC_COSINE] = AKIDB__V1__METRIC__METRIC_COSINE,
+                                 [AKIDB_METRIC_DOT] = AKIDB__V1__METRIC__METRIC_DOT};
 static const int OUTCOME_OUT[] = {
     [AKIDB_AUDIT_SUCCESS] = AKIDB__V1__AUDIT_OUTCOME__AUDIT_OUTCOME_SUCCESS,
     [AKIDB_AUDIT_FAILURE] = AKIDB__V1__AUDIT_OUTCOME__AUDIT_OUTCOME_FAILURE,
@@ -90,8 +92,7 @@ static int quotas_in(const Akidb__V1__QuotasInput *q, akidb_quota_fields_t *f,
   if (quota_in(q->max_memory_bytes_opt_case, q->max_memory_bytes, "max_memory_bytes",
                AKIDB_QUOTA_BYTES_MAX, &f->has_max_memory_bytes, &f->values.max_memory_bytes, e) ||
       quota_in(q->max_storage_bytes_opt_case, q->max_storage_bytes, "max_storage_bytes",
-               AKIDB_QUOTA_BYTES_MAX, &f->has_max_storage_bytes, &f->values.max_storage_bytes,
-               e) ||
+               AKIDB_QUOTA_BYTES_MAX, &f->has_max_storage_bytes, &f->values.max_storage_bytes, e) ||
       quota_in(q->max_qps_opt_case, q->max_qps, "max_qps", AKIDB_QUOTA_QPS_MAX, &f->has_max_qps,
                &qps, e) ||
       quota_in(q->max_collections_opt_case, q->max_collections, "max_collections",
@@ -129,7 +130,6 @@ static int decode_tenant_create(const ProtobufCMessage *m, rpc_args_t *a, akidb_
              ? -1
              : 0;
 }
-
 
 static int decode_tenant_update(const ProtobufCMessage *m, rpc_args_t *a, akidb_request_t *req,
                                 akidb_svc_error_t *e) {
@@ -196,15 +196,14 @@ static int decode_database_list(const ProtobufCMessage *m, rpc_args_t *a, akidb_
   return rpc_page_in(d->page, &a->u.list.page, e);
 }
 
-static int decode_database_create(const ProtobufCMessage *m, rpc_args_t *a,
-                                  akidb_request_t *req, akidb_svc_error_t *e) {
+static int decode_database_create(const ProtobufCMessage *m, rpc_args_t *a, akidb_request_t *req,
+                                  akidb_svc_error_t *e) {
   (void)e;
   const Akidb__V1__CreateDatabaseRequest *d = (const void *)m;
   rpc_path_in(m, req);
   a->u.database_create.name = rpc_opt(d->name);
   return 0;
 }
-
 
 static Akidb__V1__Database *database_of(rpc_arena_t *ar, const akidb_database_t *d,
                                         const char *tenant) {
@@ -247,8 +246,8 @@ static ProtobufCMessage *encode_database_deleted(const akidb_response_t *r, rpc_
 
 /* -------------------------------------------------------- collections -- */
 
-static int decode_collection_list(const ProtobufCMessage *m, rpc_args_t *a,
-                                  akidb_request_t *req, akidb_svc_error_t *e) {
+static int decode_collection_list(const ProtobufCMessage *m, rpc_args_t *a, akidb_request_t *req,
+                                  akidb_svc_error_t *e) {
   const Akidb__V1__ListCollectionsRequest *c = (const void *)m;
   rpc_path_in(m, req);
   return rpc_page_in(c->page, &a->u.list.page, e);
@@ -260,10 +259,11 @@ static int index_in(const Akidb__V1__IndexParamsInput *x, const akidb_limits_t *
                     akidb_collection_create_args_t *c, akidb_svc_error_t *e) {
   if (!x) return 0;
   if ((x->m && rpc_in_range(x->m, "m", AKIDB_HNSW_M_MIN, AKIDB_HNSW_M_MAX, e)) ||
-      (x->ef_construction && rpc_in_range(x->ef_construction, "ef_construction",
-                                      AKIDB_HNSW_EF_CONSTRUCTION_MIN,
-                                      AKIDB_HNSW_EF_CONSTRUCTION_MAX, e)) ||
-      (x->ef_search && rpc_in_range(x->ef_search, "ef_search", AKIDB_HNSW_EF_SEARCH_MIN, l->max_ef, e)))
+      (x->ef_construction &&
+       rpc_in_range(x->ef_construction, "ef_construction", AKIDB_HNSW_EF_CONSTRUCTION_MIN,
+                    AKIDB_HNSW_EF_CONSTRUCTION_MAX, e)) ||
+      (x->ef_search &&
+       rpc_in_range(x->ef_search, "ef_search", AKIDB_HNSW_EF_SEARCH_MIN, l->max_ef, e)))
     return -1;
   c->has_m = x->m != 0;
   c->m = x->m;
@@ -279,8 +279,8 @@ static int index_in(const Akidb__V1__IndexParamsInput *x, const akidb_limits_t *
   return 0;
 }
 
-static int decode_collection_create(const ProtobufCMessage *m, rpc_args_t *a,
-                                    akidb_request_t *req, akidb_svc_error_t *e) {
+static int decode_collection_create(const ProtobufCMessage *m, rpc_args_t *a, akidb_request_t *req,
+                                    akidb_svc_error_t *e) {
   const Akidb__V1__CreateCollectionRequest *x = (const void *)m;
   akidb_collection_create_args_t *c = &a->u.collection_create;
   rpc_path_in(m, req);
@@ -289,22 +289,22 @@ static int decode_collection_create(const ProtobufCMessage *m, rpc_args_t *a,
   int metric = 0;
   if ((x->dimension && rpc_in_range(x->dimension, "dimension", 1, a->limits->max_dimension, e)) ||
       index_in(x->index, a->limits, c, e) ||
-      rpc_enum_in(&akidb__v1__metric__descriptor, x->metric, "metric", METRIC_IN, RPC_N_OF(METRIC_IN),
-                  &c->has_metric, &metric, e))
+      rpc_enum_in(&akidb__v1__metric__descriptor, x->metric, "metric", METRIC_IN,
+                  RPC_N_OF(METRIC_IN), &c->has_metric, &metric, e))
     return -1;
   c->metric = (akidb_metric_t)metric;
   return 0;
 }
 
-
-static int decode_collection_update(const ProtobufCMessage *m, rpc_args_t *a,
-                                    akidb_request_t *req, akidb_svc_error_t *e) {
+static int decode_collection_update(const ProtobufCMessage *m, rpc_args_t *a, akidb_request_t *req,
+                                    akidb_svc_error_t *e) {
   const Akidb__V1__UpdateCollectionRequest *x = (const void *)m;
   akidb_collection_update_args_t *u = &a->u.collection_update;
   rpc_path_in(m, req);
   if (x->index) {
     /* sent: ef_search is required (0 is never valid) */
-    if (rpc_in_range(x->index->ef_search, "ef_search", AKIDB_HNSW_EF_SEARCH_MIN, a->limits->max_ef, e))
+    if (rpc_in_range(x->index->ef_search, "ef_search", AKIDB_HNSW_EF_SEARCH_MIN, a->limits->max_ef,
+                     e))
       return -1;
     u->has_ef_search = true;
     u->ef_search = x->index->ef_search;
@@ -314,7 +314,8 @@ static int decode_collection_update(const ProtobufCMessage *m, rpc_args_t *a,
                   &u->has_tier, &tier, e))
     return -1;
   u->tier = (akidb_tier_t)tier;
-  u->has_pin = x->tier_pinned_opt_case == AKIDB__V1__UPDATE_COLLECTION_REQUEST__TIER_PINNED_OPT_TIER_PINNED;
+  u->has_pin =
+      x->tier_pinned_opt_case == AKIDB__V1__UPDATE_COLLECTION_REQUEST__TIER_PINNED_OPT_TIER_PINNED;
   u->pinned = u->has_pin && x->tier_pinned;
   return 0;
 }
@@ -415,7 +416,6 @@ static int decode_user_create(const ProtobufCMessage *m, rpc_args_t *a, akidb_re
   return role_in(u->role, &c->has_role, &c->role, e);
 }
 
-
 static int decode_user_update(const ProtobufCMessage *m, rpc_args_t *a, akidb_request_t *req,
                               akidb_svc_error_t *e) {
   const Akidb__V1__UpdateUserRequest *u = (const void *)m;
@@ -494,7 +494,6 @@ static int decode_key_create(const ProtobufCMessage *m, rpc_args_t *a, akidb_req
   return 0;
 }
 
-
 static Akidb__V1__ApiKey *key_of(rpc_arena_t *ar, const akidb_api_key_t *k, const char *user) {
   Akidb__V1__ApiKey *o = rpc_alloc(ar, sizeof *o);
   if (!o) return NULL;
@@ -550,8 +549,8 @@ static ProtobufCMessage *encode_key_revoked(const akidb_response_t *r, rpc_arena
 static int time_in(const char *text, const char *field, int64_t *ms, akidb_svc_error_t *e) {
   if (!rpc_opt(text)) return 0;
   if (jr_parse_time(text, ms))
-    return akidb_svc_error_set(e, AKIDB_ST_INVALID_ARGUMENT,
-                               "field '%s' must be an RFC 3339 time", field);
+    return akidb_svc_error_set(e, AKIDB_ST_INVALID_ARGUMENT, "field '%s' must be an RFC 3339 time",
+                               field);
   return 0;
 }
 
@@ -566,7 +565,8 @@ static int audit_filter_in(const Akidb__V1__AuditFilter *f, akidb_audit_query_t 
   q->actor = rpc_opt(f->actor);
   bool has_order = false;
   int newest = 0;
-  if (time_in(f->from, "filter.from", &q->from_ms, e) || time_in(f->to, "filter.to", &q->to_ms, e) ||
+  if (time_in(f->from, "filter.from", &q->from_ms, e) ||
+      time_in(f->to, "filter.to", &q->to_ms, e) ||
       rpc_enum_in(&akidb__v1__audit_order__descriptor, f->order, "filter.order", ORDER_IN,
                   RPC_N_OF(ORDER_IN), &has_order, &newest, e))
     return -1;
@@ -668,7 +668,8 @@ static ProtobufCMessage *encode_audit(const akidb_response_t *r, rpc_arena_t *ar
 #define USERS "/akidb.v1.UserService/"
 #define KEYS "/akidb.v1.ApiKeyService/"
 #define AUDIT "/akidb.v1.AuditService/"
-#define UNARY(path, op, msg, dec, enc) {path, AKIDB_OP_##op, &akidb__v1__##msg##__descriptor, dec, enc, RPC_UNARY}
+#define UNARY(path, op, msg, dec, enc) \
+  { path, AKIDB_OP_##op, &akidb__v1__##msg##__descriptor, dec, enc, RPC_UNARY }
 
 const rpc_method_t rpc_admin_methods[] = {
     UNARY(TENANTS "ListTenants", TENANT_LIST, list_tenants_request, decode_tenant_list,
@@ -686,14 +687,14 @@ const rpc_method_t rpc_admin_methods[] = {
           decode_database_create, encode_database),
     UNARY(DATABASES "GetDatabase", DATABASE_GET, get_database_request, rpc_decode_path,
           encode_database),
-    UNARY(DATABASES "DeleteDatabase", DATABASE_DELETE, delete_database_request,
-          rpc_decode_path, encode_database_deleted),
+    UNARY(DATABASES "DeleteDatabase", DATABASE_DELETE, delete_database_request, rpc_decode_path,
+          encode_database_deleted),
     UNARY(COLLECTIONS "ListCollections", COLLECTION_LIST, list_collections_request,
           decode_collection_list, encode_collections),
     UNARY(COLLECTIONS "CreateCollection", COLLECTION_CREATE, create_collection_request,
           decode_collection_create, encode_collection),
-    UNARY(COLLECTIONS "GetCollection", COLLECTION_GET, get_collection_request,
-          rpc_decode_path, encode_collection),
+    UNARY(COLLECTIONS "GetCollection", COLLECTION_GET, get_collection_request, rpc_decode_path,
+          encode_collection),
     UNARY(COLLECTIONS "UpdateCollection", COLLECTION_UPDATE, update_collection_request,
           decode_collection_update, encode_collection),
     UNARY(COLLECTIONS "DeleteCollection", COLLECTION_DELETE, delete_collection_request,

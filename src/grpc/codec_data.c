@@ -49,8 +49,8 @@ static int decode_snapshot_list(const ProtobufCMessage *m, rpc_args_t *a, akidb_
 static int decode_snapshot_list_collection(const ProtobufCMessage *m, rpc_args_t *a,
                                            akidb_request_t *req, akidb_svc_error_t *e) {
   rpc_path_in(m, req);
-  return rpc_page_in(((const Akidb__V1__ListCollectionSnapshotsRequest *)m)->page,
-                     &a->u.list.page, e);
+  return rpc_page_in(((const Akidb__V1__ListCollectionSnapshotsRequest *)m)->page, &a->u.list.page,
+                     e);
 }
 
 static int decode_restore(const ProtobufCMessage *m, rpc_args_t *a, akidb_request_t *req,
@@ -80,8 +80,8 @@ static Akidb__V1__Snapshot *snapshot_of(rpc_arena_t *ar, const akidb_snapshot_t 
   o->database = rpc_text(ar, s->database_name);
   o->collection = rpc_text(ar, s->collection_name);
   o->collection_id = rpc_uuid_of(ar, &s->collection_id);
-  o->error = s->state == AKIDB_SNAPSHOT_FAILED ? rpc_text(ar, s->error)
-                                                : (char *)protobuf_c_empty_string;
+  o->error =
+      s->state == AKIDB_SNAPSHOT_FAILED ? rpc_text(ar, s->error) : (char *)protobuf_c_empty_string;
   o->created_at = rpc_time_of(ar, s->created_at_ms);
   o->updated_at = rpc_time_of(ar, s->updated_at_ms);
   return o->id && o->tenant && o->database && o->collection && o->collection_id && o->error &&
@@ -238,14 +238,13 @@ static Akidb__V1__DeadLetter *dead_letter_of(rpc_arena_t *ar, const akidb_dead_l
   o->seq = (uint64_t)d->seq;
   o->kind = OUT(DEAD_LETTER_OUT, d->kind);
   o->attempts = d->attempts;
-  o->collection_id = d->has_collection ? rpc_uuid_of(ar, &d->collection_id)
-                                       : (char *)protobuf_c_empty_string;
+  o->collection_id =
+      d->has_collection ? rpc_uuid_of(ar, &d->collection_id) : (char *)protobuf_c_empty_string;
   o->object_key = rpc_text(ar, d->object_key);
   o->last_error = rpc_text(ar, d->last_error);
   o->created_at = rpc_time_of(ar, d->created_at_ms);
   o->next_attempt_at = rpc_time_of(ar, d->next_attempt_at_ms);
-  return o->collection_id && o->object_key && o->last_error && o->created_at &&
-                 o->next_attempt_at
+  return o->collection_id && o->object_key && o->last_error && o->created_at && o->next_attempt_at
              ? o
              : NULL;
 }
@@ -271,7 +270,7 @@ static ProtobufCMessage *encode_dead_letters(const akidb_response_t *r, rpc_aren
 #define POINTS "/akidb.v1.PointService/"
 #define SYSTEM "/akidb.v1.SystemService/"
 #define UNARY(path, op, msg, dec, enc) \
-  {path, AKIDB_OP_##op, &akidb__v1__##msg##__descriptor, dec, enc, RPC_UNARY}
+  { path, AKIDB_OP_##op, &akidb__v1__##msg##__descriptor, dec, enc, RPC_UNARY }
 
 const rpc_method_t rpc_data_methods[] = {
     UNARY(SNAPSHOTS "ListCollectionSnapshots", SNAPSHOT_LIST_COLLECTION,
