@@ -1,6 +1,6 @@
 /*
  * grpc/codec.c — the core of the gRPC codec: finds the method of a path in
- * the codec files' tables (codec_points.c, codec_admin.c: protobuf
+ * the codec files' tables (codec_points.c, codec_admin.c, codec_data.c: protobuf
  * (protobuf-c, generated from proto/) → typed arguments, typed results →
  * protobuf, like the REST codec does with JSON in src/http/codec.c), runs
  * one call (unpack, decode, call the service, encode, pack), and owns the
@@ -11,6 +11,7 @@
  * Locking: none (stateless; the table is constant). Durability: none of
  * its own; a write is answered only after the service returned.
  */
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,10 +89,102 @@ char *rpc_uuid_of(rpc_arena_t *ar, const akidb_uuid_t *id) {
   return s;
 }
 
+/* The string field `name` of m; NULL when m has none or it is "". */
+static const char *field_text(const ProtobufCMessage *m, const char *name) {
+  const ProtobufCFieldDescriptor *f =
+      protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
+  if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED ||
+      (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+    return NULL;
+  return rpc_opt(*(char *const *)((const char *)m + f->offset));
+}
+
+void rpc_path_in(const ProtobufCMessage *m, akidb_request_t *req) {
+  req->tenant = field_text(m, "tenant");
+  req->database = field_text(m, "database");
+  req->collection = field_text(m, "collection");
+  req->username = field_text(m, "username");
+  req->key_id = field_text(m, "key_id");
+  req->snapshot = field_text(m, "snapshot");
+  req->upload = field_text(m, "upload");
+}
+
+int rpc_decode_path(const ProtobufCMessage *m, rpc_args_t *a, akidb_request_t *req,
+                    akidb_svc_error_t *e) {
+  (void)a, (void)e;
+  rpc_path_in(m, req);
+  return 0;
+}
+
+int rpc_in_range(uint64_t v, const char *field, uint64_t min, uint64_t max,
+                 akidb_svc_error_t *e) {
+  if (v >= min && v <= max) return 0;
+  return akidb_svc_error_set(e, AKIDB_ST_INVALID_ARGUMENT,
+                             "field '%s' must be an integer in %" PRIu64 "..%" PRIu64, field, min,
+                             max);
+}
+
+ProtobufCMessage *rpc_empty(rpc_arena_t *ar, const ProtobufCMessageDescriptor *d) {
+  ProtobufCMessage *m = rpc_alloc(ar, d->sizeof_message);
+  if (m) protobuf_c_message_init(d, m);
+  return m;
+}
+
+void *rpc_items(rpc_arena_t *ar, size_t n) { return rpc_alloc(ar, (n ? n : 1) * sizeof(void *)); }
+
+char *rpc_text(rpc_arena_t *ar, const char *s) { return rpc_strndup(ar, s, strlen(s)); }
+
+char *rpc_next_of(rpc_arena_t *ar, bool has_more, const akidb_uuid_t *next) {
+  return has_more ? rpc_uuid_of(ar, next) : (char *)protobuf_c_empty_string;
+}
+
+/* "field 'f' must be one of A, B, C (or unspecified); got 7" from the
+ * enum's descriptor (every value but 0). */
+static int enum_fail(const ProtobufCEnumDescriptor *d, int v, const char *field,
+                     akidb_svc_error_t *e) {
+  char names[400] = "";
+  size_t len = 0;
+  for (unsigned i = 0; i < d->n_values && len < sizeof names; i++) {
+    if (d->values[i].value == 0) continue;
+    int n = snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "", d->values[i].name);
+    if (n > 0) len += (size_t)n;
+  }
+  return akidb_svc_error_set(e, AKIDB_ST_INVALID_ARGUMENT,
+                             "field '%s' must be one of %s (or unspecified); got %d", field, names,
+                             v);
+}
+
+int rpc_enum_in(const ProtobufCEnumDescriptor *d, int v, const char *field, const int *map,
+                size_t n_map, bool *has, int *out, akidb_svc_error_t *e) {
+  if (v == 0) return 0;
+  if (v < 0 || (size_t)v >= n_map || !protobuf_c_enum_descriptor_get_value(d, v))
+    return enum_fail(d, v, field, e);
+  *has = true;
+  *out = map[v];
+  return 0;
+}
+
+int rpc_page_in(const Akidb__V1__PageRequest *p, akidb_page_t *page, akidb_svc_error_t *e) {
+  memset(page, 0, sizeof *page);
+  if (!p) return 0;
+  if (p->limit > AKIDB_LIST_LIMIT_MAX)
+    return akidb_svc_error_set(e, AKIDB_ST_INVALID_ARGUMENT,
+                               "field 'page.limit' must be an integer in 1..%u (0: the default, "
+                               "%u)",
+                               AKIDB_LIST_LIMIT_MAX, AKIDB_LIST_LIMIT_DEFAULT);
+  page->limit = p->limit;
+  if (!p->after || !*p->after) return 0;
+  if (akidb_uuid_parse(p->after, &page->after))
+    return akidb_svc_error_set(e, AKIDB_ST_INVALID_ARGUMENT,
+                               "field 'page.after' must be the 'next' cursor of a previous page");
+  page->has_after = true;
+  return 0;
+}
+
 /* -------------------------------------------------------------- table -- */
 
 static const rpc_method_t *const TABLES[] = {rpc_point_methods, rpc_stream_methods,
-                                             rpc_admin_methods};
+                                             rpc_admin_methods, rpc_data_methods};
 
 const rpc_method_t *rpc_method_find(const char *path, size_t len) {
   for (size_t t = 0; t < sizeof TABLES / sizeof TABLES[0]; t++)

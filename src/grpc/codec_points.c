@@ -515,5 +515,5 @@ const rpc_method_t rpc_point_methods[] = {
      encode_logout, RPC_UNARY, NULL, NULL},
     {AUTH "WhoAmI", AKIDB_OP_WHOAMI, &akidb__v1__who_am_irequest__descriptor, decode_none,
      encode_whoami, RPC_UNARY, NULL, NULL},
-    {NULL, 0, NULL, NULL, NULL, RPC_UNARY, NULL, NULL},
+    RPC_METHODS_END,
 };

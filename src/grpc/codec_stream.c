@@ -354,5 +354,5 @@ const rpc_method_t rpc_stream_methods[] = {
     {"/akidb.v1.UploadService/PutUpload", AKIDB_OP_UPLOAD_PUT,
      &akidb__v1__put_upload_request__descriptor, NULL, NULL, RPC_CLIENT_STREAM, upload_step,
      upload_free},
-    {NULL, 0, NULL, NULL, NULL, RPC_UNARY, NULL, NULL},
+    RPC_METHODS_END,
 };

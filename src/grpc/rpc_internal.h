@@ -13,6 +13,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "akidb/v1/common.pb-c.h"
 #include "akidb/v1/points.pb-c.h"
 #include "service/service.h"
 
@@ -117,9 +118,19 @@ struct rpc_method {
 };
 typedef struct rpc_method rpc_method_t;
 
-/* The tables of the codec files, each ended by a NULL path. */
+/* A unary method's row: path, operation (AKIDB_OP_<op>), request message
+ * (akidb__v1__<msg>__descriptor), decoder, encoder. */
+#define RPC_UNARY_METHOD(path, op, msg, dec, enc)                                     \
+  {path, AKIDB_OP_##op, &akidb__v1__##msg##__descriptor, dec, enc, RPC_UNARY, NULL, NULL}
+/* The row that ends a table. */
+#define RPC_METHODS_END {NULL, 0, NULL, NULL, NULL, RPC_UNARY, NULL, NULL}
+
+/* The tables of the codec files, each ended by RPC_METHODS_END. */
 extern const rpc_method_t rpc_point_methods[]; /* codec_points.c: health, auth, points */
-extern const rpc_method_t rpc_admin_methods[]; /* codec_admin.c: the resource services */
+extern const rpc_method_t rpc_admin_methods[]; /* codec_admin.c: tenants, databases,
+                                                  collections, users, keys, audit */
+extern const rpc_method_t rpc_data_methods[];  /* codec_data.c: snapshots, uploads, import,
+                                                  system */
 extern const rpc_method_t rpc_stream_methods[]; /* codec_stream.c: UpsertStream, Scan, PutUpload */
 
 /* The method served at this path ("/akidb.v1.PointService/Upsert"), or
@@ -189,5 +200,57 @@ char *rpc_time_of(rpc_arena_t *ar, int64_t ms);
 
 /* A UUID's text in the arena. */
 char *rpc_uuid_of(rpc_arena_t *ar, const akidb_uuid_t *id);
+
+/* Sets the request's path members (tenant, database, collection, username,
+ * key_id, snapshot, upload) from the string fields of those names that `m`
+ * has ("" → absent). Not for messages where such a field is an argument
+ * rather than a path parameter (RestoreSnapshot's target database and
+ * collection, Import's upload). */
+void rpc_path_in(const ProtobufCMessage *m, akidb_request_t *req);
+
+/* An rpc_decode_fn for requests that carry nothing but their path. */
+int rpc_decode_path(const ProtobufCMessage *m, rpc_args_t *a, akidb_request_t *req,
+                    akidb_svc_error_t *e);
+
+#define RPC_N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* map[v] when v indexes the n entries of map, else 0 (a proto enum's
+ * unspecified): the service's enum values into the contract's. */
+static inline int rpc_out(const int *map, size_t n, int v) {
+  return v >= 0 && (size_t)v < n ? map[v] : 0;
+}
+
+/* v in min..max, or INVALID_ARGUMENT with REST's message ("field 'm' must
+ * be an integer in 2..100"). 0 or -1. */
+int rpc_in_range(uint64_t v, const char *field, uint64_t min, uint64_t max,
+                 akidb_svc_error_t *e);
+
+/* An empty message of type d in the arena (the answer of a delete); NULL
+ * when out of memory. */
+ProtobufCMessage *rpc_empty(rpc_arena_t *ar, const ProtobufCMessageDescriptor *d);
+
+/* Room for n pointers (at least one) in the arena, zeroed. */
+void *rpc_items(rpc_arena_t *ar, size_t n);
+
+/* A NUL-terminated string copied into the arena; NULL when out of memory. */
+char *rpc_text(rpc_arena_t *ar, const char *s);
+
+/* A list's `next` in the arena: the cursor's UUID when there is more, else
+ * "" (REST's null). */
+char *rpc_next_of(rpc_arena_t *ar, bool has_more, const akidb_uuid_t *next);
+
+/*
+ * A proto enum's value `v` of field `field` into the service's value: 0
+ * (`*_UNSPECIFIED`) leaves *has false; 1..n_map-1 set *has and *out to
+ * map[v]; any other value (protobuf-c keeps unknown numbers) is
+ * INVALID_ARGUMENT naming the field and its values (from `d`). 0 or -1.
+ */
+int rpc_enum_in(const ProtobufCEnumDescriptor *d, int v, const char *field, const int *map,
+                size_t n_map, bool *has, int *out, akidb_svc_error_t *e);
+
+/* A PageRequest (NULL: the first page of the default size) into `page`:
+ * limit 0 is the default, above AKIDB_LIST_LIMIT_MAX refused; `after` ""
+ * or a previous page's `next` (a UUID). 0 or -1 with *e set. */
+int rpc_page_in(const Akidb__V1__PageRequest *p, akidb_page_t *page, akidb_svc_error_t *e);
 
 #endif /* AKIDB_RPC_INTERNAL_H */
