@@ -351,6 +351,8 @@ static void op_send_message(rpc_call_t *c, grpc_op *op) {
   grpc_slice body = grpc_slice_from_copied_buffer((const char *)c->answer.body, c->answer.len);
   c->send = grpc_raw_byte_buffer_create(&body, 1);
   grpc_slice_unref(body);
+  if (c->method && (c->method->op == AKIDB_OP_LOGIN || c->method->op == AKIDB_OP_KEY_CREATE))
+    memset(c->answer.body, 0, c->answer.len); /* a session token or a key's secret */
   free(c->answer.body);
   c->answer.body = NULL;
   op->op = GRPC_OP_SEND_MESSAGE;
