@@ -164,14 +164,17 @@ int rpc_enum_in(const ProtobufCEnumDescriptor *d, int v, const char *field, cons
   return 0;
 }
 
+int rpc_page_limit_in(const Akidb__V1__PageRequest *p, akidb_svc_error_t *e) {
+  if (!p || p->limit <= AKIDB_LIST_LIMIT_MAX) return 0;
+  return akidb_svc_error_set(e, AKIDB_ST_INVALID_ARGUMENT,
+                             "field 'page.limit' must be an integer in 1..%u (0: the default, %u)",
+                             AKIDB_LIST_LIMIT_MAX, AKIDB_LIST_LIMIT_DEFAULT);
+}
+
 int rpc_page_in(const Akidb__V1__PageRequest *p, akidb_page_t *page, akidb_svc_error_t *e) {
   memset(page, 0, sizeof *page);
   if (!p) return 0;
-  if (p->limit > AKIDB_LIST_LIMIT_MAX)
-    return akidb_svc_error_set(e, AKIDB_ST_INVALID_ARGUMENT,
-                               "field 'page.limit' must be an integer in 1..%u (0: the default, "
-                               "%u)",
-                               AKIDB_LIST_LIMIT_MAX, AKIDB_LIST_LIMIT_DEFAULT);
+  if (rpc_page_limit_in(p, e)) return -1;
   page->limit = p->limit;
   if (!p->after || !*p->after) return 0;
   if (akidb_uuid_parse(p->after, &page->after))

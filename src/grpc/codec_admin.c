@@ -578,11 +578,7 @@ static int audit_filter_in(const Akidb__V1__AuditFilter *f, akidb_audit_query_t 
 static int audit_page_in(const Akidb__V1__PageRequest *p, akidb_audit_query_t *q,
                          akidb_svc_error_t *e) {
   if (!p) return 0;
-  if (p->limit > AKIDB_LIST_LIMIT_MAX)
-    return akidb_svc_error_set(e, AKIDB_ST_INVALID_ARGUMENT,
-                               "field 'page.limit' must be an integer in 1..%u (0: the default, "
-                               "%u)",
-                               AKIDB_LIST_LIMIT_MAX, AKIDB_LIST_LIMIT_DEFAULT);
+  if (rpc_page_limit_in(p, e)) return -1;
   q->limit = p->limit;
   if (!rpc_opt(p->after)) return 0;
   char *end;

@@ -248,6 +248,10 @@ char *rpc_next_of(rpc_arena_t *ar, bool has_more, const akidb_uuid_t *next);
 int rpc_enum_in(const ProtobufCEnumDescriptor *d, int v, const char *field, const int *map,
                 size_t n_map, bool *has, int *out, akidb_svc_error_t *e);
 
+/* Checks a page's limit (0: the default; above AKIDB_LIST_LIMIT_MAX
+ * refused); 0, or -1 with *e set. NULL accepted. */
+int rpc_page_limit_in(const Akidb__V1__PageRequest *p, akidb_svc_error_t *e);
+
 /* A PageRequest (NULL: the first page of the default size) into `page`:
  * limit 0 is the default, above AKIDB_LIST_LIMIT_MAX refused; `after` ""
  * or a previous page's `next` (a UUID). 0 or -1 with *e set. */

@@ -393,3 +393,27 @@ def pytest_sessionfinish(session, exitstatus):
     for s in _SERVERS:
         if s.alive():
             s.kill()
+
+
+# ------------------------------------------------------------------ gRPC --
+
+
+@pytest.fixture(scope="module")
+def stubs():
+    """The Python stubs of proto/ (tests/integration/grpc_stubs.py)."""
+    import grpc_stubs
+    try:
+        return grpc_stubs.load()
+    except grpc_stubs.StubError as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def channel(server):
+    """A plaintext gRPC channel to the shared server, ready."""
+    import grpc
+    assert server.grpc_port, "the server was started without --grpc-port"
+    ch = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
+    grpc.channel_ready_future(ch).result(timeout=10)
+    yield ch
+    ch.close()

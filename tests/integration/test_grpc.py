@@ -6,30 +6,13 @@ same data, errors with the status table's codes and REST's messages,
 tenant isolation, deadlines, the message size limit, request ids.
 Needs python3-grpcio and the stubs of grpc_stubs.py.
 """
-import time
 
 import grpc
 import pytest
 
 import client as cl
-import grpc_stubs
 
 
-@pytest.fixture(scope="module")
-def stubs():
-    try:
-        return grpc_stubs.load()
-    except grpc_stubs.StubError as e:
-        pytest.fail(str(e), pytrace=False)
-
-
-@pytest.fixture(scope="module")
-def channel(server):
-    assert server.grpc_port, "the server was started without --grpc-port"
-    ch = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
-    grpc.channel_ready_future(ch).result(timeout=10)
-    yield ch
-    ch.close()
 
 
 def bearer(token):

@@ -18,7 +18,6 @@ import grpc
 import pytest
 
 import client as cl
-import grpc_stubs
 from conftest import free_port
 from access_tables import (CASES, GHOST, GHOST_SLUG, ROLE_NAMES, ROUTES, RoleEnv, allowed, fill,
                            make_pair, normalise, principals, tenant_state)
@@ -38,20 +37,9 @@ Refusal = collections.namedtuple("Refusal", "code details")
 # ------------------------------------------------------------ fixtures --
 
 @pytest.fixture(scope="module")
-def pb():
-    try:
-        return grpc_stubs.load()
-    except grpc_stubs.StubError as e:
-        pytest.fail(str(e), pytrace=False)
+def pb(stubs):
+    return stubs
 
-
-@pytest.fixture(scope="module")
-def channel(server):
-    assert server.grpc_port, "the server was started without --grpc-port"
-    ch = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
-    grpc.channel_ready_future(ch).result(timeout=10)
-    yield ch
-    ch.close()
 
 
 class Rpc:
@@ -425,7 +413,7 @@ def test_collection_lifecycle_read_back_over_grpc_and_rest(pb, R, t):
 
 
 def test_collection_bad_input_refused_as_rest_and_nothing_changes(pb, R, t):
-    cp, C, token = pb.collections_pb2, pb.common_pb2, t.admin.token
+    cp, token = pb.collections_pb2, t.admin.token
     db = t.create_db()
     existing = t.create_collection(db, dimension=4)["name"]
     lst = f"{t.db_path(db)}/collections"

@@ -41,13 +41,6 @@ PER_MESSAGE = "(per message)"
 NO_CREDENTIAL = ("No credential needed", "Any session", "Any credential")
 
 
-@pytest.fixture(scope="module")
-def stubs():
-    try:
-        return grpc_stubs.load()
-    except grpc_stubs.StubError as e:
-        pytest.fail(str(e), pytrace=False)
-
 
 # ------------------------------------------------------------- sources --
 

@@ -30,25 +30,10 @@ import pytest
 import requests
 
 import client as cl
-import grpc_stubs
 from client import expect
 from conftest import akidb_bin, free_port
 
 
-@pytest.fixture(scope="module")
-def stubs():
-    try:
-        return grpc_stubs.load()
-    except grpc_stubs.StubError as e:
-        pytest.fail(str(e), pytrace=False)
-
-
-@pytest.fixture(scope="module")
-def channel(server):
-    ch = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
-    grpc.channel_ready_future(ch).result(timeout=10)
-    yield ch
-    ch.close()
 
 
 @pytest.fixture(scope="module")
