@@ -251,19 +251,27 @@ static int decode_request(const rpc_method_t *m, const uint8_t *in, size_t len, 
   return m->decode ? m->decode(*msg, a, req, e) : 0;
 }
 
-void rpc_codec_call(akidb_service_t *svc, const rpc_method_t *m, akidb_request_t *req,
-                    const uint8_t *in, size_t len, rpc_answer_t *out) {
+int rpc_unary_decode(akidb_service_t *svc, const rpc_method_t *m, const uint8_t *in, size_t len,
+                     rpc_unary_t *u, rpc_answer_t *out) {
   memset(out, 0, sizeof *out);
-  rpc_arena_t arena = {0};
-  rpc_args_t a = {.arena = &arena, .limits = akidb_service_limits(svc), .op = m->op};
+  u->a = (rpc_args_t){.arena = &u->arena, .limits = akidb_service_limits(svc), .op = m->op};
   akidb_svc_error_t e = {0};
-  ProtobufCMessage *msg = NULL;
-  if (decode_request(m, in, len, &a, req, &msg, &e)) rpc_answer_error(out, &e);
-  else call_unary(svc, m, req, &a, out);
-  if (req->tenant) snprintf(out->tenant, sizeof out->tenant, "%s", req->tenant);
-  req->tenant = req->database = req->collection = NULL; /* they pointed into msg */
-  if (msg) protobuf_c_message_free_unpacked(msg, NULL);
-  rpc_arena_free(&arena);
+  if (!decode_request(m, in, len, &u->a, &u->req, &u->msg, &e)) return 0;
+  rpc_answer_error(out, &e);
+  return -1;
+}
+
+void rpc_unary_run(akidb_service_t *svc, const rpc_method_t *m, rpc_unary_t *u,
+                   rpc_answer_t *out) {
+  call_unary(svc, m, &u->req, &u->a, out);
+}
+
+void rpc_unary_free(rpc_unary_t *u, rpc_answer_t *out) {
+  if (u->req.tenant) snprintf(out->tenant, sizeof out->tenant, "%s", u->req.tenant);
+  u->req.tenant = u->req.database = u->req.collection = NULL; /* they pointed into msg */
+  if (u->msg) protobuf_c_message_free_unpacked(u->msg, NULL);
+  u->msg = NULL;
+  rpc_arena_free(&u->arena);
 }
 
 int rpc_codec_decode(const rpc_method_t *m, const akidb_limits_t *limits, const uint8_t *in,

@@ -141,15 +141,33 @@ const rpc_method_t *rpc_method_find(const char *path, size_t len);
 const rpc_method_t *rpc_method_at(size_t i);
 
 /* Unpacks and decodes one request of `m` without calling anything (the
- * decoding of rpc_codec_call; a streaming method: the unpack only); 0, or
+ * decoding of rpc_unary_decode; a streaming method: the unpack only); 0, or
  * -1 with *e set. For the fuzz harness. */
 int rpc_codec_decode(const rpc_method_t *m, const akidb_limits_t *limits, const uint8_t *in,
                      size_t len, akidb_svc_error_t *e);
 
-/* Decodes the request message, calls the service with `req` (credentials
- * and source filled by the caller), encodes the answer into `out`. */
-void rpc_codec_call(akidb_service_t *svc, const rpc_method_t *m, akidb_request_t *req,
-                    const uint8_t *in, size_t len, rpc_answer_t *out);
+/* A unary call between its decoding and its answer: the request message,
+ * the typed arguments and their arena. */
+typedef struct {
+  akidb_request_t req; /* credentials, request id, source, deadline: set by the server */
+  rpc_arena_t arena;
+  rpc_args_t a;
+  ProtobufCMessage *msg;
+} rpc_unary_t;
+
+/* Unpacks and decodes the request of `m` into u (u->req's path members
+ * are set; its other members are the caller's); 0, or -1 with the error
+ * in `out`. Either way rpc_unary_free releases u. */
+int rpc_unary_decode(akidb_service_t *svc, const rpc_method_t *m, const uint8_t *in, size_t len,
+                     rpc_unary_t *u, rpc_answer_t *out);
+
+/* Calls the service with the decoded call and encodes the answer into
+ * `out` (any thread). */
+void rpc_unary_run(akidb_service_t *svc, const rpc_method_t *m, rpc_unary_t *u,
+                   rpc_answer_t *out);
+
+/* Frees what decoding kept; the request's tenant goes to out->tenant. */
+void rpc_unary_free(rpc_unary_t *u, rpc_answer_t *out);
 
 /* Calls the service with the decoded arguments `a` (operation a->op):
  * true when it succeeded (*resp holds the result), false with the error in

@@ -1,18 +1,22 @@
 /*
  * grpc/server.c — the gRPC server on the C core (libgrpc): one completion
- * queue polled by RPC_THREADS threads, calls asked for with
- * grpc_server_request_call (RPC_SLOTS requests kept outstanding), and per
- * unary call two batches: (1) initial metadata (x-request-id echoed) +
- * receive the request; (2) send the answer + status + receive close. The
- * service call runs on the polling thread between the two.
+ * queue, calls asked for with grpc_server_request_call (RPC_SLOTS requests
+ * kept outstanding), and per call a small state machine (below, "calls")
+ * with at most one batch in flight.
  *
- * Threads: two. The machine has 2 cores and the REST server already has
- * its own thread pool; two pollers let one slow call (an fsync'd upsert)
- * not hold up the next, without competing with REST for more cores.
+ * Threads: one network thread polls the queue and runs the quick calls
+ * itself (akidb_service_quick: probes, reads of a loaded collection), so a
+ * search costs one wake-up, as on REST; RPC_WORKERS worker threads run
+ * everything that may wait on the disk, the object store or a password
+ * hash (writes, loads, logins, snapshots, stream steps), so a slow call
+ * never holds up the quick ones. (Two threads polling one queue, the first
+ * design, handed the events of each call back and forth between them: four
+ * context switches and twice the CPU per call.)
  *
- * Locking: a call's state is touched only by the thread that took its
- * event (the core delivers one event per batch, and a call has one batch
- * in flight); `mu` guards the stop flags and the list of open Watch calls.
+ * Locking: a call's state is touched only by the thread that holds it: the
+ * one that took its event, or the worker it was queued to (handed over
+ * under `work_mu`); `mu` guards the stop flags and the list of open Watch
+ * calls.
  * Durability: none of its own (the service answers writes once durable).
  */
 #include <limits.h>
@@ -39,7 +43,7 @@
 #include "obs/log.h"
 #include "obs/metrics.h"
 
-#define RPC_THREADS 2
+#define RPC_WORKERS 2
 #define RPC_SLOTS 4
 #define RPC_WATCH_MAX 64
 
@@ -77,7 +81,7 @@ typedef struct {
 typedef enum { STAGE_RECV, STAGE_MSG, STAGE_MSG_RECV, STAGE_SEND, STAGE_OPEN } rpc_stage_t;
 
 /* One call in flight. */
-typedef struct {
+typedef struct rpc_call {
   rpc_tag_t kind;
   rpc_stage_t stage;
   grpc_call *call;
@@ -95,14 +99,25 @@ typedef struct {
   const rpc_method_t *method;
   rpc_stream_t stream; /* the request's base; streaming: the codec's view */
   bool stream_started; /* the first step ran */
+  rpc_unary_t unary;   /* a unary call between its decoding and its answer */
+  /* Queued to a worker: what to do there (unary: run and answer; a stream:
+   * its next step, with a message received or not). */
+  bool work_unary, work_received;
+  struct rpc_call *work_next;
 } rpc_call_t;
 
 struct agrpc_server {
   akidb_service_t *svc;
   grpc_server *server;
   grpc_completion_queue *cq;
-  pthread_t threads[RPC_THREADS];
-  int n_threads;
+  pthread_t poller;
+  bool poller_started;
+  pthread_t workers[RPC_WORKERS];
+  int n_workers;
+  pthread_mutex_t work_mu; /* the work queue and workers_stop */
+  pthread_cond_t work_cv;
+  rpc_call_t *work_head, *work_tail;
+  bool workers_stop;
   uint16_t port;
   rpc_slot_t slots[RPC_SLOTS];
   rpc_tag_t shutdown_tag;
@@ -219,6 +234,7 @@ static void call_end(rpc_call_t *c) {
 }
 
 static void watch_remove(agrpc_server_t *s, grpc_call *call);
+static void call_answer(agrpc_server_t *s, rpc_call_t *c);
 
 /* The deadline on the monotonic clock of akidb_request_t (0: none). */
 static int64_t deadline_ns(const rpc_call_t *c) {
@@ -312,19 +328,29 @@ static grpc_slice take_message(rpc_call_t *c) {
   return in;
 }
 
-/* Runs a unary (or Watch) method into c->answer. */
-static void call_run(agrpc_server_t *s, rpc_call_t *c) {
-  if (call_refused(c)) return;
+/* Decodes a unary (or Watch) request into c->unary; false with the
+ * answer set when it cannot run. */
+static bool unary_decode(agrpc_server_t *s, rpc_call_t *c) {
+  if (call_refused(c)) return false;
   if (!c->recv) {
     answer_status(&c->answer, GRPC_STATUS_INVALID_ARGUMENT, "the call carried no request message");
-    return;
+    return false;
   }
-  grpc_slice in = take_message(c);
-  akidb_request_t req = c->stream.req;
-  rpc_codec_call(s->svc, c->method, &req, GRPC_SLICE_START_PTR(in), GRPC_SLICE_LENGTH(in),
-                 &c->answer);
-  snprintf(c->tenant, sizeof c->tenant, "%s", c->answer.tenant);
+  grpc_slice in = take_message(c); /* protobuf-c copies what it keeps */
+  c->unary.req = c->stream.req;
+  int rc = rpc_unary_decode(s->svc, c->method, GRPC_SLICE_START_PTR(in), GRPC_SLICE_LENGTH(in),
+                            &c->unary, &c->answer);
   grpc_slice_unref(in);
+  if (rc) rpc_unary_free(&c->unary, &c->answer);
+  return rc == 0;
+}
+
+/* Runs a decoded unary call and answers it (the network thread or a worker). */
+static void unary_finish(agrpc_server_t *s, rpc_call_t *c) {
+  rpc_unary_run(s->svc, c->method, &c->unary, &c->answer);
+  rpc_unary_free(&c->unary, &c->answer);
+  snprintf(c->tenant, sizeof c->tenant, "%s", c->answer.tenant);
+  call_answer(s, c);
 }
 
 /* Remembers an open Watch call so that stop can cancel it; false when the
@@ -428,17 +454,65 @@ static void stream_advance(agrpc_server_t *s, rpc_call_t *c, bool received) {
              step == RPC_STEP_MORE ? STAGE_RECV : server_stream ? STAGE_MSG : STAGE_MSG_RECV);
 }
 
-/* A request (first or next) arrived: run it. */
+/* ------------------------------------------------------------ workers -- */
+
+/* Queues the call to a worker: a unary run, or a stream's next step. */
+static void work_push(agrpc_server_t *s, rpc_call_t *c, bool unary, bool received) {
+  c->work_unary = unary;
+  c->work_received = received;
+  c->work_next = NULL;
+  pthread_mutex_lock(&s->work_mu);
+  if (s->work_tail) s->work_tail->work_next = c;
+  else s->work_head = c;
+  s->work_tail = c;
+  pthread_cond_signal(&s->work_cv);
+  pthread_mutex_unlock(&s->work_mu);
+}
+
+/* The next queued call, or NULL when the workers stop. */
+static rpc_call_t *work_pop(agrpc_server_t *s) {
+  pthread_mutex_lock(&s->work_mu);
+  while (!s->work_head && !s->workers_stop) pthread_cond_wait(&s->work_cv, &s->work_mu);
+  rpc_call_t *c = s->work_head;
+  if (c && !(s->work_head = c->work_next)) s->work_tail = NULL;
+  pthread_mutex_unlock(&s->work_mu);
+  return c;
+}
+
+static void *worker_main(void *arg) {
+  agrpc_server_t *s = arg;
+  rpc_call_t *c;
+  while ((c = work_pop(s))) {
+    if (c->work_unary) unary_finish(s, c);
+    else stream_advance(s, c, c->work_received);
+  }
+  return NULL;
+}
+
+static void workers_stop(agrpc_server_t *s) {
+  pthread_mutex_lock(&s->work_mu);
+  s->workers_stop = true;
+  pthread_cond_broadcast(&s->work_cv);
+  pthread_mutex_unlock(&s->work_mu);
+  for (int i = 0; i < s->n_workers; i++) pthread_join(s->workers[i], NULL);
+  s->n_workers = 0;
+}
+
+/* ------------------------------------------------------------- events -- */
+
+/* A request (first or next) arrived: run it here when it is quick, else
+ * on a worker. */
 static void call_received(agrpc_server_t *s, rpc_call_t *c) {
   bool stream = c->method && c->method->step;
   if (!stream) {
-    call_run(s, c);
-    call_answer(s, c);
+    if (!unary_decode(s, c)) call_answer(s, c);
+    else if (akidb_service_quick(s->svc, c->unary.a.op, &c->unary.req)) unary_finish(s, c);
+    else work_push(s, c, true, false);
   } else if (!c->stream_started && call_refused(c)) {
     call_answer(s, c);
   } else {
     c->stream_started = true;
-    stream_advance(s, c, true);
+    work_push(s, c, false, true);
   }
 }
 
@@ -452,7 +526,7 @@ static void call_event(agrpc_server_t *s, rpc_call_t *c, bool ok) {
     call_end(c);
     return;
   case STAGE_MSG: /* a Scan page left: the next one */
-    if (ok) stream_advance(s, c, false);
+    if (ok) work_push(s, c, false, false);
     else call_end(c); /* the client went away */
     return;
   case STAGE_RECV:
@@ -549,8 +623,11 @@ static int server_credentials(const agrpc_options_t *o, grpc_server_credentials 
 }
 
 static void server_free(agrpc_server_t *s) {
-  for (int i = 0; i < s->n_threads; i++) pthread_join(s->threads[i], NULL);
+  if (s->poller_started) pthread_join(s->poller, NULL);
+  workers_stop(s); /* every call is over: the queue is empty */
   grpc_completion_queue_destroy(s->cq);
+  pthread_mutex_destroy(&s->work_mu);
+  pthread_cond_destroy(&s->work_cv);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cv);
   free(s);
@@ -567,6 +644,8 @@ int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_ser
   atomic_init(&s->shutdown_tag, TAG_SHUTDOWN);
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cv, NULL);
+  pthread_mutex_init(&s->work_mu, NULL);
+  pthread_cond_init(&s->work_cv, NULL);
   s->server = server_create(o);
   s->cq = grpc_completion_queue_create_for_next(NULL);
   grpc_server_register_completion_queue(s->server, s->cq, NULL);
@@ -589,8 +668,9 @@ int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_ser
   s->port = (uint16_t)port;
   grpc_server_start(s->server);
   for (int i = 0; i < RPC_SLOTS; i++) slot_arm(s, &s->slots[i]);
-  for (int i = 0; i < RPC_THREADS; i++)
-    if (pthread_create(&s->threads[i], NULL, poll_main, s) == 0) s->n_threads++;
+  for (int i = 0; i < RPC_WORKERS; i++)
+    if (pthread_create(&s->workers[i], NULL, worker_main, s) == 0) s->n_workers++;
+  s->poller_started = pthread_create(&s->poller, NULL, poll_main, s) == 0;
   *out = s;
   return AKIDB_OK;
 }

@@ -345,6 +345,40 @@ int svc_check_deadline(svc_call_t *c, const char *before) {
   return svc_fail(c, AKIDB_ST_DEADLINE_EXCEEDED, "the call's deadline passed before %s", before);
 }
 
+/* Whether the request's collection is loaded (from the cached catalog rows;
+ * false when any of them is missing). */
+static bool collection_loaded(akidb_service_t *svc, const akidb_request_t *req) {
+  akidb_tenant_t t;
+  akidb_database_t db;
+  akidb_collection_meta_t meta;
+  char err[256];
+  if (!req->tenant || !req->database || !req->collection ||
+      svc_cached_tenant_by_slug(svc, req->tenant, &t, err, sizeof err) ||
+      svc_cached_database(svc, &t.id, req->database, &db, err, sizeof err) ||
+      svc_cached_collection(svc, &db.id, req->collection, &meta, err, sizeof err))
+    return false;
+  svc_coll_t *e = svc_registry_peek(&svc->reg, &meta.id);
+  bool loaded = e && atomic_load(&e->state) == SVC_OPEN;
+  if (e) svc_coll_release(e);
+  return loaded;
+}
+
+bool akidb_service_quick(akidb_service_t *svc, akidb_op_t op, const akidb_request_t *req) {
+  switch (op) {
+  case AKIDB_OP_HEALTH:
+  case AKIDB_OP_READY:
+    return true;
+  case AKIDB_OP_SEARCH:
+  case AKIDB_OP_POINT_GET:
+  case AKIDB_OP_POINT_GET_MANY:
+  case AKIDB_OP_POINT_COUNT:
+  case AKIDB_OP_POINT_SCAN:
+    return akidb_service_ready(svc) && collection_loaded(svc, req);
+  default:
+    return false;
+  }
+}
+
 /* ------------------------------------------------------------ lifecycle -- */
 
 static void say(akidb_service_t *s, akidb_log_level_t level, const char *fmt, ...)

@@ -727,6 +727,16 @@ bool akidb_service_ready(akidb_service_t *svc);
 /* The service's request limits (a codec words its messages with them). */
 const akidb_limits_t *akidb_service_limits(const akidb_service_t *svc);
 
+/*
+ * Whether `op` on `req` can be answered without waiting on the disk, the
+ * object store or a password hash: the probes, and reads (search, get,
+ * get many, count, scan) of a collection that is loaded now. A transport
+ * runs such a call on its network thread and hands any other to a worker.
+ * A hint only: nothing is authenticated or checked here (the call is), and
+ * a collection may unload just after.
+ */
+bool akidb_service_quick(akidb_service_t *svc, akidb_op_t op, const akidb_request_t *req);
+
 /* Runs one operation. Never fails as a C call: the outcome is in `out`. */
 void akidb_service_call(akidb_service_t *svc, akidb_op_t op, const akidb_request_t *req,
                         akidb_response_t *out);
