@@ -5,6 +5,7 @@
  */
 #include "server_proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -157,6 +158,27 @@ double sp_proc_cpu_seconds(pid_t pid) {
   if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
     return 0;
   return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+double sp_proc_threads_cpu_seconds(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  unsigned long long ns = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    char file[PATH_MAX];
+    snprintf(file, sizeof file, "/proc/%d/task/%s/schedstat", (int)pid, e->d_name);
+    FILE *f = fopen(file, "r");
+    if (!f) continue;
+    unsigned long long v = 0;
+    if (fscanf(f, "%llu", &v) == 1) ns += v;
+    fclose(f);
+  }
+  closedir(d);
+  return (double)ns / 1e9;
 }
 
 double sp_self_cpu_seconds(void) {

@@ -63,6 +63,12 @@ void sp_akidb_version(const char *akidb, char *out, size_t len);
 /* CPU seconds (user + system) process pid has used (/proc/<pid>/stat). */
 double sp_proc_cpu_seconds(pid_t pid);
 
+/* CPU seconds the live threads of process pid have run, from
+ * /proc/<pid>/task/<tid>/schedstat (nanoseconds; finer than the clock
+ * ticks of /proc/<pid>/stat, but a thread that exits takes its time with
+ * it). */
+double sp_proc_threads_cpu_seconds(pid_t pid);
+
 /* CPU seconds (user + system) this process has used (getrusage). */
 double sp_self_cpu_seconds(void);
 
