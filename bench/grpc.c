@@ -565,6 +565,7 @@ typedef struct {
   long long ef;
   double server_cpu_us, client_cpu_us; /* per answered query */
   double server_thr_us; /* server CPU per query from its threads' schedstat (finer) */
+  double server_cs;     /* server context switches per query */
   double steal_pct;
 } search_row_t;
 
@@ -586,6 +587,7 @@ static search_row_t search_sequential(const sp_server_t *s, const char *token, c
   search_row_t row = {.dataset = dataset, .dim = q->set->dim, .tr = tr, .clients = 1, .ef = ef};
   sp_ticks_t ticks0 = sp_cpu_ticks();
   double thr0 = sp_proc_threads_cpu_seconds(s->pid);
+  unsigned long long cs0 = sp_proc_ctx_switches(s->pid);
   double srv0 = sp_proc_cpu_seconds(s->pid), cli0 = sp_self_cpu_seconds(), t0 = lg_now_us();
   for (size_t i = 0; i < n; i++) {
     double t = lg_now_us();
@@ -603,6 +605,7 @@ static search_row_t search_sequential(const sp_server_t *s, const char *token, c
   double answered = row.ok ? (double)row.ok : 1;
   row.server_cpu_us = (sp_proc_cpu_seconds(s->pid) - srv0) * 1e6 / answered;
   row.server_thr_us = (sp_proc_threads_cpu_seconds(s->pid) - thr0) * 1e6 / answered;
+  row.server_cs = (double)(sp_proc_ctx_switches(s->pid) - cs0) / answered;
   row.client_cpu_us = (sp_self_cpu_seconds() - cli0) * 1e6 / answered;
   row.qps = (double)row.ok / row.seconds;
   row.us = bench_summarise(us, row.ok);
@@ -626,8 +629,8 @@ typedef struct {
   transport_t tr;
   uint32_t clients;
   double duration_s;
-  pthread_barrier_t ready;
-  double start, end; /* set by client 0 / merged */
+  pthread_barrier_t ready, go; /* every client warm; the window's start is set */
+  double start, end;            /* window start (set between the barriers); last answer */
   pthread_mutex_t mu;
   double *us;
   size_t n_us, cap_us;
@@ -656,6 +659,7 @@ static void *closed_thread(void *arg) {
   double *us = bench_xmalloc(cap * sizeof *us);
   sl_recall_t acc = {.set = q->set, .k = K};
   pthread_barrier_wait(&cl->ready);
+  pthread_barrier_wait(&cl->go);
   double end = cl->start + cl->duration_s * 1e6, last = cl->start;
   for (size_t i = (size_t)ca->index * nq / cl->clients;; i++) {
     double t = lg_now_us();
@@ -702,6 +706,7 @@ static search_row_t search_closed(const sp_server_t *s, const char *token, const
   closed_t cl = {.s = s, .token = token, .q = q, .tr = tr, .clients = clients,
                  .duration_s = duration_s, .acc = {.set = q->set, .k = K}};
   pthread_barrier_init(&cl.ready, NULL, clients + 1);
+  pthread_barrier_init(&cl.go, NULL, clients + 1);
   pthread_mutex_init(&cl.mu, NULL);
   pthread_t th[64];
   closed_arg_t args[64];
@@ -710,12 +715,14 @@ static search_row_t search_closed(const sp_server_t *s, const char *token, const
     if (pthread_create(&th[i], NULL, closed_thread, &args[i])) bench_die("pthread_create failed");
   }
   /* Every client connected and warm: start the window. */
-  cl.start = lg_now_us() + 20e3;
-  cl.end = cl.start;
+  pthread_barrier_wait(&cl.ready);
   sp_ticks_t ticks0 = sp_cpu_ticks();
   double thr0 = sp_proc_threads_cpu_seconds(s->pid);
+  unsigned long long cs0 = sp_proc_ctx_switches(s->pid);
   double srv0 = sp_proc_cpu_seconds(s->pid), cli0 = sp_self_cpu_seconds();
-  pthread_barrier_wait(&cl.ready);
+  cl.start = lg_now_us();
+  cl.end = cl.start;
+  pthread_barrier_wait(&cl.go);
   for (uint32_t i = 0; i < clients; i++) pthread_join(th[i], NULL);
   search_row_t row = {.dataset = dataset, .dim = q->set->dim, .tr = tr, .closed = true,
                       .clients = clients, .ef = ef, .ok = cl.n_us, .failed = cl.failed};
@@ -723,6 +730,7 @@ static search_row_t search_closed(const sp_server_t *s, const char *token, const
   double answered = row.ok ? (double)row.ok : 1;
   row.server_cpu_us = (sp_proc_cpu_seconds(s->pid) - srv0) * 1e6 / answered;
   row.server_thr_us = (sp_proc_threads_cpu_seconds(s->pid) - thr0) * 1e6 / answered;
+  row.server_cs = (double)(sp_proc_ctx_switches(s->pid) - cs0) / answered;
   row.client_cpu_us = (sp_self_cpu_seconds() - cli0) * 1e6 / answered;
   row.seconds = (cl.end - cl.start) / 1e6;
   row.qps = row.seconds > 0 ? (double)row.ok / row.seconds : 0;
@@ -731,6 +739,7 @@ static search_row_t search_closed(const sp_server_t *s, const char *token, const
   row.short_answers = cl.acc.short_answers;
   free(cl.us);
   pthread_barrier_destroy(&cl.ready);
+  pthread_barrier_destroy(&cl.go);
   pthread_mutex_destroy(&cl.mu);
   printf("  search %s %s closed loop x %u: %.0f QPS, p50 %.0f us, p99 %.0f us, recall@10 %.4f, "
          "server CPU %.0f us/query\n",
@@ -941,25 +950,27 @@ static void write_search(FILE *f, const report_t *rep, const options_t *o) {
              "of ticks) and of this driver (getrusage) during the row, per answered query; "
              "both share the machine's cores. *server threads' CPU* sums the on-CPU "
              "nanoseconds of the server's live threads (/proc/<pid>/task/*/schedstat): finer, "
-             "shown beside it as a check.\n"
+             "shown beside it as a check; *context switches* sums the server threads' "
+             "voluntary and involuntary switches (/proc/<pid>/task/*/status) per query.\n"
              "- run: every row was run %u time(s), interleaved (REST, gRPC, REST, gRPC, ...); "
              "the targets are judged on the median of the runs.\n\n",
           rep->n_base, rep->load_s_128, rep->load_s_768, rep->settle_s, o->clients,
           o->duration_s, rep->ef_128, rep->ef_768, o->repeat);
   fprintf(f, "| data set | transport | mode | run | QPS | p50 (ms) | p95 (ms) | p99 (ms) | max "
              "(ms) | errors | recall@10 | ef | server CPU/query (µs) | server threads' CPU/query (µs) "
-             "| client CPU/query (µs) | steal (%%) |\n"
-             "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+             "| server context switches/query | client CPU/query (µs) | steal (%%) |\n"
+             "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
   for (size_t i = 0; i < rep->n_search; i++) {
     const search_row_t *r = &rep->search[i];
     char mode[48];
     if (r->closed) snprintf(mode, sizeof mode, "closed loop × %u", r->clients);
     else snprintf(mode, sizeof mode, "sequential");
     fprintf(f, "| %s (%u-d) | %s | %s | %u | %.0f | %.3f | %.3f | %.3f | %.3f | %zu | %.4f | "
-               "%lld | %.0f | %.0f | %.0f | %.1f |\n",
+               "%lld | %.0f | %.0f | %.1f | %.0f | %.1f |\n",
             r->dataset, r->dim, r->tr == TR_REST ? "REST" : "gRPC", mode, r->run, r->qps,
             r->us.p50 / 1e3, r->us.p95 / 1e3, r->us.p99 / 1e3, r->us.max / 1e3, r->failed,
-            r->recall, r->ef, r->server_cpu_us, r->server_thr_us, r->client_cpu_us, r->steal_pct);
+            r->recall, r->ef, r->server_cpu_us, r->server_thr_us, r->server_cs, r->client_cpu_us,
+            r->steal_pct);
   }
   fprintf(f, "\n");
   for (size_t i = 0; i < rep->n_search; i++)

@@ -181,6 +181,29 @@ double sp_proc_threads_cpu_seconds(pid_t pid) {
   return (double)ns / 1e9;
 }
 
+unsigned long long sp_proc_ctx_switches(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  unsigned long long n = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    char file[PATH_MAX], line[256];
+    snprintf(file, sizeof file, "/proc/%d/task/%s/status", (int)pid, e->d_name);
+    FILE *f = fopen(file, "r");
+    if (!f) continue;
+    while (fgets(line, sizeof line, f)) {
+      const char *colon = strchr(line, ':');
+      if (colon && strstr(line, "ctxt_switches:")) n += strtoull(colon + 1, NULL, 10);
+    }
+    fclose(f);
+  }
+  closedir(d);
+  return n;
+}
+
 double sp_self_cpu_seconds(void) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);

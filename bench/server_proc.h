@@ -69,6 +69,10 @@ double sp_proc_cpu_seconds(pid_t pid);
  * it). */
 double sp_proc_threads_cpu_seconds(pid_t pid);
 
+/* Context switches (voluntary + involuntary) of the live threads of
+ * process pid, from /proc/<pid>/task/<tid>/status. */
+unsigned long long sp_proc_ctx_switches(pid_t pid);
+
 /* CPU seconds (user + system) this process has used (getrusage). */
 double sp_self_cpu_seconds(void);
 
