@@ -873,7 +873,10 @@ static void write_ingest(FILE *f, const report_t *rep, const options_t *o) {
           "until the server is idle (under 2%% of a core for 1 s) before the next row. "
           "points/s = points ÷ (last acknowledgement − first send). Batch latency: send to "
           "answer (stream: send to the batch's ack). Server and client CPU: CPU seconds each "
-          "process used during the row. Ids are the row numbers; no payload.\n\n"
+          "process used during the row (/proc/<pid>/stat, getrusage); the server's includes "
+          "the background indexer, which inserts the new points into the graph during every "
+          "row alike; *server cores busy* = server CPU ÷ seconds (of the machine's 2). Ids "
+          "are the row numbers; no payload.\n\n"
           "- **REST**: `POST .../points` with `{\"points\":[...]}` (floats as `%%.9g`), one "
           "HTTP/1.1 keep-alive connection per client, one request in flight per connection "
           "(bench/server_load.c).\n"
@@ -898,28 +901,39 @@ static void write_ingest(FILE *f, const report_t *rep, const options_t *o) {
           "the limit).\n\n",
           o->window, RETRY_WAIT_MS, rep->ingest_768, rep->ingest_768, rep->ingest_128);
   fprintf(f, "| dim | transport | clients | points | seconds | points/s | × REST | batch p50 "
-             "(ms) | batch p99 (ms) | retries | server CPU (s) | client CPU (s) | request "
-             "bytes (MB) |\n|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+             "(ms) | batch p99 (ms) | retries | server CPU (s) | server CPU/point (µs) | server "
+             "cores busy | client CPU (s) | request bytes (MB) |\n"
+             "|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
   for (size_t i = 0; i < rep->n_ingest; i++) {
     const ingest_row_t *r = &rep->ingest[i];
     if (!r->served) {
-      fprintf(f, "| %u | %s | %u | %zu | — | **not served** | — | — | — | — | — | — | %.1f |\n",
+      fprintf(f, "| %u | %s | %u | %zu | — | **not served** | — | — | — | — | — | — | — | — | "
+                 "%.1f |\n",
               r->dim, tr_name(r->tr), r->clients, r->points, (double)r->wire_bytes / 1e6);
       continue;
     }
     const ingest_row_t *rest = find_ingest(rep, TR_REST, r->dim, r->clients);
     char x[32] = "—";
     if (rest && r->tr != TR_REST) snprintf(x, sizeof x, "%.2f", r->pps / rest->pps);
-    fprintf(f, "| %u | %s | %u | %zu | %.2f | %.0f | %s | %.1f | %.1f | %zu | %.2f | %.2f | %.1f |\n",
+    fprintf(f, "| %u | %s | %u | %zu | %.2f | %.0f | %s | %.1f | %.1f | %zu | %.2f | %.1f | %.2f | "
+               "%.2f | %.1f |\n",
             r->dim, tr_name(r->tr), r->clients, r->points, r->seconds, r->pps, x,
-            r->batch_ms.p50, r->batch_ms.p99, r->retries, r->server_cpu_s, r->client_cpu_s,
-            (double)r->wire_bytes / 1e6);
+            r->batch_ms.p50, r->batch_ms.p99, r->retries, r->server_cpu_s,
+            r->server_cpu_s * 1e6 / (double)r->points, r->server_cpu_s / r->seconds,
+            r->client_cpu_s, (double)r->wire_bytes / 1e6);
   }
   fprintf(f, "\n");
-  for (size_t i = 0; i < rep->n_ingest; i++)
-    if (!rep->ingest[i].served)
-      fprintf(f, "Not served: %s %u-d × %u — %s\n\n", tr_name(rep->ingest[i].tr),
-              rep->ingest[i].dim, rep->ingest[i].clients, rep->ingest[i].note);
+  /* Why a transport was not served, once per distinct answer. */
+  for (size_t i = 0; i < rep->n_ingest; i++) {
+    const ingest_row_t *r = &rep->ingest[i];
+    bool seen = r->served;
+    for (size_t j = 0; j < i && !seen; j++)
+      seen = !rep->ingest[j].served && strcmp(rep->ingest[j].note, r->note) == 0;
+    if (!seen)
+      fprintf(f, "Not served (%s): the server answered `%s` — the row is to be measured again "
+                 "once the method is served.\n\n",
+              tr_name(r->tr), r->note);
+  }
 }
 
 static void write_search(FILE *f, const report_t *rep, const options_t *o) {
