@@ -17,6 +17,9 @@
 #   make bench-catalog  only the catalog benchmark (bench/results/catalog.md)
 #   make bench-server   only the REST server benchmark (bench/results/server.md)
 #   make bench-tenants  only the many-tenants benchmark (bench/results/tenants.md)
+#   make bench-grpc     gRPC beside REST against one `akidb serve`: ingest (REST, gRPC
+#               unary, gRPC streaming) and search (bench/results/grpc.md; needs the
+#               gRPC build: libgrpc-dev, protobuf-c; not part of `make bench`)
 #   make bench-objectstore  snapshots, restores, small uploads and the cold tier
 #               against s3rver (bench/results/objectstore.md; needs npm for s3rver;
 #               not part of `make bench` or `make test`)
@@ -24,7 +27,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build run test bench clean crash-long bench-storage bench-catalog bench-server \
-        bench-tenants bench-objectstore fuzz
+        bench-tenants bench-objectstore bench-grpc fuzz
 
 all: build
 
@@ -75,6 +78,11 @@ bench-tenants: deps
 	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF -DAKIDB_SERVER=ON >/dev/null
 	@cmake --build build/bench -j $(JOBS) --target akidb tenants_bench
 	./build/bench/bench/tenants --akidb build/bench/akidb --out bench/results/tenants.md
+
+bench-grpc: deps
+	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF -DAKIDB_SERVER=ON >/dev/null
+	@cmake --build build/bench -j $(JOBS) --target akidb grpc_bench
+	./build/bench/bench/grpc --akidb build/bench/akidb --out bench/results/grpc.md
 
 bench-objectstore: deps
 	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF -DAKIDB_SERVER=ON >/dev/null

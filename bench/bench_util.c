@@ -44,6 +44,20 @@ double bench_percentile(const double *sorted, size_t n, double p) {
   return sorted[rank - 1];
 }
 
+bench_dist_t bench_summarise(double *samples, size_t n) {
+  bench_dist_t d = {0};
+  if (n == 0) return d;
+  qsort(samples, n, sizeof *samples, bench_cmp_double);
+  double sum = 0;
+  for (size_t i = 0; i < n; i++) sum += samples[i];
+  d.mean = sum / (double)n;
+  d.p50 = bench_percentile(samples, n, 50);
+  d.p95 = bench_percentile(samples, n, 95);
+  d.p99 = bench_percentile(samples, n, 99);
+  d.max = samples[n - 1];
+  return d;
+}
+
 /* ---------------------------------------------------- driver plumbing -- */
 
 static const char *fatal_name = "bench";

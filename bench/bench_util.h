@@ -19,6 +19,14 @@ int bench_cmp_double(const void *a, const void *b);
 /* Nearest-rank percentile p (0..100) of n sorted samples; 0 when n is 0. */
 double bench_percentile(const double *sorted, size_t n, double p);
 
+/* A summary of latency samples (same unit as the samples). */
+typedef struct {
+  double p50, p95, p99, max, mean;
+} bench_dist_t;
+
+/* Sorts the n samples in place and summarises them; zeros when n is 0. */
+bench_dist_t bench_summarise(double *samples, size_t n);
+
 /* The driver's name (prefix of fatal messages) and its cleanup (kill the
  * children, remove scratch data; may be NULL), run by bench_die. */
 void bench_fatal_init(const char *name, void (*cleanup)(void));

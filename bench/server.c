@@ -14,33 +14,21 @@
  *     p99 (each run is reported, with the hypervisor's steal time);
  * and writes bench/results/server.md.
  *
- * Owns: option parsing, the server process (spawn, readiness, SIGTERM, the
- * scratch data directory), the REST setup calls, pre-encoding of points and
- * queries (before any timing), the phases and the report. The ingest phase
- * runs one thread per connection (a shared atomic batch counter); the rest
- * is single-threaded.
+ * Owns: option parsing, the phases and the report. The server process,
+ * /proc figures and REST setup calls are server_proc.c's; the JSON
+ * pre-encoding of points and queries (before any timing), recall and the
+ * REST ingest (one thread per connection, a shared atomic batch counter)
+ * are server_load.c's, shared with bench/grpc.c. The rest is
+ * single-threaded.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <limits.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/utsname.h>
-#include <sys/vfs.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +36,8 @@
 #include "akidb/errors.h"
 #include "dataset/dataset.h"
 #include "loadgen.h"
+#include "server_load.h"
+#include "server_proc.h"
 
 #ifndef SERVER_BENCH_BUILD_TYPE
 #define SERVER_BENCH_BUILD_TYPE "unknown"
@@ -60,7 +50,6 @@
 #define SEED 42u      /* as bench/ann.c: set seed = SEED + dimension */
 #define MAX_RATES 8
 #define MAX_ROWS 48
-#define CHUNK 1000u   /* points per encoded chunk; a multiple of every batch size */
 
 /* Targets (the server benchmark's brief). */
 #define TARGET_INGEST_PPS 20000.0
@@ -91,478 +80,18 @@ typedef struct {
 /* ------------------------------------------------------------ failure -- */
 
 /* The server under test, global so that bench_die() can stop it. */
-typedef struct {
-  pid_t pid;
-  uint16_t port;
-  char dir[PATH_MAX];  /* scratch: data/ and server.log */
-  char log[PATH_MAX + 16];
-  char password[64];
-} server_t;
-
-static server_t g_server = {.pid = -1};
-
-static void server_stop(server_t *s, double *shutdown_s);
+static sp_server_t g_server = {.pid = -1};
 
 /* bench_die's cleanup: the server's log, the server, its directory. */
-static void cleanup(void) {
-  if (g_server.log[0]) bench_print_log_tail(g_server.log);
-  if (g_server.pid > 0) server_stop(&g_server, NULL);
-  if (g_server.dir[0]) bench_remove_tree(g_server.dir);
-}
-
-/* ---------------------------------------------------------- utilities -- */
-
-typedef struct {
-  double p50, p95, p99, max, mean;
-} dist_t;
-
-/* Sorts the samples and summarises them. */
-static dist_t summarise(double *us, size_t n) {
-  dist_t d = {0};
-  if (n == 0) return d;
-  qsort(us, n, sizeof *us, bench_cmp_double);
-  double sum = 0;
-  for (size_t i = 0; i < n; i++) sum += us[i];
-  d.mean = sum / (double)n;
-  d.p50 = bench_percentile(us, n, 50);
-  d.p95 = bench_percentile(us, n, 95);
-  d.p99 = bench_percentile(us, n, 99);
-  d.max = us[n - 1];
-  return d;
-}
-
-static double load_average(void) {
-  double l = -1;
-  FILE *f = fopen("/proc/loadavg", "r");
-  if (f) {
-    if (fscanf(f, "%lf", &l) != 1) l = -1;
-    fclose(f);
-  }
-  return l;
-}
-
-/* CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
-static double proc_cpu_seconds(pid_t pid) {
-  char path[64], buf[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  FILE *f = fopen(path, "r");
-  if (!f) return 0;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  char *p = strrchr(buf, ')');
-  if (!p) return 0;
-  unsigned long long ut = 0, st = 0;
-  /* after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
-  if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-    return 0;
-  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* A "Vm...:" figure of /proc/<pid>/status in MiB, or -1. */
-static double proc_vm_mib(pid_t pid, const char *field) {
-  char path[64], line[256];
-  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-  FILE *f = fopen(path, "r");
-  double v = -1;
-  if (!f) return v;
-  size_t fl = strlen(field);
-  while (fgets(line, sizeof line, f))
-    if (strncmp(line, field, fl) == 0 && line[fl] == ':') {
-      v = strtod(line + fl + 1, NULL) / 1024.0;
-      break;
-    }
-  fclose(f);
-  return v;
-}
-
-static double self_cpu_seconds(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static const char *fs_name(const char *dir) {
-  struct statfs s;
-  if (statfs(dir, &s) != 0) return "unknown";
-  switch ((unsigned long)s.f_type) {
-  case 0xEF53: return "ext4";
-  case 0x58465342: return "xfs";
-  case 0x9123683E: return "btrfs";
-  case 0x01021994: return "tmpfs";
-  case 0x794C7630: return "overlayfs";
-  default: return "other";
-  }
-}
-
-/* ------------------------------------------------------ server process -- */
-
-/* A free loopback port (bind to 0, read it back, close). */
-static uint16_t free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-      getsockname(fd, (struct sockaddr *)&a, &len) != 0)
-    bench_die("cannot find a free port: %s", strerror(errno));
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-/* Spawns `akidb serve` on a scratch data directory under tmp. */
-static void server_start(server_t *s, const options_t *o) {
-  char data[PATH_MAX + 8];
-  mkdir(o->tmp, 0755);
-  snprintf(s->dir, sizeof s->dir, "%s/akidb-server-XXXXXX", o->tmp);
-  if (!mkdtemp(s->dir)) bench_die("cannot create a directory under %s: %s", o->tmp, strerror(errno));
-  snprintf(data, sizeof data, "%s/data", s->dir);
-  snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
-  snprintf(s->password, sizeof s->password, "bench-admin-%d-password", (int)getpid());
-  s->port = free_port();
-  char akidb[PATH_MAX];
-  if (!realpath(o->akidb, akidb)) bench_die("cannot find %s: %s", o->akidb, strerror(errno));
-  char port[16];
-  snprintf(port, sizeof port, "%u", s->port);
-  fflush(NULL);
-  pid_t pid = fork();
-  if (pid < 0) bench_die("fork: %s", strerror(errno));
-  if (pid == 0) {
-    int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    /* Defaults only: no ./config.toml, no inherited AKIDB_* settings. */
-    static const char *const inherited[] = {
-        "AKIDB_CONFIG", "AKIDB_HOST", "AKIDB_REST_PORT", "AKIDB_GRPC_PORT", "AKIDB_DATA_DIR",
-        "AKIDB_DB_PATH", "AKIDB_DURABILITY", "AKIDB_LOG_LEVEL", "AKIDB_LOG_FORMAT"};
-    for (size_t i = 0; i < sizeof inherited / sizeof *inherited; i++) unsetenv(inherited[i]);
-    if (chdir(s->dir) != 0) _exit(126);
-    setenv("AKIDB_ADMIN_PASSWORD", s->password, 1);
-    /* No gRPC server: benches run side by side and measure REST. */
-    setenv("AKIDB_GRPC_PORT", "0", 1);
-    execl(akidb, akidb, "serve", "--host", "127.0.0.1", "--port", port, "--data-dir",
-          data, "--log-level", "warn", (char *)NULL);
-    fprintf(stderr, "exec %s: %s\n", akidb, strerror(errno));
-    _exit(127);
-  }
-  s->pid = pid;
-}
-
-/* Polls GET /ready until 200; dies if the server exits or takes too long. */
-static double server_wait_ready(server_t *s) {
-  int status = 0;
-  double took = lg_wait_ready(s->pid, s->port, 120, 50, &status);
-  if (took == -1) {
-    s->pid = -1;
-    bench_die("akidb serve exited during start (status %d)", status);
-  }
-  if (took < 0) bench_die("akidb serve was not ready after 120 s");
-  return took;
-}
-
-/* SIGTERM, wait up to 120 s (then SIGKILL); time how long it took. */
-static void server_stop(server_t *s, double *shutdown_s) {
-  if (s->pid <= 0) return;
-  double t0 = lg_now_us();
-  kill(s->pid, SIGTERM);
-  int status = 0;
-  while (waitpid(s->pid, &status, WNOHANG) == 0) {
-    if (lg_now_us() - t0 > 120e6) {
-      fprintf(stderr, "server bench: akidb serve ignored SIGTERM for 120 s; killing it\n");
-      kill(s->pid, SIGKILL);
-      waitpid(s->pid, &status, 0);
-      break;
-    }
-    bench_sleep_ms(20);
-  }
-  if (shutdown_s) *shutdown_s = (lg_now_us() - t0) / 1e6;
-  s->pid = -1;
-}
-
-/* ------------------------------------------------------------ REST calls -- */
-
-typedef struct {
-  lg_conn_t conn;
-  char token[512];
-  char tenant[64], database[64];
-} api_t;
-
-/* One call that must answer `expect`; dies with the body otherwise. */
-static lg_response_t api_call(api_t *a, const char *method, const char *path, const char *body,
-                              int expect) {
-  char err[512];
-  lg_response_t r;
-  int rc = lg_conn_request(&a->conn, method, path, a->token[0] ? a->token : NULL, body, &r, err,
-                           sizeof err);
-  if (rc) bench_die("%s %s: %s", method, path, err);
-  if (r.status != expect)
-    bench_die("%s %s answered %d, expected %d: %.*s", method, path, r.status, expect,
-        (int)(r.body_len > 600 ? 600 : r.body_len), r.body);
-  return r;
-}
-
-static void api_login(api_t *a, const char *tenant, const char *user, const char *password) {
-  char body[512];
-  snprintf(body, sizeof body, "{\"tenant\":\"%s\",\"username\":\"%s\",\"password\":\"%s\"}",
-           tenant, user, password);
-  a->token[0] = '\0';
-  lg_response_t r = api_call(a, "POST", "/v1/auth/login", body, 200);
-  size_t n;
-  const char *t = lg_find_string(r.body, r.body_len, "token", &n);
-  if (!t || n >= sizeof a->token) bench_die("login answered without a token");
-  memcpy(a->token, t, n);
-  a->token[n] = '\0';
-}
-
-static void collection_path(const api_t *a, const char *name, const char *suffix, char *out,
-                            size_t len) {
-  snprintf(out, len, "/v1/tenants/%s/databases/%s/collections/%s%s", a->tenant, a->database,
-           name, suffix);
-}
-
-/* Logs in as the system admin, creates the tenant, its admin user and the
- * database, and logs in as that user. */
-static void api_setup(api_t *a, const server_t *s) {
-  char err[256], body[512], path[256];
-  const char *user_password = "bench-user-password-0123";
-  memset(a, 0, sizeof *a);
-  if (lg_conn_open(&a->conn, s->port, err, sizeof err)) bench_die("%s", err);
-  snprintf(a->tenant, sizeof a->tenant, "bench");
-  snprintf(a->database, sizeof a->database, "vectors");
-  api_login(a, "", "admin", s->password);
-  snprintf(body, sizeof body,
-           "{\"slug\":\"%s\",\"name\":\"Server benchmark\",\"quotas\":{\"max_memory_bytes\":0,"
-           "\"max_storage_bytes\":0,\"max_qps\":0,\"max_collections\":0}}",
-           a->tenant);
-  api_call(a, "POST", "/v1/tenants", body, 201);
-  snprintf(path, sizeof path, "/v1/tenants/%s/users", a->tenant);
-  snprintf(body, sizeof body, "{\"username\":\"bencher\",\"role\":\"admin\",\"password\":\"%s\"}",
-           user_password);
-  api_call(a, "POST", path, body, 201);
-  api_login(a, a->tenant, "bencher", user_password);
-  snprintf(path, sizeof path, "/v1/tenants/%s/databases", a->tenant);
-  snprintf(body, sizeof body, "{\"name\":\"%s\"}", a->database);
-  api_call(a, "POST", path, body, 201);
-}
-
-static void api_create_collection(api_t *a, const char *name, uint32_t dim, const char *metric) {
-  char body[256], path[256];
-  snprintf(path, sizeof path, "/v1/tenants/%s/databases/%s/collections", a->tenant, a->database);
-  snprintf(body, sizeof body, "{\"name\":\"%s\",\"dimension\":%u,\"metric\":\"%s\"}", name, dim,
-           metric);
-  api_call(a, "POST", path, body, 201);
-}
-
-static void api_delete_collection(api_t *a, const char *name) {
-  char path[256];
-  collection_path(a, name, "", path, sizeof path);
-  api_call(a, "DELETE", path, NULL, 204);
-}
-
-typedef struct {
-  long long points, pending, ef_search, m, ef_construction;
-} coll_info_t;
-
-static coll_info_t api_collection_info(api_t *a, const char *name) {
-  char path[256];
-  collection_path(a, name, "", path, sizeof path);
-  lg_response_t r = api_call(a, "GET", path, NULL, 200);
-  coll_info_t c = {lg_find_int(r.body, r.body_len, "points"),
-                   lg_find_int(r.body, r.body_len, "pending"),
-                   lg_find_int(r.body, r.body_len, "ef_search"),
-                   lg_find_int(r.body, r.body_len, "m"),
-                   lg_find_int(r.body, r.body_len, "ef_construction")};
-  if (c.points < 0 || c.pending < 0) bench_die("GET %s: no \"points\"/\"pending\" in the answer", path);
-  return c;
-}
-
-/* Polls the collection until "pending" is 0; returns the seconds waited. */
-static double api_wait_indexed(api_t *a, const char *name, long long expect_points) {
-  double t0 = lg_now_us();
-  for (;;) {
-    coll_info_t c = api_collection_info(a, name);
-    if (c.pending == 0) {
-      if (c.points != expect_points)
-        bench_die("collection %s holds %lld points, expected %lld", name, c.points, expect_points);
-      return (lg_now_us() - t0) / 1e6;
-    }
-    if (lg_now_us() - t0 > 1800e6) bench_die("collection %s still has %lld pending after 30 min", name,
-                                       c.pending);
-    bench_sleep_ms(250);
-  }
-}
-
-/* ------------------------------------------------------------ encoding -- */
-
-/* Points encoded once, before any timing: chunk c holds points
- * [c*CHUNK, ...) as `{"id":"<row>","vector":[...]},` back to back. */
-typedef struct {
-  char *buf;
-  size_t *off; /* n + 1 offsets */
-  size_t n;
-} chunk_t;
-
-typedef struct {
-  const ds_set_t *set;
-  chunk_t *chunks;
-  size_t n_chunks;
-  int part, parts; /* encoder thread: chunks part, part+parts, ... */
-} encoded_t;
-
-/* Appends "%.9g" of each component, comma-separated. */
-static size_t put_vector(char *p, const float *v, uint32_t dim) {
-  char *start = p;
-  *p++ = '[';
-  for (uint32_t j = 0; j < dim; j++) {
-    if (j) *p++ = ',';
-    p += sprintf(p, "%.9g", (double)v[j]);
-  }
-  *p++ = ']';
-  return (size_t)(p - start);
-}
-
-static void encode_chunk(const ds_set_t *set, size_t c, chunk_t *ch) {
-  size_t first = c * CHUNK, n = set->n_base - first < CHUNK ? set->n_base - first : CHUNK;
-  size_t bound = 48 + (size_t)set->dim * 17;
-  ch->buf = bench_xmalloc(n * bound);
-  ch->off = bench_xmalloc((n + 1) * sizeof *ch->off);
-  ch->n = n;
-  char *p = ch->buf;
-  for (size_t i = 0; i < n; i++) {
-    ch->off[i] = (size_t)(p - ch->buf);
-    p += sprintf(p, "{\"id\":\"%zu\",\"vector\":", first + i);
-    p += put_vector(p, set->base + (first + i) * set->dim, set->dim);
-    *p++ = '}';
-    *p++ = ',';
-  }
-  ch->off[n] = (size_t)(p - ch->buf);
-  char *shrunk = realloc(ch->buf, ch->off[n]);
-  if (shrunk) ch->buf = shrunk;
-}
-
-static void *encode_thread(void *arg) {
-  encoded_t *e = arg;
-  for (size_t c = (size_t)e->part; c < e->n_chunks; c += (size_t)e->parts)
-    encode_chunk(e->set, c, &e->chunks[c]);
-  return NULL;
-}
-
-/* Encodes every base point (two threads: this is before any timing). */
-static encoded_t encode_points(const ds_set_t *set) {
-  encoded_t e = {.set = set, .n_chunks = (set->n_base + CHUNK - 1) / CHUNK, .parts = 2};
-  e.chunks = calloc(e.n_chunks, sizeof *e.chunks);
-  if (!e.chunks) bench_die("out of memory");
-  encoded_t second = e;
-  second.part = 1;
-  pthread_t t;
-  if (pthread_create(&t, NULL, encode_thread, &second)) bench_die("pthread_create failed");
-  encode_thread(&e);
-  pthread_join(t, NULL);
-  return e;
-}
-
-static size_t encoded_bytes(const encoded_t *e) {
-  size_t b = 0;
-  for (size_t c = 0; c < e->n_chunks; c++) b += e->chunks[c].off[e->chunks[c].n];
-  return b;
-}
-
-static void encoded_free(encoded_t *e) {
-  for (size_t c = 0; c < e->n_chunks; c++) {
-    free(e->chunks[c].buf);
-    free(e->chunks[c].off);
-  }
-  free(e->chunks);
-  memset(e, 0, sizeof *e);
-}
-
-/* Whole search requests (head and body), one per query. */
-typedef struct {
-  char **req;
-  size_t *len;
-  size_t n;
-} queries_t;
-
-static queries_t encode_queries(const ds_set_t *set, const char *path, const char *token) {
-  queries_t q = {bench_xmalloc(set->n_query * sizeof(char *)), bench_xmalloc(set->n_query * sizeof(size_t)),
-                 set->n_query};
-  size_t cap = 64 + (size_t)set->dim * 17;
-  char *body = bench_xmalloc(cap);
-  for (size_t i = 0; i < set->n_query; i++) {
-    char *p = body;
-    p += sprintf(p, "{\"vector\":");
-    p += put_vector(p, set->queries + i * set->dim, set->dim);
-    p += sprintf(p, ",\"k\":%u,\"include_payload\":false}", K);
-    size_t blen = (size_t)(p - body);
-    char head[1024];
-    size_t hlen = lg_format_head(head, sizeof head, "POST", path, token, blen);
-    if (!hlen) bench_die("search request head too long");
-    q.req[i] = bench_xmalloc(hlen + blen);
-    memcpy(q.req[i], head, hlen);
-    memcpy(q.req[i] + hlen, body, blen);
-    q.len[i] = hlen + blen;
-  }
-  free(body);
-  return q;
-}
-
-static void queries_free(queries_t *q) {
-  for (size_t i = 0; i < q->n; i++) free(q->req[i]);
-  free(q->req);
-  free(q->len);
-  memset(q, 0, sizeof *q);
-}
+static void cleanup(void) { sp_server_cleanup(&g_server); }
 
 /* ------------------------------------------------------------- recall -- */
 
-/* Counts the ids of a search answer that are among query q's true top K. */
-static uint32_t count_found(const ds_set_t *set, size_t q, const char *body, size_t len,
-                            uint32_t *n_ids) {
-  const int32_t *truth = set->gt + q * set->gt_k;
-  const char *p = body, *end = body + len;
-  uint32_t found = 0, n = 0;
-  size_t idlen;
-  const char *id;
-  while (p < end && (id = lg_find_string(p, (size_t)(end - p), "id", &idlen))) {
-    long long label = 0;
-    for (size_t i = 0; i < idlen; i++) label = label * 10 + (id[i] - '0');
-    if (n < K)
-      for (uint32_t j = 0; j < K; j++)
-        if (truth[j] == label) {
-          found++;
-          break;
-        }
-    n++;
-    p = id + idlen + 1;
-  }
-  *n_ids = n;
-  return found;
-}
-
-typedef struct {
-  const ds_set_t *set;
-  size_t found, answered, short_answers;
-} recall_acc_t;
-
-static void recall_add(recall_acc_t *acc, size_t q, const char *body, size_t len) {
-  uint32_t n;
-  acc->found += count_found(acc->set, q, body, len, &n);
-  acc->answered++;
-  if (n < K) acc->short_answers++;
-}
-
-static double recall_value(const recall_acc_t *acc) {
-  return acc->answered ? (double)acc->found / ((double)acc->answered * K) : 0;
-}
-
 static void on_search_answer(void *ctx, size_t index, int status, const char *body, size_t len) {
-  recall_acc_t *acc = ctx;
-  if (status == 200) recall_add(acc, index % acc->set->n_query, body, len);
+  sl_recall_t *acc = ctx;
+  if (status == 200) sl_recall_add_json(acc, index % acc->set->n_query, body, len);
 }
+
 
 /* -------------------------------------------------------------- ingest -- */
 
@@ -573,126 +102,32 @@ typedef struct {
   uint32_t conns;
   size_t points;
   double seconds, pps;
-  dist_t batch_ms; /* per-request latency, ms */
+  bench_dist_t batch_ms; /* per-request latency, ms */
   double server_cpu_s, client_cpu_s;
   double delete_s; /* DELETE of the scratch collection afterwards; -1 kept */
   size_t rejected; /* 429 answers retried (the indexing backlog was full) */
   bool has_target;
 } ingest_row_t;
 
-typedef struct {
-  const encoded_t *enc;
-  const char *path;
-  const char *token;
-  uint16_t port;
-  size_t batch, n_batches;
-  atomic_size_t next;
-  double *lat_ms;
-  pthread_mutex_t mu;
-  double first_send, last_ok;
-  atomic_size_t rejected; /* 429 answers (backpressure) that were retried */
-  char error[512];
-} ingest_job_t;
-
-/* One batch: `{"points":[...]}` over iov straight from the encoded chunk. */
-static int ingest_send(ingest_job_t *j, lg_conn_t *c, size_t b, double *sent, char *err,
-                       size_t errlen) {
-  size_t first = b * j->batch, ci = first / CHUNK, li = first % CHUNK;
-  const chunk_t *ch = &j->enc->chunks[ci];
-  size_t n = ch->n - li < j->batch ? ch->n - li : j->batch;
-  static const char prefix[] = "{\"points\":[", suffix[] = "]}";
-  size_t span = ch->off[li + n] - ch->off[li] - 1; /* without the last comma */
-  char head[1024];
-  size_t hlen = lg_format_head(head, sizeof head, "POST", j->path, j->token,
-                               sizeof prefix - 1 + span + sizeof suffix - 1);
-  struct iovec iov[4] = {{head, hlen},
-                         {(void *)prefix, sizeof prefix - 1},
-                         {ch->buf + ch->off[li], span},
-                         {(void *)suffix, sizeof suffix - 1}};
-  lg_response_t r;
-  *sent = lg_now_us();
-  int rc = lg_conn_roundtrip(c, iov, 4, &r, err, errlen);
-  /* 429: the collection's indexing backlog is full (backpressure); a
-   * client waits and sends the batch again, as Retry-After asks. The
-   * batch's latency includes the waits. */
-  for (int tries = 0; !rc && r.status == 429 && tries < 6000; tries++) {
-    atomic_fetch_add(&j->rejected, 1);
-    struct timespec pause = {0, 20 * 1000 * 1000};
-    nanosleep(&pause, NULL);
-    rc = lg_conn_roundtrip(c, iov, 4, &r, err, errlen);
-  }
-  if (rc) return rc;
-  if (r.status != 200) {
-    snprintf(err, errlen, "upsert answered %d: %.*s", r.status,
-             (int)(r.body_len > 300 ? 300 : r.body_len), r.body);
-    return AKIDB_EIO;
-  }
-  long long up = lg_find_int(r.body, r.body_len, "upserted");
-  if (up != (long long)n) {
-    snprintf(err, errlen, "upsert of %zu points answered \"upserted\": %lld", n, up);
-    return AKIDB_EIO;
-  }
-  return AKIDB_OK;
-}
-
-static void *ingest_thread(void *arg) {
-  ingest_job_t *j = arg;
-  char err[512] = "";
-  lg_conn_t c;
-  if (lg_conn_open(&c, j->port, err, sizeof err)) goto fail;
-  double first = -1, last = 0;
-  for (;;) {
-    size_t b = atomic_fetch_add(&j->next, 1);
-    if (b >= j->n_batches) break;
-    double sent;
-    if (ingest_send(j, &c, b, &sent, err, sizeof err)) goto fail;
-    last = lg_now_us();
-    if (first < 0) first = sent;
-    j->lat_ms[b] = (last - sent) / 1e3;
-  }
-  lg_conn_close(&c);
-  pthread_mutex_lock(&j->mu);
-  if (first >= 0 && (j->first_send < 0 || first < j->first_send)) j->first_send = first;
-  if (last > j->last_ok) j->last_ok = last;
-  pthread_mutex_unlock(&j->mu);
-  return NULL;
-fail:
-  lg_conn_close(&c);
-  atomic_store(&j->next, j->n_batches); /* stop the others */
-  pthread_mutex_lock(&j->mu);
-  if (!j->error[0]) snprintf(j->error, sizeof j->error, "%s", err);
-  pthread_mutex_unlock(&j->mu);
-  return NULL;
-}
-
-/* Upserts every encoded point into `name` in batches over `conns` connections. */
-static ingest_row_t ingest_run(api_t *a, const server_t *s, const char *dataset,
-                               const encoded_t *enc, const char *name, size_t batch,
+static ingest_row_t ingest_run(sp_api_t *a, const sp_server_t *s, const char *dataset,
+                               const sl_points_t *enc, const char *name, size_t batch,
                                uint32_t conns) {
   char path[256];
-  collection_path(a, name, "/points", path, sizeof path);
-  ingest_job_t j = {.enc = enc, .path = path, .token = a->token, .port = s->port,
-                    .batch = batch, .first_send = -1};
-  j.n_batches = (enc->set->n_base + batch - 1) / batch;
-  j.lat_ms = bench_xmalloc(j.n_batches * sizeof *j.lat_ms);
-  atomic_init(&j.next, 0);
-  pthread_mutex_init(&j.mu, NULL);
-  pthread_t th[64];
-  double srv0 = proc_cpu_seconds(s->pid), cli0 = self_cpu_seconds();
-  for (uint32_t i = 0; i < conns; i++)
-    if (pthread_create(&th[i], NULL, ingest_thread, &j)) bench_die("pthread_create failed");
-  for (uint32_t i = 0; i < conns; i++) pthread_join(th[i], NULL);
+  sp_collection_path(a, name, "/points", path, sizeof path);
+  sl_ingest_t j = {.enc = enc, .path = path, .token = a->token, .port = s->port,
+                   .batch = batch, .conns = conns};
+  double srv0 = sp_proc_cpu_seconds(s->pid), cli0 = sp_self_cpu_seconds();
+  int rc = sl_ingest_run(&j);
   ingest_row_t row = {.dataset = dataset, .dim = enc->set->dim, .batch = batch, .conns = conns,
-                      .points = enc->set->n_base, .delete_s = -1};
-  row.server_cpu_s = proc_cpu_seconds(s->pid) - srv0;
-  row.client_cpu_s = self_cpu_seconds() - cli0;
-  pthread_mutex_destroy(&j.mu);
-  if (j.error[0]) bench_die("ingest into %s (batch %zu, %u connections): %s", name, batch, conns,
-                      j.error);
+                      .points = enc->n_points, .delete_s = -1};
+  row.server_cpu_s = sp_proc_cpu_seconds(s->pid) - srv0;
+  row.client_cpu_s = sp_self_cpu_seconds() - cli0;
+  if (rc) bench_die("ingest into %s (batch %zu, %u connections): %s", name, batch, conns,
+                    j.error);
   row.seconds = (j.last_ok - j.first_send) / 1e6;
   row.pps = (double)row.points / row.seconds;
-  row.batch_ms = summarise(j.lat_ms, j.n_batches);
-  row.rejected = atomic_load(&j.rejected);
+  row.batch_ms = bench_summarise(j.lat_ms, j.n_batches);
+  row.rejected = j.rejected;
   free(j.lat_ms);
   printf("  ingest %s batch %zu x %u connections: %.0f points/s (%.2f s; batch p50 %.1f ms, "
          "p99 %.1f ms)\n",
@@ -712,7 +147,7 @@ typedef struct {
   uint32_t conns;
   size_t sent, ok, failed;
   double qps, seconds;
-  dist_t us;
+  bench_dist_t us;
   double recall;
   size_t short_answers;
   long long ef;
@@ -723,34 +158,9 @@ typedef struct {
   double target_p99_us; /* 0: no target on this row */
 } search_row_t;
 
-/* Machine-wide CPU ticks from /proc/stat: all of them, and "steal" (time
- * the hypervisor ran something else while this VM wanted the CPU). */
-typedef struct {
-  unsigned long long total, steal;
-} ticks_t;
-
-static ticks_t cpu_ticks(void) {
-  ticks_t t = {0, 0};
-  FILE *f = fopen("/proc/stat", "r");
-  if (!f) return t;
-  unsigned long long v[8] = {0};
-  if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
-             &v[5], &v[6], &v[7]) == 8) {
-    for (int i = 0; i < 8; i++) t.total += v[i];
-    t.steal = v[7];
-  }
-  fclose(f);
-  return t;
-}
-
-static double steal_since(ticks_t a) {
-  ticks_t b = cpu_ticks();
-  return b.total > a.total ? 100.0 * (double)(b.steal - a.steal) / (double)(b.total - a.total) : 0;
-}
-
 /* One client, one keep-alive connection, one query at a time. */
-static search_row_t search_sequential(const server_t *s, const ds_set_t *set,
-                                      const queries_t *q, const char *dataset,
+static search_row_t search_sequential(const sp_server_t *s, const ds_set_t *set,
+                                      const sl_queries_t *q, const char *dataset,
                                       const char *metric, long long ef) {
   char err[512];
   lg_conn_t c;
@@ -762,11 +172,11 @@ static search_row_t search_sequential(const server_t *s, const ds_set_t *set,
     if (lg_conn_roundtrip(&c, &iov, 1, &r, err, sizeof err)) bench_die("warm-up search: %s", err);
   }
   double *us = bench_xmalloc(q->n * sizeof *us);
-  recall_acc_t acc = {.set = set};
+  sl_recall_t acc = {.set = set, .k = K};
   search_row_t row = {.dataset = dataset, .dim = set->dim, .metric = metric, .sequential = true,
                       .conns = 1, .sent = q->n, .ef = ef};
-  ticks_t ticks0 = cpu_ticks();
-  double srv0 = proc_cpu_seconds(s->pid), cli0 = self_cpu_seconds(), t0 = lg_now_us();
+  sp_ticks_t ticks0 = sp_cpu_ticks();
+  double srv0 = sp_proc_cpu_seconds(s->pid), cli0 = sp_self_cpu_seconds(), t0 = lg_now_us();
   for (size_t i = 0; i < q->n; i++) {
     struct iovec iov = {q->req[i], q->len[i]};
     lg_response_t r;
@@ -781,16 +191,16 @@ static search_row_t search_sequential(const server_t *s, const ds_set_t *set,
       continue;
     }
     us[row.ok++] = done - t;
-    recall_add(&acc, i, r.body, r.body_len);
+    sl_recall_add_json(&acc, i, r.body, r.body_len);
   }
   row.seconds = (lg_now_us() - t0) / 1e6;
-  row.steal_pct = steal_since(ticks0);
+  row.steal_pct = sp_steal_since(ticks0);
   double answered = row.ok ? (double)row.ok : 1;
-  row.server_cpu_us = (proc_cpu_seconds(s->pid) - srv0) * 1e6 / answered;
-  row.client_cpu_us = (self_cpu_seconds() - cli0) * 1e6 / answered;
+  row.server_cpu_us = (sp_proc_cpu_seconds(s->pid) - srv0) * 1e6 / answered;
+  row.client_cpu_us = (sp_self_cpu_seconds() - cli0) * 1e6 / answered;
   row.qps = (double)row.ok / row.seconds;
-  row.us = summarise(us, row.ok);
-  row.recall = recall_value(&acc);
+  row.us = bench_summarise(us, row.ok);
+  row.recall = sl_recall_value(&acc);
   row.short_answers = acc.short_answers;
   free(us);
   lg_conn_close(&c);
@@ -801,30 +211,30 @@ static search_row_t search_sequential(const server_t *s, const ds_set_t *set,
 }
 
 /* Fixed-rate sends over a pool of connections; latency from the schedule. */
-static search_row_t search_open_loop(const server_t *s, const options_t *o, const ds_set_t *set,
-                                     const queries_t *q, const char *dataset,
+static search_row_t search_open_loop(const sp_server_t *s, const options_t *o, const ds_set_t *set,
+                                     const sl_queries_t *q, const char *dataset,
                                      const char *metric, long long ef, double rate) {
   char err[512];
-  recall_acc_t acc = {.set = set};
+  sl_recall_t acc = {.set = set, .k = K};
   lg_open_loop_t ol = {.port = s->port, .rate = rate, .duration_s = o->duration_s,
                        .drain_s = 5.0, .connections = o->pool, .n_req = q->n,
                        .req = (const char *const *)q->req, .req_len = q->len,
                        .on_response = on_search_answer, .ctx = &acc};
   lg_open_result_t r;
-  ticks_t ticks0 = cpu_ticks();
-  double srv0 = proc_cpu_seconds(s->pid), cli0 = self_cpu_seconds();
+  sp_ticks_t ticks0 = sp_cpu_ticks();
+  double srv0 = sp_proc_cpu_seconds(s->pid), cli0 = sp_self_cpu_seconds();
   if (lg_open_loop_run(&ol, &r, err, sizeof err)) bench_die("open loop at %.0f QPS: %s", rate, err);
-  double steal = steal_since(ticks0);
+  double steal = sp_steal_since(ticks0);
   double answered = r.ok ? (double)r.ok : 1;
   search_row_t row = {.dataset = dataset, .dim = set->dim, .metric = metric, .rate = rate,
                       .conns = o->pool, .sent = r.sent, .ok = r.ok, .failed = r.failed,
                       .ef = ef, .max_send_lag_us = r.max_send_lag_us, .steal_pct = steal};
-  row.server_cpu_us = (proc_cpu_seconds(s->pid) - srv0) * 1e6 / answered;
-  row.client_cpu_us = (self_cpu_seconds() - cli0) * 1e6 / answered;
+  row.server_cpu_us = (sp_proc_cpu_seconds(s->pid) - srv0) * 1e6 / answered;
+  row.client_cpu_us = (sp_self_cpu_seconds() - cli0) * 1e6 / answered;
   row.seconds = r.elapsed_s;
   row.qps = r.elapsed_s > 0 ? (double)r.ok / r.elapsed_s : 0;
-  row.us = summarise(r.latency_us, r.n_latency);
-  row.recall = recall_value(&acc);
+  row.us = bench_summarise(r.latency_us, r.n_latency);
+  row.recall = sl_recall_value(&acc);
   row.short_answers = acc.short_answers;
   free(r.latency_us);
   printf("  search %s open loop %.0f QPS: achieved %.0f, p50 %.0f us, p99 %.0f us, errors %zu, "
@@ -855,17 +265,6 @@ typedef struct {
 } report_t;
 
 static const char *mark(bool met) { return met ? "met" : "**missed**"; }
-
-/* `akidb version`, first line. */
-static void akidb_version(const char *akidb, char *out, size_t len) {
-  char cmd[PATH_MAX + 32];
-  snprintf(out, len, "unknown");
-  snprintf(cmd, sizeof cmd, "'%s' version 2>&1", akidb);
-  FILE *p = popen(cmd, "r");
-  if (!p) return;
-  if (fgets(out, (int)len, p)) out[strcspn(out, "\n")] = '\0';
-  pclose(p);
-}
 
 static void write_ingest(FILE *f, const report_t *rep) {
   fprintf(f, "## Ingest (REST upserts, durability `fsync`)\n\n"
@@ -1155,28 +554,9 @@ static void make_set(const char *name, uint32_t dim, akidb_metric_t metric, size
 }
 
 /* Ingest phase: 128-d in every batch × connection shape, then 768-d. */
-/* After ingest the server still checkpoints (the log passed its size
- * limit) and the kernel writes back a gigabyte of log and checkpoint: search
- * is measured once that is over. Flushes dirty pages (sync), then waits
- * until the server used under 2% of a core for 3 s in a row (at most
- * 300 s). Returns the seconds waited. */
-static double wait_settled(const server_t *s) {
-  double t0 = lg_now_us();
-  printf("waiting for the server to settle (checkpoints, write-back)...\n");
-  fflush(stdout);
-  sync();
-  int quiet = 0;
-  while (quiet < 3 && lg_now_us() - t0 < 300e6) {
-    double c0 = proc_cpu_seconds(s->pid);
-    bench_sleep_ms(1000);
-    quiet = proc_cpu_seconds(s->pid) - c0 < 0.02 ? quiet + 1 : 0;
-  }
-  sync();
-  return (lg_now_us() - t0) / 1e6;
-}
 
-static void run_ingest(api_t *a, const server_t *s, const options_t *o, report_t *rep,
-                       const encoded_t *e128, const encoded_t *e768) {
+static void run_ingest(sp_api_t *a, const sp_server_t *s, const options_t *o, report_t *rep,
+                       const sl_points_t *e128, const sl_points_t *e768) {
   const size_t batches[] = {100, 1000};
   for (size_t bi = 0; bi < 2; bi++) {
     uint32_t shapes[2] = {1, o->connections};
@@ -1185,28 +565,28 @@ static void run_ingest(api_t *a, const server_t *s, const options_t *o, report_t
       char name[64];
       if (keep) snprintf(name, sizeof name, "mix128");
       else snprintf(name, sizeof name, "ingest_b%zu_c%u", batches[bi], shapes[ci]);
-      api_create_collection(a, name, 128, "l2");
+      sp_api_create_collection(a, name, 128, "l2");
       ingest_row_t row = ingest_run(a, s, "mix128", e128, name, batches[bi], shapes[ci]);
       row.has_target = true;
       if (!keep) {
         double t = lg_now_us();
-        api_delete_collection(a, name);
+        sp_api_delete_collection(a, name);
         row.delete_s = (lg_now_us() - t) / 1e6;
       }
       rep->ingest[rep->n_ingest++] = row;
     }
   }
   double t128 = lg_now_us();
-  api_create_collection(a, "mix768", 768, "cosine");
+  sp_api_create_collection(a, "mix768", 768, "cosine");
   rep->ingest[rep->n_ingest++] = ingest_run(a, s, "mix768", e768, "mix768", 1000, o->connections);
   double t768 = lg_now_us();
   printf("waiting for the indexer (pending 0)...\n");
   fflush(stdout);
-  api_wait_indexed(a, "mix128", (long long)e128->set->n_base);
+  sp_api_wait_indexed(a, "mix128", (long long)e128->n_points);
   rep->index_s_128 = (lg_now_us() - t128) / 1e6;
-  api_wait_indexed(a, "mix768", (long long)e768->set->n_base);
+  sp_api_wait_indexed(a, "mix768", (long long)e768->n_points);
   rep->index_s_768 = (lg_now_us() - t768) / 1e6;
-  rep->settle_s = wait_settled(s);
+  rep->settle_s = sp_wait_settled(s);
 }
 
 /* The ef_search values tried, smallest first, and the recall the
@@ -1217,14 +597,14 @@ static const long long CAL_EFS[] = {16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 25
 
 /* Sets the collection's ef_search (PATCH) to the smallest of CAL_EFS whose
  * recall@10 over the query set reaches CAL_RECALL; untimed. */
-static long long calibrate_ef(api_t *a, const server_t *s, const ds_set_t *set,
-                              const queries_t *q, const char *name, const char *metric) {
+static long long calibrate_ef(sp_api_t *a, const sp_server_t *s, const ds_set_t *set,
+                              const sl_queries_t *q, const char *name, const char *metric) {
   char path[256], body[128];
-  collection_path(a, name, "", path, sizeof path);
+  sp_collection_path(a, name, "", path, sizeof path);
   long long ef = CAL_EFS[sizeof CAL_EFS / sizeof *CAL_EFS - 1];
   for (size_t i = 0; i < sizeof CAL_EFS / sizeof *CAL_EFS; i++) {
     snprintf(body, sizeof body, "{\"index\":{\"ef_search\":%lld}}", CAL_EFS[i]);
-    api_call(a, "PATCH", path, body, 200);
+    sp_api_call(a, "PATCH", path, body, 200);
     printf("  calibrating %s: ef_search %lld\n", name, CAL_EFS[i]);
     search_row_t row = search_sequential(s, set, q, name, metric, CAL_EFS[i]);
     if (row.recall >= CAL_RECALL) {
@@ -1233,19 +613,19 @@ static long long calibrate_ef(api_t *a, const server_t *s, const ds_set_t *set,
     }
   }
   snprintf(body, sizeof body, "{\"index\":{\"ef_search\":%lld}}", ef);
-  api_call(a, "PATCH", path, body, 200);
+  sp_api_call(a, "PATCH", path, body, 200);
   return ef;
 }
 
 /* Search phase for one data set: sequential, then each open-loop rate. */
-static void run_search(api_t *a, const server_t *s, const options_t *o, report_t *rep,
+static void run_search(sp_api_t *a, const sp_server_t *s, const options_t *o, report_t *rep,
                        const ds_set_t *set, const char *name, const char *metric) {
   char path[256];
-  collection_path(a, name, "/search", path, sizeof path);
-  coll_info_t info = api_collection_info(a, name);
+  sp_collection_path(a, name, "/search", path, sizeof path);
+  sp_coll_info_t info = sp_api_collection_info(a, name);
   rep->m = info.m;
   rep->ef_construction = info.ef_construction;
-  queries_t q = encode_queries(set, path, a->token);
+  sl_queries_t q = sl_encode_queries(set, path, a->token, K);
   info.ef_search = calibrate_ef(a, s, set, &q, name, metric);
   for (uint32_t run = 1; run <= o->repeat && rep->n_search < MAX_ROWS; run++) {
     if (o->repeat > 1) printf("  run %u of %u\n", run, o->repeat);
@@ -1262,7 +642,7 @@ static void run_search(api_t *a, const server_t *s, const options_t *o, report_t
       rep->search[rep->n_search++] = row;
     }
   }
-  queries_free(&q);
+  sl_queries_free(&q);
 }
 
 int main(int argc, char **argv) {
@@ -1271,12 +651,12 @@ int main(int argc, char **argv) {
   parse_options(argc, argv, &o);
   signal(SIGPIPE, SIG_IGN);
   static report_t rep;
-  rep.load_start = load_average();
+  rep.load_start = sp_load_average();
   bench_cpu_model(rep.cpu, sizeof rep.cpu);
   rep.cores = sysconf(_SC_NPROCESSORS_ONLN);
   struct utsname u;
   if (uname(&u) == 0) snprintf(rep.kernel, sizeof rep.kernel, "Linux %s", u.release);
-  akidb_version(o.akidb, rep.version, sizeof rep.version);
+  sp_akidb_version(o.akidb, rep.version, sizeof rep.version);
 
   rep.n_base = o.quick ? 10000 : 100000;
   rep.n_query = o.quick ? 200 : 1000;
@@ -1290,34 +670,34 @@ int main(int argc, char **argv) {
   make_set("mix768", 768, AKIDB_METRIC_COSINE, rep.n_base, rep.n_query, rep.clusters, &s768);
   rep.gen_s = (lg_now_us() - t) / 1e6;
   t = lg_now_us();
-  encoded_t e128 = encode_points(&s128), e768 = encode_points(&s768);
+  sl_points_t e128 = sl_encode_points(&s128, s128.n_base), e768 = sl_encode_points(&s768, s768.n_base);
   rep.encode_s = (lg_now_us() - t) / 1e6;
-  rep.bytes_128 = encoded_bytes(&e128);
-  rep.bytes_768 = encoded_bytes(&e768);
+  rep.bytes_128 = sl_points_bytes(&e128);
+  rep.bytes_768 = sl_points_bytes(&e768);
 
   printf("starting %s serve...\n", o.akidb);
   fflush(stdout);
-  server_start(&g_server, &o);
-  snprintf(rep.fs, sizeof rep.fs, "%s", fs_name(g_server.dir));
-  rep.ready_s = server_wait_ready(&g_server);
-  api_t api;
-  api_setup(&api, &g_server);
+  sp_server_start(&g_server, o.akidb, o.tmp, false);
+  snprintf(rep.fs, sizeof rep.fs, "%s", sp_fs_name(g_server.dir));
+  rep.ready_s = sp_server_wait_ready(&g_server);
+  sp_api_t api;
+  sp_api_setup(&api, &g_server);
 
   run_ingest(&api, &g_server, &o, &rep, &e128, &e768);
-  encoded_free(&e128);
-  encoded_free(&e768);
-  rep.rss_mib = proc_vm_mib(g_server.pid, "VmRSS");
-  rep.hwm_mib = proc_vm_mib(g_server.pid, "VmHWM");
+  sl_points_free(&e128);
+  sl_points_free(&e768);
+  rep.rss_mib = sp_proc_vm_mib(g_server.pid, "VmRSS");
+  rep.hwm_mib = sp_proc_vm_mib(g_server.pid, "VmHWM");
 
   run_search(&api, &g_server, &o, &rep, &s128, "mix128", "l2");
   run_search(&api, &g_server, &o, &rep, &s768, "mix768", "cosine");
 
   lg_conn_close(&api.conn);
-  server_stop(&g_server, &rep.shutdown_s);
+  sp_server_stop(&g_server, &rep.shutdown_s);
   bench_remove_tree(g_server.dir);
   g_server.dir[0] = '\0';
   g_server.log[0] = '\0';
-  rep.load_end = load_average();
+  rep.load_end = sp_load_average();
   write_report(&rep, &o);
   ds_free(&s128);
   ds_free(&s768);

@@ -1,0 +1,79 @@
+/*
+ * grpc_client.h — a small gRPC client on the gRPC C core (libgrpc) for the
+ * gRPC benchmark (bench/grpc.c): one connection per gc_conn_t (its own
+ * subchannel, never shared with another gc_conn_t), plaintext to
+ * 127.0.0.1, bearer credentials in the `authorization` metadata; unary
+ * calls and bidirectional streams of already-packed messages. Messages are
+ * bytes here: packing and unpacking (protobuf-c) is the caller's.
+ *
+ * A gc_conn_t is used by one thread at a time (one completion queue, one
+ * call at a time). For bench/ only.
+ */
+#ifndef AKIDB_BENCH_GRPC_CLIENT_H
+#define AKIDB_BENCH_GRPC_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct gc_conn gc_conn_t;
+
+/* grpc_init / grpc_shutdown, once per process around every other call. */
+void gc_init(void);
+void gc_shutdown(void);
+
+/* Opens a channel to 127.0.0.1:port and waits (up to 10 s) until it is
+ * connected. token: sent as `authorization: Bearer <token>` on every call
+ * (NULL: none). 0, or -1 with err set. */
+int gc_open(gc_conn_t **out, uint16_t port, const char *token, char *err, size_t errlen);
+
+/* Closes the channel; NULL accepted. */
+void gc_close(gc_conn_t *c);
+
+/* The outcome of a unary call. */
+typedef struct {
+  int status;          /* grpc_status_code: 0 OK, 8 RESOURCE_EXHAUSTED, 12 UNIMPLEMENTED, ... */
+  char details[512];   /* the status message */
+  long retry_after_s;  /* the trailing `retry-after` metadata, -1 when absent */
+  const uint8_t *body; /* OK: the answer message; valid until the next call on the conn */
+  size_t len;
+} gc_result_t;
+
+/* One unary call of `method` ("/akidb.v1.PointService/Search") with the
+ * packed request req[0..len) (not copied: it must stay valid during the
+ * call). Waits for the answer and the status (deadline 300 s). */
+void gc_unary(gc_conn_t *c, const char *method, const uint8_t *req, size_t len, gc_result_t *r);
+
+/* A bidirectional stream: the messages next() hands out are sent in
+ * order, each once the previous send completed and while fewer than
+ * `window` of them are unanswered; replies are handed to on_reply in order
+ * (index 0, 1, ...), which returns nonzero to cancel the call. When next()
+ * has no more (returns false) the client half-closes, and the call ends
+ * with the server's status. */
+typedef struct {
+  const char *method;
+  uint32_t window; /* >= 1 */
+  /* Message `index` of this call, in *msg and *len (not copied: valid until the
+   * call ends); false when there is none (then never called again). Called
+   * just before the message goes out. */
+  bool (*next)(void *ctx, size_t index, const uint8_t **msg, size_t *len);
+  int (*on_reply)(void *ctx, size_t index, const uint8_t *body, size_t len);
+  void *ctx;
+} gc_stream_t;
+
+typedef struct {
+  size_t sent;    /* messages handed to the transport */
+  size_t replies; /* messages received */
+  int status;
+  char details[512];
+  long retry_after_s; /* -1 when absent */
+  bool cancelled;     /* on_reply asked to cancel */
+} gc_stream_result_t;
+
+/* Runs one stream call to its end (deadline 300 s). */
+void gc_stream_run(gc_conn_t *c, const gc_stream_t *s, gc_stream_result_t *r);
+
+/* The name of a grpc_status_code ("UNIMPLEMENTED"). */
+const char *gc_status_name(int status);
+
+#endif /* AKIDB_BENCH_GRPC_CLIENT_H */
