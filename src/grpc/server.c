@@ -43,8 +43,8 @@
 #include "obs/log.h"
 #include "obs/metrics.h"
 
-#define RPC_WORKERS 2
-#define RPC_SLOTS 4
+#define RPC_WORKERS 4
+#define RPC_SLOTS 2 /* requests kept outstanding per method (and for other paths) */
 #define RPC_WATCH_MAX 64
 
 typedef enum { TAG_SLOT, TAG_CALL, TAG_SHUTDOWN } rpc_tag_kind_t;
@@ -64,12 +64,19 @@ static rpc_tag_kind_t tag_take(void *tag) {
   return (rpc_tag_kind_t)atomic_load_explicit((rpc_tag_t *)tag, memory_order_acquire);
 }
 
-/* An outstanding grpc_server_request_call. */
+/* An outstanding request for a call: of one registered method
+ * (grpc_server_request_registered_call; a unary method's request message
+ * comes with the call, so it needs no receive batch), or of any other path
+ * (grpc_server_request_call: a method the server does not have). */
 typedef struct {
   rpc_tag_t kind;
+  const rpc_method_t *method; /* NULL: any path */
+  void *registered;           /* grpc_server_register_method's handle */
   grpc_call *call;
-  grpc_call_details details;
+  grpc_call_details details; /* any path: its method and deadline */
+  gpr_timespec deadline;     /* a registered method's */
   grpc_metadata_array md;
+  grpc_byte_buffer *payload; /* a registered unary method's request */
 } rpc_slot_t;
 
 /* Where a call is; the batch in flight (at most one) says what comes next:
@@ -89,6 +96,8 @@ typedef struct rpc_call {
   grpc_metadata_array md;
   grpc_byte_buffer *recv, *send;
   grpc_metadata initial[1], trailing[1];
+  bool initial_pending; /* the initial metadata goes with the answer */
+  gpr_timespec deadline;
   grpc_slice status_details;
   char request_id[129], retry_after[16], source[64], tenant[128];
   char *bearer;
@@ -119,7 +128,8 @@ struct agrpc_server {
   rpc_call_t *work_head, *work_tail;
   bool workers_stop;
   uint16_t port;
-  rpc_slot_t slots[RPC_SLOTS];
+  rpc_slot_t *slots;
+  size_t n_slots;
   rpc_tag_t shutdown_tag;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -131,15 +141,25 @@ struct agrpc_server {
 
 static void slot_arm(agrpc_server_t *s, rpc_slot_t *slot) {
   slot->call = NULL;
+  slot->payload = NULL;
   grpc_call_details_init(&slot->details);
   grpc_metadata_array_init(&slot->md);
   tag_hand_over(&slot->kind, TAG_SLOT);
-  grpc_server_request_call(s->server, &slot->call, &slot->details, &slot->md, s->cq, s->cq, slot);
+  if (!slot->method) {
+    grpc_server_request_call(s->server, &slot->call, &slot->details, &slot->md, s->cq, s->cq,
+                             slot);
+    return;
+  }
+  grpc_byte_buffer **payload = slot->method->shape == RPC_UNARY ? &slot->payload : NULL;
+  grpc_server_request_registered_call(s->server, slot->registered, &slot->call, &slot->deadline,
+                                      &slot->md, payload, s->cq, s->cq, slot);
 }
 
 static void slot_release(rpc_slot_t *slot) {
   grpc_call_details_destroy(&slot->details);
   grpc_metadata_array_destroy(&slot->md);
+  if (slot->payload) grpc_byte_buffer_destroy(slot->payload);
+  slot->payload = NULL;
 }
 
 /* ---------------------------------------------------------- metadata -- */
@@ -238,7 +258,7 @@ static void call_answer(agrpc_server_t *s, rpc_call_t *c);
 
 /* The deadline on the monotonic clock of akidb_request_t (0: none). */
 static int64_t deadline_ns(const rpc_call_t *c) {
-  gpr_timespec d = c->details.deadline;
+  gpr_timespec d = c->deadline;
   if (gpr_time_cmp(d, gpr_inf_future(d.clock_type)) == 0) return 0;
   gpr_timespec left = gpr_time_sub(d, gpr_now(d.clock_type));
   int64_t ns = left.tv_sec * 1000000000 + left.tv_nsec;
@@ -267,8 +287,9 @@ static void call_setup(agrpc_server_t *s, rpc_call_t *c) {
   take_request_id(c);
   take_source(c);
   c->bearer = md_find(&c->md, "authorization");
-  c->method = rpc_method_find((const char *)GRPC_SLICE_START_PTR(c->details.method),
-                              GRPC_SLICE_LENGTH(c->details.method));
+  if (!c->method) /* a path no method was registered for: none of ours */
+    c->method = rpc_method_find((const char *)GRPC_SLICE_START_PTR(c->details.method),
+                                GRPC_SLICE_LENGTH(c->details.method));
   c->stream = (rpc_stream_t){.svc = s->svc,
                              .req = {.bearer = c->bearer,
                                      .request_id = c->request_id,
@@ -276,11 +297,21 @@ static void call_setup(agrpc_server_t *s, rpc_call_t *c) {
                                      .deadline_ns = deadline_ns(c)}};
 }
 
-/* Batch 1: initial metadata with the request id, and the first request. */
+static void call_received(agrpc_server_t *s, rpc_call_t *c);
+
+/* A new call: a unary one has its request already and runs at once (its
+ * initial metadata goes with the answer); the others start with batch 1:
+ * initial metadata with the request id, and the first request. */
 static void call_begin(agrpc_server_t *s, rpc_call_t *c) {
   call_setup(s, c);
   c->initial[0].key = grpc_slice_from_static_string("x-request-id");
   c->initial[0].value = grpc_slice_from_copied_string(c->request_id);
+  if (c->method && c->method->shape == RPC_UNARY && c->initial_pending) {
+    c->stage = STAGE_RECV;
+    call_received(s, c);
+    return;
+  }
+  c->initial_pending = false;
   grpc_op ops[2];
   memset(ops, 0, sizeof ops);
   ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
@@ -407,9 +438,15 @@ static void op_send_status(rpc_call_t *c, grpc_op *op) {
  * the close. A Watch sends its answer and stays open (no status) until
  * cancelled. */
 static void call_answer(agrpc_server_t *s, rpc_call_t *c) {
-  grpc_op ops[3];
+  grpc_op ops[4];
   memset(ops, 0, sizeof ops);
   size_t n = 0;
+  if (c->initial_pending) {
+    c->initial_pending = false;
+    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[n].data.send_initial_metadata.count = 1;
+    ops[n++].data.send_initial_metadata.metadata = c->initial;
+  }
   if (c->answer.code == 0 && c->answer.body) op_send_message(c, &ops[n++]);
   bool open = c->answer.code == 0 && c->method && c->method->shape == RPC_WATCH &&
               watch_add(s, c->call);
@@ -543,8 +580,13 @@ static void slot_event(agrpc_server_t *s, rpc_slot_t *slot, bool ok) {
   if (c) {
     atomic_init(&c->kind, TAG_CALL);
     c->call = slot->call;
+    c->method = slot->method;
     c->details = slot->details;
+    c->deadline = slot->method ? slot->deadline : slot->details.deadline;
     c->md = slot->md;
+    c->recv = slot->payload; /* a registered unary method's request */
+    c->initial_pending = slot->method && slot->method->shape == RPC_UNARY;
+    slot->payload = NULL;
     c->status_details = grpc_empty_slice();
     c->initial[0].value = grpc_empty_slice();
     c->final_code = -1;
@@ -580,6 +622,33 @@ static void *poll_main(void *arg) {
 }
 
 /* ------------------------------------------------------------ server -- */
+
+/* Registers every method of the codec's tables (a unary one with its
+ * request read before the call is handed over) and makes the request
+ * slots: RPC_SLOTS per method and RPC_SLOTS for any other path. */
+static int methods_register(agrpc_server_t *s, char *err, size_t errlen) {
+  size_t n = 0;
+  while (rpc_method_at(n)) n++;
+  s->slots = calloc((n + 1) * RPC_SLOTS, sizeof *s->slots);
+  if (!s->slots) return AKIDB_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    const rpc_method_t *m = rpc_method_at(i);
+    void *h = grpc_server_register_method(s->server, m->path, NULL,
+                                          m->shape == RPC_UNARY
+                                              ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER
+                                              : GRPC_SRM_PAYLOAD_NONE,
+                                          0);
+    if (!h) {
+      snprintf(err, errlen, "the gRPC method %s cannot be registered (twice in the tables?)",
+               m->path);
+      return AKIDB_EINVAL;
+    }
+    for (int j = 0; j < RPC_SLOTS; j++)
+      s->slots[s->n_slots++] = (rpc_slot_t){.method = m, .registered = h};
+  }
+  s->n_slots += RPC_SLOTS; /* zeroed: any other path */
+  return AKIDB_OK;
+}
 
 /* The core's options: the receive limit, and no SO_REUSEPORT (the core's
  * default on Linux would let a second server bind the same port and take
@@ -626,6 +695,7 @@ static void server_free(agrpc_server_t *s) {
   if (s->poller_started) pthread_join(s->poller, NULL);
   workers_stop(s); /* every call is over: the queue is empty */
   grpc_completion_queue_destroy(s->cq);
+  free(s->slots);
   pthread_mutex_destroy(&s->work_mu);
   pthread_cond_destroy(&s->work_cv);
   pthread_mutex_destroy(&s->mu);
@@ -652,7 +722,8 @@ int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_ser
   char addr[300];
   snprintf(addr, sizeof addr, "%s:%u", o->host, (unsigned)o->port);
   grpc_server_credentials *creds = NULL;
-  int rc = server_credentials(o, &creds, err, errlen);
+  int rc = methods_register(s, err, errlen);
+  if (!rc) rc = server_credentials(o, &creds, err, errlen);
   int port = rc ? 0 : grpc_server_add_http2_port(s->server, addr, creds);
   if (creds) grpc_server_credentials_release(creds);
   if (port <= 0) {
@@ -667,7 +738,7 @@ int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_ser
   }
   s->port = (uint16_t)port;
   grpc_server_start(s->server);
-  for (int i = 0; i < RPC_SLOTS; i++) slot_arm(s, &s->slots[i]);
+  for (size_t i = 0; i < s->n_slots; i++) slot_arm(s, &s->slots[i]);
   for (int i = 0; i < RPC_WORKERS; i++)
     if (pthread_create(&s->workers[i], NULL, worker_main, s) == 0) s->n_workers++;
   s->poller_started = pthread_create(&s->poller, NULL, poll_main, s) == 0;
