@@ -223,11 +223,15 @@ static void call_record(const rpc_call_t *c, int code) {
   double ms = (double)(akidb_monotonic_ns() - c->start_ns) / 1e6;
   const char *path = c->method ? c->method->path : NULL;
   obs_grpc_observe(path, code_name(code), ms / 1e3);
+  if (path) {
+    obs_log_rpc(c->request_id, path, code_name(code), code, ms, c->tenant);
+    return;
+  }
   char raw[201];
   size_t n = GRPC_SLICE_LENGTH(c->details.method);
   snprintf(raw, sizeof raw, "%.*s", (int)(n > 200 ? 200 : n),
            (const char *)GRPC_SLICE_START_PTR(c->details.method));
-  obs_log_rpc(c->request_id, path ? path : raw, code_name(code), code, ms, c->tenant);
+  obs_log_rpc(c->request_id, raw, code_name(code), code, ms, c->tenant);
 }
 
 static void call_free(rpc_call_t *c) {
@@ -403,15 +407,27 @@ static void watch_remove(agrpc_server_t *s, grpc_call *call) {
 }
 
 /* Sets op to send c->answer's body (replacing the last message sent). */
+static void body_free(void *p, size_t len) {
+  (void)len;
+  free(p);
+}
+
+/* A session token or a key's secret leaves no copy behind. */
+static void body_wipe_free(void *p, size_t len) {
+  memset(p, 0, len);
+  free(p);
+}
+
 static void op_send_message(rpc_call_t *c, grpc_op *op) {
   if (c->send) grpc_byte_buffer_destroy(c->send);
-  grpc_slice body = grpc_slice_from_copied_buffer((const char *)c->answer.body, c->answer.len);
+  bool secret =
+      c->method && (c->method->op == AKIDB_OP_LOGIN || c->method->op == AKIDB_OP_KEY_CREATE);
+  /* the slice takes the packed answer over: no copy */
+  grpc_slice body = grpc_slice_new_with_len(c->answer.body, c->answer.len,
+                                            secret ? body_wipe_free : body_free);
+  c->answer.body = NULL;
   c->send = grpc_raw_byte_buffer_create(&body, 1);
   grpc_slice_unref(body);
-  if (c->method && (c->method->op == AKIDB_OP_LOGIN || c->method->op == AKIDB_OP_KEY_CREATE))
-    memset(c->answer.body, 0, c->answer.len); /* a session token or a key's secret */
-  free(c->answer.body);
-  c->answer.body = NULL;
   op->op = GRPC_OP_SEND_MESSAGE;
   op->data.send_message.send_message = c->send;
 }
