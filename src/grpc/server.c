@@ -4,9 +4,11 @@
  * kept outstanding), and per call a small state machine (below, "calls")
  * with at most one batch in flight.
  *
- * Threads: one network thread polls the queue and runs the quick calls
- * itself (akidb_service_quick: probes, reads of a loaded collection), so a
- * search costs one wake-up, as on REST; RPC_WORKERS worker threads run
+ * Threads: one network thread polls the queue and runs a quick call
+ * (akidb_service_quick: probes, reads of a loaded collection) itself when
+ * no other event is ready, so a lone search costs one wake-up, as on REST;
+ * when requests come in together the earlier ones go to the workers, so
+ * concurrent searches use every core. RPC_WORKERS worker threads also run
  * everything that may wait on the disk, the object store or a password
  * hash (writes, loads, logins, snapshots, stream steps), so a slow call
  * never holds up the quick ones. (Two threads polling one queue, the first
@@ -44,6 +46,7 @@
 #include "obs/metrics.h"
 
 #define RPC_WORKERS 4
+#define RPC_DEFER_EVENTS 8
 #define RPC_SLOTS 2 /* requests kept outstanding per method (and for other paths) */
 #define RPC_WATCH_MAX 64
 
@@ -127,6 +130,8 @@ struct agrpc_server {
   pthread_cond_t work_cv;
   rpc_call_t *work_head, *work_tail;
   bool workers_stop;
+  rpc_call_t *deferred; /* a quick call waiting for the ready events (network thread) */
+  unsigned deferred_age; /* events seen since it was deferred */
   uint16_t port;
   rpc_slot_t *slots;
   size_t n_slots;
@@ -553,13 +558,40 @@ static void workers_stop(agrpc_server_t *s) {
 
 /* ------------------------------------------------------------- events -- */
 
+/* A quick call waits until the network thread has seen every event that is
+ * ready: alone, it runs there (no hand-off: one wake-up per call); when
+ * another request comes in meanwhile, the earlier one goes to a worker, so
+ * concurrent quick calls use every core. Network thread only. */
+static void defer(agrpc_server_t *s, rpc_call_t *c) {
+  if (s->deferred) work_push(s, s->deferred, true, false);
+  s->deferred = c;
+  s->deferred_age = 0;
+}
+
+/* After an event: a deferred call that has waited for RPC_DEFER_EVENTS
+ * events goes to a worker (a busy queue never starves it). */
+static void deferred_aged(agrpc_server_t *s) {
+  if (s->deferred && ++s->deferred_age > RPC_DEFER_EVENTS) {
+    work_push(s, s->deferred, true, false);
+    s->deferred = NULL;
+  }
+}
+
+/* No event is ready: run the deferred quick call here. */
+static void run_deferred(agrpc_server_t *s) {
+  rpc_call_t *c = s->deferred;
+  s->deferred = NULL;
+  if (c) unary_finish(s, c);
+}
+
+
 /* A request (first or next) arrived: run it here when it is quick, else
  * on a worker. */
 static void call_received(agrpc_server_t *s, rpc_call_t *c) {
   bool stream = c->method && c->method->step;
   if (!stream) {
     if (!unary_decode(s, c)) call_answer(s, c);
-    else if (akidb_service_quick(s->svc, c->unary.a.op, &c->unary.req)) unary_finish(s, c);
+    else if (akidb_service_quick(s->svc, c->unary.a.op, &c->unary.req)) defer(s, c);
     else work_push(s, c, true, false);
   } else if (!c->stream_started && call_refused(c)) {
     call_answer(s, c);
@@ -621,7 +653,12 @@ static void slot_event(agrpc_server_t *s, rpc_slot_t *slot, bool ok) {
 static void *poll_main(void *arg) {
   agrpc_server_t *s = arg;
   for (;;) {
-    grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    /* the events that are ready first; a deferred call runs when none is */
+    grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
+    if (ev.type == GRPC_QUEUE_TIMEOUT) {
+      run_deferred(s);
+      ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    }
     if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
     if (ev.type != GRPC_OP_COMPLETE) continue;
     rpc_tag_kind_t kind = tag_take(ev.tag);
@@ -633,6 +670,7 @@ static void *poll_main(void *arg) {
       pthread_cond_broadcast(&s->cv);
       pthread_mutex_unlock(&s->mu);
     }
+    deferred_aged(s);
   }
   return NULL;
 }
