@@ -385,7 +385,39 @@ static void test_cold_tier_round_trip(void) {
   ASSERT_OK(akidb_service_close(s, NULL, 0));
 }
 
+/* A request of `op` on path p, for akidb_service_quick. */
+static bool quick(akidb_service_t *s, akidb_op_t op, path_t p) {
+  akidb_request_t r = {.tenant = p.tenant, .database = p.database, .collection = p.collection};
+  return akidb_service_quick(s, op, &r);
+}
+
+static void test_only_probes_and_reads_of_a_loaded_collection_are_quick(void) {
+  const char *boss;
+  akidb_service_t *s = start("quick", NULL, &boss);
+  path_t p = make_coll(s, boss, "hot", 5);
+  ASSERT_TRUE(is_resident(entry_named(s, "hot")));
+  ASSERT_TRUE(quick(s, AKIDB_OP_HEALTH, (path_t){0}));
+  ASSERT_TRUE(quick(s, AKIDB_OP_SEARCH, p));
+  ASSERT_TRUE(quick(s, AKIDB_OP_POINT_GET_MANY, p));
+  ASSERT_TRUE(quick(s, AKIDB_OP_POINT_SCAN, p));
+  /* writes, logins and catalog changes may wait on the disk or a hash */
+  ASSERT_TRUE(!quick(s, AKIDB_OP_POINT_UPSERT, p));
+  ASSERT_TRUE(!quick(s, AKIDB_OP_LOGIN, (path_t){0}));
+  ASSERT_TRUE(!quick(s, AKIDB_OP_COLLECTION_CREATE, DB_A));
+  /* a read of a collection that is not loaded (or does not exist) loads first */
+  ASSERT_TRUE(!quick(s, AKIDB_OP_SEARCH, (path_t){"tenant-a", "main", "nope", NULL, NULL}));
+  ASSERT_TRUE(!quick(s, AKIDB_OP_SEARCH, (path_t){"ghost", "main", "hot", NULL, NULL}));
+  patch_tier(s, boss, p, "{\"tier\":\"warm\"}");
+  ASSERT_TRUE(!is_resident(entry_named(s, "hot")));
+  ASSERT_TRUE(!quick(s, AKIDB_OP_SEARCH, p));
+  int st;
+  ASSERT_EQ_INT(search_hits(s, boss, p, &st), 5); /* loads it again */
+  ASSERT_TRUE(quick(s, AKIDB_OP_SEARCH, p));
+  ASSERT_OK(akidb_service_close(s, NULL, 0));
+}
+
 CHECK_MAIN(CHECK_CASE(test_start_opens_no_collection),
+           CHECK_CASE(test_only_probes_and_reads_of_a_loaded_collection_are_quick),
            CHECK_CASE(test_many_threads_loading_one_collection_load_it_once),
            CHECK_CASE(test_unload_never_happens_under_a_holder),
            CHECK_CASE(test_failed_load_answers_503_and_is_retried),
