@@ -47,7 +47,9 @@
 #include "bench_util.h"
 #include "akidb/errors.h"
 #include "dataset/dataset.h"
+#include "closed.h"
 #include "loadgen.h"
+#include "peer_pg.h"
 
 #ifndef SERVER_BENCH_BUILD_TYPE
 #define SERVER_BENCH_BUILD_TYPE "unknown"
@@ -85,6 +87,11 @@ typedef struct {
   double rates[MAX_RATES];
   size_t n_rates;
   uint32_t repeat; /* runs of every timed search row, interleaved */
+  bool closed_only;      /* only ingest what search needs, then the closed loop */
+  double closed_s;       /* closed-loop window per row */
+  double closed_warm_s;  /* warm-up before it */
+  uint32_t closed_conns[8];
+  size_t n_closed_conns;
   char command[2048];
 } options_t;
 
@@ -834,6 +841,425 @@ static search_row_t search_open_loop(const server_t *s, const options_t *o, cons
   return row;
 }
 
+/* ----------------------------------------- closed loop, pgvector peer -- */
+
+static const char *mark(bool met) { return met ? "met" : "**missed**"; }
+
+
+/* The ef_search values tried, smallest first, and the recall the
+ * calibration asks for (a little above the 0.95 target; the timed rows
+ * measure recall again on the same queries). */
+static const long long CAL_EFS[] = {16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 256};
+#define CAL_RECALL 0.955
+
+typedef enum { PEER_AKIDB, PEER_PG } peer_t;
+
+static const char *peer_name(peer_t p) { return p == PEER_AKIDB ? "AkiDB" : "pgvector"; }
+
+/* One closed-loop row: a peer, a data set (NULL for the health probe), a
+ * connection count and a run. */
+typedef struct {
+  peer_t peer;
+  const char *dataset; /* NULL: /health or SELECT 1 */
+  uint32_t dim;
+  uint32_t conns;
+  uint32_t run;
+  size_t ok, failed;
+  double qps;
+  dist_t us;
+  double recall;
+  long long ef;
+  double server_cpu_us; /* AkiDB only: per answered request; -1 otherwise */
+  double steal_pct;
+  char error[256];
+} closed_row_t;
+
+/* The pgvector peer's state for one data set. */
+typedef struct {
+  const char *dsn;
+  char table[64];
+  bool cosine;
+  const ds_set_t *set;
+  long long ef;
+  pgp_load_t load;
+} pg_set_t;
+
+/* AkiDB side: pre-encoded requests over blocking keep-alive connections. */
+typedef struct {
+  uint16_t port;
+  const ds_set_t *set; /* NULL: the requests are /health */
+  const char *const *req;
+  const size_t *len;
+} ak_ctx_t;
+
+static void *ak_open(void *ctx, uint32_t i, char *err, size_t errlen) {
+  (void)i;
+  ak_ctx_t *a = ctx;
+  lg_conn_t *c = bench_xmalloc(sizeof *c);
+  if (lg_conn_open(c, a->port, err, errlen)) {
+    free(c);
+    return NULL;
+  }
+  return c;
+}
+
+static int ak_call(void *ctx, void *conn, size_t q, uint32_t *found, char *err, size_t errlen) {
+  ak_ctx_t *a = ctx;
+  struct iovec iov = {(void *)a->req[q], a->len[q]};
+  lg_response_t r;
+  int rc = lg_conn_roundtrip(conn, &iov, 1, &r, err, errlen);
+  if (rc) return rc;
+  if (r.status != 200) {
+    snprintf(err, errlen, "answered %d", r.status);
+    return -1;
+  }
+  *found = 0;
+  if (a->set) {
+    uint32_t n;
+    *found = count_found(a->set, q, r.body, r.body_len, &n);
+  }
+  return 0;
+}
+
+static void ak_close(void *ctx, void *conn) {
+  (void)ctx;
+  lg_conn_close(conn);
+  free(conn);
+}
+
+/* pgvector side: one libpq connection each, the statements prepared and
+ * hnsw.ef_search set before the clock starts. */
+typedef struct {
+  const pg_set_t *ps; /* NULL: SELECT 1 */
+  const char *dsn;
+} pg_ctx_t;
+
+static void *pg_open(void *ctx, uint32_t i, char *err, size_t errlen) {
+  (void)i;
+  pg_ctx_t *p = ctx;
+  pgp_conn_t *c = pgp_connect(p->dsn, p->ps ? p->ps->table : NULL, p->ps && p->ps->cosine, K,
+                              err, errlen);
+  if (c && p->ps && pgp_set_ef(c, (uint32_t)p->ps->ef, err, errlen)) {
+    pgp_close(c);
+    return NULL;
+  }
+  return c;
+}
+
+static uint32_t count_truth(const ds_set_t *set, size_t q, const int64_t *ids, uint32_t n) {
+  const int32_t *truth = set->gt + q * set->gt_k;
+  uint32_t found = 0;
+  for (uint32_t i = 0; i < n && i < K; i++)
+    for (uint32_t j = 0; j < K; j++)
+      if (truth[j] == ids[i]) {
+        found++;
+        break;
+      }
+  return found;
+}
+
+static int pg_call(void *ctx, void *conn, size_t q, uint32_t *found, char *err, size_t errlen) {
+  pg_ctx_t *p = ctx;
+  *found = 0;
+  if (!p->ps) return pgp_ping(conn, err, errlen);
+  const ds_set_t *set = p->ps->set;
+  int64_t ids[K];
+  uint32_t n = 0;
+  int rc = pgp_search(conn, set->queries + q * set->dim, set->dim, ids, &n, err, errlen);
+  if (rc) return rc;
+  *found = count_truth(set, q, ids, n);
+  return 0;
+}
+
+static void pg_close(void *ctx, void *conn) {
+  (void)ctx;
+  pgp_close(conn);
+}
+
+/* Loads (or reuses) the peer's table for one set and calibrates its
+ * hnsw.ef_search like AkiDB's: the smallest of CAL_EFS whose recall@10
+ * over the query set, one connection, reaches CAL_RECALL. */
+static void pg_prepare_set(pg_set_t *ps, const char *dsn, const ds_set_t *set, const char *name,
+                           bool cosine) {
+  char err[512];
+  memset(ps, 0, sizeof *ps);
+  ps->dsn = dsn;
+  ps->set = set;
+  ps->cosine = cosine;
+  snprintf(ps->table, sizeof ps->table, "akidb_bench_%s_%zu", name, set->n_base);
+  pgp_conn_t *c = pgp_connect(dsn, NULL, false, K, err, sizeof err);
+  if (!c) bench_die("pgvector (PGVECTOR_DSN): %s", err);
+  printf("pgvector: loading %s (%zu x %u, HNSW m=16, ef_construction=200; reused when "
+         "present)...\n", ps->table, set->n_base, set->dim);
+  fflush(stdout);
+  if (pgp_load(c, ps->table, set->base, set->n_base, set->dim, cosine, 16, 200, &ps->load, err,
+               sizeof err))
+    bench_die("pgvector: loading %s: %s", ps->table, err);
+  pgp_close(c);
+  printf("  %s: %s (COPY %.1f s, CREATE INDEX %.1f s, index %lld MB)\n", ps->table,
+         ps->load.reused ? "reused" : "loaded", ps->load.copy_s, ps->load.index_s,
+         ps->load.index_mb);
+  c = pgp_connect(dsn, ps->table, cosine, K, err, sizeof err);
+  if (!c) bench_die("pgvector: %s", err);
+  ps->ef = CAL_EFS[sizeof CAL_EFS / sizeof *CAL_EFS - 1];
+  for (size_t i = 0; i < sizeof CAL_EFS / sizeof *CAL_EFS; i++) {
+    if (pgp_set_ef(c, (uint32_t)CAL_EFS[i], err, sizeof err)) bench_die("pgvector: %s", err);
+    uint64_t found = 0;
+    for (size_t q = 0; q < set->n_query; q++) {
+      int64_t ids[K];
+      uint32_t n = 0;
+      if (pgp_search(c, set->queries + q * set->dim, set->dim, ids, &n, err, sizeof err))
+        bench_die("pgvector: %s", err);
+      found += count_truth(set, q, ids, n);
+    }
+    double recall = (double)found / ((double)set->n_query * K);
+    printf("  calibrating %s: hnsw.ef_search %lld: recall@10 %.4f\n", ps->table, CAL_EFS[i],
+           recall);
+    if (recall >= CAL_RECALL) {
+      ps->ef = CAL_EFS[i];
+      break;
+    }
+  }
+  pgp_close(c);
+  fflush(stdout);
+}
+
+static closed_row_t closed_run(peer_t peer, const cl_spec_t *spec, const ds_set_t *set,
+                               const char *dataset, long long ef, uint32_t run, pid_t server_pid) {
+  closed_row_t row = {.peer = peer, .dataset = dataset, .dim = set ? set->dim : 0,
+                      .conns = spec->connections, .run = run, .ef = ef, .server_cpu_us = -1};
+  cl_result_t r;
+  ticks_t ticks0 = cpu_ticks();
+  double srv0 = server_pid > 0 ? proc_cpu_seconds(server_pid) : 0;
+  int rc = cl_run(spec, &r);
+  row.steal_pct = steal_since(ticks0);
+  if (rc) bench_die("%s closed loop (%u connections): %s", peer_name(peer), spec->connections,
+                    r.error);
+  row.ok = r.ok;
+  row.failed = r.failed;
+  if (r.error[0]) snprintf(row.error, sizeof row.error, "%s", r.error);
+  row.qps = (double)r.ok / r.elapsed_s;
+  row.us = summarise(r.latency_us, r.n_latency);
+  row.recall = set && r.ok ? (double)r.found / ((double)r.ok * K) : 0;
+  if (server_pid > 0 && r.ok)
+    row.server_cpu_us = (proc_cpu_seconds(server_pid) - srv0) * 1e6 / (double)r.ok;
+  free(r.latency_us);
+  printf("  %-8s %-7s %u conn: %6.0f QPS, p50 %4.0f us, p99 %5.0f us%s, errors %zu\n",
+         peer_name(peer), dataset ? dataset : "ping", spec->connections, row.qps, row.us.p50,
+         row.us.p99, set ? "" : " (health)", row.failed);
+  fflush(stdout);
+  return row;
+}
+
+/* A data set as the closed-loop phase sees it. */
+typedef struct {
+  const ds_set_t *set;
+  const char *name, *metric;
+  queries_t q;     /* AkiDB search requests */
+  long long ef;    /* AkiDB's calibrated ef_search */
+  pg_set_t *pg;    /* NULL without PGVECTOR_DSN */
+} closed_set_t;
+
+#define MAX_CLOSED 256
+
+typedef struct {
+  closed_row_t rows[MAX_CLOSED];
+  size_t n;
+  const char *dsn;     /* NULL: peer skipped */
+  char pg_version[256];
+  pg_set_t *pg[2];
+} closed_report_t;
+
+/* Every connection count for every set, AkiDB then pgvector at each point
+ * (so a noisy stretch hits both), --repeat times; then /health against
+ * SELECT 1 on one connection. */
+static void run_closed(const server_t *s, const options_t *o, closed_report_t *cr,
+                       closed_set_t *sets, size_t n_sets) {
+  char health[256];
+  size_t hlen = lg_format_head(health, sizeof health, "GET", "/health", NULL, (size_t)-1);
+  const char *hreq[1] = {health};
+  size_t hl[1] = {hlen};
+  printf("closed loop (%.0f s per row after %.1f s warm-up)...\n", o->closed_s, o->closed_warm_s);
+  fflush(stdout);
+  for (uint32_t run = 1; run <= o->repeat; run++) {
+    if (o->repeat > 1) printf("  run %u of %u\n", run, o->repeat);
+    for (size_t d = 0; d < n_sets; d++) {
+      closed_set_t *cs = &sets[d];
+      ak_ctx_t ak = {.port = s->port, .set = cs->set, .req = (const char *const *)cs->q.req,
+                     .len = cs->q.len};
+      pg_ctx_t pg = {.ps = cs->pg, .dsn = cr->dsn};
+      for (size_t c = 0; c < o->n_closed_conns; c++) {
+        cl_spec_t spec = {.connections = o->closed_conns[c], .warmup_s = o->closed_warm_s,
+                          .duration_s = o->closed_s, .n_queries = cs->q.n, .open = ak_open,
+                          .call = ak_call, .close = ak_close, .ctx = &ak};
+        if (cr->n < MAX_CLOSED)
+          cr->rows[cr->n++] = closed_run(PEER_AKIDB, &spec, cs->set, cs->name, cs->ef, run, s->pid);
+        if (!cr->dsn) continue;
+        bench_sleep_ms(200);
+        spec.open = pg_open, spec.call = pg_call, spec.close = pg_close, spec.ctx = &pg;
+        if (cr->n < MAX_CLOSED)
+          cr->rows[cr->n++] = closed_run(PEER_PG, &spec, cs->set, cs->name, cs->pg->ef, run, -1);
+        bench_sleep_ms(200);
+      }
+    }
+    ak_ctx_t ak = {.port = s->port, .set = NULL, .req = hreq, .len = hl};
+    cl_spec_t spec = {.connections = 1, .warmup_s = o->closed_warm_s, .duration_s = o->closed_s,
+                      .n_queries = 1, .open = ak_open, .call = ak_call, .close = ak_close,
+                      .ctx = &ak};
+    if (cr->n < MAX_CLOSED) cr->rows[cr->n++] = closed_run(PEER_AKIDB, &spec, NULL, NULL, 0, run, s->pid);
+    if (cr->dsn) {
+      pg_ctx_t pg = {.ps = NULL, .dsn = cr->dsn};
+      spec.open = pg_open, spec.call = pg_call, spec.close = pg_close, spec.ctx = &pg;
+      if (cr->n < MAX_CLOSED) cr->rows[cr->n++] = closed_run(PEER_PG, &spec, NULL, NULL, 0, run, -1);
+    }
+  }
+}
+
+/* The pgvector row that pairs with AkiDB row a, or NULL. */
+static const closed_row_t *closed_peer_row(const closed_report_t *cr, const closed_row_t *a) {
+  for (size_t i = 0; i < cr->n; i++) {
+    const closed_row_t *b = &cr->rows[i];
+    if (b->peer != PEER_PG || b->conns != a->conns || b->run != a->run) continue;
+    if ((a->dataset == NULL) != (b->dataset == NULL)) continue;
+    if (a->dataset && strcmp(a->dataset, b->dataset) != 0) continue;
+    return b;
+  }
+  return NULL;
+}
+
+static double median_of(double *v, size_t n) {
+  if (n == 0) return 0;
+  qsort(v, n, sizeof *v, bench_cmp_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void write_closed(FILE *f, const closed_report_t *cr, const options_t *o) {
+  fprintf(f, "## Closed loop: AkiDB against PostgreSQL + pgvector (same run)\n\n");
+  fprintf(f,
+          "- *closed loop*: N connections, one client thread each; every thread sends its next "
+          "query as soon as the previous answer arrived (no think time), so QPS is what N "
+          "clients get and latency is send to last byte. %.1f s warm-up (not counted), then "
+          "%.0f s measured per row. Queries cycle through the query set (a shared counter). "
+          "At each point AkiDB runs first, then pgvector, then the next point; the whole "
+          "sequence runs %u time(s).\n"
+          "- AkiDB: REST `POST .../search` with `{\"vector\":[...],\"k\":10,"
+          "\"include_payload\":false}` over keep-alive HTTP/1.1 (bench/loadgen.c), the "
+          "collection's calibrated `ef_search`. server CPU/query: CPU time of the `akidb` "
+          "process per answer.\n",
+          o->closed_warm_s, o->closed_s, o->repeat);
+  if (cr->dsn) {
+    fprintf(f,
+            "- pgvector: %s over TCP (`PGVECTOR_DSN`), libpq, the prepared statement `SELECT id "
+            "FROM <table> ORDER BY embedding <-> $1 LIMIT 10` (`<=>` for cosine) with the "
+            "vector sent in pgvector's binary format and the ids returned in binary; each "
+            "connection runs `SET hnsw.ef_search` first. Tables loaded by this driver with "
+            "COPY (binary), HNSW m=16, ef_construction=200 (`vector_l2_ops` / "
+            "`vector_cosine_ops`), prewarmed (`pg_prewarm`).",
+            cr->pg_version);
+    for (int i = 0; i < 2; i++) {
+      const pg_set_t *ps = cr->pg[i];
+      if (!ps) continue;
+      if (ps->load.reused)
+        fprintf(f, " `%s`: reused (right row count and index), index %lld MB, ef_search %lld.",
+                ps->table, ps->load.index_mb, ps->ef);
+      else
+        fprintf(f, " `%s`: COPY %.1f s, CREATE INDEX %.1f s, index %lld MB, ef_search %lld.",
+                ps->table, ps->load.copy_s, ps->load.index_s, ps->load.index_mb, ps->ef);
+    }
+    fprintf(f, " ef_search calibrated as AkiDB's (the smallest of the same list reaching "
+               "recall@10 0.955 over the query set, one connection).\n");
+  } else {
+    fprintf(f, "- pgvector: skipped: set PGVECTOR_DSN%s.\n",
+            pgp_available() ? "" : " (and build with libpq-dev installed)");
+  }
+  fprintf(f, "- Both servers and the client share the machine's cores.\n\n");
+
+  fprintf(f, "| data set | connections | run | AkiDB QPS | AkiDB p50 (ms) | AkiDB p99 (ms) | "
+             "AkiDB max (ms) | AkiDB recall@10 | AkiDB server CPU/query (µs) | pgvector QPS | "
+             "pgvector p50 (ms) | pgvector p99 (ms) | pgvector max (ms) | pgvector recall@10 | "
+             "p99 AkiDB ÷ pgvector | QPS AkiDB ÷ pgvector | errors | steal (%%) |\n");
+  fprintf(f, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+  for (size_t i = 0; i < cr->n; i++) {
+    const closed_row_t *a = &cr->rows[i];
+    if (a->peer != PEER_AKIDB || !a->dataset) continue;
+    const closed_row_t *b = closed_peer_row(cr, a);
+    fprintf(f, "| %s (%u-d) | %u | %u | %.0f | %.3f | %.3f | %.3f | %.4f | %.0f | ", a->dataset,
+            a->dim, a->conns, a->run, a->qps, a->us.p50 / 1e3, a->us.p99 / 1e3, a->us.max / 1e3,
+            a->recall, a->server_cpu_us);
+    if (b)
+      fprintf(f, "%.0f | %.3f | %.3f | %.3f | %.4f | %.2f | %.1f | %zu | %.1f |\n", b->qps,
+              b->us.p50 / 1e3, b->us.p99 / 1e3, b->us.max / 1e3, b->recall,
+              b->us.p99 > 0 ? a->us.p99 / b->us.p99 : 0, b->qps > 0 ? a->qps / b->qps : 0,
+              a->failed + b->failed, a->steal_pct > b->steal_pct ? a->steal_pct : b->steal_pct);
+    else
+      fprintf(f, "skipped: set PGVECTOR_DSN | — | — | — | — | — | — | %zu | %.1f |\n", a->failed,
+              a->steal_pct);
+  }
+  fprintf(f, "\n");
+
+  fprintf(f, "### Health probe on one connection: `GET /health` against `SELECT 1`\n\n"
+             "One connection, closed loop, %.0f s per row: AkiDB's `GET /health` (no "
+             "authentication, answers `{\"status\":\"ok\"}`), pgvector's prepared `SELECT 1`.\n\n",
+          o->closed_s);
+  fprintf(f, "| run | AkiDB /health p50 (ms) | AkiDB /health p99 (ms) | AkiDB /health max (ms) | "
+             "AkiDB req/s | SELECT 1 p50 (ms) | SELECT 1 p99 (ms) | SELECT 1 max (ms) | SELECT 1 "
+             "req/s | p99 AkiDB ÷ pgvector |\n|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+  for (size_t i = 0; i < cr->n; i++) {
+    const closed_row_t *a = &cr->rows[i];
+    if (a->peer != PEER_AKIDB || a->dataset) continue;
+    const closed_row_t *b = closed_peer_row(cr, a);
+    fprintf(f, "| %u | %.3f | %.3f | %.3f | %.0f | ", a->run, a->us.p50 / 1e3, a->us.p99 / 1e3,
+            a->us.max / 1e3, a->qps);
+    if (b)
+      fprintf(f, "%.3f | %.3f | %.3f | %.0f | %.2f |\n", b->us.p50 / 1e3, b->us.p99 / 1e3,
+              b->us.max / 1e3, b->qps, b->us.p99 > 0 ? a->us.p99 / b->us.p99 : 0);
+    else
+      fprintf(f, "skipped: set PGVECTOR_DSN | — | — | — | — |\n");
+  }
+  fprintf(f, "\n");
+  if (!cr->dsn) return;
+
+  /* Acceptance (issue 13): per point, on the median over the runs. */
+  fprintf(f, "### Against the acceptance of issue 13 (medians over the runs)\n\n"
+             "AkiDB p99 ≤ 0.5 × pgvector's and QPS ≥ 3 × pgvector's at every connection "
+             "count, recall@10 ≥ 0.95 on both sides; `/health` p99 ≤ `SELECT 1` p99.\n\n"
+             "| data set | connections | AkiDB p99 (ms) | pgvector p99 (ms) | p99 ratio (≤ 0.5) "
+             "| AkiDB QPS | pgvector QPS | QPS ratio (≥ 3) | lowest recall | met |\n"
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n");
+  for (size_t i = 0; i < cr->n; i++) {
+    const closed_row_t *a = &cr->rows[i];
+    if (a->peer != PEER_AKIDB || a->run != 1) continue;
+    double ap[8], bp[8], aq[8], bq[8], low = 1;
+    size_t n = 0;
+    for (size_t j = i; j < cr->n && n < 8; j++) {
+      const closed_row_t *x = &cr->rows[j];
+      if (x->peer != PEER_AKIDB || x->conns != a->conns) continue;
+      if ((x->dataset == NULL) != (a->dataset == NULL)) continue;
+      if (x->dataset && strcmp(x->dataset, a->dataset) != 0) continue;
+      const closed_row_t *y = closed_peer_row(cr, x);
+      if (!y) continue;
+      ap[n] = x->us.p99, bp[n] = y->us.p99, aq[n] = x->qps, bq[n] = y->qps;
+      if (x->dataset && x->recall < low) low = x->recall;
+      if (x->dataset && y->recall < low) low = y->recall;
+      n++;
+    }
+    if (!n) continue;
+    double mp = median_of(ap, n), mq = median_of(bp, n), qa = median_of(aq, n),
+           qb = median_of(bq, n);
+    if (a->dataset) {
+      bool met = mp <= 0.5 * mq && qa >= 3 * qb && low >= TARGET_RECALL;
+      fprintf(f, "| %s (%u-d) | %u | %.3f | %.3f | %.2f | %.0f | %.0f | %.1f | %.4f | %s |\n",
+              a->dataset, a->dim, a->conns, mp / 1e3, mq / 1e3, mq > 0 ? mp / mq : 0, qa, qb,
+              qb > 0 ? qa / qb : 0, low, mark(met));
+    } else {
+      fprintf(f, "| `/health` vs `SELECT 1` | 1 | %.3f | %.3f | %.2f (≤ 1) | %.0f | %.0f | — | "
+                 "— | %s |\n",
+              mp / 1e3, mq / 1e3, mq > 0 ? mp / mq : 0, qa, qb, mark(mp <= mq));
+    }
+  }
+  fprintf(f, "\n");
+}
+
 /* -------------------------------------------------------------- report -- */
 
 typedef struct {
@@ -852,9 +1278,8 @@ typedef struct {
   size_t n_ingest;
   search_row_t search[MAX_ROWS];
   size_t n_search;
+  closed_report_t closed;
 } report_t;
-
-static const char *mark(bool met) { return met ? "met" : "**missed**"; }
 
 /* `akidb version`, first line. */
 static void akidb_version(const char *akidb, char *out, size_t len) {
@@ -1025,7 +1450,9 @@ static void write_report(const report_t *rep, const options_t *o) {
   char date[64];
   strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
   fprintf(f, "# Server benchmark: AkiDB over REST\n\n");
-  fprintf(f, "- Date: %s%s\n", date, o->quick ? " — **--quick smoke run, not the real figures**" : "");
+  fprintf(f, "- Date: %s%s%s\n", date, o->quick ? " — **--quick smoke run, not the real figures**" : "",
+          o->closed_only ? " — **--closed-only: ingest for search and the closed-loop comparison "
+                           "only**" : "");
   fprintf(f, "- Command: `%s`\n", o->command);
   fprintf(f, "- Machine: %s, %ld cores online; %s. **The server and the load generator share "
              "these cores** (loopback TCP).\n",
@@ -1052,10 +1479,12 @@ static void write_report(const report_t *rep, const options_t *o) {
              "any timing (floats as `%%.9g`; %.0f MB for mix128, %.0f MB for mix768, %.1f s); "
              "result ids are found in the answer with a minimal scan for `\"id\"`.\n\n",
           (double)rep->bytes_128 / 1e6, (double)rep->bytes_768 / 1e6, rep->encode_s);
-  write_targets(f, rep);
+  if (!o->closed_only) write_targets(f, rep);
   write_ingest(f, rep);
-  write_search(f, rep, o);
-  fprintf(f, "## For scale: PostgreSQL + pgvector (quoted, not measured here)\n\n"
+  if (!o->closed_only) write_search(f, rep, o);
+  write_closed(f, &rep->closed, o);
+  if (!rep->closed.dsn)
+    fprintf(f, "## For scale: PostgreSQL + pgvector (quoted, not measured here)\n\n"
              "Figures given in the task for PostgreSQL with pgvector HNSW (m=16, "
              "ef_construction=200), queried through libpq with a prepared statement on this "
              "kind of machine, at recall ≈ 0.95: p99 **%.2f ms** at 100k × 768 and **%.2f ms** "
@@ -1085,7 +1514,15 @@ static void usage(FILE *out) {
           "  --duration S       open-loop window per rate (default 10)\n"
           "  --rates LIST       open-loop rates in QPS (default 500,1000,2000)\n"
           "  --repeat N         runs of every timed search row, interleaved (default 3;\n"
-          "                     1 with --quick); targets are judged on the median p99\n",
+          "                     1 with --quick); targets are judged on the median p99\n"
+          "  --closed-only      ingest only mix128 and mix768 (batch 1000), calibrate, and\n"
+          "                     run only the closed-loop comparison and the health probe\n"
+          "  --closed-duration S  closed-loop window per row (default 8; 2 with --quick)\n"
+          "  --closed-conns LIST  closed-loop connection counts (default 1,2,4,8)\n"
+          "environment:\n"
+          "  PGVECTOR_DSN       libpq connection string of a PostgreSQL with pgvector: the\n"
+          "                     closed loop and the health probe run against it too (its\n"
+          "                     tables loaded by this driver); unset: the peer is skipped\n",
           SERVER_BENCH_TMP_DEFAULT);
 }
 
@@ -1096,6 +1533,11 @@ static void parse_options(int argc, char **argv, options_t *o) {
   o->connections = 4;
   o->pool = 32;
   o->duration_s = -1;
+  o->closed_s = -1;
+  o->closed_warm_s = 1.0;
+  const uint32_t conns[] = {1, 2, 4, 8};
+  memcpy(o->closed_conns, conns, sizeof conns);
+  o->n_closed_conns = 4;
   const double rates[] = {500, 1000, 2000};
   memcpy(o->rates, rates, sizeof rates);
   o->n_rates = 3;
@@ -1108,6 +1550,9 @@ static void parse_options(int argc, char **argv, options_t *o) {
     bool takes = true;
     if (strcmp(a, "--quick") == 0) {
       o->quick = true;
+      takes = false;
+    } else if (strcmp(a, "--closed-only") == 0) {
+      o->closed_only = true;
       takes = false;
     } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage(stdout);
@@ -1122,6 +1567,18 @@ static void parse_options(int argc, char **argv, options_t *o) {
     else if (strcmp(a, "--pool") == 0) o->pool = (uint32_t)atoi(v);
     else if (strcmp(a, "--duration") == 0) o->duration_s = atof(v);
     else if (strcmp(a, "--repeat") == 0) o->repeat = (uint32_t)atoi(v);
+    else if (strcmp(a, "--closed-duration") == 0) o->closed_s = atof(v);
+    else if (strcmp(a, "--closed-conns") == 0) {
+      o->n_closed_conns = 0;
+      char *copy = strdup(v), *save = NULL;
+      for (char *t = strtok_r(copy, ",", &save); t && o->n_closed_conns < 8;
+           t = strtok_r(NULL, ",", &save)) {
+        int c = atoi(t);
+        if (c < 1 || c > 64) bench_die("--closed-conns: counts from 1 to 64");
+        o->closed_conns[o->n_closed_conns++] = (uint32_t)c;
+      }
+      free(copy);
+    }
     else if (strcmp(a, "--rates") == 0) {
       o->n_rates = 0;
       char *copy = strdup(v), *save = NULL;
@@ -1138,8 +1595,10 @@ static void parse_options(int argc, char **argv, options_t *o) {
   }
   if (o->duration_s < 0) o->duration_s = o->quick ? 2.0 : 10.0;
   if (o->repeat == 0) o->repeat = o->quick ? 1 : 3;
+  if (o->closed_s < 0) o->closed_s = o->quick ? 2.0 : 8.0;
+  if (o->quick) o->closed_warm_s = 0.5;
   if (!o->akidb || o->connections < 1 || o->connections > 64 || o->pool < 1 || o->n_rates == 0 ||
-      o->duration_s <= 0 || o->repeat > 5) {
+      o->duration_s <= 0 || o->repeat > 5 || o->closed_s <= 0 || o->n_closed_conns == 0) {
     usage(stderr);
     exit(2);
   }
@@ -1178,9 +1637,11 @@ static double wait_settled(const server_t *s) {
 static void run_ingest(api_t *a, const server_t *s, const options_t *o, report_t *rep,
                        const encoded_t *e128, const encoded_t *e768) {
   const size_t batches[] = {100, 1000};
-  for (size_t bi = 0; bi < 2; bi++) {
+  /* --closed-only: only the run that fills mix128 (batch 1000). */
+  for (size_t bi = o->closed_only ? 1 : 0; bi < 2; bi++) {
     uint32_t shapes[2] = {1, o->connections};
-    for (size_t ci = 0; ci < (o->connections > 1 ? 2u : 1u); ci++) {
+    for (size_t ci = o->closed_only && o->connections > 1 ? 1 : 0;
+         ci < (o->connections > 1 ? 2u : 1u); ci++) {
       bool keep = bi == 1 && ci == (o->connections > 1 ? 1u : 0u);
       char name[64];
       if (keep) snprintf(name, sizeof name, "mix128");
@@ -1209,12 +1670,6 @@ static void run_ingest(api_t *a, const server_t *s, const options_t *o, report_t
   rep->settle_s = wait_settled(s);
 }
 
-/* The ef_search values tried, smallest first, and the recall the
- * calibration asks for (a little above the 0.95 target; the timed rows
- * measure recall again on the same queries). */
-static const long long CAL_EFS[] = {16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 256};
-#define CAL_RECALL 0.955
-
 /* Sets the collection's ef_search (PATCH) to the smallest of CAL_EFS whose
  * recall@10 over the query set reaches CAL_RECALL; untimed. */
 static long long calibrate_ef(api_t *a, const server_t *s, const ds_set_t *set,
@@ -1238,8 +1693,8 @@ static long long calibrate_ef(api_t *a, const server_t *s, const ds_set_t *set,
 }
 
 /* Search phase for one data set: sequential, then each open-loop rate. */
-static void run_search(api_t *a, const server_t *s, const options_t *o, report_t *rep,
-                       const ds_set_t *set, const char *name, const char *metric) {
+static long long run_search(api_t *a, const server_t *s, const options_t *o, report_t *rep,
+                            const ds_set_t *set, const char *name, const char *metric) {
   char path[256];
   collection_path(a, name, "/search", path, sizeof path);
   coll_info_t info = api_collection_info(a, name);
@@ -1247,7 +1702,7 @@ static void run_search(api_t *a, const server_t *s, const options_t *o, report_t
   rep->ef_construction = info.ef_construction;
   queries_t q = encode_queries(set, path, a->token);
   info.ef_search = calibrate_ef(a, s, set, &q, name, metric);
-  for (uint32_t run = 1; run <= o->repeat && rep->n_search < MAX_ROWS; run++) {
+  for (uint32_t run = 1; run <= o->repeat && !o->closed_only && rep->n_search < MAX_ROWS; run++) {
     if (o->repeat > 1) printf("  run %u of %u\n", run, o->repeat);
     search_row_t row = search_sequential(s, set, &q, name, metric, info.ef_search);
     row.run = run;
@@ -1263,6 +1718,7 @@ static void run_search(api_t *a, const server_t *s, const options_t *o, report_t
     }
   }
   queries_free(&q);
+  return info.ef_search;
 }
 
 int main(int argc, char **argv) {
@@ -1289,6 +1745,28 @@ int main(int argc, char **argv) {
   make_set("mix128", 128, AKIDB_METRIC_L2, rep.n_base, rep.n_query, rep.clusters, &s128);
   make_set("mix768", 768, AKIDB_METRIC_COSINE, rep.n_base, rep.n_query, rep.clusters, &s768);
   rep.gen_s = (lg_now_us() - t) / 1e6;
+
+  /* The pgvector peer: tables loaded (or reused) and ef_search calibrated
+   * before AkiDB starts, so neither competes with the other's set-up. */
+  static pg_set_t pg128, pg768;
+  const char *dsn = getenv("PGVECTOR_DSN");
+  if (dsn && *dsn) {
+    if (!pgp_available())
+      bench_die("PGVECTOR_DSN is set but this driver was built without libpq (install "
+                "libpq-dev and rebuild)");
+    rep.closed.dsn = dsn;
+    char err[256];
+    pgp_conn_t *c = pgp_connect(dsn, NULL, false, K, err, sizeof err);
+    if (!c) bench_die("pgvector (PGVECTOR_DSN): %s", err);
+    pgp_versions(c, rep.closed.pg_version, sizeof rep.closed.pg_version);
+    pgp_close(c);
+    pg_prepare_set(&pg128, dsn, &s128, "mix128", false);
+    pg_prepare_set(&pg768, dsn, &s768, "mix768", true);
+    rep.closed.pg[0] = &pg128;
+    rep.closed.pg[1] = &pg768;
+  } else {
+    printf("pgvector peer skipped: set PGVECTOR_DSN\n");
+  }
   t = lg_now_us();
   encoded_t e128 = encode_points(&s128), e768 = encode_points(&s768);
   rep.encode_s = (lg_now_us() - t) / 1e6;
@@ -1309,8 +1787,20 @@ int main(int argc, char **argv) {
   rep.rss_mib = proc_vm_mib(g_server.pid, "VmRSS");
   rep.hwm_mib = proc_vm_mib(g_server.pid, "VmHWM");
 
-  run_search(&api, &g_server, &o, &rep, &s128, "mix128", "l2");
-  run_search(&api, &g_server, &o, &rep, &s768, "mix768", "cosine");
+  long long ef128 = run_search(&api, &g_server, &o, &rep, &s128, "mix128", "l2");
+  long long ef768 = run_search(&api, &g_server, &o, &rep, &s768, "mix768", "cosine");
+
+  closed_set_t cs[2] = {{.set = &s128, .name = "mix128", .metric = "l2", .ef = ef128,
+                         .pg = rep.closed.pg[0]},
+                        {.set = &s768, .name = "mix768", .metric = "cosine", .ef = ef768,
+                         .pg = rep.closed.pg[1]}};
+  for (int i = 0; i < 2; i++) {
+    char path[256];
+    collection_path(&api, cs[i].name, "/search", path, sizeof path);
+    cs[i].q = encode_queries(cs[i].set, path, api.token);
+  }
+  run_closed(&g_server, &o, &rep.closed, cs, 2);
+  for (int i = 0; i < 2; i++) queries_free(&cs[i].q);
 
   lg_conn_close(&api.conn);
   server_stop(&g_server, &rep.shutdown_s);
