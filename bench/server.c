@@ -80,6 +80,7 @@ typedef struct {
   const char *akidb;
   const char *out;
   const char *tmp;
+  const char *baseline; /* --baseline-akidb: a second program measured beside it */
   bool quick;
   uint32_t connections; /* concurrent ingest connections */
   uint32_t pool;        /* open-loop connection pool */
@@ -107,14 +108,18 @@ typedef struct {
 } server_t;
 
 static server_t g_server = {.pid = -1};
+static server_t g_baseline = {.pid = -1}; /* --baseline-akidb */
 
 static void server_stop(server_t *s, double *shutdown_s);
 
 /* bench_die's cleanup: the server's log, the server, its directory. */
 static void cleanup(void) {
-  if (g_server.log[0]) bench_print_log_tail(g_server.log);
-  if (g_server.pid > 0) server_stop(&g_server, NULL);
-  if (g_server.dir[0]) bench_remove_tree(g_server.dir);
+  server_t *all[2] = {&g_server, &g_baseline};
+  for (int i = 0; i < 2; i++) {
+    if (all[i]->log[0]) bench_print_log_tail(all[i]->log);
+    if (all[i]->pid > 0) server_stop(all[i], NULL);
+    if (all[i]->dir[0]) bench_remove_tree(all[i]->dir);
+  }
 }
 
 /* ---------------------------------------------------------- utilities -- */
@@ -219,7 +224,7 @@ static uint16_t free_port(void) {
 }
 
 /* Spawns `akidb serve` on a scratch data directory under tmp. */
-static void server_start(server_t *s, const options_t *o) {
+static void server_start(server_t *s, const options_t *o, const char *program) {
   char data[PATH_MAX + 8];
   mkdir(o->tmp, 0755);
   snprintf(s->dir, sizeof s->dir, "%s/akidb-server-XXXXXX", o->tmp);
@@ -229,7 +234,7 @@ static void server_start(server_t *s, const options_t *o) {
   snprintf(s->password, sizeof s->password, "bench-admin-%d-password", (int)getpid());
   s->port = free_port();
   char akidb[PATH_MAX];
-  if (!realpath(o->akidb, akidb)) bench_die("cannot find %s: %s", o->akidb, strerror(errno));
+  if (!realpath(program, akidb)) bench_die("cannot find %s: %s", program, strerror(errno));
   char port[16];
   snprintf(port, sizeof port, "%u", s->port);
   fflush(NULL);
@@ -852,9 +857,11 @@ static const char *mark(bool met) { return met ? "met" : "**missed**"; }
 static const long long CAL_EFS[] = {16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 256};
 #define CAL_RECALL 0.955
 
-typedef enum { PEER_AKIDB, PEER_PG } peer_t;
+typedef enum { PEER_AKIDB, PEER_PG, PEER_BASELINE } peer_t;
 
-static const char *peer_name(peer_t p) { return p == PEER_AKIDB ? "AkiDB" : "pgvector"; }
+static const char *peer_name(peer_t p) {
+  return p == PEER_AKIDB ? "AkiDB" : p == PEER_PG ? "pgvector" : "baseline";
+}
 
 /* One closed-loop row: a peer, a data set (NULL for the health probe), a
  * connection count and a run. */
@@ -1057,6 +1064,8 @@ typedef struct {
   const char *name, *metric;
   queries_t q;     /* AkiDB search requests */
   long long ef;    /* AkiDB's calibrated ef_search */
+  queries_t base_q; /* the same for the --baseline-akidb server (n = 0: none) */
+  long long base_ef;
   pg_set_t *pg;    /* NULL without PGVECTOR_DSN */
 } closed_set_t;
 
@@ -1073,8 +1082,8 @@ typedef struct {
 /* Every connection count for every set, AkiDB then pgvector at each point
  * (so a noisy stretch hits both), --repeat times; then /health against
  * SELECT 1 on one connection. */
-static void run_closed(const server_t *s, const options_t *o, closed_report_t *cr,
-                       closed_set_t *sets, size_t n_sets) {
+static void run_closed(const server_t *s, const server_t *base, const options_t *o,
+                       closed_report_t *cr, closed_set_t *sets, size_t n_sets) {
   char health[256];
   size_t hlen = lg_format_head(health, sizeof health, "GET", "/health", NULL, (size_t)-1);
   const char *hreq[1] = {health};
@@ -1088,10 +1097,18 @@ static void run_closed(const server_t *s, const options_t *o, closed_report_t *c
       ak_ctx_t ak = {.port = s->port, .set = cs->set, .req = (const char *const *)cs->q.req,
                      .len = cs->q.len};
       pg_ctx_t pg = {.ps = cs->pg, .dsn = cr->dsn};
+      ak_ctx_t bk = {.port = base ? base->port : 0, .set = cs->set,
+                     .req = (const char *const *)cs->base_q.req, .len = cs->base_q.len};
       for (size_t c = 0; c < o->n_closed_conns; c++) {
         cl_spec_t spec = {.connections = o->closed_conns[c], .warmup_s = o->closed_warm_s,
                           .duration_s = o->closed_s, .n_queries = cs->q.n, .open = ak_open,
-                          .call = ak_call, .close = ak_close, .ctx = &ak};
+                          .call = ak_call, .close = ak_close, .ctx = &bk};
+        if (base && cr->n < MAX_CLOSED) {
+          cr->rows[cr->n++] =
+              closed_run(PEER_BASELINE, &spec, cs->set, cs->name, cs->base_ef, run, base->pid);
+          bench_sleep_ms(200);
+        }
+        spec.ctx = &ak;
         if (cr->n < MAX_CLOSED)
           cr->rows[cr->n++] = closed_run(PEER_AKIDB, &spec, cs->set, cs->name, cs->ef, run, s->pid);
         if (!cr->dsn) continue;
@@ -1103,9 +1120,13 @@ static void run_closed(const server_t *s, const options_t *o, closed_report_t *c
       }
     }
     ak_ctx_t ak = {.port = s->port, .set = NULL, .req = hreq, .len = hl};
+    ak_ctx_t bk = {.port = base ? base->port : 0, .set = NULL, .req = hreq, .len = hl};
     cl_spec_t spec = {.connections = 1, .warmup_s = o->closed_warm_s, .duration_s = o->closed_s,
                       .n_queries = 1, .open = ak_open, .call = ak_call, .close = ak_close,
-                      .ctx = &ak};
+                      .ctx = &bk};
+    if (base && cr->n < MAX_CLOSED)
+      cr->rows[cr->n++] = closed_run(PEER_BASELINE, &spec, NULL, NULL, 0, run, base->pid);
+    spec.ctx = &ak;
     if (cr->n < MAX_CLOSED) cr->rows[cr->n++] = closed_run(PEER_AKIDB, &spec, NULL, NULL, 0, run, s->pid);
     if (cr->dsn) {
       pg_ctx_t pg = {.ps = NULL, .dsn = cr->dsn};
@@ -1115,16 +1136,22 @@ static void run_closed(const server_t *s, const options_t *o, closed_report_t *c
   }
 }
 
-/* The pgvector row that pairs with AkiDB row a, or NULL. */
-static const closed_row_t *closed_peer_row(const closed_report_t *cr, const closed_row_t *a) {
+/* The row of `peer` that pairs with AkiDB row a, or NULL. */
+static const closed_row_t *closed_pair(const closed_report_t *cr, const closed_row_t *a,
+                                       peer_t peer) {
   for (size_t i = 0; i < cr->n; i++) {
     const closed_row_t *b = &cr->rows[i];
-    if (b->peer != PEER_PG || b->conns != a->conns || b->run != a->run) continue;
+    if (b->peer != peer || b->conns != a->conns || b->run != a->run) continue;
     if ((a->dataset == NULL) != (b->dataset == NULL)) continue;
     if (a->dataset && strcmp(a->dataset, b->dataset) != 0) continue;
     return b;
   }
   return NULL;
+}
+
+/* The pgvector row that pairs with AkiDB row a, or NULL. */
+static const closed_row_t *closed_peer_row(const closed_report_t *cr, const closed_row_t *a) {
+  return closed_pair(cr, a, PEER_PG);
 }
 
 static double median_of(double *v, size_t n) {
@@ -1217,6 +1244,28 @@ static void write_closed(FILE *f, const closed_report_t *cr, const options_t *o)
       fprintf(f, "skipped: set PGVECTOR_DSN | — | — | — | — |\n");
   }
   fprintf(f, "\n");
+  bool any_base = false;
+  for (size_t i = 0; i < cr->n; i++) any_base |= cr->rows[i].peer == PEER_BASELINE;
+  if (any_base) {
+    fprintf(f, "### Before and after (`--baseline-akidb`: %s, same run)\n\n"
+               "The baseline program ran beside the measured one on its own copy of the data "
+               "and was measured at every point just before it.\n\n"
+               "| data set | connections | run | before QPS | before p50 (ms) | before p99 (ms) | "
+               "before max (ms) | after QPS | after p50 (ms) | after p99 (ms) | after max (ms) "
+               "| p99 after ÷ before |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
+            o->baseline);
+    for (size_t i = 0; i < cr->n; i++) {
+      const closed_row_t *a = &cr->rows[i];
+      if (a->peer != PEER_AKIDB) continue;
+      const closed_row_t *b = closed_pair(cr, a, PEER_BASELINE);
+      if (!b) continue;
+      fprintf(f, "| %s | %u | %u | %.0f | %.3f | %.3f | %.3f | %.0f | %.3f | %.3f | %.3f | %.2f |\n",
+              a->dataset ? a->dataset : "`/health`", a->conns, a->run, b->qps, b->us.p50 / 1e3,
+              b->us.p99 / 1e3, b->us.max / 1e3, a->qps, a->us.p50 / 1e3, a->us.p99 / 1e3,
+              a->us.max / 1e3, b->us.p99 > 0 ? a->us.p99 / b->us.p99 : 0);
+    }
+    fprintf(f, "\n");
+  }
   if (!cr->dsn) return;
 
   /* Acceptance (issue 13): per point, on the median over the runs. */
@@ -1519,6 +1568,9 @@ static void usage(FILE *out) {
           "                     run only the closed-loop comparison and the health probe\n"
           "  --closed-duration S  closed-loop window per row (default 8; 2 with --quick)\n"
           "  --closed-conns LIST  closed-loop connection counts (default 1,2,4,8)\n"
+          "  --baseline-akidb PATH  with --closed-only: a second akidb program (e.g. the\n"
+          "                     build before a change), started beside the first on its own\n"
+          "                     data, measured at every closed-loop point just before it\n"
           "environment:\n"
           "  PGVECTOR_DSN       libpq connection string of a PostgreSQL with pgvector: the\n"
           "                     closed loop and the health probe run against it too (its\n"
@@ -1561,6 +1613,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
       usage(stderr);
       exit(2);
     } else if (strcmp(a, "--akidb") == 0) o->akidb = v;
+    else if (strcmp(a, "--baseline-akidb") == 0) o->baseline = v;
     else if (strcmp(a, "--out") == 0) o->out = v;
     else if (strcmp(a, "--tmp") == 0) o->tmp = v;
     else if (strcmp(a, "--connections") == 0) o->connections = (uint32_t)atoi(v);
@@ -1598,7 +1651,8 @@ static void parse_options(int argc, char **argv, options_t *o) {
   if (o->closed_s < 0) o->closed_s = o->quick ? 2.0 : 8.0;
   if (o->quick) o->closed_warm_s = 0.5;
   if (!o->akidb || o->connections < 1 || o->connections > 64 || o->pool < 1 || o->n_rates == 0 ||
-      o->duration_s <= 0 || o->repeat > 5 || o->closed_s <= 0 || o->n_closed_conns == 0) {
+      o->duration_s <= 0 || o->repeat > 5 || o->closed_s <= 0 || o->n_closed_conns == 0 ||
+      (o->baseline && !o->closed_only)) {
     usage(stderr);
     exit(2);
   }
@@ -1775,17 +1829,28 @@ int main(int argc, char **argv) {
 
   printf("starting %s serve...\n", o.akidb);
   fflush(stdout);
-  server_start(&g_server, &o);
+  server_start(&g_server, &o, o.akidb);
   snprintf(rep.fs, sizeof rep.fs, "%s", fs_name(g_server.dir));
   rep.ready_s = server_wait_ready(&g_server);
   api_t api;
   api_setup(&api, &g_server);
 
   run_ingest(&api, &g_server, &o, &rep, &e128, &e768);
-  encoded_free(&e128);
-  encoded_free(&e768);
   rep.rss_mib = proc_vm_mib(g_server.pid, "VmRSS");
   rep.hwm_mib = proc_vm_mib(g_server.pid, "VmHWM");
+  /* --baseline-akidb: the second program, its own data, the same ingest. */
+  api_t bapi;
+  static report_t brep;
+  if (o.baseline) {
+    printf("starting the baseline %s serve...\n", o.baseline);
+    fflush(stdout);
+    server_start(&g_baseline, &o, o.baseline);
+    server_wait_ready(&g_baseline);
+    api_setup(&bapi, &g_baseline);
+    run_ingest(&bapi, &g_baseline, &o, &brep, &e128, &e768);
+  }
+  encoded_free(&e128);
+  encoded_free(&e768);
 
   long long ef128 = run_search(&api, &g_server, &o, &rep, &s128, "mix128", "l2");
   long long ef768 = run_search(&api, &g_server, &o, &rep, &s768, "mix768", "cosine");
@@ -1798,9 +1863,25 @@ int main(int argc, char **argv) {
     char path[256];
     collection_path(&api, cs[i].name, "/search", path, sizeof path);
     cs[i].q = encode_queries(cs[i].set, path, api.token);
+    if (o.baseline) {
+      cs[i].base_ef = run_search(&bapi, &g_baseline, &o, &brep, cs[i].set, cs[i].name,
+                                 cs[i].metric);
+      collection_path(&bapi, cs[i].name, "/search", path, sizeof path);
+      cs[i].base_q = encode_queries(cs[i].set, path, bapi.token);
+    }
   }
-  run_closed(&g_server, &o, &rep.closed, cs, 2);
-  for (int i = 0; i < 2; i++) queries_free(&cs[i].q);
+  run_closed(&g_server, o.baseline ? &g_baseline : NULL, &o, &rep.closed, cs, 2);
+  for (int i = 0; i < 2; i++) {
+    queries_free(&cs[i].q);
+    if (o.baseline) queries_free(&cs[i].base_q);
+  }
+  if (o.baseline) {
+    lg_conn_close(&bapi.conn);
+    server_stop(&g_baseline, NULL);
+    bench_remove_tree(g_baseline.dir);
+    g_baseline.dir[0] = '\0';
+    g_baseline.log[0] = '\0';
+  }
 
   lg_conn_close(&api.conn);
   server_stop(&g_server, &rep.shutdown_s);
