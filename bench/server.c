@@ -1838,6 +1838,7 @@ int main(int argc, char **argv) {
   run_ingest(&api, &g_server, &o, &rep, &e128, &e768);
   rep.rss_mib = proc_vm_mib(g_server.pid, "VmRSS");
   rep.hwm_mib = proc_vm_mib(g_server.pid, "VmHWM");
+  printf("server RSS after loading: %.0f MiB (peak %.0f MiB)\n", rep.rss_mib, rep.hwm_mib);
   /* --baseline-akidb: the second program, its own data, the same ingest. */
   api_t bapi;
   static report_t brep;
@@ -1848,6 +1849,8 @@ int main(int argc, char **argv) {
     server_wait_ready(&g_baseline);
     api_setup(&bapi, &g_baseline);
     run_ingest(&bapi, &g_baseline, &o, &brep, &e128, &e768);
+    printf("baseline RSS after loading: %.0f MiB (peak %.0f MiB)\n",
+           proc_vm_mib(g_baseline.pid, "VmRSS"), proc_vm_mib(g_baseline.pid, "VmHWM"));
   }
   encoded_free(&e128);
   encoded_free(&e768);
@@ -1871,6 +1874,11 @@ int main(int argc, char **argv) {
     }
   }
   run_closed(&g_server, o.baseline ? &g_baseline : NULL, &o, &rep.closed, cs, 2);
+  printf("server RSS after the closed loop: %.0f MiB (peak %.0f MiB)\n",
+         proc_vm_mib(g_server.pid, "VmRSS"), proc_vm_mib(g_server.pid, "VmHWM"));
+  if (o.baseline)
+    printf("baseline RSS after the closed loop: %.0f MiB (peak %.0f MiB)\n",
+           proc_vm_mib(g_baseline.pid, "VmRSS"), proc_vm_mib(g_baseline.pid, "VmHWM"));
   for (int i = 0; i < 2; i++) {
     queries_free(&cs[i].q);
     if (o.baseline) queries_free(&cs[i].base_q);
