@@ -29,7 +29,7 @@ typedef struct {
   void *conn;
   double *lat;
   size_t n, cap;
-  size_t ok, failed;
+  size_t ok, failed, calls;
   uint64_t found;
   char error[256];
 } worker_t;
@@ -55,6 +55,7 @@ static void *worker_main(void *arg) {
     char err[256];
     int rc = s->call(s->ctx, w->conn, q, &found, err, sizeof err);
     double done = now_us();
+    w->calls++;
     if (t < measure) continue;
     if (rc) {
       if (w->failed++ == 0) snprintf(w->error, sizeof w->error, "%s", err);
@@ -128,6 +129,7 @@ int cl_run(const cl_spec_t *s, cl_result_t *res) {
       res->ok += w[i].ok;
       res->failed += w[i].failed;
       res->found += w[i].found;
+      res->calls += w[i].calls;
       if (!res->error[0] && w[i].error[0]) snprintf(res->error, sizeof res->error, "%s", w[i].error);
     }
   }

@@ -31,6 +31,7 @@ typedef struct {
   size_t n_latency;
   double elapsed_s;   /* the measured window as it was */
   uint64_t found;     /* sum of *found over the ok requests */
+  size_t calls;       /* every request sent, warm-up included */
   char error[256];    /* the first failure, if any */
 } cl_result_t;
 

@@ -1048,8 +1048,8 @@ static closed_row_t closed_run(peer_t peer, const cl_spec_t *spec, const ds_set_
   row.qps = (double)r.ok / r.elapsed_s;
   row.us = summarise(r.latency_us, r.n_latency);
   row.recall = set && r.ok ? (double)r.found / ((double)r.ok * K) : 0;
-  if (server_pid > 0 && r.ok)
-    row.server_cpu_us = (proc_cpu_seconds(server_pid) - srv0) * 1e6 / (double)r.ok;
+  if (server_pid > 0 && r.calls) /* the CPU of the warm-up too: per request sent */
+    row.server_cpu_us = (proc_cpu_seconds(server_pid) - srv0) * 1e6 / (double)r.calls;
   free(r.latency_us);
   printf("  %-8s %-7s %u conn: %6.0f QPS, p50 %4.0f us, p99 %5.0f us%s, errors %zu\n",
          peer_name(peer), dataset ? dataset : "ping", spec->connections, row.qps, row.us.p50,
@@ -1172,7 +1172,7 @@ static void write_closed(FILE *f, const closed_report_t *cr, const options_t *o)
           "- AkiDB: REST `POST .../search` with `{\"vector\":[...],\"k\":10,"
           "\"include_payload\":false}` over keep-alive HTTP/1.1 (bench/loadgen.c), the "
           "collection's calibrated `ef_search`. server CPU/query: CPU time of the `akidb` "
-          "process per answer.\n",
+          "process during the row (warm-up included) per request sent.\n",
           o->closed_warm_s, o->closed_s, o->repeat);
   if (cr->dsn) {
     fprintf(f,
