@@ -1199,7 +1199,8 @@ static void write_closed(FILE *f, const closed_report_t *cr, const options_t *o)
     fprintf(f, "- pgvector: skipped: set PGVECTOR_DSN%s.\n",
             pgp_available() ? "" : " (and build with libpq-dev installed)");
   }
-  fprintf(f, "- Both servers and the client share the machine's cores.\n\n");
+  fprintf(f, "- Both servers and the client share the machine's cores. Where AkiDB's tail under "
+             "concurrency came from and what changed (issue 13): bench/results/tail-notes.md.\n\n");
 
   fprintf(f, "| data set | connections | run | AkiDB QPS | AkiDB p50 (ms) | AkiDB p99 (ms) | "
              "AkiDB max (ms) | AkiDB recall@10 | AkiDB server CPU/query (µs) | pgvector QPS | "
