@@ -1511,7 +1511,7 @@ static void write_report(const report_t *rep, const options_t *o) {
           rep->load_start, rep->load_end);
   fprintf(f, "- AkiDB: `%s` (%s), started as `akidb serve --host 127.0.0.1 --port <free> "
              "--data-dir <scratch> --log-level warn` with default settings (durability "
-             "`fsync`, default HTTP threads); data directory on %s; ready %.2f s after spawn, "
+             "`fsync`, default HTTP threads: one per connection); data directory on %s; ready %.2f s after spawn, "
              "stopped by SIGTERM in %.2f s; server RSS %.0f MiB after loading (peak %.0f MiB).\n",
           rep->version, SERVER_BENCH_BUILD_TYPE, rep->fs, rep->ready_s, rep->shutdown_s,
           rep->rss_mib, rep->hwm_mib);
