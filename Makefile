@@ -15,7 +15,12 @@
 #   make crash-long     1,000 kill -9 cycles of the storage crash loop
 #   make bench-storage  only the storage benchmark (bench/results/storage.md)
 #   make bench-catalog  only the catalog benchmark (bench/results/catalog.md)
-#   make bench-server   only the REST server benchmark (bench/results/server.md)
+#   make bench-server   only the REST server benchmark (bench/results/server.md);
+#               its closed-loop part measures AkiDB over REST and over gRPC (when
+#               built with gRPC) and, with PGVECTOR_DSN set (a PostgreSQL with
+#               pgvector, built outside the project), pgvector in the same run;
+#               `build/bench/bench/server --akidb build/bench/akidb --closed-only`
+#               runs only that part
 #   make bench-tenants  only the many-tenants benchmark (bench/results/tenants.md)
 #   make bench-grpc     gRPC beside REST against one `akidb serve`: ingest (REST, gRPC
 #               unary, gRPC streaming) and search (bench/results/grpc.md; needs the

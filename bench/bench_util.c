@@ -44,6 +44,14 @@ double bench_percentile(const double *sorted, size_t n, double p) {
   return sorted[rank - 1];
 }
 
+const char *bench_mark(bool met) { return met ? "met" : "**missed**"; }
+
+double bench_median(double *v, size_t n) {
+  if (n == 0) return 0;
+  qsort(v, n, sizeof *v, bench_cmp_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 bench_dist_t bench_summarise(double *samples, size_t n) {
   bench_dist_t d = {0};
   if (n == 0) return d;

@@ -8,6 +8,7 @@
 #ifndef AKIDB_BENCH_UTIL_H
 #define AKIDB_BENCH_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The CPU's model name from /proc/cpuinfo, or "unknown". */
@@ -18,6 +19,12 @@ int bench_cmp_double(const void *a, const void *b);
 
 /* Nearest-rank percentile p (0..100) of n sorted samples; 0 when n is 0. */
 double bench_percentile(const double *sorted, size_t n, double p);
+
+/* A report's verdict cell: "met" or "**missed**". */
+const char *bench_mark(bool met);
+
+/* The median of n values (sorts them in place); 0 when n is 0. */
+double bench_median(double *v, size_t n);
 
 /* A summary of latency samples (same unit as the samples). */
 typedef struct {

@@ -17,7 +17,7 @@
  * and writes bench/results/grpc.md.
  *
  * Every request is encoded before any timing: REST JSON (server_load.c),
- * protobuf with protobuf-c (here). The gRPC client is grpc_client.c (C
+ * protobuf with protobuf-c (upserts here, searches in grpc_msgs.c). The gRPC client is grpc_client.c (C
  * core). Search rows of both transports run through the same loop
  * (client_query), so that only the transport differs.
  *
@@ -45,6 +45,7 @@
 #include "bench_util.h"
 #include "dataset/dataset.h"
 #include "grpc_client.h"
+#include "grpc_msgs.h"
 #include "loadgen.h"
 #include "server_load.h"
 #include "server_proc.h"
@@ -64,7 +65,7 @@
 
 #define M_UPSERT "/akidb.v1.PointService/Upsert"
 #define M_STREAM "/akidb.v1.PointService/UpsertStream"
-#define M_SEARCH "/akidb.v1.PointService/Search"
+#define M_SEARCH GM_SEARCH
 
 /* Targets (the gRPC benchmark's brief). */
 #define TARGET_RECALL 0.95
@@ -104,21 +105,8 @@ static void cleanup(void) { sp_server_cleanup(&g_server); }
 
 /* ------------------------------------------------------ protobuf encoding -- */
 
-/* Packed messages, one per batch (or per query). */
-typedef struct {
-  uint8_t **msg;
-  size_t *len;
-  size_t n;        /* messages */
-  size_t n_points; /* points over all batches (upserts) */
-  size_t bytes;
-} packed_t;
-
-static void packed_free(packed_t *p) {
-  for (size_t i = 0; i < p->n; i++) free(p->msg[i]);
-  free(p->msg);
-  free(p->len);
-  memset(p, 0, sizeof *p);
-}
+/* Packed messages, one per batch (or per query): grpc_msgs.h's. */
+typedef gm_packed_t packed_t;
 
 static size_t batch_points(size_t n_points, size_t b) {
   size_t first = b * BATCH;
@@ -176,30 +164,6 @@ static packed_t pack_upserts(const ds_set_t *set, size_t n_points, const sp_api_
   free(pts);
   free(pp);
   free(ids);
-  return p;
-}
-
-/* One SearchRequest per query: vector, k, include_payload = false (as the
- * REST requests), ef unset (the collection's ef_search). */
-static packed_t pack_searches(const ds_set_t *set, const sp_api_t *a, const char *coll) {
-  packed_t p = {.n = set->n_query};
-  p.msg = bench_xcalloc(p.n, sizeof *p.msg);
-  p.len = bench_xcalloc(p.n, sizeof *p.len);
-  for (size_t i = 0; i < p.n; i++) {
-    Akidb__V1__SearchRequest m = AKIDB__V1__SEARCH_REQUEST__INIT;
-    m.tenant = (char *)a->tenant;
-    m.database = (char *)a->database;
-    m.collection = (char *)coll;
-    m.n_vector = set->dim;
-    m.vector = (float *)(set->queries + i * set->dim);
-    m.k = K;
-    m.include_payload_opt_case = AKIDB__V1__SEARCH_REQUEST__INCLUDE_PAYLOAD_OPT_INCLUDE_PAYLOAD;
-    m.include_payload = 0;
-    p.len[i] = akidb__v1__search_request__get_packed_size(&m);
-    p.msg[i] = bench_xmalloc(p.len[i]);
-    akidb__v1__search_request__pack(&m, p.msg[i]);
-    p.bytes += p.len[i];
-  }
   return p;
 }
 
@@ -539,14 +503,10 @@ static int client_query(client_t *c, const qset_t *q, size_t i, long long *label
     snprintf(err, errlen, "Search answered %s: %.300s", gc_status_name(r.status), r.details);
     return -1;
   }
-  Akidb__V1__SearchResponse *sr = akidb__v1__search_response__unpack(NULL, r.len, r.body);
-  if (!sr) {
+  if (gm_search_labels(r.body, r.len, labels, 64, n)) {
     snprintf(err, errlen, "Search answer does not unpack");
     return -1;
   }
-  for (size_t h = 0; h < sr->n_results && *n < 64; h++)
-    labels[(*n)++] = sl_label_of(sr->results[h]->id, strlen(sr->results[h]->id));
-  akidb__v1__search_response__free_unpacked(sr, NULL);
   return 0;
 }
 
@@ -770,8 +730,6 @@ typedef struct {
   size_t n_search;
 } report_t;
 
-static const char *mark(bool met) { return met ? "met" : "**missed**"; }
-
 /* The row of that run (0: any run). */
 static const ingest_row_t *find_ingest(const report_t *rep, transport_t tr, uint32_t dim,
                                        uint32_t clients, uint32_t run) {
@@ -807,11 +765,6 @@ typedef struct {
   char p99_runs[160];
 } median_t;
 
-static double median_of(double *v, size_t n) {
-  qsort(v, n, sizeof *v, bench_cmp_double);
-  return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static median_t search_median(const report_t *rep, uint32_t dim, transport_t tr, bool closed) {
   double p99[MAX_RUNS], p50[MAX_RUNS], cpu[MAX_RUNS], thr[MAX_RUNS], qps[MAX_RUNS];
   median_t m = {.recall_min = 1};
@@ -830,11 +783,11 @@ static median_t search_median(const report_t *rep, uint32_t dim, transport_t tr,
                              "%s%.3f", m.runs ? ", " : "", r->us.p99 / 1e3);
     m.runs++;
   }
-  m.p99 = median_of(p99, m.runs);
-  m.p50 = median_of(p50, m.runs);
-  m.server_cpu_us = median_of(cpu, m.runs);
-  m.server_thr_us = median_of(thr, m.runs);
-  m.qps = median_of(qps, m.runs);
+  m.p99 = bench_median(p99, m.runs);
+  m.p50 = bench_median(p50, m.runs);
+  m.server_cpu_us = bench_median(cpu, m.runs);
+  m.server_thr_us = bench_median(thr, m.runs);
+  m.qps = bench_median(qps, m.runs);
   return m;
 }
 
@@ -860,7 +813,7 @@ static void write_targets(FILE *f, const report_t *rep) {
       fprintf(f, "| gRPC ingest ≥ %.0f× REST at %u-d, %u client(s) | %.2f× (medians: gRPC %s %.0f "
                  "vs REST %.0f points/s; runs: REST %s; unary %s%s) | %s%s |\n",
               want, dims[d], counts[ci], best / rest, which, best, rest, rruns, uruns,
-              stream_note, mark(met),
+              stream_note, bench_mark(met),
               !met && st && !st->served ? " (unary only: stream not served)" : "");
     }
   }
@@ -875,18 +828,18 @@ static void write_targets(FILE *f, const report_t *rep) {
       fprintf(f, "| gRPC search p99 ≤ REST p99, %u-d %s | gRPC %.3f ms vs REST %.3f ms (median "
                  "of %zu runs; gRPC runs %s, REST runs %s) | %s |\n",
               dims[d], mode, g.p99 / 1e3, r.p99 / 1e3, g.runs, g.p99_runs, r.p99_runs,
-              mark(g.p99 <= r.p99 && g.errors == 0));
+              bench_mark(g.p99 <= r.p99 && g.errors == 0));
       fprintf(f, "| gRPC server CPU/query ≤ REST's, %u-d %s | gRPC %.0f µs vs REST %.0f µs "
                  "(/proc/<pid>/stat, median of runs; threads' schedstat: gRPC %.0f µs vs REST "
                  "%.0f µs) | %s |\n",
               dims[d], mode, g.server_cpu_us, r.server_cpu_us, g.server_thr_us, r.server_thr_us,
-              mark(g.server_cpu_us <= r.server_cpu_us));
+              bench_mark(g.server_cpu_us <= r.server_cpu_us));
     }
   double worst = 1;
   for (size_t i = 0; i < rep->n_search; i++)
     if (rep->search[i].recall < worst) worst = rep->search[i].recall;
   fprintf(f, "| recall@10 ≥ %.2f (every search row, both transports) | lowest %.4f | %s |\n\n",
-          TARGET_RECALL, worst, mark(worst >= TARGET_RECALL));
+          TARGET_RECALL, worst, bench_mark(worst >= TARGET_RECALL));
 }
 
 static void write_ingest(FILE *f, const report_t *rep, const options_t *o) {
@@ -1172,7 +1125,7 @@ static void dataset_encode(dataset_t *d, const sp_api_t *a) {
   sp_collection_path(a, d->name, "/search", path, sizeof path);
   d->q.set = d->set;
   d->q.rest = sl_encode_queries(d->set, path, a->token, K);
-  d->q.pb = pack_searches(d->set, a, d->name);
+  d->q.pb = gm_pack_searches(d->set, a->tenant, a->database, d->name, K);
 }
 
 /* The ingest rows of one data set: for 1 and `clients` clients, REST,
@@ -1227,19 +1180,16 @@ static double load_collection(sp_api_t *a, const sp_server_t *s, const options_t
   return (lg_now_us() - t0) / 1e6;
 }
 
-static const long long CAL_EFS[] = {16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 256};
-#define CAL_RECALL 0.955
-
-/* Sets ef_search to the smallest of CAL_EFS whose REST recall@10 over the
- * query set reaches CAL_RECALL; untimed. */
+/* Sets ef_search to the smallest of sl_cal_efs whose REST recall@10 over the
+ * query set reaches SL_CAL_RECALL; untimed. */
 static long long calibrate_ef(sp_api_t *a, const sp_server_t *s, dataset_t *d) {
-  long long ef = CAL_EFS[sizeof CAL_EFS / sizeof *CAL_EFS - 1];
-  for (size_t i = 0; i < sizeof CAL_EFS / sizeof *CAL_EFS; i++) {
-    sp_api_set_ef_search(a, d->name, CAL_EFS[i]);
-    printf("  calibrating %s: ef_search %lld\n", d->name, CAL_EFS[i]);
-    search_row_t row = search_sequential(s, a->token, &d->q, TR_REST, d->name, CAL_EFS[i]);
-    if (row.recall >= CAL_RECALL) {
-      ef = CAL_EFS[i];
+  long long ef = sl_cal_efs[SL_N_CAL_EFS - 1];
+  for (size_t i = 0; i < SL_N_CAL_EFS; i++) {
+    sp_api_set_ef_search(a, d->name, sl_cal_efs[i]);
+    printf("  calibrating %s: ef_search %lld\n", d->name, sl_cal_efs[i]);
+    search_row_t row = search_sequential(s, a->token, &d->q, TR_REST, d->name, sl_cal_efs[i]);
+    if (row.recall >= SL_CAL_RECALL) {
+      ef = sl_cal_efs[i];
       break;
     }
   }
@@ -1273,10 +1223,10 @@ static void run_search(sp_api_t *a, const sp_server_t *s, const options_t *o, re
 
 static void dataset_free(dataset_t *d) {
   sl_points_free(&d->json);
-  packed_free(&d->unary);
-  packed_free(&d->stream);
+  gm_packed_free(&d->unary);
+  gm_packed_free(&d->stream);
   sl_queries_free(&d->q.rest);
-  packed_free(&d->q.pb);
+  gm_packed_free(&d->q.pb);
 }
 
 int main(int argc, char **argv) {

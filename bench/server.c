@@ -12,14 +12,18 @@
  *     in the same run from the ids the server returned; every timed row runs
  *     --repeat times, interleaved, and the targets are judged on the median
  *     p99 (each run is reported, with the hypervisor's steal time);
+ *   - with --closed-only or in the full run: the closed-loop comparison of
+ *     issue 13 (server_closed.c): AkiDB over REST and over gRPC against
+ *     PostgreSQL + pgvector (PGVECTOR_DSN) at 1, 2, 4, 8 connections, and
+ *     the health probe;
  * and writes bench/results/server.md.
  *
  * Owns: option parsing, the phases and the report. The server process,
  * /proc figures and REST setup calls are server_proc.c's; the JSON
  * pre-encoding of points and queries (before any timing), recall and the
  * REST ingest (one thread per connection, a shared atomic batch counter)
- * are server_load.c's, shared with bench/grpc.c. The rest is
- * single-threaded.
+ * are server_load.c's, shared with bench/grpc.c; the closed loop and its
+ * report sections are server_closed.c's. The rest is single-threaded.
  */
 #include <errno.h>
 #include <signal.h>
@@ -36,6 +40,8 @@
 #include "akidb/errors.h"
 #include "dataset/dataset.h"
 #include "loadgen.h"
+#include "peer_grpc.h"
+#include "server_closed.h"
 #include "server_load.h"
 #include "server_proc.h"
 
@@ -46,14 +52,14 @@
 #define SERVER_BENCH_TMP_DEFAULT "/tmp"
 #endif
 
-#define K 10u         /* neighbours per query; recall@10 */
+#define K SC_K        /* neighbours per query; recall@10 */
 #define SEED 42u      /* as bench/ann.c: set seed = SEED + dimension */
 #define MAX_RATES 8
 #define MAX_ROWS 48
 
 /* Targets (the server benchmark's brief). */
 #define TARGET_INGEST_PPS 20000.0
-#define TARGET_RECALL 0.95
+#define TARGET_RECALL SC_TARGET_RECALL
 #define TARGET_P99_SEQ_768_US 1000.0
 #define TARGET_P99_OPEN_768_US 2500.0
 #define TARGET_OPEN_768_RATE 1000.0
@@ -67,6 +73,7 @@ typedef struct {
   const char *akidb;
   const char *out;
   const char *tmp;
+  const char *baseline; /* --baseline-akidb: a second program measured beside it */
   bool quick;
   uint32_t connections; /* concurrent ingest connections */
   uint32_t pool;        /* open-loop connection pool */
@@ -74,6 +81,8 @@ typedef struct {
   double rates[MAX_RATES];
   size_t n_rates;
   uint32_t repeat; /* runs of every timed search row, interleaved */
+  bool closed_only;     /* only ingest what search needs, then the closed loop */
+  sc_options_t closed;  /* the closed loop's windows, connection counts, runs */
   char command[2048];
 } options_t;
 
@@ -81,9 +90,13 @@ typedef struct {
 
 /* The server under test, global so that bench_die() can stop it. */
 static sp_server_t g_server = {.pid = -1};
+static sp_server_t g_baseline = {.pid = -1}; /* --baseline-akidb */
 
-/* bench_die's cleanup: the server's log, the server, its directory. */
-static void cleanup(void) { sp_server_cleanup(&g_server); }
+/* bench_die's cleanup: the servers' logs, the servers, their directories. */
+static void cleanup(void) {
+  sp_server_cleanup(&g_server);
+  sp_server_cleanup(&g_baseline);
+}
 
 /* ------------------------------------------------------------- recall -- */
 
@@ -262,9 +275,8 @@ typedef struct {
   size_t n_ingest;
   search_row_t search[MAX_ROWS];
   size_t n_search;
+  sc_report_t closed;
 } report_t;
-
-static const char *mark(bool met) { return met ? "met" : "**missed**"; }
 
 static void write_ingest(FILE *f, const report_t *rep) {
   fprintf(f, "## Ingest (REST upserts, durability `fsync`)\n\n"
@@ -282,7 +294,7 @@ static void write_ingest(FILE *f, const report_t *rep) {
     fprintf(f, "| %s | %zu | %u | %zu | %.2f | %.0f | %.1f | %.1f | %zu | %.2f | %.2f | %s |\n",
             r->dataset, r->batch, r->conns, r->points, r->seconds, r->pps, r->batch_ms.p50,
             r->batch_ms.p99, r->rejected, r->server_cpu_s, r->client_cpu_s,
-            r->has_target ? mark(r->pps >= TARGET_INGEST_PPS) : "—");
+            r->has_target ? bench_mark(r->pps >= TARGET_INGEST_PPS) : "—");
   }
   fprintf(f, "\n429s retried: upserts answered 429 because the collection's indexing backlog "
              "was over `storage.max_pending_bytes` (256 MiB: backpressure, issue 11); the "
@@ -342,7 +354,7 @@ static void write_search(FILE *f, const report_t *rep, const options_t *o) {
     else snprintf(target, sizeof target, "—");
     bool recall_ok = r->recall >= TARGET_RECALL;
     if (r->target_p99_us > 0)
-      snprintf(met, sizeof met, "%s%s", mark(r->us.p99 < r->target_p99_us && r->failed == 0),
+      snprintf(met, sizeof met, "%s%s", bench_mark(r->us.p99 < r->target_p99_us && r->failed == 0),
                recall_ok ? "" : " (recall missed)");
     else snprintf(met, sizeof met, "%s", recall_ok ? "—" : "recall **missed**");
     fprintf(f, "| %s (%u-d %s) | %s | %u | %s | %.0f | %.3f | %.3f | %.3f | %.3f | %zu | %.4f "
@@ -385,7 +397,7 @@ static void write_targets(FILE *f, const report_t *rep) {
   if (bi)
     fprintf(f, "| ingest ≥ %.0f points/s at 128-d | %.0f points/s (best: batch %zu, %u connection(s)) "
                "| %s |\n",
-            TARGET_INGEST_PPS, best, bi->batch, bi->conns, mark(best >= TARGET_INGEST_PPS));
+            TARGET_INGEST_PPS, best, bi->batch, bi->conns, bench_mark(best >= TARGET_INGEST_PPS));
   for (size_t i = 0; i < rep->n_search; i++) {
     const search_row_t *r = &rep->search[i];
     if (r->target_p99_us <= 0 || r->run != 1) continue;
@@ -404,17 +416,16 @@ static void write_targets(FILE *f, const report_t *rep) {
       used += (size_t)snprintf(runs + used, used < sizeof runs ? sizeof runs - used : 0, "%s%.3f",
                                n > 1 ? ", " : "", o->us.p99 / 1e3);
     }
-    qsort(p99, n, sizeof *p99, bench_cmp_double);
-    double median = n % 2 ? p99[n / 2] : (p99[n / 2 - 1] + p99[n / 2]) / 2;
+    double median = bench_median(p99, n);
     fprintf(f, "| %s (%u-d %s) %s: p99 < %.1f ms | %.3f ms%s (runs: %s ms; %zu errors) | %s |\n",
             r->dataset, r->dim, r->metric, mode, r->target_p99_us / 1e3, median / 1e3,
-            n > 1 ? " median" : "", runs, errors, mark(median < r->target_p99_us && errors == 0));
+            n > 1 ? " median" : "", runs, errors, bench_mark(median < r->target_p99_us && errors == 0));
   }
   double worst = 1;
   for (size_t i = 0; i < rep->n_search; i++)
     if (rep->search[i].recall < worst) worst = rep->search[i].recall;
   fprintf(f, "| recall@10 ≥ %.2f at default settings (every search row) | lowest %.4f | %s |\n\n",
-          TARGET_RECALL, worst, mark(worst >= TARGET_RECALL));
+          TARGET_RECALL, worst, bench_mark(worst >= TARGET_RECALL));
 }
 
 static void write_report(const report_t *rep, const options_t *o) {
@@ -424,7 +435,9 @@ static void write_report(const report_t *rep, const options_t *o) {
   char date[64];
   strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
   fprintf(f, "# Server benchmark: AkiDB over REST\n\n");
-  fprintf(f, "- Date: %s%s\n", date, o->quick ? " — **--quick smoke run, not the real figures**" : "");
+  fprintf(f, "- Date: %s%s%s\n", date, o->quick ? " — **--quick smoke run, not the real figures**" : "",
+          o->closed_only ? " — **--closed-only: ingest for search and the closed-loop comparison "
+                           "only**" : "");
   fprintf(f, "- Command: `%s`\n", o->command);
   fprintf(f, "- Machine: %s, %ld cores online; %s. **The server and the load generator share "
              "these cores** (loopback TCP).\n",
@@ -433,7 +446,9 @@ static void write_report(const report_t *rep, const options_t *o) {
           rep->load_start, rep->load_end);
   fprintf(f, "- AkiDB: `%s` (%s), started as `akidb serve --host 127.0.0.1 --port <free> "
              "--data-dir <scratch> --log-level warn` with default settings (durability "
-             "`fsync`, default HTTP threads); data directory on %s; ready %.2f s after spawn, "
+             "`fsync`, default HTTP threads: one per connection; gRPC on a free port for the "
+             "closed loop when this driver has the gRPC client); data directory on %s; ready "
+             "%.2f s after spawn, "
              "stopped by SIGTERM in %.2f s; server RSS %.0f MiB after loading (peak %.0f MiB).\n",
           rep->version, SERVER_BENCH_BUILD_TYPE, rep->fs, rep->ready_s, rep->shutdown_s,
           rep->rss_mib, rep->hwm_mib);
@@ -451,10 +466,12 @@ static void write_report(const report_t *rep, const options_t *o) {
              "any timing (floats as `%%.9g`; %.0f MB for mix128, %.0f MB for mix768, %.1f s); "
              "result ids are found in the answer with a minimal scan for `\"id\"`.\n\n",
           (double)rep->bytes_128 / 1e6, (double)rep->bytes_768 / 1e6, rep->encode_s);
-  write_targets(f, rep);
+  if (!o->closed_only) write_targets(f, rep);
   write_ingest(f, rep);
-  write_search(f, rep, o);
-  fprintf(f, "## For scale: PostgreSQL + pgvector (quoted, not measured here)\n\n"
+  if (!o->closed_only) write_search(f, rep, o);
+  sc_write(f, &rep->closed, &o->closed);
+  if (!rep->closed.dsn)
+    fprintf(f, "## For scale: PostgreSQL + pgvector (quoted, not measured here)\n\n"
              "Figures given in the task for PostgreSQL with pgvector HNSW (m=16, "
              "ef_construction=200), queried through libpq with a prepared statement on this "
              "kind of machine, at recall ≈ 0.95: p99 **%.2f ms** at 100k × 768 and **%.2f ms** "
@@ -484,7 +501,19 @@ static void usage(FILE *out) {
           "  --duration S       open-loop window per rate (default 10)\n"
           "  --rates LIST       open-loop rates in QPS (default 500,1000,2000)\n"
           "  --repeat N         runs of every timed search row, interleaved (default 3;\n"
-          "                     1 with --quick); targets are judged on the median p99\n",
+          "                     1 with --quick); targets are judged on the median p99\n"
+          "  --closed-only      ingest only mix128 and mix768 (batch 1000), calibrate, and\n"
+          "                     run only the closed-loop comparison and the health probe\n"
+          "  --closed-duration S  closed-loop window per row (default 8; 2 with --quick)\n"
+          "  --closed-conns LIST  closed-loop connection counts (default 1,2,4,8)\n"
+          "  --baseline-akidb PATH  with --closed-only: a second akidb program (e.g. the\n"
+          "                     build before a change), started beside the first on its own\n"
+          "                     data, measured over REST at every closed-loop point just\n"
+          "                     before it\n"
+          "environment:\n"
+          "  PGVECTOR_DSN       libpq connection string of a PostgreSQL with pgvector: the\n"
+          "                     closed loop and the health probe run against it too (its\n"
+          "                     tables loaded by this driver); unset: the peer is skipped\n",
           SERVER_BENCH_TMP_DEFAULT);
 }
 
@@ -495,6 +524,11 @@ static void parse_options(int argc, char **argv, options_t *o) {
   o->connections = 4;
   o->pool = 32;
   o->duration_s = -1;
+  o->closed.duration_s = -1;
+  o->closed.warmup_s = 1.0;
+  const uint32_t conns[] = {1, 2, 4, 8};
+  memcpy(o->closed.conns, conns, sizeof conns);
+  o->closed.n_conns = 4;
   const double rates[] = {500, 1000, 2000};
   memcpy(o->rates, rates, sizeof rates);
   o->n_rates = 3;
@@ -508,6 +542,9 @@ static void parse_options(int argc, char **argv, options_t *o) {
     if (strcmp(a, "--quick") == 0) {
       o->quick = true;
       takes = false;
+    } else if (strcmp(a, "--closed-only") == 0) {
+      o->closed_only = true;
+      takes = false;
     } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage(stdout);
       exit(0);
@@ -515,13 +552,25 @@ static void parse_options(int argc, char **argv, options_t *o) {
       usage(stderr);
       exit(2);
     } else if (strcmp(a, "--akidb") == 0) o->akidb = v;
+    else if (strcmp(a, "--baseline-akidb") == 0) o->baseline = v;
     else if (strcmp(a, "--out") == 0) o->out = v;
     else if (strcmp(a, "--tmp") == 0) o->tmp = v;
     else if (strcmp(a, "--connections") == 0) o->connections = (uint32_t)atoi(v);
     else if (strcmp(a, "--pool") == 0) o->pool = (uint32_t)atoi(v);
     else if (strcmp(a, "--duration") == 0) o->duration_s = atof(v);
     else if (strcmp(a, "--repeat") == 0) o->repeat = (uint32_t)atoi(v);
-    else if (strcmp(a, "--rates") == 0) {
+    else if (strcmp(a, "--closed-duration") == 0) o->closed.duration_s = atof(v);
+    else if (strcmp(a, "--closed-conns") == 0) {
+      o->closed.n_conns = 0;
+      char *copy = strdup(v), *save = NULL;
+      for (char *t = strtok_r(copy, ",", &save); t && o->closed.n_conns < SC_MAX_CONNS;
+           t = strtok_r(NULL, ",", &save)) {
+        int c = atoi(t);
+        if (c < 1 || c > 64) bench_die("--closed-conns: counts from 1 to 64");
+        o->closed.conns[o->closed.n_conns++] = (uint32_t)c;
+      }
+      free(copy);
+    } else if (strcmp(a, "--rates") == 0) {
       o->n_rates = 0;
       char *copy = strdup(v), *save = NULL;
       for (char *t = strtok_r(copy, ",", &save); t && o->n_rates < MAX_RATES;
@@ -537,8 +586,13 @@ static void parse_options(int argc, char **argv, options_t *o) {
   }
   if (o->duration_s < 0) o->duration_s = o->quick ? 2.0 : 10.0;
   if (o->repeat == 0) o->repeat = o->quick ? 1 : 3;
+  if (o->closed.duration_s < 0) o->closed.duration_s = o->quick ? 2.0 : 8.0;
+  if (o->quick) o->closed.warmup_s = 0.5;
+  o->closed.repeat = o->repeat;
+  o->closed.baseline = o->baseline;
   if (!o->akidb || o->connections < 1 || o->connections > 64 || o->pool < 1 || o->n_rates == 0 ||
-      o->duration_s <= 0 || o->repeat > 5) {
+      o->duration_s <= 0 || o->repeat > 5 || o->closed.duration_s <= 0 ||
+      o->closed.n_conns == 0 || (o->baseline && !o->closed_only)) {
     usage(stderr);
     exit(2);
   }
@@ -558,9 +612,11 @@ static void make_set(const char *name, uint32_t dim, akidb_metric_t metric, size
 static void run_ingest(sp_api_t *a, const sp_server_t *s, const options_t *o, report_t *rep,
                        const sl_points_t *e128, const sl_points_t *e768) {
   const size_t batches[] = {100, 1000};
-  for (size_t bi = 0; bi < 2; bi++) {
+  /* --closed-only: only the run that fills mix128 (batch 1000). */
+  for (size_t bi = o->closed_only ? 1 : 0; bi < 2; bi++) {
     uint32_t shapes[2] = {1, o->connections};
-    for (size_t ci = 0; ci < (o->connections > 1 ? 2u : 1u); ci++) {
+    for (size_t ci = o->closed_only && o->connections > 1 ? 1 : 0;
+         ci < (o->connections > 1 ? 2u : 1u); ci++) {
       bool keep = bi == 1 && ci == (o->connections > 1 ? 1u : 0u);
       char name[64];
       if (keep) snprintf(name, sizeof name, "mix128");
@@ -589,26 +645,20 @@ static void run_ingest(sp_api_t *a, const sp_server_t *s, const options_t *o, re
   rep->settle_s = sp_wait_settled(s);
 }
 
-/* The ef_search values tried, smallest first, and the recall the
- * calibration asks for (a little above the 0.95 target; the timed rows
- * measure recall again on the same queries). */
-static const long long CAL_EFS[] = {16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 256};
-#define CAL_RECALL 0.955
-
-/* Sets the collection's ef_search (PATCH) to the smallest of CAL_EFS whose
- * recall@10 over the query set reaches CAL_RECALL; untimed. */
+/* Sets the collection's ef_search (PATCH) to the smallest of sl_cal_efs whose
+ * recall@10 over the query set reaches SL_CAL_RECALL; untimed. */
 static long long calibrate_ef(sp_api_t *a, const sp_server_t *s, const ds_set_t *set,
                               const sl_queries_t *q, const char *name, const char *metric) {
   char path[256], body[128];
   sp_collection_path(a, name, "", path, sizeof path);
-  long long ef = CAL_EFS[sizeof CAL_EFS / sizeof *CAL_EFS - 1];
-  for (size_t i = 0; i < sizeof CAL_EFS / sizeof *CAL_EFS; i++) {
-    snprintf(body, sizeof body, "{\"index\":{\"ef_search\":%lld}}", CAL_EFS[i]);
+  long long ef = sl_cal_efs[SL_N_CAL_EFS - 1];
+  for (size_t i = 0; i < SL_N_CAL_EFS; i++) {
+    snprintf(body, sizeof body, "{\"index\":{\"ef_search\":%lld}}", sl_cal_efs[i]);
     sp_api_call(a, "PATCH", path, body, 200);
-    printf("  calibrating %s: ef_search %lld\n", name, CAL_EFS[i]);
-    search_row_t row = search_sequential(s, set, q, name, metric, CAL_EFS[i]);
-    if (row.recall >= CAL_RECALL) {
-      ef = CAL_EFS[i];
+    printf("  calibrating %s: ef_search %lld\n", name, sl_cal_efs[i]);
+    search_row_t row = search_sequential(s, set, q, name, metric, sl_cal_efs[i]);
+    if (row.recall >= SL_CAL_RECALL) {
+      ef = sl_cal_efs[i];
       break;
     }
   }
@@ -617,8 +667,9 @@ static long long calibrate_ef(sp_api_t *a, const sp_server_t *s, const ds_set_t 
   return ef;
 }
 
-/* Search phase for one data set: sequential, then each open-loop rate. */
-static void run_search(sp_api_t *a, const sp_server_t *s, const options_t *o, report_t *rep,
+/* Search phase for one data set: calibration, then (unless --closed-only)
+ * sequential and each open-loop rate; returns the calibrated ef_search. */
+static long long run_search(sp_api_t *a, const sp_server_t *s, const options_t *o, report_t *rep,
                        const ds_set_t *set, const char *name, const char *metric) {
   char path[256];
   sp_collection_path(a, name, "/search", path, sizeof path);
@@ -627,7 +678,7 @@ static void run_search(sp_api_t *a, const sp_server_t *s, const options_t *o, re
   rep->ef_construction = info.ef_construction;
   sl_queries_t q = sl_encode_queries(set, path, a->token, K);
   info.ef_search = calibrate_ef(a, s, set, &q, name, metric);
-  for (uint32_t run = 1; run <= o->repeat && rep->n_search < MAX_ROWS; run++) {
+  for (uint32_t run = 1; run <= o->repeat && !o->closed_only && rep->n_search < MAX_ROWS; run++) {
     if (o->repeat > 1) printf("  run %u of %u\n", run, o->repeat);
     search_row_t row = search_sequential(s, set, &q, name, metric, info.ef_search);
     row.run = run;
@@ -643,6 +694,38 @@ static void run_search(sp_api_t *a, const sp_server_t *s, const options_t *o, re
     }
   }
   sl_queries_free(&q);
+  return info.ef_search;
+}
+
+/* The closed-loop phase: the sets' REST requests (and the baseline's),
+ * then server_closed.c's comparison. */
+static void run_closed(sp_api_t *a, sp_api_t *ba, const options_t *o, report_t *rep,
+                       report_t *brep, const ds_set_t *s128, const ds_set_t *s768, long long ef128,
+                       long long ef768) {
+  sc_set_t cs[2] = {{.set = s128, .name = "mix128", .metric = "l2", .ef = ef128,
+                     .pg = rep->closed.pg[0]},
+                    {.set = s768, .name = "mix768", .metric = "cosine", .ef = ef768,
+                     .pg = rep->closed.pg[1]}};
+  for (int i = 0; i < 2; i++) {
+    char path[256];
+    sp_collection_path(a, cs[i].name, "/search", path, sizeof path);
+    cs[i].q = sl_encode_queries(cs[i].set, path, a->token, K);
+    if (o->baseline) {
+      cs[i].base_ef = run_search(ba, &g_baseline, o, brep, cs[i].set, cs[i].name, cs[i].metric);
+      sp_collection_path(ba, cs[i].name, "/search", path, sizeof path);
+      cs[i].base_q = sl_encode_queries(cs[i].set, path, ba->token, K);
+    }
+  }
+  sc_run(&rep->closed, &o->closed, &g_server, o->baseline ? &g_baseline : NULL, a, cs, 2);
+  printf("server RSS after the closed loop: %.0f MiB (peak %.0f MiB)\n",
+         sp_proc_vm_mib(g_server.pid, "VmRSS"), sp_proc_vm_mib(g_server.pid, "VmHWM"));
+  if (o->baseline)
+    printf("baseline RSS after the closed loop: %.0f MiB (peak %.0f MiB)\n",
+           sp_proc_vm_mib(g_baseline.pid, "VmRSS"), sp_proc_vm_mib(g_baseline.pid, "VmHWM"));
+  for (int i = 0; i < 2; i++) {
+    sl_queries_free(&cs[i].q);
+    if (o->baseline) sl_queries_free(&cs[i].base_q);
+  }
 }
 
 int main(int argc, char **argv) {
@@ -669,6 +752,10 @@ int main(int argc, char **argv) {
   make_set("mix128", 128, AKIDB_METRIC_L2, rep.n_base, rep.n_query, rep.clusters, &s128);
   make_set("mix768", 768, AKIDB_METRIC_COSINE, rep.n_base, rep.n_query, rep.clusters, &s768);
   rep.gen_s = (lg_now_us() - t) / 1e6;
+
+  /* The pgvector peer: tables loaded (or reused) and ef_search calibrated
+   * before AkiDB starts, so neither competes with the other's set-up. */
+  sc_pg_prepare(&rep.closed, &s128, &s768);
   t = lg_now_us();
   sl_points_t e128 = sl_encode_points(&s128, s128.n_base), e768 = sl_encode_points(&s768, s768.n_base);
   rep.encode_s = (lg_now_us() - t) / 1e6;
@@ -677,20 +764,43 @@ int main(int argc, char **argv) {
 
   printf("starting %s serve...\n", o.akidb);
   fflush(stdout);
-  sp_server_start(&g_server, o.akidb, o.tmp, false);
+  sp_server_start(&g_server, o.akidb, o.tmp, ag_available());
   snprintf(rep.fs, sizeof rep.fs, "%s", sp_fs_name(g_server.dir));
   rep.ready_s = sp_server_wait_ready(&g_server);
   sp_api_t api;
   sp_api_setup(&api, &g_server);
 
   run_ingest(&api, &g_server, &o, &rep, &e128, &e768);
-  sl_points_free(&e128);
-  sl_points_free(&e768);
   rep.rss_mib = sp_proc_vm_mib(g_server.pid, "VmRSS");
   rep.hwm_mib = sp_proc_vm_mib(g_server.pid, "VmHWM");
+  printf("server RSS after loading: %.0f MiB (peak %.0f MiB)\n", rep.rss_mib, rep.hwm_mib);
+  /* --baseline-akidb: the second program, its own data, the same ingest. */
+  sp_api_t bapi;
+  memset(&bapi, 0, sizeof bapi);
+  static report_t brep;
+  if (o.baseline) {
+    printf("starting the baseline %s serve...\n", o.baseline);
+    fflush(stdout);
+    sp_server_start(&g_baseline, o.baseline, o.tmp, false);
+    sp_server_wait_ready(&g_baseline);
+    sp_api_setup(&bapi, &g_baseline);
+    run_ingest(&bapi, &g_baseline, &o, &brep, &e128, &e768);
+    printf("baseline RSS after loading: %.0f MiB (peak %.0f MiB)\n",
+           sp_proc_vm_mib(g_baseline.pid, "VmRSS"), sp_proc_vm_mib(g_baseline.pid, "VmHWM"));
+  }
+  sl_points_free(&e128);
+  sl_points_free(&e768);
 
-  run_search(&api, &g_server, &o, &rep, &s128, "mix128", "l2");
-  run_search(&api, &g_server, &o, &rep, &s768, "mix768", "cosine");
+  long long ef128 = run_search(&api, &g_server, &o, &rep, &s128, "mix128", "l2");
+  long long ef768 = run_search(&api, &g_server, &o, &rep, &s768, "mix768", "cosine");
+  run_closed(&api, &bapi, &o, &rep, &brep, &s128, &s768, ef128, ef768);
+  if (o.baseline) {
+    lg_conn_close(&bapi.conn);
+    sp_server_stop(&g_baseline, NULL);
+    bench_remove_tree(g_baseline.dir);
+    g_baseline.dir[0] = '\0';
+    g_baseline.log[0] = '\0';
+  }
 
   lg_conn_close(&api.conn);
   sp_server_stop(&g_server, &rep.shutdown_s);

@@ -134,6 +134,8 @@ long long sl_label_of(const char *id, size_t n) {
   return label;
 }
 
+const long long sl_cal_efs[SL_N_CAL_EFS] = {16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 256};
+
 void sl_recall_add_labels(sl_recall_t *acc, size_t q, const long long *labels, size_t n) {
   const int32_t *truth = acc->set->gt + q * acc->set->gt_k;
   for (size_t i = 0; i < n && i < acc->k; i++)

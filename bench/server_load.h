@@ -53,6 +53,14 @@ void sl_queries_free(sl_queries_t *q);
 
 /* -------------------------------------------------------------- recall -- */
 
+/* ef_search calibration (every server driver, and the pgvector peer): the
+ * values tried, smallest first, until recall@10 over the query set reaches
+ * SL_CAL_RECALL (a little above the 0.95 target; timed rows measure recall
+ * again on the same queries). */
+#define SL_N_CAL_EFS 11
+extern const long long sl_cal_efs[SL_N_CAL_EFS];
+#define SL_CAL_RECALL 0.955
+
 /* recall@k over answers; ids are the base rows' numbers. */
 typedef struct {
   const ds_set_t *set;

@@ -326,15 +326,25 @@ static void log_start(const config_t *cfg) {
  * glibc's allocator as a long-running server needs it: blocks of 1 MiB and
  * more (request bodies, large buffers) are mapped and go back to the system
  * when freed (a fixed threshold also stops glibc raising it after frees,
- * which moved 8 MiB request bodies into the arenas for good), and at most
- * one arena per CPU (each idle arena kept its freed memory resident: six
- * 64 MiB arenas after a bulk load). The tiering job trims after unloads.
+ * which moved 8 MiB request bodies into the arenas for good). Arenas: up to
+ * ARENAS_PER_CPU per CPU (glibc's own default on 64-bit), so that the
+ * request threads (one per busy connection) each get an arena of their own.
+ * A search mallocs and frees a few dozen small blocks (JSON in and out,
+ * results); threads sharing an arena queue on its lock, and when the holder
+ * is preempted (client and server threads outnumber the cores) the others
+ * sleep until it runs again: with one arena per CPU, 8 closed-loop
+ * connections on 2 cores slept ~760 times a second in malloc/free
+ * (perf, sched_switch off-CPU stacks), a millisecond-scale tail. The memory
+ * idle arenas keep (the reason they were once capped at one per CPU: six
+ * 64 MiB arenas resident after a bulk load) goes back to the system at the
+ * once-a-minute tick and after tier unloads (malloc_trim).
  */
+#define ARENAS_PER_CPU 8
 static void tune_allocator(void) {
 #ifdef __GLIBC__
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
-  mallopt(M_ARENA_MAX, (int)(cpus < 1 ? 1 : cpus));
+  mallopt(M_ARENA_MAX, (int)(cpus < 1 ? ARENAS_PER_CPU : ARENAS_PER_CPU * cpus));
 #endif
 }
 

@@ -49,7 +49,7 @@ typedef struct {
   char host[CONFIG_HOST_MAX + 1]; /* listen address; "127.0.0.1" */
   uint16_t rest_port;             /* 8080; 0 = any free port */
   uint16_t grpc_port;             /* 50051; 0 = no gRPC server */
-  uint32_t threads;               /* HTTP workers; 0 = four per CPU */
+  uint32_t threads;               /* HTTP: 0 = a thread per connection; N = N epoll threads */
   uint32_t max_connections;       /* 1024 */
   uint32_t connection_timeout_s;  /* idle keep-alive connections closed after; 60 */
   uint32_t shutdown_drain_ms;     /* in-flight requests get this long at shutdown; 10000 */

@@ -18,7 +18,7 @@
 typedef struct {
   const char *host;         /* listen address; default "127.0.0.1" */
   uint16_t port;            /* 0 → an ephemeral port (see http_server_port) */
-  uint32_t threads;         /* worker threads; 0 → four per CPU */
+  uint32_t threads;         /* 0 → a thread per connection; N → a pool of N epoll threads */
   uint32_t connection_timeout_s; /* idle keep-alive connections closed after; default 60 */
   uint32_t max_connections; /* default 1024 */
   const char *tls_cert_file; /* PEM; both set → HTTPS */
