@@ -48,6 +48,7 @@ static const http_route_t expected[] = {
     {"DELETE", C, AKIDB_OP_COLLECTION_DELETE, NULL, false},
     {"GET", C "/count", AKIDB_OP_POINT_COUNT, NULL, false},
     {"POST", C "/points", AKIDB_OP_POINT_UPSERT, NULL, false},
+    {"GET", C "/points", AKIDB_OP_POINT_SCAN, NULL, false},
     {"POST", C "/points/get", AKIDB_OP_POINT_GET_MANY, NULL, false},
     {"POST", C "/points/delete", AKIDB_OP_POINT_DELETE, NULL, false},
     {"GET", C "/points/{point_id}", AKIDB_OP_POINT_GET, NULL, false},
