@@ -47,7 +47,6 @@
 
 #define RPC_WORKERS 4
 #define RPC_DEFER_EVENTS 8
-#define RPC_HELPER_IDLE_MS 20
 #define RPC_SLOTS 2 /* requests kept outstanding per method (and for other paths) */
 #define RPC_WATCH_MAX 64
 
@@ -131,15 +130,8 @@ struct agrpc_server {
   pthread_cond_t work_cv;
   rpc_call_t *work_head, *work_tail;
   bool workers_stop;
-  /* The second network thread: it polls too while requests come in
-   * together (woken by defer), and sleeps when the queue has been idle for
-   * RPC_HELPER_IDLE_MS. helper_mu guards helper_wanted and helper_stop. */
-  pthread_t helper;
-  bool helper_started;
-  pthread_mutex_t helper_mu;
-  pthread_cond_t helper_cv;
-  bool helper_wanted, helper_stop;
-  atomic_bool helper_polling;
+  rpc_call_t *deferred; /* a quick call waiting for the ready events (network thread) */
+  unsigned deferred_age; /* events seen since it was deferred */
   uint16_t port;
   rpc_slot_t *slots;
   size_t n_slots;
@@ -566,46 +558,32 @@ static void workers_stop(agrpc_server_t *s) {
 
 /* ------------------------------------------------------------- events -- */
 
-/* A quick call waits until its network thread has seen every event that is
+/* A quick call waits until the network thread has seen every event that is
  * ready: alone, it runs there (no hand-off: one wake-up per call); when
- * another request comes in meanwhile, the earlier one goes to a worker and
- * the second network thread is asked to poll too, so concurrent quick
- * calls use every core. Per network thread (thread-local). */
-static _Thread_local rpc_call_t *t_deferred;
-static _Thread_local unsigned t_deferred_age; /* events seen since it was deferred */
-
-static void helper_wake(agrpc_server_t *s) {
-  if (atomic_load_explicit(&s->helper_polling, memory_order_relaxed)) return;
-  pthread_mutex_lock(&s->helper_mu);
-  s->helper_wanted = true;
-  pthread_cond_signal(&s->helper_cv);
-  pthread_mutex_unlock(&s->helper_mu);
-}
-
+ * another request comes in meanwhile, the earlier one goes to a worker, so
+ * concurrent quick calls use every core. Network thread only. */
 static void defer(agrpc_server_t *s, rpc_call_t *c) {
-  if (t_deferred) {
-    work_push(s, t_deferred, true, false);
-    helper_wake(s);
-  }
-  t_deferred = c;
-  t_deferred_age = 0;
+  if (s->deferred) work_push(s, s->deferred, true, false);
+  s->deferred = c;
+  s->deferred_age = 0;
 }
 
 /* After an event: a deferred call that has waited for RPC_DEFER_EVENTS
  * events goes to a worker (a busy queue never starves it). */
 static void deferred_aged(agrpc_server_t *s) {
-  if (t_deferred && ++t_deferred_age > RPC_DEFER_EVENTS) {
-    work_push(s, t_deferred, true, false);
-    t_deferred = NULL;
+  if (s->deferred && ++s->deferred_age > RPC_DEFER_EVENTS) {
+    work_push(s, s->deferred, true, false);
+    s->deferred = NULL;
   }
 }
 
 /* No event is ready: run the deferred quick call here. */
 static void run_deferred(agrpc_server_t *s) {
-  rpc_call_t *c = t_deferred;
-  t_deferred = NULL;
+  rpc_call_t *c = s->deferred;
+  s->deferred = NULL;
   if (c) unary_finish(s, c);
 }
+
 
 /* A request (first or next) arrived: run it here when it is quick, else
  * on a worker. */
@@ -672,69 +650,29 @@ static void slot_event(agrpc_server_t *s, rpc_slot_t *slot, bool ok) {
   if (c) call_begin(s, c);
 }
 
-static void handle_event(agrpc_server_t *s, grpc_event ev) {
-  rpc_tag_kind_t kind = tag_take(ev.tag);
-  if (kind == TAG_SLOT) slot_event(s, ev.tag, ev.success);
-  else if (kind == TAG_CALL) call_event(s, ev.tag, ev.success);
-  else {
-    pthread_mutex_lock(&s->mu);
-    s->shut_down = true;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-  }
-  deferred_aged(s);
-}
-
-/* Takes events until the queue shuts down (true) or, with idle_ms > 0, has
- * been idle that long (false). The events that are ready come first; a
- * deferred call runs when none is. */
-static bool poll_events(agrpc_server_t *s, int idle_ms) {
+static void *poll_main(void *arg) {
+  agrpc_server_t *s = arg;
   for (;;) {
+    /* the events that are ready first; a deferred call runs when none is */
     grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
     if (ev.type == GRPC_QUEUE_TIMEOUT) {
       run_deferred(s);
-      gpr_timespec until =
-          idle_ms > 0 ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                     gpr_time_from_millis(idle_ms, GPR_TIMESPAN))
-                      : gpr_inf_future(GPR_CLOCK_MONOTONIC);
-      ev = grpc_completion_queue_next(s->cq, until, NULL);
-      if (ev.type == GRPC_QUEUE_TIMEOUT) return false;
+      ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     }
-    if (ev.type == GRPC_QUEUE_SHUTDOWN) return true;
-    if (ev.type == GRPC_OP_COMPLETE) handle_event(s, ev);
+    if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
+    if (ev.type != GRPC_OP_COMPLETE) continue;
+    rpc_tag_kind_t kind = tag_take(ev.tag);
+    if (kind == TAG_SLOT) slot_event(s, ev.tag, ev.success);
+    else if (kind == TAG_CALL) call_event(s, ev.tag, ev.success);
+    else {
+      pthread_mutex_lock(&s->mu);
+      s->shut_down = true;
+      pthread_cond_broadcast(&s->cv);
+      pthread_mutex_unlock(&s->mu);
+    }
+    deferred_aged(s);
   }
-}
-
-static void *poll_main(void *arg) {
-  poll_events(arg, 0);
   return NULL;
-}
-
-/* The second network thread: asleep until requests come in together, then
- * polling beside the first until the queue has been idle for a while. */
-static void *helper_main(void *arg) {
-  agrpc_server_t *s = arg;
-  for (;;) {
-    pthread_mutex_lock(&s->helper_mu);
-    while (!s->helper_wanted && !s->helper_stop) pthread_cond_wait(&s->helper_cv, &s->helper_mu);
-    bool stop = s->helper_stop;
-    s->helper_wanted = false;
-    pthread_mutex_unlock(&s->helper_mu);
-    if (stop) return NULL;
-    atomic_store(&s->helper_polling, true);
-    bool shut = poll_events(s, RPC_HELPER_IDLE_MS);
-    atomic_store(&s->helper_polling, false);
-    if (shut) return NULL;
-  }
-}
-
-static void helper_stop(agrpc_server_t *s) {
-  pthread_mutex_lock(&s->helper_mu);
-  s->helper_stop = true;
-  pthread_cond_signal(&s->helper_cv);
-  pthread_mutex_unlock(&s->helper_mu);
-  if (s->helper_started) pthread_join(s->helper, NULL);
-  s->helper_started = false;
 }
 
 /* ------------------------------------------------------------ server -- */
@@ -809,13 +747,10 @@ static int server_credentials(const agrpc_options_t *o, grpc_server_credentials 
 
 static void server_free(agrpc_server_t *s) {
   if (s->poller_started) pthread_join(s->poller, NULL);
-  helper_stop(s);
   workers_stop(s); /* every call is over: the queue is empty */
   grpc_completion_queue_destroy(s->cq);
   free(s->slots);
   pthread_mutex_destroy(&s->work_mu);
-  pthread_mutex_destroy(&s->helper_mu);
-  pthread_cond_destroy(&s->helper_cv);
   pthread_cond_destroy(&s->work_cv);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cv);
@@ -834,9 +769,6 @@ int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_ser
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cv, NULL);
   pthread_mutex_init(&s->work_mu, NULL);
-  pthread_mutex_init(&s->helper_mu, NULL);
-  pthread_cond_init(&s->helper_cv, NULL);
-  atomic_init(&s->helper_polling, false);
   pthread_cond_init(&s->work_cv, NULL);
   s->server = server_create(o);
   s->cq = grpc_completion_queue_create_for_next(NULL);
@@ -864,7 +796,6 @@ int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_ser
   for (int i = 0; i < RPC_WORKERS; i++)
     if (pthread_create(&s->workers[i], NULL, worker_main, s) == 0) s->n_workers++;
   s->poller_started = pthread_create(&s->poller, NULL, poll_main, s) == 0;
-  s->helper_started = pthread_create(&s->helper, NULL, helper_main, s) == 0;
   *out = s;
   return AKIDB_OK;
 }
