@@ -138,7 +138,8 @@ struct agrpc_server {
   rpc_tag_t shutdown_tag;
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  bool stopping, shut_down;
+  _Atomic bool stopping; /* written under mu; read without it on the call path */
+  bool shut_down;
   grpc_call *watches[RPC_WATCH_MAX];
 };
 
@@ -398,7 +399,7 @@ static void unary_finish(agrpc_server_t *s, rpc_call_t *c) {
 static bool watch_add(agrpc_server_t *s, grpc_call *call) {
   bool ok = false;
   pthread_mutex_lock(&s->mu);
-  for (int i = 0; !s->stopping && !ok && i < RPC_WATCH_MAX; i++)
+  for (int i = 0; !atomic_load(&s->stopping) && !ok && i < RPC_WATCH_MAX; i++)
     if (!s->watches[i]) s->watches[i] = call, ok = true;
   pthread_mutex_unlock(&s->mu);
   return ok;
@@ -643,10 +644,7 @@ static void slot_event(agrpc_server_t *s, rpc_slot_t *slot, bool ok) {
     if (ok && slot->call) grpc_call_unref(slot->call);
     slot_release(slot);
   }
-  pthread_mutex_lock(&s->mu);
-  bool stopping = s->stopping;
-  pthread_mutex_unlock(&s->mu);
-  if (ok && !stopping) slot_arm(s, slot);
+  if (ok && !atomic_load(&s->stopping)) slot_arm(s, slot);
   if (c) call_begin(s, c);
 }
 
@@ -766,6 +764,7 @@ int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_ser
   grpc_init();
   s->svc = svc;
   atomic_init(&s->shutdown_tag, TAG_SHUTDOWN);
+  atomic_init(&s->stopping, false);
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cv, NULL);
   pthread_mutex_init(&s->work_mu, NULL);
@@ -805,8 +804,8 @@ uint16_t agrpc_server_port(const agrpc_server_t *s) { return s->port; }
 void agrpc_server_shutdown_begin(agrpc_server_t *s) {
   if (!s) return;
   pthread_mutex_lock(&s->mu);
-  bool first = !s->stopping;
-  s->stopping = true;
+  bool first = !atomic_load(&s->stopping);
+  atomic_store(&s->stopping, true);
   for (int i = 0; i < RPC_WATCH_MAX; i++)
     if (s->watches[i]) grpc_call_cancel(s->watches[i], NULL);
   pthread_mutex_unlock(&s->mu);
