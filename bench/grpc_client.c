@@ -363,6 +363,134 @@ done:
   grpc_call_unref(call);
 }
 
+/* ----------------------------------------------------------- sessions -- */
+
+struct gc_session {
+  gc_conn_t *c;
+  grpc_call *call;
+  grpc_metadata_array initial, trailing;
+  grpc_status_code status;
+  grpc_slice details;
+  bool initial_sent, got_status, ended;
+};
+
+static char tag_session;
+
+int gc_session_open(gc_session_t **out, gc_conn_t *c, const char *method, char *err,
+                    size_t errlen) {
+  gc_session_t *s = calloc(1, sizeof *s);
+  if (!s) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  s->c = c;
+  s->details = grpc_empty_slice();
+  s->status = GRPC_STATUS_UNKNOWN;
+  grpc_metadata_array_init(&s->initial);
+  grpc_metadata_array_init(&s->trailing);
+  s->call = new_call(c, method);
+  grpc_op op;
+  memset(&op, 0, sizeof op);
+  op.op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+  op.data.recv_status_on_client.trailing_metadata = &s->trailing;
+  op.data.recv_status_on_client.status = &s->status;
+  op.data.recv_status_on_client.status_details = &s->details;
+  if (!s->call || grpc_call_start_batch(s->call, &op, 1, &tag_status, NULL) != GRPC_CALL_OK) {
+    snprintf(err, errlen, "cannot start a %s call", method);
+    if (s->call) grpc_call_unref(s->call);
+    grpc_metadata_array_destroy(&s->initial);
+    grpc_metadata_array_destroy(&s->trailing);
+    free(s);
+    return -1;
+  }
+  *out = s;
+  return 0;
+}
+
+/* Waits for tag_session; the status event, when it comes first, is noted. */
+static void session_wait(gc_session_t *s) {
+  for (;;) {
+    grpc_event ev = grpc_completion_queue_next(s->c->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+    if (ev.type == GRPC_QUEUE_SHUTDOWN) return;
+    if (ev.type != GRPC_OP_COMPLETE) continue;
+    if (ev.tag == &tag_status) s->got_status = true;
+    if (ev.tag == &tag_session) return;
+  }
+}
+
+static void session_ended(gc_session_t *s, gc_result_t *r) {
+  s->ended = true;
+  if (!s->got_status) wait_tag(s->c, &tag_status);
+  s->got_status = true;
+  r->status = s->status == GRPC_STATUS_OK ? GRPC_STATUS_UNKNOWN : (int)s->status;
+  take_status(s->details, &s->trailing, r->details, sizeof r->details, &r->retry_after_s);
+  if (s->status == GRPC_STATUS_OK)
+    snprintf(r->details, sizeof r->details, "the stream ended without a reply");
+}
+
+void gc_session_call(gc_session_t *s, const uint8_t *req, size_t len, gc_result_t *r) {
+  gc_conn_t *c = s->c;
+  memset(r, 0, sizeof *r);
+  r->retry_after_s = -1;
+  grpc_slice_unref(c->last);
+  c->last = grpc_empty_slice();
+  if (s->ended) {
+    r->status = GRPC_STATUS_FAILED_PRECONDITION;
+    snprintf(r->details, sizeof r->details, "the stream has ended");
+    return;
+  }
+  grpc_slice body = grpc_slice_from_static_buffer(req, len);
+  grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&body, 1), *recv = NULL;
+  grpc_op ops[4];
+  memset(ops, 0, sizeof ops);
+  size_t n = 0;
+  if (!s->initial_sent) {
+    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[n].data.send_initial_metadata.count = c->n_md;
+    ops[n++].data.send_initial_metadata.metadata = c->md;
+    ops[n].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[n++].data.recv_initial_metadata.recv_initial_metadata = &s->initial;
+  }
+  ops[n].op = GRPC_OP_SEND_MESSAGE;
+  ops[n++].data.send_message.send_message = send;
+  ops[n].op = GRPC_OP_RECV_MESSAGE;
+  ops[n++].data.recv_message.recv_message = &recv;
+  if (grpc_call_start_batch(s->call, ops, n, &tag_session, NULL) != GRPC_CALL_OK) {
+    r->status = GRPC_STATUS_INTERNAL;
+    snprintf(r->details, sizeof r->details, "grpc_call_start_batch failed");
+  } else {
+    s->initial_sent = true;
+    session_wait(s);
+    if (recv) {
+      c->last = take_message(recv);
+      recv = NULL;
+      r->body = GRPC_SLICE_START_PTR(c->last);
+      r->len = GRPC_SLICE_LENGTH(c->last);
+    } else {
+      session_ended(s, r);
+    }
+  }
+  grpc_byte_buffer_destroy(send);
+  grpc_slice_unref(body);
+}
+
+void gc_session_close(gc_session_t *s) {
+  if (!s) return;
+  if (!s->ended) {
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    if (grpc_call_start_batch(s->call, &op, 1, &tag_session, NULL) == GRPC_CALL_OK)
+      session_wait(s);
+    if (!s->got_status) wait_tag(s->c, &tag_status);
+  }
+  grpc_slice_unref(s->details);
+  grpc_metadata_array_destroy(&s->initial);
+  grpc_metadata_array_destroy(&s->trailing);
+  grpc_call_unref(s->call);
+  free(s);
+}
+
 const char *gc_status_name(int status) {
   static const char *const names[] = {
       "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",

@@ -73,6 +73,24 @@ typedef struct {
 /* Runs one stream call to its end (deadline 300 s). */
 void gc_stream_run(gc_conn_t *c, const gc_stream_t *s, gc_stream_result_t *r);
 
+/* A bidirectional stream used in lock step: each gc_session_call sends one
+ * message and waits for its one reply (SearchStream: one Search per
+ * message on one call). */
+typedef struct gc_session gc_session_t;
+
+/* Starts a call of `method` on the conn (which then belongs to the session
+ * until gc_session_close). 0, or -1 with err set. */
+int gc_session_open(gc_session_t **out, gc_conn_t *c, const char *method, char *err,
+                    size_t errlen);
+
+/* Sends req[0..len) and waits for the reply: r->status 0 with the reply in
+ * r->body (valid until the next call), or the status that ended the call
+ * (the session then answers nothing more). */
+void gc_session_call(gc_session_t *s, const uint8_t *req, size_t len, gc_result_t *r);
+
+/* Half-closes, waits for the status and frees the session; NULL accepted. */
+void gc_session_close(gc_session_t *s);
+
 /* The name of a grpc_status_code ("UNIMPLEMENTED"). */
 const char *gc_status_name(int status);
 

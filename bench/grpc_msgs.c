@@ -21,7 +21,7 @@ void gm_packed_free(gm_packed_t *p) {
 }
 
 gm_packed_t gm_pack_searches(const ds_set_t *set, const char *tenant, const char *database,
-                             const char *collection, uint32_t k) {
+                             const char *collection, uint32_t k, bool stream) {
   gm_packed_t p = {.n = set->n_query};
   p.msg = bench_xcalloc(p.n, sizeof *p.msg);
   p.len = bench_xcalloc(p.n, sizeof *p.len);
@@ -35,9 +35,12 @@ gm_packed_t gm_pack_searches(const ds_set_t *set, const char *tenant, const char
     m.k = k;
     m.include_payload_opt_case = AKIDB__V1__SEARCH_REQUEST__INCLUDE_PAYLOAD_OPT_INCLUDE_PAYLOAD;
     m.include_payload = 0;
-    p.len[i] = akidb__v1__search_request__get_packed_size(&m);
+    Akidb__V1__SearchStreamRequest w = AKIDB__V1__SEARCH_STREAM_REQUEST__INIT;
+    w.search = &m;
+    const ProtobufCMessage *out = stream ? &w.base : &m.base;
+    p.len[i] = protobuf_c_message_get_packed_size(out);
     p.msg[i] = bench_xmalloc(p.len[i] ? p.len[i] : 1);
-    akidb__v1__search_request__pack(&m, p.msg[i]);
+    protobuf_c_message_pack(out, p.msg[i]);
     p.bytes += p.len[i];
   }
   return p;

@@ -16,6 +16,7 @@
 #include "dataset/dataset.h"
 
 #define GM_SEARCH "/akidb.v1.PointService/Search"
+#define GM_SEARCH_STREAM "/akidb.v1.PointService/SearchStream"
 #define GM_HEALTH_CHECK "/grpc.health.v1.Health/Check"
 
 /* Packed messages, one per batch or per query. */
@@ -31,9 +32,10 @@ void gm_packed_free(gm_packed_t *p);
 
 /* One SearchRequest per query of the set to tenant/database/collection:
  * vector, k, include_payload = false (as the REST requests), ef unset (the
- * collection's ef_search). */
+ * collection's ef_search). stream: each wrapped in a SearchStreamRequest
+ * (the messages of PointService/SearchStream). */
 gm_packed_t gm_pack_searches(const ds_set_t *set, const char *tenant, const char *database,
-                             const char *collection, uint32_t k);
+                             const char *collection, uint32_t k, bool stream);
 
 /* The hits' labels (ids parsed as row numbers) of a packed SearchResponse,
  * up to cap of them, in *n. 0, or -1 when it does not unpack. */

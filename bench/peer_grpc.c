@@ -22,8 +22,15 @@ struct ag_peer {
   const char *token;   /* NULL: none sent */
   const ds_set_t *set; /* NULL: Health/Check */
   uint32_t k;
+  bool stream; /* SearchStream: one call per connection */
   gm_packed_t msgs;
 };
+
+/* One connection of a row: its channel, and its SearchStream call. */
+typedef struct {
+  gc_conn_t *c;
+  gc_session_t *session; /* NULL: unary calls */
+} ag_conn_t;
 
 bool ag_available(void) { return true; }
 void ag_init(void) { gc_init(); }
@@ -31,13 +38,14 @@ void ag_shutdown(void) { gc_shutdown(); }
 
 ag_peer_t *ag_peer_search(uint16_t port, const char *token, const ds_set_t *set,
                           const char *tenant, const char *database, const char *collection,
-                          uint32_t k) {
+                          uint32_t k, bool stream) {
   ag_peer_t *p = bench_xcalloc(1, sizeof *p);
   p->port = port;
   p->token = token;
   p->set = set;
   p->k = k;
-  p->msgs = gm_pack_searches(set, tenant, database, collection, k);
+  p->stream = stream;
+  p->msgs = gm_pack_searches(set, tenant, database, collection, k, stream);
   return p;
 }
 
@@ -57,19 +65,27 @@ void ag_peer_free(ag_peer_t *p) {
 void *ag_open(void *ctx, uint32_t i, char *err, size_t errlen) {
   (void)i;
   ag_peer_t *p = ctx;
-  gc_conn_t *c = NULL;
-  if (gc_open(&c, p->port, p->token, err, errlen)) return NULL;
-  return c;
+  ag_conn_t *a = bench_xcalloc(1, sizeof *a);
+  if (gc_open(&a->c, p->port, p->token, err, errlen) ||
+      (p->stream && gc_session_open(&a->session, a->c, GM_SEARCH_STREAM, err, errlen))) {
+    gc_close(a->c);
+    free(a);
+    return NULL;
+  }
+  return a;
 }
 
 int ag_call(void *ctx, void *conn, size_t q, uint32_t *found, char *err, size_t errlen) {
   ag_peer_t *p = ctx;
   *found = 0;
   size_t m = p->set ? q % p->msgs.n : 0;
+  ag_conn_t *a = conn;
   gc_result_t r;
-  gc_unary(conn, p->set ? GM_SEARCH : GM_HEALTH_CHECK, p->msgs.msg[m], p->msgs.len[m], &r);
+  if (a->session) gc_session_call(a->session, p->msgs.msg[m], p->msgs.len[m], &r);
+  else gc_unary(a->c, p->set ? GM_SEARCH : GM_HEALTH_CHECK, p->msgs.msg[m], p->msgs.len[m], &r);
   if (r.status != 0) {
-    snprintf(err, errlen, "%s answered %s: %.300s", p->set ? "Search" : "Health/Check",
+    snprintf(err, errlen, "%s answered %s: %.300s",
+             !p->set ? "Health/Check" : a->session ? "SearchStream" : "Search",
              gc_status_name(r.status), r.details);
     return -1;
   }
@@ -92,7 +108,10 @@ int ag_call(void *ctx, void *conn, size_t q, uint32_t *found, char *err, size_t 
 
 void ag_close(void *ctx, void *conn) {
   (void)ctx;
-  gc_close(conn);
+  ag_conn_t *a = conn;
+  gc_session_close(a->session);
+  gc_close(a->c);
+  free(a);
 }
 
 #else /* !SERVER_BENCH_HAVE_GRPC */
@@ -103,8 +122,9 @@ void ag_shutdown(void) {}
 
 ag_peer_t *ag_peer_search(uint16_t port, const char *token, const ds_set_t *set,
                           const char *tenant, const char *database, const char *collection,
-                          uint32_t k) {
+                          uint32_t k, bool stream) {
   (void)port, (void)token, (void)set, (void)tenant, (void)database, (void)collection, (void)k;
+  (void)stream;
   return NULL;
 }
 

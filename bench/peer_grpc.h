@@ -30,10 +30,12 @@ typedef struct ag_peer ag_peer_t;
 
 /* Search peer: one SearchRequest per query of set to
  * tenant/database/collection, k hits, include_payload = false, the
- * collection's ef_search. NULL without gRPC. */
+ * collection's ef_search; unary Search calls, or (stream) one SearchStream
+ * call per connection carrying every query of that connection in lock
+ * step. NULL without gRPC. */
 ag_peer_t *ag_peer_search(uint16_t port, const char *token, const ds_set_t *set,
                           const char *tenant, const char *database, const char *collection,
-                          uint32_t k);
+                          uint32_t k, bool stream);
 
 /* Health peer: Health/Check with service "" (no token sent). */
 ag_peer_t *ag_peer_health(uint16_t port);

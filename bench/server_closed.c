@@ -21,7 +21,11 @@
 #define K SC_K
 
 static const char *peer_name(sc_peer_t p) {
-  return p == SC_REST ? "REST" : p == SC_GRPC ? "gRPC" : p == SC_PG ? "pgvector" : "baseline";
+  return p == SC_REST          ? "REST"
+         : p == SC_GRPC        ? "gRPC"
+         : p == SC_GRPC_STREAM ? "gRPC stream"
+         : p == SC_PG          ? "pgvector"
+                               : "baseline";
 }
 
 /* ------------------------------------------------------ pgvector peer -- */
@@ -232,12 +236,15 @@ void sc_run(sc_report_t *cr, const sc_options_t *o, const sp_server_t *s,
   size_t hlen = lg_format_head(health, sizeof health, "GET", "/health", NULL, (size_t)-1);
   const char *hreq[1] = {health};
   size_t hl[1] = {hlen};
-  ag_peer_t *gsearch[2] = {NULL, NULL}, *ghealth = NULL;
+  ag_peer_t *gsearch[2] = {NULL, NULL}, *gstream[2] = {NULL, NULL}, *ghealth = NULL;
   if (cr->grpc) {
     ag_init();
-    for (size_t d = 0; d < n_sets && d < 2; d++)
+    for (size_t d = 0; d < n_sets && d < 2; d++) {
       gsearch[d] = ag_peer_search(s->grpc_port, api->token, sets[d].set, api->tenant,
-                                  api->database, sets[d].name, K);
+                                  api->database, sets[d].name, K, false);
+      gstream[d] = ag_peer_search(s->grpc_port, api->token, sets[d].set, api->tenant,
+                                  api->database, sets[d].name, K, true);
+    }
     ghealth = ag_peer_health(s->grpc_port);
   }
   printf("closed loop (%.0f s per row after %.1f s warm-up; AkiDB over REST%s)...\n",
@@ -266,6 +273,9 @@ void sc_run(sc_report_t *cr, const sc_options_t *o, const sp_server_t *s,
           bench_sleep_ms(200);
           spec.open = ag_open, spec.call = ag_call, spec.close = ag_close, spec.ctx = gsearch[d];
           run_row(cr, SC_GRPC, &spec, cs->set, cs->name, cs->ef, run, s->pid);
+          bench_sleep_ms(200);
+          spec.ctx = gstream[d];
+          run_row(cr, SC_GRPC_STREAM, &spec, cs->set, cs->name, cs->ef, run, s->pid);
         }
         if (!cr->dsn) continue;
         bench_sleep_ms(200);
@@ -294,7 +304,7 @@ void sc_run(sc_report_t *cr, const sc_options_t *o, const sp_server_t *s,
     }
   }
   if (cr->grpc) {
-    for (int d = 0; d < 2; d++) ag_peer_free(gsearch[d]);
+    for (int d = 0; d < 2; d++) ag_peer_free(gsearch[d]), ag_peer_free(gstream[d]);
     ag_peer_free(ghealth);
     ag_shutdown();
   }
@@ -315,7 +325,7 @@ static const sc_row_t *pair_of(const sc_report_t *cr, const sc_row_t *a, sc_peer
   return NULL;
 }
 
-static bool is_akidb(sc_peer_t p) { return p == SC_REST || p == SC_GRPC; }
+static bool is_akidb(sc_peer_t p) { return p == SC_REST || p == SC_GRPC || p == SC_GRPC_STREAM; }
 
 static void write_header(FILE *f, const sc_report_t *cr, const sc_options_t *o) {
   fprintf(f, "## Closed loop: AkiDB against PostgreSQL + pgvector (same run)\n\n");
@@ -324,7 +334,8 @@ static void write_header(FILE *f, const sc_report_t *cr, const sc_options_t *o) 
           "query as soon as the previous answer arrived (no think time), so QPS is what N "
           "clients get and latency is send to last byte. %.1f s warm-up (not counted), then "
           "%.0f s measured per row. Queries cycle through the query set (a shared counter). "
-          "At each point AkiDB over REST runs first, then AkiDB over gRPC, then pgvector, "
+          "At each point AkiDB over REST runs first, then AkiDB over gRPC (unary, then "
+          "streaming), then pgvector, "
           "then the next point; the whole sequence runs %u time(s).\n"
           "- AkiDB over REST: `POST .../search` with `{\"vector\":[...],\"k\":10,"
           "\"include_payload\":false}` over keep-alive HTTP/1.1 (bench/loadgen.c), the "
@@ -335,7 +346,11 @@ static void write_header(FILE *f, const sc_report_t *cr, const sc_options_t *o) 
                "10`, `include_payload = false`, no `ef` (the same calibrated `ef_search`), "
                "protobuf packed before timing, one channel (its own HTTP/2 connection) per "
                "client on the gRPC C core (bench/grpc_client.c), plaintext, the session token "
-               "as `authorization: Bearer`; recall@10 from the returned ids.\n");
+               "as `authorization: Bearer`; recall@10 from the returned ids.\n"
+               "- AkiDB over gRPC stream: `akidb.v1.PointService/SearchStream`, one call per "
+               "connection for the whole row, each query a `SearchStreamRequest` wrapping the "
+               "same SearchRequest, sent when the answer to the last one arrived (lock step, "
+               "like the other clients).\n");
   else
     fprintf(f, "- AkiDB over gRPC: skipped (this driver was built without the gRPC client).\n");
   fprintf(f, "- server CPU/query: CPU time of the `akidb` process during the row (warm-up "

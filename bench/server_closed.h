@@ -36,7 +36,7 @@ typedef struct {
   const char *baseline; /* --baseline-akidb program, or NULL */
 } sc_options_t;
 
-typedef enum { SC_REST, SC_GRPC, SC_PG, SC_BASELINE } sc_peer_t;
+typedef enum { SC_REST, SC_GRPC, SC_GRPC_STREAM, SC_PG, SC_BASELINE } sc_peer_t;
 
 /* One closed-loop row: a peer, a data set (NULL for the health probe), a
  * connection count and a run. */

@@ -373,6 +373,16 @@ static int decode_search(const ProtobufCMessage *m, rpc_args_t *a, akidb_request
   return decode_queries(a, s, e);
 }
 
+/* One message of SearchStream: its SearchRequest, decoded as Search's. */
+static int decode_search_stream(const ProtobufCMessage *m, rpc_args_t *a, akidb_request_t *req,
+                                akidb_svc_error_t *e) {
+  const Akidb__V1__SearchStreamRequest *s = (const void *)m;
+  if (!s->search)
+    return akidb_svc_error_set(e, AKIDB_ST_INVALID_ARGUMENT,
+                               "a SearchStreamRequest must carry 'search' (one SearchRequest)");
+  return decode_search(&s->search->base, a, req, e);
+}
+
 static Akidb__V1__Hit *hit_of(rpc_arena_t *ar, const akidb_point_out_t *p,
                               const akidb_search_results_t *s) {
   Akidb__V1__Hit *h = rpc_alloc(ar, sizeof *h);
@@ -509,6 +519,8 @@ const rpc_method_t rpc_point_methods[] = {
      decode_count, encode_count, RPC_UNARY, NULL, NULL},
     {POINTS "Search", AKIDB_OP_SEARCH, &akidb__v1__search_request__descriptor, decode_search,
      encode_search, RPC_UNARY, NULL, NULL},
+    {POINTS "SearchStream", AKIDB_OP_SEARCH, &akidb__v1__search_stream_request__descriptor,
+     decode_search_stream, encode_search, RPC_BIDI_EACH, NULL, NULL},
     {AUTH "Login", AKIDB_OP_LOGIN, &akidb__v1__login_request__descriptor, decode_login,
      encode_login, RPC_UNARY, NULL, NULL},
     {AUTH "Logout", AKIDB_OP_LOGOUT, &akidb__v1__logout_request__descriptor, decode_none,

@@ -81,6 +81,8 @@ typedef enum {
   RPC_SERVER_STREAM, /* one request, answers until the step finishes (Scan) */
   RPC_CLIENT_STREAM, /* requests until the client closes, one answer (PutUpload) */
   RPC_BIDI,          /* one answer per request, in order (UpsertStream) */
+  RPC_BIDI_EACH,     /* each request one call of the method's unary codec, answered in
+                        order; the first error ends the call (SearchStream) */
 } rpc_shape_t;
 
 /* A streaming call as its codec sees it. */

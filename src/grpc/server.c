@@ -373,6 +373,11 @@ static grpc_slice take_message(rpc_call_t *c) {
  * answer set when it cannot run. */
 static bool unary_decode(agrpc_server_t *s, rpc_call_t *c) {
   if (call_refused(c)) return false;
+  if (!c->recv && c->method->shape == RPC_BIDI_EACH) { /* the client closed: OK, no message */
+    free(c->answer.body);
+    memset(&c->answer, 0, sizeof c->answer);
+    return false;
+  }
   if (!c->recv) {
     answer_status(&c->answer, GRPC_STATUS_INVALID_ARGUMENT, "the call carried no request message");
     return false;
@@ -456,10 +461,24 @@ static void op_send_status(rpc_call_t *c, grpc_op *op) {
   }
 }
 
+/* A SearchStream answer: the message, and the next request asked for. */
+static void each_answer(agrpc_server_t *s, rpc_call_t *c) {
+  grpc_op ops[2];
+  memset(ops, 0, sizeof ops);
+  op_send_message(c, &ops[0]);
+  ops[1].op = GRPC_OP_RECV_MESSAGE;
+  ops[1].data.recv_message.recv_message = &c->recv;
+  call_start(s, c, ops, 2, STAGE_MSG_RECV);
+}
+
 /* The last batch: the answer (when OK and there is one), the status, and
  * the close. A Watch sends its answer and stays open (no status) until
- * cancelled. */
+ * cancelled; an answer of a BIDI_EACH call keeps the call going. */
 static void call_answer(agrpc_server_t *s, rpc_call_t *c) {
+  if (c->method && c->method->shape == RPC_BIDI_EACH && c->answer.code == 0 && c->answer.body) {
+    each_answer(s, c);
+    return;
+  }
   grpc_op ops[4];
   memset(ops, 0, sizeof ops);
   size_t n = 0;
@@ -702,11 +721,14 @@ static int methods_register(agrpc_server_t *s, char *err, size_t errlen) {
   return AKIDB_OK;
 }
 
-/* The core's options: the receive limit, and no SO_REUSEPORT (the core's
+/* The core's options: the receive limit; no SO_REUSEPORT (the core's
  * default on Linux would let a second server bind the same port and take
- * half of its connections, where a bind failure is the honest answer). */
+ * half of its connections, where a bind failure is the honest answer); no
+ * channelz (the core's debugging registry, which nothing here reads:
+ * counters and a lock per call). GRPC_ARG_MINIMAL_STACK would save more,
+ * but it drops the filter that enforces the receive limit. */
 static grpc_server *server_create(const agrpc_options_t *o) {
-  grpc_arg arg[2];
+  grpc_arg arg[3];
   memset(arg, 0, sizeof arg);
   arg[0].type = GRPC_ARG_INTEGER;
   arg[0].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
@@ -714,7 +736,10 @@ static grpc_server *server_create(const agrpc_options_t *o) {
   arg[1].type = GRPC_ARG_INTEGER;
   arg[1].key = (char *)GRPC_ARG_ALLOW_REUSEPORT;
   arg[1].value.integer = 0;
-  grpc_channel_args args = {2, arg};
+  arg[2].type = GRPC_ARG_INTEGER;
+  arg[2].key = (char *)GRPC_ARG_ENABLE_CHANNELZ;
+  arg[2].value.integer = 0;
+  grpc_channel_args args = {3, arg};
   return grpc_server_create(&args, NULL);
 }
 

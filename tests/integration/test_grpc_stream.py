@@ -10,6 +10,10 @@ TLS), against the real server (conftest.py starts it with --grpc-port):
     whole batches (pipelined); the stream's path rules;
   * Scan: every point in write order, batch by batch, resumable from a
     `next` cursor, vectors on request, the same points REST's export gives;
+  * SearchStream: one answer per query, in order, the same hits as unary
+    Search and REST; the first refused query ends the call with its status
+    after the answers before it; closing the client side ends it OK; the
+    role rules of Search;
   * PutUpload: chunks gathered into one upload (size and CRC-32C as REST
     shows them), the size limit, the first message's names;
   * a deadline that passes during a batch search stops it on the server
@@ -235,6 +239,90 @@ def test_scan_refusals_and_empty_collection(stubs, channel, tenant):
             list(pts.Scan(req, metadata=meta, timeout=30))
         assert e.value.code() == code, (req, e.value.details())
         assert word in e.value.details()
+
+
+# ---------------------------------------------------------- SearchStream --
+
+
+def search_req(stubs, tenant, db, coll, q, k=3, **extra):
+    return stubs.points_pb2.SearchStreamRequest(search=stubs.points_pb2.SearchRequest(
+        tenant=tenant.slug, database=db, collection=coll, vector=q, k=k, **extra))
+
+
+def filled_collection(stubs, channel, tenant):
+    db, coll = new_collection(tenant)
+    pts = stubs.points_pb2_grpc.PointServiceStub(channel)
+    pts.Upsert(stubs.points_pb2.UpsertRequest(points=batch(stubs, 0, n=20).points,
+                                              **names(tenant, db, coll)),
+               metadata=bearer(tenant.developer.token), timeout=30)
+    return db, coll
+
+
+def test_search_stream_answers_each_query_in_order_like_search_and_rest(stubs, channel, tenant):
+    db, coll = filled_collection(stubs, channel, tenant)
+    pts = stubs.points_pb2_grpc.PointServiceStub(channel)
+    md = bearer(tenant.viewer.token)
+    queries = [[1.0, float(i), 0.5, 0.5] for i in (3, 17, 0, 9, 12)]
+    answers = list(pts.SearchStream(iter(search_req(stubs, tenant, db, coll, q) for q in queries),
+                                    metadata=md, timeout=30))
+    assert len(answers) == len(queries)
+    for q, a in zip(queries, answers):
+        unary = pts.Search(search_req(stubs, tenant, db, coll, q).search, metadata=md, timeout=30)
+        rest = tenant.viewer.call("POST", f"{tenant.coll_path(db, coll)}/search",
+                                  {"vector": q, "k": 3})
+        ids = [h.id for h in a.results]
+        assert ids == [h.id for h in unary.results] == [h["id"] for h in rest["results"]]
+        assert ids[0] == f"b0-{max(int(q[1]) - 1, 0)}"  # point i has vector [1, i+1, .5, .5]
+        assert [h.distance for h in a.results] == pytest.approx([h.distance for h in unary.results])
+
+
+def test_search_stream_with_no_query_ends_ok(stubs, channel, tenant):
+    pts = stubs.points_pb2_grpc.PointServiceStub(channel)
+    call = pts.SearchStream(iter(()), metadata=bearer(tenant.viewer.token), timeout=30)
+    assert list(call) == []
+    assert call.code() == grpc.StatusCode.OK
+
+
+def test_search_stream_first_refused_query_ends_the_call_after_earlier_answers(stubs, channel,
+                                                                               tenant):
+    db, coll = filled_collection(stubs, channel, tenant)
+    pts = stubs.points_pb2_grpc.PointServiceStub(channel)
+    md = bearer(tenant.viewer.token)
+    good = [1.0, 2.0, 0.5, 0.5]
+    cases = [
+        (search_req(stubs, tenant, db, coll, [1.0, 2.0, 0.5]), grpc.StatusCode.INVALID_ARGUMENT,
+         "dimension"),
+        (search_req(stubs, tenant, db, "nope", good), grpc.StatusCode.NOT_FOUND, "nope"),
+        (search_req(stubs, tenant, db, coll, good, k=100000), grpc.StatusCode.INVALID_ARGUMENT,
+         "'k'"),
+        (stubs.points_pb2.SearchStreamRequest(), grpc.StatusCode.INVALID_ARGUMENT, "'search'"),
+    ]
+    for bad, code, word in cases:
+        reqs = [search_req(stubs, tenant, db, coll, good)] * 2 + [bad] + \
+               [search_req(stubs, tenant, db, coll, good)]
+        got = []
+        with pytest.raises(grpc.RpcError) as e:
+            for a in pts.SearchStream(iter(reqs), metadata=md, timeout=30):
+                got.append([h.id for h in a.results])
+        assert len(got) == 2 and got[0] == got[1] and len(got[0]) == 3
+        assert e.value.code() == code, e.value.details()
+        assert word in e.value.details()
+
+
+def test_search_stream_follows_the_role_rules_of_search(stubs, channel, tenant):
+    db, coll = filled_collection(stubs, channel, tenant)
+    pts = stubs.points_pb2_grpc.PointServiceStub(channel)
+    q = [1.0, 2.0, 0.5, 0.5]
+    for role in ("admin", "developer", "viewer"):
+        got = list(pts.SearchStream(iter([search_req(stubs, tenant, db, coll, q)]),
+                                    metadata=bearer(getattr(tenant, role).token), timeout=30))
+        assert len(got) == 1 and len(got[0].results) == 3, role
+    for meta, code in ((bearer(tenant.auditor.token), grpc.StatusCode.PERMISSION_DENIED),
+                       ((), grpc.StatusCode.UNAUTHENTICATED)):
+        with pytest.raises(grpc.RpcError) as e:
+            list(pts.SearchStream(iter([search_req(stubs, tenant, db, coll, q)]), metadata=meta,
+                                  timeout=30))
+        assert e.value.code() == code
 
 
 # ------------------------------------------------------------- PutUpload --
