@@ -243,16 +243,17 @@ static quality_t run_embed(const corpus_t *c, const text_embed_params_t *p, uint
 
 /* ----------------------------------------------------------------- RRF -- */
 
-/* Fuses two top-100 runs: score = sum of 1 / (60 + rank), rank from 1. */
+/* Fuses two top-100 runs: score = sum of w / (60 + rank), rank from 1
+   (w 1 for run a, wb for run b). */
 static quality_t run_rrf(const corpus_t *c, const ranked_t *a, const size_t *na,
-                         const ranked_t *b, const size_t *nb) {
+                         const ranked_t *b, const size_t *nb, double wb) {
   double *fused = bench_xcalloc(c->ndocs, sizeof *fused);
   ranked_t *all = bench_xmalloc(c->ndocs * sizeof *all);
   quality_t qual = {0};
   for (size_t q = 0; q < c->nqueries; q++) {
     memset(fused, 0, c->ndocs * sizeof *fused);
     for (size_t i = 0; i < na[q]; i++) fused[a[q * TOPK + i].doc] += 1.0 / (RRF_K + (double)i + 1);
-    for (size_t i = 0; i < nb[q]; i++) fused[b[q * TOPK + i].doc] += 1.0 / (RRF_K + (double)i + 1);
+    for (size_t i = 0; i < nb[q]; i++) fused[b[q * TOPK + i].doc] += wb / (RRF_K + (double)i + 1);
     size_t n = 0;
     for (size_t d = 0; d < c->ndocs; d++)
       if (fused[d] > 0) all[n++] = (ranked_t){(uint32_t)d, fused[d]};
@@ -346,8 +347,87 @@ static void bulk_build(size_t n) {
 
 /* --------------------------------------------------------------- tune -- */
 
+/* ------------------------------------------------------ oracle idf -- */
+/* An experiment only: the corpus's own IDF as a term weight, to measure
+   what a frequency prior could give at best (not shipped). */
+typedef struct {
+  char term[72];
+  uint32_t df;
+} df_entry_t;
+static df_entry_t *df_tab;
+static size_t df_n, df_docs;
+static uint32_t df_doc_stamp[1 << 16];
+
+static int df_count(void *ctx, const char *tok, size_t len) {
+  size_t d = *(size_t *)ctx;
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)tok[i]) * 1099511628211ull;
+  size_t i = h & 0xffff;
+  while (df_tab[i].term[0] && (strlen(df_tab[i].term) != len || memcmp(df_tab[i].term, tok, len)))
+    i = (i + 1) & 0xffff;
+  if (!df_tab[i].term[0]) {
+    memcpy(df_tab[i].term, tok, len);
+    df_n++;
+  }
+  if (df_doc_stamp[i] != d + 1) {
+    df_doc_stamp[i] = (uint32_t)d + 1;
+    df_tab[i].df++;
+  }
+  return 0;
+}
+
+static float oracle_idf(void *ctx, const char *term, size_t len) {
+  (void)ctx;
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)term[i]) * 1099511628211ull;
+  size_t i = h & 0xffff;
+  while (df_tab[i].term[0] && (strlen(df_tab[i].term) != len || memcmp(df_tab[i].term, term, len)))
+    i = (i + 1) & 0xffff;
+  double df = df_tab[i].term[0] ? df_tab[i].df : 0;
+  return (float)log(1.0 + ((double)df_docs - df + 0.5) / (df + 0.5));
+}
+
+static void build_oracle(const corpus_t *c) {
+  df_tab = bench_xcalloc(1 << 16, sizeof *df_tab);
+  df_docs = c->ndocs;
+  for (size_t d = 0; d < c->ndocs; d++)
+    akidb_text_tokenize(c->docs[d], strlen(c->docs[d]), AKIDB_TEXT_TERMS, df_count, &d, NULL);
+}
+
 /* Sweeps the embedder's tunables at dim, printing nDCG@10 of each. */
 static void tune(const corpus_t *c, uint32_t dim) {
+  build_oracle(c);
+  const char *spec = getenv("TEXT_TUNE"); /* "dim bigram char nmin nmax pivot oracle;..." */
+  if (spec) {
+    char *dup = strdup(spec);
+    for (char *one = strtok(dup, ";"); one; one = strtok(NULL, ";")) {
+      text_embed_params_t p = text_embed_defaults;
+      unsigned d, nmin, nmax;
+      int oracle;
+      if (sscanf(one, "%u %f %f %u %u %f %d", &d, &p.w_bigram, &p.w_char, &nmin, &nmax,
+                 &p.len_pivot, &oracle) != 7)
+        bench_die("bad TEXT_TUNE entry %s", one);
+      p.ngram_min = nmin;
+      p.ngram_max = nmax;
+      if (oracle) p.term_weight = oracle_idf;
+      quality_t q = run_embed(c, &p, d, NULL, NULL);
+      printf("tune %s: nDCG@10 %.4f recall@100 %.4f\n", one, q.ndcg10, q.recall100);
+      fflush(stdout);
+    }
+    return;
+  }
+  static const float pivots[] = {0.0f, 4.0f, 6.0f, 8.0f, 10.0f};
+  for (int oracle = 0; oracle < 2; oracle++)
+    for (size_t i = 0; i < sizeof pivots / sizeof *pivots; i++) {
+      text_embed_params_t p = text_embed_defaults;
+      p.len_pivot = pivots[i];
+      if (oracle) p.term_weight = oracle_idf;
+      quality_t q = run_embed(c, &p, dim, NULL, NULL);
+      printf("tune dim=%u len_pivot=%.0f oracle_idf=%d: nDCG@10 %.4f recall@100 %.4f\n", dim,
+             p.len_pivot, oracle, q.ndcg10, q.recall100);
+      fflush(stdout);
+    }
+  if (getenv("TEXT_TUNE_FEATURES") == NULL) return;
   static const float wb[] = {0.0f, 0.25f, 0.5f, 1.0f};
   static const float wc[] = {0.0f, 0.1f, 0.2f, 0.35f, 0.5f};
   static const uint32_t nmin[] = {3, 4}, nmax[] = {4, 5, 6};
@@ -374,7 +454,7 @@ static void tune(const corpus_t *c, uint32_t dim) {
 
 int main(int argc, char **argv) {
   const char *dir = TEXT_BENCH_DATA_DIR;
-  char dims_arg[256] = "128,256,384,768,1024";
+  char dims_arg[256] = "256,384,768,1024,2048";
   size_t bulk = 100000;
   bool do_tune = false;
   bench_fatal_init("text_offline", NULL);
@@ -408,9 +488,14 @@ int main(int argc, char **argv) {
     quality_t qe = run_embed(&c, &text_embed_defaults, dim, em, nem);
     printf("| built-in embedder, dim %u, exact cosine | %.4f | %.4f |\n", dim, qe.ndcg10,
            qe.recall100);
-    quality_t qr = run_rrf(&c, bm, nbm, em, nem);
+    quality_t qr = run_rrf(&c, bm, nbm, em, nem, 1.0);
     printf("| RRF (k 60) of BM25 and embedder dim %u%s | %.4f | %.4f |\n", dim,
            is_default ? " (default)" : "", qr.ndcg10, qr.recall100);
+    for (double w = 0.25; is_default && w < 0.76; w += 0.25) {
+      qr = run_rrf(&c, bm, nbm, em, nem, w);
+      printf("| RRF (k 60), weights BM25 1 / embedder %.2f, dim %u | %.4f | %.4f |\n", w, dim,
+             qr.ndcg10, qr.recall100);
+    }
   }
   printf("\n(queries evaluated: %zu with at least one relevant document)\n\n", qb.evaluated);
   printf("| measure | value | note |\n|---|---|---|\n");

@@ -21,12 +21,15 @@
 
 const text_embed_params_t text_embed_defaults = {
     .w_unigram = 1.0,
-    .w_bigram = 0.5,
-    .w_char = 0.25,
-    .ngram_min = 3,
+    .w_bigram = 0.25,
+    .w_char = 0.35,
+    .ngram_min = 4,
     .ngram_max = 5,
     .char_min_len = 4,
     .char_of_term = false,
+    .len_pivot = 0.0f,
+    .term_weight = NULL,
+    .term_weight_ctx = NULL,
 };
 
 /* Seeds that keep the feature kinds apart in hash space. */
@@ -159,7 +162,10 @@ static int embed_token(void *ctx, const char *tok, size_t len) {
   if (!text_term(term, &tlen)) return 0; /* stop word: no features at all */
   uint64_t seed = text_fnv1a(TEXT_FNV_BASIS, &(uint8_t){SEED_UNIGRAM}, 1);
   uint64_t hu = text_mix64(text_fnv1a(seed, term, tlen));
-  table_add(&st->table, hu, p->w_unigram);
+  float wu = p->w_unigram;
+  if (p->len_pivot > 0.0f && (float)tlen < p->len_pivot) wu = wu * (float)tlen / p->len_pivot;
+  if (p->term_weight) wu = wu * p->term_weight(p->term_weight_ctx, term, tlen);
+  table_add(&st->table, hu, wu);
   if (st->prev_term && p->w_bigram != 0.0f) {
     uint64_t hb = text_mix64(st->prev_term ^ ((hu << 17) | (hu >> 47)) ^ SEED_BIGRAM);
     table_add(&st->table, hb, p->w_bigram);

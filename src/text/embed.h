@@ -16,6 +16,10 @@ typedef struct {
   uint32_t ngram_max;
   uint32_t char_min_len; /* words shorter than this give no n-grams */
   bool char_of_term;     /* n-grams of the stem (true) or the folded token */
+  float len_pivot;       /* unigram weight *= min(1, stem bytes / pivot); 0 off */
+  /* experiments only (bench): a per-term weight multiplier, NULL = 1 */
+  float (*term_weight)(void *ctx, const char *term, size_t len);
+  void *term_weight_ctx;
 } text_embed_params_t;
 
 extern const text_embed_params_t text_embed_defaults;
