@@ -198,10 +198,12 @@ int text_embed_with(const text_embed_params_t *p, const char *text, size_t len,
                 dim, AKIDB_TEXT_EMBED_DIM_MIN, AKIDB_TEXT_EMBED_DIM_MAX);
   embed_state_t st = {.p = p, .prev_term = 0, .tokens = 0};
   table_init(&st.table);
-  int rc = text_tokenize(text, len, embed_token, &st, bad_offset);
+  size_t bad = 0;
+  int rc = text_tokenize(text, len, embed_token, &st, &bad);
   double *acc = NULL;
   if (rc == AKIDB_EINVAL) {
-    errf(err, errlen, rc, "text is not valid UTF-8 at byte %zu", bad_offset ? *bad_offset : 0);
+    if (bad_offset) *bad_offset = bad;
+    errf(err, errlen, rc, "text is not valid UTF-8 at byte %zu", bad);
     goto done;
   }
   if (rc) {
