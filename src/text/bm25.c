@@ -369,12 +369,15 @@ static int put(akidb_text_bm25_t *ix, uint64_t label, const char *text, size_t l
   int rc;
   uint32_t old = label_map_get(&ix->map, label);
   if (old != LABEL_MAP_NONE && !replace) return AKIDB_EEXIST;
-  if (old != LABEL_MAP_NONE && reserve_removal(ix)) return AKIDB_ENOMEM;
   if (old == LABEL_MAP_NONE && ix->live_docs >= SLOT_MAX) return AKIDB_ELIMIT;
   uint64_t doc_len = 0;
   uint32_t *term_ids = NULL;
   /* invalid UTF-8 is refused by the tokeniser before any term is seen */
   if ((rc = prepare(ix, text, len, &doc_len, &term_ids, bad_offset))) return rc;
+  if (old != LABEL_MAP_NONE && reserve_removal(ix)) {
+    mem_free(&ix->mem, term_ids);
+    return AKIDB_ENOMEM;
+  }
   if (old != LABEL_MAP_NONE) remove_slot(ix, old);
   commit(ix, label, doc_len, term_ids);
   return AKIDB_OK;
