@@ -192,10 +192,11 @@ static void accumulate(const feature_table_t *t, uint32_t dim, double *acc) {
 int text_embed_with(const text_embed_params_t *p, const char *text, size_t len,
                     uint32_t dim, float *out, size_t *bad_offset, char *err,
                     size_t errlen) {
-  if (dim < AKIDB_TEXT_EMBED_DIM_MIN || dim > AKIDB_TEXT_EMBED_DIM_MAX || !out ||
-      (!text && len > 0))
+  if (dim < AKIDB_TEXT_EMBED_DIM_MIN || dim > AKIDB_TEXT_EMBED_DIM_MAX)
     return errf(err, errlen, AKIDB_EINVAL, "embedding dimension %u is outside %u..%u",
                 dim, AKIDB_TEXT_EMBED_DIM_MIN, AKIDB_TEXT_EMBED_DIM_MAX);
+  if (!out || (!text && len > 0))
+    return errf(err, errlen, AKIDB_EINVAL, "no output vector or no text");
   embed_state_t st = {.p = p, .prev_term = 0, .tokens = 0};
   table_init(&st.table);
   size_t bad = 0;
