@@ -132,7 +132,8 @@ void akidb_text_bm25_free(akidb_text_bm25_t *ix);
  * of length 0 (it counts in N). Errors: AKIDB_EEXIST (label present; use
  * replace), AKIDB_EINVAL (invalid UTF-8, *bad_offset set), AKIDB_ELIMIT
  * (2^32-2 documents, or a document of 2^32-1 terms), AKIDB_ENOMEM. On any
- * error the index is unchanged.
+ * error the documents, N, df and scores are unchanged (after AKIDB_ENOMEM
+ * the dictionary may keep new terms with df 0, which score nothing).
  */
 int akidb_text_bm25_add(akidb_text_bm25_t *ix, uint64_t label,
                         const char *text, size_t len, size_t *bad_offset);
