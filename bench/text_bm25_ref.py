@@ -10,7 +10,7 @@ bench/text_offline.c (queries numbered by position; gain 5 - relevance for
 relevance 1..4, else 0; ideal DCG over all judged gains; ties by score
 descending then document number ascending).
 
-    /usr/bin/python3 bench/text_bm25_ref.py [--data data/cranfield] [--k1 1.2] [--b 0.75]
+    /usr/bin/python3 bench/text_bm25_ref.py [--data datasets/cranfield] [--k1 1.2] [--b 0.75]
 
 Needs Python 3 and numpy only (Debian: python3-numpy).
 """
@@ -351,7 +351,7 @@ def parse_smart(path, keep):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=os.path.join(here, "..", "data", "cranfield"))
+    ap.add_argument("--data", default=os.path.join(here, "..", "datasets", "cranfield"))
     ap.add_argument("--k1", type=float, default=1.2)
     ap.add_argument("--b", type=float, default=0.75)
     args = ap.parse_args()

@@ -1,6 +1,6 @@
 /*
  * bench/text_offline.c — the text engine measured offline (no server): on
- * Cranfield 1400 (data/cranfield/), nDCG@10 and recall@100 of the BM25
+ * Cranfield 1400 (datasets/cranfield/), nDCG@10 and recall@100 of the BM25
  * index, of the built-in embedder with exact cosine top-k at a few
  * dimensions, and of their reciprocal-rank fusion (RRF, k = 60); the
  * embedder's throughput (MB of text per second on one core); and the BM25
