@@ -30,6 +30,7 @@
 
 #include "akidb/errors.h"
 #include "akidb/index.h"
+#include "akidb/text.h"
 #include "akidb/pool.h"
 #include "akidb/vfs.h"
 
@@ -92,6 +93,11 @@ typedef struct {
   const akidb_vfs_t *vfs;         /* every file of the collection goes through it
                                      (include/akidb/vfs.h); NULL: the local
                                      filesystem. Must outlive the collection. */
+  bool text_index;                /* keep a BM25 index of the points' text in memory
+                                     (include/akidb/text.h), built at open from the
+                                     stored points and kept with every write; default
+                                     true */
+  akidb_text_bm25_params_t bm25;  /* its k1 and b; default 1.2 and 0.75 */
 } akidb_collection_options_t;
 
 /* Defaults for a `dim`-dimensional collection of `metric`. */
@@ -195,7 +201,8 @@ int akidb_collection_delete(akidb_collection_t *c, const char *const *ids,
 typedef struct {
   char *id; /* NUL-terminated copy */
   size_t id_len;
-  float distance;    /* search only */
+  float distance;    /* vector search only */
+  float score;       /* text search only: the BM25 score (larger is better) */
   float *vector;     /* when requested: dim floats (normalised under cosine) */
   char *payload;     /* when requested (NULL if the point has none) */
   size_t payload_len;
@@ -238,6 +245,21 @@ typedef struct {
 } akidb_search_result_t;
 
 void akidb_search_result_free(akidb_search_result_t *r);
+
+/*
+ * The k live points whose text best matches `query` (len bytes of UTF-8)
+ * by BM25 (include/akidb/text.h: the same tokens, stems and formula), that
+ * pass the filter; best first, each with `score` (distance 0); ties by
+ * write order. o->ef and o->exact are ignored. Points written before the
+ * call are seen. A query with no terms finds nothing. Errors: AKIDB_EINVAL
+ * (k out of range; the query is not valid UTF-8: `err` says at which
+ * byte), AKIDB_ENOTSUP (opened without text_index), AKIDB_EUNAVAILABLE
+ * (the text index missed a write when memory ran out: reopen the
+ * collection), AKIDB_ENOMEM.
+ */
+int akidb_collection_text_search(akidb_collection_t *c, const char *query, size_t len,
+                                 const akidb_search_options_t *o, akidb_search_result_t *out,
+                                 char *err, size_t errlen);
 
 /*
  * The k nearest live points to `query` (dim floats) that pass the filter.

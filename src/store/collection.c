@@ -73,6 +73,8 @@ void akidb_collection_options_default(akidb_collection_options_t *o, uint32_t di
   o->max_pending = 0;
   o->backpressure_wait_ms = 1000;
   o->background = true;
+  o->text_index = true;
+  akidb_text_bm25_params_default(&o->bm25);
 }
 
 static int check_u64(const char *field, uint64_t v, uint64_t lo, uint64_t hi, char *err,
@@ -105,6 +107,13 @@ int akidb_collection_options_validate(const akidb_collection_options_t *o, char 
     return rc;
   if (!(o->compact_deleted_ratio > 0.0 && o->compact_deleted_ratio <= 1.0)) {
     SAY("compact_deleted_ratio is %g; it must be in (0, 1]", o->compact_deleted_ratio);
+    return AKIDB_EINVAL;
+  }
+  if (!(o->bm25.k1 >= AKIDB_TEXT_BM25_K1_MIN && o->bm25.k1 <= AKIDB_TEXT_BM25_K1_MAX) ||
+      !(o->bm25.b >= AKIDB_TEXT_BM25_B_MIN && o->bm25.b <= AKIDB_TEXT_BM25_B_MAX)) {
+    SAY("bm25 k1 is %g and b %g; k1 must be in [%g, %g] and b in [%g, %g]", o->bm25.k1,
+        o->bm25.b, AKIDB_TEXT_BM25_K1_MIN, AKIDB_TEXT_BM25_K1_MAX, AKIDB_TEXT_BM25_B_MIN,
+        AKIDB_TEXT_BM25_B_MAX);
     return AKIDB_EINVAL;
   }
   return AKIDB_OK;
@@ -252,6 +261,7 @@ int store_apply_upsert(akidb_collection_t *c, const void *data, size_t len, char
     return rc;
   }
   point_rec_t **recs = calloc(n ? n : 1, sizeof *recs);
+  uint64_t *old_labels = c->text ? calloc(n ? n : 1, sizeof *old_labels) : NULL;
   for (uint32_t i = 0; recs && i < n; i++) {
     recs[i] = records_new(c->next_label + i, pts[i].id, pts[i].id_len, pts[i].payload,
                           pts[i].payload_len, pts[i].text, pts[i].text_len);
@@ -264,13 +274,17 @@ int store_apply_upsert(akidb_collection_t *c, const void *data, size_t len, char
     rc = AKIDB_ENOMEM;
   for (uint32_t i = 0; rc == AKIDB_OK && i < n; i++) {
     point_rec_t *old = records_find(&c->rt, pts[i].id, pts[i].id_len, recs[i]->hash);
+    if (old && old_labels) old_labels[i] = old->label;
     if (old) store_remove_point(c, old);
     records_add(&c->rt, recs[i]);
     recs[i]->buf_pos = (int64_t)abuf_append(&c->buf, recs[i]->label, vecs + (size_t)i * c->buf.stride);
     recs[i] = NULL;
   }
+  uint64_t first = c->next_label;
   if (rc == AKIDB_OK) c->next_label += n;
   pthread_rwlock_unlock(&c->lock);
+  if (rc == AKIDB_OK) store_text_upsert(c, pts, n, first, old_labels);
+  free(old_labels);
   for (uint32_t i = 0; recs && i < n; i++) free(recs[i]);
   free(recs);
   free(pts);
@@ -288,15 +302,20 @@ int store_apply_delete(akidb_collection_t *c, const void *data, size_t len, size
   const char *id;
   size_t id_len, count = 0;
   int rc = codec_begin(&r, data, len, c->dim);
+  uint64_t *labels = c->text && rc == AKIDB_OK ? malloc((r.count ? r.count : 1) * sizeof *labels)
+                                               : NULL;
   pthread_rwlock_wrlock(&c->lock);
   while (rc == AKIDB_OK && (rc = codec_next_delete(&r, &id, &id_len)) == 1) {
     rc = AKIDB_OK;
     point_rec_t *old = records_find(&c->rt, id, id_len, records_hash(id, id_len));
     if (!old) continue;
+    if (labels && count < r.count) labels[count] = old->label;
     store_remove_point(c, old);
     count++;
   }
   pthread_rwlock_unlock(&c->lock);
+  store_text_delete(c, labels, count);
+  free(labels);
   if (deleted) *deleted = count;
   if (rc) SAY("a delete record is malformed");
   return rc;
@@ -567,6 +586,7 @@ static akidb_collection_t *collection_alloc(const char *dir, const akidb_collect
   pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
   pthread_rwlock_init(&c->index_gate, &attr);
   pthread_rwlock_init(&c->lock, &attr);
+  pthread_rwlock_init(&c->text_lock, &attr);
   pthread_rwlockattr_destroy(&attr);
   pthread_mutex_init(&c->claim_lock, NULL);
   pthread_mutex_init(&c->idle_lock, NULL);
@@ -582,6 +602,7 @@ static akidb_collection_t *collection_alloc(const char *dir, const akidb_collect
 static void collection_free(akidb_collection_t *c) {
   wal_close(c->wal);
   akidb_hnsw_free(c->graph);
+  akidb_text_bm25_free(c->text);
   records_free(&c->rt);
   abuf_free(&c->buf);
   mem_free(&c->mem, c->compact_dead);
@@ -589,6 +610,7 @@ static void collection_free(akidb_collection_t *c) {
   pthread_cond_destroy(&c->applied_cond);
   pthread_rwlock_destroy(&c->index_gate);
   pthread_rwlock_destroy(&c->lock);
+  pthread_rwlock_destroy(&c->text_lock);
   pthread_mutex_destroy(&c->claim_lock);
   pthread_mutex_destroy(&c->idle_lock);
   pthread_cond_destroy(&c->idle_cond);
@@ -687,7 +709,7 @@ int akidb_collection_open(const char *dir, const akidb_collection_options_t *o,
   if (!c->graph && (rc = akidb_hnsw_create(&o->index, &c->graph, err, errlen))) goto fail;
   akidb_hnsw_set_ef_search(c->graph, o->index.ef_search);
   akidb_hnsw_set_memacct(c->graph, &c->mem);
-  if ((rc = open_log(c, &rep, err, errlen))) goto fail;
+  if ((rc = open_log(c, &rep, err, errlen)) || (rc = store_text_build(c, err, errlen))) goto fail;
   if (o->background && (rc = maintain_start(c, err, errlen))) goto fail;
   rep.seconds = clock_now_s() - t0;
   store_log(c, AKIDB_LOG_INFO,

@@ -8,6 +8,8 @@
  * sides (kept once) but never on neither, because an indexer marks it
  * INDEXED only after its graph insert finished. Every hit is checked
  * against the live records, so a deleted or replaced point never appears.
+ * A text search (BM25, text.c's index) holds the lock and then text_lock
+ * for reading, and keeps only labels that are live records.
  */
 #include <math.h>
 #include <stdio.h>
@@ -210,6 +212,66 @@ int akidb_collection_search(akidb_collection_t *c, const float *query, uint32_t 
   pthread_rwlock_unlock(&c->lock);
   free(prepared);
   if (rc == AKIDB_ENOMEM) SAY("out of memory");
+  return rc;
+}
+
+/* ------------------------------------------------------------ text search -- */
+
+static bool text_keep(void *ctx, uint64_t label) {
+  const allow_ctx_t *a = ctx;
+  const point_rec_t *r = records_get(&a->c->rt, label);
+  return r && record_allowed(a, r);
+}
+
+/* Copies the BM25 hits out; caller holds lock and text_lock for reading. */
+static int fill_text_hits(akidb_collection_t *c, const akidb_search_options_t *o,
+                          const akidb_text_hit_t *hits, uint32_t n, akidb_search_result_t *out) {
+  out->hits = calloc(n ? n : 1, sizeof *out->hits);
+  if (!out->hits) return AKIDB_ENOMEM;
+  for (uint32_t i = 0; i < n; i++) {
+    const point_rec_t *r = records_get(&c->rt, hits[i].label); /* kept: live */
+    int rc = store_fill_point(c, r, o->include_payload, o->include_vector, &out->hits[i]);
+    if (rc) {
+      out->n = i;
+      akidb_search_result_free(out);
+      return rc;
+    }
+    out->hits[i].score = (float)hits[i].score;
+    out->n = i + 1;
+  }
+  return AKIDB_OK;
+}
+
+int akidb_collection_text_search(akidb_collection_t *c, const char *query, size_t len,
+                                 const akidb_search_options_t *o, akidb_search_result_t *out,
+                                 char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  if (!o || o->k == 0 || o->k > AKIDB_K_MAX || (o->filter && !o->filter->allow)) {
+    SAY("k is %u; it must be between 1 and %u", o ? o->k : 0, AKIDB_K_MAX);
+    return AKIDB_EINVAL;
+  }
+  if (!c->text) {
+    SAY("this collection keeps no text index");
+    return AKIDB_ENOTSUP;
+  }
+  akidb_text_hit_t *hits = malloc((size_t)o->k * sizeof *hits);
+  if (!hits) return AKIDB_ENOMEM;
+  allow_ctx_t a = {.c = c, .f = o->filter};
+  uint32_t n = 0;
+  size_t bad = 0;
+  pthread_rwlock_rdlock(&c->lock);
+  pthread_rwlock_rdlock(&c->text_lock);
+  int rc = atomic_load(&c->text_incomplete)
+               ? AKIDB_EUNAVAILABLE
+               : akidb_text_bm25_search(c->text, query, len, o->k, text_keep, &a, hits, &n, &bad);
+  if (rc == AKIDB_OK) rc = fill_text_hits(c, o, hits, n, out);
+  pthread_rwlock_unlock(&c->text_lock);
+  pthread_rwlock_unlock(&c->lock);
+  free(hits);
+  if (rc == AKIDB_EINVAL) SAY("the query text is not valid UTF-8 at byte %zu", bad);
+  else if (rc == AKIDB_EUNAVAILABLE)
+    SAY("the text index missed a write when memory ran out; reopen the collection");
+  else if (rc == AKIDB_ENOMEM) SAY("out of memory");
   return rc;
 }
 

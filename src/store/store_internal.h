@@ -22,6 +22,12 @@
  *               `retired`). Searches, get and scan read; applying a record
  *               writes.
  *   claim_lock  mutex: the indexers' claim position in the buffer.
+ *   text_lock   rwlock: the BM25 index of the points' text (`text`, text.c).
+ *               A write applies its records under `lock`, releases it, then
+ *               updates the text index under text_lock (both still inside
+ *               the apply order), so tokenising never holds up vector
+ *               searches; a text search takes `lock` then text_lock (both
+ *               for reading). Nobody holding text_lock waits for `lock`.
  * Buffer item states change by compare-and-swap, so an indexer and a
  * deleting writer agree on who removes a point from the graph. The
  * checkpoint figures (checkpoint_seq, _bytes, checkpoints, times) are
@@ -214,6 +220,11 @@ struct akidb_collection {
   akidb_hnsw_t *graph;
   uint64_t next_label;
 
+  pthread_rwlock_t text_lock;
+  akidb_text_bm25_t *text;     /* NULL: no text index (opt.text_index false, or during open) */
+  _Atomic bool text_incomplete; /* a write's text could not be indexed (out of memory):
+                                   text searches refuse until reopen */
+
   pthread_mutex_t claim_lock;
   pthread_mutex_t idle_lock; /* with idle_cond: indexers sleep, waiters wake */
   pthread_cond_t idle_cond;
@@ -242,6 +253,17 @@ struct akidb_collection {
   _Atomic uint32_t space_waiters; /* writers waiting for pending to drop (backpressure) */
   _Atomic bool stopping;
 };
+
+/* text.c: the BM25 index of the points' text. */
+/* Builds it from every live record (end of open, single-threaded). */
+int store_text_build(akidb_collection_t *c, char *err, size_t errlen);
+/* After an upsert of n points labelled first.. (old[i]: the label point i
+ * replaced, 0 none; old NULL: not known, which marks the index incomplete).
+ * Caller holds the apply order, not lock. */
+void store_text_upsert(akidb_collection_t *c, const akidb_point_t *pts, uint32_t n,
+                       uint64_t first, const uint64_t *old);
+/* After a delete removed these labels (labels NULL with n > 0: not known). */
+void store_text_delete(akidb_collection_t *c, const uint64_t *labels, size_t n);
 
 /* collection.c */
 void store_log(akidb_collection_t *c, akidb_log_level_t level, const char *fmt, ...)
