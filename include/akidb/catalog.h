@@ -171,7 +171,7 @@ int akidb_user_status_parse(const char *name, akidb_user_status_t *out);
 typedef struct akidb_catalog akidb_catalog_t;
 
 /* The schema version this build writes; catalogs of a newer one are refused. */
-#define AKIDB_CATALOG_SCHEMA_VERSION 4
+#define AKIDB_CATALOG_SCHEMA_VERSION 5
 
 typedef struct {
   uint32_t readers;         /* reader connections (default 4, 1..64) */
@@ -420,6 +420,7 @@ typedef struct {
   uint32_t hnsw_ef_construction;                     /* AKIDB_HNSW_EF_CONSTRUCTION_MIN..MAX, >= m */
   uint32_t hnsw_ef_search;                           /* AKIDB_HNSW_EF_SEARCH_MIN..MAX */
   char embedding_json[AKIDB_EMBEDDING_JSON_MAX + 1]; /* JSON object, "" = none */
+  double bm25_k1, bm25_b; /* the text index's parameters (AKIDB_TEXT_BM25_*) */
   akidb_tier_t tier;
   akidb_tier_policy_t tier_policy;
   char cold_manifest[AKIDB_OBJECT_KEY_MAX + 1]; /* "" = data on local disk; else its manifest object

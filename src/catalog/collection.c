@@ -13,12 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "akidb/text.h"
 #include "catalog/catalog_internal.h"
 
 #define COLLECTION_COLUMNS                                                                         \
   "c.id, c.database_id, d.tenant_id, c.name, c.dimension, c.metric, c.hnsw_m, "                    \
   "c.hnsw_ef_construction, c.hnsw_ef_search, c.embedding, c.tier, c.tier_pinned, "                 \
-  "c.warm_after_s, c.cold_after_s, c.created_at, c.updated_at, c.cold_manifest "                   \
+  "c.warm_after_s, c.cold_after_s, c.created_at, c.updated_at, c.cold_manifest, c.bm25_k1, "        \
+  "c.bm25_b "                                                                                      \
   "FROM collections c JOIN databases d ON d.id = c.database_id"
 
 static void collection_row(sqlite3_stmt *s, void *item) {
@@ -43,6 +45,8 @@ static void collection_row(sqlite3_stmt *s, void *item) {
   c->created_at_ms = sqlite3_column_int64(s, 14);
   c->updated_at_ms = sqlite3_column_int64(s, 15);
   cat_col_text(s, 16, c->cold_manifest, sizeof c->cold_manifest);
+  c->bm25_k1 = sqlite3_column_double(s, 17);
+  c->bm25_b = sqlite3_column_double(s, 18);
 }
 
 static const char SQL_BY_ID[] = "SELECT " COLLECTION_COLUMNS " WHERE c.id = ?1";
@@ -60,6 +64,8 @@ void akidb_collection_meta_defaults(akidb_collection_meta_t *c) {
   c->hnsw_ef_construction = AKIDB_HNSW_EF_CONSTRUCTION_DEFAULT;
   c->hnsw_ef_search = AKIDB_HNSW_EF_SEARCH_DEFAULT;
   c->embedding_json[0] = '\0';
+  c->bm25_k1 = AKIDB_TEXT_BM25_K1_DEFAULT;
+  c->bm25_b = AKIDB_TEXT_BM25_B_DEFAULT;
   c->tier = AKIDB_TIER_HOT;
   memset(&c->tier_policy, 0, sizeof c->tier_policy);
 }
@@ -134,6 +140,12 @@ static int check_fields(const akidb_collection_meta_t *in, char *err, size_t err
   if (!rc)
     rc = check_range("hnsw_ef_search", in->hnsw_ef_search, AKIDB_HNSW_EF_SEARCH_MIN,
                      AKIDB_HNSW_EF_SEARCH_MAX, err, errlen);
+  if (!rc && !(in->bm25_k1 >= AKIDB_TEXT_BM25_K1_MIN && in->bm25_k1 <= AKIDB_TEXT_BM25_K1_MAX))
+    rc = cat_fail(err, errlen, AKIDB_EINVAL, "bm25_k1 is %g; it must be between %g and %g",
+                  in->bm25_k1, AKIDB_TEXT_BM25_K1_MIN, AKIDB_TEXT_BM25_K1_MAX);
+  if (!rc && !(in->bm25_b >= AKIDB_TEXT_BM25_B_MIN && in->bm25_b <= AKIDB_TEXT_BM25_B_MAX))
+    rc = cat_fail(err, errlen, AKIDB_EINVAL, "bm25_b is %g; it must be between %g and %g",
+                  in->bm25_b, AKIDB_TEXT_BM25_B_MIN, AKIDB_TEXT_BM25_B_MAX);
   if (!rc) rc = check_tier(in->tier, err, errlen);
   if (!rc && in->created_at_ms < 0)
     rc = cat_fail(err, errlen, AKIDB_EINVAL, "created_at_ms must not be negative");
@@ -193,8 +205,8 @@ static int insert_collection(catalog_conn_t *c, const akidb_collection_meta_t *i
   static const char SQL[] =
       "INSERT INTO collections(id, database_id, name, dimension, metric, hnsw_m, "
       "hnsw_ef_construction, hnsw_ef_search, embedding, tier, tier_pinned, warm_after_s, "
-      "cold_after_s, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-      "coalesce(?14, " CATALOG_SQL_NOW "))";
+      "cold_after_s, created_at, bm25_k1, bm25_b) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+      "?10, ?11, ?12, ?13, coalesce(?14, " CATALOG_SQL_NOW "), ?15, ?16)";
   sqlite3_stmt *s = cat_stmt(c, SQL, err, errlen);
   if (!s) return AKIDB_EIO;
   cat_bind_uuid(s, 1, id);
@@ -211,6 +223,8 @@ static int insert_collection(catalog_conn_t *c, const akidb_collection_meta_t *i
   sqlite3_bind_int64(s, 12, in->tier_policy.warm_after_s);
   sqlite3_bind_int64(s, 13, in->tier_policy.cold_after_s);
   if (in->created_at_ms) sqlite3_bind_int64(s, 14, in->created_at_ms);
+  sqlite3_bind_double(s, 15, in->bm25_k1);
+  sqlite3_bind_double(s, 16, in->bm25_b);
   int st = cat_step_done(s);
   if (cat_is_unique_violation(st)) {
     if (strstr(sqlite3_errmsg(c->db), "collections.name"))

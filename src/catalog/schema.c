@@ -213,6 +213,13 @@ static const char MIGRATION_4[] =
     ") STRICT;\n"
     "CREATE INDEX dead_letters_due ON dead_letters(next_attempt_at);\n";
 
+/* Version 5: each collection's BM25 parameters (its text index). */
+static const char MIGRATION_5[] =
+    "ALTER TABLE collections ADD COLUMN bm25_k1 REAL NOT NULL DEFAULT 1.2"
+    "  CHECK (bm25_k1 BETWEEN 0 AND 10);\n"
+    "ALTER TABLE collections ADD COLUMN bm25_b REAL NOT NULL DEFAULT 0.75"
+    "  CHECK (bm25_b BETWEEN 0 AND 1);\n";
+
 typedef struct {
   int version;
   const char *description;
@@ -224,6 +231,7 @@ static const migration_t MIGRATIONS[] = {
     {2, "users, api keys, sessions", MIGRATION_2},
     {3, "audit log", MIGRATION_3},
     {4, "snapshots, cold collections, dead-letter queue", MIGRATION_4},
+    {5, "text index parameters of collections", MIGRATION_5},
 };
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 

@@ -107,6 +107,7 @@ static svc_coll_t *entry_new(const akidb_collection_meta_t *m, const char *tenan
   e->metric = m->metric;
   e->hnsw_m = m->hnsw_m;
   e->hnsw_ef_construction = m->hnsw_ef_construction;
+  e->bm25 = (akidb_text_bm25_params_t){m->bm25_k1, m->bm25_b};
   atomic_init(&e->ef_search, m->hnsw_ef_search);
   atomic_init(&e->pin, m->tier_policy.pinned ? (int)m->tier : SVC_PIN_NONE);
   snprintf(e->cold, sizeof e->cold, "%s", m->cold_manifest);
@@ -164,13 +165,15 @@ void svc_coll_release(svc_coll_t *e) { atomic_fetch_sub(&e->refs, 1); }
 static void fill_options(const akidb_service_t *s, const svc_coll_t *e,
                          akidb_collection_options_t *o) {
   svc_collection_options(s, e->dim, e->metric, e->hnsw_m, e->hnsw_ef_construction,
-                         atomic_load(&e->ef_search), o);
+                         atomic_load(&e->ef_search), &e->bm25, o);
 }
 
 void svc_collection_options(const akidb_service_t *s, uint32_t dim, akidb_metric_t metric,
                             uint32_t m, uint32_t ef_construction, uint32_t ef_search,
+                            const akidb_text_bm25_params_t *bm25,
                             akidb_collection_options_t *o) {
   akidb_collection_options_default(o, dim, metric);
+  if (bm25) o->bm25 = *bm25;
   o->index.m = m;
   o->index.ef_construction = ef_construction;
   o->index.ef_search = ef_search;

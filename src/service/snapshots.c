@@ -243,7 +243,9 @@ static int stage(svc_call_t *c, const akidb_snapshot_t *s, const snap_manifest_t
   akidb_vfs_remove_tree(akidb_vfs_local(), staging);
   akidb_collection_options_t o;
   svc_collection_options(c->svc, m->dimension, m->metric, m->hnsw_m, m->hnsw_ef_construction,
-                         m->hnsw_ef_search, &o);
+                         m->hnsw_ef_search, NULL, &o);
+  o.text_index = false; /* the staging copy is only loaded and closed; the restored
+                           collection builds its text index when it is opened */
   /* A bulk load: no indexing while it runs (the restored collection indexes
    * its points once it is in use), so no backpressure either; no log
    * (unlogged): the close's checkpoint, synced before the swap, is the

@@ -31,6 +31,7 @@ typedef struct svc_coll {
   uint32_t dim;
   akidb_metric_t metric;
   uint32_t hnsw_m, hnsw_ef_construction;
+  akidb_text_bm25_params_t bm25; /* its text index's k1 and b */
   _Atomic uint32_t ef_search; /* the collection's default (changes with PATCH) */
   _Atomic int pin;            /* SVC_PIN_NONE or the pinned akidb_tier_t */
 
@@ -91,9 +92,10 @@ int svc_registry_unload(svc_coll_t *e, const char *reason, int held);
  * load or unload is under way; otherwise fn's result (or the close's). */
 int svc_registry_exclusive(svc_coll_t *e, int held, int (*fn)(void *ctx), void *ctx, char *err,
                            size_t errlen);
-/* The options the service opens a collection with. */
+/* The options the service opens a collection with (bm25 NULL: defaults). */
 void svc_collection_options(const akidb_service_t *s, uint32_t dim, akidb_metric_t metric,
                             uint32_t m, uint32_t ef_construction, uint32_t ef_search,
+                            const akidb_text_bm25_params_t *bm25,
                             akidb_collection_options_t *o);
 /* Removes the entry, waits until no call uses it, closes it and deletes its
  * directory `dir`. Absent ids only delete the directory. */
