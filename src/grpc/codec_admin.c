@@ -279,6 +279,16 @@ static int index_in(const Akidb__V1__IndexParamsInput *x, const akidb_limits_t *
   return 0;
 }
 
+/* TextParams (0: the default) into the create arguments (the service
+ * checks the ranges). */
+static void text_in(const Akidb__V1__TextParams *x, akidb_collection_create_args_t *c) {
+  if (!x) return;
+  c->has_bm25_k1 = x->k1 != 0;
+  c->bm25_k1 = x->k1;
+  c->has_bm25_b = x->b != 0;
+  c->bm25_b = x->b;
+}
+
 static int decode_collection_create(const ProtobufCMessage *m, rpc_args_t *a, akidb_request_t *req,
                                     akidb_svc_error_t *e) {
   const Akidb__V1__CreateCollectionRequest *x = (const void *)m;
@@ -293,6 +303,7 @@ static int decode_collection_create(const ProtobufCMessage *m, rpc_args_t *a, ak
                   RPC_N_OF(METRIC_IN), &c->has_metric, &metric, e))
     return -1;
   c->metric = (akidb_metric_t)metric;
+  text_in(x->text, c);
   return 0;
 }
 
@@ -336,6 +347,15 @@ static Akidb__V1__IndexParams *index_of(rpc_arena_t *ar, const akidb_collection_
   return x;
 }
 
+static Akidb__V1__TextParams *text_of(rpc_arena_t *ar, const akidb_collection_meta_t *m) {
+  Akidb__V1__TextParams *x = rpc_alloc(ar, sizeof *x);
+  if (!x) return NULL;
+  akidb__v1__text_params__init(x);
+  x->k1 = m->bm25_k1;
+  x->b = m->bm25_b;
+  return x;
+}
+
 static Akidb__V1__Collection *collection_of(rpc_arena_t *ar, const akidb_collection_view_t *v) {
   const akidb_collection_meta_t *m = &v->meta;
   Akidb__V1__Collection *o = rpc_alloc(ar, sizeof *o);
@@ -351,6 +371,7 @@ static Akidb__V1__Collection *collection_of(rpc_arena_t *ar, const akidb_collect
   o->memory_bytes = v->memory_bytes;
   o->disk_bytes = v->disk_bytes;
   o->index = index_of(ar, m);
+  o->text = text_of(ar, m);
   o->id = rpc_uuid_of(ar, &m->id);
   o->tenant = rpc_text(ar, v->tenant);
   o->database = rpc_text(ar, v->database);
@@ -359,7 +380,7 @@ static Akidb__V1__Collection *collection_of(rpc_arena_t *ar, const akidb_collect
   o->load_error = v->failed ? rpc_text(ar, v->load_error) : (char *)protobuf_c_empty_string;
   o->created_at = rpc_time_of(ar, m->created_at_ms);
   o->updated_at = rpc_time_of(ar, m->updated_at_ms);
-  return o->index && o->id && o->tenant && o->database && o->name && o->last_access &&
+  return o->index && o->text && o->id && o->tenant && o->database && o->name && o->last_access &&
                  o->load_error && o->created_at && o->updated_at
              ? o
              : NULL;

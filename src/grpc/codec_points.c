@@ -337,12 +337,22 @@ static int decode_queries(rpc_args_t *a, const Akidb__V1__SearchRequest *s,
   return 0;
 }
 
+/* proto SearchMode → the service's (index 0, unspecified, is never read) */
+static const int SEARCH_MODE_IN[] = {0, AKIDB_SEARCH_VECTOR, AKIDB_SEARCH_TEXT};
+
 static int decode_search(const ProtobufCMessage *m, rpc_args_t *a, akidb_request_t *req,
                          akidb_svc_error_t *e) {
   const Akidb__V1__SearchRequest *s = (const void *)m;
   akidb_search_args_t *sa = &a->u.search;
   rpc_path3(req, s->tenant, s->database, s->collection);
-  if (!s->n_vector == !s->n_vectors)
+  bool has_mode;
+  int mode = AKIDB_SEARCH_VECTOR;
+  if (rpc_enum_in(&akidb__v1__search_mode__descriptor, s->mode, "mode", SEARCH_MODE_IN,
+                  RPC_N_OF(SEARCH_MODE_IN), &has_mode, &mode, e))
+    return -1;
+  sa->mode = (akidb_search_mode_t)mode;
+  if (*s->text) sa->text = (akidb_bytes_t){s->text, strlen(s->text)};
+  if (s->n_vector && s->n_vectors)
     return akidb_svc_error_set(e, AKIDB_ST_INVALID_ARGUMENT,
                                "search needs exactly one of 'vector' (one query) or 'vectors' "
                                "(a batch)");
@@ -370,7 +380,7 @@ static int decode_search(const ProtobufCMessage *m, rpc_args_t *a, akidb_request
     if (decode_filter(a, s->filter, root, 1, e)) return -1;
     sa->filter = root;
   }
-  return decode_queries(a, s, e);
+  return s->n_vector || s->n_vectors ? decode_queries(a, s, e) : 0; /* none: the service says why */
 }
 
 /* One message of SearchStream: its SearchRequest, decoded as Search's. */
@@ -388,7 +398,8 @@ static Akidb__V1__Hit *hit_of(rpc_arena_t *ar, const akidb_point_out_t *p,
   Akidb__V1__Hit *h = rpc_alloc(ar, sizeof *h);
   if (!h) return NULL;
   akidb__v1__hit__init(h);
-  h->distance = p->distance;
+  if (s->mode == AKIDB_SEARCH_TEXT) h->score = p->score;
+  else h->distance = p->distance;
   if (!(h->id = rpc_str_of(ar, p->id, p->id_len))) return NULL;
   if (s->include_payload && p->payload &&
       !(h->payload_json = rpc_str_of(ar, p->payload, p->payload_len)))

@@ -446,15 +446,32 @@ static int read_count(const json_t *b, const char *key, uint32_t max, uint32_t *
   return r < 0 ? -1 : 0;
 }
 
+/* "mode" and "text": how the search ranks, and the query text. */
+static int read_mode(const json_t *b, akidb_search_args_t *s, akidb_svc_error_t *e) {
+  const char *mode = NULL;
+  if (jr_string(b, "mode", &mode, e) < 0) return -1;
+  if (mode && strcmp(mode, "text") == 0) s->mode = AKIDB_SEARCH_TEXT;
+  else if (mode && strcmp(mode, "vector") != 0)
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                   "field 'mode' must be \"vector\" (nearest vectors) or \"text\" (BM25 over the "
+                   "points' text)");
+  const json_t *text = json_object_get(b, "text");
+  if (text && !json_is_string(text))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "field 'text' must be a string");
+  if (text) s->text = (akidb_bytes_t){json_string_value(text), json_string_length(text)};
+  return 0;
+}
+
 static int decode_search(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   static const char *const keys[] = {"vector", "vectors", "k", "ef", "filter", "include_payload",
-                                     "include_vector", "exact", NULL};
+                                     "include_vector", "exact", "mode", "text", NULL};
   akidb_search_args_t *s = &a->search;
   s->include_payload = true;
   if (jr_body_object(req->body, "search", keys, e)) return -1;
   const json_t *b = req->body, *one = json_object_get(b, "vector");
   const json_t *many = json_object_get(b, "vectors"), *filter = json_object_get(b, "filter");
-  if (!one == !many)
+  if (read_mode(b, s, e)) return -1;
+  if (one && many)
     return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
                    "search needs exactly one of 'vector' (one query) or 'vectors' (a batch)");
   if (many && (!json_is_array(many) || json_array_size(many) == 0))
@@ -475,7 +492,7 @@ static int decode_search(const rest_req_t *req, args_t *a, akidb_svc_error_t *e)
     if (read_filter(a, filter, 1, root, e)) return -1;
     s->filter = root;
   }
-  return read_queries(req, a, one, many, e);
+  return one || many ? read_queries(req, a, one, many, e) : 0; /* none: the service says why */
 }
 
 /* ----------------------------------------------- tenants and databases -- */
@@ -594,8 +611,37 @@ static int read_index(const json_t *body, bool update, const akidb_limits_t *l,
   return 0;
 }
 
+/* A number field into *out, marking *has; 0 absent (or fine), -1 not a number. */
+static int read_number(const json_t *o, const char *key, const char *where, bool *has,
+                       double *out, akidb_svc_error_t *e) {
+  const json_t *v = json_object_get(o, key);
+  if (!v) return 0;
+  if (!json_is_number(v))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "field '%s.%s' must be a number", where, key);
+  *has = true;
+  *out = json_number_value(v);
+  return 0;
+}
+
+/* The "text" object of a create body: the BM25 parameters (the service
+ * checks their ranges). */
+static int read_text_params(const json_t *body, akidb_collection_create_args_t *c,
+                            akidb_svc_error_t *e) {
+  static const char *const keys[] = {"k1", "b", NULL};
+  const json_t *o = json_object_get(body, "text");
+  if (!o) return 0;
+  if (!json_is_object(o))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                   "field 'text' must be an object: {\"k1\": 1.2, \"b\": 0.75} (BM25)");
+  if (jr_keys(o, "text", keys, e)) return -1;
+  return read_number(o, "k1", "text", &c->has_bm25_k1, &c->bm25_k1, e) ||
+                 read_number(o, "b", "text", &c->has_bm25_b, &c->bm25_b, e)
+             ? -1
+             : 0;
+}
+
 static int decode_collection_create(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
-  static const char *const keys[] = {"name", "dimension", "metric", "index", NULL};
+  static const char *const keys[] = {"name", "dimension", "metric", "index", "text", NULL};
   akidb_collection_create_args_t *c = &a->collection_create;
   const char *metric = NULL;
   bool has_dim = false;
@@ -603,7 +649,7 @@ static int decode_collection_create(const rest_req_t *req, args_t *a, akidb_svc_
       jr_string(req->body, "name", &c->name, e) < 0 ||
       jr_string(req->body, "metric", &metric, e) < 0 ||
       read_u32(req->body, "dimension", 1, a->limits->max_dimension, &has_dim, &c->dimension, e) ||
-      read_index(req->body, false, a->limits, c, e))
+      read_index(req->body, false, a->limits, c, e) || read_text_params(req->body, c, e))
     return -1;
   if (metric && akidb_metric_parse(metric, &c->metric))
     return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "field 'metric' must be cosine, l2 or dot");
@@ -948,7 +994,8 @@ static json_t *encode_scan(const akidb_scan_result_t *r) {
                    r->next[0] ? json_string(r->next) : json_null());
 }
 
-/* One query's hits: [{"id", "payload"?, "text"?, "vector"?, "distance"}]. */
+/* One query's hits: [{"id", "payload"?, "text"?, "vector"?, "distance"}]
+ * ("score" instead of "distance" for a text search). */
 static json_t *encode_hits(const akidb_search_result_t *r, const akidb_search_results_t *s) {
   json_t *hits = json_array();
   for (uint32_t i = 0; hits && i < r->n; i++) {
@@ -957,7 +1004,8 @@ static json_t *encode_hits(const akidb_search_result_t *r, const akidb_search_re
       json_decref(hits);
       return NULL;
     }
-    json_object_set_new(h, "distance", json_real(r->hits[i].distance));
+    if (s->mode == AKIDB_SEARCH_TEXT) json_object_set_new(h, "score", json_real(r->hits[i].score));
+    else json_object_set_new(h, "distance", json_real(r->hits[i].distance));
     json_array_append_new(hits, h);
   }
   return hits;
@@ -1006,6 +1054,7 @@ static json_t *encode_collection(const akidb_collection_view_t *v) {
       (json_int_t)v->memory_bytes, "disk_bytes", (json_int_t)v->disk_bytes, "last_access",
       jr_time(v->last_access_wall_ms, true), "created_at", jr_time(m->created_at_ms, false),
       "updated_at", jr_time(m->updated_at_ms, false));
+  if (o) json_object_set_new(o, "text", json_pack("{s:f,s:f}", "k1", m->bm25_k1, "b", m->bm25_b));
   if (o && v->failed) json_object_set_new(o, "load_error", json_string(v->load_error));
   return o;
 }

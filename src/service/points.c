@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "akidb/text.h"
 #include "filter/filter.h"
 #include "obs/metrics.h"
 #include "service/svc_internal.h"
@@ -104,6 +105,10 @@ static int fill_point(svc_call_t *c, batch_t *b, size_t i, const akidb_point_in_
   if (in->text.p) {
     pt->text = in->text.p;
     pt->text_len = in->text.len;
+    size_t bad;
+    if (akidb_text_validate_utf8(pt->text, pt->text_len, &bad))
+      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s: 'text' is not valid UTF-8 at byte %zu",
+                      where, bad);
   }
   b->disk += pt->id_len + pt->payload_len + pt->text_len + (uint64_t)dim * 4 + 24;
   b->mem += pt->id_len + pt->payload_len + pt->text_len + (uint64_t)dim * 4 +
@@ -281,10 +286,24 @@ int svc_op_point_scan(svc_call_t *c) {
 /* The checks that need no collection: counts, k, ef, the filter. */
 static int check_search(svc_call_t *c, const akidb_search_args_t *a) {
   const akidb_limits_t *l = &c->svc->opt.limits;
-  if (a->n_queries == 0 || !a->queries)
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, a->batch
-                        ? "'vectors' must be a non-empty array of vectors"
+  if (a->mode == AKIDB_SEARCH_TEXT) {
+    size_t bad;
+    if (!a->text.p || a->n_queries)
+      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                      "mode 'text' searches by 'text' (a string) and takes no 'vector' or "
+                      "'vectors'");
+    if (a->ef || a->exact)
+      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                      "'ef' and 'exact' tune the vector index; mode 'text' ranks by BM25");
+    if (akidb_text_validate_utf8(a->text.p, a->text.len, &bad))
+      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "'text' is not valid UTF-8 at byte %zu", bad);
+  } else if (a->n_queries == 0 || !a->queries) {
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    a->batch ? "'vectors' must be a non-empty array of vectors"
+                    : a->text.p
+                        ? "a search by 'text' needs \"mode\": \"text\" (BM25 over the points' text)"
                         : "search needs exactly one of 'vector' (one query) or 'vectors' (a batch)");
+  }
   if (a->n_queries > l->max_batch)
     return svc_fail(c, AKIDB_ST_PAYLOAD_TOO_LARGE, "'vectors' holds %zu queries; the limit is %u",
                     a->n_queries, l->max_batch);
@@ -333,18 +352,41 @@ static int search_one(svc_call_t *c, const akidb_search_args_t *a, size_t i,
   return 0;
 }
 
+/* A text search (BM25) into the result. */
+static int search_text(svc_call_t *c, const akidb_search_args_t *a,
+                       const akidb_point_filter_t *pf) {
+  akidb_search_options_t o = {.k = a->k ? a->k : DEFAULT_K,
+                              .filter = pf,
+                              .include_payload = a->include_payload,
+                              .include_vector = a->include_vector};
+  akidb_search_results_t *r = &c->res->result.search;
+  char err[256] = "";
+  int rc = akidb_collection_text_search(c->coll->c, a->text.p, a->text.len, &o, &r->per_query[0],
+                                        err, sizeof err);
+  if (rc) return svc_fail_code(c, rc, err);
+  r->n = 1;
+  return 0;
+}
+
 int svc_op_search(svc_call_t *c) {
   const akidb_search_args_t *a = c->req->args;
   if (check_search(c, a)) return -1;
   double t0 = now_s();
   if (resolve_all(c, AKIDB_ACT_SEARCH)) return -1;
   akidb_search_results_t *r = &c->res->result.search;
-  if (!(r->per_query = calloc(a->n_queries, sizeof *r->per_query)))
+  size_t slots = a->mode == AKIDB_SEARCH_TEXT ? 1 : a->n_queries;
+  if (!(r->per_query = calloc(slots, sizeof *r->per_query)))
     return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+  r->mode = a->mode;
   r->batch = a->batch;
   r->include_payload = a->include_payload;
   r->dimension = c->coll->dim;
   akidb_point_filter_t pf = {.allow = filter_allow, .ctx = (void *)a->filter};
+  if (a->mode == AKIDB_SEARCH_TEXT) {
+    if (search_text(c, a, a->filter ? &pf : NULL)) return -1;
+    obs_search_observe(now_s() - t0, 1);
+    return svc_result(c);
+  }
   for (size_t i = 0; i < a->n_queries; i++)
     if (svc_check_deadline(c, "the search ended") || search_one(c, a, i, a->filter ? &pf : NULL))
       return -1;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "akidb/text.h"
 #include "obs/metrics.h"
 #include "service/svc_internal.h"
 
@@ -259,6 +260,14 @@ static int meta_from_args(svc_call_t *c, const akidb_collection_create_args_t *a
   if (m->hnsw_ef_construction < m->hnsw_m)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "index.ef_construction (%u) must be >= m (%u)",
                     m->hnsw_ef_construction, m->hnsw_m);
+  if (a->has_bm25_k1) m->bm25_k1 = a->bm25_k1;
+  if (a->has_bm25_b) m->bm25_b = a->bm25_b;
+  if (!(m->bm25_k1 >= AKIDB_TEXT_BM25_K1_MIN && m->bm25_k1 <= AKIDB_TEXT_BM25_K1_MAX) ||
+      !(m->bm25_b >= AKIDB_TEXT_BM25_B_MIN && m->bm25_b <= AKIDB_TEXT_BM25_B_MAX))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "text: k1 must be a number in %g..%g and b in %g..%g",
+                    AKIDB_TEXT_BM25_K1_MIN, AKIDB_TEXT_BM25_K1_MAX, AKIDB_TEXT_BM25_B_MIN,
+                    AKIDB_TEXT_BM25_B_MAX);
   if (!a->name || !a->dimension)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "a collection needs 'name' and 'dimension'");
   if (a->dimension > c->svc->opt.limits.max_dimension)

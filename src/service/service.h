@@ -312,6 +312,8 @@ typedef struct {
   akidb_metric_t metric;
   bool has_m, has_ef_construction, has_ef_search; /* absent: the defaults */
   uint32_t m, ef_construction, ef_search;
+  bool has_bm25_k1, has_bm25_b; /* the text index's BM25 parameters; absent: defaults */
+  double bm25_k1, bm25_b;
 } akidb_collection_create_args_t;
 
 typedef struct {
@@ -402,8 +404,14 @@ typedef struct {
   uint32_t n;
 } akidb_vector_t;
 
+/* How a search ranks: by vector distance (default), or by the BM25 score
+ * of the points' text (the query is `text`). */
+typedef enum { AKIDB_SEARCH_VECTOR = 0, AKIDB_SEARCH_TEXT = 1 } akidb_search_mode_t;
+
 typedef struct {
-  const akidb_vector_t *queries;
+  akidb_search_mode_t mode;
+  akidb_bytes_t text;                /* TEXT: the query text (UTF-8) */
+  const akidb_vector_t *queries;     /* VECTOR */
   size_t n_queries;
   bool batch;                        /* answer per query (REST "vectors") */
   uint32_t k;                        /* 0: 10 */
@@ -413,10 +421,12 @@ typedef struct {
   const akidb_filter_node_t *filter; /* or NULL */
 } akidb_search_args_t;
 
-/* Search: the hits of each query, nearest first. */
+/* Search: the hits of each query, nearest first (TEXT: best score first,
+ * each hit's `score` set instead of its distance). */
 typedef struct {
   akidb_search_result_t *per_query;
   size_t n;
+  akidb_search_mode_t mode;
   bool batch;
   bool include_payload;
   uint32_t dimension;

@@ -242,3 +242,42 @@ def test_a_message_that_is_not_protobuf_is_invalid_argument(channel, tenant):
         call(b"\xff\xff\xff\xff", metadata=bearer(tenant.developer.token), timeout=10)
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "akidb.v1.UpsertRequest" in e.value.details()
+
+
+def test_text_search_and_bm25_parameters_over_grpc_match_rest(stubs, channel, tenant):
+    md = bearer(tenant.developer.token)
+    colls = stubs.collections_pb2_grpc.CollectionServiceStub(channel)
+    db = tenant.create_db()
+    made = colls.CreateCollection(stubs.collections_pb2.CreateCollectionRequest(
+        tenant=tenant.slug, database=db, name="texts", dimension=4,
+        metric=stubs.common_pb2.METRIC_L2, text=stubs.common_pb2.TextParams(k1=1.6, b=0.5)),
+        metadata=md, timeout=30)
+    assert (made.text.k1, made.text.b) == (1.6, 0.5)
+    rest = tenant.admin.call("GET", tenant.coll_path(db, "texts"))
+    assert rest["text"] == {"k1": 1.6, "b": 0.5}
+    texts = ["supersonic flow over a wedge", "laminar boundary layer", "boundary layer transition"
+             " in supersonic flow", "buckling of shells"]
+    pts = stubs.points_pb2_grpc.PointServiceStub(channel)
+    pts.Upsert(stubs.points_pb2.UpsertRequest(
+        tenant=tenant.slug, database=db, collection="texts",
+        points=[stubs.common_pb2.PointInput(id=f"t{i}", vector=[i + 1.0, 1, 1, 1], text=t)
+                for i, t in enumerate(texts)]), metadata=md, timeout=30)
+    S = stubs.points_pb2
+    got = pts.Search(S.SearchRequest(tenant=tenant.slug, database=db, collection="texts",
+                                     mode=S.SEARCH_MODE_TEXT, text="boundary layer", k=10),
+                     metadata=md, timeout=30)
+    want = tenant.admin.call("POST", f"{tenant.coll_path(db, 'texts')}/search",
+                              {"mode": "text", "text": "boundary layer", "k": 10})["results"]
+    assert [h.id for h in got.results] == [h["id"] for h in want] == ["t1", "t2"]
+    assert [h.score for h in got.results] == pytest.approx([h["score"] for h in want], rel=1e-6)
+    assert all(h.distance == 0 and h.text for h in got.results)
+    for req, word in ((S.SearchRequest(tenant=tenant.slug, database=db, collection="texts",
+                                       mode=7, text="x"), "mode"),
+                      (S.SearchRequest(tenant=tenant.slug, database=db, collection="texts",
+                                       mode=S.SEARCH_MODE_TEXT), "'text'"),
+                      (S.SearchRequest(tenant=tenant.slug, database=db, collection="texts",
+                                       text="boundary"), "\"mode\": \"text\"")):
+        with pytest.raises(grpc.RpcError) as e:
+            pts.Search(req, metadata=md, timeout=30)
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert word in e.value.details(), e.value.details()

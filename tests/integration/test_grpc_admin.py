@@ -149,6 +149,7 @@ def collection_json(pb, m, volatile=False):
          "dimension": m.dimension, "metric": enum_text(pb, "Metric", m.metric, "METRIC_"),
          "index": {"m": m.index.m, "ef_construction": m.index.ef_construction,
                    "ef_search": m.index.ef_search},
+         "text": {"k1": m.text.k1, "b": m.text.b},
          "tier": enum_text(pb, "Tier", m.tier, "TIER_"), "tier_pinned": m.tier_pinned,
          "resident": m.resident, "points": m.points, "pending": m.pending,
          "memory_bytes": m.memory_bytes, "disk_bytes": m.disk_bytes,

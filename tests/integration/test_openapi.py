@@ -337,7 +337,7 @@ def database(**kw):
 def collection(**kw):
     c = {"id": U1, "tenant": "acme", "database": "main", "name": "docs", "dimension": 4,
          "metric": "cosine", "index": {"m": 16, "ef_construction": 200, "ef_search": 160},
-         "tier": "hot", "tier_pinned": False, "resident": True, "points": 3, "pending": 1,
+         "text": {"k1": 1.2, "b": 0.75}, "tier": "hot", "tier_pinned": False, "resident": True, "points": 3, "pending": 1,
          "memory_bytes": 4096, "disk_bytes": 8192, "last_access": TS, "created_at": TS,
          "updated_at": TS}
     c.update(kw)
@@ -425,6 +425,7 @@ GOOD = [
                                               {"id": "b", "distance": 1.5, "payload": None}]}),
     ("POST", C + "/search", 200, {"results": [{"id": "a", "distance": -3.25, "vector": [1, 2]}]}),
     ("POST", C + "/search", 200, {"batches": [{"results": []}, {"results": [{"id": "a", "distance": 2}]}]}),
+    ("POST", C + "/search", 200, {"results": [{"id": "a", "score": 3.5, "text": "flow"}]}),
     ("GET", "/v1/tenants/acme/users", 200, {"items": [user(), user(role="admin", has_password=False)],
                                             "next": None}),
     ("POST", "/v1/tenants/acme/users", 201, user(role="auditor")),
@@ -485,7 +486,9 @@ BAD = [
     ("GET", "/nothing", 200, {"status": "ok"}, None, ["matches no path", "404"]),
     ("PUT", "/v1/tenants", 404, err("not_found"), None, ["405", "GET, POST"]),
     ("PUT", "/v1/tenants", 405, err("method_not_allowed"), {"Allow": "GET"}, ["Allow", "POST"]),
-    ("POST", C + "/search", 200, {"results": [{"id": "a"}]}, None, ["distance"]),
+    ("POST", C + "/search", 200, {"results": [{"id": "a"}]}, None, ["'distance' is a required", "'score' is a required"]),
+    ("POST", C + "/search", 200, {"results": [{"id": "a", "distance": 1, "score": 2}]}, None,
+     ["valid under each", "is valid under"]),
     ("POST", C + "/search", 200, {"results": [], "batches": []}, None, ["body does not match"]),
     ("POST", C + "/points/get", 200, {"points": [{"id": "a"}], "missing": []}, None, ["payload"]),
     ("GET", "/v1/auth/whoami", 200, {"user": SESSION_USER, "credential": "password", "expires_at": None},

@@ -1,0 +1,157 @@
+"""
+tests/integration/test_text_search.py — full-text search over the REST API:
+`"mode": "text"` ranks the points' text by BM25 with the collection's k1
+and b (set at create, shown by GET), and the scores equal an independent
+computation (bench/text_bm25_ref.py: its own tokeniser and Porter stemmer,
+written from docs/embeddings.md, BM25 from raw counts here); replaced and
+deleted points' old text no longer matches; filters apply; text written
+before a restart is found after it; invalid UTF-8 in a point's text is
+refused and changes nothing; bad search bodies get clear 400s.
+"""
+import math
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+import client as cl
+from client import expect
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import text_bm25_ref as ref  # noqa: E402
+
+DOCS = {
+    "d0": "the boundary layer of a flat plate in supersonic flow",
+    "d1": "heat transfer in the laminar boundary layer of a cone",
+    "d2": "buckling of thin cylindrical shells under axial load",
+    "d3": "supersonic flow past a cone: shock waves and surface pressure",
+    "d4": "the flutter of a wing panel in supersonic flow at high mach numbers",
+    "d5": "boundary layers, boundary conditions and the boundary of a wing",
+}
+
+
+@pytest.fixture(scope="module")
+def tenant(server, sysadmin):
+    return cl.make_tenant(server, sysadmin, roles=("admin", "developer", "viewer"))
+
+
+def points(docs):
+    return [{"id": pid, "vector": [float(i + 1), 1.0, 0.5, 0.25], "text": text,
+             "payload": {"n": i, "even": i % 2 == 0}}
+            for i, (pid, text) in enumerate(docs.items())]
+
+
+def new_collection(tenant, docs=DOCS, **extra):
+    db = tenant.create_db()
+    coll = tenant.create_collection(db, dimension=4, metric="l2", **extra)
+    tenant.upsert(db, coll["name"], points(docs))
+    return db, coll
+
+
+def bm25(docs, query, k1=1.2, b=0.75):
+    """BM25 of every document for the query, from raw term counts."""
+    doc_terms = {pid: ref.terms(text) for pid, text in docs.items()}
+    n = len(doc_terms)
+    avgdl = sum(len(t) for t in doc_terms.values()) / n
+    df = {}
+    for t in doc_terms.values():
+        for term in set(t):
+            df[term] = df.get(term, 0) + 1
+    scores = {}
+    for pid, t in doc_terms.items():
+        s = 0.0
+        for q in ref.terms(query):
+            tf = t.count(q)
+            if not tf:
+                continue
+            idf = math.log(1 + (n - df[q] + 0.5) / (df[q] + 0.5))
+            s += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len(t) / avgdl))
+        if s > 0:
+            scores[pid] = s
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def text_search(tenant, db, coll, text, by="viewer", **extra):
+    body = {"mode": "text", "text": text}
+    body.update(extra)
+    return getattr(tenant, by).call("POST", f"{tenant.coll_path(db, coll)}/search", body)
+
+
+def test_text_search_scores_equal_an_independent_bm25(tenant):
+    db, coll = new_collection(tenant)
+    assert coll["text"] == {"k1": 1.2, "b": 0.75}
+    for query in ("supersonic flow", "boundary layer", "cone", "wing panels fluttering"):
+        got = text_search(tenant, db, coll["name"], query, k=10)["results"]
+        want = bm25(DOCS, query)
+        assert [h["id"] for h in got] == [pid for pid, _ in want], query
+        for h, (_, s) in zip(got, want):
+            assert h["score"] == pytest.approx(s, rel=1e-5), (query, h)
+            assert "distance" not in h
+            assert h["text"] == DOCS[h["id"]] and h["payload"]["n"] == int(h["id"][1])
+
+
+def test_collection_bm25_parameters_apply(tenant):
+    db, coll = new_collection(tenant, text={"k1": 2.0, "b": 0.3})
+    assert coll["text"] == {"k1": 2.0, "b": 0.3}
+    shown = tenant.viewer.call("GET", tenant.coll_path(db, coll["name"]))
+    assert shown["text"] == {"k1": 2.0, "b": 0.3}
+    got = text_search(tenant, db, coll["name"], "boundary layer")["results"]
+    want = bm25(DOCS, "boundary layer", k1=2.0, b=0.3)
+    assert [(h["id"], pytest.approx(h["score"], rel=1e-5)) for h in got] == \
+        [(pid, pytest.approx(s, rel=1e-5)) for pid, s in want]
+
+
+def test_replace_delete_and_filter(tenant):
+    db, coll = new_collection(tenant)
+    name = coll["name"]
+    tenant.upsert(db, name, [{"id": "d2", "vector": [1, 1, 1, 1], "text": "an aeroelastic wing"}])
+    assert text_search(tenant, db, name, "buckling")["results"] == []
+    assert [h["id"] for h in text_search(tenant, db, name, "aeroelastic")["results"]] == ["d2"]
+    tenant.admin.call("POST", f"{tenant.coll_path(db, name)}/points/delete", {"ids": ["d3"]})
+    assert text_search(tenant, db, name, "shock")["results"] == []
+    even = text_search(tenant, db, name, "supersonic flow",
+                       filter={"field": "even", "eq": True})["results"]
+    assert [h["id"] for h in even] == [pid for pid, _ in bm25({k: DOCS[k] for k in ("d0", "d4")},
+                                                             "supersonic flow")]
+    assert len(text_search(tenant, db, name, "boundary", k=1)["results"]) == 1
+
+
+def test_text_is_found_after_a_restart(fresh_server):
+    s = fresh_server
+    t = cl.make_tenant(s, s.login_admin(), roles=("admin", "viewer"))
+    db, coll = new_collection(t)
+    before = text_search(t, db, coll["name"], "supersonic boundary")["results"]
+    s.restart()
+    t.clients["viewer"] = t.login(t.users["viewer"]["username"], t.users["viewer"]["password"])
+    after = text_search(t, db, coll["name"], "supersonic boundary")["results"]
+    assert [(h["id"], h["score"]) for h in after] == [(h["id"], h["score"]) for h in before]
+    assert len(after) == 5  # d0, d1, d3, d4, d5 hold 'supersonic' or 'boundary'
+
+
+def test_bad_text_and_bad_search_bodies_are_refused(tenant, server):
+    db, coll = new_collection(tenant)
+    path = tenant.coll_path(db, coll["name"])
+    cases = [
+        ({"mode": "text"}, "'text'"),
+        ({"mode": "text", "text": "flow", "vector": [1, 2, 3, 4]}, "takes no 'vector'"),
+        ({"mode": "text", "text": "flow", "ef": 50}, "'ef' and 'exact'"),
+        ({"mode": "text", "text": 5}, "'text' must be a string"),
+        ({"mode": "words", "text": "flow"}, "'mode' must be"),
+        ({"text": "flow"}, "\"mode\": \"text\""),
+    ]
+    for body, words in cases:
+        r = tenant.viewer.request("POST", f"{path}/search", body)
+        expect(r, 400, "invalid_argument")
+        assert words in r.json()["error"]["message"], (body, r.json())
+    r = tenant.developer.request("POST", f"{tenant.db_path(db)}/collections",
+                                 {"name": "bad-bm25", "dimension": 4, "text": {"k1": 11}})
+    expect(r, 400, "invalid_argument")
+    assert "k1" in r.json()["error"]["message"]
+    # invalid UTF-8 in a point's text (JSON cannot carry it; a lone surrogate escape is the
+    # closest a JSON body gets, and jansson refuses it as malformed JSON)
+    raw = b'{"points": [{"id": "x", "vector": [1, 2, 3, 4], "text": "bad \\ud800 text"}]}'
+    r = tenant.developer.request("POST", f"{path}/points", data=raw,
+                                 headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    assert tenant.count(db, coll["name"]) == len(DOCS)
