@@ -230,6 +230,8 @@ static void meta_from_manifest(const snap_manifest_t *m, const akidb_uuid_t *db,
   out->hnsw_ef_construction = m->hnsw_ef_construction;
   out->hnsw_ef_search = m->hnsw_ef_search;
   snprintf(out->embedding_json, sizeof out->embedding_json, "%s", m->embedding_json);
+  out->bm25_k1 = m->bm25_k1;
+  out->bm25_b = m->bm25_b;
 }
 
 /* Builds <collections>/<id>.restore from the snapshot and closes it. */

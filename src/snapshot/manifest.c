@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "akidb/text.h"
 #include "akidb/index.h"
 #include "snapshot/snapshot.h"
 
@@ -32,12 +33,13 @@ static json_t *files_json(const snap_manifest_t *m) {
 
 static json_t *collection_json(const snap_manifest_t *m) {
   json_t *emb = m->embedding_json[0] ? json_loads(m->embedding_json, 0, NULL) : json_null();
-  return json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:{s:i, s:i, s:i}, s:o}", "id",
-                   m->collection_id, "tenant", m->tenant, "database", m->database, "name",
+  return json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:{s:i, s:i, s:i}, s:o, s:{s:f, s:f}}",
+                   "id", m->collection_id, "tenant", m->tenant, "database", m->database, "name",
                    m->collection, "dimension", (int)m->dimension, "metric",
                    akidb_metric_name(m->metric), "hnsw", "m", (int)m->hnsw_m, "ef_construction",
                    (int)m->hnsw_ef_construction, "ef_search", (int)m->hnsw_ef_search,
-                   "embedding", emb ? emb : json_null());
+                   "embedding", emb ? emb : json_null(), "bm25", "k1", m->bm25_k1, "b",
+                   m->bm25_b);
 }
 
 char *snap_manifest_encode(const snap_manifest_t *m) {
@@ -211,6 +213,31 @@ static int decode_embedding(why_t *w, json_t *c, snap_manifest_t *m) {
   return rc;
 }
 
+/* A number of the "bm25" object in [lo, hi] into *out. */
+static int get_bm25(why_t *w, json_t *o, const char *key, const char *where, double lo,
+                    double hi, double *out) {
+  json_t *v = json_object_get(o, key);
+  if (!json_is_number(v)) return bad(w, where, "is missing or not a number");
+  double d = json_number_value(v);
+  if (!(d >= lo && d <= hi)) return bad(w, where, "is out of range");
+  *out = d;
+  return AKIDB_OK;
+}
+
+/* "bm25": {"k1", "b"}; manifests written before it existed have none. */
+static int decode_bm25(why_t *w, json_t *c, snap_manifest_t *m) {
+  m->bm25_k1 = AKIDB_TEXT_BM25_K1_DEFAULT;
+  m->bm25_b = AKIDB_TEXT_BM25_B_DEFAULT;
+  json_t *b = json_object_get(c, "bm25");
+  if (!b) return AKIDB_OK;
+  if (!json_is_object(b)) return bad(w, "collection.bm25", "must be an object");
+  int rc = get_bm25(w, b, "k1", "collection.bm25.k1", AKIDB_TEXT_BM25_K1_MIN,
+                    AKIDB_TEXT_BM25_K1_MAX, &m->bm25_k1);
+  return rc ? rc
+            : get_bm25(w, b, "b", "collection.bm25.b", AKIDB_TEXT_BM25_B_MIN,
+                       AKIDB_TEXT_BM25_B_MAX, &m->bm25_b);
+}
+
 static int decode_root(why_t *w, json_t *root, snap_manifest_t *m) {
   if (!json_is_object(root)) return bad(w, "(root)", "is not a JSON object");
   json_t *fmt = json_object_get(root, "format");
@@ -237,6 +264,7 @@ static int decode_root(why_t *w, json_t *root, snap_manifest_t *m) {
   if (!rc) rc = decode_names(w, c, m);
   if (!rc) rc = decode_index(w, c, m);
   if (!rc) rc = decode_embedding(w, c, m);
+  if (!rc) rc = decode_bm25(w, c, m);
   if (!rc) rc = get_uint(w, root, "log_seq", "log_seq", 0, INT64_MAX, &m->log_seq);
   if (!rc) rc = get_uint(w, root, "points", "points", 0, INT64_MAX, &m->points);
   if (!rc) rc = decode_files(w, root, m);

@@ -93,6 +93,8 @@ static void fill_manifest(const snap_source_t *src, snap_manifest_t *m) {
   m->hnsw_ef_construction = meta->hnsw_ef_construction;
   m->hnsw_ef_search = meta->hnsw_ef_search;
   snprintf(m->embedding_json, sizeof m->embedding_json, "%s", meta->embedding_json);
+  m->bm25_k1 = meta->bm25_k1;
+  m->bm25_b = meta->bm25_b;
 }
 
 /* Streams the points of `c` as Parquet into the open store writer. */

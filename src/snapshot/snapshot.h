@@ -61,6 +61,7 @@ typedef struct {
   akidb_metric_t metric;
   uint32_t hnsw_m, hnsw_ef_construction, hnsw_ef_search;
   char embedding_json[SNAP_EMBEDDING_MAX + 1]; /* "" = none */
+  double bm25_k1, bm25_b; /* the text index's parameters (absent in older manifests: defaults) */
   uint64_t log_seq; /* the last log record the snapshot holds */
   uint64_t points;
   size_t n_files;

@@ -236,3 +236,23 @@ def test_deleting_the_tenant_deletes_its_snapshots_and_uploads(server):
         left = [p for p in (objects / kind / tid).rglob("*") if p.is_file()] \
             if (objects / kind / tid).exists() else []
         assert left == [], f"{kind} left behind: {left}"
+
+
+def test_restore_keeps_the_text_index_parameters_and_finds_the_text(server):
+    t = make_tenant(server, server.login_admin())
+    db = t.create_db()
+    coll = t.create_collection(db, dimension=DIM, metric="l2", text={"k1": 1.7, "b": 0.4})["name"]
+    pts = make_points(20)
+    for i, p in enumerate(pts):
+        p["text"] = f"point number {i} " + ("supersonic wedge" if i % 5 == 0 else "laminar plate")
+    t.upsert(db, coll, pts)
+    s = snapshot(t, db, coll)
+    t.admin.call("POST", f"{t.path}/snapshots/{s['id']}/restore", {"collection": coll + "-t"},
+                 status=201)
+    copy = t.admin.call("GET", t.coll_path(db, coll + "-t"))
+    assert copy["text"] == {"k1": 1.7, "b": 0.4}
+    q = {"mode": "text", "text": "supersonic wedge", "k": 10}
+    a = t.admin.call("POST", f"{t.coll_path(db, coll)}/search", q)["results"]
+    b = t.admin.call("POST", f"{t.coll_path(db, coll + '-t')}/search", q)["results"]
+    assert [h["id"] for h in b] == [h["id"] for h in a] == ["p0", "p5", "p10", "p15"]
+    assert [h["score"] for h in b] == [h["score"] for h in a]
