@@ -41,8 +41,12 @@ Control (JSON)
          "reverse" (true: answer data in reverse order, sticky).
     POST /control/reset   forgets requests, failures, delay and reverse
     GET  /control/requests  {"count", "max_concurrent", "requests": [{"n",
-         "model", "dimensions", "bytes", "start", "end", "headers"}, ...]}
-         (times in seconds, time.monotonic() of this process)
+         "model", "dimensions", "bytes", "start", "end", "sent", "headers"},
+         ...]} (times in seconds, time.monotonic() of this process: "start"
+         when the request was read, "end" when its answer was ready — it
+         stops counting as in flight then, before it is sent, so
+         max_concurrent never exceeds what the client had in flight —
+         "sent" once the answer was written)
     GET  /control/stats   {"requests", "inputs", "bytes", "uptime_s",
          "requests_per_s", "inputs_per_s"}: the ceiling benchmark reads it
     POST /control/shutdown  stops the server
@@ -212,6 +216,7 @@ class Handler(BaseHTTPRequestHandler):
                 return None
             rec = {"n": n, "model": req.get("model"), "dimensions": req.get("dimensions"),
                    "bytes": len(body), "start": time.monotonic(), "end": None,
+                   "sent": None,
                    "headers": {k.lower(): v for k, v in self.headers.items()}}
             STATE.requests.append(rec)
             return rec
@@ -230,20 +235,29 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(400, {"error": {"message": f"invalid JSON: {e}"}})
         rec = self.record_start(req, body)
         try:
-            self.answer(req)
+            status, obj, headers, raw = self.answer(req)
         finally:
+            # the request stops counting as in flight before its answer is
+            # sent: the client cannot start its next request earlier, so
+            # max_concurrent never exceeds the client's own count
             self.record_end(rec)
+        self.send_json(status, obj, headers=headers, raw=raw)
+        if rec is not None:
+            with STATE.lock:
+                rec["sent"] = time.monotonic()
         return None
 
     def answer(self, req):
+        """(status, object, headers, raw body or None) for one request."""
         inputs = req.get("input")
         texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
         dim = model_dimension(req.get("model"), req.get("dimensions"))
         mode, opts = STATE.take_failure()
         if STATE.delay_ms:
             time.sleep(STATE.delay_ms / 1000.0)
-        if mode and self.fail_early(mode, opts):
-            return
+        early = self.fail_early(mode, opts) if mode else None
+        if early:
+            return early
         if mode == "dimension":
             dim *= 2
         data = [{"object": "embedding", "index": i, "embedding": vector(t, dim)}
@@ -261,24 +275,23 @@ class Handler(BaseHTTPRequestHandler):
             first = text.index('"embedding": [') + len('"embedding": [')
             end = min(i for i in (text.find(",", first), text.find("]", first)) if i >= 0)
             raw = (text[:first] + "1e39" + text[end:]).encode()
-        self.send_json(200, obj, raw=raw)
+        return 200, obj, None, raw
 
-    def fail_early(self, mode, opts):
-        """Failure modes answered before any embedding; True when done."""
+    @staticmethod
+    def fail_early(mode, opts):
+        """The answer of a failure mode that sends no embeddings, or None."""
         if mode in ("500", "502", "503", "400", "401", "404"):
             msg = opts.get("message", f"stand-in failure {mode}")
-            self.send_json(int(mode), {"error": {"message": msg, "type": "standin"}})
-            return True
+            return int(mode), {"error": {"message": msg, "type": "standin"}}, None, None
         if mode == "429":
             ra = str(opts.get("retry_after", "1"))
             if ra.startswith("date:"):
                 ra = email.utils.formatdate(time.time() + float(ra[5:]), usegmt=True)
-            self.send_json(429, {"error": {"message": "rate limited by the stand-in"}},
-                           headers={"Retry-After": ra})
-            return True
+            return (429, {"error": {"message": "rate limited by the stand-in"}},
+                    {"Retry-After": ra}, None)
         if mode == "stall":
             time.sleep(int(opts.get("stall_ms", 5000)) / 1000.0)
-        return False
+        return None
 
     @staticmethod
     def corrupt(mode, data, n):
