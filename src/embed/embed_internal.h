@@ -100,6 +100,16 @@ char *embed_request_body(const char *model, uint32_t dimensions, const char *con
 int embed_decode_response(const char *body, size_t len, size_t n, uint32_t dim, float *out,
                           char *err, size_t errlen);
 
+/* The fast path of embed_decode_response: true when body is a plain answer
+ * (ASCII keys and strings without escapes, nothing unusual) that decodes
+ * without fault; false means "let jansson read it" (which also words the
+ * error), never "wrong". Rows may be written either way. */
+bool embed_decode_fast(const char *body, size_t len, size_t n, uint32_t dim, float *out);
+
+/* The jansson path alone (same contract as embed_decode_response). */
+int embed_decode_jansson(const char *body, size_t len, size_t n, uint32_t dim, float *out,
+                         char *err, size_t errlen);
+
 /* Trims a provider's error body to one printable line of at most max bytes
  * (the "message" of an OpenAI error object when there is one), with every
  * occurrence of secret (when not NULL/empty) replaced by "[redacted]". */

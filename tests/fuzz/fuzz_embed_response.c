@@ -6,6 +6,8 @@
  *   - embed_decode_response: on success every row is written with finite
  *     values; on failure the message is terminated, printable ASCII or
  *     UTF-8, and within its buffer;
+ *   - the fast reader against jansson's: whatever the fast one accepts,
+ *     jansson's accepts too, with bit-identical floats;
  *   - embed_error_text over the same bytes: one valid UTF-8 line within its
  *     bound that never holds the secret;
  *   - the request writer: when the body is valid UTF-8, the request built
@@ -39,6 +41,16 @@ static void check_decode(const char *body, size_t len, size_t n, uint32_t dim) {
   size_t el = strnlen(err, sizeof err);
   if (el == sizeof err) abort();
   if (!embed_utf8_valid(err, el, NULL)) abort();
+}
+
+static void check_fast_matches_jansson(const char *body, size_t len, size_t n, uint32_t dim) {
+  float fast[64], slow[64];
+  memset(fast, 0, sizeof fast);
+  memset(slow, 0, sizeof slow);
+  if (!embed_decode_fast(body, len, n, dim, fast)) return;
+  char err[256];
+  if (embed_decode_jansson(body, len, n, dim, slow, err, sizeof err) != 0) abort();
+  if (memcmp(fast, slow, n * dim * sizeof *fast) != 0) abort();
 }
 
 static void check_error_text(const char *body, size_t len) {
@@ -75,6 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *body = (const char *)data + 2;
   size_t len = size - 2;
   check_decode(body, len, n, dim);
+  check_fast_matches_jansson(body, len, n, dim);
   check_error_text(body, len);
   check_request_round_trip(body, len);
   return 0;

@@ -92,6 +92,44 @@ static void test_embed_decoder_reads_by_index_and_names_each_fault(void) {
   }
 }
 
+static void test_embed_fast_reader_takes_plain_answers_and_leaves_the_rest(void) {
+  float a[4], b[4];
+  char err[256];
+  const char *plain =
+      " {\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"embedding\":"
+      "[0.1,-2e-3],\"index\":1},{\"index\":0,\"embedding\":[3, -0.0]}],"
+      "\"model\":\"m\",\"usage\":{\"prompt_tokens\":4,\"total_tokens\":4},\"x\":[true,null]}\n";
+  ASSERT_TRUE(embed_decode_fast(plain, strlen(plain), 2, 2, a));
+  ASSERT_OK(embed_decode_jansson(plain, strlen(plain), 2, 2, b, err, sizeof err));
+  ASSERT_TRUE(memcmp(a, b, sizeof a) == 0);
+  ASSERT_TRUE(a[2] == 0.1f && a[0] == 3.0f);
+  /* unusual but valid: left to jansson, which reads them */
+  const char *left[] = {
+      "{\"data\":[{\"index\":0,\"embedding\":[1,2]}],\"model\":\"caf\u00e9\"}",
+      "{\"data\":[{\"index\":0,\"embedding\":[1,2]}],\"model\":\"caf\xc3\xa9\"}",
+      "{\"data\":[{\"index\":0,\"embedding\":[1,2]}],\"data\":[{\"index\":0,\"embedding\":[1,2]}]}",
+  };
+  for (size_t i = 0; i < 3; i++) {
+    ASSERT_TRUE(!embed_decode_fast(left[i], strlen(left[i]), 1, 2, a));
+    ASSERT_OK(embed_decode_response(left[i], strlen(left[i]), 1, 2, a, err, sizeof err));
+  }
+  /* invalid JSON the fast reader must not accept */
+  const char *bad[] = {
+      "{\"data\":[{\"index\":0,\"embedding\":[01,2]}]}",
+      "{\"data\":[{\"index\":0,\"embedding\":[1.,2]}]}",
+      "{\"data\":[{\"index\":0,\"embedding\":[1,2]}]} x",
+      "{\"data\":[{\"index\":0,\"embedding\":[1,2],}]}",
+      "{\"data\":[{\"index\":0.0,\"embedding\":[1,2]}]}",
+      "{\"data\":[{\"index\":0,\"embedding\":[1,1e400]}]}",
+      "{\"data\":[{\"index\":0,\"embedding\":[1,99999999999999999999]}]}",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    if (embed_decode_fast(bad[i], strlen(bad[i]), 1, 2, a)) CHECK_FAIL("fast reader took %s", bad[i]);
+    ASSERT_EQ_INT(embed_decode_response(bad[i], strlen(bad[i]), 1, 2, a, err, sizeof err),
+                  AKIDB_EUNAVAILABLE);
+  }
+}
+
 static void test_embed_error_text_is_one_redacted_line(void) {
   char out[200];
   const char *openai = "{\"error\":{\"message\":\"Incorrect API key provided: sk-abc.\",\"type\":\"x\"}}";
@@ -179,6 +217,7 @@ static void test_embed_defaults_validate_once_given_the_required_fields(void) {
 CHECK_MAIN(CHECK_CASE(test_embed_utf8_check_refuses_overlongs_surrogates_and_truncation),
            CHECK_CASE(test_embed_request_body_is_exact_and_parses_back),
            CHECK_CASE(test_embed_decoder_reads_by_index_and_names_each_fault),
+           CHECK_CASE(test_embed_fast_reader_takes_plain_answers_and_leaves_the_rest),
            CHECK_CASE(test_embed_error_text_is_one_redacted_line),
            CHECK_CASE(test_embed_traceparent_check),
            CHECK_CASE(test_embed_docs_settings_table_matches_the_code),
