@@ -413,7 +413,7 @@ static void on_done(call_t *c, job_t *j, CURLcode cc) {
     call_fail(c, o.rc, j->last_err, NULL);
   } else if (j->attempts > p->cfg.max_retries) {
     char note[64];
-    snprintf(note, sizeof note, " (%u attempts)", j->attempts);
+    snprintf(note, sizeof note, " (%u attempt%s)", j->attempts, j->attempts == 1 ? "" : "s");
     call_fail(c, o.rc, j->last_err, note);
   } else {
     schedule_retry(c, j);
@@ -439,7 +439,8 @@ static bool try_start(call_t *c, job_t *j) {
     embed_metrics_error(p->m, AKIDB_EMBED_CAUSE_CIRCUIT_OPEN);
     if (j->attempts) {
       char note[96];
-      snprintf(note, sizeof note, " (%u attempts; the circuit is now open)", j->attempts);
+      snprintf(note, sizeof note, " (%u attempt%s; the circuit is now open)", j->attempts,
+               j->attempts == 1 ? "" : "s");
       call_fail(c, j->last_rc, j->last_err, note);
     } else {
       call_fail(c, rc, why, NULL);
