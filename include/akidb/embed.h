@@ -118,6 +118,35 @@ int akidb_embed_config_validate(const akidb_embed_config_t *c, char *err, size_t
 const char *akidb_embed_provider_name(akidb_embed_provider_t p);
 int akidb_embed_provider_parse(const char *name);
 
+/* ------------------------------------------------------- specification -- */
+
+/* A configuration that owns its strings (a plain value: copy it freely):
+ * a collection's embedding settings as the catalog keeps them. */
+typedef struct {
+  akidb_embed_config_t cfg; /* numbers and flags; its string members are unused */
+  char model[AKIDB_EMBED_MODEL_MAX + 1];
+  char base_url[AKIDB_EMBED_URL_MAX + 1];
+  char api_key_env[AKIDB_EMBED_ENV_NAME_MAX + 1];
+} akidb_embed_spec_t;
+
+/* Every default (provider openai), no strings. */
+void akidb_embed_spec_default(akidb_embed_spec_t *s);
+
+/* The configuration of *s, its strings pointing into *s (valid while *s is). */
+void akidb_embed_spec_config(const akidb_embed_spec_t *s, akidb_embed_config_t *out);
+
+/* Reads the JSON object json[0..len) ({"provider": "builtin" | "openai",
+ * "model", "base_url", "api_key_env", "send_dimensions" and the numeric
+ * settings by name; absent: the defaults}) into *s. Refuses unknown keys and
+ * wrong types with AKIDB_EINVAL and a sentence naming the field; bounds are
+ * akidb_embed_config_validate's. */
+int akidb_embed_spec_from_json(const char *json, size_t len, akidb_embed_spec_t *s, char *err,
+                               size_t errlen);
+
+/* The canonical JSON of *s (keys sorted, compact; openai: every setting)
+ * into out. 0, AKIDB_ELIMIT (cap too small) or AKIDB_ENOMEM. */
+int akidb_embed_spec_to_json(const akidb_embed_spec_t *s, char *out, size_t cap);
+
 /* ------------------------------------------------------ provider vtable -- */
 
 /*

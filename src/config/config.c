@@ -32,7 +32,7 @@ static const char *const os_kind_names[] = {"auto", "local", "s3", NULL};
 static const char *const addressing_names[] = {"path", "virtual", NULL};
 
 static const char *const tables[] = {"server", "storage", "tiering", "object_store", "auth",
-                                     "limits", "log", "audit", NULL};
+                                     "limits", "log", "audit", "embedding", NULL};
 
 /* ---------------------------------------------------- string rules -- */
 
@@ -66,6 +66,22 @@ static bool endpoint_ok(const char *s) {
   if (!host[0] || host[0] == '/') return false;
   for (; *s; s++)
     if ((unsigned char)*s <= 0x20 || *s == 0x7F) return false;
+  return true;
+}
+
+/* "" or comma-separated endpoint_ok URLs. */
+static bool urls_ok(const char *s) {
+  char one[CONFIG_URL_MAX + 1];
+  while (*s) {
+    while (*s == ',' || *s == ' ') s++;
+    size_t n = strcspn(s, ", ");
+    if (!n) break;
+    if (n > CONFIG_URL_MAX) return false;
+    memcpy(one, s, n);
+    one[n] = '\0';
+    if (!endpoint_ok(one)) return false;
+    s += n;
+  }
   return true;
 }
 
@@ -198,6 +214,11 @@ static const config_setting_t settings[] = {
     CHOICE("log", "format", log_format, format_names, "AKIDB_LOG_FORMAT", "--log-format"),
 
     UINT("audit", "retention_days", audit_retention_days, 0, 36500, NULL, NULL),
+
+    STR("embedding", "allowed_urls", embed_allowed_urls, urls_ok,
+        "\"\" or comma-separated http:// or https:// URL prefixes such as "
+        "\"http://127.0.0.1:11434/v1\"",
+        "AKIDB_EMBEDDING_ALLOWED_URLS", NULL),
 };
 
 const config_setting_t *config_settings(size_t *n) {

@@ -98,6 +98,8 @@ typedef struct {
   obs_log_format_t log_format;  /* text */
   /* [audit] */
   uint32_t audit_retention_days; /* 90; 0 = keep forever */
+  /* [embedding] */
+  char embed_allowed_urls[4 * CONFIG_URL_MAX + 4]; /* prefixes collections' model servers may use */
 
   /* Not settings of the file: */
   char admin_password[CONFIG_PASSWORD_MAX + 1]; /* AKIDB_ADMIN_PASSWORD; "" = none */

@@ -28,6 +28,7 @@ void config_service_options(const config_t *c, akidb_service_options_t *o) {
   o->session_ttl_ms = (int64_t)c->session_ttl_s * 1000;
   o->audit_retention_days = c->audit_retention_days;
   o->limits = c->limits;
+  o->embed_allowed_urls = c->embed_allowed_urls;
   config_objstore_options(c, &o->objstore);
 }
 

@@ -289,6 +289,43 @@ static void text_in(const Akidb__V1__TextParams *x, akidb_collection_create_args
   c->bm25_b = x->b;
 }
 
+/* Copies a string field into dst (cap bytes); -1 with e set when too long. */
+static int embed_string(const char *v, const char *field, char *dst, size_t cap,
+                        akidb_svc_error_t *e) {
+  size_t n = strlen(v);
+  if (n >= cap)
+    return akidb_svc_error_set(e, AKIDB_ST_INVALID_ARGUMENT,
+                               "embedding.%s must be at most %zu bytes", field, cap - 1);
+  memcpy(dst, v, n + 1);
+  return 0;
+}
+
+/* EmbeddingConfig (0 and "": the defaults) into a spec the service checks. */
+static int embedding_in(const Akidb__V1__EmbeddingConfig *x, rpc_args_t *a,
+                        akidb_collection_create_args_t *c, akidb_svc_error_t *e) {
+  if (!x) return 0;
+  akidb_embed_spec_t *s = rpc_alloc(a->arena, sizeof *s);
+  if (!s) return rpc_oom(e);
+  akidb_embed_spec_default(s);
+  int p = akidb_embed_provider_parse(x->provider);
+  if (p < 0)
+    return akidb_svc_error_set(e, AKIDB_ST_INVALID_ARGUMENT,
+                               "embedding.provider must be \"builtin\" (offline, no model "
+                               "files) or \"openai\" (an OpenAI-compatible model server)");
+  s->cfg.provider = (akidb_embed_provider_t)p;
+  if (embed_string(x->model, "model", s->model, sizeof s->model, e) ||
+      embed_string(x->base_url, "base_url", s->base_url, sizeof s->base_url, e) ||
+      embed_string(x->api_key_env, "api_key_env", s->api_key_env, sizeof s->api_key_env, e))
+    return -1;
+  s->cfg.send_dimensions = x->send_dimensions;
+#define SETTING_IN(field, NAME, def, min, max, unit) \
+  if (x->field) s->cfg.field = x->field;
+  AKIDB_EMBED_SETTINGS(SETTING_IN)
+#undef SETTING_IN
+  c->embedding = s;
+  return 0;
+}
+
 static int decode_collection_create(const ProtobufCMessage *m, rpc_args_t *a, akidb_request_t *req,
                                     akidb_svc_error_t *e) {
   const Akidb__V1__CreateCollectionRequest *x = (const void *)m;
@@ -304,7 +341,7 @@ static int decode_collection_create(const ProtobufCMessage *m, rpc_args_t *a, ak
     return -1;
   c->metric = (akidb_metric_t)metric;
   text_in(x->text, c);
-  return 0;
+  return embedding_in(x->embedding, a, c, e);
 }
 
 static int decode_collection_update(const ProtobufCMessage *m, rpc_args_t *a, akidb_request_t *req,
@@ -356,6 +393,30 @@ static Akidb__V1__TextParams *text_of(rpc_arena_t *ar, const akidb_collection_me
   return x;
 }
 
+/* The stored embedding configuration as EmbeddingConfig (NULL: none, or
+ * not readable — an older, imported configuration). */
+static Akidb__V1__EmbeddingConfig *embedding_of(rpc_arena_t *ar, const akidb_collection_meta_t *m) {
+  akidb_embed_spec_t s;
+  char err[256];
+  if (!m->embedding_json[0] ||
+      akidb_embed_spec_from_json(m->embedding_json, strlen(m->embedding_json), &s, err,
+                                 sizeof err))
+    return NULL;
+  Akidb__V1__EmbeddingConfig *x = rpc_alloc(ar, sizeof *x);
+  if (!x) return NULL;
+  akidb__v1__embedding_config__init(x);
+  x->provider = rpc_text(ar, akidb_embed_provider_name(s.cfg.provider));
+  x->model = rpc_text(ar, s.model);
+  x->base_url = rpc_text(ar, s.base_url);
+  x->api_key_env = rpc_text(ar, s.api_key_env);
+  x->send_dimensions = s.cfg.send_dimensions;
+#define SETTING_OUT(field, NAME, def, min, max, unit) x->field = s.cfg.field;
+  if (s.cfg.provider == AKIDB_EMBED_OPENAI) AKIDB_EMBED_SETTINGS(SETTING_OUT)
+#undef SETTING_OUT
+  x->dimension = s.cfg.dimension;
+  return x->provider && x->model && x->base_url && x->api_key_env ? x : NULL;
+}
+
 static Akidb__V1__Collection *collection_of(rpc_arena_t *ar, const akidb_collection_view_t *v) {
   const akidb_collection_meta_t *m = &v->meta;
   Akidb__V1__Collection *o = rpc_alloc(ar, sizeof *o);
@@ -372,6 +433,7 @@ static Akidb__V1__Collection *collection_of(rpc_arena_t *ar, const akidb_collect
   o->disk_bytes = v->disk_bytes;
   o->index = index_of(ar, m);
   o->text = text_of(ar, m);
+  o->embedding = embedding_of(ar, m);
   o->id = rpc_uuid_of(ar, &m->id);
   o->tenant = rpc_text(ar, v->tenant);
   o->database = rpc_text(ar, v->database);

@@ -338,7 +338,30 @@ static int decode_queries(rpc_args_t *a, const Akidb__V1__SearchRequest *s,
 }
 
 /* proto SearchMode → the service's (index 0, unspecified, is never read) */
-static const int SEARCH_MODE_IN[] = {0, AKIDB_SEARCH_VECTOR, AKIDB_SEARCH_TEXT};
+static const int SEARCH_MODE_IN[] = {0, AKIDB_SEARCH_VECTOR, AKIDB_SEARCH_TEXT,
+                                     AKIDB_SEARCH_HYBRID};
+static const int FUSION_METHOD_IN[] = {0, AKIDB_FUSION_RRF, AKIDB_FUSION_LINEAR};
+
+/* Fusion into the search arguments (the service checks the ranges). */
+static int decode_fusion(const Akidb__V1__Fusion *x, akidb_fusion_args_t *f,
+                         akidb_svc_error_t *e) {
+  if (!x) return 0;
+  bool has;
+  int method = AKIDB_FUSION_RRF;
+  if (rpc_enum_in(&akidb__v1__fusion_method__descriptor, x->method, "fusion.method",
+                  FUSION_METHOD_IN, RPC_N_OF(FUSION_METHOD_IN), &has, &method, e))
+    return -1;
+  f->method = (akidb_fusion_method_t)method;
+  f->rrf_k = x->k;
+  if (x->weights) {
+    f->has_weights = true;
+    f->weight_vector = x->weights->vector_weight;
+    f->weight_text = x->weights->text_weight;
+  }
+  f->has_alpha = x->alpha_opt_case == AKIDB__V1__FUSION__ALPHA_OPT_ALPHA;
+  f->alpha = x->alpha;
+  return 0;
+}
 
 static int decode_search(const ProtobufCMessage *m, rpc_args_t *a, akidb_request_t *req,
                          akidb_svc_error_t *e) {
@@ -352,6 +375,9 @@ static int decode_search(const ProtobufCMessage *m, rpc_args_t *a, akidb_request
     return -1;
   sa->mode = (akidb_search_mode_t)mode;
   if (*s->text) sa->text = (akidb_bytes_t){s->text, strlen(s->text)};
+  sa->candidates = s->candidates;
+  sa->explain = s->explain;
+  if (decode_fusion(s->fusion, &sa->fusion, e)) return -1;
   if (s->n_vector && s->n_vectors)
     return akidb_svc_error_set(e, AKIDB_ST_INVALID_ARGUMENT,
                                "search needs exactly one of 'vector' (one query) or 'vectors' "
@@ -398,7 +424,7 @@ static Akidb__V1__Hit *hit_of(rpc_arena_t *ar, const akidb_point_out_t *p,
   Akidb__V1__Hit *h = rpc_alloc(ar, sizeof *h);
   if (!h) return NULL;
   akidb__v1__hit__init(h);
-  if (s->mode == AKIDB_SEARCH_TEXT) h->score = p->score;
+  if (s->mode != AKIDB_SEARCH_VECTOR) h->score = p->score;
   else h->distance = p->distance;
   if (!(h->id = rpc_str_of(ar, p->id, p->id_len))) return NULL;
   if (s->include_payload && p->payload &&
@@ -415,13 +441,28 @@ static Akidb__V1__Hit *hit_of(rpc_arena_t *ar, const akidb_point_out_t *p,
   return h;
 }
 
+/* A hybrid hit's place on each side. */
+static int explain_of(rpc_arena_t *ar, const akidb_hit_explain_t *x, Akidb__V1__Hit *h) {
+  Akidb__V1__HitExplain *o = rpc_alloc(ar, sizeof *o);
+  if (!o) return -1;
+  akidb__v1__hit_explain__init(o);
+  o->vector_rank = x->vector_rank;
+  o->distance = x->distance;
+  o->text_rank = x->text_rank;
+  o->text_score = x->text_score;
+  h->explain = o;
+  return 0;
+}
+
 /* One query's hits into *out (n_out). */
 static int hits_of(rpc_arena_t *ar, const akidb_search_result_t *r,
                    const akidb_search_results_t *s, Akidb__V1__Hit ***out, size_t *n_out) {
   Akidb__V1__Hit **hits = rpc_alloc(ar, (r->n ? r->n : 1) * sizeof *hits);
   if (!hits) return -1;
   for (uint32_t i = 0; i < r->n; i++)
-    if (!(hits[i] = hit_of(ar, &r->hits[i], s))) return -1;
+    if (!(hits[i] = hit_of(ar, &r->hits[i], s)) ||
+        (r == &s->per_query[0] && s->explain && explain_of(ar, &s->explain[i], hits[i])))
+      return -1;
   *out = hits;
   *n_out = r->n;
   return 0;

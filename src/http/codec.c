@@ -171,8 +171,6 @@ static int point_shape(const json_t *p, const char *where, akidb_svc_error_t *e)
   if (!json_is_object(p)) return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "%s must be an object", where);
   if (jr_keys(p, where, keys, e)) return -1;
   const json_t *payload = json_object_get(p, "payload"), *text = json_object_get(p, "text");
-  if (!json_object_get(p, "vector"))
-    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "%s: 'vector' is required", where);
   if (payload && !json_is_object(payload) && !json_is_null(payload))
     return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "%s: 'payload' must be an object or null", where);
   if (text && !json_is_string(text))
@@ -189,8 +187,8 @@ static int read_point(const rest_req_t *req, args_t *a, size_t i, const json_t *
   const json_t *id = json_object_get(p, "id"), *payload = json_object_get(p, "payload");
   const json_t *text = json_object_get(p, "text"), *vec = json_object_get(p, "vector");
   if (id && read_id(id, &pt->id, where, e)) return -1;
-  if (read_vector(req, a, vec, *room, &pt->vector, &pt->n_values, where, e)) return -1;
-  if (pt->vector == *room) *room += pt->n_values;
+  if (vec && read_vector(req, a, vec, *room, &pt->vector, &pt->n_values, where, e)) return -1;
+  if (vec && pt->vector == *room) *room += pt->n_values; /* none: the service says why */
   if (json_is_object(payload)) {
     char *txt = json_dumps(payload, JSON_COMPACT);
     if (!txt) return oom(e);
@@ -451,10 +449,11 @@ static int read_mode(const json_t *b, akidb_search_args_t *s, akidb_svc_error_t 
   const char *mode = NULL;
   if (jr_string(b, "mode", &mode, e) < 0) return -1;
   if (mode && strcmp(mode, "text") == 0) s->mode = AKIDB_SEARCH_TEXT;
+  else if (mode && strcmp(mode, "hybrid") == 0) s->mode = AKIDB_SEARCH_HYBRID;
   else if (mode && strcmp(mode, "vector") != 0)
     return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
-                   "field 'mode' must be \"vector\" (nearest vectors) or \"text\" (BM25 over the "
-                   "points' text)");
+                   "field 'mode' must be \"vector\" (nearest vectors), \"text\" (BM25 over the "
+                   "points' text) or \"hybrid\" (both, fused)");
   const json_t *text = json_object_get(b, "text");
   if (text && !json_is_string(text))
     return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "field 'text' must be a string");
@@ -462,9 +461,51 @@ static int read_mode(const json_t *b, akidb_search_args_t *s, akidb_svc_error_t 
   return 0;
 }
 
+static int read_number(const json_t *o, const char *key, const char *where, bool *has,
+                       double *out, akidb_svc_error_t *e);
+
+#define FUSION_K_FLOOR 1 /* RRF's k: 1..100000 (service/fusion.h) */
+
+/* "fusion": {"method": "rrf" | "linear", "k", "weights": {"vector",
+ * "text"}, "alpha"} (the service checks the ranges). */
+static int read_fusion(const json_t *b, akidb_fusion_args_t *f, akidb_svc_error_t *e) {
+  static const char *const keys[] = {"method", "k", "weights", "alpha", NULL};
+  static const char *const weight_keys[] = {"vector", "text", NULL};
+  const json_t *o = json_object_get(b, "fusion");
+  if (!o) return 0;
+  if (!json_is_object(o))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                   "field 'fusion' must be an object such as {\"method\": \"rrf\", \"k\": 60}");
+  if (jr_keys(o, "fusion", keys, e)) return -1;
+  const char *method = NULL;
+  if (jr_string(o, "method", &method, e) < 0) return -1;
+  if (method && strcmp(method, "linear") == 0) f->method = AKIDB_FUSION_LINEAR;
+  else if (method && strcmp(method, "rrf") != 0)
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                   "fusion.method must be \"rrf\" (reciprocal rank fusion) or \"linear\" "
+                   "(alpha-weighted normalised scores)");
+  const json_t *k = json_object_get(o, "k");
+  if (k && (!json_is_integer(k) || json_integer_value(k) < FUSION_K_FLOOR ||
+            json_integer_value(k) > 100000))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "fusion.k must be an integer in 1..100000");
+  if (k) f->rrf_k = (uint32_t)json_integer_value(k);
+  const json_t *w = json_object_get(o, "weights");
+  bool has_v = false, has_t = false;
+  f->weight_vector = f->weight_text = 1;
+  if (w && (!json_is_object(w) || jr_keys(w, "fusion.weights", weight_keys, e) ||
+            read_number(w, "vector", "fusion.weights", &has_v, &f->weight_vector, e) ||
+            read_number(w, "text", "fusion.weights", &has_t, &f->weight_text, e)))
+    return json_is_object(w) ? -1
+                             : jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                                       "fusion.weights must be an object {\"vector\", \"text\"}");
+  f->has_weights = w != NULL;
+  return read_number(o, "alpha", "fusion", &f->has_alpha, &f->alpha, e);
+}
+
 static int decode_search(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
   static const char *const keys[] = {"vector", "vectors", "k", "ef", "filter", "include_payload",
-                                     "include_vector", "exact", "mode", "text", NULL};
+                                     "include_vector", "exact", "mode", "text", "fusion",
+                                     "candidates", "explain", NULL};
   akidb_search_args_t *s = &a->search;
   s->include_payload = true;
   if (jr_body_object(req->body, "search", keys, e)) return -1;
@@ -481,6 +522,8 @@ static int decode_search(const rest_req_t *req, args_t *a, akidb_svc_error_t *e)
                    json_array_size(many), a->limits->max_batch);
   s->batch = many != NULL;
   if (read_count(b, "k", a->limits->max_k, &s->k, e) ||
+      read_count(b, "candidates", a->limits->max_k, &s->candidates, e) ||
+      jr_bool(b, "explain", &s->explain, e) < 0 || read_fusion(b, &s->fusion, e) ||
       read_count(b, "ef", a->limits->max_ef, &s->ef, e) ||
       jr_bool(b, "include_payload", &s->include_payload, e) < 0 ||
       jr_bool(b, "include_vector", &s->include_vector, e) < 0 ||
@@ -640,8 +683,32 @@ static int read_text_params(const json_t *body, akidb_collection_create_args_t *
              : 0;
 }
 
+/* The "embedding" object of a create body, read by the catalog's own
+ * reader (src/embed/spec.c); the service checks it against the collection. */
+static int read_embedding(const json_t *body, args_t *a, akidb_collection_create_args_t *c,
+                          akidb_svc_error_t *e) {
+  const json_t *o = json_object_get(body, "embedding");
+  if (!o || json_is_null(o)) return 0;
+  if (!json_is_object(o))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                   "field 'embedding' must be an object such as {\"provider\": \"builtin\"}");
+  akidb_embed_spec_t *spec = args_alloc(a, sizeof *spec);
+  char *text = json_dumps(o, JSON_COMPACT);
+  if (!spec || !text) {
+    free(text);
+    return oom(e);
+  }
+  char err[512] = "";
+  int rc = akidb_embed_spec_from_json(text, strlen(text), spec, err, sizeof err);
+  free(text);
+  if (rc) return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "%s", err);
+  c->embedding = spec;
+  return 0;
+}
+
 static int decode_collection_create(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
-  static const char *const keys[] = {"name", "dimension", "metric", "index", "text", NULL};
+  static const char *const keys[] = {"name", "dimension", "metric", "index", "text", "embedding",
+                                     NULL};
   akidb_collection_create_args_t *c = &a->collection_create;
   const char *metric = NULL;
   bool has_dim = false;
@@ -649,7 +716,8 @@ static int decode_collection_create(const rest_req_t *req, args_t *a, akidb_svc_
       jr_string(req->body, "name", &c->name, e) < 0 ||
       jr_string(req->body, "metric", &metric, e) < 0 ||
       read_u32(req->body, "dimension", 1, a->limits->max_dimension, &has_dim, &c->dimension, e) ||
-      read_index(req->body, false, a->limits, c, e) || read_text_params(req->body, c, e))
+      read_index(req->body, false, a->limits, c, e) || read_text_params(req->body, c, e) ||
+      read_embedding(req->body, a, c, e))
     return -1;
   if (metric && akidb_metric_parse(metric, &c->metric))
     return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT, "field 'metric' must be cosine, l2 or dot");
@@ -1004,8 +1072,20 @@ static json_t *encode_hits(const akidb_search_result_t *r, const akidb_search_re
       json_decref(hits);
       return NULL;
     }
-    if (s->mode == AKIDB_SEARCH_TEXT) json_object_set_new(h, "score", json_real(r->hits[i].score));
+    if (s->mode != AKIDB_SEARCH_VECTOR) json_object_set_new(h, "score", json_real(r->hits[i].score));
     else json_object_set_new(h, "distance", json_real(r->hits[i].distance));
+    const akidb_hit_explain_t *x = s->explain ? &s->explain[i] : NULL;
+    if (x)
+      json_object_set_new(
+          h, "explain",
+          json_pack("{s:o,s:o}", "vector",
+                    x->vector_rank ? json_pack("{s:i,s:f}", "rank", (int)x->vector_rank,
+                                               "distance", (double)x->distance)
+                                   : json_null(),
+                    "text",
+                    x->text_rank ? json_pack("{s:i,s:f}", "rank", (int)x->text_rank, "score",
+                                             (double)x->text_score)
+                                 : json_null()));
     json_array_append_new(hits, h);
   }
   return hits;
@@ -1055,6 +1135,10 @@ static json_t *encode_collection(const akidb_collection_view_t *v) {
       jr_time(v->last_access_wall_ms, true), "created_at", jr_time(m->created_at_ms, false),
       "updated_at", jr_time(m->updated_at_ms, false));
   if (o) json_object_set_new(o, "text", json_pack("{s:f,s:f}", "k1", m->bm25_k1, "b", m->bm25_b));
+  if (o) {
+    json_t *emb = m->embedding_json[0] ? json_loads(m->embedding_json, 0, NULL) : NULL;
+    json_object_set_new(o, "embedding", emb ? emb : json_null());
+  }
   if (o && v->failed) json_object_set_new(o, "load_error", json_string(v->load_error));
   return o;
 }

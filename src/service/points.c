@@ -17,6 +17,7 @@
 
 #include "akidb/text.h"
 #include "filter/filter.h"
+#include "service/fusion.h"
 #include "obs/metrics.h"
 #include "service/svc_internal.h"
 
@@ -66,11 +67,16 @@ typedef struct {
   char (*gen_ids)[40];
   size_t n;
   uint64_t disk, mem;
+  size_t *to_embed; /* points that came with text and no vector (embedding collections) */
+  size_t n_embed;
+  float *embedded;  /* their vectors, n_embed × dimension */
 } batch_t;
 
 static void batch_free(batch_t *b) {
   free(b->pts);
   free(b->gen_ids);
+  free(b->to_embed);
+  free(b->embedded);
 }
 
 /* Fills one point of the batch (borrowing the argument's bytes). */
@@ -79,10 +85,18 @@ static int fill_point(svc_call_t *c, batch_t *b, size_t i, const akidb_point_in_
   char where[48];
   snprintf(where, sizeof where, "points[%zu]", i);
   akidb_point_t *pt = &b->pts[i];
-  if (in->n_values != dim || !in->vector)
+  bool embed = !in->vector && in->n_values == 0 && in->text.p && svc_has_embedding(c);
+  if (!in->vector && !embed)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    in->text.p ? "%s: no 'vector' (this collection has no embedding model to make "
+                                 "one from 'text')"
+                               : "%s: 'vector' is required",
+                    where);
+  if (!embed && in->n_values != dim)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
                     "%s: the vector has %u values but the collection's dimension is %u", where,
                     in->n_values, dim);
+  if (embed) b->to_embed[b->n_embed++] = i;
   pt->vector = in->vector;
   if (in->id.p) {
     pt->id = in->id.p;
@@ -116,15 +130,37 @@ static int fill_point(svc_call_t *c, batch_t *b, size_t i, const akidb_point_in_
   return 0;
 }
 
+/* The vectors of the points that came with text only: one call to the
+ * collection's embedding model for all of them (any failure refuses the
+ * whole batch before anything is written). */
+static int embed_batch(svc_call_t *c, batch_t *b) {
+  if (!b->n_embed) return 0;
+  const char **texts = malloc(b->n_embed * sizeof *texts);
+  size_t *lens = malloc(b->n_embed * sizeof *lens);
+  b->embedded = malloc(b->n_embed * (size_t)c->coll->dim * sizeof *b->embedded);
+  int rc = texts && lens && b->embedded ? 0 : svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+  for (size_t j = 0; !rc && j < b->n_embed; j++) {
+    texts[j] = b->pts[b->to_embed[j]].text;
+    lens[j] = b->pts[b->to_embed[j]].text_len;
+  }
+  if (!rc) rc = svc_embed(c, texts, lens, b->n_embed, b->to_embed, b->embedded);
+  for (size_t j = 0; !rc && j < b->n_embed; j++)
+    b->pts[b->to_embed[j]].vector = b->embedded + j * (size_t)c->coll->dim;
+  free(texts);
+  free(lens);
+  return rc;
+}
+
 static int build_batch(svc_call_t *c, const akidb_upsert_args_t *a, batch_t *b) {
   b->n = a->n;
   b->pts = calloc(b->n, sizeof *b->pts);
   b->gen_ids = malloc(b->n * sizeof *b->gen_ids);
-  if (!b->pts || !b->gen_ids)
+  b->to_embed = malloc(b->n * sizeof *b->to_embed);
+  if (!b->pts || !b->gen_ids || !b->to_embed)
     return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory for a batch of %zu points", b->n);
   for (size_t i = 0; i < b->n; i++)
     if (fill_point(c, b, i, &a->points[i], c->coll->dim)) return -1;
-  return 0;
+  return embed_batch(c, b);
 }
 
 /* The ids written, in order; the generated ones move into the result. */
@@ -283,32 +319,84 @@ int svc_op_point_scan(svc_call_t *c) {
 
 #define DEFAULT_K 10u
 
-/* The checks that need no collection: counts, k, ef, the filter. */
-static int check_search(svc_call_t *c, const akidb_search_args_t *a) {
-  const akidb_limits_t *l = &c->svc->opt.limits;
-  if (a->mode == AKIDB_SEARCH_TEXT) {
-    size_t bad;
-    if (!a->text.p || a->n_queries)
+/* The checks of a text query (TEXT, HYBRID). */
+static int check_text_query(svc_call_t *c, const akidb_search_args_t *a, const char *mode) {
+  size_t bad;
+  if (!a->text.p)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "mode '%s' needs 'text' (a string)", mode);
+  if (akidb_text_validate_utf8(a->text.p, a->text.len, &bad))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "'text' is not valid UTF-8 at byte %zu", bad);
+  return 0;
+}
+
+/* The fusion of a HYBRID search: RRF k, weights, alpha in range. */
+static int check_fusion(svc_call_t *c, const akidb_fusion_args_t *f) {
+  if (f->rrf_k && (f->rrf_k < FUSION_RRF_K_MIN || f->rrf_k > FUSION_RRF_K_MAX))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "fusion.k must be an integer in %u..%u",
+                    FUSION_RRF_K_MIN, FUSION_RRF_K_MAX);
+  if (f->has_weights &&
+      (!(f->weight_vector >= 0 && f->weight_vector <= FUSION_WEIGHT_MAX) ||
+       !(f->weight_text >= 0 && f->weight_text <= FUSION_WEIGHT_MAX) ||
+       f->weight_vector + f->weight_text == 0))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "fusion.weights.vector and .text must be numbers in 0..%g, not both 0",
+                    FUSION_WEIGHT_MAX);
+  if (f->has_alpha && !(f->alpha >= 0 && f->alpha <= 1))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "fusion.alpha must be a number in 0..1");
+  if (f->method == AKIDB_FUSION_LINEAR && f->has_weights)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "fusion.weights belong to method \"rrf\"; method \"linear\" takes alpha");
+  if (f->method == AKIDB_FUSION_RRF && f->has_alpha)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "fusion.alpha belongs to method \"linear\"; method \"rrf\" takes k and weights");
+  return 0;
+}
+
+/* What each mode takes. */
+static int check_mode(svc_call_t *c, const akidb_search_args_t *a) {
+  switch (a->mode) {
+  case AKIDB_SEARCH_TEXT:
+    if (a->n_queries)
       return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
                       "mode 'text' searches by 'text' (a string) and takes no 'vector' or "
                       "'vectors'");
     if (a->ef || a->exact)
       return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
                       "'ef' and 'exact' tune the vector index; mode 'text' ranks by BM25");
-    if (akidb_text_validate_utf8(a->text.p, a->text.len, &bad))
-      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "'text' is not valid UTF-8 at byte %zu", bad);
-  } else if (a->n_queries == 0 || !a->queries) {
+    return check_text_query(c, a, "text");
+  case AKIDB_SEARCH_HYBRID:
+    if (a->batch || a->n_queries > 1)
+      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                      "mode 'hybrid' takes one query: 'text', and 'vector' unless the "
+                      "collection's embedding model makes it from the text");
+    return check_text_query(c, a, "hybrid") || check_fusion(c, &a->fusion) ? -1 : 0;
+  case AKIDB_SEARCH_VECTOR:
+    break;
+  }
+  if ((a->n_queries == 0 || !a->queries) && !a->text.p)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
                     a->batch ? "'vectors' must be a non-empty array of vectors"
-                    : a->text.p
-                        ? "a search by 'text' needs \"mode\": \"text\" (BM25 over the points' text)"
-                        : "search needs exactly one of 'vector' (one query) or 'vectors' (a batch)");
-  }
+                             : "search needs exactly one of 'vector' (one query), 'vectors' (a "
+                               "batch) or 'text' (with an embedding model, or \"mode\": \"text\")");
+  if (a->n_queries && a->text.p)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "a vector search takes 'vector'/'vectors' or 'text', not both (both: "
+                    "\"mode\": \"hybrid\")");
+  return 0;
+}
+
+/* The checks that need no collection: mode, counts, k, ef, the filter. */
+static int check_search(svc_call_t *c, const akidb_search_args_t *a) {
+  const akidb_limits_t *l = &c->svc->opt.limits;
+  if (check_mode(c, a)) return -1;
   if (a->n_queries > l->max_batch)
     return svc_fail(c, AKIDB_ST_PAYLOAD_TOO_LARGE, "'vectors' holds %zu queries; the limit is %u",
                     a->n_queries, l->max_batch);
   if (a->k > l->max_k)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field 'k' must be an integer in 1..%u",
+                    l->max_k);
+  if (a->candidates > l->max_k)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field 'candidates' must be an integer in 1..%u",
                     l->max_k);
   if (a->ef > l->max_ef)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "field 'ef' must be an integer in 1..%u",
@@ -326,46 +414,145 @@ static int filter_allow(void *ctx, const char *id, size_t id_len, const char *pa
   return filter_match(ctx, payload, payload_len);
 }
 
-/* Runs query i into the result. */
-static int search_one(svc_call_t *c, const akidb_search_args_t *a, size_t i,
-                      const akidb_point_filter_t *pf) {
-  char where[48];
-  snprintf(where, sizeof where, a->batch ? "vectors[%zu]" : "query", i);
-  const akidb_vector_t *q = &a->queries[i];
+/* The nearest k points to q into *out; `where` names the query. */
+static int vector_search(svc_call_t *c, const akidb_search_args_t *a, const akidb_vector_t *q,
+                         uint32_t k, const char *where, const akidb_point_filter_t *pf,
+                         akidb_search_result_t *out) {
   if (q->n != c->coll->dim || !q->values)
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
                     "%s: the vector has %u values but the collection's dimension is %u", where,
                     q->n, c->coll->dim);
-  akidb_search_options_t o = {.k = a->k ? a->k : DEFAULT_K,
+  akidb_search_options_t o = {.k = k,
                               .ef = a->ef ? a->ef : atomic_load(&c->coll->ef_search),
                               .exact = a->exact,
                               .filter = pf,
                               .include_payload = a->include_payload,
                               .include_vector = a->include_vector};
   if (o.ef < o.k) o.ef = o.k;
-  akidb_search_results_t *r = &c->res->result.search;
   char err[256] = "";
-  int rc = akidb_collection_search(c->coll->c, q->values, q->n, &o, &r->per_query[i], err,
-                                   sizeof err);
-  if (rc) return svc_fail_code(c, rc, err);
-  r->n = i + 1;
-  return 0;
+  int rc = akidb_collection_search(c->coll->c, q->values, q->n, &o, out, err, sizeof err);
+  return rc ? svc_fail_code(c, rc, err) : 0;
 }
 
-/* A text search (BM25) into the result. */
-static int search_text(svc_call_t *c, const akidb_search_args_t *a,
-                       const akidb_point_filter_t *pf) {
-  akidb_search_options_t o = {.k = a->k ? a->k : DEFAULT_K,
+/* The best k points by BM25 into *out. */
+static int text_search(svc_call_t *c, const akidb_search_args_t *a, uint32_t k,
+                       const akidb_point_filter_t *pf, akidb_search_result_t *out) {
+  akidb_search_options_t o = {.k = k,
                               .filter = pf,
                               .include_payload = a->include_payload,
                               .include_vector = a->include_vector};
-  akidb_search_results_t *r = &c->res->result.search;
   char err[256] = "";
-  int rc = akidb_collection_text_search(c->coll->c, a->text.p, a->text.len, &o, &r->per_query[0],
-                                        err, sizeof err);
-  if (rc) return svc_fail_code(c, rc, err);
+  int rc = akidb_collection_text_search(c->coll->c, a->text.p, a->text.len, &o, out, err,
+                                        sizeof err);
+  return rc ? svc_fail_code(c, rc, err) : 0;
+}
+
+/* The query vector: the request's, or the collection's model's of its text
+ * (into buf, dimension floats). */
+static int query_vector(svc_call_t *c, const akidb_search_args_t *a, float *buf,
+                        akidb_vector_t *out) {
+  if (a->n_queries) {
+    *out = a->queries[0];
+    return 0;
+  }
+  if (!svc_has_embedding(c))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    a->mode == AKIDB_SEARCH_HYBRID
+                        ? "mode 'hybrid' needs 'vector': this collection has no embedding model "
+                          "to make one from 'text'"
+                        : "this collection has no embedding model to turn 'text' into a vector: "
+                          "send 'vector', or search its text with \"mode\": \"text\" (BM25)");
+  const char *t = a->text.p;
+  if (svc_embed(c, &t, &a->text.len, 1, NULL, buf)) return -1;
+  *out = (akidb_vector_t){buf, c->coll->dim};
+  return 0;
+}
+
+/* ---------------------------------------------------------- hybrid -- */
+
+/* A side's hits as a fusion list (ids and scores borrowed from r). */
+static int list_of(const akidb_search_result_t *r, bool vector, fusion_list_t *l) {
+  const char **ids = malloc((r->n ? r->n : 1) * sizeof *ids);
+  size_t *lens = malloc((r->n ? r->n : 1) * sizeof *lens);
+  float *scores = malloc((r->n ? r->n : 1) * sizeof *scores);
+  if (!ids || !lens || !scores) {
+    free(ids), free(lens), free(scores);
+    return -1;
+  }
+  for (uint32_t i = 0; i < r->n; i++) {
+    ids[i] = r->hits[i].id;
+    lens[i] = r->hits[i].id_len;
+    scores[i] = vector ? r->hits[i].distance : r->hits[i].score;
+  }
+  *l = (fusion_list_t){ids, lens, scores, r->n, vector};
+  return 0;
+}
+
+static void list_free(fusion_list_t *l) {
+  free((void *)l->ids), free((void *)l->id_lens), free((void *)l->scores);
+}
+
+static void fusion_of(const akidb_fusion_args_t *a, fusion_spec_t *f) {
+  fusion_spec_default(f);
+  f->method = a->method == AKIDB_FUSION_LINEAR ? FUSION_LINEAR : FUSION_RRF;
+  if (a->rrf_k) f->rrf_k = a->rrf_k;
+  if (a->has_weights) f->weight_vector = a->weight_vector, f->weight_text = a->weight_text;
+  if (a->has_alpha) f->alpha = a->alpha;
+}
+
+/* Moves the fused hits out of the two sides into the result. */
+static int fused_result(svc_call_t *c, const akidb_search_args_t *a, akidb_search_result_t *v,
+                        akidb_search_result_t *t, const fusion_hit_t *h, size_t n) {
+  akidb_search_results_t *r = &c->res->result.search;
+  akidb_search_result_t *out = &r->per_query[0];
+  out->hits = calloc(n ? n : 1, sizeof *out->hits);
+  if (a->explain) r->explain = calloc(n ? n : 1, sizeof *r->explain);
+  if (!out->hits || (a->explain && !r->explain))
+    return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+  for (size_t i = 0; i < n; i++) {
+    akidb_point_out_t *from = h[i].vector_rank ? &v->hits[h[i].vector_at] : &t->hits[h[i].text_at];
+    out->hits[i] = *from;
+    memset(from, 0, sizeof *from); /* moved */
+    out->hits[i].score = (float)h[i].score;
+    out->hits[i].distance = 0;
+    if (r->explain)
+      r->explain[i] = (akidb_hit_explain_t){
+          h[i].vector_rank, h[i].text_rank,
+          h[i].vector_rank ? v->hits[h[i].vector_at].distance : 0,
+          h[i].text_rank ? t->hits[h[i].text_at].score : 0};
+  }
+  out->n = (uint32_t)n;
   r->n = 1;
   return 0;
+}
+
+/* HYBRID: the vector side and the text side, `candidates` each, fused. */
+static int search_hybrid(svc_call_t *c, const akidb_search_args_t *a,
+                         const akidb_point_filter_t *pf) {
+  uint32_t k = a->k ? a->k : DEFAULT_K;
+  uint32_t cand = a->candidates ? a->candidates : (k > 50 ? k : 50);
+  if (cand < k) cand = k;
+  float *buf = malloc((size_t)c->coll->dim * sizeof *buf);
+  akidb_search_result_t v = {0}, t = {0};
+  akidb_vector_t q;
+  fusion_list_t vl = {0}, tl = {0};
+  fusion_hit_t *h = NULL;
+  size_t n = 0;
+  int rc = buf ? 0 : svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+  if (!rc) rc = query_vector(c, a, buf, &q);
+  if (!rc) rc = vector_search(c, a, &q, cand, "vector", pf, &v);
+  if (!rc) rc = text_search(c, a, cand, pf, &t);
+  if (!rc && (list_of(&v, true, &vl) || list_of(&t, false, &tl) ||
+              !(h = malloc((v.n + t.n + 1) * sizeof *h))))
+    rc = svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+  fusion_spec_t f;
+  fusion_of(&a->fusion, &f);
+  if (!rc && fusion_run(&f, &vl, &tl, k, h, &n)) rc = svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+  if (!rc) rc = fused_result(c, a, &v, &t, h, n);
+  list_free(&vl), list_free(&tl);
+  free(h), free(buf);
+  akidb_search_result_free(&v), akidb_search_result_free(&t);
+  return rc;
 }
 
 int svc_op_search(svc_call_t *c) {
@@ -374,22 +561,40 @@ int svc_op_search(svc_call_t *c) {
   double t0 = now_s();
   if (resolve_all(c, AKIDB_ACT_SEARCH)) return -1;
   akidb_search_results_t *r = &c->res->result.search;
-  size_t slots = a->mode == AKIDB_SEARCH_TEXT ? 1 : a->n_queries;
+  bool one = a->mode != AKIDB_SEARCH_VECTOR || a->text.p;
+  size_t slots = one ? 1 : a->n_queries;
   if (!(r->per_query = calloc(slots, sizeof *r->per_query)))
     return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
   r->mode = a->mode;
   r->batch = a->batch;
   r->include_payload = a->include_payload;
   r->dimension = c->coll->dim;
-  akidb_point_filter_t pf = {.allow = filter_allow, .ctx = (void *)a->filter};
+  akidb_point_filter_t filter = {.allow = filter_allow, .ctx = (void *)a->filter};
+  const akidb_point_filter_t *pf = a->filter ? &filter : NULL;
+  uint32_t k = a->k ? a->k : DEFAULT_K;
+  int rc = 0;
   if (a->mode == AKIDB_SEARCH_TEXT) {
-    if (search_text(c, a, a->filter ? &pf : NULL)) return -1;
-    obs_search_observe(now_s() - t0, 1);
-    return svc_result(c);
+    rc = text_search(c, a, k, pf, &r->per_query[0]);
+    r->n = rc ? 0 : 1;
+  } else if (a->mode == AKIDB_SEARCH_HYBRID) {
+    rc = search_hybrid(c, a, pf);
+  } else if (a->text.p) { /* by text: the collection's model makes the query vector */
+    float *buf = malloc((size_t)c->coll->dim * sizeof *buf);
+    akidb_vector_t q;
+    rc = buf ? query_vector(c, a, buf, &q) : svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+    if (!rc) rc = vector_search(c, a, &q, k, "query", pf, &r->per_query[0]);
+    r->n = rc ? 0 : 1;
+    free(buf);
+  } else {
+    for (size_t i = 0; !rc && i < a->n_queries; i++) {
+      char where[48];
+      snprintf(where, sizeof where, a->batch ? "vectors[%zu]" : "query", i);
+      rc = svc_check_deadline(c, "the search ended") ||
+           vector_search(c, a, &a->queries[i], k, where, pf, &r->per_query[i]);
+      if (!rc) r->n = i + 1;
+    }
   }
-  for (size_t i = 0; i < a->n_queries; i++)
-    if (svc_check_deadline(c, "the search ended") || search_one(c, a, i, a->filter ? &pf : NULL))
-      return -1;
-  obs_search_observe(now_s() - t0, (uint32_t)a->n_queries);
+  if (rc) return -1;
+  obs_search_observe(now_s() - t0, (uint32_t)slots);
   return svc_result(c);
 }

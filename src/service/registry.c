@@ -108,6 +108,10 @@ static svc_coll_t *entry_new(const akidb_collection_meta_t *m, const char *tenan
   e->hnsw_m = m->hnsw_m;
   e->hnsw_ef_construction = m->hnsw_ef_construction;
   e->bm25 = (akidb_text_bm25_params_t){m->bm25_k1, m->bm25_b};
+  if (m->embedding_json[0] && !(e->embedding_json = strdup(m->embedding_json))) {
+    free(e);
+    return NULL;
+  }
   atomic_init(&e->ef_search, m->hnsw_ef_search);
   atomic_init(&e->pin, m->tier_policy.pinned ? (int)m->tier : SVC_PIN_NONE);
   snprintf(e->cold, sizeof e->cold, "%s", m->cold_manifest);
@@ -123,6 +127,8 @@ static svc_coll_t *entry_new(const akidb_collection_meta_t *m, const char *tenan
 }
 
 static void entry_free(svc_coll_t *e) {
+  akidb_embed_destroy(e->embedder);
+  free(e->embedding_json);
   pthread_mutex_destroy(&e->mu);
   pthread_cond_destroy(&e->cv);
   free(e);

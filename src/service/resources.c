@@ -279,6 +279,13 @@ static int meta_from_args(svc_call_t *c, const akidb_collection_create_args_t *a
   m->metric = a->has_metric ? a->metric : AKIDB_METRIC_COSINE;
   snprintf(m->name, sizeof m->name, "%s", a->name);
   m->dimension = a->dimension;
+  if (!a->embedding) return 0;
+  akidb_embed_spec_t spec = *a->embedding;
+  if (svc_embedding_check(c, &spec, a->dimension)) return -1;
+  if (akidb_embed_spec_to_json(&spec, m->embedding_json, sizeof m->embedding_json))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "the embedding configuration is longer than %u bytes as JSON",
+                    AKIDB_EMBEDDING_JSON_MAX);
   return 0;
 }
 

@@ -194,6 +194,7 @@ static void result_clear(akidb_op_t op, akidb_result_t *r) {
   case AKIDB_OP_SEARCH:
     for (size_t i = 0; i < r->search.n; i++) akidb_search_result_free(&r->search.per_query[i]);
     free(r->search.per_query);
+    free(r->search.explain);
     break;
   case AKIDB_OP_TENANT_LIST:
     akidb_tenant_list_free(&r->tenants);
@@ -536,6 +537,7 @@ int akidb_service_open(const akidb_service_options_t *o, akidb_service_t **out,
   akidb_service_t *s = calloc(1, sizeof *s);
   if (!s) return AKIDB_ENOMEM;
   s->opt = *o;
+  svc_embedding_init();
   /* Each service starts its catalog generation in a range of its own, so
    * a later service at the same address never meets the cache entries of
    * an earlier one (cache.c keys entries by service and generation). */

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "akidb/embed.h"
 #include "akidb/auth.h"
 #include "akidb/catalog.h"
 #include "akidb/objstore.h"
@@ -314,6 +315,7 @@ typedef struct {
   uint32_t m, ef_construction, ef_search;
   bool has_bm25_k1, has_bm25_b; /* the text index's BM25 parameters; absent: defaults */
   double bm25_k1, bm25_b;
+  const akidb_embed_spec_t *embedding; /* NULL: none (points and queries bring vectors) */
 } akidb_collection_create_args_t;
 
 typedef struct {
@@ -404,13 +406,33 @@ typedef struct {
   uint32_t n;
 } akidb_vector_t;
 
-/* How a search ranks: by vector distance (default), or by the BM25 score
- * of the points' text (the query is `text`). */
-typedef enum { AKIDB_SEARCH_VECTOR = 0, AKIDB_SEARCH_TEXT = 1 } akidb_search_mode_t;
+/* How a search ranks: by vector distance (default), by the BM25 score of
+ * the points' text (the query is `text`), or both fused (HYBRID). */
+typedef enum {
+  AKIDB_SEARCH_VECTOR = 0,
+  AKIDB_SEARCH_TEXT = 1,
+  AKIDB_SEARCH_HYBRID = 2
+} akidb_search_mode_t;
+
+/* How HYBRID fuses its two ranked lists (service/fusion.h). */
+typedef enum { AKIDB_FUSION_RRF = 0, AKIDB_FUSION_LINEAR = 1 } akidb_fusion_method_t;
+
+typedef struct {
+  akidb_fusion_method_t method;
+  uint32_t rrf_k;                      /* 0: 60 */
+  bool has_weights;                    /* RRF weights; absent: 1 and 1 */
+  double weight_vector, weight_text;
+  bool has_alpha;                      /* LINEAR: the vector side's share; absent: 0.5 */
+  double alpha;
+} akidb_fusion_args_t;
 
 typedef struct {
   akidb_search_mode_t mode;
-  akidb_bytes_t text;                /* TEXT: the query text (UTF-8) */
+  akidb_bytes_t text;                /* TEXT, HYBRID: the query text (UTF-8); VECTOR: a text
+                                        the collection's embedding model turns into the query */
+  akidb_fusion_args_t fusion;        /* HYBRID */
+  uint32_t candidates;               /* HYBRID: hits taken from each side; 0: max(k, 50) */
+  bool explain;                      /* HYBRID: each hit's rank and score on each side */
   const akidb_vector_t *queries;     /* VECTOR */
   size_t n_queries;
   bool batch;                        /* answer per query (REST "vectors") */
@@ -421,12 +443,20 @@ typedef struct {
   const akidb_filter_node_t *filter; /* or NULL */
 } akidb_search_args_t;
 
-/* Search: the hits of each query, nearest first (TEXT: best score first,
- * each hit's `score` set instead of its distance). */
+/* A hybrid hit's place on each side (rank 0: that side did not find it). */
+typedef struct {
+  uint32_t vector_rank, text_rank;
+  float distance;   /* vector side */
+  float text_score; /* text side (BM25) */
+} akidb_hit_explain_t;
+
+/* Search: the hits of each query, nearest first (TEXT, HYBRID: best score
+ * first, each hit's `score` set instead of its distance). */
 typedef struct {
   akidb_search_result_t *per_query;
   size_t n;
   akidb_search_mode_t mode;
+  akidb_hit_explain_t *explain; /* HYBRID with explain: one per hit of per_query[0] */
   bool batch;
   bool include_payload;
   uint32_t dimension;
@@ -698,6 +728,8 @@ typedef struct {
   int64_t session_ttl_ms;           /* default 12 h */
   uint32_t audit_retention_days;    /* pruned daily; 0 = keep forever (default 90) */
   akidb_limits_t limits;
+  const char *embed_allowed_urls; /* comma-separated URL prefixes collections' OpenAI-compatible
+                                     embedding providers may use; NULL/"": none (default) */
   akidb_log_fn log; /* NULL: stderr */
   void *log_ctx;
 } akidb_service_options_t;

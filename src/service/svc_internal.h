@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "akidb/embed.h"
 #include "akidb/auth.h"
 #include "akidb/catalog.h"
 #include "akidb/store.h"
@@ -32,6 +33,8 @@ typedef struct svc_coll {
   akidb_metric_t metric;
   uint32_t hnsw_m, hnsw_ef_construction;
   akidb_text_bm25_params_t bm25; /* its text index's k1 and b */
+  char *embedding_json;          /* its embedding configuration; NULL: none */
+  akidb_embedder_t *embedder;    /* made from it on first use (mu), freed with the entry */
   _Atomic uint32_t ef_search; /* the collection's default (changes with PATCH) */
   _Atomic int pin;            /* SVC_PIN_NONE or the pinned akidb_tier_t */
 
@@ -205,6 +208,18 @@ typedef struct {
   akidb_collection_meta_t meta;
   svc_coll_t *coll; /* referenced; released by the dispatcher */
 } svc_call_t;
+
+/* embedding.c: the built-in provider's registration (service open); the
+ * checks of a collection's embedding configuration (fills its dimension);
+ * whether the resolved collection has one; the embedding of n texts into
+ * out (n × dimension): 0, or -1 with the error set naming points[i] (NULL:
+ * the query) and nothing written anywhere. */
+void svc_embedding_init(void);
+int svc_embedding_check(svc_call_t *c, akidb_embed_spec_t *s, uint32_t dim);
+bool svc_has_embedding(const svc_call_t *c);
+int svc_embed(svc_call_t *c, const char *const *texts, const size_t *lens, size_t n,
+              const size_t *points, float *out);
+
 
 /* Sets the call's error (always returns -1 so handlers can `return fail(..)`). */
 int svc_fail(svc_call_t *c, akidb_status_t st, const char *fmt, ...)

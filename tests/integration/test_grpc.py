@@ -281,3 +281,30 @@ def test_text_search_and_bm25_parameters_over_grpc_match_rest(stubs, channel, te
             pts.Search(req, metadata=md, timeout=30)
         assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert word in e.value.details(), e.value.details()
+
+
+def test_hybrid_search_over_grpc_matches_rest(stubs, channel, tenant):
+    md = bearer(tenant.developer.token)
+    db = tenant.create_db()
+    name = tenant.create_collection(db, dimension=4, metric="l2")["name"]
+    texts = ["supersonic flow over a wedge", "laminar boundary layer", "boundary layer "
+             "transition in supersonic flow", "buckling of shells", "flow separation"]
+    tenant.upsert(db, name, [{"id": f"h{i}", "vector": [i + 1.0, 1, 1, 1], "text": t}
+                             for i, t in enumerate(texts)])
+    S = stubs.points_pb2
+    pts = stubs.points_pb2_grpc.PointServiceStub(channel)
+    req = S.SearchRequest(tenant=tenant.slug, database=db, collection=name,
+                          mode=S.SEARCH_MODE_HYBRID, vector=[2.0, 1, 1, 1], text="supersonic flow",
+                          k=4, explain=True,
+                          fusion=S.Fusion(method=S.FUSION_METHOD_RRF, k=20,
+                                          weights=S.FusionWeights(vector_weight=1, text_weight=2)))
+    got = pts.Search(req, metadata=md, timeout=30).results
+    want = tenant.developer.call("POST", f"{tenant.coll_path(db, name)}/search", {
+        "mode": "hybrid", "vector": [2.0, 1, 1, 1], "text": "supersonic flow", "k": 4,
+        "explain": True, "fusion": {"method": "rrf", "k": 20,
+                                    "weights": {"vector": 1, "text": 2}}})["results"]
+    assert [h.id for h in got] == [h["id"] for h in want]
+    assert [h.score for h in got] == pytest.approx([h["score"] for h in want], rel=1e-6)
+    for g, w in zip(got, want):
+        assert g.explain.vector_rank == ((w["explain"]["vector"] or {}).get("rank") or 0)
+        assert g.explain.text_rank == ((w["explain"]["text"] or {}).get("rank") or 0)

@@ -150,6 +150,7 @@ def collection_json(pb, m, volatile=False):
          "index": {"m": m.index.m, "ef_construction": m.index.ef_construction,
                    "ef_search": m.index.ef_search},
          "text": {"k1": m.text.k1, "b": m.text.b},
+         "embedding": None if not m.HasField("embedding") else embedding_json(m.embedding),
          "tier": enum_text(pb, "Tier", m.tier, "TIER_"), "tier_pinned": m.tier_pinned,
          "resident": m.resident, "points": m.points, "pending": m.pending,
          "memory_bytes": m.memory_bytes, "disk_bytes": m.disk_bytes,
@@ -158,6 +159,13 @@ def collection_json(pb, m, volatile=False):
     if m.load_error:
         o["load_error"] = m.load_error
     return o if volatile else stable(o)
+
+
+def embedding_json(e):
+    if e.provider == "builtin":
+        return {"provider": e.provider, "model": e.model, "dimension": e.dimension}
+    o = {f.name: getattr(e, f.name) for f in e.DESCRIPTOR.fields}
+    return {k: v for k, v in o.items() if v != "" or k in ("provider", "model", "base_url")}
 
 
 def stable(o):

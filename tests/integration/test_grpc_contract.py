@@ -307,7 +307,10 @@ def test_vectors_are_packed_repeated_float(stubs):
                     f.message_type.full_name == "akidb.v1.Vector", (
                         f"{d.full_name}.vectors must be `repeated Vector`")
             elif "vector" in f.name and not f.name.endswith("_column"):
-                assert f.type == F.TYPE_BOOL, (
+                # a flag (with_vector) or a scalar about the vector side of a
+                # hybrid search (vector_rank, vector_weight); never vector data
+                assert f.label != F.LABEL_REPEATED and f.type != F.TYPE_MESSAGE and (
+                    f.type == F.TYPE_BOOL or f.name.startswith("vector_")), (
                     f"{d.full_name}.{f.name}: a vector field is named `vector` (or `vectors`)")
     for want in ("akidb.v1.PointInput.vector", "akidb.v1.Point.vector", "akidb.v1.Hit.vector",
                  "akidb.v1.SearchRequest.vector", "akidb.v1.SearchRequest.vectors",

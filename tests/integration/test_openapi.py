@@ -337,7 +337,7 @@ def database(**kw):
 def collection(**kw):
     c = {"id": U1, "tenant": "acme", "database": "main", "name": "docs", "dimension": 4,
          "metric": "cosine", "index": {"m": 16, "ef_construction": 200, "ef_search": 160},
-         "text": {"k1": 1.2, "b": 0.75}, "tier": "hot", "tier_pinned": False, "resident": True, "points": 3, "pending": 1,
+         "text": {"k1": 1.2, "b": 0.75}, "embedding": None, "tier": "hot", "tier_pinned": False, "resident": True, "points": 3, "pending": 1,
          "memory_bytes": 4096, "disk_bytes": 8192, "last_access": TS, "created_at": TS,
          "updated_at": TS}
     c.update(kw)

@@ -155,3 +155,102 @@ def test_bad_text_and_bad_search_bodies_are_refused(tenant, server):
                                  headers={"Content-Type": "application/json"})
     assert r.status_code == 400
     assert tenant.count(db, coll["name"]) == len(DOCS)
+
+
+# ---------------------------------------------------------------- hybrid --
+
+def sides(tenant, db, coll, vector, text, n):
+    path = f"{tenant.coll_path(db, coll)}/search"
+    v = tenant.viewer.call("POST", path, {"vector": vector, "k": n, "include_payload": False})
+    t = tenant.viewer.call("POST", path, {"mode": "text", "text": text, "k": n,
+                                          "include_payload": False})
+    return v["results"], t["results"]
+
+
+def rrf(v, t, k=60, wv=1.0, wt=1.0):
+    score = {}
+    for r, h in enumerate(v, 1):
+        score[h["id"]] = score.get(h["id"], 0) + wv / (k + r)
+    for r, h in enumerate(t, 1):
+        score[h["id"]] = score.get(h["id"], 0) + wt / (k + r)
+    best = {}
+    for r, h in enumerate(v, 1):
+        best[h["id"]] = min(best.get(h["id"], 1 << 30), r)
+    for r, h in enumerate(t, 1):
+        best[h["id"]] = min(best.get(h["id"], 1 << 30), r)
+    return sorted(score.items(), key=lambda kv: (-kv[1], best[kv[0]], kv[0]))
+
+
+def linear(v, t, alpha):
+    def norm(vals, lower_better):
+        lo, hi = min(vals), max(vals)
+        if hi <= lo:
+            return [1.0] * len(vals)
+        return [((hi - x) if lower_better else (x - lo)) / (hi - lo) for x in vals]
+    score = {}
+    for h, s in zip(v, norm([h["distance"] for h in v], True)):
+        score[h["id"]] = score.get(h["id"], 0) + alpha * s
+    for h, s in zip(t, norm([h["score"] for h in t], False)):
+        score[h["id"]] = score.get(h["id"], 0) + (1 - alpha) * s
+    return score
+
+
+def test_hybrid_rrf_and_linear_match_the_two_sides_fused_by_hand(tenant):
+    db, coll = new_collection(tenant)
+    name = coll["name"]
+    path = f"{tenant.coll_path(db, name)}/search"
+    q, text = [3.0, 1.0, 0.5, 0.25], "supersonic boundary layer"
+    v, t = sides(tenant, db, name, q, text, 50)
+    got = tenant.viewer.call("POST", path, {"mode": "hybrid", "vector": q, "text": text,
+                                            "k": 4, "explain": True})["results"]
+    want = rrf(v, t)[:4]
+    assert [h["id"] for h in got] == [pid for pid, _ in want]
+    for h, (_, s) in zip(got, want):
+        assert h["score"] == pytest.approx(s, rel=1e-5)
+    vr = {h["id"]: r for r, h in enumerate(v, 1)}
+    tr = {h["id"]: r for r, h in enumerate(t, 1)}
+    for h in got:
+        x = h["explain"]
+        assert (x["vector"] or {}).get("rank") == vr.get(h["id"])
+        assert (x["text"] or {}).get("rank") == tr.get(h["id"])
+        if x["text"]:
+            assert x["text"]["score"] == pytest.approx(t[tr[h["id"]] - 1]["score"], rel=1e-6)
+    weighted = tenant.viewer.call("POST", path, {
+        "mode": "hybrid", "vector": q, "text": text, "k": 6,
+        "fusion": {"method": "rrf", "k": 10, "weights": {"vector": 0.25, "text": 2}}})["results"]
+    assert [h["id"] for h in weighted] == [pid for pid, _ in rrf(v, t, 10, 0.25, 2.0)[:6]]
+    lin = tenant.viewer.call("POST", path, {"mode": "hybrid", "vector": q, "text": text, "k": 6,
+                                            "fusion": {"method": "linear", "alpha": 0.3}})
+    scores = linear(v, t, 0.3)
+    for h in lin["results"]:
+        assert h["score"] == pytest.approx(scores[h["id"]], rel=1e-5, abs=1e-6)
+    assert [h["score"] for h in lin["results"]] == pytest.approx(
+        sorted(scores.values(), reverse=True)[:6], rel=1e-5, abs=1e-6)
+
+
+def test_hybrid_filter_applies_to_both_sides_and_bad_bodies_are_refused(tenant):
+    db, coll = new_collection(tenant)
+    path = f"{tenant.coll_path(db, coll['name'])}/search"
+    q = [3.0, 1.0, 0.5, 0.25]
+    got = tenant.viewer.call("POST", path, {"mode": "hybrid", "vector": q, "text": "flow",
+                                            "filter": {"field": "even", "eq": True},
+                                            "k": 10})["results"]
+    assert got and all(h["payload"]["even"] for h in got)
+    cases = [
+        ({"mode": "hybrid", "vector": q}, "needs 'text'"),
+        ({"mode": "hybrid", "text": "flow"}, "no embedding model"),
+        ({"mode": "hybrid", "vectors": [q], "text": "flow"}, "one query"),
+        ({"mode": "hybrid", "vector": q, "text": "f", "fusion": {"method": "max"}}, "fusion.method"),
+        ({"mode": "hybrid", "vector": q, "text": "f", "fusion": {"k": 0}}, "fusion.k"),
+        ({"mode": "hybrid", "vector": q, "text": "f", "fusion": {"alpha": 2, "method": "linear"}},
+         "fusion.alpha"),
+        ({"mode": "hybrid", "vector": q, "text": "f", "fusion": {"weights": {"vector": 0,
+                                                                           "text": 0}}},
+         "not both 0"),
+        ({"mode": "hybrid", "vector": q, "text": "f", "fusion": {"alpha": 0.5}}, "belongs to"),
+        ({"vector": q, "text": "flow"}, "not both"),
+    ]
+    for body, words in cases:
+        r = tenant.viewer.request("POST", path, body)
+        expect(r, 400, "invalid_argument")
+        assert words in r.json()["error"]["message"], (body, r.json())

@@ -1,0 +1,277 @@
+"""
+tests/integration/test_embeddings.py — collections with an embedding model,
+over the REST API, against a real `akidb serve` and the stand-in
+OpenAI-compatible model server (embed_standin.py, on loopback):
+
+  * the configuration at create: shown by GET with every setting; the
+    built-in embedder's dimension range; a dimension that does not match;
+    a base_url the operator did not allow; an api_key_env outside
+    AKIDB_EMBEDDING_KEY_*; unknown fields — each refused, nothing created;
+  * points with `text` and no vector are embedded (built-in: the same
+    vector the text engine makes; openai: the stand-in's SHA-256 vectors,
+    exactly); a search by `text` embeds the query;
+  * when the provider fails (500s after the retries, 429 with Retry-After
+    retried, a stall past the timeout, a wrong number of embeddings,
+    malformed JSON, a wrong dimension, connection refused) the upsert
+    fails with 503 naming the provider and the cause, and nothing is
+    written; the key is sent as Bearer and never shown.
+"""
+import hashlib
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+import client as cl
+from client import expect
+from conftest import Server, free_port
+
+HERE = Path(__file__).resolve().parent
+KEY = "sk-test-" + "9" * 24
+
+
+def standin_vector(text, dim):
+    """The stand-in's vector of text (its documented formula)."""
+    data = text.encode()
+    out = []
+    for i in range(dim):
+        block = hashlib.sha256(data + struct.pack(">I", i // 8)).digest()
+        u = struct.unpack(">I", block[4 * (i % 8):4 * (i % 8) + 4])[0]
+        out.append(u / 2 ** 31 - 1.0)
+    return out
+
+
+class Standin:
+    def __init__(self):
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", str(HERE / "embed_standin.py"), "--port", "0",
+             "--max-seconds", "600"], stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("PORT "), line
+        self.port = int(line.split()[1])
+        self.base = f"http://127.0.0.1:{self.port}/v1"
+
+    def control(self, body):
+        requests.post(f"http://127.0.0.1:{self.port}/control", json=body, timeout=10).raise_for_status()
+
+    def reset(self):
+        requests.post(f"http://127.0.0.1:{self.port}/control/reset", timeout=10).raise_for_status()
+
+    def requests(self):
+        return requests.get(f"http://127.0.0.1:{self.port}/control/requests", timeout=10).json()
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def standin():
+    s = Standin()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory, standin):
+    s = Server(tmp_path_factory.mktemp("embed"), name="embed-server",
+               env={"AKIDB_EMBEDDING_ALLOWED_URLS": standin.base,
+                    "AKIDB_EMBEDDING_KEY_STANDIN": KEY})
+    s.start()
+    yield s
+    s.cleanup()
+
+
+@pytest.fixture(scope="module")
+def tenant(srv):
+    return cl.make_tenant(srv, srv.login_admin(), roles=("admin", "developer", "viewer"))
+
+
+def openai_config(standin, dim=8, **extra):
+    cfg = {"provider": "openai", "base_url": standin.base, "model": f"standin-{dim}",
+           "api_key_env": "AKIDB_EMBEDDING_KEY_STANDIN", "timeout_ms": 2000, "max_retries": 2,
+           "backoff_base_ms": 10, "backoff_max_ms": 50, "breaker_threshold": 1000}
+    cfg.update(extra)
+    return cfg
+
+
+def create(tenant, db, dim, embedding, metric="cosine", status=201):
+    return tenant.developer.call("POST", f"{tenant.db_path(db)}/collections",
+                                 {"name": cl.unique("e"), "dimension": dim, "metric": metric,
+                                  "embedding": embedding}, status=status)
+
+
+def test_builtin_embeds_points_and_queries(tenant):
+    db = tenant.create_db()
+    coll = create(tenant, db, 64, {"provider": "builtin"})
+    assert coll["embedding"] == {"provider": "builtin", "model": "akidb-builtin-v1",
+                                 "dimension": 64}
+    name = coll["name"]
+    texts = {"a": "supersonic flow over a thin wedge", "b": "laminar boundary layer heating",
+             "c": "buckling of cylindrical shells"}
+    tenant.upsert(db, name, [{"id": k, "text": v} for k, v in texts.items()])
+    got = tenant.viewer.call("POST", f"{tenant.coll_path(db, name)}/points/get",
+                             {"ids": ["a"], "with_vector": True})["points"][0]
+    assert len(got["vector"]) == 64 and got["text"] == texts["a"]
+    assert sum(x * x for x in got["vector"]) == pytest.approx(1.0, abs=1e-5)
+    hits = tenant.viewer.call("POST", f"{tenant.coll_path(db, name)}/search",
+                              {"text": "boundary layer", "k": 3})["results"]
+    assert hits[0]["id"] == "b" and "distance" in hits[0]
+    # a point may still bring its own vector
+    tenant.upsert(db, name, [{"id": "d", "vector": got["vector"], "text": "anything"}])
+    assert tenant.count(db, name) == 4
+
+
+def test_openai_provider_embeds_exactly_what_the_model_returns(tenant, standin):
+    standin.reset()
+    db = tenant.create_db()
+    coll = create(tenant, db, 8, openai_config(standin), metric="l2")
+    shown = coll["embedding"]
+    assert shown["base_url"] == standin.base and shown["api_key_env"] == "AKIDB_EMBEDDING_KEY_STANDIN"
+    assert KEY not in json.dumps(coll)
+    name = coll["name"]
+    tenant.upsert(db, name, [{"id": f"p{i}", "text": f"text number {i}"} for i in range(5)])
+    got = tenant.viewer.call("POST", f"{tenant.coll_path(db, name)}/points/get",
+                             {"ids": ["p3"], "with_vector": True})["points"][0]
+    assert got["vector"] == pytest.approx(standin_vector("text number 3", 8), abs=1e-6)
+    hits = tenant.viewer.call("POST", f"{tenant.coll_path(db, name)}/search",
+                              {"text": "text number 3", "k": 1})["results"]
+    assert hits[0]["id"] == "p3" and hits[0]["distance"] == pytest.approx(0, abs=1e-5)
+    reqs = standin.requests()["requests"]
+    assert reqs and all(r["headers"].get("authorization") == f"Bearer {KEY}" for r in reqs)
+
+
+FAILURES = [
+    ({"fail": "500", "times": -1}, "500"),
+    ({"fail": "stall", "stall_ms": 5000, "times": -1}, "timed out"),
+    ({"fail": "count", "times": -1}, "embeddings for"),
+    ({"fail": "malformed", "times": -1}, "JSON"),
+    ({"fail": "dimension", "times": -1}, "dimension"),
+]
+
+
+@pytest.mark.parametrize("command,words", FAILURES, ids=[f[0]["fail"] for f in FAILURES])
+def test_provider_failure_fails_the_upsert_and_writes_nothing(tenant, standin, command, words):
+    standin.reset()
+    db = tenant.create_db()
+    coll = create(tenant, db, 8, openai_config(standin, timeout_ms=500, max_retries=1),
+                  metric="l2")
+    name = coll["name"]
+    tenant.upsert(db, name, [{"id": "keep", "vector": [1.0] * 8}])
+    standin.control(command)
+    r = tenant.developer.request("POST", f"{tenant.coll_path(db, name)}/points",
+                                 {"points": [{"id": "a", "vector": [2.0] * 8},
+                                             {"id": "b", "text": "needs a model"}]})
+    expect(r, 503, "unavailable")
+    msg = r.json()["error"]["message"]
+    assert standin.base in msg and words in msg, msg
+    assert KEY not in msg
+    assert tenant.count(db, name) == 1  # the batch is all-or-nothing
+    standin.reset()
+
+
+def test_429_with_retry_after_is_retried_then_succeeds(tenant, standin):
+    standin.reset()
+    db = tenant.create_db()
+    coll = create(tenant, db, 8, openai_config(standin), metric="l2")
+    standin.control({"fail": "429", "times": 1, "retry_after": "1"})
+    tenant.upsert(db, coll["name"], [{"id": "a", "text": "retry me"}])
+    reqs = standin.requests()["requests"]
+    assert len(reqs) == 2 and reqs[1]["start"] - reqs[0]["sent"] >= 0.9
+    assert tenant.count(db, coll["name"]) == 1
+
+
+def test_connection_refused_names_the_provider(tenant, srv):
+    db = tenant.create_db()
+    port = free_port()
+    dead = f"http://127.0.0.1:{port}/v1"
+    r = tenant.developer.request("POST", f"{tenant.db_path(db)}/collections",
+                                 {"name": "dead", "dimension": 8, "embedding":
+                                  {"provider": "openai", "base_url": dead, "model": "m"}})
+    expect(r, 400, "invalid_argument")  # not in the allow-list
+    assert "allowed_urls" in r.json()["error"]["message"]
+
+
+def test_bad_configurations_are_refused_and_create_nothing(tenant, standin):
+    db = tenant.create_db()
+    cases = [
+        (16, {"provider": "builtin"}, "32..4096"),
+        (64, {"provider": "builtin", "dimension": 32}, "does not match"),
+        (64, {"provider": "builtin", "model": "gpt"}, "akidb-builtin-v1"),
+        (8, {"provider": "openai", "base_url": "http://10.1.2.3:80/v1", "model": "m"},
+         "allowed_urls"),
+        (8, dict(openai_config(standin), api_key_env="AKIDB_ADMIN_PASSWORD"),
+         "AKIDB_EMBEDDING_KEY_"),
+        (8, {"provider": "openai", "base_url": standin.base}, "model"),
+        (8, {"provider": "magic"}, "provider"),
+        (8, {"provider": "builtin", "colour": "red"}, "colour"),
+        (8, dict(openai_config(standin), batch_size=0), "batch_size"),
+    ]
+    before = len(tenant.developer.call("GET", f"{tenant.db_path(db)}/collections")["items"])
+    for dim, emb, words in cases:
+        r = tenant.developer.request("POST", f"{tenant.db_path(db)}/collections",
+                                     {"name": cl.unique("bad"), "dimension": dim,
+                                      "embedding": emb})
+        expect(r, 400, "invalid_argument")
+        assert words in r.json()["error"]["message"], (emb, r.json())
+    after = len(tenant.developer.call("GET", f"{tenant.db_path(db)}/collections")["items"])
+    assert after == before
+
+
+def test_text_without_a_model_is_refused(tenant):
+    db = tenant.create_db()
+    name = tenant.create_collection(db, dimension=4)["name"]
+    r = tenant.developer.request("POST", f"{tenant.coll_path(db, name)}/points",
+                                 {"points": [{"id": "a", "text": "no model here"}]})
+    expect(r, 400, "invalid_argument")
+    assert "no embedding model" in r.json()["error"]["message"]
+    r = tenant.viewer.request("POST", f"{tenant.coll_path(db, name)}/search", {"text": "x"})
+    expect(r, 400, "invalid_argument")
+    assert "no embedding model" in r.json()["error"]["message"]
+
+
+def test_grpc_creates_and_shows_the_embedding_and_embeds_text(tenant, srv):
+    import grpc
+    import grpc_stubs
+    stubs = grpc_stubs.load()
+    channel = grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}")
+    md = (("authorization", f"Bearer {tenant.developer.token}"),)
+    colls = stubs.collections_pb2_grpc.CollectionServiceStub(channel)
+    pts = stubs.points_pb2_grpc.PointServiceStub(channel)
+    db = tenant.create_db()
+    made = colls.CreateCollection(stubs.collections_pb2.CreateCollectionRequest(
+        tenant=tenant.slug, database=db, name="g", dimension=48,
+        embedding=stubs.common_pb2.EmbeddingConfig(provider="builtin")), metadata=md, timeout=30)
+    assert (made.embedding.provider, made.embedding.model, made.embedding.dimension) == \
+        ("builtin", "akidb-builtin-v1", 48)
+    rest = tenant.developer.call("GET", tenant.coll_path(db, "g"))
+    assert rest["embedding"] == {"provider": "builtin", "model": "akidb-builtin-v1",
+                                 "dimension": 48}
+    pts.Upsert(stubs.points_pb2.UpsertRequest(
+        tenant=tenant.slug, database=db, collection="g",
+        points=[stubs.common_pb2.PointInput(id="x", text="shock waves on a cone"),
+                stubs.common_pb2.PointInput(id="y", text="heat transfer in plates")]),
+        metadata=md, timeout=30)
+    hits = pts.Search(stubs.points_pb2.SearchRequest(
+        tenant=tenant.slug, database=db, collection="g", text="cone shock", k=2),
+        metadata=md, timeout=30).results
+    assert hits[0].id == "x"
+    rest_hits = tenant.developer.call("POST", f"{tenant.coll_path(db, 'g')}/search",
+                                      {"text": "cone shock", "k": 2})["results"]
+    assert [h.id for h in hits] == [h["id"] for h in rest_hits]
+    with pytest.raises(grpc.RpcError) as e:
+        colls.CreateCollection(stubs.collections_pb2.CreateCollectionRequest(
+            tenant=tenant.slug, database=db, name="g2", dimension=8,
+            embedding=stubs.common_pb2.EmbeddingConfig(provider="builtin")),
+            metadata=md, timeout=30)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "32..4096" in e.value.details()
+    channel.close()
