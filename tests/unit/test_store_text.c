@@ -8,7 +8,6 @@
  * log); a collection opened without it refuses text searches; a query that
  * is not UTF-8 is refused with its byte offset.
  */
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,26 +18,18 @@
 #include "akidb/store.h"
 #include "akidb/text.h"
 #include "check.h"
+#include "tmpdir.h"
 
 #define DIM 4u
 
-static char dir[4096];
+static char dir[8192];
 
-static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w) {
-  (void)s, (void)f, (void)w;
-  return remove(p);
-}
-
-static void remove_dir_at_exit(void) {
-  if (dir[0]) nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
-
+/* A new, empty collection directory for the next test (under tmpdir.h's root). */
 static void fresh_dir(void) {
-  static bool registered;
-  if (!registered) registered = atexit(remove_dir_at_exit) == 0;
-  if (dir[0]) nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-  snprintf(dir, sizeof dir, "/tmp/akidb-store-text-XXXXXX");
-  ASSERT_TRUE(mkdtemp(dir) != NULL);
+  static int n;
+  char name[32];
+  snprintf(name, sizeof name, "c%d", n++);
+  tmpdir_path(dir, sizeof dir, "akidb-store-text", name);
 }
 
 static void quiet_log(void *ctx, akidb_log_level_t level, const char *msg) {
