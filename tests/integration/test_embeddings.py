@@ -126,6 +126,12 @@ def test_builtin_embeds_points_and_queries(tenant):
     hits = tenant.viewer.call("POST", f"{tenant.coll_path(db, name)}/search",
                               {"text": "boundary layer", "k": 3})["results"]
     assert hits[0]["id"] == "b" and "distance" in hits[0]
+    # hybrid by text alone: the model makes the vector side's query
+    fused = tenant.viewer.call("POST", f"{tenant.coll_path(db, name)}/search",
+                               {"mode": "hybrid", "text": "boundary layer", "k": 3,
+                                "explain": True})["results"]
+    assert fused[0]["id"] == "b"
+    assert fused[0]["explain"]["vector"]["rank"] == 1 and fused[0]["explain"]["text"]["rank"] == 1
     # a point may still bring its own vector
     tenant.upsert(db, name, [{"id": "d", "vector": got["vector"], "text": "anything"}])
     assert tenant.count(db, name) == 4
