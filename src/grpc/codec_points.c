@@ -16,6 +16,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "akidb/v1/auth.pb-c.h"
+#include "akidb/v1/embeddings.pb-c.h"
 #include "akidb/v1/points.pb-c.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "grpc/rpc_internal.h"
@@ -551,6 +552,42 @@ static ProtobufCMessage *encode_whoami(const akidb_response_t *resp, rpc_arena_t
 /* -------------------------------------------------------------- table -- */
 
 #define HEALTH "/grpc.health.v1.Health/"
+/* ------------------------------------------------------------ embeddings -- */
+
+static int decode_embed(const ProtobufCMessage *m, rpc_args_t *a, akidb_request_t *req,
+                        akidb_svc_error_t *e) {
+  const Akidb__V1__EmbedRequest *x = (const void *)m;
+  (void)req;
+  akidb_embeddings_args_t *ea = &a->u.embeddings;
+  akidb_bytes_t *in = rpc_alloc(a->arena, (x->n_input ? x->n_input : 1) * sizeof *in);
+  if (!in) return rpc_oom(e);
+  for (size_t i = 0; i < x->n_input; i++) in[i] = (akidb_bytes_t){x->input[i], strlen(x->input[i])};
+  ea->model = *x->model ? x->model : NULL;
+  ea->inputs = in;
+  ea->n = x->n_input;
+  ea->dimensions = x->dimensions;
+  return 0;
+}
+
+static ProtobufCMessage *encode_embed(const akidb_response_t *resp, rpc_arena_t *ar) {
+  const akidb_embeddings_result_t *r = &resp->result.embeddings;
+  Akidb__V1__EmbedResponse *o = rpc_alloc(ar, sizeof *o);
+  Akidb__V1__Vector **data = rpc_alloc(ar, (r->n ? r->n : 1) * sizeof *data);
+  if (!o || !data) return NULL;
+  akidb__v1__embed_response__init(o);
+  for (size_t i = 0; i < r->n; i++) {
+    if (!(data[i] = rpc_alloc(ar, sizeof *data[i]))) return NULL;
+    akidb__v1__vector__init(data[i]);
+    data[i]->values = r->vectors + i * r->dimension;
+    data[i]->n_values = r->dimension;
+  }
+  o->model = rpc_text(ar, r->model);
+  o->data = data;
+  o->n_data = r->n;
+  o->prompt_tokens = r->tokens;
+  return o->model ? &o->base : NULL;
+}
+
 #define POINTS "/akidb.v1.PointService/"
 #define AUTH "/akidb.v1.AuthService/"
 
@@ -579,5 +616,7 @@ const rpc_method_t rpc_point_methods[] = {
      encode_logout, RPC_UNARY, NULL, NULL},
     {AUTH "WhoAmI", AKIDB_OP_WHOAMI, &akidb__v1__who_am_irequest__descriptor, decode_none,
      encode_whoami, RPC_UNARY, NULL, NULL},
+    {"/akidb.v1.EmbeddingService/Embed", AKIDB_OP_EMBEDDINGS,
+     &akidb__v1__embed_request__descriptor, decode_embed, encode_embed, RPC_UNARY, NULL, NULL},
     RPC_METHODS_END,
 };

@@ -64,6 +64,7 @@ typedef struct {
     akidb_ids_args_t ids;
     akidb_scan_args_t scan;
     akidb_search_args_t search;
+    akidb_embeddings_args_t embeddings;
   } u;
 } rpc_args_t;
 

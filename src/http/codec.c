@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "json/json_rules.h"
 
 /* What the decoders read: the JSON side and the transport-neutral request. */
@@ -47,6 +49,7 @@ typedef struct {
   akidb_ids_args_t ids;
   akidb_scan_args_t scan;
   akidb_search_args_t search;
+  akidb_embeddings_args_t embeddings;
   akidb_no_args_t none;
   akidb_list_args_t list;
   akidb_tenant_create_args_t tenant_create;
@@ -538,6 +541,49 @@ static int decode_search(const rest_req_t *req, args_t *a, akidb_svc_error_t *e)
   return one || many ? read_queries(req, a, one, many, e) : 0; /* none: the service says why */
 }
 
+/* ---------------------------------------------------------- embeddings -- */
+
+static int read_u32(const json_t *o, const char *key, uint64_t min, uint64_t max, bool *has,
+                    uint32_t *out, akidb_svc_error_t *e);
+
+/* The OpenAI embeddings request: {"model", "input": string | [strings],
+ * "encoding_format"?: "float" | "base64", "dimensions"?, "user"? (ignored)}. */
+static int decode_embeddings(const rest_req_t *req, args_t *a, akidb_svc_error_t *e) {
+  static const char *const keys[] = {"model", "input", "encoding_format", "dimensions", "user",
+                                     NULL};
+  akidb_embeddings_args_t *x = &a->embeddings;
+  const char *format = NULL;
+  bool has_dim = false;
+  if (jr_body_object(req->body, "embeddings", keys, e) ||
+      jr_string(req->body, "model", &x->model, e) < 0 ||
+      jr_string(req->body, "encoding_format", &format, e) < 0 ||
+      read_u32(req->body, "dimensions", 1, AKIDB_DIM_MAX, &has_dim, &x->dimensions, e))
+    return -1;
+  if (format && strcmp(format, "base64") != 0 && strcmp(format, "float") != 0)
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                   "field 'encoding_format' must be \"float\" or \"base64\"");
+  x->base64 = format && strcmp(format, "base64") == 0;
+  const json_t *in = json_object_get(req->body, "input");
+  bool one = json_is_string(in);
+  if (!one && !json_is_array(in))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                   "'input' must be a string or an array of strings (token arrays are not "
+                   "supported)");
+  size_t n = one ? 1 : json_array_size(in);
+  a->id_list = calloc(n ? n : 1, sizeof *a->id_list);
+  if (!a->id_list) return oom(e);
+  for (size_t i = 0; i < n; i++) {
+    const json_t *t = one ? in : json_array_get(in, i);
+    if (!json_is_string(t))
+      return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                     "input[%zu] must be a string (token arrays are not supported)", i);
+    a->id_list[i] = (akidb_bytes_t){json_string_value(t), json_string_length(t)};
+  }
+  x->inputs = a->id_list;
+  x->n = n;
+  return 0;
+}
+
 /* ----------------------------------------------- tenants and databases -- */
 
 /* Reads one quota field (present: in range, marked). */
@@ -1023,6 +1069,9 @@ static int decode(akidb_op_t op, const rest_req_t *req, args_t *a, const void **
   case AKIDB_OP_SEARCH:
     *args = &a->search;
     return decode_search(req, a, e);
+  case AKIDB_OP_EMBEDDINGS:
+    *args = &a->embeddings;
+    return decode_embeddings(req, a, e);
   default:
     return jr_fail(e, AKIDB_ST_INTERNAL, "no REST decoder for %s", akidb_op_name(op));
   }
@@ -1099,6 +1148,44 @@ static json_t *encode_search(const akidb_search_results_t *s) {
     json_array_append_new(batches,
                           json_pack("{s:o}", "results", encode_hits(&s->per_query[i], s)));
   return batches ? json_pack("{s:o}", "batches", batches) : NULL;
+}
+
+/* One embedding: a JSON array of floats, or base64 of their little-endian bytes. */
+static json_t *embedding_json(const float *v, uint32_t dim, bool base64) {
+  if (!base64) {
+    json_t *arr = json_array();
+    for (uint32_t i = 0; arr && i < dim; i++) json_array_append_new(arr, json_real(v[i]));
+    return arr;
+  }
+  size_t bytes = (size_t)dim * 4;
+  unsigned char *raw = malloc(bytes);
+  char *text = malloc(4 * ((bytes + 2) / 3) + 1);
+  json_t *out = NULL;
+  if (raw && text) {
+    for (uint32_t i = 0; i < dim; i++) {
+      uint32_t u;
+      memcpy(&u, &v[i], 4);
+      for (int b = 0; b < 4; b++) raw[4 * i + b] = (unsigned char)(u >> (8 * b));
+    }
+    EVP_EncodeBlock((unsigned char *)text, raw, (int)bytes);
+    out = json_string(text);
+  }
+  free(raw);
+  free(text);
+  return out;
+}
+
+/* The OpenAI embeddings answer. */
+static json_t *encode_embeddings(const akidb_embeddings_result_t *r) {
+  json_t *data = json_array();
+  for (size_t i = 0; data && i < r->n; i++)
+    json_array_append_new(
+        data, json_pack("{s:s,s:I,s:o}", "object", "embedding", "index", (json_int_t)i,
+                        "embedding",
+                        embedding_json(r->vectors + i * r->dimension, r->dimension, r->base64)));
+  return json_pack("{s:s,s:o,s:s,s:{s:I,s:I}}", "object", "list", "data", data, "model", r->model,
+                   "usage", "prompt_tokens", (json_int_t)r->tokens, "total_tokens",
+                   (json_int_t)r->tokens);
 }
 
 static json_t *encode_database(const akidb_database_t *d, const char *slug) {
@@ -1304,6 +1391,8 @@ static json_t *encode(akidb_op_t op, const akidb_result_t *r) {
     return encode_scan(&r->scan);
   case AKIDB_OP_SEARCH:
     return encode_search(&r->search);
+  case AKIDB_OP_EMBEDDINGS:
+    return encode_embeddings(&r->embeddings);
   case AKIDB_OP_TENANT_LIST:
     return encode_tenants(&r->tenants);
   case AKIDB_OP_TENANT_CREATE:

@@ -182,3 +182,135 @@ int svc_embed(svc_call_t *c, const char *const *texts, const size_t *lens, size_
   if (rc == AKIDB_ENOMEM) return svc_fail(c, AKIDB_ST_INTERNAL, "%s", err);
   return svc_fail(c, AKIDB_ST_UNAVAILABLE, "%s", err); /* the provider failed: nothing written */
 }
+
+/* ------------------------------------------------------ /v1/embeddings -- */
+
+/* Counts the tokens of a text (the usage figure of the answer). */
+static int count_token(void *ctx, const char *tok, size_t len) {
+  (void)tok, (void)len;
+  (*(uint64_t *)ctx)++;
+  return 0;
+}
+
+/* The checks that need nothing resolved. */
+static int check_embeddings(svc_call_t *c, const akidb_embeddings_args_t *a) {
+  const akidb_limits_t *l = &c->svc->opt.limits;
+  if (!a->model || !*a->model)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "'model' is required: \"" AKIDB_TEXT_EMBED_MODEL "\" (the built-in "
+                    "embedder) or \"<database>/<collection>\" (that collection's model)");
+  if (a->n == 0)
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "'input' must be a string or a non-empty array of strings");
+  if (a->n > l->max_batch)
+    return svc_fail(c, AKIDB_ST_PAYLOAD_TOO_LARGE, "'input' holds %zu texts; the limit is %u",
+                    a->n, l->max_batch);
+  for (size_t i = 0; i < a->n; i++) {
+    size_t bad;
+    if (akidb_text_validate_utf8(a->inputs[i].p, a->inputs[i].len, &bad))
+      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "input[%zu] is not valid UTF-8 at byte %zu",
+                      i, bad);
+  }
+  return 0;
+}
+
+/* The caller's tenant (embeddings are a tenant's, counted by its QPS quota). */
+static int resolve_caller_tenant(svc_call_t *c) {
+  if (svc_authenticate(c)) return -1;
+  if (!c->who.has_tenant)
+    return svc_fail(c, AKIDB_ST_PERMISSION_DENIED,
+                    "permission denied for embed: the embeddings endpoint serves a tenant's "
+                    "users and keys (a system admin has no tenant)");
+  if (svc_cached_tenant_by_id(c->svc, &c->who.tenant_id, &c->tenant))
+    return svc_fail(c, AKIDB_ST_PERMISSION_DENIED, "permission denied for embed: no tenant");
+  akidb_resource_t res = {.tenant_id = &c->tenant.id};
+  return svc_authorize(c, AKIDB_ACT_EMBED, &res) ? -1 : 0;
+}
+
+/* "<database>/<collection>": that collection's model (c->coll, resolved). */
+static int resolve_model_collection(svc_call_t *c, const char *model) {
+  const char *slash = strchr(model, '/');
+  char db[AKIDB_OBJECT_NAME_MAX + 1], coll[AKIDB_OBJECT_NAME_MAX + 1];
+  size_t n = slash ? (size_t)(slash - model) : 0;
+  if (!slash || n == 0 || n > AKIDB_OBJECT_NAME_MAX || strlen(slash + 1) > AKIDB_OBJECT_NAME_MAX)
+    return svc_fail(c, AKIDB_ST_NOT_FOUND,
+                    "model '%.100s' is not configured here: use \"" AKIDB_TEXT_EMBED_MODEL
+                    "\" or \"<database>/<collection>\" of a collection with an embedding model",
+                    model);
+  memcpy(db, model, n);
+  db[n] = '\0';
+  snprintf(coll, sizeof coll, "%s", slash + 1);
+  akidb_request_t named = *c->req;
+  named.tenant = c->tenant.slug;
+  named.database = db;
+  named.collection = coll;
+  const akidb_request_t *saved = c->req;
+  c->req = &named;
+  int rc = svc_resolve_database(c) || svc_resolve_collection(c) ? -1 : 0;
+  c->req = saved;
+  if (!rc && !svc_has_embedding(c))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "collection '%s' of database '%s' has no embedding model", coll, db);
+  return rc;
+}
+
+/* The built-in embedder of `dim` on a's inputs into r. */
+static int embed_builtin(svc_call_t *c, const char *const *texts, const size_t *lens, size_t n,
+                         uint32_t dim, float *out) {
+  akidb_embed_config_t cfg;
+  akidb_embed_config_default(&cfg);
+  cfg.provider = AKIDB_EMBED_BUILTIN;
+  cfg.dimension = dim;
+  akidb_embedder_t *e = NULL;
+  char err[512] = "";
+  int rc = akidb_embed_create(&cfg, &e, err, sizeof err);
+  if (!rc) rc = akidb_embed(e, texts, lens, n, out, NULL, err, sizeof err);
+  akidb_embed_destroy(e);
+  if (rc == AKIDB_EVALUE) {
+    size_t i = first_without_terms(texts, lens, n);
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "input[%zu] has no words to embed (empty, only punctuation or only stop "
+                    "words)",
+                    i);
+  }
+  return rc ? svc_fail_code(c, rc, err) : 0;
+}
+
+int svc_op_embeddings(svc_call_t *c) {
+  const akidb_embeddings_args_t *a = c->req->args;
+  if (check_embeddings(c, a) || resolve_caller_tenant(c)) return -1;
+  bool builtin = strcmp(a->model, AKIDB_TEXT_EMBED_MODEL) == 0;
+  uint32_t dim = a->dimensions ? a->dimensions : AKIDB_TEXT_EMBED_DIM_DEFAULT;
+  if (builtin && (dim < AKIDB_TEXT_EMBED_DIM_MIN || dim > AKIDB_TEXT_EMBED_DIM_MAX))
+    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                    "'dimensions' must be %u..%u for " AKIDB_TEXT_EMBED_MODEL,
+                    AKIDB_TEXT_EMBED_DIM_MIN, AKIDB_TEXT_EMBED_DIM_MAX);
+  if (!builtin) {
+    if (resolve_model_collection(c, a->model)) return -1;
+    dim = c->coll->dim;
+    if (a->dimensions && a->dimensions != dim)
+      return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
+                      "'dimensions' %u: the model of %s makes %u-dimensional vectors",
+                      a->dimensions, a->model, dim);
+  }
+  akidb_embeddings_result_t *r = &c->res->result.embeddings;
+  const char **texts = malloc(a->n * sizeof *texts);
+  size_t *lens = malloc(a->n * sizeof *lens);
+  r->vectors = malloc(a->n * (size_t)dim * sizeof *r->vectors);
+  int rc = texts && lens && r->vectors ? 0 : svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+  for (size_t i = 0; !rc && i < a->n; i++) {
+    texts[i] = a->inputs[i].p ? a->inputs[i].p : "";
+    lens[i] = a->inputs[i].len;
+    akidb_text_tokenize(texts[i], lens[i], AKIDB_TEXT_TOKENS, count_token, &r->tokens, NULL);
+  }
+  if (!rc) rc = builtin ? embed_builtin(c, texts, lens, a->n, dim, r->vectors)
+                        : svc_embed(c, texts, lens, a->n, NULL, r->vectors);
+  free(texts);
+  free(lens);
+  if (rc) return -1;
+  r->n = a->n;
+  r->dimension = dim;
+  r->base64 = a->base64;
+  snprintf(r->model, sizeof r->model, "%s", a->model);
+  return svc_result(c);
+}

@@ -196,6 +196,9 @@ static void result_clear(akidb_op_t op, akidb_result_t *r) {
     free(r->search.per_query);
     free(r->search.explain);
     break;
+  case AKIDB_OP_EMBEDDINGS:
+    free(r->embeddings.vectors);
+    break;
   case AKIDB_OP_TENANT_LIST:
     akidb_tenant_list_free(&r->tenants);
     break;
@@ -281,6 +284,7 @@ static const handler_fn HANDLERS[AKIDB_OP_COUNT] = {
     [AKIDB_OP_POINT_GET] = svc_op_point_get,
     [AKIDB_OP_POINT_SCAN] = svc_op_point_scan,
     [AKIDB_OP_SEARCH] = svc_op_search,
+    [AKIDB_OP_EMBEDDINGS] = svc_op_embeddings,
     [AKIDB_OP_SNAPSHOT_LIST_COLLECTION] = svc_op_snapshot_list_collection,
     [AKIDB_OP_SNAPSHOT_CREATE] = svc_op_snapshot_create,
     [AKIDB_OP_SNAPSHOT_LIST] = svc_op_snapshot_list,

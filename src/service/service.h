@@ -115,6 +115,7 @@ int akidb_svc_error_vset(akidb_svc_error_t *e, akidb_status_t st, const char *fm
   X(POINT_GET, "points.get")                       \
   X(POINT_SCAN, "points.scan")                     \
   X(SEARCH, "search")                              \
+  X(EMBEDDINGS, "embeddings")                      \
   X(SNAPSHOT_LIST_COLLECTION, "snapshots.list_collection") \
   X(SNAPSHOT_CREATE, "snapshots.create")           \
   X(SNAPSHOT_LIST, "snapshots.list")               \
@@ -212,7 +213,8 @@ typedef struct {
   X(POINT_GET_MANY, akidb_ids_args_t, points)              \
   X(POINT_DELETE, akidb_ids_args_t, count)                \
   X(POINT_SCAN, akidb_scan_args_t, scan)                   \
-  X(SEARCH, akidb_search_args_t, search)
+  X(SEARCH, akidb_search_args_t, search)                   \
+  X(EMBEDDINGS, akidb_embeddings_args_t, embeddings)
 
 /* Bytes that are not NUL-terminated (ids may hold any byte but NUL). */
 typedef struct {
@@ -462,6 +464,27 @@ typedef struct {
   uint32_t dimension;
 } akidb_search_results_t;
 
+/* POST /v1/embeddings (the OpenAI embeddings request): `model` is
+ * "akidb-builtin-v1" (the built-in embedder, `dimensions` or 1024) or
+ * "<database>/<collection>" (that collection's model, in the caller's
+ * tenant). */
+typedef struct {
+  const char *model;            /* NULL: absent (required) */
+  const akidb_bytes_t *inputs;  /* UTF-8 texts */
+  size_t n;
+  bool base64;                  /* encoding_format "base64": the floats' bytes, little-endian */
+  uint32_t dimensions;          /* 0: the model's */
+} akidb_embeddings_args_t;
+
+typedef struct {
+  float *vectors;     /* n × dimension */
+  size_t n;
+  uint32_t dimension;
+  char model[320];    /* as asked */
+  uint64_t tokens;    /* usage: the inputs' tokens (the text engine's tokeniser) */
+  bool base64;
+} akidb_embeddings_result_t;
+
 /* Upsert: the ids of the points written, in request order (generated ones
  * included). */
 typedef struct {
@@ -632,6 +655,7 @@ typedef union {
   akidb_points_result_t points;
   akidb_scan_result_t scan;
   akidb_search_results_t search;
+  akidb_embeddings_result_t embeddings;
 } akidb_result_t;
 
 /* Whether `op` is a typed operation. */

@@ -219,6 +219,8 @@ int svc_embedding_check(svc_call_t *c, akidb_embed_spec_t *s, uint32_t dim);
 bool svc_has_embedding(const svc_call_t *c);
 int svc_embed(svc_call_t *c, const char *const *texts, const size_t *lens, size_t n,
               const size_t *points, float *out);
+/* POST /v1/embeddings. */
+int svc_op_embeddings(svc_call_t *c);
 
 
 /* Sets the call's error (always returns -1 so handlers can `return fail(..)`). */

@@ -281,3 +281,105 @@ def test_grpc_creates_and_shows_the_embedding_and_embeds_text(tenant, srv):
             metadata=md, timeout=30)
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "32..4096" in e.value.details()
     channel.close()
+
+
+# ------------------------------------------------------ /v1/embeddings --
+
+def test_embeddings_endpoint_builtin_float_and_base64(tenant):
+    body = {"model": "akidb-builtin-v1", "input": ["supersonic flow", "laminar boundary layer"],
+            "dimensions": 64}
+    r = tenant.viewer.call("POST", "/v1/embeddings", body)
+    assert r["object"] == "list" and r["model"] == "akidb-builtin-v1"
+    assert [d["index"] for d in r["data"]] == [0, 1]
+    assert all(len(d["embedding"]) == 64 for d in r["data"])
+    assert r["usage"]["prompt_tokens"] == 5 == r["usage"]["total_tokens"]
+    b = tenant.viewer.call("POST", "/v1/embeddings", dict(body, encoding_format="base64"))
+    import base64
+    raw = base64.b64decode(b["data"][1]["embedding"])
+    floats = list(struct.unpack("<64f", raw))
+    assert floats == pytest.approx(r["data"][1]["embedding"], abs=1e-7)
+    # the same vector a collection with the built-in model stores for that text
+    db = tenant.create_db()
+    name = create(tenant, db, 64, {"provider": "builtin"})["name"]
+    tenant.upsert(db, name, [{"id": "x", "text": "laminar boundary layer"}])
+    stored = tenant.viewer.call("POST", f"{tenant.coll_path(db, name)}/points/get",
+                                {"ids": ["x"], "with_vector": True})["points"][0]["vector"]
+    assert stored == pytest.approx(floats, abs=1e-6)
+    one = tenant.viewer.call("POST", "/v1/embeddings", {"model": "akidb-builtin-v1",
+                                                         "input": "one text"})
+    assert len(one["data"]) == 1 and len(one["data"][0]["embedding"]) == 1024
+
+
+def test_embeddings_endpoint_uses_a_collections_model(tenant, standin):
+    standin.reset()
+    db = tenant.create_db()
+    name = create(tenant, db, 8, openai_config(standin), metric="l2")["name"]
+    r = tenant.developer.call("POST", "/v1/embeddings", {"model": f"{db}/{name}",
+                                                          "input": ["alpha", "beta"]})
+    assert r["data"][1]["embedding"] == pytest.approx(standin_vector("beta", 8), abs=1e-6)
+    standin.control({"fail": "500", "times": -1})
+    bad = tenant.developer.request("POST", "/v1/embeddings", {"model": f"{db}/{name}",
+                                                             "input": ["alpha"]})
+    expect(bad, 503, "unavailable")
+    assert standin.base in bad.json()["error"]["message"]
+    standin.reset()
+
+
+def test_embeddings_endpoint_refusals(tenant, srv):
+    cases = [
+        ({"input": "x"}, 400, "'model'"),
+        ({"model": "akidb-builtin-v1"}, 400, "'input'"),
+        ({"model": "akidb-builtin-v1", "input": [1, 2]}, 400, "token arrays"),
+        ({"model": "akidb-builtin-v1", "input": "x", "dimensions": 8}, 400, "'dimensions'"),
+        ({"model": "akidb-builtin-v1", "input": "x", "encoding_format": "int8"}, 400,
+         "encoding_format"),
+        ({"model": "akidb-builtin-v1", "input": ["fine", "!!!"]}, 400, "input[1]"),
+        ({"model": "gpt-4", "input": "x"}, 404, "not configured"),
+        ({"model": "nodb/nocoll", "input": "x"}, 404, "nodb"),
+    ]
+    for body, status, words in cases:
+        r = tenant.viewer.request("POST", "/v1/embeddings", body)
+        assert r.status_code == status, (body, r.text)
+        assert words in r.json()["error"]["message"], (body, r.json())
+    # roles: the auditor may not embed; a system admin has no tenant
+    auditor = cl.make_tenant(srv, srv.login_admin(), roles=("admin", "auditor"))
+    r = auditor.auditor.request("POST", "/v1/embeddings", {"model": "akidb-builtin-v1",
+                                                           "input": "x"})
+    expect(r, 403, "permission_denied")
+    r = srv.login_admin().request("POST", "/v1/embeddings", {"model": "akidb-builtin-v1",
+                                                             "input": "x"})
+    expect(r, 403, "permission_denied")
+
+
+def test_embeddings_endpoint_does_not_reach_another_tenants_collection(tenant, srv):
+    other = cl.make_tenant(srv, srv.login_admin(), roles=("admin", "developer"))
+    db = other.create_db()
+    name = create(other, db, 32, {"provider": "builtin"})["name"]
+    r = tenant.developer.request("POST", "/v1/embeddings", {"model": f"{db}/{name}",
+                                                           "input": "x"})
+    assert r.status_code == 404, r.text
+    assert other.slug not in r.text
+    ok = other.developer.call("POST", "/v1/embeddings", {"model": f"{db}/{name}", "input": "x y"})
+    assert len(ok["data"][0]["embedding"]) == 32
+
+
+def test_grpc_embed_matches_rest(tenant, srv):
+    import grpc
+    import grpc_stubs
+    stubs = grpc_stubs.load()
+    with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
+        es = stubs.embeddings_pb2_grpc.EmbeddingServiceStub(channel)
+        md = (("authorization", f"Bearer {tenant.viewer.token}"),)
+        got = es.Embed(stubs.embeddings_pb2.EmbedRequest(model="akidb-builtin-v1",
+                                                         input=["a wedge", "a cone"],
+                                                         dimensions=40), metadata=md, timeout=30)
+        rest = tenant.viewer.call("POST", "/v1/embeddings", {"model": "akidb-builtin-v1",
+                                                              "input": ["a wedge", "a cone"],
+                                                              "dimensions": 40})
+        assert [list(v.values) for v in got.data] == \
+            [pytest.approx(d["embedding"], abs=1e-7) for d in rest["data"]]
+        assert got.prompt_tokens == rest["usage"]["prompt_tokens"]
+        with pytest.raises(grpc.RpcError) as e:
+            es.Embed(stubs.embeddings_pb2.EmbedRequest(model="gpt-4", input=["x"]), metadata=md,
+                     timeout=30)
+        assert e.value.code() == grpc.StatusCode.NOT_FOUND

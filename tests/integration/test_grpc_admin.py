@@ -58,6 +58,7 @@ class Rpc:
         self.points = pb.points_pb2_grpc.PointServiceStub(channel)
         self.system = pb.system_pb2_grpc.SystemServiceStub(channel)
         self.auth = pb.auth_pb2_grpc.AuthServiceStub(channel)
+        self.embeddings = pb.embeddings_pb2_grpc.EmbeddingServiceStub(channel)
 
 
 @pytest.fixture(scope="module")
@@ -1127,6 +1128,14 @@ def _grpc_cases():
                                           pts(e, R, "DeletePointsRequest", ids=["nope"])),
         "search": lambda e, r, R: (tok(e, r), R.points.Search,
                                    pts(e, R, "SearchRequest", vector=[1, 2, 3], k=2)),
+        "text search": lambda e, r, R: (tok(e, r), R.points.Search, pts(
+            e, R, "SearchRequest", mode=R.pb.points_pb2.SEARCH_MODE_TEXT, text="x")),
+        "hybrid search": lambda e, r, R: (tok(e, r), R.points.Search, pts(
+            e, R, "SearchRequest", mode=R.pb.points_pb2.SEARCH_MODE_HYBRID, vector=[1, 2, 3],
+            text="x", k=2)),
+        "embeddings": lambda e, r, R: (tok(e, r), R.embeddings.Embed,
+                                       R.pb.embeddings_pb2.EmbedRequest(
+                                           model="akidb-builtin-v1", input=["wind tunnel"])),
         "list users": lambda e, r, R: (tok(e, r), R.users.ListUsers,
                                        users(e, R, "ListUsersRequest")),
         "create user": lambda e, r, R: (tok(e, r), R.users.CreateUser, users(
@@ -1287,7 +1296,10 @@ def iso_call(R, method, template, body, nm):
         ("GET", base + "/databases/{db}/collections/{coll}/points/{point}"): lambda: (
             R.points.Get, pb.points_pb2.GetPointRequest(point_id=nm["point"], **Co)),
         ("POST", base + "/databases/{db}/collections/{coll}/search"): lambda: (
-            R.points.Search, pb.points_pb2.SearchRequest(vector=b["vector"], k=b["k"], **Co)),
+            R.points.Search, pb.points_pb2.SearchRequest(
+                vector=b.get("vector", []), k=b["k"], text=b.get("text", ""),
+                mode=pb.points_pb2.SearchMode.Value("SEARCH_MODE_" + b.get("mode", "vector").upper()),
+                **Co)),
         ("GET", base + "/users"): lambda: (R.users.ListUsers, pb.users_pb2.ListUsersRequest(**T)),
         ("POST", base + "/users"): lambda: (R.users.CreateUser, pb.users_pb2.CreateUserRequest(
             username=b["username"], role=C.Role.Value("ROLE_" + b["role"].upper()),

@@ -544,7 +544,8 @@ def test_match_path_prefers_literal_segments():
 
 def test_routes_lists_every_operation():
     r = oc.routes()
-    assert len(r) == 49, sorted(r)
+    assert len(r) == 50, sorted(r)
+    assert ("POST", "/v1/embeddings") in r
     assert ("GET", "/v1/tenants/{tenant}/databases/{database}/collections/{collection}/points/{point_id}") in r
     assert ("POST", "/v1/auth/login") in r
 

@@ -32,6 +32,7 @@ static const http_route_t expected[] = {
     {"POST", "/v1/auth/login", AKIDB_OP_LOGIN, NULL, false},
     {"POST", "/v1/auth/logout", AKIDB_OP_LOGOUT, NULL, false},
     {"GET", "/v1/auth/whoami", AKIDB_OP_WHOAMI, NULL, false},
+    {"POST", "/v1/embeddings", AKIDB_OP_EMBEDDINGS, NULL, false},
     {"GET", "/v1/tenants", AKIDB_OP_TENANT_LIST, NULL, false},
     {"POST", "/v1/tenants", AKIDB_OP_TENANT_CREATE, NULL, false},
     {"GET", T, AKIDB_OP_TENANT_GET, NULL, false},
