@@ -279,6 +279,12 @@ typedef struct {
 
 void akidb_embed_stats(const akidb_embedder_t *e, akidb_embed_stats_t *out);
 
+/* The same counters summed over every embedder of provider p since the
+ * process started (breaker fields 0), and how many of the shared circuit
+ * breakers are open now: what /metrics shows. */
+void akidb_embed_totals(akidb_embed_provider_t p, akidb_embed_stats_t *out);
+uint32_t akidb_embed_breakers_open(void);
+
 /* The bounds of the latency buckets, AKIDB_EMBED_LATENCY_BUCKETS - 1 of
  * them, in milliseconds (static storage). */
 const uint32_t *akidb_embed_latency_bounds_ms(void);

@@ -179,6 +179,18 @@ void embed_breaker_read(embed_breaker_t *b, int *state, uint32_t *consecutive,
   pthread_mutex_unlock(&b->lock);
 }
 
+uint32_t embed_breakers_open(void) {
+  uint32_t n = 0;
+  pthread_mutex_lock(&registry_lock);
+  for (embed_breaker_t *b = registry; b; b = b->next) {
+    pthread_mutex_lock(&b->lock);
+    n += b->state == AKIDB_EMBED_BREAKER_OPEN;
+    pthread_mutex_unlock(&b->lock);
+  }
+  pthread_mutex_unlock(&registry_lock);
+  return n;
+}
+
 void embed_breaker_abandon(embed_breaker_t *b) {
   pthread_mutex_lock(&b->lock);
   b->probe_in_flight = false; /* stays HALF_OPEN: the next admission is the trial */

@@ -17,8 +17,10 @@
 
 /* ------------------------------------------------------------- metrics -- */
 
-/* The counters of one embedder: relaxed atomics, written by any thread. */
-typedef struct {
+/* The counters of one embedder: relaxed atomics, written by any thread.
+ * Every update also goes to `parent`: the process-wide totals of the
+ * embedder's provider (what /metrics shows). */
+typedef struct embed_metrics {
   atomic_uint_fast64_t calls_ok, calls_failed;
   atomic_uint_fast64_t requests_ok, requests_failed;
   atomic_uint_fast64_t errors[AKIDB_EMBED_CAUSE_COUNT];
@@ -28,6 +30,7 @@ typedef struct {
   atomic_uint_fast64_t request_latency_sum_us;
   atomic_uint_fast64_t call_latency[AKIDB_EMBED_LATENCY_BUCKETS];
   atomic_uint_fast64_t call_latency_sum_us;
+  struct embed_metrics *parent; /* NULL for the totals themselves */
 } embed_metrics_t;
 
 void embed_metrics_add(atomic_uint_fast64_t *c, uint64_t v);
@@ -36,6 +39,11 @@ void embed_metrics_error(embed_metrics_t *m, akidb_embed_cause_t cause);
 void embed_metrics_call(embed_metrics_t *m, uint64_t elapsed_ns, bool ok, size_t inputs,
                         uint64_t bytes);
 void embed_metrics_read(embed_metrics_t *m, akidb_embed_stats_t *out);
+void embed_metrics_retry(embed_metrics_t *m);
+/* The process-wide totals of a provider's embedders. */
+embed_metrics_t *embed_metrics_totals(akidb_embed_provider_t p);
+/* How many of the shared circuit breakers are open now (breaker.c). */
+uint32_t embed_breakers_open(void);
 
 /* ------------------------------------------------------------- breaker -- */
 

@@ -9,6 +9,8 @@
  */
 #include <stddef.h>
 
+#include <string.h>
+
 #include "embed/embed_internal.h"
 
 static const uint32_t latency_bounds_ms[AKIDB_EMBED_LATENCY_BUCKETS - 1] =
@@ -43,26 +45,50 @@ static size_t latency_bucket(uint64_t elapsed_ns) {
   return i;
 }
 
+static embed_metrics_t totals[2]; /* by akidb_embed_provider_t */
+
+embed_metrics_t *embed_metrics_totals(akidb_embed_provider_t p) {
+  return (unsigned)p < 2 ? &totals[p] : NULL;
+}
+
 void embed_metrics_request(embed_metrics_t *m, uint64_t elapsed_ns, bool ok) {
-  embed_metrics_add(ok ? &m->requests_ok : &m->requests_failed, 1);
-  embed_metrics_add(&m->request_latency[latency_bucket(elapsed_ns)], 1);
-  embed_metrics_add(&m->request_latency_sum_us, elapsed_ns / 1000u);
+  for (; m; m = m->parent) {
+    embed_metrics_add(ok ? &m->requests_ok : &m->requests_failed, 1);
+    embed_metrics_add(&m->request_latency[latency_bucket(elapsed_ns)], 1);
+    embed_metrics_add(&m->request_latency_sum_us, elapsed_ns / 1000u);
+  }
 }
 
 void embed_metrics_error(embed_metrics_t *m, akidb_embed_cause_t cause) {
-  if ((unsigned)cause < AKIDB_EMBED_CAUSE_COUNT) embed_metrics_add(&m->errors[cause], 1);
+  for (; m && (unsigned)cause < AKIDB_EMBED_CAUSE_COUNT; m = m->parent)
+    embed_metrics_add(&m->errors[cause], 1);
+}
+
+void embed_metrics_retry(embed_metrics_t *m) {
+  for (; m; m = m->parent) embed_metrics_add(&m->retries, 1);
 }
 
 void embed_metrics_call(embed_metrics_t *m, uint64_t elapsed_ns, bool ok, size_t inputs,
                         uint64_t bytes) {
-  embed_metrics_add(ok ? &m->calls_ok : &m->calls_failed, 1);
-  embed_metrics_add(&m->call_latency[latency_bucket(elapsed_ns)], 1);
-  embed_metrics_add(&m->call_latency_sum_us, elapsed_ns / 1000u);
-  if (ok) {
-    embed_metrics_add(&m->inputs_embedded, inputs);
-    embed_metrics_add(&m->bytes_embedded, bytes);
+  for (; m; m = m->parent) {
+    embed_metrics_add(ok ? &m->calls_ok : &m->calls_failed, 1);
+    embed_metrics_add(&m->call_latency[latency_bucket(elapsed_ns)], 1);
+    embed_metrics_add(&m->call_latency_sum_us, elapsed_ns / 1000u);
+    if (ok) {
+      embed_metrics_add(&m->inputs_embedded, inputs);
+      embed_metrics_add(&m->bytes_embedded, bytes);
+    }
   }
 }
+
+void akidb_embed_totals(akidb_embed_provider_t p, akidb_embed_stats_t *out) {
+  memset(out, 0, sizeof *out);
+  embed_metrics_t *m = embed_metrics_totals(p);
+  if (m) embed_metrics_read(m, out);
+  out->breaker_state = 0;
+}
+
+uint32_t akidb_embed_breakers_open(void) { return embed_breakers_open(); }
 
 void embed_metrics_read(embed_metrics_t *m, akidb_embed_stats_t *out) {
   out->calls_ok = get(&m->calls_ok);

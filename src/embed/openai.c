@@ -388,7 +388,7 @@ static void call_fail(call_t *c, int rc, const char *msg, const char *note) {
 
 /* Counts a retry of j and sets when it is due. */
 static void schedule_retry(call_t *c, job_t *j) {
-  embed_metrics_add(&c->p->m->retries, 1);
+  embed_metrics_retry(c->p->m);
   j->due_ns = clock_now_ns() + retry_delay_ms(c, j, j->attempts) * 1000000u;
 }
 

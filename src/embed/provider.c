@@ -215,6 +215,7 @@ int akidb_embed_create(const akidb_embed_config_t *c, akidb_embedder_t **out, ch
   e->cfg = *c;
   e->cfg.model = e->cfg.base_url = e->cfg.api_key_env = NULL;
   e->provider = c->provider;
+  e->metrics.parent = embed_metrics_totals(c->provider);
   e->model = strdup(c->model ? c->model : "");
   if (!e->model) {
     free(e);

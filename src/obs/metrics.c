@@ -17,6 +17,7 @@
  * of new label sets are dropped (and counted) rather than growing without
  * bound. Durability: none (memory only).
  */
+#include "akidb/embed.h"
 #include "obs/metrics.h"
 
 #include <math.h>
@@ -682,9 +683,87 @@ static void render_process(obs_buf_t *b) {
   obs_render_sample(b, "akidb_build_info", 1, "version", AKIDB_VERSION_STRING, NULL);
 }
 
+/* ---------------------------------------------------------- embeddings -- */
+
+/* The embedding providers' totals (src/embed/: counted there, per provider). */
+static void render_embedding_counters(obs_buf_t *b, const akidb_embed_stats_t *st,
+                                      const char *const *names) {
+  obs_render_family(b, "akidb_embedding_calls_total", "counter",
+                    "Embedding calls (one per upsert batch, query or /v1/embeddings request), by "
+                    "provider and outcome.");
+  for (int p = 0; p < 2; p++) {
+    obs_render_sample(b, "akidb_embedding_calls_total", (double)st[p].calls_ok, "provider",
+                      names[p], "outcome", "ok", NULL);
+    obs_render_sample(b, "akidb_embedding_calls_total", (double)st[p].calls_failed, "provider",
+                      names[p], "outcome", "failed", NULL);
+  }
+  obs_render_family(b, "akidb_embedding_http_requests_total", "counter",
+                    "HTTP requests to model servers (attempts, retries included), by outcome.");
+  obs_render_sample(b, "akidb_embedding_http_requests_total", (double)st[1].requests_ok,
+                    "provider", names[1], "outcome", "ok", NULL);
+  obs_render_sample(b, "akidb_embedding_http_requests_total", (double)st[1].requests_failed,
+                    "provider", names[1], "outcome", "failed", NULL);
+  obs_render_family(b, "akidb_embedding_errors_total", "counter",
+                    "Failed attempts to embed, by provider and cause.");
+  for (int c = 0; c < AKIDB_EMBED_CAUSE_COUNT; c++)
+    obs_render_sample(b, "akidb_embedding_errors_total", (double)st[1].errors[c], "provider",
+                      names[1], "cause", akidb_embed_cause_name((akidb_embed_cause_t)c), NULL);
+  obs_render_family(b, "akidb_embedding_retries_total", "counter",
+                    "Retried HTTP requests to model servers.");
+  obs_render_sample(b, "akidb_embedding_retries_total", (double)st[1].retries, "provider",
+                    names[1], NULL);
+  obs_render_family(b, "akidb_embedding_inputs_total", "counter",
+                    "Texts embedded by successful calls, by provider.");
+  obs_render_family(b, "akidb_embedding_input_bytes_total", "counter",
+                    "Bytes of text embedded by successful calls, by provider.");
+  for (int p = 0; p < 2; p++) {
+    obs_render_sample(b, "akidb_embedding_inputs_total", (double)st[p].inputs_embedded,
+                      "provider", names[p], NULL);
+    obs_render_sample(b, "akidb_embedding_input_bytes_total", (double)st[p].bytes_embedded,
+                      "provider", names[p], NULL);
+  }
+}
+
+/* The call latency histogram (cumulative buckets of the provider's bounds). */
+static void render_embedding_latency(obs_buf_t *b, const akidb_embed_stats_t *st,
+                                     const char *const *names) {
+  const uint32_t *bounds = akidb_embed_latency_bounds_ms();
+  obs_render_family(b, "akidb_embedding_call_duration_seconds", "histogram",
+                    "Time of one embedding call (all its batches and retries), by provider.");
+  for (int p = 0; p < 2; p++) {
+    uint64_t cum = 0;
+    char le[32];
+    for (unsigned i = 0; i < AKIDB_EMBED_LATENCY_BUCKETS; i++) {
+      cum += st[p].call_latency[i];
+      if (i + 1 < AKIDB_EMBED_LATENCY_BUCKETS) snprintf(le, sizeof le, "%g", bounds[i] / 1000.0);
+      else snprintf(le, sizeof le, "+Inf");
+      obs_render_sample(b, "akidb_embedding_call_duration_seconds_bucket", (double)cum,
+                        "provider", names[p], "le", le, NULL);
+    }
+    obs_render_sample(b, "akidb_embedding_call_duration_seconds_sum",
+                      (double)st[p].call_latency_sum_us / 1e6, "provider", names[p], NULL);
+    obs_render_sample(b, "akidb_embedding_call_duration_seconds_count", (double)cum, "provider",
+                      names[p], NULL);
+  }
+  obs_render_family(b, "akidb_embedding_breakers_open", "gauge",
+                    "Circuit breakers of model servers that are open now (calls refused).");
+  obs_render_sample(b, "akidb_embedding_breakers_open", (double)akidb_embed_breakers_open(),
+                    NULL);
+}
+
+static void render_embeddings(obs_buf_t *b) {
+  static const char *const names[2] = {"builtin", "openai"};
+  akidb_embed_stats_t st[2];
+  akidb_embed_totals(AKIDB_EMBED_BUILTIN, &st[0]);
+  akidb_embed_totals(AKIDB_EMBED_OPENAI, &st[1]);
+  render_embedding_counters(b, st, names);
+  render_embedding_latency(b, st, names);
+}
+
 void obs_metrics_render(obs_buf_t *b) {
   registry_ready();
   for (int f = 0; f < FAM_COUNT; f++) render_family(b, f);
+  render_embeddings(b);
   obs_render_family(b, "akidb_metrics_dropped_observations_total", "counter",
                     "Observations dropped because the metrics registry was full.");
   obs_render_sample(b, "akidb_metrics_dropped_observations_total",

@@ -383,3 +383,32 @@ def test_grpc_embed_matches_rest(tenant, srv):
             es.Embed(stubs.embeddings_pb2.EmbedRequest(model="gpt-4", input=["x"]), metadata=md,
                      timeout=30)
         assert e.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_metrics_count_embeddings_by_provider_and_cause(tenant, srv, standin):
+    def sample(text, name, **labels):
+        want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        for line in text.splitlines():
+            if line.startswith(f"{name}{{{want}}} ") or (not labels and line.startswith(name + " ")):
+                return float(line.split()[-1])
+        raise AssertionError(f"{name}{{{want}}} not in /metrics")
+
+    before = requests.get(f"{srv.url}/metrics", timeout=10).text
+    tenant.viewer.call("POST", "/v1/embeddings", {"model": "akidb-builtin-v1",
+                                                  "input": ["one two", "three four"]})
+    standin.reset()
+    db = tenant.create_db()
+    name = create(tenant, db, 8, openai_config(standin, max_retries=1), metric="l2")["name"]
+    standin.control({"fail": "500", "times": -1})
+    tenant.developer.request("POST", f"{tenant.coll_path(db, name)}/points",
+                             {"points": [{"id": "a", "text": "x"}]})
+    standin.reset()
+    after = requests.get(f"{srv.url}/metrics", timeout=10).text
+    d = lambda n, **kw: sample(after, n, **kw) - sample(before, n, **kw)  # noqa: E731
+    assert d("akidb_embedding_calls_total", provider="builtin", outcome="ok") == 1
+    assert d("akidb_embedding_inputs_total", provider="builtin") == 2
+    assert d("akidb_embedding_input_bytes_total", provider="builtin") == 17
+    assert d("akidb_embedding_calls_total", provider="openai", outcome="failed") == 1
+    assert d("akidb_embedding_errors_total", provider="openai", cause="http_5xx") == 2
+    assert d("akidb_embedding_retries_total", provider="openai") == 1
+    assert sample(after, "akidb_embedding_call_duration_seconds_count", provider="builtin") >= 1
