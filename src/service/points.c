@@ -510,16 +510,16 @@ static int fused_result(svc_call_t *c, const akidb_search_args_t *a, akidb_searc
   if (!out->hits || (a->explain && !r->explain))
     return svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
   for (size_t i = 0; i < n; i++) {
+    if (r->explain) /* before the move below empties the side's hit */
+      r->explain[i] = (akidb_hit_explain_t){
+          h[i].vector_rank, h[i].text_rank,
+          h[i].vector_rank ? v->hits[h[i].vector_at].distance : 0,
+          h[i].text_rank ? t->hits[h[i].text_at].score : 0};
     akidb_point_out_t *from = h[i].vector_rank ? &v->hits[h[i].vector_at] : &t->hits[h[i].text_at];
     out->hits[i] = *from;
     memset(from, 0, sizeof *from); /* moved */
     out->hits[i].score = (float)h[i].score;
     out->hits[i].distance = 0;
-    if (r->explain)
-      r->explain[i] = (akidb_hit_explain_t){
-          h[i].vector_rank, h[i].text_rank,
-          h[i].vector_rank ? v->hits[h[i].vector_at].distance : 0,
-          h[i].text_rank ? t->hits[h[i].text_at].score : 0};
   }
   out->n = (uint32_t)n;
   r->n = 1;

@@ -207,14 +207,26 @@ def test_hybrid_rrf_and_linear_match_the_two_sides_fused_by_hand(tenant):
     assert [h["id"] for h in got] == [pid for pid, _ in want]
     for h, (_, s) in zip(got, want):
         assert h["score"] == pytest.approx(s, rel=1e-5)
-    vr = {h["id"]: r for r, h in enumerate(v, 1)}
-    tr = {h["id"]: r for r, h in enumerate(t, 1)}
-    for h in got:
-        x = h["explain"]
-        assert (x["vector"] or {}).get("rank") == vr.get(h["id"])
-        assert (x["text"] or {}).get("rank") == tr.get(h["id"])
-        if x["text"]:
-            assert x["text"]["score"] == pytest.approx(t[tr[h["id"]] - 1]["score"], rel=1e-6)
+    # 3 candidates a side: some hits come from one side only, and explain
+    # must show what that side said of them
+    v3, t3 = sides(tenant, db, name, q, text, 3)
+    every = tenant.viewer.call("POST", path, {"mode": "hybrid", "vector": q, "text": text,
+                                              "k": 3, "candidates": 3, "explain": True})["results"]
+    assert any(h["explain"]["vector"] is None for h in every), every  # text-only hits
+    assert any(h["explain"]["text"] is None for h in every)    # vector-only hits
+    for hits, vs, ts in ((got, v, t), (every, v3, t3)):
+        vr = {h["id"]: r for r, h in enumerate(vs, 1)}
+        tr = {h["id"]: r for r, h in enumerate(ts, 1)}
+        for h in hits:
+            x = h["explain"]
+            assert (x["vector"] or {}).get("rank") == vr.get(h["id"])
+            assert (x["text"] or {}).get("rank") == tr.get(h["id"])
+            if x["vector"]:
+                assert x["vector"]["distance"] == pytest.approx(vs[vr[h["id"]] - 1]["distance"],
+                                                                rel=1e-6, abs=1e-9)
+            if x["text"]:
+                assert x["text"]["score"] == pytest.approx(ts[tr[h["id"]] - 1]["score"],
+                                                           rel=1e-6)
     weighted = tenant.viewer.call("POST", path, {
         "mode": "hybrid", "vector": q, "text": text, "k": 6,
         "fusion": {"method": "rrf", "k": 10, "weights": {"vector": 0.25, "text": 2}}})["results"]
