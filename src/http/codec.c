@@ -495,12 +495,13 @@ static int read_fusion(const json_t *b, akidb_fusion_args_t *f, akidb_svc_error_
   const json_t *w = json_object_get(o, "weights");
   bool has_v = false, has_t = false;
   f->weight_vector = f->weight_text = 1;
-  if (w && (!json_is_object(w) || jr_keys(w, "fusion.weights", weight_keys, e) ||
+  if (w && !json_is_object(w))
+    return jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
+                   "fusion.weights must be an object {\"vector\", \"text\"}");
+  if (w && (jr_keys(w, "fusion.weights", weight_keys, e) ||
             read_number(w, "vector", "fusion.weights", &has_v, &f->weight_vector, e) ||
             read_number(w, "text", "fusion.weights", &has_t, &f->weight_text, e)))
-    return json_is_object(w) ? -1
-                             : jr_fail(e, AKIDB_ST_INVALID_ARGUMENT,
-                                       "fusion.weights must be an object {\"vector\", \"text\"}");
+    return -1;
   f->has_weights = w != NULL;
   return read_number(o, "alpha", "fusion", &f->has_alpha, &f->alpha, e);
 }

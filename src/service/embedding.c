@@ -151,27 +151,34 @@ bool svc_has_embedding(const svc_call_t *c) {
   return c->coll && c->coll->embedding_json && c->coll->embedding_json[0];
 }
 
+static int stop_at_first(void *ctx, const char *tok, size_t len) {
+  (void)ctx, (void)tok, (void)len;
+  return 1;
+}
+
 /* Which of the texts has no terms (the built-in embedder's one refusal). */
 static size_t first_without_terms(const char *const *texts, const size_t *lens, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    float probe[AKIDB_TEXT_EMBED_DIM_MIN];
-    if (akidb_text_embed(texts[i] ? texts[i] : "", lens[i], AKIDB_TEXT_EMBED_DIM_MIN, probe, NULL,
-                         NULL, 0) == AKIDB_EVALUE)
+  for (size_t i = 0; i < n; i++)
+    if (akidb_text_tokenize(texts[i] ? texts[i] : "", lens[i], AKIDB_TEXT_TERMS, stop_at_first,
+                            NULL, NULL) == 0)
       return i;
-  }
   return 0;
 }
 
-int svc_embed(svc_call_t *c, const char *const *texts, const size_t *lens, size_t n,
-              const size_t *points, float *out) {
-  akidb_embedder_t *em;
-  if (entry_embedder(c, c->coll, &em)) return -1;
+/* Embeds with `em`, mapping a failure to the client's error: the text
+ * without words named as what[i] ("points", "input"; NULL: the query),
+ * index_of[i] when given; a provider failure as unavailable (nothing was
+ * written anywhere). */
+static int embed_with(svc_call_t *c, akidb_embedder_t *em, const char *const *texts,
+                      const size_t *lens, size_t n, const char *what, const size_t *index_of,
+                      float *out) {
   char err[512] = "";
   int rc = akidb_embed(em, texts, lens, n, out, NULL, err, sizeof err);
   if (!rc) return 0;
   if (rc == AKIDB_EVALUE) {
-    char where[48] = "the query";
-    if (points) snprintf(where, sizeof where, "points[%zu]", points[first_without_terms(texts, lens, n)]);
+    char where[64] = "the query";
+    size_t i = first_without_terms(texts, lens, n);
+    if (what) snprintf(where, sizeof where, "%s[%zu]", what, index_of ? index_of[i] : i);
     return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
                     "%s: 'text' has no words to embed (empty, only punctuation or only stop "
                     "words)",
@@ -181,6 +188,13 @@ int svc_embed(svc_call_t *c, const char *const *texts, const size_t *lens, size_
   if (rc == AKIDB_EINVAL) return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT, "%s", err);
   if (rc == AKIDB_ENOMEM) return svc_fail(c, AKIDB_ST_INTERNAL, "%s", err);
   return svc_fail(c, AKIDB_ST_UNAVAILABLE, "%s", err); /* the provider failed: nothing written */
+}
+
+int svc_embed(svc_call_t *c, const char *const *texts, const size_t *lens, size_t n,
+              const size_t *points, float *out) {
+  akidb_embedder_t *em;
+  if (entry_embedder(c, c->coll, &em)) return -1;
+  return embed_with(c, em, texts, lens, n, points ? "points" : NULL, points, out);
 }
 
 /* ------------------------------------------------------ /v1/embeddings -- */
@@ -263,17 +277,11 @@ static int embed_builtin(svc_call_t *c, const char *const *texts, const size_t *
   cfg.dimension = dim;
   akidb_embedder_t *e = NULL;
   char err[512] = "";
-  int rc = akidb_embed_create(&cfg, &e, err, sizeof err);
-  if (!rc) rc = akidb_embed(e, texts, lens, n, out, NULL, err, sizeof err);
+  if (akidb_embed_create(&cfg, &e, err, sizeof err))
+    return svc_fail(c, AKIDB_ST_INTERNAL, "the built-in embedder: %s", err);
+  int rc = embed_with(c, e, texts, lens, n, "input", NULL, out);
   akidb_embed_destroy(e);
-  if (rc == AKIDB_EVALUE) {
-    size_t i = first_without_terms(texts, lens, n);
-    return svc_fail(c, AKIDB_ST_INVALID_ARGUMENT,
-                    "input[%zu] has no words to embed (empty, only punctuation or only stop "
-                    "words)",
-                    i);
-  }
-  return rc ? svc_fail_code(c, rc, err) : 0;
+  return rc;
 }
 
 int svc_op_embeddings(svc_call_t *c) {

@@ -16,6 +16,7 @@ OpenAI-compatible model server (embed_standin.py, on loopback):
     fails with 503 naming the provider and the cause, and nothing is
     written; the key is sent as Bearer and never shown.
 """
+import base64
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+import grpc
 import pytest
 import requests
 
@@ -245,11 +247,14 @@ def test_text_without_a_model_is_refused(tenant):
     assert "no embedding model" in r.json()["error"]["message"]
 
 
-def test_grpc_creates_and_shows_the_embedding_and_embeds_text(tenant, srv):
-    import grpc
-    import grpc_stubs
-    stubs = grpc_stubs.load()
-    channel = grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}")
+@pytest.fixture(scope="module")
+def grpc_channel(srv):
+    with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as ch:
+        yield ch
+
+
+def test_grpc_creates_and_shows_the_embedding_and_embeds_text(tenant, stubs, grpc_channel):
+    channel = grpc_channel
     md = (("authorization", f"Bearer {tenant.developer.token}"),)
     colls = stubs.collections_pb2_grpc.CollectionServiceStub(channel)
     pts = stubs.points_pb2_grpc.PointServiceStub(channel)
@@ -280,7 +285,6 @@ def test_grpc_creates_and_shows_the_embedding_and_embeds_text(tenant, srv):
             embedding=stubs.common_pb2.EmbeddingConfig(provider="builtin")),
             metadata=md, timeout=30)
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "32..4096" in e.value.details()
-    channel.close()
 
 
 # ------------------------------------------------------ /v1/embeddings --
@@ -294,7 +298,6 @@ def test_embeddings_endpoint_builtin_float_and_base64(tenant):
     assert all(len(d["embedding"]) == 64 for d in r["data"])
     assert r["usage"]["prompt_tokens"] == 5 == r["usage"]["total_tokens"]
     b = tenant.viewer.call("POST", "/v1/embeddings", dict(body, encoding_format="base64"))
-    import base64
     raw = base64.b64decode(b["data"][1]["embedding"])
     floats = list(struct.unpack("<64f", raw))
     assert floats == pytest.approx(r["data"][1]["embedding"], abs=1e-7)
@@ -363,26 +366,22 @@ def test_embeddings_endpoint_does_not_reach_another_tenants_collection(tenant, s
     assert len(ok["data"][0]["embedding"]) == 32
 
 
-def test_grpc_embed_matches_rest(tenant, srv):
-    import grpc
-    import grpc_stubs
-    stubs = grpc_stubs.load()
-    with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
-        es = stubs.embeddings_pb2_grpc.EmbeddingServiceStub(channel)
-        md = (("authorization", f"Bearer {tenant.viewer.token}"),)
-        got = es.Embed(stubs.embeddings_pb2.EmbedRequest(model="akidb-builtin-v1",
-                                                         input=["a wedge", "a cone"],
-                                                         dimensions=40), metadata=md, timeout=30)
-        rest = tenant.viewer.call("POST", "/v1/embeddings", {"model": "akidb-builtin-v1",
-                                                              "input": ["a wedge", "a cone"],
-                                                              "dimensions": 40})
-        assert [list(v.values) for v in got.data] == \
-            [pytest.approx(d["embedding"], abs=1e-7) for d in rest["data"]]
-        assert got.prompt_tokens == rest["usage"]["prompt_tokens"]
-        with pytest.raises(grpc.RpcError) as e:
-            es.Embed(stubs.embeddings_pb2.EmbedRequest(model="gpt-4", input=["x"]), metadata=md,
-                     timeout=30)
-        assert e.value.code() == grpc.StatusCode.NOT_FOUND
+def test_grpc_embed_matches_rest(tenant, stubs, grpc_channel):
+    es = stubs.embeddings_pb2_grpc.EmbeddingServiceStub(grpc_channel)
+    md = (("authorization", f"Bearer {tenant.viewer.token}"),)
+    got = es.Embed(stubs.embeddings_pb2.EmbedRequest(model="akidb-builtin-v1",
+                                                     input=["a wedge", "a cone"],
+                                                     dimensions=40), metadata=md, timeout=30)
+    rest = tenant.viewer.call("POST", "/v1/embeddings", {"model": "akidb-builtin-v1",
+                                                          "input": ["a wedge", "a cone"],
+                                                          "dimensions": 40})
+    assert [list(v.values) for v in got.data] == \
+        [pytest.approx(d["embedding"], abs=1e-7) for d in rest["data"]]
+    assert got.prompt_tokens == rest["usage"]["prompt_tokens"]
+    with pytest.raises(grpc.RpcError) as e:
+        es.Embed(stubs.embeddings_pb2.EmbedRequest(model="gpt-4", input=["x"]), metadata=md,
+                 timeout=30)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_metrics_count_embeddings_by_provider_and_cause(tenant, srv, standin):
