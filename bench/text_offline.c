@@ -266,6 +266,44 @@ static quality_t run_rrf(const corpus_t *c, const ranked_t *a, const size_t *na,
   return qual;
 }
 
+/* Fuses two top-100 runs by min-max normalised scores: alpha x run b +
+   (1 - alpha) x run a, a run that did not find a document adding 0
+   (src/service/fusion.c's linear method; both runs' scores grow with
+   relevance here). */
+static quality_t run_linear(const corpus_t *c, const ranked_t *a, const size_t *na,
+                            const ranked_t *b, const size_t *nb, double alpha) {
+  double *fused = bench_xcalloc(c->ndocs, sizeof *fused);
+  unsigned char *seen = bench_xcalloc(c->ndocs, 1);
+  ranked_t *all = bench_xmalloc(c->ndocs * sizeof *all);
+  quality_t qual = {0};
+  for (size_t q = 0; q < c->nqueries; q++) {
+    memset(fused, 0, c->ndocs * sizeof *fused);
+    memset(seen, 0, c->ndocs);
+    const ranked_t *runs[2] = {a + q * TOPK, b + q * TOPK};
+    size_t ns[2] = {na[q], nb[q]};
+    double w[2] = {1.0 - alpha, alpha};
+    for (int r = 0; r < 2; r++) {
+      if (ns[r] == 0) continue;
+      double hi = runs[r][0].score, lo = runs[r][ns[r] - 1].score;
+      for (size_t i = 0; i < ns[r]; i++) {
+        double norm = hi > lo ? (runs[r][i].score - lo) / (hi - lo) : 1.0;
+        fused[runs[r][i].doc] += w[r] * norm;
+        seen[runs[r][i].doc] = 1;
+      }
+    }
+    size_t n = 0;
+    for (size_t d = 0; d < c->ndocs; d++)
+      if (seen[d]) all[n++] = (ranked_t){(uint32_t)d, fused[d]};
+    qsort(all, n, sizeof *all, cmp_ranked);
+    evaluate(c, q, all, n < TOPK ? n : TOPK, &qual);
+  }
+  free(fused);
+  free(seen);
+  free(all);
+  finish(&qual);
+  return qual;
+}
+
 /* --------------------------------------------------------- throughput -- */
 
 /* MB/s of akidb_text_embed over the Cranfield texts, one core, >= 2 s. */
@@ -494,6 +532,11 @@ int main(int argc, char **argv) {
     for (double w = 0.25; is_default && w < 0.76; w += 0.25) {
       qr = run_rrf(&c, bm, nbm, em, nem, w);
       printf("| RRF (k 60), weights BM25 1 / embedder %.2f, dim %u | %.4f | %.4f |\n", w, dim,
+             qr.ndcg10, qr.recall100);
+    }
+    for (double al = 0.1; is_default && al < 0.95; al += 0.1) {
+      qr = run_linear(&c, bm, nbm, em, nem, al);
+      printf("| linear, alpha %.1f (embedder side), dim %u | %.4f | %.4f |\n", al, dim,
              qr.ndcg10, qr.recall100);
     }
   }

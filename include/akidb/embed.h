@@ -220,6 +220,8 @@ int akidb_embed(akidb_embedder_t *e, const char *const *texts, const size_t *len
  * http://127.0.0.1:11434/v1 model nomic-embed-text dimension 768 key from
  * $OLLAMA_KEY"): never the key. */
 uint32_t akidb_embed_dimension(const akidb_embedder_t *e);
+/* The embedder's provider. */
+akidb_embed_provider_t akidb_embed_provider_of(const akidb_embedder_t *e);
 void akidb_embed_describe(const akidb_embedder_t *e, char *buf, size_t len);
 
 /* -------------------------------------------------------------- metrics -- */

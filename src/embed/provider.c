@@ -242,6 +242,10 @@ void akidb_embed_destroy(akidb_embedder_t *e) {
 
 uint32_t akidb_embed_dimension(const akidb_embedder_t *e) { return e->cfg.dimension; }
 
+akidb_embed_provider_t akidb_embed_provider_of(const akidb_embedder_t *e) {
+  return e->cfg.provider;
+}
+
 void akidb_embed_describe(const akidb_embedder_t *e, char *buf, size_t len) {
   if (!buf || !len) return;
   if (e->ops->describe) e->ops->describe(e->self, buf, len);

@@ -197,6 +197,12 @@ int svc_embed(svc_call_t *c, const char *const *texts, const size_t *lens, size_
   return embed_with(c, em, texts, lens, n, points ? "points" : NULL, points, out);
 }
 
+bool svc_embedding_is_builtin(svc_call_t *c) {
+  akidb_embedder_t *em;
+  if (!svc_has_embedding(c) || entry_embedder(c, c->coll, &em)) return false;
+  return akidb_embed_provider_of(em) == AKIDB_EMBED_BUILTIN;
+}
+
 /* ------------------------------------------------------ /v1/embeddings -- */
 
 /* Counts the tokens of a text (the usage figure of the answer). */

@@ -27,6 +27,11 @@ void fusion_spec_default(fusion_spec_t *f) {
   f->alpha = FUSION_ALPHA_DEFAULT;
 }
 
+void fusion_spec_builtin_default(fusion_spec_t *f) {
+  f->weight_vector = FUSION_BUILTIN_WEIGHT_VECTOR;
+  f->alpha = FUSION_BUILTIN_ALPHA;
+}
+
 double fusion_normalised(const fusion_list_t *l, size_t i) {
   double lo = l->scores[0], hi = l->scores[0];
   for (size_t j = 1; j < l->n; j++) {

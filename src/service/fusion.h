@@ -22,6 +22,12 @@ typedef enum {
 #define FUSION_RRF_K_MAX 100000u
 #define FUSION_WEIGHT_MAX 1000.0 /* weights are 0..FUSION_WEIGHT_MAX, not both 0 */
 #define FUSION_ALPHA_DEFAULT 0.5
+/* When the built-in embedder made the vector side: a keyword-like signal
+ * that mostly repeats BM25 and is weaker alone, so by default it gets a
+ * fifth of the fused score (RRF weights 0.25 : 1, linear alpha 0.2);
+ * measured on Cranfield in docs/embeddings.md. */
+#define FUSION_BUILTIN_WEIGHT_VECTOR 0.25
+#define FUSION_BUILTIN_ALPHA 0.2
 
 typedef struct {
   fusion_method_t method;
@@ -32,6 +38,9 @@ typedef struct {
 
 /* RRF, k 60, weights 1 and 1; alpha 0.5. */
 void fusion_spec_default(fusion_spec_t *f);
+/* The defaults that differ when the built-in embedder made the vector side
+ * (FUSION_BUILTIN_*), over fusion_spec_default. */
+void fusion_spec_builtin_default(fusion_spec_t *f);
 
 /* One side's list, best first: ids[i] (id_lens[i] bytes) with its score
  * (vector: a distance, lower is better; text: a BM25 score, higher is

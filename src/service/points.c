@@ -492,8 +492,12 @@ static void list_free(fusion_list_t *l) {
   free((void *)l->ids), free((void *)l->id_lens), free((void *)l->scores);
 }
 
-static void fusion_of(const akidb_fusion_args_t *a, fusion_spec_t *f) {
+/* The fusion asked for, over the defaults (fusion_spec_default; with
+ * `builtin_side`, the vector side made by the built-in embedder, whose
+ * default share is a fifth: docs/embeddings.md, "Hybrid search"). */
+static void fusion_of(const akidb_fusion_args_t *a, bool builtin_side, fusion_spec_t *f) {
   fusion_spec_default(f);
+  if (builtin_side) fusion_spec_builtin_default(f);
   f->method = a->method == AKIDB_FUSION_LINEAR ? FUSION_LINEAR : FUSION_RRF;
   if (a->rrf_k) f->rrf_k = a->rrf_k;
   if (a->has_weights) f->weight_vector = a->weight_vector, f->weight_text = a->weight_text;
@@ -546,7 +550,7 @@ static int search_hybrid(svc_call_t *c, const akidb_search_args_t *a,
               !(h = malloc((v.n + t.n + 1) * sizeof *h))))
     rc = svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
   fusion_spec_t f;
-  fusion_of(&a->fusion, &f);
+  fusion_of(&a->fusion, !rc && a->n_queries == 0 && svc_embedding_is_builtin(c), &f);
   if (!rc && fusion_run(&f, &vl, &tl, k, h, &n)) rc = svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
   if (!rc) rc = fused_result(c, a, &v, &t, h, n);
   list_free(&vl), list_free(&tl);

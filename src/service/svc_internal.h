@@ -217,6 +217,9 @@ typedef struct {
 void svc_embedding_init(void);
 int svc_embedding_check(svc_call_t *c, akidb_embed_spec_t *s, uint32_t dim);
 bool svc_has_embedding(const svc_call_t *c);
+/* Whether the resolved collection's model is the built-in embedder (false
+ * when it has none, or its embedder cannot be made). */
+bool svc_embedding_is_builtin(svc_call_t *c);
 int svc_embed(svc_call_t *c, const char *const *texts, const size_t *lens, size_t n,
               const size_t *points, float *out);
 /* POST /v1/embeddings. */

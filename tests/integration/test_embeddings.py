@@ -139,6 +139,48 @@ def test_builtin_embeds_points_and_queries(tenant):
     assert tenant.count(db, name) == 4
 
 
+def test_hybrid_defaults_give_the_builtin_side_a_fifth(tenant):
+    """docs/embeddings.md: when the built-in embedder makes the vector side,
+    RRF weighs it 0.25 against BM25's 1 (linear: alpha 0.2); a vector the
+    client sends, or weights in the request, keep their own weights."""
+    db = tenant.create_db()
+    coll = create(tenant, db, 64, {"provider": "builtin"})
+    name, path = coll["name"], f"{tenant.coll_path(db, coll['name'])}/search"
+    words = ["supersonic", "wedge", "boundary", "layer", "heating", "shell", "buckling",
+             "laminar", "flow", "pressure"]
+    tenant.upsert(db, name, [{"id": f"p{i}", "text": " ".join(words[i:i + 3] + words[:i % 4])}
+                             for i in range(8)])
+    body = {"mode": "hybrid", "text": "laminar boundary layer flow", "k": 8, "explain": True}
+
+    def rrf_score(h, wv, wt):
+        x = h["explain"]
+        return ((wv / (60 + x["vector"]["rank"]) if x["vector"] else 0) +
+                (wt / (60 + x["text"]["rank"]) if x["text"] else 0))
+
+    hits = tenant.viewer.call("POST", path, body)["results"]
+    assert hits and any(h["explain"]["vector"] for h in hits)
+    for h in hits:
+        assert h["score"] == pytest.approx(rrf_score(h, 0.25, 1.0), rel=1e-6)
+    asked = tenant.viewer.call("POST", path, dict(body, fusion={"weights": {"vector": 1,
+                                                                         "text": 1}}))
+    for h in asked["results"]:
+        assert h["score"] == pytest.approx(rrf_score(h, 1.0, 1.0), rel=1e-6)
+    vec = tenant.viewer.call("POST", f"{tenant.coll_path(db, name)}/points/get",
+                             {"ids": ["p0"], "with_vector": True})["points"][0]["vector"]
+    own = tenant.viewer.call("POST", path, dict(body, vector=vec))["results"]
+    for h in own:
+        assert h["score"] == pytest.approx(rrf_score(h, 1.0, 1.0), rel=1e-6)
+    lin = tenant.viewer.call("POST", path, dict(body, fusion={"method": "linear"}))["results"]
+    assert len(lin) == 8  # every point: both sides' candidates are all visible
+    ds = [h["explain"]["vector"]["distance"] for h in lin]
+    ts = [h["explain"]["text"]["score"] for h in lin if h["explain"]["text"]]
+    for h in lin:
+        x = h["explain"]
+        vn = (max(ds) - x["vector"]["distance"]) / (max(ds) - min(ds))
+        tn = (x["text"]["score"] - min(ts)) / (max(ts) - min(ts)) if x["text"] else 0
+        assert h["score"] == pytest.approx(0.2 * vn + 0.8 * tn, rel=1e-5, abs=1e-6)
+
+
 def test_openai_provider_embeds_exactly_what_the_model_returns(tenant, standin):
     standin.reset()
     db = tenant.create_db()
