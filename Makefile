@@ -25,6 +25,11 @@
 #   make bench-grpc     gRPC beside REST against one `akidb serve`: ingest (REST, gRPC
 #               unary, gRPC streaming) and search (bench/results/grpc.md; needs the
 #               gRPC build: libgrpc-dev, protobuf-c; not part of `make bench`)
+#   make bench-text     full-text, embedding and hybrid search through REST: Cranfield
+#               quality beside an independent BM25, the built-in embedder's MB/s,
+#               text upserts through the stand-in model server vs its ceiling,
+#               hybrid vs vector-only latency at 100k points
+#               (bench/results/text.md; bench/text.py with Debian's python3-numpy)
 #   make bench-objectstore  snapshots, restores, small uploads and the cold tier
 #               against s3rver (bench/results/objectstore.md; needs npm for s3rver;
 #               not part of `make bench` or `make test`)
@@ -32,7 +37,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .PHONY: all deps build run test bench clean crash-long bench-storage bench-catalog bench-server \
-        bench-tenants bench-objectstore bench-grpc fuzz
+        bench-tenants bench-objectstore bench-grpc bench-text fuzz
 
 all: build
 
@@ -88,6 +93,12 @@ bench-grpc: deps
 	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF -DAKIDB_SERVER=ON >/dev/null
 	@cmake --build build/bench -j $(JOBS) --target akidb grpc_bench
 	./build/bench/bench/grpc --akidb build/bench/akidb --out bench/results/grpc.md
+
+bench-text: deps
+	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF -DAKIDB_SERVER=ON >/dev/null
+	@cmake --build build/bench -j $(JOBS) --target akidb text_offline
+	/usr/bin/python3 bench/text.py --akidb build/bench/akidb --text-offline build/bench/bench/text_offline \
+	  --out bench/results/text.md
 
 bench-objectstore: deps
 	@cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release -DAKIDB_BENCH=ON -DAKIDB_TESTS=OFF -DAKIDB_SERVER=ON >/dev/null

@@ -348,17 +348,13 @@ def parse_smart(path, keep):
     return recs
 
 
-def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=os.path.join(here, "..", "datasets", "cranfield"))
-    ap.add_argument("--k1", type=float, default=1.2)
-    ap.add_argument("--b", type=float, default=0.75)
-    args = ap.parse_args()
-    docs = parse_smart(os.path.join(args.data, "cran.all.1400"), "TW")
-    queries = parse_smart(os.path.join(args.data, "cran.qry"), "W")
+def load(data):
+    """(docs, queries, rel): texts by position, rel[q][d] = relevance 1..4
+    (0-based query and document numbers)."""
+    docs = parse_smart(os.path.join(data, "cran.all.1400"), "TW")
+    queries = parse_smart(os.path.join(data, "cran.qry"), "W")
     rel = {}
-    with open(os.path.join(args.data, "cranqrel")) as f:
+    with open(os.path.join(data, "cranqrel")) as f:
         for line in f:
             p = line.split()
             if len(p) != 3:
@@ -366,8 +362,13 @@ def main():
             q, d, r = int(p[0]), int(p[1]), int(p[2])
             if 1 <= r <= 4 and 1 <= q <= len(queries) and 1 <= d <= len(docs):
                 rel.setdefault(q - 1, {})[d - 1] = r
+    return docs, queries, rel
 
-    # BM25 with numpy: a dense term x document tf matrix.
+
+def bm25_rankings(docs, queries, k1=1.2, b=0.75, depth=100):
+    """Each query's top `depth` documents (0-based) by BM25, best first
+    (score descending, then document number ascending); and the vocabulary
+    size. A dense term x document tf matrix with numpy."""
     doc_terms = [terms(d) for d in docs]
     vocab = {}
     for ts in doc_terms:
@@ -382,15 +383,9 @@ def main():
     avgdl = dl.sum() / n_docs
     df = (tf > 0).sum(axis=1).astype(np.float64)
     idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-    k1, b = args.k1, args.b
     norm = k1 * (1.0 - b + b * dl / avgdl)
-
-    ndcg_sum = recall_sum = 0.0
-    evaluated = 0
-    for qi, qtext in enumerate(queries):
-        judged = rel.get(qi, {})
-        if not judged:
-            continue
+    out = []
+    for qtext in queries:
         score = np.zeros(n_docs)
         for t in terms(qtext):        # repeated query terms count each time
             if t not in vocab:
@@ -398,17 +393,42 @@ def main():
             row = tf[vocab[t]]
             score += idf[vocab[t]] * row * (k1 + 1.0) / (row + norm)
         matched = np.nonzero(score > 0)[0]
-        order = sorted(matched, key=lambda d: (-score[d], d))[:100]
+        out.append([int(d) for d in sorted(matched, key=lambda d: (-score[d], d))[:depth]])
+    return out, len(vocab)
+
+
+def evaluate(rankings, rel):
+    """Mean nDCG@10 and recall@100 over the queries with a judgement, and
+    their count; rankings[q] lists 0-based documents, best first."""
+    ndcg_sum = recall_sum = 0.0
+    evaluated = 0
+    for qi, order in enumerate(rankings):
+        judged = rel.get(qi, {})
+        if not judged:
+            continue
         gains = sorted((5 - r for r in judged.values()), reverse=True)
         idcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains[:10]))
         dcg = sum((5 - judged[d]) / math.log2(i + 2)
                   for i, d in enumerate(order[:10]) if d in judged)
         ndcg_sum += dcg / idcg
-        recall_sum += sum(1 for d in order if d in judged) / len(judged)
+        recall_sum += sum(1 for d in order[:100] if d in judged) / len(judged)
         evaluated += 1
-    print(f"reference BM25 (k1 {k1}, b {b}), Cranfield {n_docs} docs, "
-          f"{evaluated} queries: nDCG@10 {ndcg_sum / evaluated:.4f} "
-          f"recall@100 {recall_sum / evaluated:.4f}  vocabulary {len(vocab)} terms")
+    return ndcg_sum / evaluated, recall_sum / evaluated, evaluated
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=os.path.join(here, "..", "datasets", "cranfield"))
+    ap.add_argument("--k1", type=float, default=1.2)
+    ap.add_argument("--b", type=float, default=0.75)
+    args = ap.parse_args()
+    docs, queries, rel = load(args.data)
+    rankings, nvocab = bm25_rankings(docs, queries, args.k1, args.b)
+    ndcg, recall, evaluated = evaluate(rankings, rel)
+    print(f"reference BM25 (k1 {args.k1}, b {args.b}), Cranfield {len(docs)} docs, "
+          f"{evaluated} queries: nDCG@10 {ndcg:.4f} "
+          f"recall@100 {recall:.4f}  vocabulary {nvocab} terms")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,11 @@
  * cancelled and the caller's output is never written (provider.c embeds
  * into scratch memory). No thread is created.
  *
- * Locking: `lock` guards the in-flight slot count (with `slot_freed`) and
- * the pool of multi handles; held only for those updates. A call's jobs
+ * Locking: `lock` guards the in-flight slot count (with `slot_freed`), the
+ * list of calls waiting for a slot while their other transfers run (a freed
+ * slot wakes their curl_multi_poll with curl_multi_wakeup, so no call
+ * sleeps past it) and the pool of multi handles; held only for those
+ * updates. A call's jobs
  * belong to its thread. The breaker has its own lock (breaker.c).
  * Durability: none.
  *
@@ -48,6 +51,12 @@
 #define OPENAI_ERROR_BODY_MAX 65536u /* bytes of an error answer kept */
 #define OPENAI_SLOT_WAIT_MS 100      /* re-check period while waiting for a slot */
 
+/* A call waiting in curl_multi_poll for a slot (openai_t.waiters). */
+typedef struct slot_waiter {
+  CURLM *multi;
+  struct slot_waiter *prev, *next;
+} slot_waiter_t;
+
 typedef struct {
   char *base_url; /* as configured, without a trailing '/' */
   char *url;      /* base_url + "/embeddings" */
@@ -64,6 +73,7 @@ typedef struct {
   pthread_mutex_t lock;
   pthread_cond_t slot_freed;
   uint32_t in_flight; /* lock */
+  slot_waiter_t *waiters; /* lock */
   CURLM *pool[OPENAI_POOL_MAX]; /* lock */
   size_t npool;
 } openai_t;
@@ -98,6 +108,7 @@ typedef struct {
   size_t njobs, ndone, nrunning;
   bool blocked_on_slot;
   CURLM *multi;
+  slot_waiter_t waiter; /* linked while polling for a slot */
   const char *traceparent; /* well formed, or NULL */
   uint64_t rnd;
   int rc; /* first fatal error */
@@ -124,6 +135,30 @@ static void slot_release(openai_t *p) {
   pthread_mutex_lock(&p->lock);
   p->in_flight--;
   pthread_cond_broadcast(&p->slot_freed);
+  for (slot_waiter_t *w = p->waiters; w; w = w->next) curl_multi_wakeup(w->multi);
+  pthread_mutex_unlock(&p->lock);
+}
+
+/* Links w into the waiters unless a slot is free now (then false: do not
+ * wait). Checked under the lock slot_release takes, so no wake-up is lost. */
+static bool waiter_enter(openai_t *p, slot_waiter_t *w) {
+  pthread_mutex_lock(&p->lock);
+  bool wait = p->in_flight >= p->cfg.max_concurrency;
+  if (wait) {
+    w->prev = NULL;
+    w->next = p->waiters;
+    if (p->waiters) p->waiters->prev = w;
+    p->waiters = w;
+  }
+  pthread_mutex_unlock(&p->lock);
+  return wait;
+}
+
+static void waiter_leave(openai_t *p, slot_waiter_t *w) {
+  pthread_mutex_lock(&p->lock);
+  if (w->prev) w->prev->next = w->next;
+  else p->waiters = w->next;
+  if (w->next) w->next->prev = w->prev;
   pthread_mutex_unlock(&p->lock);
 }
 
@@ -514,7 +549,13 @@ static void run_call(call_t *c) {
       slot_wait(c->p, wait_ms < OPENAI_SLOT_WAIT_MS ? wait_ms : OPENAI_SLOT_WAIT_MS);
       continue;
     }
-    if (c->blocked_on_slot && wait_ms > 10) wait_ms = 10; /* others may free slots */
+    if (c->blocked_on_slot) { /* a slot freed by another call wakes the poll */
+      c->waiter.multi = c->multi;
+      if (!waiter_enter(c->p, &c->waiter)) continue;
+      curl_multi_poll(c->multi, NULL, 0, (int)wait_ms, NULL);
+      waiter_leave(c->p, &c->waiter);
+      continue;
+    }
     curl_multi_poll(c->multi, NULL, 0, (int)wait_ms, NULL);
   }
   cancel_running(c);

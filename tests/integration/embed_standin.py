@@ -4,7 +4,7 @@
 Standard library only (Debian's /usr/bin/python3). Listens on 127.0.0.1 only.
 
     embed_standin.py [--port N] [--port-file FILE] [--dimension D]
-                     [--ceiling] [--max-seconds S]
+                     [--ceiling] [--delay-ms MS] [--max-seconds S]
 
 Prints "PORT <n>" on stdout (and writes the number to --port-file) once it
 listens; --port 0 (the default) picks a free port.
@@ -52,6 +52,8 @@ Control (JSON)
     POST /control/shutdown  stops the server
     --ceiling records no per-request detail (counters only) and ignores
     failure commands, so the stand-in runs as fast as it can.
+    --delay-ms sets the sticky "delay_ms" from the start (a model's
+    inference time: a sleep, no CPU; /control/reset clears it).
 
 Stopping: exits when its parent process goes away, after --max-seconds
 (default 900), on SIGTERM/SIGINT, or on /control/shutdown; every wait is
@@ -329,9 +331,11 @@ def main():
     ap.add_argument("--port-file")
     ap.add_argument("--dimension", type=int, default=16)
     ap.add_argument("--ceiling", action="store_true")
+    ap.add_argument("--delay-ms", type=int, default=0)
     ap.add_argument("--max-seconds", type=float, default=900.0)
     args = ap.parse_args()
     STATE = State(args.dimension, args.ceiling)
+    STATE.delay_ms = max(0, args.delay_ms)
     SERVER = Server(("127.0.0.1", args.port), Handler)
     port = SERVER.server_address[1]
     for sig in (signal.SIGTERM, signal.SIGINT):
