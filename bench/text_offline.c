@@ -335,6 +335,11 @@ static double embed_throughput(const corpus_t *c, uint32_t dim) {
   return (double)bytes / t / 1e6;
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
 /* A seeded xorshift64*. */
 static uint64_t rng(uint64_t *s) {
   *s ^= *s >> 12;
@@ -391,6 +396,26 @@ static void bulk_build(size_t n) {
                            &nh, NULL);
   printf("| BM25 search on it, whole documents as queries, k = 10 | %.3f ms mean | |\n",
          (now_s() - t0) / 1000 * 1e3);
+  /* short queries: 1..4 words of the same distribution, k = 50 (hybrid's
+     default candidates), latency percentiles */
+  enum { SHORT = 2000 };
+  static double lat[SHORT];
+  akidb_text_hit_t many[50];
+  for (size_t q = 0; q < SHORT; q++) {
+    char buf[128];
+    size_t len = 0, nw = 1 + q % 4;
+    for (size_t i = 0; i < nw; i++) {
+      double u = (double)(rng(&s) >> 11) / 9007199254740992.0;
+      size_t w = (size_t)(pow((double)VOCAB, u)) - 1;
+      len += (size_t)snprintf(buf + len, sizeof buf - len, "%s ", words[w % VOCAB]);
+    }
+    double q0 = now_s();
+    akidb_text_bm25_search(ix, buf, len, 50, NULL, NULL, many, &nh, NULL);
+    lat[q] = (now_s() - q0) * 1e3;
+  }
+  qsort(lat, SHORT, sizeof *lat, cmp_double);
+  printf("| BM25 search on it, 1-4 word queries, k = 50 | p50 %.3f ms, p99 %.3f ms, max %.3f ms "
+         "| |\n", lat[SHORT / 2], lat[SHORT * 99 / 100], lat[SHORT - 1]);
   akidb_text_bm25_free(ix);
   for (size_t d = 0; d < n; d++) free(docs[d]);
   free(docs);

@@ -1455,19 +1455,36 @@ static json_t *encode(akidb_op_t op, const akidb_result_t *r) {
 
 /* ----------------------------------------------------------------- call -- */
 
+/* The decoder's view of a request. */
+static rest_req_t rest_of(const akidb_request_t *req, const http_json_t *json) {
+  return (rest_req_t){.body = json ? json->body : NULL,
+                      .floats = json ? json->floats : NULL,
+                      .n_floats = json ? json->n_floats : 0,
+                      .query = req->query,
+                      .n_query = req->n_query,
+                      .point_id = req->point_id,
+                      .point_id_len = req->point_id_len,
+                      .raw_body = req->raw_body,
+                      .raw_len = req->raw_len};
+}
+
+int http_codec_decode_only(akidb_op_t op, const akidb_limits_t *limits,
+                           const akidb_request_t *req, const http_json_t *json,
+                           akidb_svc_error_t *e) {
+  rest_req_t rest = rest_of(req, json);
+  args_t a = {.limits = limits};
+  const void *args = NULL;
+  memset(e, 0, sizeof *e);
+  int rc = decode(op, &rest, &a, &args, e) ? -1 : 0;
+  args_free(&a);
+  return rc;
+}
+
 json_t *http_codec_call(akidb_service_t *svc, akidb_op_t op, akidb_request_t *req,
                         const http_json_t *json, akidb_response_t *out) {
   memset(out, 0, sizeof *out);
   out->op = op;
-  rest_req_t rest = {.body = json ? json->body : NULL,
-                     .floats = json ? json->floats : NULL,
-                     .n_floats = json ? json->n_floats : 0,
-                     .query = req->query,
-                     .n_query = req->n_query,
-                     .point_id = req->point_id,
-                     .point_id_len = req->point_id_len,
-                     .raw_body = req->raw_body,
-                     .raw_len = req->raw_len};
+  rest_req_t rest = rest_of(req, json);
   args_t a = {.limits = akidb_service_limits(svc)};
   const void *args = NULL;
   akidb_svc_error_t e = {0};

@@ -40,4 +40,13 @@ typedef struct {
 json_t *http_codec_call(akidb_service_t *svc, akidb_op_t op, akidb_request_t *req,
                         const http_json_t *json, akidb_response_t *out);
 
+/*
+ * Decodes op's arguments from `json` and `req` exactly as http_codec_call
+ * does, then frees them; nothing is called. 0, or -1 with *e set (status
+ * and message). For the fuzz harness of the REST request decoding.
+ */
+int http_codec_decode_only(akidb_op_t op, const akidb_limits_t *limits,
+                           const akidb_request_t *req, const http_json_t *json,
+                           akidb_svc_error_t *e);
+
 #endif /* AKIDB_HTTP_CODEC_H */

@@ -530,7 +530,37 @@ static int fused_result(svc_call_t *c, const akidb_search_args_t *a, akidb_searc
   return 0;
 }
 
-/* HYBRID: the vector side and the text side, `candidates` each, fused. */
+/* The payload, text and vector the request asked for, of the fused hits
+ * (the sides carried ids and scores only); a hit deleted since is dropped. */
+static int fill_winners(svc_call_t *c, const akidb_search_args_t *a) {
+  akidb_search_result_t *out = &c->res->result.search.per_query[0];
+  akidb_hit_explain_t *x = c->res->result.search.explain;
+  if (!a->include_payload && !a->include_vector) return 0;
+  uint32_t w = 0;
+  for (uint32_t i = 0; i < out->n; i++) {
+    akidb_point_out_t *h = &out->hits[i], full;
+    int rc = akidb_collection_get(c->coll->c, h->id, h->id_len, a->include_vector, &full);
+    if (rc == AKIDB_ENOTFOUND) {
+      akidb_point_out_clear(h);
+      continue;
+    }
+    if (rc) return svc_fail_code(c, rc, NULL);
+    full.score = h->score;
+    if (!a->include_payload) { /* get copies them: not asked for */
+      free(full.payload), free(full.text);
+      full.payload = full.text = NULL, full.payload_len = full.text_len = 0;
+    }
+    akidb_point_out_clear(h);
+    out->hits[w] = full;
+    if (x) x[w] = x[i];
+    w++;
+  }
+  out->n = w;
+  return 0;
+}
+
+/* HYBRID: the vector side and the text side, `candidates` each (ids and
+ * scores only), fused; then the winners' payloads and vectors. */
 static int search_hybrid(svc_call_t *c, const akidb_search_args_t *a,
                          const akidb_point_filter_t *pf) {
   uint32_t k = a->k ? a->k : DEFAULT_K;
@@ -543,9 +573,11 @@ static int search_hybrid(svc_call_t *c, const akidb_search_args_t *a,
   fusion_hit_t *h = NULL;
   size_t n = 0;
   int rc = buf ? 0 : svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
+  akidb_search_args_t side = *a;
+  side.include_payload = side.include_vector = false;
   if (!rc) rc = query_vector(c, a, buf, &q);
-  if (!rc) rc = vector_search(c, a, &q, cand, "vector", pf, &v);
-  if (!rc) rc = text_search(c, a, cand, pf, &t);
+  if (!rc) rc = vector_search(c, &side, &q, cand, "vector", pf, &v);
+  if (!rc) rc = text_search(c, &side, cand, pf, &t);
   if (!rc && (list_of(&v, true, &vl) || list_of(&t, false, &tl) ||
               !(h = malloc((v.n + t.n + 1) * sizeof *h))))
     rc = svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
@@ -553,6 +585,7 @@ static int search_hybrid(svc_call_t *c, const akidb_search_args_t *a,
   fusion_of(&a->fusion, !rc && a->n_queries == 0 && svc_embedding_is_builtin(c), &f);
   if (!rc && fusion_run(&f, &vl, &tl, k, h, &n)) rc = svc_fail(c, AKIDB_ST_INTERNAL, "out of memory");
   if (!rc) rc = fused_result(c, a, &v, &t, h, n);
+  if (!rc) rc = fill_winners(c, a);
   list_free(&vl), list_free(&tl);
   free(h), free(buf);
   akidb_search_result_free(&v), akidb_search_result_free(&t);

@@ -10,12 +10,22 @@
  * is reused only after a purge has dropped its postings from every list;
  * a purge runs when dead postings exceed live ones.
  *
+ * Search is term at a time into a per-thread accumulator (a score per
+ * slot, reused across calls: zeroed back after each), rarest term first;
+ * once the best possible total of the terms left cannot reach the k-th
+ * best partial score of the documents the filter keeps, the remaining
+ * terms only add to the documents already scored (the top k cannot change:
+ * "continue" pruning). A document the filter refuses while the k-th score
+ * is computed is marked -inf and never counted again.
+ *
  * Locking: none inside; the caller's rwlock — searches and stats shared,
- * add / replace / remove / free exclusive (include/akidb/text.h).
+ * add / replace / remove / free exclusive (include/akidb/text.h). The
+ * search scratch is the calling thread's own.
  * Durability: none: rebuilt from the points' text when a collection loads.
  * Memory: every block through util/mem.h, charged to the index's account.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +36,7 @@
 
 #define SLOT_MAX (UINT32_MAX - 2u) /* label_map reserves the top two values */
 #define PURGE_MIN_DEAD 4096u       /* don't purge for fewer dead postings */
+#define SLOT_DEAD UINT32_MAX       /* slot_len of a removed document's slot */
 
 typedef struct {
   uint32_t slot, tf;
@@ -64,6 +75,8 @@ struct akidb_text_bm25 {
   char *strs;
   size_t strs_len, strs_cap;
   doc_t *docs;
+  uint32_t *slot_len; /* per slot: the live document's length, or SLOT_DEAD
+                         (docs_cap entries; what a search reads per posting) */
   uint32_t nslots, docs_cap;
   u32vec_t free_slots; /* reusable: no posting names them */
   u32vec_t pending;    /* dead, postings not yet purged */
@@ -196,6 +209,7 @@ void akidb_text_bm25_free(akidb_text_bm25_t *ix) {
   for (uint32_t i = 0; i < ix->nterms; i++) mem_free(&ix->mem, ix->terms[i].post);
   for (uint32_t s = 0; s < ix->nslots; s++) mem_free(&ix->mem, ix->docs[s].term_ids);
   mem_free(&ix->mem, ix->terms);
+  mem_free(&ix->mem, ix->slot_len);
   mem_free(&ix->mem, ix->dict);
   mem_free(&ix->mem, ix->strs);
   mem_free(&ix->mem, ix->docs);
@@ -280,6 +294,9 @@ static int prepare(akidb_text_bm25_t *ix, const char *text, size_t len, uint64_t
     doc_t *d = mem_realloc(&ix->mem, ix->docs, (size_t)cap * sizeof *d);
     if (!d) return AKIDB_ENOMEM;
     ix->docs = d;
+    uint32_t *l = mem_realloc(&ix->mem, ix->slot_len, (size_t)cap * sizeof *l);
+    if (!l) return AKIDB_ENOMEM; /* docs is larger already: harmless */
+    ix->slot_len = l;
     ix->docs_cap = cap;
   }
   if (label_map_reserve(&ix->map, ix->map.used + 1)) return AKIDB_ENOMEM;
@@ -299,6 +316,7 @@ static void commit(akidb_text_bm25_t *ix, uint64_t label, uint64_t doc_len, uint
   uint32_t n = (uint32_t)ix->scratch.n;
   ix->docs[slot] = (doc_t){.label = label, .len = (uint32_t)doc_len, .nterms = n,
                            .term_ids = term_ids, .live = true};
+  ix->slot_len[slot] = (uint32_t)doc_len;
   for (uint32_t i = 0; i < n; i++) {
     term_t *t = &ix->terms[term_ids[i]];
     t->post[t->n++] = (posting_t){slot, t->add_tf};
@@ -339,6 +357,7 @@ static void remove_slot(akidb_text_bm25_t *ix, uint32_t slot) {
   ix->live_postings -= d->nterms;
   ix->dead_postings += d->nterms;
   d->live = false;
+  ix->slot_len[slot] = SLOT_DEAD;
   u32vec_t *to = d->nterms ? &ix->pending : &ix->free_slots; /* room reserved */
   to->v[to->n++] = slot;
   mem_free(&ix->mem, d->term_ids);
@@ -458,22 +477,168 @@ static int cmp_hits(const void *a, const void *b) {
   return ranks_before(x, y) ? -1 : ranks_before(y, x) ? 1 : 0;
 }
 
-/* Adds the BM25 contribution of term id (qtf times in the query). */
-static void score_term(const akidb_text_bm25_t *ix, uint32_t id, uint32_t qtf,
-                       double avgdl, double *score, uint32_t *touched, uint32_t *nt) {
-  const term_t *t = &ix->terms[id];
-  double N = (double)ix->live_docs, df = (double)t->df;
-  double idf = log(1.0 + (N - df + 0.5) / (df + 0.5)) * (double)qtf;
-  double k1 = ix->k1, b = ix->b;
+/* ------------------------------------------------------ search scratch -- */
+
+/* A thread's accumulator: score[slot] (0: not scored yet; every
+ * contribution is > 0; -inf: refused by the filter) and the slots scored,
+ * in order. All zero between calls. Freed when the thread exits. */
+typedef struct {
+  double *score;
+  uint32_t *touched;
+  size_t cap;
+} scratch_t;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_key_rc;
+
+static void scratch_free(void *p) {
+  scratch_t *s = p;
+  free(s->score);
+  free(s->touched);
+  free(s);
+}
+
+static void scratch_key_init(void) { scratch_key_rc = pthread_key_create(&scratch_key, scratch_free); }
+
+/* This thread's scratch with room for n slots (zeroed), or NULL. */
+static scratch_t *scratch_get(size_t n) {
+  if (pthread_once(&scratch_once, scratch_key_init) || scratch_key_rc) return NULL;
+  scratch_t *s = pthread_getspecific(scratch_key);
+  if (!s) {
+    if (!(s = calloc(1, sizeof *s))) return NULL;
+    if (pthread_setspecific(scratch_key, s)) {
+      free(s);
+      return NULL;
+    }
+  }
+  if (n <= s->cap) return s;
+  size_t cap = s->cap ? s->cap : 1024;
+  while (cap < n) cap *= 2;
+  double *score = calloc(cap, sizeof *score);
+  uint32_t *touched = malloc(cap * sizeof *touched);
+  if (!score || !touched) {
+    free(score);
+    free(touched);
+    return NULL;
+  }
+  free(s->score);
+  free(s->touched);
+  s->score = score, s->touched = touched, s->cap = cap;
+  return s;
+}
+
+/* One distinct query term: its id, idf × its count in the query, and the
+ * most one posting can add (weight × (k1 + 1)). */
+typedef struct {
+  uint32_t id;
+  double weight, bound;
+} qterm_t;
+
+static int cmp_bound_desc(const void *a, const void *b) {
+  const qterm_t *x = a, *y = b;
+  if (x->bound != y->bound) return x->bound > y->bound ? -1 : 1;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The distinct terms of q (ids sorted), rarest (highest bound) first. */
+static size_t distinct_terms(const akidb_text_bm25_t *ix, query_t *q, qterm_t *out) {
+  qsort(q->ids, q->n, sizeof *q->ids, cmp_u32);
+  double N = (double)ix->live_docs;
+  size_t n = 0;
+  for (size_t i = 0; i < q->n;) { /* each distinct term once, times its count */
+    size_t j = i;
+    while (j < q->n && q->ids[j] == q->ids[i]) j++;
+    double df = (double)ix->terms[q->ids[i]].df;
+    double w = log(1.0 + (N - df + 0.5) / (df + 0.5)) * (double)(j - i);
+    out[n++] = (qterm_t){q->ids[i], w, w * (ix->k1 + 1.0)};
+    i = j;
+  }
+  qsort(out, n, sizeof *out, cmp_bound_desc);
+  return n;
+}
+
+/* Adds the BM25 contribution of one query term to the accumulator; with
+ * `grow` false only to documents already scored. */
+static void score_term(const akidb_text_bm25_t *ix, const qterm_t *qt, double avgdl, bool grow,
+                       scratch_t *s, uint32_t *nt) {
+  const term_t *t = &ix->terms[qt->id];
+  double k1 = ix->k1, b = ix->b, idf = qt->weight;
   for (uint32_t i = 0; i < t->n; i++) {
     const posting_t *p = &t->post[i];
-    const doc_t *d = &ix->docs[p->slot];
-    if (!d->live) continue;
+    uint32_t len = ix->slot_len[p->slot];
+    if (len == SLOT_DEAD) continue;
+    double *acc = &s->score[p->slot];
+    if (*acc == 0.0) {
+      if (!grow) continue;
+      s->touched[(*nt)++] = p->slot;
+    }
     double tf = (double)p->tf;
-    double norm = k1 * (1.0 - b + b * (double)d->len / avgdl);
-    if (score[p->slot] == 0.0) touched[(*nt)++] = p->slot;
-    score[p->slot] += idf * tf * (k1 + 1.0) / (tf + norm);
+    double norm = k1 * (1.0 - b + b * (double)len / avgdl);
+    *acc += idf * tf * (k1 + 1.0) / (tf + norm);
   }
+}
+
+/* A filter: keep(ctx, label); keep NULL keeps everything. */
+typedef struct {
+  bool (*keep)(void *ctx, uint64_t label);
+  void *ctx;
+} keep_t;
+
+/* The k-th largest partial score among the scored slots the filter keeps
+ * (0 when fewer than k); slots it refuses on the way are marked -inf. */
+static double kth_score(const akidb_text_bm25_t *ix, scratch_t *s, uint32_t nt, uint32_t k,
+                        const keep_t *f, double *heap) {
+  uint32_t n = 0; /* min-heap of the k largest */
+  for (uint32_t i = 0; i < nt; i++) {
+    uint32_t slot = s->touched[i];
+    double v = s->score[slot];
+    if (v == -INFINITY || (n == k && v <= heap[0])) continue;
+    if (f->keep && !f->keep(f->ctx, ix->docs[slot].label)) {
+      s->score[slot] = -INFINITY; /* stays: adding to -inf gives -inf */
+      continue;
+    }
+    if (n < k) {
+      uint32_t c = n++;
+      heap[c] = v;
+      while (c > 0 && heap[(c - 1) / 2] > heap[c]) {
+        double x = heap[c];
+        heap[c] = heap[(c - 1) / 2], heap[(c - 1) / 2] = x;
+        c = (c - 1) / 2;
+      }
+    } else {
+      heap[0] = v;
+      for (uint32_t c = 0;;) {
+        uint32_t l = 2 * c + 1, r = l + 1, m = c;
+        if (l < n && heap[l] < heap[m]) m = l;
+        if (r < n && heap[r] < heap[m]) m = r;
+        if (m == c) break;
+        double x = heap[c];
+        heap[c] = heap[m], heap[m] = x;
+        c = m;
+      }
+    }
+  }
+  return n == k ? heap[0] : 0.0;
+}
+
+/* Scores every query term, rarest first; switches to adding only to scored
+ * documents once the terms left cannot lift a new document to the k-th
+ * best score among the kept ones. Returns the slots scored. */
+static uint32_t accumulate(const akidb_text_bm25_t *ix, const qterm_t *qt, size_t nq, uint32_t k,
+                           const keep_t *f, scratch_t *s, double *heap) {
+  double avgdl = (double)ix->total_len / (double)ix->live_docs;
+  double rest = 0;
+  for (size_t i = 0; i < nq; i++) rest += qt[i].bound;
+  uint32_t nt = 0;
+  bool grow = true;
+  for (size_t i = 0; i < nq; i++) {
+    score_term(ix, &qt[i], avgdl, grow, s, &nt);
+    rest -= qt[i].bound;
+    if (grow && i + 1 < nq && nt >= k && rest < kth_score(ix, s, nt, k, f, heap))
+      grow = false; /* a new document ends below the k-th: the top k is among these */
+  }
+  return nt;
 }
 
 int akidb_text_bm25_search(const akidb_text_bm25_t *ix, const char *query, size_t len,
@@ -487,25 +652,22 @@ int akidb_text_bm25_search(const akidb_text_bm25_t *ix, const char *query, size_
     free(q.ids);
     return rc;
   }
-  double *score = calloc(ix->nslots, sizeof *score);
-  uint32_t *touched = malloc((size_t)ix->nslots * sizeof *touched);
-  if (!score || !touched) {
+  scratch_t *s = scratch_get(ix->nslots);
+  qterm_t *qt = malloc(q.n * sizeof *qt);
+  double *heap = malloc((size_t)k * sizeof *heap);
+  if (!s || !qt || !heap) {
     rc = AKIDB_ENOMEM;
     goto done;
   }
-  qsort(q.ids, q.n, sizeof *q.ids, cmp_u32);
-  double avgdl = (double)ix->total_len / (double)ix->live_docs;
-  uint32_t nt = 0;
-  for (size_t i = 0; i < q.n;) { /* each distinct term once, times its count */
-    size_t j = i;
-    while (j < q.n && q.ids[j] == q.ids[i]) j++;
-    score_term(ix, q.ids[i], (uint32_t)(j - i), avgdl, score, touched, &nt);
-    i = j;
-  }
+  size_t nq = distinct_terms(ix, &q, qt);
+  keep_t f = {keep, ctx};
+  uint32_t nt = accumulate(ix, qt, nq, k, &f, s, heap);
   uint32_t n = 0;
   for (uint32_t i = 0; i < nt; i++) {
-    akidb_text_hit_t h = {ix->docs[touched[i]].label, score[touched[i]]};
-    if (n == k && !ranks_before(&h, &out[0])) continue;
+    uint32_t slot = s->touched[i];
+    akidb_text_hit_t h = {ix->docs[slot].label, s->score[slot]};
+    s->score[slot] = 0.0; /* the scratch goes back all zero */
+    if (h.score == -INFINITY || (n == k && !ranks_before(&h, &out[0]))) continue;
     if (keep && !keep(ctx, h.label)) continue;
     if (n < k) {
       out[n] = h;
@@ -518,8 +680,8 @@ int akidb_text_bm25_search(const akidb_text_bm25_t *ix, const char *query, size_
   qsort(out, n, sizeof *out, cmp_hits);
   *n_out = n;
 done:
-  free(score);
-  free(touched);
+  free(qt);
+  free(heap);
   free(q.ids);
   return rc;
 }

@@ -248,6 +248,18 @@ def test_hybrid_filter_applies_to_both_sides_and_bad_bodies_are_refused(tenant):
                                             "filter": {"field": "even", "eq": True},
                                             "k": 10})["results"]
     assert got and all(h["payload"]["even"] for h in got)
+    # the sides carry ids and scores; the winners get what was asked for
+    want = {p["id"]: p for p in points(DOCS)}
+    full = tenant.viewer.call("POST", path, {"mode": "hybrid", "vector": q, "text": "flow",
+                                             "k": 3, "include_vector": True})["results"]
+    assert len(full) == 3
+    for h in full:
+        assert h["vector"] == pytest.approx(want[h["id"]]["vector"])
+        assert h["payload"] == want[h["id"]]["payload"] and h["text"] == DOCS[h["id"]]
+    bare = tenant.viewer.call("POST", path, {"mode": "hybrid", "vector": q, "text": "flow",
+                                             "k": 3, "include_payload": False})["results"]
+    assert [h["id"] for h in bare] == [h["id"] for h in full]
+    assert all("payload" not in h and "vector" not in h and "text" not in h for h in bare)
     cases = [
         ({"mode": "hybrid", "vector": q}, "needs 'text'"),
         ({"mode": "hybrid", "text": "flow"}, "no embedding model"),

@@ -4,8 +4,12 @@
  * after remove and replace (and after the purge of dead postings), the
  * filter callback, k larger than the matches, deterministic tie order
  * (score descending, then label ascending), parameter validation, refusals
- * that change nothing, and counted memory.
+ * that change nothing, counted memory, and the pruned search (no filter)
+ * equal to the exhaustive one on a Zipf-like corpus, with a thread's
+ * reused scratch equal to a fresh thread's.
  */
+#include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "akidb/text.h"
@@ -368,6 +372,116 @@ static void test_memory_is_counted_and_returned(void) {
   ASSERT_EQ_INT(mem_acct_bytes(&parent), 0);
 }
 
+/* ------------------------------------------ pruning and thread scratch -- */
+
+enum { ZDOCS = 6000, ZQUERIES = 300, ZK = 10, ZVOCAB = 3000 };
+static char zdocs[ZDOCS][200];
+static char zqueries[ZQUERIES][64];
+static akidb_text_hit_t zfresh[ZQUERIES][ZK];
+static uint32_t zfresh_n[ZQUERIES];
+
+/* Word w of a vocabulary of letter strings ("qa", "qb", ... by base 26). */
+static size_t zword(uint32_t w, char *out) {
+  size_t n = 0;
+  out[n++] = 'q';
+  do {
+    out[n++] = (char)('a' + w % 26);
+    w /= 26;
+  } while (w);
+  out[n++] = 'x';
+  return n;
+}
+
+/* A Zipf-like word rank: frequent words far more often. */
+static uint32_t zrank(uint64_t *s) {
+  *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+  double u = (double)(*s >> 11) / 9007199254740992.0;
+  return (uint32_t)pow((double)ZVOCAB, u) - 1;
+}
+
+static void zipf_corpus(void) {
+  uint64_t s = 99;
+  for (int d = 0; d < ZDOCS; d++) {
+    size_t len = 0, nw = 5 + d % 20;
+    for (size_t i = 0; i < nw; i++) {
+      len += zword(zrank(&s), zdocs[d] + len);
+      zdocs[d][len++] = ' ';
+    }
+    zdocs[d][len] = '\0';
+  }
+  for (int q = 0; q < ZQUERIES; q++) {
+    size_t len = 0, nw = 1 + q % 4;
+    for (size_t i = 0; i < nw; i++) {
+      len += zword(zrank(&s), zqueries[q] + len);
+      zqueries[q][len++] = ' ';
+    }
+    zqueries[q][len] = '\0';
+  }
+}
+
+static bool keep_odd(void *ctx, uint64_t label) {
+  (void)ctx;
+  return label % 2 == 1;
+}
+
+static void *search_all_in_fresh_thread(void *arg) {
+  akidb_text_bm25_t *ix = arg;
+  for (int q = 0; q < ZQUERIES; q++)
+    if (akidb_text_bm25_search(ix, zqueries[q], strlen(zqueries[q]), ZK, NULL, NULL, zfresh[q],
+                               &zfresh_n[q], NULL))
+      return arg;
+  return NULL;
+}
+
+/* With k small the search prunes (documents first met in common terms once
+ * they cannot reach the k-th best kept score); with k above the number of
+ * documents it cannot. The first k of the unpruned answer must be the
+ * pruned answer, hit for hit and bit for bit, with and without a filter;
+ * and a thread's reused scratch (searched on a smaller index in between)
+ * must answer as a fresh thread's. */
+static void test_pruned_search_equals_exhaustive_search(void) {
+  zipf_corpus();
+  akidb_text_bm25_t *ix, *small;
+  ASSERT_OK(akidb_text_bm25_create(NULL, NULL, &ix, NULL, 0));
+  ASSERT_OK(akidb_text_bm25_create(NULL, NULL, &small, NULL, 0));
+  for (int d = 0; d < ZDOCS; d++) {
+    ASSERT_OK(akidb_text_bm25_add(ix, (uint64_t)d, zdocs[d], strlen(zdocs[d]), NULL));
+    if (d < 50) ASSERT_OK(akidb_text_bm25_add(small, (uint64_t)d, zdocs[d], strlen(zdocs[d]), NULL));
+  }
+  for (int d = 0; d < ZDOCS; d += 7) ASSERT_OK(akidb_text_bm25_remove(ix, (uint64_t)d));
+  pthread_t th;
+  void *failed = NULL;
+  ASSERT_OK(pthread_create(&th, NULL, search_all_in_fresh_thread, ix));
+  ASSERT_OK(pthread_join(th, &failed));
+  ASSERT_TRUE(failed == NULL);
+  static akidb_text_hit_t full[ZDOCS];
+  akidb_text_hit_t pruned[ZK], tiny[ZK];
+  for (int q = 0; q < ZQUERIES; q++) {
+    uint32_t np, nf, nt;
+    size_t ql = strlen(zqueries[q]);
+    for (int filtered = 0; filtered < 2; filtered++) {
+      bool (*keep)(void *, uint64_t) = filtered ? keep_odd : NULL;
+      ASSERT_OK(akidb_text_bm25_search(small, zqueries[q], ql, ZK, NULL, NULL, tiny, &nt, NULL));
+      ASSERT_OK(akidb_text_bm25_search(ix, zqueries[q], ql, ZK, keep, NULL, pruned, &np, NULL));
+      ASSERT_OK(akidb_text_bm25_search(ix, zqueries[q], ql, ZDOCS, keep, NULL, full, &nf, NULL));
+      ASSERT_EQ_INT(np, nf < ZK ? nf : ZK);
+      if (!filtered) ASSERT_EQ_INT(np, zfresh_n[q]);
+      for (uint32_t i = 0; i < np; i++) {
+        ASSERT_EQ_U64(pruned[i].label, full[i].label);
+        ASSERT_TRUE(pruned[i].score == full[i].score);
+        if (filtered) {
+          ASSERT_EQ_U64(pruned[i].label % 2, 1);
+        } else {
+          ASSERT_EQ_U64(pruned[i].label, zfresh[q][i].label);
+          ASSERT_TRUE(pruned[i].score == zfresh[q][i].score);
+        }
+      }
+    }
+  }
+  akidb_text_bm25_free(ix);
+  akidb_text_bm25_free(small);
+}
+
 CHECK_MAIN(CHECK_CASE(test_scores_match_an_independent_computation),
            CHECK_CASE(test_query_goes_through_the_same_pipeline),
            CHECK_CASE(test_remove_and_replace_keep_n_and_df_exact),
@@ -378,4 +492,5 @@ CHECK_MAIN(CHECK_CASE(test_scores_match_an_independent_computation),
            CHECK_CASE(test_ties_are_ordered_by_label),
            CHECK_CASE(test_bad_input_is_refused_and_changes_nothing),
            CHECK_CASE(test_empty_text_is_a_document_of_length_zero),
-           CHECK_CASE(test_memory_is_counted_and_returned))
+           CHECK_CASE(test_memory_is_counted_and_returned),
+           CHECK_CASE(test_pruned_search_equals_exhaustive_search))
