@@ -19,7 +19,8 @@
  *       and intact (vector, payload, text), deleted ids absent, overwritten
  *       ids holding the newest acknowledged value; the one batch that may
  *       have been in flight either wholly there or wholly absent; the point
- *       count, a full scan, and exact searches for a sample of points.
+ *       count, a full scan, and exact and full-text (BM25) searches for a
+ *       sample of points.
  *       Prints "FAIL ..." lines naming the cycle, batch and id, then one
  *       "CHECK ..." summary line for the driver; exits 1 on any problem.
  *       With --close it closes the collection (a final checkpoint), else it
@@ -93,6 +94,7 @@ static void collection_options(akidb_collection_options_t *o, uint32_t dim, bool
   o->checkpoint_wal_bytes = 512u << 10; /* a checkpoint every few batches */
   o->checkpoint_interval_s = 1;
   o->index_threads = 1;
+  o->text_index = true; /* the BM25 index is rebuilt from the recovered text */
   o->background = background;
   o->log = log;
   o->log_ctx = log_ctx;
@@ -522,6 +524,28 @@ static void search_graph(checker_t *k) {
   akidb_search_result_free(&r);
 }
 
+/* A full-text search for a live point's own text (unique: its id and
+ * batch) must return it first, from the BM25 index rebuilt at open. */
+static void search_text(checker_t *k, cb_key_t key, int64_t version, const char *id,
+                        size_t id_len) {
+  char text[CB_TEXT_MAX];
+  size_t len = cb_text(k->a->seed, key, (uint64_t)version, text, sizeof text);
+  if (len == 0) return; /* this version has no text */
+  akidb_search_options_t so = {.k = 3, .include_payload = true};
+  akidb_search_result_t r;
+  char err[256] = "";
+  int rc = akidb_collection_text_search(k->c, text, len, &so, &r, err, sizeof err);
+  if (rc) {
+    fail(k, "text search for id %s failed: %s: %s", id, akidb_err_name(rc), err);
+    return;
+  }
+  if (r.n == 0 || r.hits[0].id_len != id_len || memcmp(r.hits[0].id, id, id_len) != 0)
+    fail(k, "text search for id %s (batch %lld) returned %s first", id, (long long)version,
+         r.n ? r.hits[0].id : "nothing");
+  check_hits(k, &r, "a text search");
+  akidb_search_result_free(&r);
+}
+
 /* Exact search for one live point's own vector must return it first. */
 static void search_one(checker_t *k, cb_key_t key, int64_t version) {
   char id[CB_ID_MAX];
@@ -542,6 +566,7 @@ static void search_one(checker_t *k, cb_key_t key, int64_t version) {
   check_hits(k, &r, "an exact search");
   akidb_search_result_free(&r);
   search_graph(k);
+  search_text(k, key, version, id, id_len);
 }
 
 /* Up to SEARCH_SAMPLE live points, spread over the model, offset by cycle. */
