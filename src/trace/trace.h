@@ -158,7 +158,7 @@ int trace_traceparent_parse(const char *s, trace_ctx_t *out);
 void trace_traceparent_format(const trace_ctx_t *c, char out[TRACE_TRACEPARENT_SIZE]);
 
 /* Whether `s` may be passed on as `tracestate`: 1..512 bytes of printable
- * ASCII (0x20..0x7e), not only spaces and commas. */
+ * ASCII (0x20..0x7e) or tabs, not only white space and commas. */
 bool trace_tracestate_ok(const char *s);
 
 /* TraceIdRatioBased: whether a new trace with this id is recorded at
