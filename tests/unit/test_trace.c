@@ -605,9 +605,9 @@ static void *retrying_producer(void *arg) {
 
 /* Producers and a consumer at once: every item pushed comes out once. */
 static void test_queue_delivers_each_span_once(void) {
-  enum { THREADS = 3, EACH = 20000 };
+  enum { THREADS = 3, EACH = 5000 };
   trace_queue_t q;
-  ASSERT_OK(trace_queue_init(&q, 64));
+  ASSERT_OK(trace_queue_init(&q, 256));
   _Atomic int left = 1;
   consumer_t c = {.q = &q, .producers_left = &left};
   pthread_t ct, t[THREADS];
