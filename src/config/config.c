@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,8 @@ static const char *const os_kind_names[] = {"auto", "local", "s3", NULL};
 static const char *const addressing_names[] = {"path", "virtual", NULL};
 
 static const char *const tables[] = {"server", "storage", "tiering", "object_store", "auth",
-                                     "limits", "log", "audit", "embedding", NULL};
+                                     "limits", "log", "audit", "embedding", "tracing",
+                                     NULL};
 
 /* ---------------------------------------------------- string rules -- */
 
@@ -67,6 +69,11 @@ static bool endpoint_ok(const char *s) {
   for (; *s; s++)
     if ((unsigned char)*s <= 0x20 || *s == 0x7F) return false;
   return true;
+}
+
+/* A collector URL: endpoint_ok, not empty, without a query or fragment. */
+static bool trace_endpoint_ok(const char *s) {
+  return s[0] && endpoint_ok(s) && !strpbrk(s, "?#");
 }
 
 /* "" or comma-separated endpoint_ok URLs. */
@@ -125,6 +132,9 @@ static bool prefix_ok(const char *s) {
   {t, k, CONFIG_KIND_UINT, FIELD(f), lo, hi, NULL, NULL, NULL, env, flag}
 #define CHOICE(t, k, f, names, env, flag) \
   {t, k, CONFIG_KIND_CHOICE, FIELD(f), 0, 0, names, NULL, NULL, env, flag}
+#define BOOL(t, k, f, env, flag) {t, k, CONFIG_KIND_BOOL, FIELD(f), 0, 1, NULL, NULL, NULL, env, flag}
+#define RATIO(t, k, f, env, flag) \
+  {t, k, CONFIG_KIND_RATIO, FIELD(f), 0, 1, NULL, NULL, NULL, env, flag}
 
 static const config_setting_t settings[] = {
     STR("server", "host", host, host_ok, "a non-empty address without spaces", "AKIDB_HOST",
@@ -219,6 +229,23 @@ static const config_setting_t settings[] = {
         "\"\" or comma-separated http:// or https:// URL prefixes such as "
         "\"http://127.0.0.1:11434/v1\"",
         "AKIDB_EMBEDDING_ALLOWED_URLS", NULL),
+
+    BOOL("tracing", "enabled", trace_enabled, "ENABLE_TRACING", NULL),
+    STR("tracing", "endpoint", trace_endpoint, trace_endpoint_ok,
+        "an http:// or https:// URL without a query such as \"http://127.0.0.1:4318\"",
+        "AKIDB_TRACING_ENDPOINT", NULL),
+    RATIO("tracing", "sample_ratio", trace_sample_ratio, "AKIDB_TRACING_SAMPLE_RATIO", NULL),
+    UINT("tracing", "queue_capacity", trace_queue_capacity, TRACE_QUEUE_CAPACITY_MIN,
+         TRACE_QUEUE_CAPACITY_MAX, NULL, NULL),
+    UINT("tracing", "batch_max", trace_batch_max, TRACE_BATCH_MAX_MIN, TRACE_BATCH_MAX_MAX, NULL,
+         NULL),
+    UINT("tracing", "batch_delay_ms", trace_batch_delay_ms, TRACE_BATCH_DELAY_MS_MIN,
+         TRACE_BATCH_DELAY_MS_MAX, NULL, NULL),
+    UINT("tracing", "export_timeout_ms", trace_export_timeout_ms, TRACE_EXPORT_TIMEOUT_MS_MIN,
+         TRACE_EXPORT_TIMEOUT_MS_MAX, NULL, NULL),
+    UINT("tracing", "shutdown_timeout_ms", trace_shutdown_timeout_ms,
+         TRACE_SHUTDOWN_TIMEOUT_MS_MIN, TRACE_SHUTDOWN_TIMEOUT_MS_MAX, NULL, NULL),
+    STR("tracing", "service_name", trace_service_name, not_empty, "a non-empty name", NULL, NULL),
 };
 
 const config_setting_t *config_settings(size_t *n) {
@@ -275,6 +302,17 @@ void config_default(config_t *c) {
   c->log_level = AKIDB_LOG_INFO;
   c->log_format = OBS_LOG_TEXT;
   c->audit_retention_days = 90;
+  trace_config_t t;
+  trace_config_default(&t);
+  c->trace_enabled = t.enabled;
+  snprintf(c->trace_endpoint, sizeof c->trace_endpoint, "%s", t.endpoint);
+  c->trace_sample_ratio = t.sample_ratio;
+  c->trace_queue_capacity = t.queue_capacity;
+  c->trace_batch_max = t.batch_max;
+  c->trace_batch_delay_ms = t.batch_delay_ms;
+  c->trace_export_timeout_ms = t.export_timeout_ms;
+  c->trace_shutdown_timeout_ms = t.shutdown_timeout_ms;
+  snprintf(c->trace_service_name, sizeof c->trace_service_name, "%s", t.service_name);
 }
 
 /* ----------------------------------------------------------- setters -- */
@@ -323,6 +361,8 @@ static int bad_value(const config_setting_t *s, const char *got, char *why, size
       snprintf(want, sizeof want, "an integer %" PRIu64 "..%" PRIu64, s->min, s->max);
       break;
     case CONFIG_KIND_CHOICE: choices_text(s, want, sizeof want); break;
+    case CONFIG_KIND_BOOL: snprintf(want, sizeof want, "true or false (or 1 or 0)"); break;
+    case CONFIG_KIND_RATIO: snprintf(want, sizeof want, "a number 0..1 such as 0.1"); break;
     default:
       snprintf(want, sizeof want, "%s%s", s->rule ? "a string: " : "a string",
                s->rule ? s->rule : "");
@@ -362,9 +402,29 @@ static int set_choice(config_t *c, const config_setting_t *s, const char *v, con
   return bad_value(s, got, why, whylen);
 }
 
+static void put_bool(config_t *c, const config_setting_t *s, bool v) {
+  memcpy(field(c, s), &v, sizeof v);
+}
+
+static int set_ratio(config_t *c, const config_setting_t *s, double v, const char *got,
+                     char *why, size_t whylen) {
+  if (!(v >= 0.0 && v <= 1.0)) return bad_value(s, got, why, whylen);
+  memcpy(field(c, s), &v, sizeof v);
+  return AKIDB_OK;
+}
+
 int config_set_toml(config_t *c, const config_setting_t *s, const config_toml_value_t *v,
                     char *why, size_t whylen) {
   switch (s->kind) {
+    case CONFIG_KIND_BOOL:
+      if (v->type != CONFIG_TOML_BOOL) return bad_value(s, v->raw, why, whylen);
+      put_bool(c, s, v->boolean);
+      return AKIDB_OK;
+    case CONFIG_KIND_RATIO:
+      if (v->type == CONFIG_TOML_INTEGER) return set_ratio(c, s, (double)v->integer, v->raw, why,
+                                                           whylen);
+      if (v->type != CONFIG_TOML_FLOAT) return bad_value(s, v->raw, why, whylen);
+      return set_ratio(c, s, v->number, v->raw, why, whylen);
     case CONFIG_KIND_UINT:
       if (v->type != CONFIG_TOML_INTEGER) return bad_value(s, v->raw, why, whylen);
       return set_uint(c, s, v->integer, v->raw, why, whylen);
@@ -406,11 +466,38 @@ int config_set_text(config_t *c, const config_setting_t *s, const char *text, ch
       return set_uint(c, s, v, got, why, whylen);
     }
     case CONFIG_KIND_CHOICE: return set_choice(c, s, text, got, why, whylen);
+    case CONFIG_KIND_BOOL: {
+      bool on;
+      if (trace_parse_enabled(text, &on, NULL, 0) != AKIDB_OK || !text[0])
+        return bad_value(s, got, why, whylen);
+      put_bool(c, s, on);
+      return AKIDB_OK;
+    }
+    case CONFIG_KIND_RATIO: {
+      char *end;
+      errno = 0;
+      double v = strtod(text, &end);
+      if (!text[0] || *end || errno) return bad_value(s, got, why, whylen);
+      return set_ratio(c, s, v, got, why, whylen);
+    }
     default: return set_string(c, s, text, len, got, why, whylen);
   }
 }
 
 /* ------------------------------------------------------------ checks -- */
+
+void config_trace_options(const config_t *c, trace_config_t *o) {
+  trace_config_default(o);
+  o->enabled = c->trace_enabled;
+  o->endpoint = c->trace_endpoint;
+  o->sample_ratio = c->trace_sample_ratio;
+  o->queue_capacity = c->trace_queue_capacity;
+  o->batch_max = c->trace_batch_max;
+  o->batch_delay_ms = c->trace_batch_delay_ms;
+  o->export_timeout_ms = c->trace_export_timeout_ms;
+  o->shutdown_timeout_ms = c->trace_shutdown_timeout_ms;
+  o->service_name = c->trace_service_name;
+}
 
 bool config_uses_s3(const config_t *c) {
   return c->os_kind == CONFIG_OS_S3 || (c->os_kind == CONFIG_OS_AUTO && c->os_endpoint[0]);
@@ -448,6 +535,9 @@ int config_validate(const config_t *c, char *err, size_t errlen) {
     return AKIDB_EINVAL;
   }
   if (check_object_store(c, err, errlen)) return AKIDB_EINVAL;
+  trace_config_t t;
+  config_trace_options(c, &t);
+  if (trace_config_validate(&t, err, errlen)) return AKIDB_EINVAL;
   if (c->limits.max_ef < c->limits.max_k) {
     snprintf(err, errlen,
              "limits.max_ef (%" PRIu32 ") must be at least limits.max_k (%" PRIu32
@@ -507,6 +597,22 @@ static void put_setting(FILE *f, const config_t *c, const config_setting_t *s) {
   switch (s->kind) {
     case CONFIG_KIND_UINT: fprintf(f, "%" PRIu64, get_uint(c, s)); break;
     case CONFIG_KIND_CHOICE: put_toml_string(f, s->choices[get_choice(c, s)]); break;
+    case CONFIG_KIND_BOOL: {
+      bool v;
+      memcpy(&v, cfield(c, s), sizeof v);
+      fputs(v ? "true" : "false", f);
+      break;
+    }
+    case CONFIG_KIND_RATIO: {
+      double v;
+      memcpy(&v, cfield(c, s), sizeof v);
+      char num[32];
+      snprintf(num, sizeof num, "%.15g", v);
+      if (strtod(num, NULL) != v) snprintf(num, sizeof num, "%.17g", v); /* exact round trip */
+      fputs(num, f);
+      if (!strpbrk(num, ".eE")) fputs(".0", f); /* a TOML float */
+      break;
+    }
     default: put_toml_string(f, (const char *)cfield(c, s)); break;
   }
   fputc('\n', f);

@@ -25,6 +25,7 @@
 #include "http/http.h"
 #include "obs/log.h"
 #include "service/service.h"
+#include "trace/trace.h"
 
 #define CONFIG_HOST_MAX 255      /* bytes of server.host */
 #define CONFIG_PATH_MAX 4095     /* bytes of a path setting */
@@ -100,6 +101,16 @@ typedef struct {
   uint32_t audit_retention_days; /* 90; 0 = keep forever */
   /* [embedding] */
   char embed_allowed_urls[4 * CONFIG_URL_MAX + 4]; /* prefixes collections' model servers may use */
+  /* [tracing] (docs/tracing.md; defaults and ranges: trace/trace.h) */
+  bool trace_enabled;                              /* false; ENABLE_TRACING */
+  char trace_endpoint[TRACE_ENDPOINT_MAX + 1];     /* the OTLP/HTTP collector's base URL */
+  double trace_sample_ratio;                       /* 0..1; 1 */
+  uint32_t trace_queue_capacity;                   /* 2048 */
+  uint32_t trace_batch_max;                        /* 512 */
+  uint32_t trace_batch_delay_ms;                   /* 1000 */
+  uint32_t trace_export_timeout_ms;                /* 5000 */
+  uint32_t trace_shutdown_timeout_ms;              /* 2000 */
+  char trace_service_name[TRACE_SERVICE_NAME_MAX + 1]; /* "akidb" */
 
   /* Not settings of the file: */
   char admin_password[CONFIG_PASSWORD_MAX + 1]; /* AKIDB_ADMIN_PASSWORD; "" = none */
@@ -165,9 +176,13 @@ void config_default(config_t *c);
 
 /* Checks what single keys cannot: settings that must agree with each other
  * (TLS files set together, limits.max_ef >= limits.max_k, an S3 object
- * store's endpoint, bucket and credentials). AKIDB_OK or AKIDB_EINVAL with
+ * store's endpoint, bucket and credentials, tracing.batch_max <=
+ * tracing.queue_capacity). AKIDB_OK or AKIDB_EINVAL with
  * `err`. */
 int config_validate(const config_t *c, char *err, size_t errlen);
+
+/* The tracer's configuration (pointers into `c`). */
+void config_trace_options(const config_t *c, trace_config_t *o);
 
 /* Whether the object store is S3 (kind "s3", or "auto" with an endpoint). */
 bool config_uses_s3(const config_t *c);
@@ -184,7 +199,13 @@ char *config_to_toml(const config_t *c);
 
 /* One setting of the file: where it lives in config_t and how it is checked.
  * Module-internal (config.c owns the table; load.c looks settings up). */
-typedef enum { CONFIG_KIND_STRING, CONFIG_KIND_UINT, CONFIG_KIND_CHOICE } config_kind_t;
+typedef enum {
+  CONFIG_KIND_STRING,
+  CONFIG_KIND_UINT,
+  CONFIG_KIND_CHOICE,
+  CONFIG_KIND_BOOL,  /* a bool field: TOML true/false; text true/1/yes/on, false/0/no/off */
+  CONFIG_KIND_RATIO, /* a double field in 0..1: TOML float or integer; text a decimal number */
+} config_kind_t;
 
 typedef struct {
   const char *table, *key;

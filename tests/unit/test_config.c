@@ -30,7 +30,8 @@ static const char *const env_names[] = {
     "AKIDB_DB_PATH",   "AKIDB_LOG_LEVEL",  "AKIDB_LOG_FORMAT",     "AKIDB_ADMIN_PASSWORD",
     "AKIDB_DURABILITY", "AKIDB_S3_ENDPOINT", "AKIDB_S3_BUCKET", "AKIDB_S3_REGION",
     "AKIDB_S3_ACCESS_KEY", "AKIDB_S3_SECRET_KEY", "AKIDB_S3_SESSION_TOKEN", "AKIDB_OBJECT_STORE",
-    "AKIDB_COLD_AFTER_S", NULL};
+    "AKIDB_COLD_AFTER_S", "ENABLE_TRACING", "AKIDB_TRACING_ENDPOINT", "AKIDB_TRACING_SAMPLE_RATIO",
+    NULL};
 
 /* Every test starts without AKIDB_* variables, in an empty working directory
  * (so no stray ./config.toml is read). */
@@ -751,6 +752,113 @@ static void test_config_object_store_values_are_checked(void) {
   expect_parse_error("[object_store]\nkind = \"gcs\"\n", "\"auto\", \"local\", \"s3\"", NULL);
 }
 
+/* ------------------------------------------------------------- tracing -- */
+
+/* [tracing]: defaults, a bool, a ratio written as float or integer, the
+ * tracer's options, and --print-config reading back exactly. */
+static void test_config_tracing_section_reads_and_prints_back(void) {
+  config_t c;
+  config_default(&c);
+  ASSERT_TRUE(!c.trace_enabled);
+  ASSERT_STR_EQ(c.trace_endpoint, "http://127.0.0.1:4318");
+  ASSERT_NEAR(c.trace_sample_ratio, 1.0, 0);
+  ASSERT_EQ_INT(c.trace_queue_capacity, 2048);
+  ASSERT_EQ_INT(c.trace_batch_max, 512);
+  ASSERT_EQ_INT(c.trace_batch_delay_ms, 1000);
+  ASSERT_EQ_INT(c.trace_export_timeout_ms, 5000);
+  ASSERT_EQ_INT(c.trace_shutdown_timeout_ms, 2000);
+  ASSERT_STR_EQ(c.trace_service_name, "akidb");
+  char err[ERR_LEN];
+  ASSERT_OK(parse(&c,
+                  "[tracing]\nenabled = true\nendpoint = \"https://otel.example:4318/\"\n"
+                  "sample_ratio = 0.1\nqueue_capacity = 100\nbatch_max = 100\n"
+                  "service_name = \"akidb-edge\"\n",
+                  err));
+  ASSERT_OK(config_validate(&c, err, sizeof err));
+  trace_config_t t;
+  config_trace_options(&c, &t);
+  ASSERT_TRUE(t.enabled);
+  ASSERT_STR_EQ(t.endpoint, "https://otel.example:4318/");
+  ASSERT_NEAR(t.sample_ratio, 0.1, 0);
+  ASSERT_EQ_INT(t.queue_capacity, 100);
+  ASSERT_EQ_INT(t.batch_max, 100);
+  ASSERT_STR_EQ(t.service_name, "akidb-edge");
+  ASSERT_OK(trace_config_validate(&t, err, sizeof err));
+  char *text = config_to_toml(&c);
+  ASSERT_TRUE(text != NULL);
+  ASSERT_STR_CONTAINS(text, "[tracing]\nenabled = true\n");
+  config_t back;
+  config_default(&back);
+  int rc = config_parse_text(&back, "printed", text, strlen(text), err, sizeof err);
+  if (rc) CHECK_FAIL("re-reading the printed configuration: %s\n%s", err, text);
+  free(text);
+  assert_same_settings(&c, &back);
+  ASSERT_TRUE(back.trace_sample_ratio == 0.1);
+  ASSERT_OK(parse(&c, "[tracing]\nsample_ratio = 0\n", err)); /* an integer is a ratio too */
+  ASSERT_NEAR(c.trace_sample_ratio, 0.0, 0);
+  text = config_to_toml(&c);
+  ASSERT_STR_CONTAINS(text, "sample_ratio = 0.0\n");
+  free(text);
+}
+
+/* ENABLE_TRACING=true or 1 turns tracing on; the variables are checked. */
+static void test_config_enable_tracing_environment(void) {
+  const char *on[] = {"1", "true", "TRUE", "yes"};
+  config_t c;
+  config_cli_t cli;
+  char err[ERR_LEN];
+  for (int i = 0; i < 4; i++) {
+    fresh_env();
+    setenv("ENABLE_TRACING", on[i], 1);
+    ASSERT_OK(load_args(&c, &cli, err, NULL));
+    ASSERT_TRUE(c.trace_enabled);
+  }
+  fresh_env();
+  write_file(CONFIG_DEFAULT_FILE, "[tracing]\nenabled = true\n");
+  setenv("ENABLE_TRACING", "0", 1);
+  setenv("AKIDB_TRACING_SAMPLE_RATIO", "0.5", 1);
+  setenv("AKIDB_TRACING_ENDPOINT", "http://collector:4318", 1);
+  char cwd_file[8192];
+  tmpdir_path(cwd_file, sizeof cwd_file, "akidb-config", CONFIG_DEFAULT_FILE);
+  const char *args[] = {"--config", cwd_file, NULL};
+  ASSERT_OK(load_args(&c, &cli, err, args));
+  ASSERT_TRUE(!c.trace_enabled); /* the environment overrides the file */
+  ASSERT_NEAR(c.trace_sample_ratio, 0.5, 0);
+  ASSERT_STR_EQ(c.trace_endpoint, "http://collector:4318");
+  fresh_env();
+  setenv("ENABLE_TRACING", "maybe", 1);
+  ASSERT_EQ_INT(load_args(&c, &cli, err, NULL), AKIDB_EINVAL);
+  ASSERT_STR_CONTAINS(err, "ENABLE_TRACING");
+  ASSERT_STR_CONTAINS(err, "true or false");
+  fresh_env();
+  setenv("AKIDB_TRACING_SAMPLE_RATIO", "2", 1);
+  ASSERT_EQ_INT(load_args(&c, &cli, err, NULL), AKIDB_EINVAL);
+  ASSERT_STR_CONTAINS(err, "AKIDB_TRACING_SAMPLE_RATIO");
+  ASSERT_STR_CONTAINS(err, "0..1");
+  fresh_env();
+}
+
+static void test_config_tracing_values_are_checked(void) {
+  expect_parse_error("[tracing]\nenabled = \"yes\"\n", "'tracing.enabled'", "true or false",
+                     NULL);
+  expect_parse_error("[tracing]\nsample_ratio = 1.5\n", "'tracing.sample_ratio'", "0..1", NULL);
+  expect_parse_error("[tracing]\nsample_ratio = nan\n", "'tracing.sample_ratio'", NULL);
+  expect_parse_error("[tracing]\nendpoint = \"collector:4318\"\n", "'tracing.endpoint'",
+                     "http:// or https://", NULL);
+  expect_parse_error("[tracing]\nendpoint = \"\"\n", "'tracing.endpoint'", NULL);
+  expect_parse_error("[tracing]\nendpoint = \"http://c:4318/?x=1\"\n", "'tracing.endpoint'",
+                     NULL);
+  expect_parse_error("[tracing]\nqueue_capacity = 0\n", "'tracing.queue_capacity'", "1..", NULL);
+  expect_parse_error("[tracing]\nexport_timeout_ms = 5\n", "'tracing.export_timeout_ms'",
+                     "10..", NULL);
+  expect_parse_error("[tracing]\nservice_name = \"\"\n", "'tracing.service_name'", NULL);
+  config_t c;
+  char err[ERR_LEN];
+  ASSERT_OK(parse(&c, "[tracing]\nqueue_capacity = 100\nbatch_max = 200\n", err));
+  ASSERT_EQ_INT(config_validate(&c, err, sizeof err), AKIDB_EINVAL);
+  ASSERT_STR_CONTAINS(err, "tracing.batch_max (200) must be at most tracing.queue_capacity (100)");
+}
+
 CHECK_MAIN(CHECK_CASE(test_config_defaults_are_the_documented_values),
            CHECK_CASE(test_config_example_file_equals_the_defaults),
            CHECK_CASE(test_config_print_config_reads_back_to_the_same_settings),
@@ -781,4 +889,7 @@ CHECK_MAIN(CHECK_CASE(test_config_defaults_are_the_documented_values),
            CHECK_CASE(test_config_s3_needs_endpoint_bucket_and_keys),
            CHECK_CASE(test_config_s3_credentials_in_file_are_refused),
            CHECK_CASE(test_config_s3_secret_key_file),
-           CHECK_CASE(test_config_object_store_values_are_checked))
+           CHECK_CASE(test_config_object_store_values_are_checked),
+           CHECK_CASE(test_config_tracing_section_reads_and_prints_back),
+           CHECK_CASE(test_config_enable_tracing_environment),
+           CHECK_CASE(test_config_tracing_values_are_checked))
