@@ -63,6 +63,7 @@ struct http_server {
   struct MHD_Daemon *daemon;
   akidb_service_t *svc;
   akidb_limits_t limits;
+  http_options_t metrics; /* its metrics_per_collection and limit only */
   int listen_fd;
   uint16_t port;
   char *tls_cert, *tls_key;
@@ -111,6 +112,8 @@ void http_options_default(http_options_t *o) {
   o->connection_timeout_s = 60;
   o->max_connections = 1024;
   akidb_limits_default(&o->limits);
+  o->metrics_per_collection = false;
+  o->metrics_per_collection_limit = HTTP_METRICS_PER_COLLECTION_DEFAULT;
 }
 
 /* ------------------------------------------------------------ helpers -- */
@@ -206,7 +209,7 @@ static enum MHD_Result respond_error(conn_t *cs, struct MHD_Connection *c, akidb
 
 static enum MHD_Result respond_metrics(conn_t *cs, struct MHD_Connection *c) {
   obs_buf_t b = {0};
-  http_render_metrics(cs->srv->svc, &b);
+  http_render_metrics(cs->srv->svc, &cs->srv->metrics, &b);
   if (b.failed || !b.data) {
     obs_buf_free(&b);
     return respond_error(cs, c, AKIDB_ST_INTERNAL, "out of memory while rendering metrics", NULL,
@@ -639,6 +642,9 @@ int http_server_start(const http_options_t *o, akidb_service_t *svc, http_server
   }
   s->svc = svc;
   s->limits = o->limits;
+  http_options_default(&s->metrics);
+  s->metrics.metrics_per_collection = o->metrics_per_collection;
+  s->metrics.metrics_per_collection_limit = o->metrics_per_collection_limit;
   s->listen_fd = -1;
   atomic_init(&s->inflight, 0);
   atomic_init(&s->stopping, false);

@@ -431,7 +431,9 @@ static int vector_search(svc_call_t *c, const akidb_search_args_t *a, const akid
   if (o.ef < o.k) o.ef = o.k;
   char err[256] = "";
   int rc = akidb_collection_search(c->coll->c, q->values, q->n, &o, out, err, sizeof err);
-  return rc ? svc_fail_code(c, rc, err) : 0;
+  if (rc) return svc_fail_code(c, rc, err);
+  if (!c->has_plan) c->plan = out->plan, c->has_plan = true;
+  return 0;
 }
 
 /* The best k points by BM25 into *out. */
@@ -632,6 +634,9 @@ int svc_op_search(svc_call_t *c) {
     }
   }
   if (rc) return -1;
-  obs_search_observe(now_s() - t0, (uint32_t)slots);
+  static const char *const modes[] = {[AKIDB_SEARCH_VECTOR] = "vector",
+                                      [AKIDB_SEARCH_TEXT] = "text",
+                                      [AKIDB_SEARCH_HYBRID] = "hybrid"};
+  obs_search_observe(modes[a->mode], now_s() - t0, (uint32_t)slots);
   return svc_result(c);
 }
