@@ -123,7 +123,7 @@ static void test_search_upsert_quota_and_login_counters(void) {
   assert_line(page, "akidb_quota_rejections_total{quota=\"storage\"} 0");
   assert_line(page, "akidb_logins_total{outcome=\"throttled\"} 0");
   assert_line(page, "akidb_search_queries_total{mode=\"vector\"} 0");
-  assert_line(page, "akidb_search_duration_seconds_count{mode=\"hybrid\"} 0");
+  assert_line(page, "akidb_search_duration_seconds_count{mode=\"vector\"} 0");
   assert_line(page, "akidb_tier_transitions_total{from=\"warm\",to=\"cold\"} 0");
   assert_line(page, "akidb_errors_total{code=\"unavailable\"} 0");
   free(page);
