@@ -205,3 +205,35 @@ def test_a_dead_collector_changes_nothing_for_clients(server_factory, tmp_path):
                 dropped += float(line.split()[1])
         return started > 0 and dropped > 0
     wait_until(lost, "spans counted as dropped while the collector is dead", timeout=30)
+
+
+def test_grpc_calls_continue_the_clients_trace(server_factory, otlp, stubs):
+    import grpc
+    otlp.post("/control/reset")
+    srv = server_factory(config=tracing_config(otlp.url))
+    t = make_tenant(srv, srv.login_admin(), roles=("admin",))
+    db = t.create_db()
+    coll = t.create_collection(db, dimension=4, metric="l2")["name"]
+    trace = "5cf92f3577b34da6a3ce929d0e0e4736"
+    md = (("authorization", f"Bearer {t.admin.token}"),
+          ("traceparent", f"00-{trace}-{PARENT}-01"))
+    with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as ch:
+        pts = stubs.points_pb2_grpc.PointServiceStub(ch)
+        P = stubs.points_pb2
+        pts.Upsert(P.UpsertRequest(tenant=t.slug, database=db, collection=coll, points=[
+            stubs.common_pb2.PointInput(id="g0", vector=[1.0, 0.0, 0.0, 0.0])]),
+            metadata=md, timeout=30)
+        got = pts.Search(P.SearchRequest(tenant=t.slug, database=db, collection=coll,
+                                         vector=[1.0, 0.0, 0.0, 0.0], k=1),
+                         metadata=md, timeout=30)
+        assert [h.id for h in got.results] == ["g0"]
+    spans = spans_of(otlp, trace, names=("akidb.v1.PointService/Upsert",
+                                         "akidb.v1.PointService/Search", "search", "wal.fsync"))
+    ids = {s["spanId"] for s in spans}
+    for s in spans:
+        if s["kind"] == 2:
+            assert s["parentSpanId"] == PARENT, s
+            a = attrs(s)
+            assert a["rpc.system"] == "grpc" and int(a["rpc.grpc.status_code"]) == 0, a
+        else:
+            assert s["parentSpanId"] in ids, s
