@@ -8,62 +8,31 @@ S3 (headers seen on the wire); unsampled and probe requests record nothing;
 a dead collector changes nothing for clients and its losses are counted in
 /metrics.
 """
-import json
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-import client as cl
 from client import make_tenant, wait_until
 from s3server import CuttingProxy, S3rver, free_port
+from standin_proc import StandinProcess
 
-HERE = Path(__file__).resolve().parent
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{PARENT}-01"
 EMBED_KEY = "tracing-standin-key"
 
 
-class Standin:
-    """One of the Python stand-ins (embed_standin.py, otlp_standin.py) on a
-    free loopback port."""
-
-    def __init__(self, script, *args):
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", str(HERE / script), "--port", "0", "--max-seconds", "600",
-             *args], stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        assert line.startswith("PORT "), line
-        self.port = int(line.split()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def get(self, path):
-        return requests.get(self.url + path, timeout=10).json()
-
-    def post(self, path, body=None):
-        requests.post(self.url + path, json=body or {}, timeout=10).raise_for_status()
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
 @pytest.fixture(scope="module")
 def otlp():
-    s = Standin("otlp_standin.py")
+    s = StandinProcess("otlp_standin.py")
     yield s
     s.stop()
 
 
 @pytest.fixture(scope="module")
 def model():
-    s = Standin("embed_standin.py")
+    s = StandinProcess("embed_standin.py")
     yield s
     s.stop()
 
