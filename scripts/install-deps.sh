@@ -29,7 +29,15 @@ if [ "${1:-}" != "--server" ]; then
     # gRPC: the C core the transport will link, and the Python stubs of
     # tests/integration/grpc_stubs.py (protoc, grpc_python_plugin, grpcio).
     libgrpc-dev protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
+    # The offline checks of deploy/ (tests/deploy): YAML lint, `docker-compose
+    # config` (Debian's compose 1.29, no engine needed).
+    yamllint docker-compose
   )
+  # ... and `kubectl kustomize`: Debian's kubectl (kubernetes-client) unless
+  # a kubectl is already on PATH (its package would conflict with it).
+  if ! command -v kubectl >/dev/null 2>&1; then
+    PACKAGES+=(kubernetes-client)
+  fi
   # The OpenAPI lint (@redocly/cli) runs under Node.js: use the node/npm on
   # PATH (this project's machines ship Node.js 20); Debian's when there is none.
   if ! command -v npm >/dev/null 2>&1; then

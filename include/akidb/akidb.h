@@ -5,6 +5,7 @@
 #define AKIDB_AKIDB_H
 
 #include "akidb/errors.h"
+#include "akidb/hooks.h"
 #include "akidb/index.h"
 #include "akidb/pool.h"
 #include "akidb/store.h"

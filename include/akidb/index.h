@@ -160,6 +160,20 @@ int akidb_hnsw_search(const akidb_hnsw_t *h, const float *query, uint32_t k,
                       uint32_t ef, const akidb_filter_t *filter,
                       akidb_hit_t *out, uint32_t *n_out);
 
+/* How a search ran (for slow-request logs): an exact scan or the graph,
+ * the ef used on the graph, the filter's estimated allowed fraction (-1:
+ * no filter). */
+typedef struct {
+  bool exact;
+  uint32_t ef;
+  double filter_fraction;
+} akidb_hnsw_plan_t;
+
+/* akidb_hnsw_search, also filling *plan (NULL: not wanted). */
+int akidb_hnsw_search_planned(const akidb_hnsw_t *h, const float *query, uint32_t k,
+                              uint32_t ef, const akidb_filter_t *filter, akidb_hit_t *out,
+                              uint32_t *n_out, akidb_hnsw_plan_t *plan);
+
 /* Exact k nearest live (and allowed) points by scanning every one. */
 int akidb_hnsw_search_exact(const akidb_hnsw_t *h, const float *query,
                             uint32_t k, const akidb_filter_t *filter,

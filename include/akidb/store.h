@@ -239,9 +239,18 @@ typedef struct {
   bool include_payload, include_vector;
 } akidb_search_options_t;
 
+/* How a vector search ran (for slow-request logs). */
+typedef struct {
+  bool exact;             /* an exact scan (asked, a small collection, or a selective filter) */
+  uint32_t ef;            /* the graph search's ef (0 when exact) */
+  double filter_fraction; /* estimated share of points the filter allows; -1: no filter */
+  uint64_t pending_scanned; /* points not yet in the graph, scanned exactly */
+} akidb_search_plan_t;
+
 typedef struct {
   akidb_point_out_t *hits; /* nearest first */
   uint32_t n;
+  akidb_search_plan_t plan; /* vector searches */
 } akidb_search_result_t;
 
 void akidb_search_result_free(akidb_search_result_t *r);
@@ -339,11 +348,42 @@ typedef struct {
   uint64_t checkpoint_seq;  /* newest checkpoint */
   uint64_t checkpoints;     /* written since open */
   double last_checkpoint_seconds;
+  double checkpoint_age_seconds; /* since the last checkpoint (or open), when the log holds
+                                    records newer than it; else 0 */
   uint64_t wal_fsyncs, wal_fsync_ns;
   bool failed;              /* writes refused until reopen */
 } akidb_collection_stats_t;
 
 void akidb_collection_stats(akidb_collection_t *c, akidb_collection_stats_t *out);
+
+/* ----------------------------------------------------- process timings -- */
+
+/* Latency histograms of the storage engine, summed over every collection
+ * of the process since it started: one write-ahead log append (the write of
+ * one batch's records, without its fsync), one log fdatasync, one
+ * checkpoint (written, synced, renamed), one graph compaction. */
+typedef enum {
+  AKIDB_STORE_TIMING_WAL_APPEND,
+  AKIDB_STORE_TIMING_WAL_FSYNC,
+  AKIDB_STORE_TIMING_CHECKPOINT,
+  AKIDB_STORE_TIMING_COMPACTION,
+  AKIDB_STORE_TIMING_COUNT
+} akidb_store_timing_t;
+
+#define AKIDB_STORE_TIMING_NBOUNDS 15 /* 100 µs .. 120 s */
+
+typedef struct {
+  uint64_t cumulative[AKIDB_STORE_TIMING_NBOUNDS + 1]; /* <= bound[i]; the last: all */
+  uint64_t count;
+  double sum_seconds;
+} akidb_store_histogram_t;
+
+/* The upper bounds in seconds (AKIDB_STORE_TIMING_NBOUNDS of them). */
+const double *akidb_store_timing_bounds(void);
+/* "wal_append", "wal_fsync", "checkpoint", "compaction". */
+const char *akidb_store_timing_name(akidb_store_timing_t t);
+/* A copy of one histogram (relaxed reads: each count exact). */
+void akidb_store_timing(akidb_store_timing_t t, akidb_store_histogram_t *out);
 
 /* Test hooks: a crash injected after step `n` of the checkpoint protocol
  * (1: temporary file written, 2: fsynced, 3: renamed, 4: directory fsynced,

@@ -92,6 +92,12 @@ static void usage(FILE *out) {
           "                        credentials (never read from the file, never printed)\n"
           "  AKIDB_LOG_LEVEL       as --log-level\n"
           "  AKIDB_LOG_FORMAT      as --log-format\n"
+          "  AKIDB_SLOW_REQUEST_MS  [log] slow_request_ms\n"
+          "  AKIDB_EMBEDDING_ALLOWED_URLS  [embedding] allowed_urls\n"
+          "  ENABLE_TRACING        [tracing] enabled (true/false, 1/0)\n"
+          "  AKIDB_TRACING_ENDPOINT, AKIDB_TRACING_SAMPLE_RATIO  [tracing] endpoint,\n"
+          "                        sample_ratio\n"
+          "  AKIDB_METRICS_PER_COLLECTION  [metrics] per_collection\n"
           "  AKIDB_ADMIN_PASSWORD  password of the system admin created at the first start\n"
           "                        (12..1024 bytes; never read from the file). Without it a\n"
           "                        password is generated and printed once.\n"
@@ -407,8 +413,41 @@ static void stop_grpc(void *g, uint32_t drain_ms) {
 #endif
 }
 
+/* The storage engine's span hooks (akidb/hooks.h) on the tracer. */
+static void *span_begin_hook(const char *name) { return trace_child_begin(name); }
+static void span_end_hook(void *span) { trace_span_end(span); }
+
+/* Starts the tracer when [tracing] enabled = true (docs/tracing.md);
+ * non-zero when it cannot start. */
+static int start_tracing(const config_t *cfg) {
+  trace_config_t t;
+  config_trace_options(cfg, &t);
+  char err[ERR_LEN] = "";
+  int rc = trace_start(&t, err, sizeof err);
+  if (rc) {
+    obs_log(AKIDB_LOG_ERROR, "cannot start tracing", "error", err, "code", akidb_err_name(rc),
+            NULL);
+    return 1;
+  }
+  if (t.enabled) {
+    akidb_set_span_hooks(span_begin_hook, span_end_hook);
+    char ratio[32];
+    snprintf(ratio, sizeof ratio, "%g", t.sample_ratio);
+    obs_log(AKIDB_LOG_INFO, "tracing on", "endpoint", t.endpoint, "sample_ratio", ratio, NULL);
+  }
+  return 0;
+}
+
 /* The serving part, once configured: returns the exit code. */
+static int serve_run(config_t *cfg);
+
 static int run(config_t *cfg) {
+  int code = serve_run(cfg);
+  trace_shutdown(); /* flushes what the requests left (bounded); no-op when off */
+  return code;
+}
+
+static int serve_run(config_t *cfg) {
   tune_allocator();
   raise_open_files();
   char err[ERR_LEN] = "";
@@ -417,6 +456,7 @@ static int run(config_t *cfg) {
   pthread_sigmask(SIG_BLOCK, &stop, NULL); /* before any thread starts */
   signal(SIGPIPE, SIG_IGN);
   log_start(cfg);
+  if (start_tracing(cfg)) return 1;
 
   akidb_service_options_t so;
   config_service_options(cfg, &so);

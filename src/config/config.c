@@ -34,7 +34,7 @@ static const char *const addressing_names[] = {"path", "virtual", NULL};
 
 static const char *const tables[] = {"server", "storage", "tiering", "object_store", "auth",
                                      "limits", "log", "audit", "embedding", "tracing",
-                                     NULL};
+                                     "metrics", NULL};
 
 /* ---------------------------------------------------- string rules -- */
 
@@ -222,6 +222,7 @@ static const config_setting_t settings[] = {
 
     CHOICE("log", "level", log_level, level_names, "AKIDB_LOG_LEVEL", "--log-level"),
     CHOICE("log", "format", log_format, format_names, "AKIDB_LOG_FORMAT", "--log-format"),
+    UINT("log", "slow_request_ms", slow_request_ms, 0, 3600000, "AKIDB_SLOW_REQUEST_MS", NULL),
 
     UINT("audit", "retention_days", audit_retention_days, 0, 36500, NULL, NULL),
 
@@ -246,6 +247,11 @@ static const config_setting_t settings[] = {
     UINT("tracing", "shutdown_timeout_ms", trace_shutdown_timeout_ms,
          TRACE_SHUTDOWN_TIMEOUT_MS_MIN, TRACE_SHUTDOWN_TIMEOUT_MS_MAX, NULL, NULL),
     STR("tracing", "service_name", trace_service_name, not_empty, "a non-empty name", NULL, NULL),
+
+    BOOL("metrics", "per_collection", metrics_per_collection, "AKIDB_METRICS_PER_COLLECTION",
+         NULL),
+    UINT("metrics", "per_collection_limit", metrics_per_collection_limit, 1,
+         HTTP_METRICS_PER_COLLECTION_MAX, NULL, NULL),
 };
 
 const config_setting_t *config_settings(size_t *n) {
@@ -301,6 +307,9 @@ void config_default(config_t *c) {
   c->limits.max_payload_bytes = 1u << 20;
   c->log_level = AKIDB_LOG_INFO;
   c->log_format = OBS_LOG_TEXT;
+  c->slow_request_ms = 1000;
+  c->metrics_per_collection = false;
+  c->metrics_per_collection_limit = HTTP_METRICS_PER_COLLECTION_DEFAULT;
   c->audit_retention_days = 90;
   trace_config_t t;
   trace_config_default(&t);

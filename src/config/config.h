@@ -97,6 +97,7 @@ typedef struct {
   /* [log] */
   akidb_log_level_t log_level;  /* info */
   obs_log_format_t log_format;  /* text */
+  uint32_t slow_request_ms;     /* requests slower are logged with their plan; 1000; 0 = off */
   /* [audit] */
   uint32_t audit_retention_days; /* 90; 0 = keep forever */
   /* [embedding] */
@@ -111,6 +112,9 @@ typedef struct {
   uint32_t trace_export_timeout_ms;                /* 5000 */
   uint32_t trace_shutdown_timeout_ms;              /* 2000 */
   char trace_service_name[TRACE_SERVICE_NAME_MAX + 1]; /* "akidb" */
+  /* [metrics] (docs/metrics.md) */
+  bool metrics_per_collection;                     /* false: no per-collection series */
+  uint32_t metrics_per_collection_limit;           /* 20: the largest by memory; the rest "other" */
 
   /* Not settings of the file: */
   char admin_password[CONFIG_PASSWORD_MAX + 1]; /* AKIDB_ADMIN_PASSWORD; "" = none */

@@ -29,6 +29,7 @@ void config_service_options(const config_t *c, akidb_service_options_t *o) {
   o->audit_retention_days = c->audit_retention_days;
   o->limits = c->limits;
   o->embed_allowed_urls = c->embed_allowed_urls;
+  o->slow_request_ms = c->slow_request_ms;
   config_objstore_options(c, &o->objstore);
 }
 
@@ -67,4 +68,6 @@ void config_http_options(const config_t *c, http_options_t *o) {
   o->tls_cert_file = c->tls_cert_file[0] ? c->tls_cert_file : NULL;
   o->tls_key_file = c->tls_key_file[0] ? c->tls_key_file : NULL;
   o->limits = c->limits;
+  o->metrics_per_collection = c->metrics_per_collection;
+  o->metrics_per_collection_limit = c->metrics_per_collection_limit;
 }

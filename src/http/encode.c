@@ -32,65 +32,125 @@ long http_encode_error(akidb_status_t status, const char *message, char **buf, s
 
 /* --------------------------------------------------------- /metrics page -- */
 
-/* One family of per-collection figures, rendered into its own buffer while
- * the service visits collections, then appended to the page. */
+/* The loaded collections' figures, gathered while the service visits them:
+ * summed for the server-wide gauges and, when asked for, kept for the
+ * per-collection series (labels copied: the visit's strings are borrowed). */
 typedef struct {
-  const char *name, *type, *help;
-} figure_family_t;
-
-enum {
-  FIG_POINTS,
-  FIG_PENDING,
-  FIG_MEMORY,
-  FIG_DISK,
-  FIG_FSYNCS,
-  FIG_FSYNC_SECONDS,
-  FIG_CHECKPOINTS,
-  FIG_CHECKPOINT_SECONDS,
-  FIG_COUNT
-};
-
-static const figure_family_t figure_families[FIG_COUNT] = {
-    [FIG_POINTS] = {"akidb_collection_points", "gauge", "Live points in the collection."},
-    [FIG_PENDING] = {"akidb_collection_pending_points", "gauge",
-                     "Points acknowledged but not yet in the HNSW graph."},
-    [FIG_MEMORY] = {"akidb_collection_memory_bytes", "gauge",
-                    "Memory held by the collection in bytes."},
-    [FIG_DISK] = {"akidb_collection_disk_bytes", "gauge",
-                  "Disk used by the collection (log and checkpoints) in bytes."},
-    [FIG_FSYNCS] = {"akidb_wal_fsyncs_total", "counter",
-                    "Write-ahead log fdatasync calls since the collection was opened."},
-    [FIG_FSYNC_SECONDS] = {"akidb_wal_fsync_seconds_total", "counter",
-                           "Time spent in write-ahead log fdatasync since the collection was "
-                           "opened, in seconds."},
-    [FIG_CHECKPOINTS] = {"akidb_checkpoints_total", "counter",
-                         "Checkpoints written since the collection was opened."},
-    [FIG_CHECKPOINT_SECONDS] = {"akidb_checkpoint_last_seconds", "gauge",
-                                "Duration of the collection's last checkpoint in seconds."},
-};
+  char *tenant, *database, *collection;
+  uint64_t points, pending, memory_bytes, disk_bytes;
+} coll_row_t;
 
 typedef struct {
-  obs_buf_t part[FIG_COUNT];
-  size_t n;
-} figures_page_t;
+  bool keep_rows;
+  coll_row_t *rows;
+  size_t n, cap;
+  bool failed; /* out of memory while keeping rows */
+  uint64_t points, pending, disk_bytes, wal_failed;
+  double oldest_checkpoint_age;
+} figures_t;
 
 static void figures_visit(void *ctx, const akidb_collection_figures_t *f) {
-  figures_page_t *pg = ctx;
-  const double values[FIG_COUNT] = {
-      [FIG_POINTS] = (double)f->points,
-      [FIG_PENDING] = (double)f->pending,
-      [FIG_MEMORY] = (double)f->memory_bytes,
-      [FIG_DISK] = (double)f->disk_bytes,
-      [FIG_FSYNCS] = (double)f->wal_fsyncs,
-      [FIG_FSYNC_SECONDS] = (double)f->wal_fsync_ns / 1e9,
-      [FIG_CHECKPOINTS] = (double)f->checkpoints,
-      [FIG_CHECKPOINT_SECONDS] = f->last_checkpoint_seconds,
+  figures_t *g = ctx;
+  g->points += f->points;
+  g->pending += f->pending;
+  g->disk_bytes += f->disk_bytes;
+  g->wal_failed += f->wal_failed ? 1 : 0;
+  if (f->checkpoint_age_seconds > g->oldest_checkpoint_age)
+    g->oldest_checkpoint_age = f->checkpoint_age_seconds;
+  if (!g->keep_rows || g->failed) return;
+  if (g->n == g->cap) {
+    size_t cap = g->cap ? g->cap * 2 : 64;
+    coll_row_t *r = realloc(g->rows, cap * sizeof *r);
+    if (!r) {
+      g->failed = true;
+      return;
+    }
+    g->rows = r, g->cap = cap;
+  }
+  coll_row_t *r = &g->rows[g->n];
+  *r = (coll_row_t){strdup(f->tenant ? f->tenant : ""), strdup(f->database ? f->database : ""),
+                    strdup(f->collection ? f->collection : ""), f->points, f->pending,
+                    f->memory_bytes, f->disk_bytes};
+  if (!r->tenant || !r->database || !r->collection) {
+    free(r->tenant), free(r->database), free(r->collection);
+    g->failed = true;
+    return;
+  }
+  g->n++;
+}
+
+static void figures_free(figures_t *g) {
+  for (size_t i = 0; i < g->n; i++)
+    free(g->rows[i].tenant), free(g->rows[i].database), free(g->rows[i].collection);
+  free(g->rows);
+}
+
+static int by_memory_desc(const void *a, const void *b) {
+  const coll_row_t *x = a, *y = b;
+  return x->memory_bytes > y->memory_bytes ? -1 : x->memory_bytes < y->memory_bytes;
+}
+
+/* The opt-in per-collection series: the `limit` collections holding the
+ * most memory each, the rest summed as collection="other". */
+static void render_per_collection(obs_buf_t *b, figures_t *g, uint32_t limit) {
+  static const struct {
+    const char *name, *help;
+  } fams[4] = {
+      {"akidb_collection_points", "Live points in the collection (per-collection series: "
+                                  "the largest by memory; the rest as collection=\"other\")."},
+      {"akidb_collection_pending_points", "Points acknowledged but not yet in the collection's "
+                                          "HNSW graph (per-collection series)."},
+      {"akidb_collection_memory_bytes", "Memory held by the collection in bytes "
+                                        "(per-collection series)."},
+      {"akidb_collection_disk_bytes", "Disk used by the collection (log and checkpoints) in "
+                                      "bytes (per-collection series)."},
   };
-  for (int i = 0; i < FIG_COUNT; i++)
-    obs_render_sample(&pg->part[i], figure_families[i].name, values[i], "tenant",
-                      f->tenant ? f->tenant : "", "database", f->database ? f->database : "",
-                      "collection", f->collection ? f->collection : "", NULL);
-  pg->n++;
+  qsort(g->rows, g->n, sizeof *g->rows, by_memory_desc);
+  size_t shown = g->n < limit ? g->n : limit;
+  uint64_t other[4] = {0};
+  for (size_t i = shown; i < g->n; i++) {
+    other[0] += g->rows[i].points, other[1] += g->rows[i].pending;
+    other[2] += g->rows[i].memory_bytes, other[3] += g->rows[i].disk_bytes;
+  }
+  for (int f = 0; f < 4; f++) {
+    obs_render_family(b, fams[f].name, "gauge", fams[f].help);
+    for (size_t i = 0; i < shown; i++) {
+      const coll_row_t *r = &g->rows[i];
+      uint64_t v[4] = {r->points, r->pending, r->memory_bytes, r->disk_bytes};
+      obs_render_sample(b, fams[f].name, (double)v[f], "tenant", r->tenant, "database",
+                        r->database, "collection", r->collection, NULL);
+    }
+    if (g->n > shown)
+      obs_render_sample(b, fams[f].name, (double)other[f], "tenant", "", "database", "",
+                        "collection", "other", NULL);
+  }
+}
+
+/* Server-wide figures of the loaded collections. */
+static void render_collections(obs_buf_t *b, const figures_t *g) {
+  const struct {
+    const char *name, *help;
+    double value;
+  } rows[] = {
+      {"akidb_points", "Live points in the loaded collections.", (double)g->points},
+      {"akidb_pending_points",
+       "Points acknowledged but not yet in the HNSW graph, in the loaded collections.",
+       (double)g->pending},
+      {"akidb_disk_bytes", "Disk used by the loaded collections (logs and checkpoints) in bytes.",
+       (double)g->disk_bytes},
+      {"akidb_collections_wal_failed",
+       "Loaded collections whose write-ahead log is in sticky failure (writes refused until "
+       "the collection is reopened).",
+       (double)g->wal_failed},
+      {"akidb_checkpoint_oldest_age_seconds",
+       "The longest any loaded collection with log records newer than its last checkpoint has "
+       "gone without one, in seconds (0: none).",
+       g->oldest_checkpoint_age},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    obs_render_family(b, rows[i].name, "gauge", rows[i].help);
+    obs_render_sample(b, rows[i].name, rows[i].value, NULL);
+  }
 }
 
 /* Residency and worker-pool figures of the whole server: one row each
@@ -126,6 +186,13 @@ static void render_tiers(akidb_service_t *svc, obs_buf_t *b) {
        (double)t.worker_queued},
       {"akidb_worker_slices_total", "counter", "Job slices the worker pool has run.", NULL, NULL,
        (double)t.worker_slices},
+      {"akidb_data_dir_free_bytes", "gauge",
+       "Bytes free for the server on the data directory's file system.", NULL, NULL,
+       (double)t.data_free_bytes},
+      {"akidb_data_dir_size_bytes", "gauge", "Size of the data directory's file system in bytes.",
+       NULL, NULL, (double)t.data_size_bytes},
+      {"akidb_ready", "gauge", "1 when GET /ready answers 200 (the catalog is open), else 0.",
+       NULL, NULL, t.ready ? 1.0 : 0.0},
   };
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
     if (rows[i].type) obs_render_family(b, rows[i].name, rows[i].type, rows[i].help);
@@ -159,9 +226,15 @@ static void render_store_latency(obs_buf_t *b, const char *op, const akidb_objst
 static void render_object_store(akidb_service_t *svc, obs_buf_t *b) {
   akidb_objstore_stats_t st;
   akidb_service_object_store_stats(svc, &st);
+  /* Operations never called have no series (bounded cardinality: most
+   * servers use a few of the nine); put and get always show. */
+  bool used[AKIDB_OBJSTORE_OP_COUNT];
+  for (int op = 0; op < AKIDB_OBJSTORE_OP_COUNT; op++)
+    used[op] = st.op[op].calls > 0 || op == AKIDB_OBJSTORE_OP_PUT || op == AKIDB_OBJSTORE_OP_GET;
   obs_render_family(b, "akidb_object_store_requests_total", "counter",
                     "Object-store calls by operation and outcome (a retried call counts once).");
   for (int op = 0; op < AKIDB_OBJSTORE_OP_COUNT; op++) {
+    if (!used[op]) continue;
     const akidb_objstore_op_stats_t *o = &st.op[op];
     obs_render_sample(b, "akidb_object_store_requests_total", (double)(o->calls - o->errors), "op",
                       akidb_objstore_op_name(op), "outcome", "ok", NULL);
@@ -171,12 +244,13 @@ static void render_object_store(akidb_service_t *svc, obs_buf_t *b) {
   obs_render_family(b, "akidb_object_store_retries_total", "counter",
                     "Extra attempts of object-store calls after transient failures.");
   for (int op = 0; op < AKIDB_OBJSTORE_OP_COUNT; op++)
-    obs_render_sample(b, "akidb_object_store_retries_total", (double)st.op[op].retries, "op",
-                      akidb_objstore_op_name(op), NULL);
+    if (used[op])
+      obs_render_sample(b, "akidb_object_store_retries_total", (double)st.op[op].retries, "op",
+                        akidb_objstore_op_name(op), NULL);
   obs_render_family(b, "akidb_object_store_request_duration_seconds", "histogram",
                     "Time of one object-store call (retries included), by operation.");
   for (int op = 0; op < AKIDB_OBJSTORE_OP_COUNT; op++)
-    render_store_latency(b, akidb_objstore_op_name(op), &st.op[op]);
+    if (used[op]) render_store_latency(b, akidb_objstore_op_name(op), &st.op[op]);
   uint64_t in = 0, out = 0;
   for (int op = 0; op < AKIDB_OBJSTORE_OP_COUNT; op++) {
     in += st.op[op].bytes_in;
@@ -200,23 +274,15 @@ static void render_object_store(akidb_service_t *svc, obs_buf_t *b) {
                     NULL);
 }
 
-void http_render_metrics(akidb_service_t *svc, obs_buf_t *b) {
+void http_render_metrics(akidb_service_t *svc, const http_options_t *o, obs_buf_t *b) {
   obs_metrics_render(b);
   if (!svc) return;
   render_tiers(svc, b);
   render_object_store(svc, b);
-  figures_page_t pg;
-  memset(&pg, 0, sizeof pg);
-  akidb_service_visit_collections(svc, figures_visit, &pg);
-  for (int i = 0; i < FIG_COUNT; i++) {
-    if (pg.n > 0) {
-      obs_render_family(b, figure_families[i].name, figure_families[i].type,
-                        figure_families[i].help);
-      if (pg.part[i].failed)
-        b->failed = 1;
-      else if (pg.part[i].len)
-        obs_buf_printf(b, "%.*s", (int)pg.part[i].len, pg.part[i].data);
-    }
-    obs_buf_free(&pg.part[i]);
-  }
+  figures_t g = {.keep_rows = o && o->metrics_per_collection};
+  akidb_service_visit_collections(svc, figures_visit, &g);
+  render_collections(b, &g);
+  if (g.failed) b->failed = 1;
+  else if (g.keep_rows) render_per_collection(b, &g, o->metrics_per_collection_limit);
+  figures_free(&g);
 }

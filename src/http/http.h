@@ -24,7 +24,15 @@ typedef struct {
   const char *tls_cert_file; /* PEM; both set → HTTPS */
   const char *tls_key_file;
   akidb_limits_t limits;    /* max_body_bytes and max_json_depth enforced here */
+  /* /metrics: per-collection series for the `metrics_per_collection_limit`
+   * loaded collections holding the most memory, the rest summed as
+   * collection="other" (docs/metrics.md); off by default. */
+  bool metrics_per_collection;
+  uint32_t metrics_per_collection_limit;
 } http_options_t;
+
+#define HTTP_METRICS_PER_COLLECTION_DEFAULT 20u
+#define HTTP_METRICS_PER_COLLECTION_MAX 1000u
 
 void http_options_default(http_options_t *o);
 

@@ -182,8 +182,9 @@ long http_encode_json(const json_t *body, char **buf, size_t *cap);
  * Bytes of `message` that are not valid UTF-8 are replaced by '?'. */
 long http_encode_error(akidb_status_t status, const char *message, char **buf, size_t *cap);
 
-/* Renders the /metrics page: the registry plus per-collection figures of
- * `svc` (may be NULL). */
-void http_render_metrics(akidb_service_t *svc, obs_buf_t *b);
+/* Renders the /metrics page: the registry, the server-wide figures of `svc`
+ * (may be NULL) and, when o->metrics_per_collection, the capped
+ * per-collection series (o may be NULL: none). */
+void http_render_metrics(akidb_service_t *svc, const http_options_t *o, obs_buf_t *b);
 
 #endif /* AKIDB_HTTP_INTERNAL_H */

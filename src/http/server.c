@@ -53,6 +53,7 @@
 #include "http/codec.h"
 #include "http/http_internal.h"
 #include "obs/log.h"
+#include "trace/trace.h"
 
 #define TLS_FILE_MAX (1u << 20)    /* a PEM file larger than this is refused */
 #define KEEP_BUFFER_MAX (1u << 20) /* per-connection buffers above this are freed after use */
@@ -63,6 +64,7 @@ struct http_server {
   struct MHD_Daemon *daemon;
   akidb_service_t *svc;
   akidb_limits_t limits;
+  http_options_t metrics; /* its metrics_per_collection and limit only */
   int listen_fd;
   uint16_t port;
   char *tls_cert, *tls_key;
@@ -90,6 +92,8 @@ typedef struct {
   char tenant[64]; /* for the access log */
   char source[INET6_ADDRSTRLEN]; /* the client's address, found once per connection */
   http_match_t match;
+  trace_request_t trace; /* the request's span (trace/trace.h): begun with the request,
+                            attached around the service call, ended at completion */
   /* Buffers kept across requests. */
   char *uri;
   size_t uri_cap;
@@ -111,6 +115,8 @@ void http_options_default(http_options_t *o) {
   o->connection_timeout_s = 60;
   o->max_connections = 1024;
   akidb_limits_default(&o->limits);
+  o->metrics_per_collection = false;
+  o->metrics_per_collection_limit = HTTP_METRICS_PER_COLLECTION_DEFAULT;
 }
 
 /* ------------------------------------------------------------ helpers -- */
@@ -206,7 +212,7 @@ static enum MHD_Result respond_error(conn_t *cs, struct MHD_Connection *c, akidb
 
 static enum MHD_Result respond_metrics(conn_t *cs, struct MHD_Connection *c) {
   obs_buf_t b = {0};
-  http_render_metrics(cs->srv->svc, &b);
+  http_render_metrics(cs->srv->svc, &cs->srv->metrics, &b);
   if (b.failed || !b.data) {
     obs_buf_free(&b);
     return respond_error(cs, c, AKIDB_ST_INTERNAL, "out of memory while rendering metrics", NULL,
@@ -275,6 +281,35 @@ static bool type_ok(const conn_t *cs, const char *ct) {
  * body); one without a body is answered in the final call, which keeps the
  * connection alive.
  */
+/* Begins the request's span, "METHOD /route/{pattern}", continuing the
+ * client's traceparent (and tracestate) when it sent one. Not for
+ * /health, /ready and /metrics. */
+static void trace_begin(conn_t *cs, struct MHD_Connection *c) {
+  if (!trace_enabled()) return;
+  if (cs->route && (cs->route->op == AKIDB_OP_HEALTH || cs->route->op == AKIDB_OP_READY ||
+                    cs->route->op == AKIDB_OP_COUNT))
+    return; /* probes and scrapes: frequent, and nothing to see */
+  char name[TRACE_NAME_MAX + 1];
+  snprintf(name, sizeof name, "%s %s", cs->method, cs->route ? cs->route->pattern : "unmatched");
+  trace_request_begin(&cs->trace, name, header(c, "traceparent"), header(c, "tracestate"));
+  trace_span_t *sp = cs->trace.span;
+  if (!sp) return;
+  trace_span_set_str(sp, "http.request.method", cs->method);
+  if (cs->route) trace_span_set_str(sp, "http.route", cs->route->pattern);
+  trace_span_set_str(sp, "akidb.request_id", cs->request_id);
+}
+
+/* Ends it with the answer's status (an error status from 500 up). */
+static void trace_end(conn_t *cs) {
+  trace_span_t *sp = cs->trace.span;
+  if (sp) {
+    trace_span_set_int(sp, "http.response.status_code", cs->status);
+    if (cs->tenant[0]) trace_span_set_str(sp, "akidb.tenant", cs->tenant);
+    if (cs->status >= 500) trace_span_set_status(sp, TRACE_STATUS_ERROR, NULL);
+  }
+  trace_request_end(&cs->trace);
+}
+
 static enum MHD_Result request_begin(conn_t *cs, struct MHD_Connection *c, const char *method) {
   http_server_t *s = cs->srv;
   cs->counted = true;
@@ -286,6 +321,7 @@ static enum MHD_Result request_begin(conn_t *cs, struct MHD_Connection *c, const
     return respond_error(cs, c, AKIDB_ST_INTERNAL, "out of memory", NULL, 0);
   http_route_match(method, cs->uri, cs->path_len, cs->scratch, &cs->match);
   if (cs->match.status == HTTP_MATCH_OK) cs->route = cs->match.route;
+  trace_begin(cs, c);
 
   const char *cl = header(c, "Content-Length");
   unsigned long long length = 0;
@@ -379,7 +415,10 @@ static enum MHD_Result request_finish(conn_t *cs, struct MHD_Connection *c) {
   json_t *answer = NULL;
   http_json_t json = {body, floats.items, floats.count};
   if (s->svc) {
+    trace_saved_t saved;
+    trace_attach(&cs->trace.ctx, &saved);
     answer = http_codec_call(s->svc, cs->route->op, &req, &json, &resp);
+    trace_detach(&saved);
   } else {
     resp.status = AKIDB_ST_UNAVAILABLE;
     snprintf(resp.error.message, sizeof resp.error.message, "the server has no service attached");
@@ -462,6 +501,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
   (void)cls, (void)c, (void)toe;
   conn_t *cs = *con_cls;
+  if (cs) trace_end(cs); /* a no-op when no span was begun */
   if (!cs || !cs->counted) return;
   cs->counted = false;
   if (cs->status) {
@@ -639,6 +679,9 @@ int http_server_start(const http_options_t *o, akidb_service_t *svc, http_server
   }
   s->svc = svc;
   s->limits = o->limits;
+  http_options_default(&s->metrics);
+  s->metrics.metrics_per_collection = o->metrics_per_collection;
+  s->metrics.metrics_per_collection_limit = o->metrics_per_collection_limit;
   s->listen_fd = -1;
   atomic_init(&s->inflight, 0);
   atomic_init(&s->stopping, false);

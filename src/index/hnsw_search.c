@@ -213,7 +213,16 @@ static int check_args(const akidb_hnsw_t *h, uint32_t k, uint32_t *ef,
 int akidb_hnsw_search(const akidb_hnsw_t *ch, const float *query, uint32_t k,
                       uint32_t ef, const akidb_filter_t *filter,
                       akidb_hit_t *out, uint32_t *n_out) {
+  return akidb_hnsw_search_planned(ch, query, k, ef, filter, out, n_out, NULL);
+}
+
+int akidb_hnsw_search_planned(const akidb_hnsw_t *ch, const float *query, uint32_t k,
+                              uint32_t ef, const akidb_filter_t *filter, akidb_hit_t *out,
+                              uint32_t *n_out, akidb_hnsw_plan_t *plan) {
   akidb_hnsw_t *h = (akidb_hnsw_t *)ch;
+  akidb_hnsw_plan_t scratch;
+  if (!plan) plan = &scratch;
+  *plan = (akidb_hnsw_plan_t){false, 0, -1.0};
   *n_out = 0;
   int rc = check_args(h, k, &ef, filter);
   if (rc) return rc;
@@ -226,7 +235,9 @@ int akidb_hnsw_search(const akidb_hnsw_t *ch, const float *query, uint32_t k,
   if ((rc = prepare_query(h, c, query))) goto done;
   uint64_t live = atomic_load(&h->live);
   double frac = filter ? allowed_fraction(h, filter, live) : 1.0;
+  if (filter) plan->filter_fraction = frac;
   if (filter && prefer_exact(h, filter, ef, frac, live)) {
+    plan->exact = true;
     if (filter->bits && !filter->allow) scan_bitmap(h, c->query, k, filter, out, n_out);
     else scan_all(h, c->query, k, filter, out, n_out);
     goto done;
@@ -235,9 +246,12 @@ int akidb_hnsw_search(const akidb_hnsw_t *ch, const float *query, uint32_t k,
     double wider = ef / sqrt(frac);
     ef = wider > AKIDB_HNSW_EF_SEARCH_MAX ? AKIDB_HNSW_EF_SEARCH_MAX : (uint32_t)wider;
   }
+  plan->ef = ef;
   rc = graph_search(h, c, k, ef, filter, out, n_out);
-  if (rc == AKIDB_OK && filter && *n_out < k && frac * live >= k)
+  if (rc == AKIDB_OK && filter && *n_out < k && frac * live >= k) {
     scan_all(h, c->query, k, filter, out, n_out); /* the graph ran dry */
+    plan->exact = true;
+  }
 done:
   if (c) hnsw_ctx_release(h, c);
   pthread_rwlock_unlock(&h->grow);

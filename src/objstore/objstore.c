@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "trace/trace.h"
 #include "objstore/objstore_internal.h"
 #include "store/crc32c.h"
 #include "util/clock.h"
@@ -151,6 +152,9 @@ uint64_t objstore_backoff_ms(uint32_t retry, uint32_t base_ms, uint32_t max_ms, 
 
 int objstore_retry_run(const objstore_retry_t *r, int op, objstore_attempt_fn fn, void *ctx,
                        char *err, size_t errlen) {
+  char span_name[48];
+  snprintf(span_name, sizeof span_name, "objstore.%s", akidb_objstore_op_name(op));
+  trace_span_t *sp = trace_is_recording() ? trace_client_begin(span_name) : NULL;
   uint64_t t0 = clock_now_ns();
   char cause[512] = "";
   int rc;
@@ -176,6 +180,11 @@ int objstore_retry_run(const objstore_retry_t *r, int op, objstore_attempt_fn fn
       objstore_errf(err, errlen, "%s", cause);
   }
   stats_record(r->stats, op, rc, clock_now_ns() - t0);
+  if (sp) {
+    trace_span_set_int(sp, "akidb.objstore.attempts", attempt + 1);
+    if (rc) trace_span_set_status(sp, TRACE_STATUS_ERROR, cause);
+  }
+  trace_span_end(sp);
   return rc;
 }
 

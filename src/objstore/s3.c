@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "trace/trace.h"
 #include "objstore/digest.h"
 #include "objstore/s3_internal.h"
 
@@ -520,6 +521,13 @@ static int attempt(void *vctx, uint32_t n, bool *transient, char *err, size_t er
   struct curl_slist *l3 = rc ? NULL : curl_slist_append(list, "Expect:");
   if (!rc && !l3) rc = AKIDB_ENOMEM;
   if (l3) list = l3;
+  char tp[TRACE_TRACEPARENT_SIZE], tp_line[TRACE_TRACEPARENT_SIZE + 16];
+  if (!rc && trace_current_traceparent(tp)) { /* after signing: not a signed header */
+    snprintf(tp_line, sizeof tp_line, "traceparent: %s", tp);
+    struct curl_slist *l4 = curl_slist_append(list, tp_line);
+    if (!l4) rc = AKIDB_ENOMEM;
+    else list = l4;
+  }
   CURL *hd = rc ? NULL : handle_get(t);
   if (!rc && !hd) rc = AKIDB_ENOMEM;
   if (rc) {

@@ -20,6 +20,7 @@
 #include "akidb/embed.h"
 #include "obs/metrics.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -33,6 +34,8 @@
 #include <unistd.h>
 
 #include "akidb/akidb.h"
+#include "akidb/store.h"
+#include "trace/trace.h"
 
 /* ------------------------------------------------------------ buckets -- */
 
@@ -77,6 +80,9 @@ enum {
   FAM_TIER_CHANGES,
   FAM_SNAPSHOT_SECONDS,
   FAM_COLD_MOVES,
+  FAM_ERRORS,
+  FAM_TIER_TRANSITIONS,
+  FAM_SLOW,
   FAM_COUNT
 };
 
@@ -90,11 +96,11 @@ static const family_t families[FAM_COUNT] = {
                   "status code.", 2, {"method", "code"}, "akidb_grpc_requests_total",
                   "gRPC calls answered, by method and status code."},
     [FAM_SEARCH_SECONDS] = {"akidb_search_duration_seconds", KIND_HISTOGRAM,
-                            "Time to run one search request (all of its query vectors).", 0,
-                            {NULL}, NULL, NULL},
+                            "Time to run one search request (all of its queries), by mode "
+                            "(vector, text, hybrid).", 1, {"mode"}, NULL, NULL},
     [FAM_SEARCH_QUERIES] = {"akidb_search_queries_total", KIND_COUNTER,
-                            "Query vectors searched (a batch search counts each vector).", 0,
-                            {NULL}, NULL, NULL},
+                            "Queries searched (a batch search counts each vector), by mode.", 1,
+                            {"mode"}, NULL, NULL},
     [FAM_UPSERT_SECONDS] = {"akidb_upsert_duration_seconds", KIND_HISTOGRAM,
                             "Time to make one upsert batch durable and visible.", 0, {NULL},
                             NULL, NULL},
@@ -122,6 +128,15 @@ static const family_t families[FAM_COUNT] = {
     [FAM_COLD_MOVES] = {"akidb_collection_cold_moves_total", KIND_COUNTER,
                         "Moves of collections to the object store (to=cold) and back (to=warm), "
                         "by outcome.", 2, {"to", "outcome"}, NULL, NULL},
+    [FAM_ERRORS] = {"akidb_errors_total", KIND_COUNTER,
+                    "Requests that failed, over both transports, by error code (the error.code "
+                    "of REST answers).", 1, {"code"}, NULL, NULL},
+    [FAM_TIER_TRANSITIONS] = {"akidb_tier_transitions_total", KIND_COUNTER,
+                              "Completed moves of collections between tiers, by from and to "
+                              "(hot, warm, cold).", 2, {"from", "to"}, NULL, NULL},
+    [FAM_SLOW] = {"akidb_slow_requests_total", KIND_COUNTER,
+                  "Requests slower than log.slow_request_ms (each also logged with its plan), by "
+                  "operation.", 1, {"op"}, NULL, NULL},
 };
 
 /* ------------------------------------------------------------- series -- */
@@ -255,14 +270,21 @@ static void registry_init(void) {
   for (size_t i = 0; i < sizeof quotas / sizeof *quotas; i++) series_get(FAM_QUOTA, &quotas[i]);
   for (size_t i = 0; i < sizeof outcomes / sizeof *outcomes; i++)
     series_get(FAM_LOGINS, &outcomes[i]);
-  series_get(FAM_SEARCH_SECONDS, NULL);
-  series_get(FAM_SEARCH_QUERIES, NULL);
+  static const char *const modes[] = {"vector"}; /* text and hybrid once used */
+  series_get(FAM_SEARCH_SECONDS, &modes[0]);
+  series_get(FAM_SEARCH_QUERIES, &modes[0]);
+  static const char *const moves[][2] = {{"hot", "warm"}, {"warm", "hot"}, {"warm", "cold"},
+                                         {"cold", "warm"}};
+  for (size_t i = 0; i < 4; i++) series_get(FAM_TIER_TRANSITIONS, moves[i]);
+  static const char *const codes[] = {"invalid_argument", "unauthenticated", "permission_denied",
+                                      "not_found", "unavailable", "internal"};
+  for (size_t i = 0; i < sizeof codes / sizeof *codes; i++) series_get(FAM_ERRORS, &codes[i]);
   series_get(FAM_UPSERT_SECONDS, NULL);
   series_get(FAM_POINTS_UPSERTED, NULL);
   static const char *const load_outcomes[] = {"ok", "failed"};
   static const char *const reasons[] = {"idle", "budget", "api", "pinned"};
   static const char *const tiers[] = {"hot", "warm"};
-  for (size_t i = 0; i < 2; i++) series_get(FAM_LOAD_SECONDS, &load_outcomes[i]);
+  series_get(FAM_LOAD_SECONDS, &load_outcomes[0]); /* "failed" once one fails */
   for (size_t i = 0; i < 4; i++) series_get(FAM_UNLOADS, &reasons[i]);
   for (size_t i = 0; i < 2; i++) series_get(FAM_TIER_CHANGES, &tiers[i]);
 }
@@ -296,10 +318,29 @@ void obs_grpc_observe(const char *method, const char *code, double seconds) {
   histogram_observe(FAM_GRPC, labels, seconds);
 }
 
-void obs_search_observe(double seconds, uint32_t queries) {
+void obs_search_observe(const char *mode, double seconds, uint32_t queries) {
   registry_ready();
-  histogram_observe(FAM_SEARCH_SECONDS, NULL, seconds);
-  counter_add(FAM_SEARCH_QUERIES, NULL, queries);
+  const char *labels[1] = {mode ? mode : "vector"};
+  histogram_observe(FAM_SEARCH_SECONDS, labels, seconds);
+  counter_add(FAM_SEARCH_QUERIES, labels, queries);
+}
+
+void obs_error(const char *code) {
+  registry_ready();
+  const char *labels[1] = {code ? code : "internal"};
+  counter_add(FAM_ERRORS, labels, 1);
+}
+
+void obs_tier_transition(const char *from, const char *to) {
+  registry_ready();
+  const char *labels[2] = {from, to};
+  counter_add(FAM_TIER_TRANSITIONS, labels, 1);
+}
+
+void obs_slow_request(const char *op) {
+  registry_ready();
+  const char *labels[1] = {op ? op : "unknown"};
+  counter_add(FAM_SLOW, labels, 1);
 }
 
 void obs_upsert_observe(double seconds, uint32_t points) {
@@ -318,12 +359,14 @@ void obs_collection_load_observe(double seconds, int ok) {
   registry_ready();
   const char *labels[1] = {ok ? "ok" : "failed"};
   histogram_observe(FAM_LOAD_SECONDS, labels, seconds);
+  if (ok) obs_tier_transition("warm", "hot");
 }
 
 void obs_collection_unload(const char *reason) {
   registry_ready();
   const char *labels[1] = {reason ? reason : "unknown"};
   counter_add(FAM_UNLOADS, labels, 1);
+  obs_tier_transition("hot", "warm");
 }
 
 void obs_tier_change(const char *tier) {
@@ -342,6 +385,8 @@ void obs_cold_move(const char *to, int ok) {
   registry_ready();
   const char *labels[2] = {to ? to : "unknown", ok ? "ok" : "failed"};
   counter_add(FAM_COLD_MOVES, labels, 1);
+  if (ok && to && strcmp(to, "cold") == 0) obs_tier_transition("warm", "cold");
+  else if (ok && to && strcmp(to, "warm") == 0) obs_tier_transition("cold", "warm");
 }
 
 void obs_login_observe(const char *outcome) {
@@ -663,6 +708,35 @@ static void start_time_init(void) {
   }
 }
 
+/* Entries of /proc/self/fd (this process's open descriptors), or -1. */
+static long count_open_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return -1;
+  long n = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL;)
+    if (e->d_name[0] != '.') n++;
+  closedir(d);
+  return n - 1; /* the descriptor of the listing itself */
+}
+
+/* Threads of this process (/proc/self/stat field 20), or -1. */
+static long count_threads(void) {
+  FILE *f = fopen("/proc/self/stat", "r");
+  if (!f) return -1;
+  char buf[1024];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+  long v = -1;
+  for (int field = 2; p && *p; p++)
+    if (*p == ' ' && ++field == 20) {
+      v = strtol(p + 1, NULL, 10);
+      break;
+    }
+  return v;
+}
+
 static void render_process(obs_buf_t *b) {
   pthread_once(&start_once, start_time_init);
   obs_render_family(b, "akidb_process_resident_memory_bytes", "gauge",
@@ -679,8 +753,92 @@ static void render_process(obs_buf_t *b) {
                       "User and system CPU time spent by the process in seconds.");
     obs_render_sample(b, "akidb_process_cpu_seconds_total", cpu, NULL);
   }
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  obs_render_family(b, "akidb_process_uptime_seconds", "gauge",
+                    "Seconds since the process started.");
+  obs_render_sample(b, "akidb_process_uptime_seconds",
+                    (double)now.tv_sec + (double)now.tv_nsec / 1e9 - start_time_s, NULL);
+  long fds = count_open_fds(), threads = count_threads();
+  if (fds >= 0) {
+    obs_render_family(b, "akidb_process_open_fds", "gauge", "Open file descriptors.");
+    obs_render_sample(b, "akidb_process_open_fds", (double)fds, NULL);
+  }
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    obs_render_family(b, "akidb_process_max_fds", "gauge",
+                      "The open file descriptor limit (RLIMIT_NOFILE, soft).");
+    obs_render_sample(b, "akidb_process_max_fds", (double)rl.rlim_cur, NULL);
+  }
+  if (threads >= 0) {
+    obs_render_family(b, "akidb_process_threads", "gauge", "Threads of the process.");
+    obs_render_sample(b, "akidb_process_threads", (double)threads, NULL);
+  }
   obs_render_family(b, "akidb_build_info", "gauge", "AkiDB build; the value is always 1.");
   obs_render_sample(b, "akidb_build_info", 1, "version", AKIDB_VERSION_STRING, NULL);
+}
+
+/* ------------------------------------------------------------- storage -- */
+
+/* The storage engine's process-wide latency histograms (src/store/timing.c). */
+static void render_store_timings(obs_buf_t *b) {
+  static const struct {
+    akidb_store_timing_t t;
+    const char *name, *help;
+  } fams[] = {
+      {AKIDB_STORE_TIMING_WAL_APPEND, "akidb_wal_append_duration_seconds",
+       "Time of one write-ahead log append (one batch's records written, before its fsync)."},
+      {AKIDB_STORE_TIMING_WAL_FSYNC, "akidb_wal_fsync_duration_seconds",
+       "Time of one write-ahead log fdatasync."},
+      {AKIDB_STORE_TIMING_CHECKPOINT, "akidb_checkpoint_duration_seconds",
+       "Time of one checkpoint (written, synced and renamed)."},
+      {AKIDB_STORE_TIMING_COMPACTION, "akidb_compaction_duration_seconds",
+       "Time of one graph compaction (the rebuild without deleted points)."},
+  };
+  const double *bounds = akidb_store_timing_bounds();
+  for (size_t f = 0; f < sizeof fams / sizeof *fams; f++) {
+    akidb_store_histogram_t h;
+    akidb_store_timing(fams[f].t, &h);
+    char bucket[96], sum[96], count[96], le[32];
+    snprintf(bucket, sizeof bucket, "%s_bucket", fams[f].name);
+    snprintf(sum, sizeof sum, "%s_sum", fams[f].name);
+    snprintf(count, sizeof count, "%s_count", fams[f].name);
+    obs_render_family(b, fams[f].name, "histogram", fams[f].help);
+    for (int i = 0; i < AKIDB_STORE_TIMING_NBOUNDS; i++) {
+      snprintf(le, sizeof le, "%g", bounds[i]);
+      obs_render_sample(b, bucket, (double)h.cumulative[i], "le", le, NULL);
+    }
+    obs_render_sample(b, bucket, (double)h.count, "le", "+Inf", NULL);
+    obs_render_sample(b, sum, h.sum_seconds, NULL);
+    obs_render_sample(b, count, (double)h.count, NULL);
+  }
+}
+
+/* ------------------------------------------------------------- tracing -- */
+
+/* The tracer's counters (src/trace/: zero while tracing is off). */
+static void render_tracing(obs_buf_t *b) {
+  trace_stats_t st;
+  trace_stats(&st);
+  obs_render_family(b, "akidb_trace_spans_started_total", "counter", "Sampled spans begun.");
+  obs_render_sample(b, "akidb_trace_spans_started_total", (double)st.spans_started, NULL);
+  obs_render_family(b, "akidb_trace_spans_exported_total", "counter",
+                    "Spans the OTLP collector accepted.");
+  obs_render_sample(b, "akidb_trace_spans_exported_total", (double)st.spans_exported, NULL);
+  obs_render_family(b, "akidb_trace_spans_dropped_total", "counter",
+                    "Spans lost, by reason (queue_full: the export queue was full when the span "
+                    "ended; export: in a batch the collector did not take; shutdown).");
+  obs_render_sample(b, "akidb_trace_spans_dropped_total", (double)st.dropped_queue_full,
+                    "reason", "queue_full", NULL);
+  obs_render_sample(b, "akidb_trace_spans_dropped_total", (double)st.dropped_export, "reason",
+                    "export", NULL);
+  obs_render_sample(b, "akidb_trace_spans_dropped_total", (double)st.dropped_shutdown, "reason",
+                    "shutdown", NULL);
+  obs_render_family(b, "akidb_trace_export_failures_total", "counter",
+                    "Span batches given up after a failed export (and its retry).");
+  obs_render_sample(b, "akidb_trace_export_failures_total", (double)st.export_failures, NULL);
+  obs_render_family(b, "akidb_trace_queue_spans", "gauge", "Spans waiting for export.");
+  obs_render_sample(b, "akidb_trace_queue_spans", (double)st.queue_depth, NULL);
 }
 
 /* ---------------------------------------------------------- embeddings -- */
@@ -731,6 +889,7 @@ static void render_embedding_latency(obs_buf_t *b, const akidb_embed_stats_t *st
   obs_render_family(b, "akidb_embedding_call_duration_seconds", "histogram",
                     "Time of one embedding call (all its batches and retries), by provider.");
   for (int p = 0; p < 2; p++) {
+    if (p == 1 && st[p].calls_ok + st[p].calls_failed == 0) continue; /* no model server used */
     uint64_t cum = 0;
     char le[32];
     for (unsigned i = 0; i < AKIDB_EMBED_LATENCY_BUCKETS; i++) {
@@ -764,6 +923,8 @@ void obs_metrics_render(obs_buf_t *b) {
   registry_ready();
   for (int f = 0; f < FAM_COUNT; f++) render_family(b, f);
   render_embeddings(b);
+  render_store_timings(b);
+  render_tracing(b);
   obs_render_family(b, "akidb_metrics_dropped_observations_total", "counter",
                     "Observations dropped because the metrics registry was full.");
   obs_render_sample(b, "akidb_metrics_dropped_observations_total",

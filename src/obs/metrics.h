@@ -22,9 +22,22 @@ void obs_http_observe(const char *route, const char *method, int status, double 
  * `code` is the status name ("OK", "INVALID_ARGUMENT"). */
 void obs_grpc_observe(const char *method, const char *code, double seconds);
 
-/* One search request (of `queries` query vectors):
- * akidb_search_duration_seconds (histogram), akidb_search_queries_total. */
-void obs_search_observe(double seconds, uint32_t queries);
+/* One search request (of `queries` queries) of `mode` ("vector", "text",
+ * "hybrid"): akidb_search_duration_seconds{mode} (histogram),
+ * akidb_search_queries_total{mode}. */
+void obs_search_observe(const char *mode, double seconds, uint32_t queries);
+
+/* A failed request: akidb_errors_total{code} (the status code name,
+ * "invalid_argument"; a closed set). */
+void obs_error(const char *code);
+
+/* A completed tier move: akidb_tier_transitions_total{from,to} (string
+ * literals: "hot", "warm", "cold"). */
+void obs_tier_transition(const char *from, const char *to);
+
+/* A request slower than log.slow_request_ms: akidb_slow_requests_total{op}
+ * (the operation's name, a closed set). */
+void obs_slow_request(const char *op);
 
 /* One upsert batch: akidb_points_upserted_total, akidb_upsert_duration_seconds. */
 void obs_upsert_observe(double seconds, uint32_t points);

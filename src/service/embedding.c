@@ -21,6 +21,7 @@
 
 #include "akidb/embed.h"
 #include "akidb/text.h"
+#include "trace/trace.h"
 #include "service/svc_internal.h"
 
 #define KEY_ENV_PREFIX "AKIDB_EMBEDDING_KEY_"
@@ -173,7 +174,17 @@ static int embed_with(svc_call_t *c, akidb_embedder_t *em, const char *const *te
                       const size_t *lens, size_t n, const char *what, const size_t *index_of,
                       float *out) {
   char err[512] = "";
-  int rc = akidb_embed(em, texts, lens, n, out, NULL, err, sizeof err);
+  trace_span_t *sp = trace_client_begin("embed.call");
+  char tp[TRACE_TRACEPARENT_SIZE];
+  bool has_tp = trace_current_traceparent(tp); /* the model server continues this span */
+  int rc = akidb_embed(em, texts, lens, n, out, has_tp ? tp : NULL, err, sizeof err);
+  if (sp) {
+    trace_span_set_str(sp, "akidb.embed.provider",
+                       akidb_embed_provider_name(akidb_embed_provider_of(em)));
+    trace_span_set_int(sp, "akidb.embed.inputs", (int64_t)n);
+    if (rc) trace_span_set_status(sp, TRACE_STATUS_ERROR, err);
+  }
+  trace_span_end(sp);
   if (!rc) return 0;
   if (rc == AKIDB_EVALUE) {
     char where[64] = "the query";

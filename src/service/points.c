@@ -17,6 +17,7 @@
 
 #include "akidb/text.h"
 #include "filter/filter.h"
+#include "trace/trace.h"
 #include "service/fusion.h"
 #include "obs/metrics.h"
 #include "service/svc_internal.h"
@@ -27,11 +28,18 @@ static double now_s(void) {
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Resolves tenant, database and collection for a data-plane action. */
+/* Resolves tenant, database and collection for a data-plane action (the
+ * span "catalog": a collection that is not resident loads here). */
 static int resolve_all(svc_call_t *c, akidb_action_t action) {
-  return svc_resolve_tenant(c, action) || svc_resolve_database(c) || svc_resolve_collection(c)
-             ? -1
-             : 0;
+  trace_span_t *sp = trace_child_begin("catalog");
+  int rc = svc_resolve_tenant(c, action) || svc_resolve_database(c) || svc_resolve_collection(c)
+               ? -1
+               : 0;
+  if (sp && svc_thread_load_seconds > 0)
+    trace_span_set_double(sp, "akidb.load_seconds", svc_thread_load_seconds);
+  if (rc) trace_span_set_status(sp, TRACE_STATUS_ERROR, c->res->error.message);
+  trace_span_end(sp);
+  return rc;
 }
 
 /* ---------------------------------------------------------------- upsert -- */
@@ -430,8 +438,20 @@ static int vector_search(svc_call_t *c, const akidb_search_args_t *a, const akid
                               .include_vector = a->include_vector};
   if (o.ef < o.k) o.ef = o.k;
   char err[256] = "";
+  trace_span_t *sp = trace_child_begin("search");
   int rc = akidb_collection_search(c->coll->c, q->values, q->n, &o, out, err, sizeof err);
-  return rc ? svc_fail_code(c, rc, err) : 0;
+  if (sp) {
+    trace_span_set_str(sp, "akidb.search.mode", "vector");
+    trace_span_set_int(sp, "akidb.search.k", k);
+    trace_span_set_bool(sp, "akidb.search.exact", rc == 0 && out->plan.exact);
+    trace_span_set_int(sp, "akidb.search.ef", rc == 0 ? out->plan.ef : 0);
+    trace_span_set_int(sp, "akidb.search.hits", rc == 0 ? out->n : 0);
+    if (rc) trace_span_set_status(sp, TRACE_STATUS_ERROR, err);
+  }
+  trace_span_end(sp);
+  if (rc) return svc_fail_code(c, rc, err);
+  if (!c->has_plan) c->plan = out->plan, c->has_plan = true;
+  return 0;
 }
 
 /* The best k points by BM25 into *out. */
@@ -442,8 +462,16 @@ static int text_search(svc_call_t *c, const akidb_search_args_t *a, uint32_t k,
                               .include_payload = a->include_payload,
                               .include_vector = a->include_vector};
   char err[256] = "";
+  trace_span_t *sp = trace_child_begin("search");
   int rc = akidb_collection_text_search(c->coll->c, a->text.p, a->text.len, &o, out, err,
                                         sizeof err);
+  if (sp) {
+    trace_span_set_str(sp, "akidb.search.mode", "text");
+    trace_span_set_int(sp, "akidb.search.k", k);
+    trace_span_set_int(sp, "akidb.search.hits", rc == 0 ? out->n : 0);
+    if (rc) trace_span_set_status(sp, TRACE_STATUS_ERROR, err);
+  }
+  trace_span_end(sp);
   return rc ? svc_fail_code(c, rc, err) : 0;
 }
 
@@ -632,6 +660,9 @@ int svc_op_search(svc_call_t *c) {
     }
   }
   if (rc) return -1;
-  obs_search_observe(now_s() - t0, (uint32_t)slots);
+  static const char *const modes[] = {[AKIDB_SEARCH_VECTOR] = "vector",
+                                      [AKIDB_SEARCH_TEXT] = "text",
+                                      [AKIDB_SEARCH_HYBRID] = "hybrid"};
+  obs_search_observe(modes[a->mode], now_s() - t0, (uint32_t)slots);
   return svc_result(c);
 }

@@ -200,6 +200,8 @@ void svc_collection_options(const akidb_service_t *s, uint32_t dim, akidb_metric
   o->log_ctx = s->opt.log_ctx;
 }
 
+_Thread_local double svc_thread_load_seconds;
+
 /* Opens e's collection (e is LOADING, owned by this thread). */
 static int load_entry(akidb_service_t *s, svc_coll_t *e, char *err, size_t errlen) {
   akidb_collection_options_t o;
@@ -220,6 +222,7 @@ static int load_entry(akidb_service_t *s, svc_coll_t *e, char *err, size_t errle
   if (rc == AKIDB_OK) rc = akidb_collection_open(dir, &o, &c, NULL, err, errlen);
   double took = clock_now_s() - t0;
   obs_collection_load_observe(took, rc == AKIDB_OK);
+  svc_thread_load_seconds += took;
   pthread_mutex_lock(&e->mu);
   if (rc == AKIDB_OK) {
     e->c = c;
@@ -556,7 +559,9 @@ static void visit_one(void *ctx, svc_coll_t *e) {
                                   .wal_fsyncs = st.wal_fsyncs,
                                   .wal_fsync_ns = st.wal_fsync_ns,
                                   .checkpoints = st.checkpoints,
-                                  .last_checkpoint_seconds = st.last_checkpoint_seconds};
+                                  .last_checkpoint_seconds = st.last_checkpoint_seconds,
+                                  .checkpoint_age_seconds = st.checkpoint_age_seconds,
+                                  .wal_failed = st.failed};
   v->fn(v->ctx, &f);
 }
 

@@ -16,6 +16,7 @@
 
 #include "obs/metrics.h"
 #include "service/svc_internal.h"
+#include "trace/trace.h"
 
 static int64_t mono_ns(void) {
   struct timespec ts;
@@ -61,7 +62,19 @@ uint32_t svc_buckets_take(svc_buckets_t *b, const akidb_uuid_t *tenant, uint32_t
 
 /* ----------------------------------------------------- authentication -- */
 
+static int authenticate(svc_call_t *c);
+
+/* Authentication, as the span "auth" of the request's trace. */
 int svc_authenticate(svc_call_t *c) {
+  trace_span_t *sp = trace_child_begin("auth");
+  int rc = authenticate(c);
+  if (sp && rc == 0) trace_span_set_str(sp, "akidb.principal", c->who.username);
+  if (rc) trace_span_set_status(sp, TRACE_STATUS_ERROR, c->res->error.message);
+  trace_span_end(sp);
+  return rc;
+}
+
+static int authenticate(svc_call_t *c) {
   const char *bearer = c->req->bearer;
   if (!bearer || !*bearer)
     return svc_fail(c, AKIDB_ST_UNAUTHENTICATED,

@@ -315,28 +315,66 @@ static bool needs_ready(akidb_op_t op) {
   return op != AKIDB_OP_HEALTH && op != AKIDB_OP_READY;
 }
 
+static void say(akidb_service_t *s, akidb_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Runs one operation: checks, the handler, the collection reference. */
+static void dispatch(svc_call_t *c, akidb_op_t op) {
+  akidb_service_t *svc = c->svc;
+  const akidb_request_t *req = c->req;
+  if ((int)op < 0 || op >= AKIDB_OP_COUNT || !HANDLERS[op]) {
+    svc_fail(c, AKIDB_ST_NOT_FOUND, "no such operation");
+    return;
+  }
+  if (akidb_op_is_typed(op) && !req->args) {
+    svc_fail(c, AKIDB_ST_INTERNAL, "operation %s was called without its arguments",
+             akidb_op_name(op));
+    return;
+  }
+  if (needs_ready(op) && !akidb_service_ready(svc)) {
+    svc_fail(c, AKIDB_ST_UNAVAILABLE, "the server is starting: the catalog is not open yet");
+    return;
+  }
+  if (svc_check_deadline(c, "the operation started")) return;
+  HANDLERS[op](c);
+  if (c->coll) svc_coll_release(c->coll);
+}
+
+/* The slow-request log line: the call, its outcome and its plan. */
+static void log_slow(const svc_call_t *c, akidb_op_t op, double ms, double load_s) {
+  char plan[256] = "";
+  if (c->has_plan) {
+    const akidb_search_plan_t *p = &c->plan;
+    char frac[32] = "none";
+    if (p->filter_fraction >= 0) snprintf(frac, sizeof frac, "%.4f", p->filter_fraction);
+    snprintf(plan, sizeof plan, " plan=%s ef=%u filter_selectivity=%s pending_scanned=%llu",
+             p->exact ? "exact" : "graph", p->ef, frac, (unsigned long long)p->pending_scanned);
+  }
+  const akidb_request_t *r = c->req;
+  say(c->svc, AKIDB_LOG_WARN,
+      "slow request: op=%s ms=%.1f status=%s request_id=%s tenant=%s database=%s "
+      "collection=%s%s load_ms=%.1f",
+      akidb_op_name(op), ms, akidb_status_code(c->res->status),
+      r->request_id ? r->request_id : "-", r->tenant ? r->tenant : "-",
+      r->database ? r->database : "-", r->collection ? r->collection : "-", plan, load_s * 1e3);
+}
+
 void akidb_service_call(akidb_service_t *svc, akidb_op_t op, const akidb_request_t *req,
                         akidb_response_t *out) {
   memset(out, 0, sizeof *out);
   out->op = op;
   svc_call_t c = {.svc = svc, .req = req, .res = out};
   c.audit.request_id = req->request_id;
-  if ((int)op < 0 || op >= AKIDB_OP_COUNT || !HANDLERS[op]) {
-    svc_fail(&c, AKIDB_ST_NOT_FOUND, "no such operation");
-    return;
+  int64_t t0 = akidb_monotonic_ns();
+  svc_thread_load_seconds = 0;
+  dispatch(&c, op);
+  if (!akidb_status_is_ok(out->status)) obs_error(akidb_status_code(out->status));
+  double ms = (double)(akidb_monotonic_ns() - t0) / 1e6;
+  uint32_t slow = svc->opt.slow_request_ms;
+  if (slow && ms > slow) {
+    obs_slow_request(akidb_op_name(op));
+    log_slow(&c, op, ms, svc_thread_load_seconds);
   }
-  if (akidb_op_is_typed(op) && !req->args) {
-    svc_fail(&c, AKIDB_ST_INTERNAL, "operation %s was called without its arguments",
-             akidb_op_name(op));
-    return;
-  }
-  if (needs_ready(op) && !akidb_service_ready(svc)) {
-    svc_fail(&c, AKIDB_ST_UNAVAILABLE, "the server is starting: the catalog is not open yet");
-    return;
-  }
-  if (svc_check_deadline(&c, "the operation started")) return;
-  HANDLERS[op](&c);
-  if (c.coll) svc_coll_release(c.coll);
 }
 
 int64_t akidb_monotonic_ns(void) {
@@ -386,8 +424,6 @@ bool akidb_service_quick(akidb_service_t *svc, akidb_op_t op, const akidb_reques
 
 /* ------------------------------------------------------------ lifecycle -- */
 
-static void say(akidb_service_t *s, akidb_log_level_t level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 static void say(akidb_service_t *s, akidb_log_level_t level, const char *fmt, ...) {
   char msg[768];
   va_list ap;

@@ -754,6 +754,8 @@ typedef struct {
   akidb_limits_t limits;
   const char *embed_allowed_urls; /* comma-separated URL prefixes collections' OpenAI-compatible
                                      embedding providers may use; NULL/"": none (default) */
+  uint32_t slow_request_ms; /* calls slower are logged (warn) with their plan and counted in
+                               akidb_slow_requests_total; 0: off (the default here) */
   akidb_log_fn log; /* NULL: stderr */
   void *log_ctx;
 } akidb_service_options_t;
@@ -829,6 +831,8 @@ typedef struct {
   uint64_t wal_fsyncs, wal_fsync_ns; /* totals since open */
   uint64_t checkpoints;
   double last_checkpoint_seconds;
+  double checkpoint_age_seconds; /* since the last checkpoint when the log is newer; else 0 */
+  bool wal_failed;               /* the log is in sticky failure: writes refused */
 } akidb_collection_figures_t;
 
 typedef void (*akidb_figures_fn)(void *ctx, const akidb_collection_figures_t *f);
@@ -842,6 +846,9 @@ typedef struct {
   uint64_t budget_bytes;        /* storage.memory_budget_bytes (0 = unlimited) */
   uint32_t worker_threads;
   uint64_t worker_queued, worker_slices;
+  uint64_t data_free_bytes, data_size_bytes; /* the data directory's file system (statvfs;
+                                                0 when it cannot be read) */
+  bool ready;                                /* what /ready answers */
 } akidb_tier_figures_t;
 void akidb_service_tier_figures(akidb_service_t *svc, akidb_tier_figures_t *out);
 /* The object store's counters and circuit breaker (akidb_objstore_stats). */

@@ -207,7 +207,15 @@ typedef struct {
   akidb_database_t db;
   akidb_collection_meta_t meta;
   svc_coll_t *coll; /* referenced; released by the dispatcher */
+  /* The search's plan, for the slow-request log (points.c). */
+  bool has_plan;
+  akidb_search_plan_t plan; /* of the (first) vector search */
 } svc_call_t;
+
+/* Seconds this thread last spent loading a collection (registry.c sets it
+ * on every load; the dispatcher clears it before a call and reads it after,
+ * for the slow-request log). */
+extern _Thread_local double svc_thread_load_seconds;
 
 /* embedding.c: the built-in provider's registration (service open); the
  * checks of a collection's embedding configuration (fills its dimension);

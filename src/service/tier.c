@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "service/svc_internal.h"
 
@@ -207,6 +208,12 @@ void akidb_service_tier_figures(akidb_service_t *s, akidb_tier_figures_t *out) {
     out->worker_queued = ps.queued;
     out->worker_slices = ps.slices;
   }
+  struct statvfs fs;
+  if (s->data_dir && statvfs(s->data_dir, &fs) == 0) {
+    out->data_free_bytes = (uint64_t)fs.f_bavail * fs.f_frsize;
+    out->data_size_bytes = (uint64_t)fs.f_blocks * fs.f_frsize;
+  }
+  out->ready = akidb_service_ready(s);
 }
 
 void akidb_service_object_store_stats(akidb_service_t *s, akidb_objstore_stats_t *out) {

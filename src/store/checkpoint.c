@@ -40,6 +40,7 @@
 
 #include "store/crc32c.h"
 #include "store/store_internal.h"
+#include "store/timing.h"
 #include "util/clock.h"
 
 #define SAY(...) (err ? snprintf(err, errlen, __VA_ARGS__) : 0)
@@ -470,8 +471,10 @@ int checkpoint_write(akidb_collection_t *c, char *err, size_t errlen) {
   atomic_store(&c->checkpoint_seq, seq);
   atomic_store(&c->checkpoint_bytes, size);
   atomic_fetch_add(&c->checkpoints, 1);
-  atomic_store(&c->last_checkpoint_seconds, clock_now_s() - t0);
+  double took = clock_now_s() - t0;
+  atomic_store(&c->last_checkpoint_seconds, took);
   atomic_store(&c->last_checkpoint_time, clock_now_s());
+  store_timing_observe(AKIDB_STORE_TIMING_CHECKPOINT, (uint64_t)(took * 1e9));
   if (crash_after(5)) {
     SAY("checkpoint stopped by the test hook");
     return AKIDB_EIO;

@@ -560,6 +560,9 @@ void akidb_collection_stats(akidb_collection_t *c, akidb_collection_stats_t *out
   out->checkpoint_seq = atomic_load(&c->checkpoint_seq);
   out->checkpoints = atomic_load(&c->checkpoints);
   out->last_checkpoint_seconds = atomic_load(&c->last_checkpoint_seconds);
+  out->checkpoint_age_seconds =
+      out->last_seq > out->checkpoint_seq ? clock_now_s() - atomic_load(&c->last_checkpoint_time)
+                                          : 0.0;
   out->disk_bytes = out->wal_bytes + atomic_load(&c->checkpoint_bytes) + meta_bytes(c);
   wal_sync_stats(c->wal, &out->wal_fsyncs, &out->wal_fsync_ns);
   out->failed = atomic_load(&c->failed);

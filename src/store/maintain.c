@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "store/store_internal.h"
+#include "store/timing.h"
 #include "util/clock.h"
 
 /* Points one indexing slice moves before it yields its worker. */
@@ -252,8 +253,10 @@ static int compact_locked(akidb_collection_t *c, char *err, size_t errlen) {
     SAY("graph compaction failed: %s", akidb_strerror(rc));
     return rc;
   }
+  double took = clock_now_s() - t0;
+  store_timing_observe(AKIDB_STORE_TIMING_COMPACTION, (uint64_t)(took * 1e9));
   store_log(c, AKIDB_LOG_INFO, "compacted the graph: %llu deleted points removed in %.3f s",
-            (unsigned long long)before, clock_now_s() - t0);
+            (unsigned long long)before, took);
   return checkpoint_write(c, err, errlen); /* rewrites storage without them */
 }
 

@@ -183,11 +183,14 @@ static int search_locked(akidb_collection_t *c, const float *query, const float 
   akidb_filter_t f = {.allow = graph_allow, .ctx = &a};
   const akidb_filter_t *gf = o->filter ? &f : NULL;
   int rc;
+  akidb_hnsw_plan_t hp = {true, 0, -1.0};
   if (o->exact || c->rt.live < c->opt.exact_below)
     rc = akidb_hnsw_search_exact(c->graph, query, k, gf, all + nb, &ng);
   else
-    rc = akidb_hnsw_search(c->graph, query, k, o->ef, gf, all + nb, &ng);
+    rc = akidb_hnsw_search_planned(c->graph, query, k, o->ef, gf, all + nb, &ng, &hp);
   if (rc == AKIDB_OK) rc = fill_hits(c, o, all, merge_hits(c, all, nb + ng, k), out);
+  out->plan = (akidb_search_plan_t){hp.exact, hp.exact ? 0 : hp.ef, hp.filter_fraction,
+                                    c->buf.tail - c->buf.head};
   free(all);
   return rc;
 }

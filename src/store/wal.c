@@ -60,7 +60,9 @@
 #include "akidb/errors.h"
 #include "akidb/vfs.h"
 #include "store/crc32c.h"
+#include "store/timing.h"
 #include "util/clock.h"
+#include "util/span.h"
 #include "util/mem.h"
 
 #define SEG_MAGIC "AKIDBWAL"
@@ -177,9 +179,13 @@ static int write_fully(const wal_t *w, akidb_vfs_file_t *f, const struct iovec *
 static int datasync(wal_t *w, akidb_vfs_file_t *f) {
   int e = atomic_exchange(&fail_sync_errno, 0);
   if (!e) e = atomic_exchange(&fail_io_errno, 0);
+  void *span = util_span_begin("wal.fsync");
   uint64_t t0 = clock_now_ns();
   if (!e) e = w->vfs->sync(w->vfs->ctx, f, 1);
-  atomic_fetch_add(&w->sync_ns_a, clock_now_ns() - t0);
+  uint64_t took = clock_now_ns() - t0;
+  util_span_end(span);
+  atomic_fetch_add(&w->sync_ns_a, took);
+  store_timing_observe(AKIDB_STORE_TIMING_WAL_FSYNC, took);
   atomic_fetch_add(&w->sync_count_a, 1);
   return e;
 }
@@ -979,7 +985,11 @@ int wal_append(wal_t *w, const wal_record_t *recs, size_t n, uint64_t *first_seq
   if (!(rc = make_room(w, b.bytes))) {
     first = w->next_seq;
     batch_seal(&b, first);
+    void *span = util_span_begin("wal.append");
+    uint64_t t0 = clock_now_ns();
     rc = write_batch(w, &b);
+    if (!rc) store_timing_observe(AKIDB_STORE_TIMING_WAL_APPEND, clock_now_ns() - t0);
+    util_span_end(span);
   }
   if (!rc) {
     segment_t *cur = &w->segs[w->n_segs - 1];

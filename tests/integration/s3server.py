@@ -109,7 +109,8 @@ class CuttingProxy:
     requests (client to server) have gone through since arming it runs
     `action` (e.g. S3rver.kill), drops every open connection and sets
     `fired`. New connections are forwarded again afterwards (to whatever
-    listens on the target port then)."""
+    listens on the target port then). `seen` keeps the first 4 MB of the
+    requests' bytes (headers included)."""
 
     def __init__(self, target_port):
         self.target = target_port
@@ -124,6 +125,7 @@ class CuttingProxy:
         self.armed = None
         self.fired = threading.Event()
         self.closed = False
+        self.seen = bytearray()  # the first 4 MB of requests (client to server)
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -164,6 +166,8 @@ class CuttingProxy:
                 if requests:
                     with self.lock:
                         self.sent += len(data)
+                        if len(self.seen) < 4 << 20:
+                            self.seen += data[:(4 << 20) - len(self.seen)]
                         if self.armed and self.sent > self.armed[0]:
                             action, self.armed = self.armed[1], None
                     if action:

@@ -122,12 +122,20 @@ static void test_search_upsert_quota_and_login_counters(void) {
   /* Known label sets show at zero before anything happened. */
   assert_line(page, "akidb_quota_rejections_total{quota=\"storage\"} 0");
   assert_line(page, "akidb_logins_total{outcome=\"throttled\"} 0");
-  assert_line(page, "akidb_search_queries_total 0");
-  assert_line(page, "akidb_search_duration_seconds_count 0");
+  assert_line(page, "akidb_search_queries_total{mode=\"vector\"} 0");
+  assert_line(page, "akidb_search_duration_seconds_count{mode=\"vector\"} 0");
+  assert_line(page, "akidb_tier_transitions_total{from=\"warm\",to=\"cold\"} 0");
+  assert_line(page, "akidb_errors_total{code=\"unavailable\"} 0");
   free(page);
 
-  obs_search_observe(0.0004, 3);
-  obs_search_observe(0.02, 5);
+  obs_search_observe("vector", 0.0004, 3);
+  obs_search_observe("vector", 0.02, 5);
+  obs_search_observe("text", 0.002, 1);
+  obs_error("not_found");
+  obs_error("not_found");
+  obs_collection_unload("idle");
+  obs_cold_move("cold", 1);
+  obs_cold_move("cold", 0);
   obs_upsert_observe(0.003, 100);
   obs_quota_rejection("qps");
   obs_quota_rejection("qps");
@@ -135,12 +143,17 @@ static void test_search_upsert_quota_and_login_counters(void) {
   obs_login_observe("failure");
   obs_login_observe("failure");
   page = render();
-  assert_line(page, "akidb_search_queries_total 8");
-  assert_line(page, "akidb_search_duration_seconds_bucket{le=\"0.0005\"} 1");
-  assert_line(page, "akidb_search_duration_seconds_bucket{le=\"0.025\"} 2");
-  assert_line(page, "akidb_search_duration_seconds_bucket{le=\"+Inf\"} 2");
-  assert_line(page, "akidb_search_duration_seconds_count 2");
-  assert_line(page, "akidb_search_duration_seconds_sum 0.0204");
+  assert_line(page, "akidb_search_queries_total{mode=\"vector\"} 8");
+  assert_line(page, "akidb_search_queries_total{mode=\"text\"} 1");
+  assert_line(page, "akidb_search_duration_seconds_bucket{mode=\"vector\",le=\"0.0005\"} 1");
+  assert_line(page, "akidb_search_duration_seconds_bucket{mode=\"vector\",le=\"0.025\"} 2");
+  assert_line(page, "akidb_search_duration_seconds_bucket{mode=\"vector\",le=\"+Inf\"} 2");
+  assert_line(page, "akidb_search_duration_seconds_count{mode=\"vector\"} 2");
+  assert_line(page, "akidb_search_duration_seconds_sum{mode=\"vector\"} 0.0204");
+  assert_line(page, "akidb_search_duration_seconds_count{mode=\"text\"} 1");
+  assert_line(page, "akidb_errors_total{code=\"not_found\"} 2");
+  assert_line(page, "akidb_tier_transitions_total{from=\"hot\",to=\"warm\"} 1");
+  assert_line(page, "akidb_tier_transitions_total{from=\"warm\",to=\"cold\"} 1");
   assert_line(page, "akidb_points_upserted_total 100");
   assert_line(page, "akidb_upsert_duration_seconds_count 1");
   assert_line(page, "akidb_quota_rejections_total{quota=\"qps\"} 2");
@@ -165,6 +178,12 @@ static double sample_value(const char *page, const char *prefix) {
   return 0;
 }
 
+static void *hold_until_unlocked(void *arg) {
+  pthread_mutex_lock(arg);
+  pthread_mutex_unlock(arg);
+  return NULL;
+}
+
 static void test_process_figures(void) {
   char *page = render();
   char line[128];
@@ -177,7 +196,29 @@ static void test_process_figures(void) {
   double now = (double)time(NULL);
   ASSERT_LE(start, now + 2);
   ASSERT_GE(start, now - 3600); /* this test process started within the hour */
+  double up = sample_value(page, "akidb_process_uptime_seconds");
+  ASSERT_GE(up, 0);
+  ASSERT_LE(up, now - start + 2);
   free(page);
+  /* open descriptors and threads: one more of each shows */
+  page = render();
+  double fds = sample_value(page, "akidb_process_open_fds");
+  double threads = sample_value(page, "akidb_process_threads");
+  free(page);
+  int fd = dup(1);
+  ASSERT_GE(fd, 0);
+  pthread_t th;
+  pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&m);
+  ASSERT_OK(pthread_create(&th, NULL, hold_until_unlocked, &m));
+  page = render();
+  ASSERT_EQ_INT(sample_value(page, "akidb_process_open_fds"), fds + 1);
+  ASSERT_EQ_INT(sample_value(page, "akidb_process_threads"), threads + 1);
+  ASSERT_GE(sample_value(page, "akidb_process_max_fds"), fds + 1);
+  free(page);
+  pthread_mutex_unlock(&m);
+  pthread_join(th, NULL);
+  close(fd);
 }
 
 /* ----------------------------------------------------- render helpers -- */
@@ -235,14 +276,14 @@ static void *hammer(void *arg) {
     snprintf(route, sizeof route, "/conc/%ld/%d", t, i % 4);
     obs_http_observe(route, "GET", 200, 0.0003);
     obs_http_observe("/conc/shared", "GET", 200, 0.0003);
-    obs_search_observe(0.001, 1);
+    obs_search_observe("vector", 0.001, 1);
   }
   return NULL;
 }
 
 static void test_concurrent_observations_are_all_counted(void) {
   char *page = render();
-  double searches0 = sample_value(page, "akidb_search_queries_total");
+  double searches0 = sample_value(page, "akidb_search_queries_total{mode=\"vector\"}");
   free(page);
   pthread_t th[THREADS];
   for (long t = 0; t < THREADS; t++)
@@ -266,7 +307,7 @@ static void test_concurrent_observations_are_all_counted(void) {
                t, k, PER_THREAD / 4);
       assert_line(page, line);
     }
-  ASSERT_EQ_INT(sample_value(page, "akidb_search_queries_total") - searches0, THREADS * PER_THREAD);
+  ASSERT_EQ_INT(sample_value(page, "akidb_search_queries_total{mode=\"vector\"}") - searches0, THREADS * PER_THREAD);
   free(page);
 }
 
