@@ -20,7 +20,9 @@
 #               built with gRPC) and, with PGVECTOR_DSN set (a PostgreSQL with
 #               pgvector, built outside the project), pgvector in the same run;
 #               `build/bench/bench/server --akidb build/bench/akidb --closed-only`
-#               runs only that part
+#               runs only that part; the tracing section (tracing off, 10% and
+#               100% sampled, side by side) runs in the full run, alone with
+#               `build/bench/bench/server --akidb build/bench/akidb --tracing-only --out F`
 #   make bench-tenants  only the many-tenants benchmark (bench/results/tenants.md)
 #   make bench-grpc     gRPC beside REST against one `akidb serve`: ingest (REST, gRPC
 #               unary, gRPC streaming) and search (bench/results/grpc.md; needs the

@@ -16,6 +16,8 @@
  *     issue 13 (server_closed.c): AkiDB over REST and over gRPC against
  *     PostgreSQL + pgvector (PGVECTOR_DSN) at 1, 2, 4, 8 connections, and
  *     the health probe;
+ *   - in the full run or with --tracing-only: the tracing section
+ *     (server_trace.c): tracing off, 10% and 100% sampled, side by side;
  * and writes bench/results/server.md.
  *
  * Owns: option parsing, the phases and the report. The server process,
@@ -44,6 +46,7 @@
 #include "server_closed.h"
 #include "server_load.h"
 #include "server_proc.h"
+#include "server_trace.h"
 
 #ifndef SERVER_BENCH_BUILD_TYPE
 #define SERVER_BENCH_BUILD_TYPE "unknown"
@@ -82,6 +85,8 @@ typedef struct {
   size_t n_rates;
   uint32_t repeat; /* runs of every timed search row, interleaved */
   bool closed_only;     /* only ingest what search needs, then the closed loop */
+  bool tracing_only;    /* only the tracing section (server_trace.c) */
+  size_t tracing_points; /* points per server in the tracing section */
   sc_options_t closed;  /* the closed loop's windows, connection counts, runs */
   char command[2048];
 } options_t;
@@ -96,6 +101,7 @@ static sp_server_t g_baseline = {.pid = -1}; /* --baseline-akidb */
 static void cleanup(void) {
   sp_server_cleanup(&g_server);
   sp_server_cleanup(&g_baseline);
+  st_cleanup();
 }
 
 /* ------------------------------------------------------------- recall -- */
@@ -276,6 +282,7 @@ typedef struct {
   search_row_t search[MAX_ROWS];
   size_t n_search;
   sc_report_t closed;
+  st_report_t tracing;
 } report_t;
 
 static void write_ingest(FILE *f, const report_t *rep) {
@@ -470,6 +477,7 @@ static void write_report(const report_t *rep, const options_t *o) {
   write_ingest(f, rep);
   if (!o->closed_only) write_search(f, rep, o);
   sc_write(f, &rep->closed, &o->closed);
+  st_write(f, &rep->tracing);
   if (!rep->closed.dsn)
     fprintf(f, "## For scale: PostgreSQL + pgvector (quoted, not measured here)\n\n"
              "Figures given in the task for PostgreSQL with pgvector HNSW (m=16, "
@@ -502,6 +510,9 @@ static void usage(FILE *out) {
           "  --rates LIST       open-loop rates in QPS (default 500,1000,2000)\n"
           "  --repeat N         runs of every timed search row, interleaved (default 3;\n"
           "                     1 with --quick); targets are judged on the median p99\n"
+          "  --tracing-only     only the tracing section: three servers (tracing off, 10%%,\n"
+          "                     100%% sampled) on 20,000 mix128 points, closed loop at 1 and\n"
+          "                     4 connections, --repeat runs (written alone to --out)\n"
           "  --closed-only      ingest only mix128 and mix768 (batch 1000), calibrate, and\n"
           "                     run only the closed-loop comparison and the health probe\n"
           "  --closed-duration S  closed-loop window per row (default 8; 2 with --quick)\n"
@@ -544,6 +555,9 @@ static void parse_options(int argc, char **argv, options_t *o) {
       takes = false;
     } else if (strcmp(a, "--closed-only") == 0) {
       o->closed_only = true;
+      takes = false;
+    } else if (strcmp(a, "--tracing-only") == 0) {
+      o->tracing_only = true;
       takes = false;
     } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage(stdout);
@@ -590,6 +604,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
   if (o->quick) o->closed.warmup_s = 0.5;
   o->closed.repeat = o->repeat;
   o->closed.baseline = o->baseline;
+  o->tracing_points = o->quick ? 5000 : 20000;
   if (!o->akidb || o->connections < 1 || o->connections > 64 || o->pool < 1 || o->n_rates == 0 ||
       o->duration_s <= 0 || o->repeat > 5 || o->closed.duration_s <= 0 ||
       o->closed.n_conns == 0 || (o->baseline && !o->closed_only)) {
@@ -728,6 +743,29 @@ static void run_closed(sp_api_t *a, sp_api_t *ba, const options_t *o, report_t *
   }
 }
 
+/* --tracing-only: mix128, the tracing section, a report of it alone. */
+static void run_tracing_only(const options_t *o, report_t *rep) {
+  ds_set_t s128;
+  size_t n = o->tracing_points;
+  make_set("mix128", 128, AKIDB_METRIC_L2, n, o->quick ? 200 : 1000, o->quick ? 100 : 300, &s128);
+  st_run(&rep->tracing, o->akidb, o->tmp, &s128, n, o->closed.duration_s, o->closed.warmup_s,
+         o->repeat);
+  FILE *f = fopen(o->out, "w");
+  if (!f) bench_die("cannot write %s: %s", o->out, strerror(errno));
+  time_t now = time(NULL);
+  char date[64];
+  strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
+  fprintf(f, "# Server benchmark: tracing overhead only (--tracing-only)\n\n");
+  fprintf(f, "- Date: %s\n- Command: `%s`\n", date, o->command);
+  fprintf(f, "- Machine: %s, %ld cores online; %s. The servers and the load generator share "
+             "these cores (loopback TCP).\n- AkiDB: %s\n",
+          rep->cpu, rep->cores, rep->kernel, rep->version);
+  st_write(f, &rep->tracing);
+  fclose(f);
+  ds_free(&s128);
+  printf("wrote %s\n", o->out);
+}
+
 int main(int argc, char **argv) {
   bench_fatal_init("server bench", cleanup);
   options_t o;
@@ -741,6 +779,10 @@ int main(int argc, char **argv) {
   if (uname(&u) == 0) snprintf(rep.kernel, sizeof rep.kernel, "Linux %s", u.release);
   sp_akidb_version(o.akidb, rep.version, sizeof rep.version);
 
+  if (o.tracing_only) {
+    run_tracing_only(&o, &rep);
+    return 0;
+  }
   rep.n_base = o.quick ? 10000 : 100000;
   rep.n_query = o.quick ? 200 : 1000;
   rep.clusters = o.quick ? 100 : 300;
@@ -794,6 +836,9 @@ int main(int argc, char **argv) {
   long long ef128 = run_search(&api, &g_server, &o, &rep, &s128, "mix128", "l2");
   long long ef768 = run_search(&api, &g_server, &o, &rep, &s768, "mix768", "cosine");
   run_closed(&api, &bapi, &o, &rep, &brep, &s128, &s768, ef128, ef768);
+  if (!o.closed_only)
+    st_run(&rep.tracing, o.akidb, o.tmp, &s128, o.tracing_points, o.closed.duration_s,
+           o.closed.warmup_s, o.repeat);
   if (o.baseline) {
     lg_conn_close(&bapi.conn);
     sp_server_stop(&g_baseline, NULL);

@@ -155,15 +155,9 @@ static void pg_close(void *ctx, void *conn) {
 
 /* ------------------------------------------------------ REST transport -- */
 
-/* Pre-encoded requests over blocking keep-alive connections. */
-typedef struct {
-  uint16_t port;
-  const ds_set_t *set; /* NULL: the requests are /health */
-  const char *const *req;
-  const size_t *len;
-} rest_ctx_t;
+typedef sc_rest_ctx_t rest_ctx_t;
 
-static void *rest_open(void *ctx, uint32_t i, char *err, size_t errlen) {
+void *sc_rest_open(void *ctx, uint32_t i, char *err, size_t errlen) {
   (void)i;
   rest_ctx_t *a = ctx;
   lg_conn_t *c = bench_xmalloc(sizeof *c);
@@ -174,7 +168,7 @@ static void *rest_open(void *ctx, uint32_t i, char *err, size_t errlen) {
   return c;
 }
 
-static int rest_call(void *ctx, void *conn, size_t q, uint32_t *found, char *err, size_t errlen) {
+int sc_rest_call(void *ctx, void *conn, size_t q, uint32_t *found, char *err, size_t errlen) {
   rest_ctx_t *a = ctx;
   struct iovec iov = {(void *)a->req[q], a->len[q]};
   lg_response_t r;
@@ -193,7 +187,7 @@ static int rest_call(void *ctx, void *conn, size_t q, uint32_t *found, char *err
   return 0;
 }
 
-static void rest_close(void *ctx, void *conn) {
+void sc_rest_close(void *ctx, void *conn) {
   (void)ctx;
   lg_conn_close(conn);
   free(conn);
@@ -263,11 +257,11 @@ void sc_run(sc_report_t *cr, const sc_options_t *o, const sp_server_t *s,
         cl_spec_t spec = {.connections = o->conns[c], .warmup_s = o->warmup_s,
                           .duration_s = o->duration_s, .n_queries = cs->q.n};
         if (base) {
-          spec.open = rest_open, spec.call = rest_call, spec.close = rest_close, spec.ctx = &bk;
+          spec.open = sc_rest_open, spec.call = sc_rest_call, spec.close = sc_rest_close, spec.ctx = &bk;
           run_row(cr, SC_BASELINE, &spec, cs->set, cs->name, cs->base_ef, run, base->pid);
           bench_sleep_ms(200);
         }
-        spec.open = rest_open, spec.call = rest_call, spec.close = rest_close, spec.ctx = &ak;
+        spec.open = sc_rest_open, spec.call = sc_rest_call, spec.close = sc_rest_close, spec.ctx = &ak;
         run_row(cr, SC_REST, &spec, cs->set, cs->name, cs->ef, run, s->pid);
         if (cr->grpc) {
           bench_sleep_ms(200);
@@ -288,7 +282,7 @@ void sc_run(sc_report_t *cr, const sc_options_t *o, const sp_server_t *s,
     rest_ctx_t ak = {.port = s->port, .set = NULL, .req = hreq, .len = hl};
     rest_ctx_t bk = {.port = base ? base->port : 0, .set = NULL, .req = hreq, .len = hl};
     cl_spec_t spec = {.connections = 1, .warmup_s = o->warmup_s, .duration_s = o->duration_s,
-                      .n_queries = 1, .open = rest_open, .call = rest_call, .close = rest_close,
+                      .n_queries = 1, .open = sc_rest_open, .call = sc_rest_call, .close = sc_rest_close,
                       .ctx = &bk};
     if (base) run_row(cr, SC_BASELINE, &spec, NULL, NULL, 0, run, base->pid);
     spec.ctx = &ak;

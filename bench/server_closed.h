@@ -38,6 +38,19 @@ typedef struct {
 
 typedef enum { SC_REST, SC_GRPC, SC_GRPC_STREAM, SC_PG, SC_BASELINE } sc_peer_t;
 
+/* The REST transport of the closed loop: pre-encoded requests over
+ * blocking keep-alive connections (recall counted when `set` is given). */
+typedef struct {
+  uint16_t port;
+  const ds_set_t *set; /* NULL: the requests are /health */
+  const char *const *req;
+  const size_t *len;
+} sc_rest_ctx_t;
+
+void *sc_rest_open(void *ctx, uint32_t i, char *err, size_t errlen);
+int sc_rest_call(void *ctx, void *conn, size_t q, uint32_t *found, char *err, size_t errlen);
+void sc_rest_close(void *ctx, void *conn);
+
 /* One closed-loop row: a peer, a data set (NULL for the health probe), a
  * connection count and a run. */
 typedef struct {

@@ -73,6 +73,8 @@ void sp_server_start(sp_server_t *s, const char *akidb_path, const char *tmp, bo
     setenv("AKIDB_ADMIN_PASSWORD", s->password, 1);
     /* gRPC only when asked: benches run side by side and most measure REST. */
     setenv("AKIDB_GRPC_PORT", grpc_port, 1);
+    for (size_t i = 0; i < sizeof s->env / sizeof s->env[0]; i++)
+      if (s->env[i][0]) putenv(s->env[i]);
     execl(akidb, akidb, "serve", "--host", "127.0.0.1", "--port", port, "--data-dir", data,
           "--log-level", "warn", (char *)NULL);
     fprintf(stderr, "exec %s: %s\n", akidb, strerror(errno));

@@ -27,6 +27,9 @@ typedef struct {
   char dir[PATH_MAX];  /* scratch: data/ and server.log */
   char log[PATH_MAX + 16];
   char password[64];   /* the system admin's (AKIDB_ADMIN_PASSWORD) */
+  /* Extra environment of the server ("NAME=value"; set by the caller before
+   * sp_server_start, e.g. ENABLE_TRACING=true), up to SP_MAX_ENV. */
+  char env[4][256];
 } sp_server_t;
 
 /* Spawns `akidb serve --host 127.0.0.1 --port <free> --data-dir <dir>/data

@@ -44,6 +44,7 @@
 #include "http/http_internal.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
+#include "trace/trace.h"
 
 #define RPC_WORKERS 4
 #define RPC_DEFER_EVENTS 8
@@ -116,6 +117,9 @@ typedef struct rpc_call {
    * its next step, with a message received or not). */
   bool work_unary, work_received;
   struct rpc_call *work_next;
+  trace_request_t trace; /* the call's SERVER span (trace/trace.h): begun at setup,
+                            attached while a thread runs the call's service work,
+                            ended with the call */
 } rpc_call_t;
 
 struct agrpc_server {
@@ -257,9 +261,26 @@ static void call_free(rpc_call_t *c) {
   free(c);
 }
 
+/* Ends the call's span with its status code (an error status for the
+ * codes that mean the server failed, as OpenTelemetry's RPC conventions). */
+static void trace_end(rpc_call_t *c, int code) {
+  trace_span_t *sp = c->trace.span;
+  if (sp) {
+    trace_span_set_int(sp, "rpc.grpc.status_code", code);
+    if (c->tenant[0]) trace_span_set_str(sp, "akidb.tenant", c->tenant);
+    if (code == GRPC_STATUS_UNKNOWN || code == GRPC_STATUS_DEADLINE_EXCEEDED ||
+        code == GRPC_STATUS_UNIMPLEMENTED || code == GRPC_STATUS_INTERNAL ||
+        code == GRPC_STATUS_UNAVAILABLE || code == GRPC_STATUS_DATA_LOSS)
+      trace_span_set_status(sp, TRACE_STATUS_ERROR, code_name(code));
+  }
+  trace_request_end(&c->trace);
+}
+
 /* The call ended: the status sent (final_code), or the client gone. */
 static void call_end(rpc_call_t *c) {
-  call_record(c, c->final_code >= 0 ? c->final_code : GRPC_STATUS_CANCELLED);
+  int code = c->final_code >= 0 ? c->final_code : GRPC_STATUS_CANCELLED;
+  call_record(c, code);
+  trace_end(c, code);
   call_free(c);
 }
 
@@ -292,6 +313,22 @@ static void call_start(agrpc_server_t *s, rpc_call_t *c, grpc_op *ops, size_t n,
   }
 }
 
+/* Begins the call's span, "akidb.v1.PointService/Search", continuing the
+ * client's traceparent metadata. Not for the health service. */
+static void trace_begin(rpc_call_t *c) {
+  if (!trace_enabled() || !c->method || strncmp(c->method->path, "/grpc.health.", 13) == 0)
+    return;
+  char *tp = md_find(&c->md, "traceparent"), *ts = md_find(&c->md, "tracestate");
+  trace_request_begin(&c->trace, c->method->path + 1, tp, ts);
+  free(tp);
+  free(ts);
+  trace_span_t *sp = c->trace.span;
+  if (!sp) return;
+  trace_span_set_str(sp, "rpc.system", "grpc");
+  trace_span_set_str(sp, "rpc.method", c->method->path);
+  trace_span_set_str(sp, "akidb.request_id", c->request_id);
+}
+
 /* The credentials, request id, source, method and deadline of a new call. */
 static void call_setup(agrpc_server_t *s, rpc_call_t *c) {
   take_request_id(c);
@@ -305,6 +342,7 @@ static void call_setup(agrpc_server_t *s, rpc_call_t *c) {
                                      .request_id = c->request_id,
                                      .source = c->source,
                                      .deadline_ns = deadline_ns(c)}};
+  trace_begin(c);
 }
 
 static void call_received(agrpc_server_t *s, rpc_call_t *c);
@@ -393,7 +431,10 @@ static bool unary_decode(agrpc_server_t *s, rpc_call_t *c) {
 
 /* Runs a decoded unary call and answers it (the network thread or a worker). */
 static void unary_finish(agrpc_server_t *s, rpc_call_t *c) {
+  trace_saved_t saved;
+  trace_attach(&c->trace.ctx, &saved);
   rpc_unary_run(s->svc, c->method, &c->unary, &c->answer);
+  trace_detach(&saved);
   rpc_unary_free(&c->unary, &c->answer);
   snprintf(c->tenant, sizeof c->tenant, "%s", c->answer.tenant);
   call_answer(s, c);
@@ -512,8 +553,11 @@ static void stream_advance(agrpc_server_t *s, rpc_call_t *c, bool received) {
   } else {
     bool end = received && !c->recv && !server_stream;
     grpc_slice in = take_message(c);
+    trace_saved_t saved;
+    trace_attach(&c->trace.ctx, &saved);
     step = c->method->step(&c->stream, received ? GRPC_SLICE_START_PTR(in) : NULL,
                            GRPC_SLICE_LENGTH(in), end, a);
+    trace_detach(&saved);
     grpc_slice_unref(in);
   }
   grpc_op ops[2];

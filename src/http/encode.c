@@ -202,23 +202,10 @@ static void render_tiers(akidb_service_t *svc, obs_buf_t *b) {
 
 /* One object-store operation's latency histogram (cumulative buckets). */
 static void render_store_latency(obs_buf_t *b, const char *op, const akidb_objstore_op_stats_t *o) {
-  static const char *name = "akidb_object_store_request_duration_seconds";
-  const double *bounds = akidb_objstore_latency_bounds();
-  char le[32];
-  for (int i = 0; i < AKIDB_OBJSTORE_LATENCY_NBOUNDS; i++) {
-    snprintf(le, sizeof le, "%g", bounds[i]);
-    obs_render_sample(b, "akidb_object_store_request_duration_seconds_bucket",
-                      (double)o->latency_le[i], "op", op, "le", le, NULL);
-  }
-  obs_render_sample(b, "akidb_object_store_request_duration_seconds_bucket",
-                    (double)o->latency_le[AKIDB_OBJSTORE_LATENCY_NBOUNDS], "op", op, "le", "+Inf",
-                    NULL);
-  char sum[96], count[96];
-  snprintf(sum, sizeof sum, "%s_sum", name);
-  snprintf(count, sizeof count, "%s_count", name);
-  obs_render_sample(b, sum, o->latency_sum_s, "op", op, NULL);
-  obs_render_sample(b, count, (double)o->latency_le[AKIDB_OBJSTORE_LATENCY_NBOUNDS], "op", op,
-                    NULL);
+  obs_render_histogram(b, "akidb_object_store_request_duration_seconds", "op", op,
+                       akidb_objstore_latency_bounds(), AKIDB_OBJSTORE_LATENCY_NBOUNDS,
+                       o->latency_le, o->latency_le[AKIDB_OBJSTORE_LATENCY_NBOUNDS],
+                       o->latency_sum_s);
 }
 
 /* The object store: requests, errors, retries and latency by operation,

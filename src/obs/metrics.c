@@ -778,6 +778,29 @@ static void render_process(obs_buf_t *b) {
   obs_render_sample(b, "akidb_build_info", 1, "version", AKIDB_VERSION_STRING, NULL);
 }
 
+void obs_render_histogram(obs_buf_t *b, const char *name, const char *label,
+                          const char *label_value, const double *bounds, size_t n,
+                          const uint64_t *cumulative, uint64_t count, double sum) {
+  char bucket[128], sum_name[128], count_name[128], le[32];
+  snprintf(bucket, sizeof bucket, "%s_bucket", name);
+  snprintf(sum_name, sizeof sum_name, "%s_sum", name);
+  snprintf(count_name, sizeof count_name, "%s_count", name);
+  for (size_t i = 0; i <= n; i++) {
+    if (i < n) snprintf(le, sizeof le, "%g", bounds[i]);
+    else snprintf(le, sizeof le, "+Inf");
+    double v = (double)(i < n ? cumulative[i] : count);
+    if (label) obs_render_sample(b, bucket, v, label, label_value, "le", le, NULL);
+    else obs_render_sample(b, bucket, v, "le", le, NULL);
+  }
+  if (label) {
+    obs_render_sample(b, sum_name, sum, label, label_value, NULL);
+    obs_render_sample(b, count_name, (double)count, label, label_value, NULL);
+  } else {
+    obs_render_sample(b, sum_name, sum, NULL);
+    obs_render_sample(b, count_name, (double)count, NULL);
+  }
+}
+
 /* ------------------------------------------------------------- storage -- */
 
 /* The storage engine's process-wide latency histograms (src/store/timing.c). */
@@ -799,18 +822,9 @@ static void render_store_timings(obs_buf_t *b) {
   for (size_t f = 0; f < sizeof fams / sizeof *fams; f++) {
     akidb_store_histogram_t h;
     akidb_store_timing(fams[f].t, &h);
-    char bucket[96], sum[96], count[96], le[32];
-    snprintf(bucket, sizeof bucket, "%s_bucket", fams[f].name);
-    snprintf(sum, sizeof sum, "%s_sum", fams[f].name);
-    snprintf(count, sizeof count, "%s_count", fams[f].name);
     obs_render_family(b, fams[f].name, "histogram", fams[f].help);
-    for (int i = 0; i < AKIDB_STORE_TIMING_NBOUNDS; i++) {
-      snprintf(le, sizeof le, "%g", bounds[i]);
-      obs_render_sample(b, bucket, (double)h.cumulative[i], "le", le, NULL);
-    }
-    obs_render_sample(b, bucket, (double)h.count, "le", "+Inf", NULL);
-    obs_render_sample(b, sum, h.sum_seconds, NULL);
-    obs_render_sample(b, count, (double)h.count, NULL);
+    obs_render_histogram(b, fams[f].name, NULL, NULL, bounds, AKIDB_STORE_TIMING_NBOUNDS,
+                         h.cumulative, h.count, h.sum_seconds);
   }
 }
 

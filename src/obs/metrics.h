@@ -79,6 +79,15 @@ void obs_render_family(obs_buf_t *b, const char *name, const char *type, const c
  * key/value pairs; values escaped per the exposition format. */
 void obs_render_sample(obs_buf_t *b, const char *name, double value, ...);
 
+/* Appends the samples of one histogram series kept outside the registry:
+ * name_bucket{[label="value",]le="..."} for each of the n bounds (seconds)
+ * and +Inf, then _sum and _count; cumulative[i] counts the observations <=
+ * bounds[i], `count` all of them. label may be NULL (no label). The family
+ * line is the caller's. */
+void obs_render_histogram(obs_buf_t *b, const char *name, const char *label,
+                          const char *label_value, const double *bounds, size_t n,
+                          const uint64_t *cumulative, uint64_t count, double sum);
+
 /* Renders every registered family plus process figures
  * (akidb_process_resident_memory_bytes, akidb_process_start_time_seconds,
  * akidb_build_info) into `b`. */

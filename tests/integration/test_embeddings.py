@@ -19,12 +19,7 @@ OpenAI-compatible model server (embed_standin.py, on loopback):
 import base64
 import hashlib
 import json
-import os
 import struct
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import grpc
 import pytest
@@ -33,8 +28,8 @@ import requests
 import client as cl
 from client import expect
 from conftest import Server, free_port
+from standin_proc import StandinProcess
 
-HERE = Path(__file__).resolve().parent
 KEY = "sk-test-" + "9" * 24
 
 
@@ -49,31 +44,21 @@ def standin_vector(text, dim):
     return out
 
 
-class Standin:
+class Standin(StandinProcess):
+    """The stand-in model server (embed_standin.py)."""
+
     def __init__(self):
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", str(HERE / "embed_standin.py"), "--port", "0",
-             "--max-seconds", "600"], stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        assert line.startswith("PORT "), line
-        self.port = int(line.split()[1])
-        self.base = f"http://127.0.0.1:{self.port}/v1"
+        super().__init__("embed_standin.py")
+        self.base = f"{self.url}/v1"
 
     def control(self, body):
-        requests.post(f"http://127.0.0.1:{self.port}/control", json=body, timeout=10).raise_for_status()
+        self.post("/control", body)
 
     def reset(self):
-        requests.post(f"http://127.0.0.1:{self.port}/control/reset", timeout=10).raise_for_status()
+        self.post("/control/reset")
 
     def requests(self):
-        return requests.get(f"http://127.0.0.1:{self.port}/control/requests", timeout=10).json()
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        return self.get("/control/requests")
 
 
 @pytest.fixture(scope="module")

@@ -8,62 +8,31 @@ S3 (headers seen on the wire); unsampled and probe requests record nothing;
 a dead collector changes nothing for clients and its losses are counted in
 /metrics.
 """
-import json
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import requests
 
-import client as cl
 from client import make_tenant, wait_until
 from s3server import CuttingProxy, S3rver, free_port
+from standin_proc import StandinProcess
 
-HERE = Path(__file__).resolve().parent
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{TRACE_ID}-{PARENT}-01"
 EMBED_KEY = "tracing-standin-key"
 
 
-class Standin:
-    """One of the Python stand-ins (embed_standin.py, otlp_standin.py) on a
-    free loopback port."""
-
-    def __init__(self, script, *args):
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", str(HERE / script), "--port", "0", "--max-seconds", "600",
-             *args], stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        assert line.startswith("PORT "), line
-        self.port = int(line.split()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def get(self, path):
-        return requests.get(self.url + path, timeout=10).json()
-
-    def post(self, path, body=None):
-        requests.post(self.url + path, json=body or {}, timeout=10).raise_for_status()
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
 @pytest.fixture(scope="module")
 def otlp():
-    s = Standin("otlp_standin.py")
+    s = StandinProcess("otlp_standin.py")
     yield s
     s.stop()
 
 
 @pytest.fixture(scope="module")
 def model():
-    s = Standin("embed_standin.py")
+    s = StandinProcess("embed_standin.py")
     yield s
     s.stop()
 
@@ -205,3 +174,35 @@ def test_a_dead_collector_changes_nothing_for_clients(server_factory, tmp_path):
                 dropped += float(line.split()[1])
         return started > 0 and dropped > 0
     wait_until(lost, "spans counted as dropped while the collector is dead", timeout=30)
+
+
+def test_grpc_calls_continue_the_clients_trace(server_factory, otlp, stubs):
+    import grpc
+    otlp.post("/control/reset")
+    srv = server_factory(config=tracing_config(otlp.url))
+    t = make_tenant(srv, srv.login_admin(), roles=("admin",))
+    db = t.create_db()
+    coll = t.create_collection(db, dimension=4, metric="l2")["name"]
+    trace = "5cf92f3577b34da6a3ce929d0e0e4736"
+    md = (("authorization", f"Bearer {t.admin.token}"),
+          ("traceparent", f"00-{trace}-{PARENT}-01"))
+    with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as ch:
+        pts = stubs.points_pb2_grpc.PointServiceStub(ch)
+        P = stubs.points_pb2
+        pts.Upsert(P.UpsertRequest(tenant=t.slug, database=db, collection=coll, points=[
+            stubs.common_pb2.PointInput(id="g0", vector=[1.0, 0.0, 0.0, 0.0])]),
+            metadata=md, timeout=30)
+        got = pts.Search(P.SearchRequest(tenant=t.slug, database=db, collection=coll,
+                                         vector=[1.0, 0.0, 0.0, 0.0], k=1),
+                         metadata=md, timeout=30)
+        assert [h.id for h in got.results] == ["g0"]
+    spans = spans_of(otlp, trace, names=("akidb.v1.PointService/Upsert",
+                                         "akidb.v1.PointService/Search", "search", "wal.fsync"))
+    ids = {s["spanId"] for s in spans}
+    for s in spans:
+        if s["kind"] == 2:
+            assert s["parentSpanId"] == PARENT, s
+            a = attrs(s)
+            assert a["rpc.system"] == "grpc" and int(a["rpc.grpc.status_code"]) == 0, a
+        else:
+            assert s["parentSpanId"] in ids, s

@@ -35,6 +35,7 @@
 #include "akidb/embed.h"
 #include "check.h"
 #include "embed/embed_internal.h"
+#include "standin.h"
 #include "tmpdir.h"
 #include "util/clock.h"
 
@@ -42,107 +43,22 @@
 #error "AKIDB_SOURCE_DIR must be defined by the build"
 #endif
 
-#define PYTHON "/usr/bin/python3"
 #define KEY_ENV "AKIDB_TEST_EMBED_KEY"
 #define KEY "sk-test-Secret-0123456789abcdef"
 #define TRACEPARENT "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
-static pid_t standin_pid = -1;
-static int standin_port;
-static char base_url[64], port_file[4200];
+static char base_url[64];
 
 /* ------------------------------------------------------ the stand-in -- */
 
-static void standin_kill(void) {
-  if (standin_pid <= 0) return;
-  kill(-standin_pid, SIGKILL);
-  kill(standin_pid, SIGKILL);
-  int st;
-  waitpid(standin_pid, &st, 0);
-  standin_pid = -1;
-}
-
-static void on_signal(int sig) {
-  standin_kill();
-  signal(sig, SIG_DFL);
-  raise(sig);
-}
-
-/* Starts the stand-in; waits (≤ 15 s) for its port file. */
-static void standin_start(void) {
-  if (access(PYTHON, X_OK) != 0) {
-    fprintf(stderr, "SKIP: %s is missing (the stand-in model server needs it)\n", PYTHON);
-    exit(77);
-  }
-  tmpdir_path(port_file, sizeof port_file, "akidb-embed", "port");
-  standin_pid = fork();
-  ASSERT_TRUE(standin_pid >= 0);
-  if (standin_pid == 0) {
-    setpgid(0, 0);
-    char script[512];
-    snprintf(script, sizeof script, "%s/tests/integration/embed_standin.py", AKIDB_SOURCE_DIR);
-    int fd = open("/dev/null", O_WRONLY);
-    if (fd >= 0) dup2(fd, 1);
-    execl(PYTHON, PYTHON, script, "--port-file", port_file, "--max-seconds", "600",
-          (char *)NULL);
-    _exit(126);
-  }
-  setpgid(standin_pid, standin_pid);
-  double t0 = clock_now_s();
-  FILE *f = NULL;
-  while (!(f = fopen(port_file, "r"))) {
-    int st;
-    if (waitpid(standin_pid, &st, WNOHANG) == standin_pid) {
-      standin_pid = -1;
-      CHECK_FAIL("the stand-in exited at start (status %d)", st);
-    }
-    if (clock_now_s() - t0 > 15.0) CHECK_FAIL("the stand-in wrote no port file within 15 s");
-    usleep(20000);
-  }
-  ASSERT_EQ_INT(fscanf(f, "%d", &standin_port), 1);
-  fclose(f);
+/* Starts the stand-in model server (standin.h); sets base_url. */
+static void start_model_server(void) {
+  standin_start("embed_standin.py");
   snprintf(base_url, sizeof base_url, "http://127.0.0.1:%d/v1", standin_port);
 }
 
-typedef struct {
-  char *data;
-  size_t len;
-} buf_t;
-
-static size_t buf_write(char *d, size_t s, size_t n, void *ud) {
-  buf_t *b = ud;
-  char *r = realloc(b->data, b->len + s * n + 1);
-  if (!r) return 0;
-  memcpy(r + b->len, d, s * n);
-  b->data = r;
-  b->len += s * n;
-  b->data[b->len] = '\0';
-  return s * n;
-}
-
-/* GET (body NULL) or POST path on the stand-in; returns the parsed answer. */
-static json_t *standin_call(const char *path, const char *body) {
-  char url[256];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", standin_port, path);
-  CURL *e = curl_easy_init();
-  buf_t b = {0};
-  curl_easy_setopt(e, CURLOPT_URL, url);
-  curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, buf_write);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
-  if (body) curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-  CURLcode cc = curl_easy_perform(e);
-  curl_easy_cleanup(e);
-  if (cc != CURLE_OK) CHECK_FAIL("stand-in %s: %s", path, curl_easy_strerror(cc));
-  json_t *j = json_loads(b.data ? b.data : "", 0, NULL);
-  free(b.data);
-  ASSERT_TRUE(j != NULL);
-  return j;
-}
-
-static void control(const char *cmd) { json_decref(standin_call("/control", cmd)); }
-static void reset(void) { json_decref(standin_call("/control/reset", "{}")); }
+static void control(const char *cmd) { standin_control(cmd); }
+static void reset(void) { standin_reset(); }
 
 /* The stand-in's request log. */
 static json_t *requests(void) { return standin_call("/control/requests", NULL); }
@@ -975,12 +891,12 @@ static void setup(void) {
   setenv("no_proxy", "*", 1);
   curl_global_init(CURL_GLOBAL_DEFAULT);
   atexit(standin_kill);
-  signal(SIGTERM, on_signal);
-  signal(SIGINT, on_signal);
-  signal(SIGABRT, on_signal);
-  signal(SIGALRM, on_signal);
+  signal(SIGTERM, standin_on_signal);
+  signal(SIGINT, standin_on_signal);
+  signal(SIGABRT, standin_on_signal);
+  signal(SIGALRM, standin_on_signal);
   alarm(600); /* below ctest's timeout: never leave the stand-in behind */
-  standin_start();
+  start_model_server();
 }
 
 int main(int argc, char **argv) {
