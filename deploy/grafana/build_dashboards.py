@@ -112,7 +112,7 @@ class Board:
         for i, p in enumerate(self.panels, 1):
             p["id"] = i
         return {
-            "uid": self.uid, "title": self.title, "description": self.description,
+            "description": self.description, "title": self.title, "uid": self.uid,
             "tags": ["akidb"] + self.tags, "schemaVersion": 39, "version": 1,
             "editable": True, "graphTooltip": 1, "timezone": "browser",
             "time": {"from": "now-6h", "to": "now"}, "refresh": "30s",
