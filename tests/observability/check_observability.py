@@ -11,6 +11,8 @@ provisioning files (no server, no Prometheus; ctest observability_static).
   * deploy/prometheus/tests/*.yml: every alert has a case where it fires,
     and its input series include an instance it must leave quiet (or a case
     expecting no alert);
+  * tests/integration/promql_leaves.py splits expressions as the live test
+    expects (operands of comparisons and set operations, thresholds out);
   * deploy/grafana: the dashboards are what build_dashboards.py writes;
     four of them (overview, performance, storage, errors), schemaVersion 39,
     every panel and target on the `${datasource}` variable, unique uids and
@@ -144,7 +146,27 @@ def check_dashboards():
         check(f.read_text().startswith("# "), f"{f.relative_to(ROOT)}: no leading comment")
 
 
+def check_leaf_splitter():
+    """tests/integration/promql_leaves.py, on the shapes the rules use."""
+    sys.path.insert(0, str(ROOT / "tests/integration"))
+    from promql_leaves import leaves
+    cases = {
+        'a > 0.05 and on (job, instance) b > 0.1': ["a", "b"],
+        '(x > (14.4 * 0.001) and y > (14.4 * 0.001)) or (z > 0.006)': ["x", "y", "z"],
+        'sum(rate(m{code!="OK", le=~"0.2[5]"}[5m])) >= bool 1': ['sum(rate(m{code!="OK", le=~"0.2[5]"}[5m]))'],
+        'r / (budget > 0) > 0.9 unless on () group_left(v) w == 0': ["r / (budget > 0)", "w"],
+        '(a) + (b)': ["(a) + (b)"],
+        'histogram_quantile(0.99, sum by (le) (rate(h_bucket[5m])))':
+            ["histogram_quantile(0.99, sum by (le) (rate(h_bucket[5m])))"],
+        'orders_total or vector(0)': ["orders_total", "vector(0)"],
+    }
+    for expr, want in cases.items():
+        got = [" ".join(x.split()) for x in leaves(expr)]
+        check(got == want, f"promql_leaves({expr!r}) = {got}, expected {want}")
+
+
 def main():
+    check_leaf_splitter()
     names = check_alerts()
     check_unit_tests(names)
     check_dashboards()
