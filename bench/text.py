@@ -530,7 +530,7 @@ def main():
         f"| BM25, AkiDB | `{{\"mode\": \"text\", \"text\": q}}` | {bm[0]:.4f} | {bm[1]:.4f} |",
         f"| BM25, independent (bench/text_bm25_ref.py, numpy) | — | {refq[0]:.4f} | {refq[1]:.4f} |",
         f"| built-in embedder (vector mode, HNSW defaults) | `{{\"text\": q}}` | {emb[0]:.4f} | {emb[1]:.4f} |",
-        f"| hybrid, RRF k 60 with the defaults (builtin side weight 0.25) | "
+        f"| hybrid, RRF k 60 with the defaults (builtin side weight 0.1) | "
         f"`{{\"mode\": \"hybrid\", \"text\": q}}` | {hyb[0]:.4f} | {hyb[1]:.4f} |",
         "",
         f"AkiDB's BM25 and the independent one agree on the whole top 10 for "

@@ -573,7 +573,7 @@ int main(int argc, char **argv) {
     quality_t qr = run_rrf(&c, bm, nbm, em, nem, 1.0);
     printf("| RRF (k 60) of BM25 and embedder dim %u%s | %.4f | %.4f |\n", dim,
            is_default ? " (default)" : "", qr.ndcg10, qr.recall100);
-    for (double w = 0.25; is_default && w < 0.76; w += 0.25) {
+    for (double w = 0.05; is_default && w < 0.76; w += w < 0.39 ? 0.05 : 0.25) {
       qr = run_rrf(&c, bm, nbm, em, nem, w);
       printf("| RRF (k 60), weights BM25 1 / embedder %.2f, dim %u | %.4f | %.4f |\n", w, dim,
              qr.ndcg10, qr.recall100);

@@ -24,10 +24,10 @@ typedef enum {
 #define FUSION_ALPHA_DEFAULT 0.5
 /* When the built-in embedder made the vector side: a keyword-like signal
  * that mostly repeats BM25 and is weaker alone, so by default it gets a
- * fifth of the fused score (RRF weights 0.25 : 1, linear alpha 0.2);
+ * tenth of the fused score (RRF weights 0.1 : 1, linear alpha 0.1);
  * measured on Cranfield in docs/embeddings.md. */
-#define FUSION_BUILTIN_WEIGHT_VECTOR 0.25
-#define FUSION_BUILTIN_ALPHA 0.2
+#define FUSION_BUILTIN_WEIGHT_VECTOR 0.1
+#define FUSION_BUILTIN_ALPHA 0.1
 
 typedef struct {
   fusion_method_t method;

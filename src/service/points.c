@@ -522,7 +522,7 @@ static void list_free(fusion_list_t *l) {
 
 /* The fusion asked for, over the defaults (fusion_spec_default; with
  * `builtin_side`, the vector side made by the built-in embedder, whose
- * default share is a fifth: docs/embeddings.md, "Hybrid search"). */
+ * default share is a tenth: docs/embeddings.md, "Hybrid search"). */
 static void fusion_of(const akidb_fusion_args_t *a, bool builtin_side, fusion_spec_t *f) {
   fusion_spec_default(f);
   if (builtin_side) fusion_spec_builtin_default(f);

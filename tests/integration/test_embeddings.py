@@ -124,9 +124,9 @@ def test_builtin_embeds_points_and_queries(tenant):
     assert tenant.count(db, name) == 4
 
 
-def test_hybrid_defaults_give_the_builtin_side_a_fifth(tenant):
+def test_hybrid_defaults_give_the_builtin_side_a_tenth(tenant):
     """docs/embeddings.md: when the built-in embedder makes the vector side,
-    RRF weighs it 0.25 against BM25's 1 (linear: alpha 0.2); a vector the
+    RRF weighs it 0.1 against BM25's 1 (linear: alpha 0.1); a vector the
     client sends, or weights in the request, keep their own weights."""
     db = tenant.create_db()
     coll = create(tenant, db, 64, {"provider": "builtin"})
@@ -145,7 +145,7 @@ def test_hybrid_defaults_give_the_builtin_side_a_fifth(tenant):
     hits = tenant.viewer.call("POST", path, body)["results"]
     assert hits and any(h["explain"]["vector"] for h in hits)
     for h in hits:
-        assert h["score"] == pytest.approx(rrf_score(h, 0.25, 1.0), rel=1e-6)
+        assert h["score"] == pytest.approx(rrf_score(h, 0.1, 1.0), rel=1e-6)
     asked = tenant.viewer.call("POST", path, dict(body, fusion={"weights": {"vector": 1,
                                                                          "text": 1}}))
     for h in asked["results"]:
@@ -163,7 +163,7 @@ def test_hybrid_defaults_give_the_builtin_side_a_fifth(tenant):
         x = h["explain"]
         vn = (max(ds) - x["vector"]["distance"]) / (max(ds) - min(ds))
         tn = (x["text"]["score"] - min(ts)) / (max(ts) - min(ts)) if x["text"] else 0
-        assert h["score"] == pytest.approx(0.2 * vn + 0.8 * tn, rel=1e-5, abs=1e-6)
+        assert h["score"] == pytest.approx(0.1 * vn + 0.9 * tn, rel=1e-5, abs=1e-6)
 
 
 def test_openai_provider_embeds_exactly_what_the_model_returns(tenant, standin):
