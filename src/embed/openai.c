@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/curl_global.h"
 #include "embed/embed_internal.h"
 #include "util/clock.h"
 
@@ -116,10 +117,7 @@ typedef struct {
   size_t errlen;
 } call_t;
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
 
-static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 /* ================================================================ slots == */
 
@@ -727,7 +725,7 @@ static char *dup_trimmed_url(const char *u) {
 
 int embed_openai_create(const akidb_embed_config_t *c, embed_metrics_t *m,
                         const akidb_embed_ops_t **ops, void **self, char *err, size_t errlen) {
-  pthread_once(&curl_once, curl_init);
+  CURLcode curl_init_rc = util_curl_global_init();
   if (curl_init_rc != CURLE_OK) {
     snprintf(err, errlen, "embedding provider: libcurl failed to initialise: %s",
              curl_easy_strerror(curl_init_rc));

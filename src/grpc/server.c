@@ -329,6 +329,14 @@ static void trace_begin(rpc_call_t *c) {
   trace_span_set_str(sp, "akidb.request_id", c->request_id);
 }
 
+/* Makes the call's trace context current on this thread while it runs the
+ * call's service work; false (nothing attached) for an untraced call. */
+static bool call_attach(const rpc_call_t *c, trace_saved_t *saved) {
+  if (!c->trace.ctx.valid) return false;
+  trace_attach(&c->trace.ctx, saved);
+  return true;
+}
+
 /* The credentials, request id, source, method and deadline of a new call. */
 static void call_setup(agrpc_server_t *s, rpc_call_t *c) {
   take_request_id(c);
@@ -432,9 +440,9 @@ static bool unary_decode(agrpc_server_t *s, rpc_call_t *c) {
 /* Runs a decoded unary call and answers it (the network thread or a worker). */
 static void unary_finish(agrpc_server_t *s, rpc_call_t *c) {
   trace_saved_t saved;
-  trace_attach(&c->trace.ctx, &saved);
+  bool traced = call_attach(c, &saved);
   rpc_unary_run(s->svc, c->method, &c->unary, &c->answer);
-  trace_detach(&saved);
+  if (traced) trace_detach(&saved);
   rpc_unary_free(&c->unary, &c->answer);
   snprintf(c->tenant, sizeof c->tenant, "%s", c->answer.tenant);
   call_answer(s, c);
@@ -554,10 +562,10 @@ static void stream_advance(agrpc_server_t *s, rpc_call_t *c, bool received) {
     bool end = received && !c->recv && !server_stream;
     grpc_slice in = take_message(c);
     trace_saved_t saved;
-    trace_attach(&c->trace.ctx, &saved);
+    bool traced = call_attach(c, &saved);
     step = c->method->step(&c->stream, received ? GRPC_SLICE_START_PTR(in) : NULL,
                            GRPC_SLICE_LENGTH(in), end, a);
-    trace_detach(&saved);
+    if (traced) trace_detach(&saved);
     grpc_slice_unref(in);
   }
   grpc_op ops[2];

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/curl_global.h"
 #include "trace/trace.h"
 #include "objstore/digest.h"
 #include "objstore/s3_internal.h"
@@ -42,10 +43,7 @@ struct s3_store {
   char *path_base; /* "/bucket" (path style) or "" */
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
 
-static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 /* ------------------------------------------------------------ open, close */
 
@@ -69,7 +67,7 @@ void s3_host_header(const char *endpoint, const char *bucket, bool path_style, c
 }
 
 int s3_open(akidb_objstore_t *s, char *err, size_t errlen) {
-  pthread_once(&curl_once, curl_init);
+  CURLcode curl_init_rc = util_curl_global_init();
   if (curl_init_rc != CURLE_OK) {
     objstore_errf(err, errlen, "s3 object store: libcurl failed to initialise: %s",
                   curl_easy_strerror(curl_init_rc));

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/curl_global.h"
 #include "akidb/akidb.h"
 #include "akidb/errors.h"
 #include "trace/trace_internal.h"
@@ -66,10 +67,7 @@ typedef struct {
 
 static tracer_t g = {.mu = PTHREAD_MUTEX_INITIALIZER};
 static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
 
-static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 static uint64_t mono_ns(void) {
   struct timespec ts;
@@ -323,7 +321,7 @@ static void release(void) {
 
 /* Allocates the queue, strings and exporter state; starts the thread. */
 static int start_locked(const trace_config_t *c, char *err, size_t errlen) {
-  pthread_once(&curl_once, curl_init);
+  CURLcode curl_init_rc = util_curl_global_init();
   if (curl_init_rc != CURLE_OK) {
     snprintf(err, errlen, "tracing: libcurl could not start: %s", curl_easy_strerror(curl_init_rc));
     return AKIDB_EIO;

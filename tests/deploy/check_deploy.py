@@ -114,9 +114,9 @@ def lib_package(lib):
 def installed_closure(packages):
     """The packages and everything they depend on, per the dpkg database of
     this machine (where the libraries of the built akidb are installed)."""
-    seen, todo = set(), list(packages)
-    while todo:
-        p = todo.pop()
+    seen, pending = set(), list(packages)
+    while pending:
+        p = pending.pop()
         if p in seen:
             continue
         seen.add(p)
@@ -126,7 +126,7 @@ def installed_closure(packages):
         for dep in r.stdout.split(","):
             name = dep.split("|")[0].strip().split(" ")[0].split(":")[0]
             if name:
-                todo.append(name)
+                pending.append(name)
     return seen
 
 
