@@ -62,6 +62,14 @@ int akidb_random_bytes(uint8_t *buf, size_t n);
  */
 int akidb_uuid_v7(akidb_uuid_t *out);
 
+/*
+ * The same kind of id, ordered the same way, for ids that must be unique
+ * but need not be unguessable (request ids): the 62 random bits come from a
+ * per-thread generator seeded once from getrandom(2), so no system call per
+ * id. Thread-safe. Errors: AKIDB_EIO (the first getrandom of the thread).
+ */
+int akidb_uuid_v7_fast(akidb_uuid_t *out);
+
 /* Writes the canonical lower-case 36-character form plus a NUL into `out`. */
 void akidb_uuid_format(const akidb_uuid_t *id, char out[AKIDB_UUID_STR_LEN + 1]);
 

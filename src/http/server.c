@@ -231,7 +231,7 @@ static void request_id_take(conn_t *cs, struct MHD_Connection *c) {
     return;
   }
   akidb_uuid_t id;
-  if (akidb_uuid_v7(&id) == AKIDB_OK)
+  if (akidb_uuid_v7_fast(&id) == AKIDB_OK)
     akidb_uuid_format(&id, cs->request_id);
   else
     snprintf(cs->request_id, sizeof cs->request_id, "unknown");

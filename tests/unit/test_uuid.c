@@ -2,7 +2,8 @@
  * test_uuid.c — UUIDv7 (akidb_uuid_v7): version and variant bits, the
  * embedded time against the clock, strict byte order of ids made in a
  * burst (many per millisecond) and across threads, randomness in the tail,
- * and the text form (round trip, case, malformed inputs).
+ * the per-thread generator of akidb_uuid_v7_fast (same bits and order,
+ * different tails per thread), and the text form (round trip, case, malformed inputs).
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -93,6 +94,41 @@ static void test_uuid_v7_random_tail_differs(void) {
   ASSERT_TRUE(memcmp(a.bytes + 9, b.bytes + 9, 7) != 0);
 }
 
+static void test_uuid_v7_fast_keeps_the_bits_and_the_order(void) {
+  akidb_uuid_t prev, cur;
+  ASSERT_OK(akidb_uuid_v7(&prev));
+  for (int i = 0; i < 20000; i++) { /* interleaved with the getrandom ids */
+    ASSERT_OK(i % 2 ? akidb_uuid_v7(&cur) : akidb_uuid_v7_fast(&cur));
+    ASSERT_EQ_INT(cur.bytes[6] >> 4, 7);
+    ASSERT_EQ_INT(cur.bytes[8] >> 6, 2);
+    if (akidb_uuid_compare(&prev, &cur) >= 0) CHECK_FAIL("id %d not above its predecessor", i);
+    prev = cur;
+  }
+  akidb_uuid_t a, b;
+  ASSERT_OK(akidb_uuid_v7_fast(&a));
+  ASSERT_OK(akidb_uuid_v7_fast(&b));
+  ASSERT_TRUE(memcmp(a.bytes + 9, b.bytes + 9, 7) != 0);
+}
+
+static void *first_fast_id(void *arg) {
+  return akidb_uuid_v7_fast(arg) ? (void *)1 : NULL;
+}
+
+static void test_uuid_v7_fast_threads_are_seeded_apart(void) {
+  /* each thread's generator starts from its own random seed */
+  akidb_uuid_t first[THREADS];
+  pthread_t t[THREADS];
+  for (int i = 0; i < THREADS; i++) ASSERT_OK(pthread_create(&t[i], NULL, first_fast_id, &first[i]));
+  for (int i = 0; i < THREADS; i++) {
+    void *r;
+    pthread_join(t[i], &r);
+    ASSERT_TRUE(r == NULL);
+  }
+  for (int i = 0; i < THREADS; i++)
+    for (int j = i + 1; j < THREADS; j++)
+      ASSERT_TRUE(memcmp(first[i].bytes + 9, first[j].bytes + 9, 7) != 0);
+}
+
 static void test_uuid_text_round_trip_and_case(void) {
   akidb_uuid_t id, back;
   ASSERT_OK(akidb_uuid_v7(&id));
@@ -128,5 +164,7 @@ CHECK_MAIN(CHECK_CASE(test_uuid_v7_has_version_and_variant_bits),
            CHECK_CASE(test_uuid_v7_burst_is_strictly_increasing),
            CHECK_CASE(test_uuid_v7_threads_get_distinct_ordered_ids),
            CHECK_CASE(test_uuid_v7_random_tail_differs),
+           CHECK_CASE(test_uuid_v7_fast_keeps_the_bits_and_the_order),
+           CHECK_CASE(test_uuid_v7_fast_threads_are_seeded_apart),
            CHECK_CASE(test_uuid_text_round_trip_and_case),
            CHECK_CASE(test_uuid_parse_refuses_malformed_text))
