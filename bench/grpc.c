@@ -17,8 +17,11 @@
  * and writes bench/results/grpc.md.
  *
  * Every request is encoded before any timing: REST JSON (server_load.c),
- * protobuf with protobuf-c (upserts here, searches in grpc_msgs.c). The gRPC client is grpc_client.c (C
- * core). Search rows of both transports run through the same loop
+ * protobuf with protobuf-c (upserts here, searches in grpc_msgs.c). The gRPC client is
+ * grpc_client.h's, chosen with --grpc-client: h2 (default, h2grpc.c: hand-written
+ * HTTP/2, as REST's client is hand-written HTTP/1.1) or core (the gRPC C core); with
+ * h2, the closed-loop search rows also run once more on the C-core client, labelled
+ * so, for comparison. Search rows of both transports run through the same loop
  * (client_query), so that only the transport differs.
  *
  * Threads: ingest and the closed loop run one thread per client (shared
@@ -46,6 +49,7 @@
 #include "dataset/dataset.h"
 #include "grpc_client.h"
 #include "grpc_msgs.h"
+#include "h2grpc.h"
 #include "loadgen.h"
 #include "server_load.h"
 #include "server_proc.h"
@@ -60,7 +64,7 @@
 #define K 10u         /* neighbours per query; recall@10 */
 #define SEED 42u      /* as bench/ann.c: set seed = SEED + dimension */
 #define BATCH 1000u   /* points per upsert */
-#define MAX_ROWS 64
+#define MAX_ROWS 128
 #define MAX_RUNS 5
 
 #define M_UPSERT "/akidb.v1.PointService/Upsert"
@@ -89,6 +93,7 @@ typedef struct {
   uint32_t repeat;    /* runs of every timed search row, interleaved */
   uint32_t ingest_repeat; /* runs of every ingest row, interleaved */
   size_t ingest_768;  /* points per 768-d ingest row */
+  gc_client_t client; /* the gRPC client of every gRPC row (the comparison rows aside) */
   char command[2048];
 } options_t;
 
@@ -96,6 +101,18 @@ typedef enum { TR_REST, TR_UNARY, TR_STREAM } transport_t;
 
 static const char *tr_name(transport_t t) {
   return t == TR_REST ? "REST" : t == TR_UNARY ? "gRPC unary" : "gRPC stream";
+}
+
+/* The transport of a search row; `core` marks the C-core comparison rows. */
+static const char *row_name(transport_t t, bool core) {
+  if (!core) return tr_name(t);
+  return t == TR_UNARY ? "gRPC unary (C-core client)" : "gRPC stream (C-core client)";
+}
+
+/* How the report names a client. */
+static const char *client_desc(gc_client_t c) {
+  return c == GC_CLIENT_H2 ? "the lean client, bench/h2grpc.c (hand-written HTTP/2)"
+                           : "the C-core client, bench/grpc_client.c on libgrpc";
 }
 
 /* ------------------------------------------------------------ failure -- */
@@ -528,6 +545,7 @@ typedef struct {
   uint32_t dim;
   transport_t tr;
   bool closed; /* closed loop (else sequential) */
+  bool core;   /* a comparison row on the C-core client (the lean one made the others) */
   uint32_t clients;
   uint32_t run;
   size_t ok, failed;
@@ -587,8 +605,9 @@ static search_row_t search_sequential(const sp_server_t *s, const char *token, c
   free(us);
   client_close(&c);
   printf("  search %s %s sequential: %.0f QPS, p50 %.0f us, p99 %.0f us, recall@10 %.4f, "
-         "server CPU %.0f us/query\n",
-         dataset, tr_name(tr), row.qps, row.us.p50, row.us.p99, row.recall, row.server_cpu_us);
+         "server CPU %.0f us/query, client CPU %.0f us/query\n",
+         dataset, tr_name(tr), row.qps, row.us.p50, row.us.p99, row.recall, row.server_cpu_us,
+         row.client_cpu_us);
   fflush(stdout);
   return row;
 }
@@ -679,7 +698,7 @@ static void *closed_thread(void *arg) {
 
 static search_row_t search_closed(const sp_server_t *s, const char *token, const qset_t *q,
                                   transport_t tr, const char *dataset, long long ef,
-                                  uint32_t clients, double duration_s) {
+                                  uint32_t clients, double duration_s, bool core) {
   closed_t cl = {.s = s, .token = token, .q = q, .tr = tr, .clients = clients,
                  .duration_s = duration_s, .acc = {.set = q->set, .k = K}};
   pthread_barrier_init(&cl.ready, NULL, clients + 1);
@@ -709,7 +728,8 @@ static search_row_t search_closed(const sp_server_t *s, const char *token, const
   pthread_barrier_wait(&cl.closing);
   for (uint32_t i = 0; i < clients; i++) pthread_join(th[i], NULL);
   search_row_t row = {.dataset = dataset, .dim = q->set->dim, .tr = tr, .closed = true,
-                      .clients = clients, .ef = ef, .ok = cl.n_us, .failed = cl.failed};
+                      .core = core, .clients = clients, .ef = ef, .ok = cl.n_us,
+                      .failed = cl.failed};
   row.steal_pct = sp_steal_since(ticks0);
   double answered = row.ok ? (double)row.ok : 1;
   row.server_cpu_us = (srv1 - srv0) * 1e6 / answered;
@@ -728,9 +748,9 @@ static search_row_t search_closed(const sp_server_t *s, const char *token, const
   pthread_barrier_destroy(&cl.closing);
   pthread_mutex_destroy(&cl.mu);
   printf("  search %s %s closed loop x %u: %.0f QPS, p50 %.0f us, p99 %.0f us, recall@10 %.4f, "
-         "server CPU %.0f us/query\n",
-         dataset, tr_name(tr), clients, row.qps, row.us.p50, row.us.p99, row.recall,
-         row.server_cpu_us);
+         "server CPU %.0f us/query, client CPU %.0f us/query\n",
+         dataset, row_name(tr, core), clients, row.qps, row.us.p50, row.us.p99, row.recall,
+         row.server_cpu_us, row.client_cpu_us);
   fflush(stdout);
   return row;
 }
@@ -795,7 +815,7 @@ static median_t search_median(const report_t *rep, uint32_t dim, transport_t tr,
   size_t used = 0;
   for (size_t i = 0; i < rep->n_search && m.runs < MAX_RUNS; i++) {
     const search_row_t *r = &rep->search[i];
-    if (r->dim != dim || r->tr != tr || r->closed != closed) continue;
+    if (r->dim != dim || r->tr != tr || r->closed != closed || r->core) continue;
     p99[m.runs] = r->us.p99;
     p50[m.runs] = r->us.p50;
     cpu[m.runs] = r->server_cpu_us;
@@ -888,12 +908,13 @@ static void write_ingest(FILE *f, const report_t *rep, const options_t *o) {
           "- **REST**: `POST .../points` with `{\"points\":[...]}` (floats as `%%.9g`), one "
           "HTTP/1.1 keep-alive connection per client, one request in flight per connection "
           "(bench/server_load.c).\n"
-          "- **gRPC unary**: `PointService/Upsert`, one channel (own TCP connection) per "
+          "- **gRPC unary**: `PointService/Upsert`, one connection (its own TCP connection) per "
           "client, one call in flight per client.\n"
           "- **gRPC stream**: `PointService/UpsertStream`, one call per client for the whole "
           "row; a batch is sent once the previous send completed and while fewer than %u "
           "batches are unacknowledged; the ack must carry the batch's id and its point "
           "count.\n"
+          "- gRPC rows: %s.\n"
           "- Clients take the next batch from a shared counter (all three transports).\n"
           "- Every row ran %u time(s), interleaved (all rows of a data set, then all again); "
           "the targets are judged on the median points/s of the runs.\n"
@@ -909,7 +930,8 @@ static void write_ingest(FILE *f, const report_t *rep, const options_t *o) {
           "its fsync (the indexer runs beside them in every row alike). The server runs with "
           "its default settings; 128-d rows ingest all %zu points (51 MB of vectors, under "
           "the limit).\n\n",
-          o->window, o->ingest_repeat, RETRY_WAIT_MS, rep->ingest_768, rep->ingest_768, rep->ingest_128);
+          o->window, client_desc(o->client), o->ingest_repeat, RETRY_WAIT_MS, rep->ingest_768,
+          rep->ingest_768, rep->ingest_128);
   fprintf(f, "| dim | transport | clients | run | points | seconds | points/s | × REST (same run) | batch p50 "
              "(ms) | batch p99 (ms) | retries | server CPU (s) | server CPU/point (µs) | server "
              "cores busy | client CPU (s) | request bytes (MB) |\n"
@@ -962,6 +984,7 @@ static void write_search(FILE *f, const report_t *rep, const options_t *o) {
              "row, each query the same SearchRequest wrapped in a SearchStreamRequest, sent "
              "once the answer to the last one arrived (lock step: one query in flight per "
              "client, as the other two).\n"
+             "- gRPC rows: %s%s.\n"
              "- Both through the same loop; requests encoded before timing.\n"
              "- *sequential*: one client, one connection, one query at a time, every query "
              "of the set once after a 200-query warm-up; latency from send to the whole "
@@ -985,7 +1008,13 @@ static void write_search(FILE *f, const report_t *rep, const options_t *o) {
              "voluntary and involuntary switches (/proc/<pid>/task/*/status) per query.\n"
              "- run: every row was run %u time(s), interleaved (REST, gRPC, REST, gRPC, ...); "
              "the targets are judged on the median of the runs.\n\n",
-          rep->n_base, rep->load_s_128, rep->load_s_768, rep->settle_s, o->clients,
+          rep->n_base, rep->load_s_128, rep->load_s_768, rep->settle_s, client_desc(o->client),
+          o->client == GC_CLIENT_H2
+              ? "; rows labelled *(C-core client)*: the same closed loop on the C-core client "
+                "(bench/grpc_client.c), run right after, for comparison; the targets are "
+                "judged on the lean client's rows"
+              : "",
+          o->clients,
           o->duration_s, rep->ef_128, rep->ef_768, o->repeat);
   fprintf(f, "| data set | transport | mode | run | QPS | p50 (ms) | p95 (ms) | p99 (ms) | max "
              "(ms) | errors | recall@10 | ef | server CPU/query (µs) | server threads' CPU/query (µs) "
@@ -998,7 +1027,7 @@ static void write_search(FILE *f, const report_t *rep, const options_t *o) {
     else snprintf(mode, sizeof mode, "sequential");
     fprintf(f, "| %s (%u-d) | %s | %s | %u | %.0f | %.3f | %.3f | %.3f | %.3f | %zu | %.4f | "
                "%lld | %.0f | %.0f | %.1f | %.0f | %.1f |\n",
-            r->dataset, r->dim, tr_name(r->tr), mode, r->run, r->qps,
+            r->dataset, r->dim, row_name(r->tr, r->core), mode, r->run, r->qps,
             r->us.p50 / 1e3, r->us.p95 / 1e3, r->us.p99 / 1e3, r->us.max / 1e3, r->failed,
             r->recall, r->ef, r->server_cpu_us, r->server_thr_us, r->server_cs, r->client_cpu_us,
             r->steal_pct);
@@ -1045,10 +1074,24 @@ static void write_report(const report_t *rep, const options_t *o) {
              "admin's session token (`authorization: Bearer`).\n",
           rep->m, rep->ef_construction);
   fprintf(f, "- Clients: REST through bench/loadgen.c (hand-written HTTP/1.1, keep-alive, "
-             "TCP_NODELAY); gRPC through bench/grpc_client.c on Debian's gRPC C core "
-             "(libgrpc 1.51, plaintext HTTP/2, one channel with its own connection per client, "
-             "registered methods, retries off), messages packed with protobuf-c from "
-             "proto/akidb/v1.\n\n");
+             "TCP_NODELAY). gRPC (`--grpc-client %s`): every gRPC row %s through %s. The lean "
+             "client, bench/h2grpc.c, is hand-written HTTP/2 in the same spirit as the REST "
+             "client: cleartext with prior knowledge, one blocking TCP_NODELAY socket per "
+             "client, HPACK with indexed request headers after the first call, gRPC "
+             "length-prefixed messages written in place with one writev per request, "
+             "flow-controlled DATA, no allocation per call. The C-core client, "
+             "bench/grpc_client.c on Debian's gRPC C core (libgrpc 1.51, plaintext HTTP/2, one "
+             "channel with its own connection per client, registered methods, retries off), "
+             "costs more client CPU per call (the *client CPU/query* column), which the "
+             "server's cores pay too%s. Messages packed with protobuf-c from "
+             "proto/akidb/v1.\n\n",
+          gc_client_name(o->client),
+          o->client == GC_CLIENT_H2 ? "except those labelled *(C-core client)* went" : "went",
+          client_desc(o->client),
+          o->client == GC_CLIENT_H2
+              ? "; the closed-loop search rows labelled *(C-core client)* ran the same loop on "
+                "it, for comparison, and the targets are judged on the lean client's rows"
+              : "");
   write_targets(f, rep);
   write_ingest(f, rep, o);
   write_search(f, rep, o);
@@ -1065,7 +1108,7 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: grpc --akidb PATH [--out FILE] [--quick] [--tmp DIR] [--clients N]\n"
           "            [--window N] [--duration S] [--repeat N] [--ingest-repeat N]\n"
-          "            [--ingest-768 N]\n"
+          "            [--ingest-768 N] [--grpc-client h2|core]\n"
           "  --akidb PATH       the akidb program to start (`akidb serve`, built with gRPC)\n"
           "  --out FILE         report (default bench/results/grpc.md)\n"
           "  --quick            10k points, 200 queries, 1 s closed loops, 1 run: a smoke run\n"
@@ -1075,7 +1118,10 @@ static void usage(FILE *out) {
           "  --duration S       closed loop: seconds per row (default 5)\n"
           "  --repeat N         runs of every search row, interleaved (default 3; 1 with --quick)\n"
           "  --ingest-repeat N  runs of every ingest row, interleaved (default 3; 1 with --quick)\n"
-          "  --ingest-768 N     points per 768-d ingest row (default 50000; 5000 with --quick)\n",
+          "  --ingest-768 N     points per 768-d ingest row (default 50000; 5000 with --quick)\n"
+          "  --grpc-client C    the gRPC client of the gRPC rows: h2 (default; bench/h2grpc.c,\n"
+          "                     hand-written HTTP/2; the closed-loop search rows then also run\n"
+          "                     on the C-core client for comparison) or core (the gRPC C core)\n",
           GRPC_BENCH_TMP_DEFAULT);
 }
 
@@ -1086,6 +1132,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
   o->clients = 4;
   o->window = 4;
   o->duration_s = -1;
+  o->client = GC_CLIENT_H2;
   size_t used = 0;
   for (int i = 0; i < argc; i++)
     used += (size_t)snprintf(o->command + used,
@@ -1112,6 +1159,9 @@ static void parse_options(int argc, char **argv, options_t *o) {
     else if (strcmp(a, "--repeat") == 0) o->repeat = (uint32_t)atoi(v);
     else if (strcmp(a, "--ingest-repeat") == 0) o->ingest_repeat = (uint32_t)atoi(v);
     else if (strcmp(a, "--ingest-768") == 0) o->ingest_768 = (size_t)atol(v);
+    else if (strcmp(a, "--grpc-client") == 0 && strcmp(v, "h2") == 0) o->client = GC_CLIENT_H2;
+    else if (strcmp(a, "--grpc-client") == 0 && strcmp(v, "core") == 0)
+      o->client = GC_CLIENT_CORE;
     else {
       fprintf(stderr, "grpc: unknown option %s\n", a);
       usage(stderr);
@@ -1252,7 +1302,18 @@ static void run_search(sp_api_t *a, const sp_server_t *s, const options_t *o, re
     for (transport_t tr = TR_REST; tr <= TR_STREAM && rep->n_search < MAX_ROWS; tr++) {
       bench_sleep_ms(300);
       search_row_t row = search_closed(s, a->token, &d->q, tr, d->name, ef, o->clients,
-                                       o->duration_s);
+                                       o->duration_s, false);
+      row.run = run;
+      rep->search[rep->n_search++] = row;
+    }
+    /* The same closed loops on the C-core client, for comparison. */
+    for (transport_t tr = TR_UNARY;
+         o->client == GC_CLIENT_H2 && tr <= TR_STREAM && rep->n_search < MAX_ROWS; tr++) {
+      bench_sleep_ms(300);
+      gc_use(GC_CLIENT_CORE);
+      search_row_t row = search_closed(s, a->token, &d->q, tr, d->name, ef, o->clients,
+                                       o->duration_s, true);
+      gc_use(o->client);
       row.run = run;
       rep->search[rep->n_search++] = row;
     }
@@ -1300,6 +1361,12 @@ int main(int argc, char **argv) {
   printf("starting %s serve (REST and gRPC)...\n", o.akidb);
   fflush(stdout);
   gc_init();
+  gc_use(o.client);
+  if (o.client == GC_CLIENT_H2) {
+    char err[256];
+    if (h2_selftest(err, sizeof err)) bench_die("%s", err);
+  }
+  printf("gRPC client: %s\n", client_desc(o.client));
   sp_server_start(&g_server, o.akidb, o.tmp, true);
   snprintf(rep.fs, sizeof rep.fs, "%s", sp_fs_name(g_server.dir));
   rep.ready_s = sp_server_wait_ready(&g_server);

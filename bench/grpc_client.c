@@ -1,12 +1,16 @@
 /*
- * grpc_client.c — the client of grpc_client.h on the gRPC C core.
+ * grpc_client.c — owns grpc_client.h: the choice of client (gc_use), the
+ * dispatch of every gc_* call to the implementation a connection was opened
+ * with (h2grpc.c, the lean one, or the gRPC C core here), and the client on
+ * the gRPC C core.
  *
- * Per connection: one channel (a local subchannel pool, so two gc_conn_t
- * never share a TCP connection; retries off, so the core does not keep a
- * copy of every message sent for a possible retry), one completion queue
- * polled with grpc_completion_queue_next by the thread using the conn, and
- * the methods registered once (grpc_channel_register_call), as generated
- * stubs do. Messages go out as slices over the caller's bytes (no copy).
+ * The C-core client, per connection: one channel (a local subchannel pool,
+ * so two connections never share a TCP connection; retries off, so the
+ * core does not keep a copy of every message sent for a possible retry),
+ * one completion queue polled with grpc_completion_queue_next by the thread
+ * using the conn, and the methods registered once
+ * (grpc_channel_register_call), as generated stubs do. Messages go out as
+ * slices over the caller's bytes (no copy).
  *
  * A unary call is one batch: SEND_INITIAL_METADATA, SEND_MESSAGE,
  * SEND_CLOSE_FROM_CLIENT, RECV_INITIAL_METADATA, RECV_MESSAGE,
@@ -14,9 +18,13 @@
  * RECV_INITIAL_METADATA pending from the start, at most one SEND_MESSAGE
  * batch and one RECV_MESSAGE batch in flight (the core's rule), and ends
  * when the status has arrived and every batch has completed.
+ *
+ * Threads: gc_use is an atomic read by gc_open; a connection and its
+ * session are used by one thread at a time. For bench/ only.
  */
 #include "grpc_client.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +38,17 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
+#include "h2grpc.h"
+
 #define GC_DEADLINE_S 300
 #define GC_METHODS 8
 
-struct gc_conn {
+typedef struct core_conn core_conn_t;
+typedef struct core_session core_session_t;
+
+static void core_close(core_conn_t *c);
+
+struct core_conn {
   grpc_channel *ch;
   grpc_completion_queue *cq;
   grpc_metadata md[1]; /* authorization */
@@ -56,7 +71,7 @@ static gpr_timespec deadline_in(int seconds) {
 }
 
 /* Waits for the event of `tag` (the only one in flight on the queue). */
-static grpc_event wait_tag(gc_conn_t *c, void *tag) {
+static grpc_event wait_tag(core_conn_t *c, void *tag) {
   for (;;) {
     grpc_event ev = grpc_completion_queue_next(c->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
     if (ev.type == GRPC_OP_COMPLETE && ev.tag == tag) return ev;
@@ -64,9 +79,10 @@ static grpc_event wait_tag(gc_conn_t *c, void *tag) {
   }
 }
 
-int gc_open(gc_conn_t **out, uint16_t port, const char *token, char *err, size_t errlen) {
+static int core_open(core_conn_t **out, uint16_t port, const char *token, char *err,
+                     size_t errlen) {
   *out = NULL;
-  gc_conn_t *c = calloc(1, sizeof *c);
+  core_conn_t *c = calloc(1, sizeof *c);
   if (!c) {
     snprintf(err, errlen, "out of memory");
     return -1;
@@ -103,7 +119,7 @@ int gc_open(gc_conn_t **out, uint16_t port, const char *token, char *err, size_t
   while (st != GRPC_CHANNEL_READY) {
     if (gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), until) >= 0) {
       snprintf(err, errlen, "gRPC channel to %s not ready after 10 s (state %d)", target, (int)st);
-      gc_close(c);
+      core_close(c);
       return -1;
     }
     grpc_channel_watch_connectivity_state(c->ch, st, until, c->cq, &tag_watch);
@@ -114,7 +130,7 @@ int gc_open(gc_conn_t **out, uint16_t port, const char *token, char *err, size_t
   return 0;
 }
 
-void gc_close(gc_conn_t *c) {
+static void core_close(core_conn_t *c) {
   if (!c) return;
   grpc_slice_unref(c->last);
   if (c->n_md) grpc_slice_unref(c->md[0].value);
@@ -129,7 +145,7 @@ void gc_close(gc_conn_t *c) {
 }
 
 /* A call of `method` on the conn's queue (the method registered once). */
-static grpc_call *new_call(gc_conn_t *c, const char *method) {
+static grpc_call *new_call(core_conn_t *c, const char *method) {
   void *handle = NULL;
   for (int i = 0; i < GC_METHODS && !handle; i++) {
     if (!c->methods[i].name) {
@@ -180,7 +196,8 @@ static grpc_slice take_message(grpc_byte_buffer *bb) {
   return s;
 }
 
-void gc_unary(gc_conn_t *c, const char *method, const uint8_t *req, size_t len, gc_result_t *r) {
+static void core_unary(core_conn_t *c, const char *method, const uint8_t *req, size_t len,
+                       gc_result_t *r) {
   memset(r, 0, sizeof *r);
   r->retry_after_s = -1;
   grpc_slice_unref(c->last);
@@ -238,7 +255,7 @@ void gc_unary(gc_conn_t *c, const char *method, const uint8_t *req, size_t len, 
   grpc_call_unref(call);
 }
 
-void gc_stream_run(gc_conn_t *c, const gc_stream_t *s, gc_stream_result_t *r) {
+static void core_stream_run(core_conn_t *c, const gc_stream_t *s, gc_stream_result_t *r) {
   memset(r, 0, sizeof *r);
   r->retry_after_s = -1;
   r->status = GRPC_STATUS_INTERNAL;
@@ -365,8 +382,8 @@ done:
 
 /* ----------------------------------------------------------- sessions -- */
 
-struct gc_session {
-  gc_conn_t *c;
+struct core_session {
+  core_conn_t *c;
   grpc_call *call;
   grpc_metadata_array initial, trailing;
   grpc_status_code status;
@@ -376,9 +393,9 @@ struct gc_session {
 
 static char tag_session;
 
-int gc_session_open(gc_session_t **out, gc_conn_t *c, const char *method, char *err,
+static int core_session_open(core_session_t **out, core_conn_t *c, const char *method, char *err,
                     size_t errlen) {
-  gc_session_t *s = calloc(1, sizeof *s);
+  core_session_t *s = calloc(1, sizeof *s);
   if (!s) {
     snprintf(err, errlen, "out of memory");
     return -1;
@@ -408,7 +425,7 @@ int gc_session_open(gc_session_t **out, gc_conn_t *c, const char *method, char *
 }
 
 /* Waits for tag_session; the status event, when it comes first, is noted. */
-static void session_wait(gc_session_t *s) {
+static void session_wait(core_session_t *s) {
   for (;;) {
     grpc_event ev = grpc_completion_queue_next(s->c->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
     if (ev.type == GRPC_QUEUE_SHUTDOWN) return;
@@ -418,7 +435,7 @@ static void session_wait(gc_session_t *s) {
   }
 }
 
-static void session_ended(gc_session_t *s, gc_result_t *r) {
+static void session_ended(core_session_t *s, gc_result_t *r) {
   s->ended = true;
   if (!s->got_status) wait_tag(s->c, &tag_status);
   s->got_status = true;
@@ -428,8 +445,8 @@ static void session_ended(gc_session_t *s, gc_result_t *r) {
     snprintf(r->details, sizeof r->details, "the stream ended without a reply");
 }
 
-void gc_session_call(gc_session_t *s, const uint8_t *req, size_t len, gc_result_t *r) {
-  gc_conn_t *c = s->c;
+static void core_session_call(core_session_t *s, const uint8_t *req, size_t len, gc_result_t *r) {
+  core_conn_t *c = s->c;
   memset(r, 0, sizeof *r);
   r->retry_after_s = -1;
   grpc_slice_unref(c->last);
@@ -474,7 +491,7 @@ void gc_session_call(gc_session_t *s, const uint8_t *req, size_t len, gc_result_
   grpc_slice_unref(body);
 }
 
-void gc_session_close(gc_session_t *s) {
+static void core_session_close(core_session_t *s) {
   if (!s) return;
   if (!s->ended) {
     grpc_op op;
@@ -498,4 +515,90 @@ const char *gc_status_name(int status) {
       "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
       "UNAUTHENTICATED"};
   return status >= 0 && status < (int)(sizeof names / sizeof *names) ? names[status] : "?";
+}
+
+/* ----------------------------------------------------------- dispatch -- */
+
+struct gc_conn {
+  core_conn_t *core; /* exactly one of the two */
+  h2_conn_t *h2;
+};
+
+struct gc_session {
+  core_session_t *core; /* exactly one of the two */
+  h2_session_t *h2;
+};
+
+static atomic_int g_client = GC_CLIENT_CORE;
+
+void gc_use(gc_client_t client) { atomic_store(&g_client, (int)client); }
+
+gc_client_t gc_client(void) { return (gc_client_t)atomic_load(&g_client); }
+
+const char *gc_client_name(gc_client_t client) {
+  return client == GC_CLIENT_H2 ? "h2" : "core";
+}
+
+int gc_open(gc_conn_t **out, uint16_t port, const char *token, char *err, size_t errlen) {
+  *out = NULL;
+  gc_conn_t *c = calloc(1, sizeof *c);
+  if (!c) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  int rc = gc_client() == GC_CLIENT_H2 ? h2_open(&c->h2, port, token, err, errlen)
+                                        : core_open(&c->core, port, token, err, errlen);
+  if (rc) {
+    free(c);
+    return -1;
+  }
+  *out = c;
+  return 0;
+}
+
+void gc_close(gc_conn_t *c) {
+  if (!c) return;
+  if (c->h2) h2_close(c->h2);
+  else core_close(c->core);
+  free(c);
+}
+
+void gc_unary(gc_conn_t *c, const char *method, const uint8_t *req, size_t len, gc_result_t *r) {
+  if (c->h2) h2_unary(c->h2, method, req, len, r);
+  else core_unary(c->core, method, req, len, r);
+}
+
+void gc_stream_run(gc_conn_t *c, const gc_stream_t *s, gc_stream_result_t *r) {
+  if (c->h2) h2_stream_run(c->h2, s, r);
+  else core_stream_run(c->core, s, r);
+}
+
+int gc_session_open(gc_session_t **out, gc_conn_t *c, const char *method, char *err,
+                    size_t errlen) {
+  *out = NULL;
+  gc_session_t *s = calloc(1, sizeof *s);
+  if (!s) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  int rc = c->h2 ? h2_session_open(&s->h2, c->h2, method, err, errlen)
+                 : core_session_open(&s->core, c->core, method, err, errlen);
+  if (rc) {
+    free(s);
+    return -1;
+  }
+  *out = s;
+  return 0;
+}
+
+void gc_session_call(gc_session_t *s, const uint8_t *req, size_t len, gc_result_t *r) {
+  if (s->h2) h2_session_call(s->h2, req, len, r);
+  else core_session_call(s->core, req, len, r);
+}
+
+void gc_session_close(gc_session_t *s) {
+  if (!s) return;
+  if (s->h2) h2_session_close(s->h2);
+  else core_session_close(s->core);
+  free(s);
 }

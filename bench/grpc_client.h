@@ -1,13 +1,18 @@
 /*
- * grpc_client.h — a small gRPC client on the gRPC C core (libgrpc) for the
- * gRPC benchmark (bench/grpc.c): one connection per gc_conn_t (its own
- * subchannel, never shared with another gc_conn_t), plaintext to
- * 127.0.0.1, bearer credentials in the `authorization` metadata; unary
- * calls and bidirectional streams of already-packed messages. Messages are
- * bytes here: packing and unpacking (protobuf-c) is the caller's.
+ * grpc_client.h — a small gRPC client for the gRPC benchmarks (bench/grpc.c,
+ * bench/server.c's closed loop), in two implementations chosen at run time
+ * with gc_use: GC_CLIENT_H2, the lean one (h2grpc.c: hand-written HTTP/2 +
+ * gRPC framing over one blocking socket, as loadgen.c is hand-written
+ * HTTP/1.1), and GC_CLIENT_CORE, on the gRPC C core (libgrpc). Each
+ * gc_conn_t is one connection of its own (never shared with another
+ * gc_conn_t), plaintext to 127.0.0.1, bearer credentials in the
+ * `authorization` metadata; unary calls and bidirectional streams of
+ * already-packed messages. Messages are bytes here: packing and unpacking
+ * (protobuf-c) is the caller's. Both implementations give the same
+ * semantics below.
  *
- * A gc_conn_t is used by one thread at a time (one completion queue, one
- * call at a time). For bench/ only.
+ * A gc_conn_t is used by one thread at a time (one call at a time). For
+ * bench/ only.
  */
 #ifndef AKIDB_BENCH_GRPC_CLIENT_H
 #define AKIDB_BENCH_GRPC_CLIENT_H
@@ -18,16 +23,28 @@
 
 typedef struct gc_conn gc_conn_t;
 
-/* grpc_init / grpc_shutdown, once per process around every other call. */
+typedef enum { GC_CLIENT_CORE = 1, GC_CLIENT_H2 = 2 } gc_client_t;
+
+/* The implementation later gc_open calls use (default GC_CLIENT_CORE); a
+ * connection keeps the one it was opened with. */
+void gc_use(gc_client_t client);
+gc_client_t gc_client(void);
+
+/* "h2" or "core". */
+const char *gc_client_name(gc_client_t client);
+
+/* grpc_init / grpc_shutdown, once per process around every other call
+ * (either client). */
 void gc_init(void);
 void gc_shutdown(void);
 
-/* Opens a channel to 127.0.0.1:port and waits (up to 10 s) until it is
- * connected. token: sent as `authorization: Bearer <token>` on every call
+/* Opens a connection to 127.0.0.1:port and waits (up to 10 s) until it
+ * is ready (C core: the channel connected; h2: the SETTINGS exchanged).
+ * token: sent as `authorization: Bearer <token>` on every call
  * (NULL: none). 0, or -1 with err set. */
 int gc_open(gc_conn_t **out, uint16_t port, const char *token, char *err, size_t errlen);
 
-/* Closes the channel; NULL accepted. */
+/* Closes the connection; NULL accepted. */
 void gc_close(gc_conn_t *c);
 
 /* The outcome of a unary call. */

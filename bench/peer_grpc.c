@@ -1,9 +1,9 @@
 /*
  * peer_grpc.c — owns the gRPC transport of the server benchmark's closed
  * loop (peer_grpc.h): the per-row state (packed Search or Health/Check
- * requests from grpc_msgs.c) and the open/call/close callbacks over
- * grpc_client.c's channels. Without the gRPC build only the stubs that say
- * so are compiled.
+ * requests from grpc_msgs.c), the choice of client, and the open/call/close
+ * callbacks over grpc_client.h's connections. Without the gRPC build only
+ * the stubs that say so are compiled. For bench/ only.
  */
 #include "peer_grpc.h"
 
@@ -35,6 +35,14 @@ typedef struct {
 bool ag_available(void) { return true; }
 void ag_init(void) { gc_init(); }
 void ag_shutdown(void) { gc_shutdown(); }
+
+void ag_use_client(bool lean) { gc_use(lean ? GC_CLIENT_H2 : GC_CLIENT_CORE); }
+
+const char *ag_client_desc(void) {
+  return gc_client() == GC_CLIENT_H2 ? "the lean gRPC client (bench/h2grpc.c: hand-written HTTP/2 and gRPC framing "
+                  "over one blocking socket, `--grpc-client h2`)"
+                : "the client on the gRPC C core (bench/grpc_client.c, `--grpc-client core`)";
+}
 
 ag_peer_t *ag_peer_search(uint16_t port, const char *token, const ds_set_t *set,
                           const char *tenant, const char *database, const char *collection,
@@ -119,6 +127,8 @@ void ag_close(void *ctx, void *conn) {
 bool ag_available(void) { return false; }
 void ag_init(void) {}
 void ag_shutdown(void) {}
+void ag_use_client(bool lean) { (void)lean; }
+const char *ag_client_desc(void) { return "none (built without gRPC)"; }
 
 ag_peer_t *ag_peer_search(uint16_t port, const char *token, const ds_set_t *set,
                           const char *tenant, const char *database, const char *collection,

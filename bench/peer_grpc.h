@@ -2,10 +2,11 @@
  * peer_grpc.h — AkiDB over gRPC as a transport of the server benchmark's
  * closed loop (bench/closed.h callbacks): PointService/Search with
  * pre-packed requests (recall counted from the returned ids) or
- * grpc.health.v1.Health/Check (service ""), one channel per connection
- * (bench/grpc_client.h). Compiled against the gRPC C core when the build
- * has it (SERVER_BENCH_HAVE_GRPC); otherwise ag_available() is false and
- * every call fails saying so. For bench/ only.
+ * grpc.health.v1.Health/Check (service ""), one gRPC connection per
+ * closed-loop connection (bench/grpc_client.h: the lean client or the C-core
+ * one, ag_use_client). Compiled when the build has gRPC
+ * (SERVER_BENCH_HAVE_GRPC); otherwise ag_available() is false and every
+ * call fails saying so. For bench/ only.
  */
 #ifndef AKIDB_BENCH_PEER_GRPC_H
 #define AKIDB_BENCH_PEER_GRPC_H
@@ -23,6 +24,13 @@ bool ag_available(void);
  * without gRPC). */
 void ag_init(void);
 void ag_shutdown(void);
+
+/* The client of the connections opened after it: lean (bench/h2grpc.c,
+ * the default) or the gRPC C core (bench/grpc_client.c). */
+void ag_use_client(bool lean);
+
+/* That client, as the report names it. */
+const char *ag_client_desc(void);
 
 /* What the connections of one closed-loop row share: the port, the bearer
  * token and the packed requests. */

@@ -86,6 +86,7 @@ typedef struct {
   uint32_t repeat; /* runs of every timed search row, interleaved */
   bool closed_only;     /* only ingest what search needs, then the closed loop */
   bool tracing_only;    /* only the tracing section (server_trace.c) */
+  bool grpc_core;       /* --grpc-client core: the C-core gRPC client, not the lean one */
   size_t tracing_points; /* points per server in the tracing section */
   sc_options_t closed;  /* the closed loop's windows, connection counts, runs */
   char command[2048];
@@ -500,6 +501,7 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: server --akidb PATH [--out FILE] [--quick] [--tmp DIR]\n"
           "              [--connections N] [--pool N] [--duration S] [--rates R1,R2,...]\n"
+          "              [--grpc-client h2|core]\n"
           "  --akidb PATH       the akidb program to start (`akidb serve`)\n"
           "  --out FILE         report (default bench/results/server.md)\n"
           "  --quick            10k points, 200 queries, 2 s per rate: a smoke run\n"
@@ -513,6 +515,8 @@ static void usage(FILE *out) {
           "  --tracing-only     only the tracing section: three servers (tracing off, 10%%,\n"
           "                     100%% sampled) on 20,000 mix128 points, closed loop at 1 and\n"
           "                     4 connections, --repeat runs (written alone to --out)\n"
+          "  --grpc-client C    the closed loop's gRPC client: h2 (default; bench/h2grpc.c,\n"
+          "                     hand-written HTTP/2) or core (the gRPC C core)\n"
           "  --closed-only      ingest only mix128 and mix768 (batch 1000), calibrate, and\n"
           "                     run only the closed-loop comparison and the health probe\n"
           "  --closed-duration S  closed-loop window per row (default 8; 2 with --quick)\n"
@@ -567,6 +571,8 @@ static void parse_options(int argc, char **argv, options_t *o) {
       exit(2);
     } else if (strcmp(a, "--akidb") == 0) o->akidb = v;
     else if (strcmp(a, "--baseline-akidb") == 0) o->baseline = v;
+    else if (strcmp(a, "--grpc-client") == 0 && strcmp(v, "h2") == 0) o->grpc_core = false;
+    else if (strcmp(a, "--grpc-client") == 0 && strcmp(v, "core") == 0) o->grpc_core = true;
     else if (strcmp(a, "--out") == 0) o->out = v;
     else if (strcmp(a, "--tmp") == 0) o->tmp = v;
     else if (strcmp(a, "--connections") == 0) o->connections = (uint32_t)atoi(v);
@@ -804,6 +810,7 @@ int main(int argc, char **argv) {
   rep.bytes_128 = sl_points_bytes(&e128);
   rep.bytes_768 = sl_points_bytes(&e768);
 
+  ag_use_client(!o.grpc_core);
   printf("starting %s serve...\n", o.akidb);
   fflush(stdout);
   sp_server_start(&g_server, o.akidb, o.tmp, ag_available());

@@ -338,13 +338,14 @@ static void write_header(FILE *f, const sc_report_t *cr, const sc_options_t *o) 
   if (cr->grpc)
     fprintf(f, "- AkiDB over gRPC: `akidb.v1.PointService/Search` with the same vector, `k = "
                "10`, `include_payload = false`, no `ef` (the same calibrated `ef_search`), "
-               "protobuf packed before timing, one channel (its own HTTP/2 connection) per "
-               "client on the gRPC C core (bench/grpc_client.c), plaintext, the session token "
-               "as `authorization: Bearer`; recall@10 from the returned ids.\n"
+               "protobuf packed before timing, one HTTP/2 connection per client through %s, "
+               "plaintext, the session token as `authorization: Bearer`; recall@10 from the "
+               "returned ids.\n"
                "- AkiDB over gRPC stream: `akidb.v1.PointService/SearchStream`, one call per "
                "connection for the whole row, each query a `SearchStreamRequest` wrapping the "
                "same SearchRequest, sent when the answer to the last one arrived (lock step, "
-               "like the other clients).\n");
+               "like the other clients).\n",
+            ag_client_desc());
   else
     fprintf(f, "- AkiDB over gRPC: skipped (this driver was built without the gRPC client).\n");
   fprintf(f, "- server CPU/query: CPU time of the `akidb` process during the row (warm-up "
