@@ -4,11 +4,12 @@
  * kept outstanding), and per call a small state machine (below, "calls")
  * with at most one batch in flight.
  *
- * Threads: one network thread polls the queue and runs a quick call
- * (akidb_service_quick: probes, reads of a loaded collection) itself when
- * no other event is ready, so a lone search costs one wake-up, as on REST;
- * when requests come in together the earlier ones go to the workers, so
- * concurrent searches use every core. RPC_WORKERS worker threads also run
+ * Threads: one network thread polls the queue and runs quick calls
+ * (akidb_service_quick: probes, reads of a loaded collection) itself, in
+ * turn, when no other event is ready, so a search costs at most one
+ * wake-up, as on REST; when quick calls are long and come in together,
+ * the later ones go to the workers, so concurrent searches use every core
+ * (see defer). RPC_WORKERS worker threads also run
  * everything that may wait on the disk, the object store or a password
  * hash (writes, loads, logins, snapshots, stream steps), so a slow call
  * never holds up the quick ones. (Two threads polling one queue, the first
@@ -24,6 +25,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +50,10 @@
 
 #define RPC_WORKERS 4
 #define RPC_DEFER_EVENTS 8
+#define RPC_INLINE_MAX 8      /* quick calls waiting on the network thread, at most */
+#define RPC_HANDOFF_NS 200000u /* run time of the quick calls a new one may wait behind */
+#define RPC_TIME_EVERY 8       /* one quick call in this many is timed */
+#define RPC_SPIN_NS 50000      /* a worker watches the queue this long before it sleeps */
 #define RPC_SLOTS 2 /* requests kept outstanding per method (and for other paths) */
 #define RPC_WATCH_MAX 64
 
@@ -116,6 +122,7 @@ typedef struct rpc_call {
   /* Queued to a worker: what to do there (unary: run and answer; a stream:
    * its next step, with a message received or not). */
   bool work_unary, work_received;
+  bool quick; /* akidb_service_quick said so: it may run on the network thread */
   struct rpc_call *work_next;
   trace_request_t trace; /* the call's SERVER span (trace/trace.h): begun at setup,
                             attached while a thread runs the call's service work,
@@ -134,8 +141,14 @@ struct agrpc_server {
   pthread_cond_t work_cv;
   rpc_call_t *work_head, *work_tail;
   bool workers_stop;
-  rpc_call_t *deferred; /* a quick call waiting for the ready events (network thread) */
-  unsigned deferred_age; /* events seen since it was deferred */
+  _Atomic unsigned spinning;    /* workers watching the queue before they sleep (changed
+                                   under work_mu; the network thread peeks without it) */
+  _Atomic unsigned work_queued; /* calls in the queue (read without work_mu while spinning) */
+  rpc_call_t *inline_head, *inline_tail; /* quick calls the network thread runs (FIFO) */
+  unsigned inline_count;
+  unsigned inline_age;          /* events seen since the oldest was queued */
+  _Atomic uint32_t quick_ns;    /* moving average of a quick call's CPU time */
+  _Atomic uint32_t quick_seen;  /* quick calls run (one in RPC_TIME_EVERY is timed) */
   uint16_t port;
   rpc_slot_t *slots;
   size_t n_slots;
@@ -195,7 +208,7 @@ static void take_request_id(rpc_call_t *c) {
     snprintf(c->request_id, sizeof c->request_id, "%s", rid);
   } else {
     akidb_uuid_t id;
-    if (akidb_uuid_v7(&id) == AKIDB_OK) akidb_uuid_format(&id, c->request_id);
+    if (akidb_uuid_v7_fast(&id) == AKIDB_OK) akidb_uuid_format(&id, c->request_id);
     else snprintf(c->request_id, sizeof c->request_id, "unknown");
   }
   free(rid);
@@ -438,10 +451,37 @@ static bool unary_decode(agrpc_server_t *s, rpc_call_t *c) {
 }
 
 /* Runs a decoded unary call and answers it (the network thread or a worker). */
+/* The calling thread's CPU time in ns. */
+static int64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Folds one quick call's CPU time into the moving average (1/8 weight; a
+ * lost update between threads does not matter). CPU time, not wall time:
+ * on a busy machine a call's wall time grows, but handing calls off would
+ * not make them faster. */
+static void quick_time_add(agrpc_server_t *s, int64_t ns) {
+  uint32_t avg = atomic_load_explicit(&s->quick_ns, memory_order_relaxed);
+  uint32_t x = ns > UINT32_MAX ? UINT32_MAX : ns < 0 ? 0 : (uint32_t)ns;
+  avg = avg - avg / 8 + x / 8;
+  atomic_store_explicit(&s->quick_ns, avg, memory_order_relaxed);
+}
+
+/* One quick call in RPC_TIME_EVERY is timed (the thread's CPU clock is a
+ * system call). */
+static bool quick_timed(agrpc_server_t *s) {
+  return atomic_fetch_add_explicit(&s->quick_seen, 1, memory_order_relaxed) % RPC_TIME_EVERY == 0;
+}
+
 static void unary_finish(agrpc_server_t *s, rpc_call_t *c) {
   trace_saved_t saved;
   bool traced = call_attach(c, &saved);
+  bool timed = c->quick && quick_timed(s);
+  int64_t t0 = timed ? thread_cpu_ns() : 0;
   rpc_unary_run(s->svc, c->method, &c->unary, &c->answer);
+  if (timed) quick_time_add(s, thread_cpu_ns() - t0);
   if (traced) trace_detach(&saved);
   rpc_unary_free(&c->unary, &c->answer);
   snprintf(c->tenant, sizeof c->tenant, "%s", c->answer.tenant);
@@ -595,16 +635,51 @@ static void work_push(agrpc_server_t *s, rpc_call_t *c, bool unary, bool receive
   if (s->work_tail) s->work_tail->work_next = c;
   else s->work_head = c;
   s->work_tail = c;
-  pthread_cond_signal(&s->work_cv);
+  atomic_fetch_add_explicit(&s->work_queued, 1, memory_order_release);
+  if (s->spinning == 0) pthread_cond_signal(&s->work_cv); /* a spinning worker takes it */
   pthread_mutex_unlock(&s->work_mu);
 }
 
-/* The next queued call, or NULL when the workers stop. */
-static rpc_call_t *work_pop(agrpc_server_t *s) {
-  pthread_mutex_lock(&s->work_mu);
-  while (!s->work_head && !s->workers_stop) pthread_cond_wait(&s->work_cv, &s->work_mu);
+/* The head of the queue, or NULL (work_mu held). */
+static rpc_call_t *work_take(agrpc_server_t *s) {
   rpc_call_t *c = s->work_head;
   if (c && !(s->work_head = c->work_next)) s->work_tail = NULL;
+  if (c) atomic_fetch_sub_explicit(&s->work_queued, 1, memory_order_relaxed);
+  return c;
+}
+
+/* The next queued call, or NULL when the workers stop. After a call a
+ * worker first spins for RPC_SPIN_NS (yielding the core to any other runnable
+ * thread) watching the queue, so that under a steady stream of calls a
+ * hand-off needs no wake-up; then it sleeps. `spinning` changes under
+ * work_mu, which work_push holds when it decides not to signal. */
+static rpc_call_t *work_pop(agrpc_server_t *s, bool spin) {
+  rpc_call_t *c = NULL;
+  if (spin) {
+    pthread_mutex_lock(&s->work_mu);
+    s->spinning++;
+    pthread_mutex_unlock(&s->work_mu);
+    int64_t until = akidb_monotonic_ns() + RPC_SPIN_NS;
+    while (!c && akidb_monotonic_ns() < until) {
+      if (atomic_load_explicit(&s->work_queued, memory_order_acquire) == 0) {
+        sched_yield();
+        continue;
+      }
+      pthread_mutex_lock(&s->work_mu);
+      c = work_take(s);
+      pthread_mutex_unlock(&s->work_mu);
+    }
+    pthread_mutex_lock(&s->work_mu);
+    s->spinning--;
+    if (c) {
+      pthread_mutex_unlock(&s->work_mu);
+      return c;
+    }
+  } else {
+    pthread_mutex_lock(&s->work_mu);
+  }
+  while (!s->work_head && !s->workers_stop) pthread_cond_wait(&s->work_cv, &s->work_mu);
+  c = work_take(s);
   pthread_mutex_unlock(&s->work_mu);
   return c;
 }
@@ -612,9 +687,11 @@ static rpc_call_t *work_pop(agrpc_server_t *s) {
 static void *worker_main(void *arg) {
   agrpc_server_t *s = arg;
   rpc_call_t *c;
-  while ((c = work_pop(s))) {
+  bool spin = false;
+  while ((c = work_pop(s, spin))) {
     if (c->work_unary) unary_finish(s, c);
     else stream_advance(s, c, c->work_received);
+    spin = true;
   }
   return NULL;
 }
@@ -630,32 +707,55 @@ static void workers_stop(agrpc_server_t *s) {
 
 /* ------------------------------------------------------------- events -- */
 
-/* A quick call waits until the network thread has seen every event that is
- * ready: alone, it runs there (no hand-off: one wake-up per call); when
- * another request comes in meanwhile, the earlier one goes to a worker, so
- * concurrent quick calls use every core. Network thread only. */
+/* Quick calls queue on the network thread (FIFO), which runs them in turn
+ * when no event is ready: no hand-off, so a call costs one wake-up at most.
+ * A hand-off to a sleeping worker costs two wake-ups (tens of µs of CPU on
+ * a VM) and buys parallelism; it pays when a new call would otherwise wait
+ * long. So a new quick call queues while the calls ahead of it add up to
+ * less than RPC_HANDOFF_NS of CPU time (by the moving average of a quick
+ * call's; at least one call, at most RPC_INLINE_MAX), and goes to a worker
+ * otherwise, or at once when a worker is spinning (no wake-up then) and a
+ * call is already queued: short searches stay on the network thread, long
+ * ones spread over the cores. (Measured on 2 vCPUs, 4 closed-loop clients:
+ * handing every concurrent call off cost 1.7 context switches and ~20 µs
+ * more server CPU per 128-d search than running them here.) */
+static rpc_call_t *inline_pop(agrpc_server_t *s) {
+  rpc_call_t *c = s->inline_head;
+  if (c && !(s->inline_head = c->work_next)) s->inline_tail = NULL;
+  if (c) s->inline_count--, s->inline_age = 0;
+  return c;
+}
+
+/* How many quick calls may wait on the network thread. */
+static unsigned inline_room(const agrpc_server_t *s) {
+  uint32_t avg = atomic_load_explicit(&s->quick_ns, memory_order_relaxed);
+  uint32_t room = avg ? RPC_HANDOFF_NS / avg : RPC_INLINE_MAX;
+  return room < 1 ? 1 : room > RPC_INLINE_MAX ? RPC_INLINE_MAX : room;
+}
+
 static void defer(agrpc_server_t *s, rpc_call_t *c) {
-  if (s->deferred) work_push(s, s->deferred, true, false);
-  s->deferred = c;
-  s->deferred_age = 0;
-}
-
-/* After an event: a deferred call that has waited for RPC_DEFER_EVENTS
- * events goes to a worker (a busy queue never starves it). */
-static void deferred_aged(agrpc_server_t *s) {
-  if (s->deferred && ++s->deferred_age > RPC_DEFER_EVENTS) {
-    work_push(s, s->deferred, true, false);
-    s->deferred = NULL;
+  bool cheap = s->inline_count > 0 && atomic_load_explicit(&s->spinning, memory_order_relaxed) > 0;
+  if (cheap || s->inline_count >= inline_room(s)) {
+    work_push(s, c, true, false);
+    return;
   }
+  c->work_next = NULL;
+  if (s->inline_tail) s->inline_tail->work_next = c;
+  else s->inline_head = c, s->inline_age = 0;
+  s->inline_tail = c;
+  s->inline_count++;
 }
 
-/* No event is ready: run the deferred quick call here. */
+static void deferred_aged(agrpc_server_t *s) {
+  if (s->inline_head && ++s->inline_age > RPC_DEFER_EVENTS)
+    work_push(s, inline_pop(s), true, false);
+}
+
+/* No event is ready: run the oldest queued quick call here. */
 static void run_deferred(agrpc_server_t *s) {
-  rpc_call_t *c = s->deferred;
-  s->deferred = NULL;
+  rpc_call_t *c = inline_pop(s);
   if (c) unary_finish(s, c);
 }
-
 
 /* A request (first or next) arrived: run it here when it is quick, else
  * on a worker. */
@@ -663,7 +763,7 @@ static void call_received(agrpc_server_t *s, rpc_call_t *c) {
   bool stream = c->method && c->method->step;
   if (!stream) {
     if (!unary_decode(s, c)) call_answer(s, c);
-    else if (akidb_service_quick(s->svc, c->unary.a.op, &c->unary.req)) defer(s, c);
+    else if ((c->quick = akidb_service_quick(s->svc, c->unary.a.op, &c->unary.req))) defer(s, c);
     else work_push(s, c, true, false);
   } else if (!c->stream_started && call_refused(c)) {
     call_answer(s, c);
@@ -724,10 +824,12 @@ static void *poll_main(void *arg) {
   for (;;) {
     /* the events that are ready first; a deferred call runs when none is */
     grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
-    if (ev.type == GRPC_QUEUE_TIMEOUT) {
+    if (ev.type == GRPC_QUEUE_TIMEOUT && s->inline_head) {
       run_deferred(s);
-      ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+      continue;
     }
+    if (ev.type == GRPC_QUEUE_TIMEOUT)
+      ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
     if (ev.type != GRPC_OP_COMPLETE) continue;
     rpc_tag_kind_t kind = tag_take(ev.tag);
@@ -842,6 +944,10 @@ int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_ser
   s->svc = svc;
   atomic_init(&s->shutdown_tag, TAG_SHUTDOWN);
   atomic_init(&s->stopping, false);
+  atomic_init(&s->spinning, 0);
+  atomic_init(&s->work_queued, 0);
+  atomic_init(&s->quick_ns, 0);
+  atomic_init(&s->quick_seen, 0);
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cv, NULL);
   pthread_mutex_init(&s->work_mu, NULL);
