@@ -577,8 +577,8 @@ static search_row_t search_sequential(const sp_server_t *s, const char *token, c
   sl_recall_t acc = {.set = q->set, .k = K};
   search_row_t row = {.dataset = dataset, .dim = q->set->dim, .tr = tr, .clients = 1, .ef = ef};
   sp_ticks_t ticks0 = sp_cpu_ticks();
-  double thr0 = sp_proc_threads_cpu_seconds(s->pid);
-  unsigned long long cs0 = sp_proc_ctx_switches(s->pid);
+  sp_threads_t thr0 = {0}, thr1 = {0};
+  sp_threads_read(s->pid, &thr0);
   double srv0 = sp_proc_cpu_seconds(s->pid), cli0 = sp_self_cpu_seconds(), t0 = lg_now_us();
   for (size_t i = 0; i < n; i++) {
     double t = lg_now_us();
@@ -595,8 +595,14 @@ static search_row_t search_sequential(const sp_server_t *s, const char *token, c
   row.steal_pct = sp_steal_since(ticks0);
   double answered = row.ok ? (double)row.ok : 1;
   row.server_cpu_us = (sp_proc_cpu_seconds(s->pid) - srv0) * 1e6 / answered;
-  row.server_thr_us = (sp_proc_threads_cpu_seconds(s->pid) - thr0) * 1e6 / answered;
-  row.server_cs = (double)(sp_proc_ctx_switches(s->pid) - cs0) / answered;
+  sp_threads_read(s->pid, &thr1);
+  double thr_s;
+  unsigned long long cs;
+  sp_threads_delta(&thr0, &thr1, &thr_s, &cs);
+  sp_threads_free(&thr0);
+  sp_threads_free(&thr1);
+  row.server_thr_us = thr_s * 1e6 / answered;
+  row.server_cs = (double)cs / answered;
   row.client_cpu_us = (sp_self_cpu_seconds() - cli0) * 1e6 / answered;
   row.qps = (double)row.ok / row.seconds;
   row.us = bench_summarise(us, row.ok);
@@ -715,15 +721,15 @@ static search_row_t search_closed(const sp_server_t *s, const char *token, const
   /* Every client connected and warm: start the window. */
   pthread_barrier_wait(&cl.ready);
   sp_ticks_t ticks0 = sp_cpu_ticks();
-  double thr0 = sp_proc_threads_cpu_seconds(s->pid);
-  unsigned long long cs0 = sp_proc_ctx_switches(s->pid);
+  sp_threads_t thr0 = {0}, thr1 = {0};
+  sp_threads_read(s->pid, &thr0);
   double srv0 = sp_proc_cpu_seconds(s->pid), cli0 = sp_self_cpu_seconds();
   cl.start = lg_now_us();
   cl.end = cl.start;
   pthread_barrier_wait(&cl.go);
   pthread_barrier_wait(&cl.done);
-  double srv1 = sp_proc_cpu_seconds(s->pid), thr1 = sp_proc_threads_cpu_seconds(s->pid);
-  unsigned long long cs1 = sp_proc_ctx_switches(s->pid);
+  double srv1 = sp_proc_cpu_seconds(s->pid);
+  sp_threads_read(s->pid, &thr1);
   double cli1 = sp_self_cpu_seconds();
   pthread_barrier_wait(&cl.closing);
   for (uint32_t i = 0; i < clients; i++) pthread_join(th[i], NULL);
@@ -733,8 +739,13 @@ static search_row_t search_closed(const sp_server_t *s, const char *token, const
   row.steal_pct = sp_steal_since(ticks0);
   double answered = row.ok ? (double)row.ok : 1;
   row.server_cpu_us = (srv1 - srv0) * 1e6 / answered;
-  row.server_thr_us = (thr1 - thr0) * 1e6 / answered;
-  row.server_cs = (double)(cs1 - cs0) / answered;
+  double thr_s;
+  unsigned long long cs;
+  sp_threads_delta(&thr0, &thr1, &thr_s, &cs);
+  sp_threads_free(&thr0);
+  sp_threads_free(&thr1);
+  row.server_thr_us = thr_s * 1e6 / answered;
+  row.server_cs = (double)cs / answered;
   row.client_cpu_us = (cli1 - cli0) * 1e6 / answered;
   row.seconds = (cl.end - cl.start) / 1e6;
   row.qps = row.seconds > 0 ? (double)row.ok / row.seconds : 0;

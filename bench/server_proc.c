@@ -1,7 +1,8 @@
 /*
  * server_proc.c — the server process, /proc figures and REST setup calls
  * of server_proc.h, shared by the drivers that start `akidb serve`.
- * Single-threaded use except the /proc readers (stateless).
+ * Single-threaded use except the /proc readers (stateless but for the
+ * caller's sp_threads_t).
  */
 #include "server_proc.h"
 
@@ -162,48 +163,74 @@ double sp_proc_cpu_seconds(pid_t pid) {
   return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-double sp_proc_threads_cpu_seconds(pid_t pid) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-  DIR *d = opendir(path);
-  if (!d) return 0;
-  unsigned long long ns = 0;
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    char file[PATH_MAX];
-    snprintf(file, sizeof file, "/proc/%d/task/%s/schedstat", (int)pid, e->d_name);
-    FILE *f = fopen(file, "r");
-    if (!f) continue;
-    unsigned long long v = 0;
-    if (fscanf(f, "%llu", &v) == 1) ns += v;
-    fclose(f);
-  }
-  closedir(d);
-  return (double)ns / 1e9;
+/* The first number of a /proc file, and the sum of the "ctxt_switches:"
+ * lines of a status file. */
+static unsigned long long first_number(const char *file) {
+  FILE *f = fopen(file, "r");
+  unsigned long long v = 0;
+  if (!f) return 0;
+  if (fscanf(f, "%llu", &v) != 1) v = 0;
+  fclose(f);
+  return v;
 }
 
-unsigned long long sp_proc_ctx_switches(pid_t pid) {
+static unsigned long long switches_of(const char *file) {
+  FILE *f = fopen(file, "r");
+  if (!f) return 0;
+  char line[256];
+  unsigned long long n = 0;
+  while (fgets(line, sizeof line, f)) {
+    const char *colon = strchr(line, ':');
+    if (colon && strstr(line, "ctxt_switches:")) n += strtoull(colon + 1, NULL, 10);
+  }
+  fclose(f);
+  return n;
+}
+
+void sp_threads_read(pid_t pid, sp_threads_t *snap) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+  snap->n = 0;
   DIR *d = opendir(path);
-  if (!d) return 0;
-  unsigned long long n = 0;
+  if (!d) return;
   struct dirent *e;
   while ((e = readdir(d))) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    char file[PATH_MAX], line[256];
-    snprintf(file, sizeof file, "/proc/%d/task/%s/status", (int)pid, e->d_name);
-    FILE *f = fopen(file, "r");
-    if (!f) continue;
-    while (fgets(line, sizeof line, f)) {
-      const char *colon = strchr(line, ':');
-      if (colon && strstr(line, "ctxt_switches:")) n += strtoull(colon + 1, NULL, 10);
+    if (snap->n == snap->cap) {
+      size_t cap = snap->cap ? 2 * snap->cap : 64;
+      void *t = realloc(snap->t, cap * sizeof *snap->t);
+      if (!t) break; /* out of memory: the threads read so far */
+      snap->t = t;
+      snap->cap = cap;
     }
-    fclose(f);
+    char file[PATH_MAX];
+    struct sp_thread *t = &snap->t[snap->n++];
+    t->tid = strtol(e->d_name, NULL, 10);
+    snprintf(file, sizeof file, "/proc/%d/task/%s/schedstat", (int)pid, e->d_name);
+    t->ns = first_number(file);
+    snprintf(file, sizeof file, "/proc/%d/task/%s/status", (int)pid, e->d_name);
+    t->switches = switches_of(file);
   }
   closedir(d);
-  return n;
+}
+
+void sp_threads_delta(const sp_threads_t *before, const sp_threads_t *after, double *cpu_s,
+                      unsigned long long *switches) {
+  unsigned long long ns = 0, cs = 0;
+  for (size_t i = 0; i < after->n; i++) {
+    const struct sp_thread *a = &after->t[i], *b = NULL;
+    for (size_t j = 0; j < before->n && !b; j++)
+      if (before->t[j].tid == a->tid) b = &before->t[j];
+    ns += b && a->ns >= b->ns ? a->ns - b->ns : b ? 0 : a->ns;
+    cs += b && a->switches >= b->switches ? a->switches - b->switches : b ? 0 : a->switches;
+  }
+  *cpu_s = (double)ns / 1e9;
+  *switches = cs;
+}
+
+void sp_threads_free(sp_threads_t *snap) {
+  free(snap->t);
+  *snap = (sp_threads_t){0};
 }
 
 double sp_self_cpu_seconds(void) {

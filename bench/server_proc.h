@@ -66,15 +66,27 @@ void sp_akidb_version(const char *akidb, char *out, size_t len);
 /* CPU seconds (user + system) process pid has used (/proc/<pid>/stat). */
 double sp_proc_cpu_seconds(pid_t pid);
 
-/* CPU seconds the live threads of process pid have run, from
- * /proc/<pid>/task/<tid>/schedstat (nanoseconds; finer than the clock
- * ticks of /proc/<pid>/stat, but a thread that exits takes its time with
- * it). */
-double sp_proc_threads_cpu_seconds(pid_t pid);
+/* Per-thread figures of a process at one moment: on-CPU nanoseconds
+ * (schedstat) and context switches of each live thread. */
+typedef struct {
+  size_t n, cap;
+  struct sp_thread {
+    long tid;
+    unsigned long long ns, switches;
+  } *t;
+} sp_threads_t;
 
-/* Context switches (voluntary + involuntary) of the live threads of
- * process pid, from /proc/<pid>/task/<tid>/status. */
-unsigned long long sp_proc_ctx_switches(pid_t pid);
+/* Reads every live thread of pid into *snap (reusing its memory). */
+void sp_threads_read(pid_t pid, sp_threads_t *snap);
+
+/* What the threads alive at `after` used since `before`: a thread in both
+ * counts its difference, a thread started in between all of its figures; a
+ * thread that exited in between is not counted (so the sums never go
+ * negative when, say, an idle connection's thread exits). */
+void sp_threads_delta(const sp_threads_t *before, const sp_threads_t *after, double *cpu_s,
+                      unsigned long long *switches);
+
+void sp_threads_free(sp_threads_t *snap);
 
 /* CPU seconds (user + system) this process has used (getrusage). */
 double sp_self_cpu_seconds(void);
