@@ -560,6 +560,19 @@ typedef struct {
   double steal_pct;
 } search_row_t;
 
+/* The server threads' CPU and context switches per answered query between
+ * two readings, into the row; frees both readings. */
+static void row_threads(search_row_t *row, sp_threads_t *before, sp_threads_t *after,
+                        double answered) {
+  double cpu_s;
+  unsigned long long cs;
+  sp_threads_delta(before, after, &cpu_s, &cs);
+  sp_threads_free(before);
+  sp_threads_free(after);
+  row->server_thr_us = cpu_s * 1e6 / answered;
+  row->server_cs = (double)cs / answered;
+}
+
 /* One client, one connection, one query at a time, every query once after
  * a warm-up of up to 200. */
 static search_row_t search_sequential(const sp_server_t *s, const char *token, const qset_t *q,
@@ -596,13 +609,7 @@ static search_row_t search_sequential(const sp_server_t *s, const char *token, c
   double answered = row.ok ? (double)row.ok : 1;
   row.server_cpu_us = (sp_proc_cpu_seconds(s->pid) - srv0) * 1e6 / answered;
   sp_threads_read(s->pid, &thr1);
-  double thr_s;
-  unsigned long long cs;
-  sp_threads_delta(&thr0, &thr1, &thr_s, &cs);
-  sp_threads_free(&thr0);
-  sp_threads_free(&thr1);
-  row.server_thr_us = thr_s * 1e6 / answered;
-  row.server_cs = (double)cs / answered;
+  row_threads(&row, &thr0, &thr1, answered);
   row.client_cpu_us = (sp_self_cpu_seconds() - cli0) * 1e6 / answered;
   row.qps = (double)row.ok / row.seconds;
   row.us = bench_summarise(us, row.ok);
@@ -739,13 +746,7 @@ static search_row_t search_closed(const sp_server_t *s, const char *token, const
   row.steal_pct = sp_steal_since(ticks0);
   double answered = row.ok ? (double)row.ok : 1;
   row.server_cpu_us = (srv1 - srv0) * 1e6 / answered;
-  double thr_s;
-  unsigned long long cs;
-  sp_threads_delta(&thr0, &thr1, &thr_s, &cs);
-  sp_threads_free(&thr0);
-  sp_threads_free(&thr1);
-  row.server_thr_us = thr_s * 1e6 / answered;
-  row.server_cs = (double)cs / answered;
+  row_threads(&row, &thr0, &thr1, answered);
   row.client_cpu_us = (cli1 - cli0) * 1e6 / answered;
   row.seconds = (cl.end - cl.start) / 1e6;
   row.qps = row.seconds > 0 ? (double)row.ok / row.seconds : 0;
