@@ -450,7 +450,6 @@ static bool unary_decode(agrpc_server_t *s, rpc_call_t *c) {
   return rc == 0;
 }
 
-/* Runs a decoded unary call and answers it (the network thread or a worker). */
 /* The calling thread's CPU time in ns. */
 static int64_t thread_cpu_ns(void) {
   struct timespec ts;
@@ -475,6 +474,7 @@ static bool quick_timed(agrpc_server_t *s) {
   return atomic_fetch_add_explicit(&s->quick_seen, 1, memory_order_relaxed) % RPC_TIME_EVERY == 0;
 }
 
+/* Runs a decoded unary call and answers it (the network thread or a worker). */
 static void unary_finish(agrpc_server_t *s, rpc_call_t *c) {
   trace_saved_t saved;
   bool traced = call_attach(c, &saved);
@@ -635,8 +635,9 @@ static void work_push(agrpc_server_t *s, rpc_call_t *c, bool unary, bool receive
   if (s->work_tail) s->work_tail->work_next = c;
   else s->work_head = c;
   s->work_tail = c;
-  atomic_fetch_add_explicit(&s->work_queued, 1, memory_order_release);
-  if (s->spinning == 0) pthread_cond_signal(&s->work_cv); /* a spinning worker takes it */
+  /* a spinning worker takes it, unless more calls wait than workers spin */
+  unsigned queued = atomic_fetch_add_explicit(&s->work_queued, 1, memory_order_release) + 1;
+  if (queued > s->spinning) pthread_cond_signal(&s->work_cv);
   pthread_mutex_unlock(&s->work_mu);
 }
 
@@ -652,7 +653,8 @@ static rpc_call_t *work_take(agrpc_server_t *s) {
  * worker first spins for RPC_SPIN_NS (yielding the core to any other runnable
  * thread) watching the queue, so that under a steady stream of calls a
  * hand-off needs no wake-up; then it sleeps. `spinning` changes under
- * work_mu, which work_push holds when it decides not to signal. */
+ * work_mu, which work_push holds when it decides not to signal (it signals
+ * whenever more calls wait than workers spin). */
 static rpc_call_t *work_pop(agrpc_server_t *s, bool spin) {
   rpc_call_t *c = NULL;
   if (spin) {
