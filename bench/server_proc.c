@@ -216,13 +216,14 @@ void sp_threads_read(pid_t pid, sp_threads_t *snap) {
 
 void sp_threads_delta(const sp_threads_t *before, const sp_threads_t *after, double *cpu_s,
                       unsigned long long *switches) {
+  static const struct sp_thread none = {0};
   unsigned long long ns = 0, cs = 0;
   for (size_t i = 0; i < after->n; i++) {
-    const struct sp_thread *a = &after->t[i], *b = NULL;
-    for (size_t j = 0; j < before->n && !b; j++)
+    const struct sp_thread *a = &after->t[i], *b = &none; /* a new thread: all of it */
+    for (size_t j = 0; j < before->n && b == &none; j++)
       if (before->t[j].tid == a->tid) b = &before->t[j];
-    ns += b && a->ns >= b->ns ? a->ns - b->ns : b ? 0 : a->ns;
-    cs += b && a->switches >= b->switches ? a->switches - b->switches : b ? 0 : a->switches;
+    if (a->ns >= b->ns) ns += a->ns - b->ns; /* else a reused tid: skip it */
+    if (a->switches >= b->switches) cs += a->switches - b->switches;
   }
   *cpu_s = (double)ns / 1e9;
   *switches = cs;

@@ -141,7 +141,7 @@ struct agrpc_server {
   pthread_cond_t work_cv;
   rpc_call_t *work_head, *work_tail;
   bool workers_stop;
-  _Atomic unsigned spinning;    /* workers watching the queue before they sleep (changed
+  _Atomic unsigned spinning;    /* workers watching the queue before they sleep (drops
                                    under work_mu; the network thread peeks without it) */
   _Atomic unsigned work_queued; /* calls in the queue (read without work_mu while spinning) */
   rpc_call_t *inline_head, *inline_tail; /* quick calls the network thread runs (FIFO) */
@@ -342,14 +342,6 @@ static void trace_begin(rpc_call_t *c) {
   trace_span_set_str(sp, "akidb.request_id", c->request_id);
 }
 
-/* Makes the call's trace context current on this thread while it runs the
- * call's service work; false (nothing attached) for an untraced call. */
-static bool call_attach(const rpc_call_t *c, trace_saved_t *saved) {
-  if (!c->trace.ctx.valid) return false;
-  trace_attach(&c->trace.ctx, saved);
-  return true;
-}
-
 /* The credentials, request id, source, method and deadline of a new call. */
 static void call_setup(agrpc_server_t *s, rpc_call_t *c) {
   take_request_id(c);
@@ -477,7 +469,7 @@ static bool quick_timed(agrpc_server_t *s) {
 /* Runs a decoded unary call and answers it (the network thread or a worker). */
 static void unary_finish(agrpc_server_t *s, rpc_call_t *c) {
   trace_saved_t saved;
-  bool traced = call_attach(c, &saved);
+  bool traced = trace_request_attach(&c->trace, &saved);
   bool timed = c->quick && quick_timed(s);
   int64_t t0 = timed ? thread_cpu_ns() : 0;
   rpc_unary_run(s->svc, c->method, &c->unary, &c->answer);
@@ -602,7 +594,7 @@ static void stream_advance(agrpc_server_t *s, rpc_call_t *c, bool received) {
     bool end = received && !c->recv && !server_stream;
     grpc_slice in = take_message(c);
     trace_saved_t saved;
-    bool traced = call_attach(c, &saved);
+    bool traced = trace_request_attach(&c->trace, &saved);
     step = c->method->step(&c->stream, received ? GRPC_SLICE_START_PTR(in) : NULL,
                            GRPC_SLICE_LENGTH(in), end, a);
     if (traced) trace_detach(&saved);
@@ -652,15 +644,14 @@ static rpc_call_t *work_take(agrpc_server_t *s) {
 /* The next queued call, or NULL when the workers stop. After a call a
  * worker first spins for RPC_SPIN_NS (yielding the core to any other runnable
  * thread) watching the queue, so that under a steady stream of calls a
- * hand-off needs no wake-up; then it sleeps. `spinning` changes under
+ * hand-off needs no wake-up; then it sleeps. `spinning` drops under
  * work_mu, which work_push holds when it decides not to signal (it signals
- * whenever more calls wait than workers spin). */
+ * whenever more calls wait than workers spin), and the worker looks at the
+ * queue again under it before sleeping: no call is left unseen. */
 static rpc_call_t *work_pop(agrpc_server_t *s, bool spin) {
   rpc_call_t *c = NULL;
   if (spin) {
-    pthread_mutex_lock(&s->work_mu);
-    s->spinning++;
-    pthread_mutex_unlock(&s->work_mu);
+    atomic_fetch_add(&s->spinning, 1); /* a push that misses it only signals once too often */
     int64_t until = akidb_monotonic_ns() + RPC_SPIN_NS;
     while (!c && akidb_monotonic_ns() < until) {
       if (atomic_load_explicit(&s->work_queued, memory_order_acquire) == 0) {

@@ -415,14 +415,10 @@ static enum MHD_Result request_finish(conn_t *cs, struct MHD_Connection *c) {
   json_t *answer = NULL;
   http_json_t json = {body, floats.items, floats.count};
   if (s->svc) {
-    if (cs->trace.ctx.valid) { /* a traced request (or one passing a context on) */
-      trace_saved_t saved;
-      trace_attach(&cs->trace.ctx, &saved);
-      answer = http_codec_call(s->svc, cs->route->op, &req, &json, &resp);
-      trace_detach(&saved);
-    } else {
-      answer = http_codec_call(s->svc, cs->route->op, &req, &json, &resp);
-    }
+    trace_saved_t saved;
+    bool traced = trace_request_attach(&cs->trace, &saved);
+    answer = http_codec_call(s->svc, cs->route->op, &req, &json, &resp);
+    if (traced) trace_detach(&saved);
   } else {
     resp.status = AKIDB_ST_UNAVAILABLE;
     snprintf(resp.error.message, sizeof resp.error.message, "the server has no service attached");

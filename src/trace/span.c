@@ -231,6 +231,12 @@ void trace_attach(const trace_ctx_t *ctx, trace_saved_t *saved) {
 
 void trace_detach(const trace_saved_t *saved) { tls = *saved; }
 
+bool trace_request_attach(const trace_request_t *r, trace_saved_t *saved) {
+  if (!r->ctx.valid) return false;
+  trace_attach(&r->ctx, saved);
+  return true;
+}
+
 trace_ctx_t trace_current(void) { return tls.ctx; }
 
 bool trace_is_recording(void) { return (tls.ctx.flags & TRACE_FLAG_SAMPLED) != 0; }

@@ -226,6 +226,12 @@ void trace_attach(const trace_ctx_t *ctx, trace_saved_t *saved);
 /* Restores the context saved by the matching trace_attach. */
 void trace_detach(const trace_saved_t *saved);
 
+/* Makes request r's context current while a thread serves it, when r has
+ * one (traced, or passing a client's context on): true, and trace_detach
+ * must follow. False for an untraced request: nothing changed, no detach
+ * (the transports' hot path copies no thread-local state then). */
+bool trace_request_attach(const trace_request_t *r, trace_saved_t *saved);
+
 /* The thread's current context (valid false when none). */
 trace_ctx_t trace_current(void);
 
