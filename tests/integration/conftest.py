@@ -99,6 +99,7 @@ class Server:
         self.grpc_port = None
         self.proc = None
         self.starts = 0
+        self.brought_down = False  # stop() or kill() was asked since the last start
         self.stdout_path = self.root / "stdout.log"
         self.stderr_path = self.root / "stderr.log"
         _SERVERS.append(self)
@@ -160,6 +161,7 @@ class Server:
                 se.write(banner)
                 so.flush()
                 se.flush()
+                self.brought_down = False
                 self.proc = subprocess.Popen(self.command(), stdout=so, stderr=se,
                                              stdin=subprocess.DEVNULL, env=self.environment(),
                                              cwd=str(self.root))
@@ -197,6 +199,7 @@ class Server:
     def stop(self, timeout=STOP_TIMEOUT_S):
         """SIGTERM; the server must exit 0 within `timeout` seconds."""
         assert self.alive(), f"{self.name} is not running (exit status {self.proc and self.proc.poll()})"
+        self.brought_down = True
         self.proc.send_signal(signal.SIGTERM)
         try:
             rc = self.proc.wait(timeout=timeout)
@@ -211,6 +214,7 @@ class Server:
 
     def kill(self):
         """SIGKILL, as a crash would."""
+        self.brought_down = True
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=30)
@@ -319,8 +323,10 @@ def pytest_collection_modifyitems(session, config, items):
 # TSAN_OPTIONS=halt_on_error=1 and exits at the first race; a report is still
 # looked for after each test, so a race in a server the test then killed, or
 # one the test did not notice, fails that test with the report.
-_SANITIZER_MARKERS = ("WARNING: ThreadSanitizer:", "ERROR: AddressSanitizer:",
-                      "ERROR: LeakSanitizer:", ": runtime error: ")
+_SANITIZER_MARKERS = ("WARNING: ThreadSanitizer:", "ERROR: ThreadSanitizer:",
+                      "ThreadSanitizer:DEADLYSIGNAL", "ERROR: AddressSanitizer:",
+                      "AddressSanitizer:DEADLYSIGNAL", "ERROR: LeakSanitizer:",
+                      ": runtime error: ")
 _STDERR_CHECKED = {}  # id(Server) -> bytes of its stderr already checked
 
 
@@ -347,16 +353,55 @@ def _sanitizer_reports(s):
     return [f"----- {s.name}: sanitizer report ({s.stderr_path}) -----\n{report[:20000]}"]
 
 
+_DEATHS_SEEN = set()  # (id(Server), start number) of deaths already reported
+_SESSION_PROBLEMS = []  # (test, text): repeated at the end of the run (terminal summary)
+
+
+def _unexpected_death(s):
+    """A report when a server exited without stop() or kill(), once per start."""
+    if not s.starts or s.brought_down or s.proc is None or s.proc.poll() is None:
+        return []
+    key = (id(s), s.starts)
+    if key in _DEATHS_SEEN:
+        return []
+    _DEATHS_SEEN.add(key)
+    try:
+        lines = s.stderr_path.read_text(errors="replace").splitlines()[-60:]
+    except OSError:
+        lines = ["<no stderr file>"]
+    return [f"----- {s.name} exited by itself with status {s.proc.poll()}; "
+            f"the end of {s.stderr_path}: -----\n" + "\n".join(lines)]
+
+
 @pytest.fixture(autouse=True)
-def no_sanitizer_reports():
+def no_sanitizer_reports(request):
     yield
     reports = []
     for s in _SERVERS:
         if s.starts:
             reports.extend(_sanitizer_reports(s))
+            reports.extend(_unexpected_death(s))
     if reports:
-        pytest.fail("the server's sanitizer reported a problem:\n" + "\n".join(reports),
+        text = "\n".join(reports)
+        _SESSION_PROBLEMS.append((request.node.nodeid, text))
+        pytest.fail("a server crashed or its sanitizer reported a problem:\n" + text,
                     pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter):
+    # Repeated here, near the end of the output, because the failures that
+    # follow a crashed shared server can push the first report out of a
+    # CI log's visible tail.
+    if not _SESSION_PROBLEMS:
+        return
+    terminalreporter.section("server crashes and sanitizer reports")
+    for nodeid, text in _SESSION_PROBLEMS[:2]:
+        lines = text.splitlines()
+        terminalreporter.write_line(f"during {nodeid}:")
+        for line in lines[:70]:
+            terminalreporter.write_line(line)
+        if len(lines) > 70:
+            terminalreporter.write_line(f"... ({len(lines) - 70} more lines in the report above)")
 
 
 _SEEN_BEFORE = set()
