@@ -448,6 +448,9 @@ static int run(config_t *cfg) {
 }
 
 static int serve_run(config_t *cfg) {
+#ifdef AKIDB_HAVE_GRPC
+  if (cfg->grpc_port) agrpc_prepare(); /* sets the environment: before any thread */
+#endif
   tune_allocator();
   raise_open_files();
   char err[ERR_LEN] = "";

@@ -25,6 +25,15 @@ typedef struct {
   const char *tls_key_file;
 } agrpc_options_t;
 
+/* Chooses the C core's "poll" engine (GRPC_POLL_STRATEGY, unless the
+ * environment already names one): it polls each completion queue's own
+ * connections, so each network thread reads and writes its connections
+ * itself. The default engine, epoll1, polls every socket of the process
+ * from whichever thread polls, which leaves gRPC one core for its I/O.
+ * Call before any thread starts (it sets an environment variable) and
+ * before agrpc_server_start. */
+void agrpc_prepare(void);
+
 /* Starts listening and serving (TLS when a certificate is given);
  * AKIDB_EIO (err says why) when the port cannot be bound, AKIDB_EINVAL
  * when the certificate or key cannot be read. */

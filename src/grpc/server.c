@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
@@ -54,6 +55,7 @@
 #define RPC_HANDOFF_NS 200000u /* run time of the quick calls a new one may wait behind */
 #define RPC_TIME_EVERY 8       /* one quick call in this many is timed */
 #define RPC_SPIN_NS 50000      /* a worker watches the queue this long before it sleeps */
+#define RPC_POLLERS_MAX 4      /* network threads, at most (one per core) */
 #define RPC_SLOTS 2 /* requests kept outstanding per method (and for other paths) */
 #define RPC_WATCH_MAX 64
 
@@ -80,6 +82,7 @@ static rpc_tag_kind_t tag_take(void *tag) {
  * (grpc_server_request_call: a method the server does not have). */
 typedef struct {
   rpc_tag_t kind;
+  grpc_completion_queue *cq;  /* its network thread's */
   const rpc_method_t *method; /* NULL: any path */
   void *registered;           /* grpc_server_register_method's handle */
   grpc_call *call;
@@ -129,12 +132,23 @@ typedef struct rpc_call {
                             ended with the call */
 } rpc_call_t;
 
+/* A network thread: its completion queue, and the quick calls waiting to
+ * run on it (FIFO). */
+typedef struct {
+  struct agrpc_server *s;
+  grpc_completion_queue *cq;
+  pthread_t thread;
+  bool started;
+  rpc_call_t *inline_head, *inline_tail;
+  unsigned inline_count;
+  unsigned inline_age; /* events seen since the oldest was queued */
+} rpc_poller_t;
+
 struct agrpc_server {
   akidb_service_t *svc;
   grpc_server *server;
-  grpc_completion_queue *cq;
-  pthread_t poller;
-  bool poller_started;
+  rpc_poller_t pollers[RPC_POLLERS_MAX];
+  unsigned n_pollers;
   pthread_t workers[RPC_WORKERS];
   int n_workers;
   pthread_mutex_t work_mu; /* the work queue and workers_stop */
@@ -144,9 +158,6 @@ struct agrpc_server {
   _Atomic unsigned spinning;    /* workers watching the queue before they sleep (drops
                                    under work_mu; the network thread peeks without it) */
   _Atomic unsigned work_queued; /* calls in the queue (read without work_mu while spinning) */
-  rpc_call_t *inline_head, *inline_tail; /* quick calls the network thread runs (FIFO) */
-  unsigned inline_count;
-  unsigned inline_age;          /* events seen since the oldest was queued */
   _Atomic uint32_t quick_ns;    /* moving average of a quick call's CPU time */
   _Atomic uint32_t quick_seen;  /* quick calls run (one in RPC_TIME_EVERY is timed) */
   uint16_t port;
@@ -169,13 +180,13 @@ static void slot_arm(agrpc_server_t *s, rpc_slot_t *slot) {
   grpc_metadata_array_init(&slot->md);
   tag_hand_over(&slot->kind, TAG_SLOT);
   if (!slot->method) {
-    grpc_server_request_call(s->server, &slot->call, &slot->details, &slot->md, s->cq, s->cq,
-                             slot);
+    grpc_server_request_call(s->server, &slot->call, &slot->details, &slot->md, slot->cq,
+                             slot->cq, slot);
     return;
   }
   grpc_byte_buffer **payload = slot->method->shape == RPC_UNARY ? &slot->payload : NULL;
   grpc_server_request_registered_call(s->server, slot->registered, &slot->call, &slot->deadline,
-                                      &slot->md, payload, s->cq, s->cq, slot);
+                                      &slot->md, payload, slot->cq, slot->cq, slot);
 }
 
 static void slot_release(rpc_slot_t *slot) {
@@ -358,18 +369,19 @@ static void call_setup(agrpc_server_t *s, rpc_call_t *c) {
   trace_begin(c);
 }
 
-static void call_received(agrpc_server_t *s, rpc_call_t *c);
+static void call_received(rpc_poller_t *p, rpc_call_t *c);
 
 /* A new call: a unary one has its request already and runs at once (its
  * initial metadata goes with the answer); the others start with batch 1:
  * initial metadata with the request id, and the first request. */
-static void call_begin(agrpc_server_t *s, rpc_call_t *c) {
+static void call_begin(rpc_poller_t *p, rpc_call_t *c) {
+  agrpc_server_t *s = p->s;
   call_setup(s, c);
   c->initial[0].key = grpc_slice_from_static_string("x-request-id");
   c->initial[0].value = grpc_slice_from_copied_string(c->request_id);
   if (c->method && c->method->shape == RPC_UNARY && c->initial_pending) {
     c->stage = STAGE_RECV;
-    call_received(s, c);
+    call_received(p, c);
     return;
   }
   c->initial_pending = false;
@@ -712,51 +724,55 @@ static void workers_stop(agrpc_server_t *s) {
  * ones spread over the cores. (Measured on 2 vCPUs, 4 closed-loop clients:
  * handing every concurrent call off cost 1.7 context switches and ~20 µs
  * more server CPU per 128-d search than running them here.) */
-static rpc_call_t *inline_pop(agrpc_server_t *s) {
-  rpc_call_t *c = s->inline_head;
-  if (c && !(s->inline_head = c->work_next)) s->inline_tail = NULL;
-  if (c) s->inline_count--, s->inline_age = 0;
+static rpc_call_t *inline_pop(rpc_poller_t *p) {
+  rpc_call_t *c = p->inline_head;
+  if (c && !(p->inline_head = c->work_next)) p->inline_tail = NULL;
+  if (c) p->inline_count--, p->inline_age = 0;
   return c;
 }
 
-/* How many quick calls may wait on the network thread. */
+/* How many quick calls may wait on a network thread. */
 static unsigned inline_room(const agrpc_server_t *s) {
   uint32_t avg = atomic_load_explicit(&s->quick_ns, memory_order_relaxed);
   uint32_t room = avg ? RPC_HANDOFF_NS / avg : RPC_INLINE_MAX;
   return room < 1 ? 1 : room > RPC_INLINE_MAX ? RPC_INLINE_MAX : room;
 }
 
-static void defer(agrpc_server_t *s, rpc_call_t *c) {
-  bool cheap = s->inline_count > 0 && atomic_load_explicit(&s->spinning, memory_order_relaxed) > 0;
-  if (cheap || s->inline_count >= inline_room(s)) {
+static void defer(rpc_poller_t *p, rpc_call_t *c) {
+  agrpc_server_t *s = p->s;
+  bool cheap = p->inline_count > 0 && atomic_load_explicit(&s->spinning, memory_order_relaxed) > 0;
+  if (cheap || p->inline_count >= inline_room(s)) {
     work_push(s, c, true, false);
     return;
   }
   c->work_next = NULL;
-  if (s->inline_tail) s->inline_tail->work_next = c;
-  else s->inline_head = c, s->inline_age = 0;
-  s->inline_tail = c;
-  s->inline_count++;
+  if (p->inline_tail) p->inline_tail->work_next = c;
+  else p->inline_head = c, p->inline_age = 0;
+  p->inline_tail = c;
+  p->inline_count++;
 }
 
-static void deferred_aged(agrpc_server_t *s) {
-  if (s->inline_head && ++s->inline_age > RPC_DEFER_EVENTS)
-    work_push(s, inline_pop(s), true, false);
+static void deferred_aged(rpc_poller_t *p) {
+  if (p->inline_head && ++p->inline_age > RPC_DEFER_EVENTS)
+    work_push(p->s, inline_pop(p), true, false);
 }
 
 /* No event is ready: run the oldest queued quick call here. */
-static void run_deferred(agrpc_server_t *s) {
-  rpc_call_t *c = inline_pop(s);
-  if (c) unary_finish(s, c);
+static void run_deferred(rpc_poller_t *p) {
+  rpc_call_t *c = inline_pop(p);
+  if (c) unary_finish(p->s, c);
 }
+
+/* ------------------------------------------------------------- events -- */
 
 /* A request (first or next) arrived: run it here when it is quick, else
  * on a worker. */
-static void call_received(agrpc_server_t *s, rpc_call_t *c) {
+static void call_received(rpc_poller_t *p, rpc_call_t *c) {
+  agrpc_server_t *s = p->s;
   bool stream = c->method && c->method->step;
   if (!stream) {
     if (!unary_decode(s, c)) call_answer(s, c);
-    else if ((c->quick = akidb_service_quick(s->svc, c->unary.a.op, &c->unary.req))) defer(s, c);
+    else if ((c->quick = akidb_service_quick(s->svc, c->unary.a.op, &c->unary.req))) defer(p, c);
     else work_push(s, c, true, false);
   } else if (!c->stream_started && call_refused(c)) {
     call_answer(s, c);
@@ -766,7 +782,8 @@ static void call_received(agrpc_server_t *s, rpc_call_t *c) {
   }
 }
 
-static void call_event(agrpc_server_t *s, rpc_call_t *c, bool ok) {
+static void call_event(rpc_poller_t *p, rpc_call_t *c, bool ok) {
+  agrpc_server_t *s = p->s;
   switch (c->stage) {
   case STAGE_OPEN:
     watch_remove(s, c->call);
@@ -781,14 +798,15 @@ static void call_event(agrpc_server_t *s, rpc_call_t *c, bool ok) {
     return;
   case STAGE_RECV:
   case STAGE_MSG_RECV:
-    if (ok) call_received(s, c);
+    if (ok) call_received(p, c);
     else call_end(c); /* cancelled, or too large (the core answered) */
     return;
   }
 }
 
 /* A request_call completed: take the call, ask for the next one. */
-static void slot_event(agrpc_server_t *s, rpc_slot_t *slot, bool ok) {
+static void slot_event(rpc_poller_t *p, rpc_slot_t *slot, bool ok) {
+  agrpc_server_t *s = p->s;
   rpc_call_t *c = ok && slot->call ? calloc(1, sizeof *c) : NULL;
   if (c) {
     atomic_init(&c->kind, TAG_CALL);
@@ -809,32 +827,40 @@ static void slot_event(agrpc_server_t *s, rpc_slot_t *slot, bool ok) {
     slot_release(slot);
   }
   if (ok && !atomic_load(&s->stopping)) slot_arm(s, slot);
-  if (c) call_begin(s, c);
+  if (c) call_begin(p, c);
 }
 
+static void event_take(rpc_poller_t *p, grpc_event ev) {
+  agrpc_server_t *s = p->s;
+  rpc_tag_kind_t kind = tag_take(ev.tag);
+  if (kind == TAG_SLOT) {
+    slot_event(p, ev.tag, ev.success);
+  } else if (kind == TAG_CALL) {
+    call_event(p, ev.tag, ev.success);
+  } else {
+    pthread_mutex_lock(&s->mu);
+    s->shut_down = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+  }
+}
+
+/* A network thread: polls its queue, the events that are ready first, a
+ * deferred call when none is, until the queue shuts down. */
 static void *poll_main(void *arg) {
-  agrpc_server_t *s = arg;
+  rpc_poller_t *p = arg;
   for (;;) {
-    /* the events that are ready first; a deferred call runs when none is */
-    grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
-    if (ev.type == GRPC_QUEUE_TIMEOUT && s->inline_head) {
-      run_deferred(s);
+    grpc_event ev = grpc_completion_queue_next(p->cq, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
+    if (ev.type == GRPC_QUEUE_TIMEOUT && p->inline_head) {
+      run_deferred(p);
       continue;
     }
     if (ev.type == GRPC_QUEUE_TIMEOUT)
-      ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+      ev = grpc_completion_queue_next(p->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
     if (ev.type != GRPC_OP_COMPLETE) continue;
-    rpc_tag_kind_t kind = tag_take(ev.tag);
-    if (kind == TAG_SLOT) slot_event(s, ev.tag, ev.success);
-    else if (kind == TAG_CALL) call_event(s, ev.tag, ev.success);
-    else {
-      pthread_mutex_lock(&s->mu);
-      s->shut_down = true;
-      pthread_cond_broadcast(&s->cv);
-      pthread_mutex_unlock(&s->mu);
-    }
-    deferred_aged(s);
+    event_take(p, ev);
+    deferred_aged(p);
   }
   return NULL;
 }
@@ -843,11 +869,12 @@ static void *poll_main(void *arg) {
 
 /* Registers every method of the codec's tables (a unary one with its
  * request read before the call is handed over) and makes the request
- * slots: RPC_SLOTS per method and RPC_SLOTS for any other path. */
+ * slots of each network thread's queue: RPC_SLOTS per method and
+ * RPC_SLOTS for any other path. */
 static int methods_register(agrpc_server_t *s, char *err, size_t errlen) {
   size_t n = 0;
   while (rpc_method_at(n)) n++;
-  s->slots = calloc((n + 1) * RPC_SLOTS, sizeof *s->slots);
+  s->slots = calloc((n + 1) * RPC_SLOTS * s->n_pollers, sizeof *s->slots);
   if (!s->slots) return AKIDB_ENOMEM;
   for (size_t i = 0; i < n; i++) {
     const rpc_method_t *m = rpc_method_at(i);
@@ -861,11 +888,45 @@ static int methods_register(agrpc_server_t *s, char *err, size_t errlen) {
                m->path);
       return AKIDB_EINVAL;
     }
-    for (int j = 0; j < RPC_SLOTS; j++)
-      s->slots[s->n_slots++] = (rpc_slot_t){.method = m, .registered = h};
+    for (unsigned q = 0; q < s->n_pollers; q++)
+      for (int j = 0; j < RPC_SLOTS; j++)
+        s->slots[s->n_slots++] =
+            (rpc_slot_t){.cq = s->pollers[q].cq, .method = m, .registered = h};
   }
-  s->n_slots += RPC_SLOTS; /* zeroed: any other path */
+  for (unsigned q = 0; q < s->n_pollers; q++) /* any other path */
+    for (int j = 0; j < RPC_SLOTS; j++) s->slots[s->n_slots++] = (rpc_slot_t){.cq = s->pollers[q].cq};
   return AKIDB_OK;
+}
+
+/* One network thread per core (at most RPC_POLLERS_MAX), each with its
+ * own completion queue. */
+static unsigned pollers_wanted(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > RPC_POLLERS_MAX ? RPC_POLLERS_MAX : (unsigned)n;
+}
+
+/* Creates the network threads' queues and registers them with the server. */
+static void pollers_create(agrpc_server_t *s) {
+  s->n_pollers = pollers_wanted();
+  for (unsigned q = 0; q < s->n_pollers; q++) {
+    s->pollers[q] = (rpc_poller_t){.s = s, .cq = grpc_completion_queue_create_for_next(NULL)};
+    grpc_server_register_completion_queue(s->server, s->pollers[q].cq, NULL);
+  }
+}
+
+/* Shuts the queues down and waits for their threads (or drains a queue
+ * no thread polls) until each reports its shutdown. */
+static void pollers_finish(agrpc_server_t *s) {
+  for (unsigned q = 0; q < s->n_pollers; q++) grpc_completion_queue_shutdown(s->pollers[q].cq);
+  for (unsigned q = 0; q < s->n_pollers; q++) {
+    rpc_poller_t *p = &s->pollers[q];
+    if (p->started) pthread_join(p->thread, NULL);
+    else
+      while (grpc_completion_queue_next(p->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+             GRPC_QUEUE_SHUTDOWN) {
+      }
+    p->started = false;
+  }
 }
 
 /* The core's options: the receive limit; no SO_REUSEPORT (the core's
@@ -915,10 +976,10 @@ static int server_credentials(const agrpc_options_t *o, grpc_server_credentials 
   return rc;
 }
 
+/* Frees the server once its queues are shut down (pollers_finish). */
 static void server_free(agrpc_server_t *s) {
-  if (s->poller_started) pthread_join(s->poller, NULL);
   workers_stop(s); /* every call is over: the queue is empty */
-  grpc_completion_queue_destroy(s->cq);
+  for (unsigned q = 0; q < s->n_pollers; q++) grpc_completion_queue_destroy(s->pollers[q].cq);
   free(s->slots);
   pthread_mutex_destroy(&s->work_mu);
   pthread_cond_destroy(&s->work_cv);
@@ -927,6 +988,8 @@ static void server_free(agrpc_server_t *s) {
   free(s);
   grpc_shutdown();
 }
+
+void agrpc_prepare(void) { setenv("GRPC_POLL_STRATEGY", "poll", 0); }
 
 int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_server_t **out,
                        char *err, size_t errlen) {
@@ -946,8 +1009,7 @@ int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_ser
   pthread_mutex_init(&s->work_mu, NULL);
   pthread_cond_init(&s->work_cv, NULL);
   s->server = server_create(o);
-  s->cq = grpc_completion_queue_create_for_next(NULL);
-  grpc_server_register_completion_queue(s->server, s->cq, NULL);
+  pollers_create(s);
   char addr[300];
   snprintf(addr, sizeof addr, "%s:%u", o->host, (unsigned)o->port);
   grpc_server_credentials *creds = NULL;
@@ -958,10 +1020,7 @@ int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_ser
   if (port <= 0) {
     if (!rc) snprintf(err, errlen, "cannot listen for gRPC on %s", addr);
     grpc_server_destroy(s->server);
-    grpc_completion_queue_shutdown(s->cq);
-    while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN) {
-    }
+    pollers_finish(s);
     server_free(s);
     return rc ? rc : AKIDB_EIO;
   }
@@ -970,7 +1029,9 @@ int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_ser
   for (size_t i = 0; i < s->n_slots; i++) slot_arm(s, &s->slots[i]);
   for (int i = 0; i < RPC_WORKERS; i++)
     if (pthread_create(&s->workers[i], NULL, worker_main, s) == 0) s->n_workers++;
-  s->poller_started = pthread_create(&s->poller, NULL, poll_main, s) == 0;
+  for (unsigned q = 0; q < s->n_pollers; q++)
+    s->pollers[q].started =
+        pthread_create(&s->pollers[q].thread, NULL, poll_main, &s->pollers[q]) == 0;
   *out = s;
   return AKIDB_OK;
 }
@@ -987,7 +1048,7 @@ void agrpc_server_shutdown_begin(agrpc_server_t *s) {
   pthread_mutex_unlock(&s->mu);
   if (first) {
     tag_hand_over(&s->shutdown_tag, TAG_SHUTDOWN);
-    grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
+    grpc_server_shutdown_and_notify(s->server, s->pollers[0].cq, &s->shutdown_tag);
   }
 }
 
@@ -1015,6 +1076,6 @@ void agrpc_server_stop(agrpc_server_t *s, uint32_t drain_ms) {
     }
   }
   grpc_server_destroy(s->server);
-  grpc_completion_queue_shutdown(s->cq);
-  server_free(s); /* joins the pollers, which drain the queue to its shutdown */
+  pollers_finish(s); /* the network threads drain their queues to the shutdown */
+  server_free(s);
 }
