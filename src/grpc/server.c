@@ -1,25 +1,32 @@
 /*
  * grpc/server.c — the gRPC server on the C core (libgrpc): one completion
- * queue, calls asked for with grpc_server_request_call (RPC_SLOTS requests
- * kept outstanding), and per call a small state machine (below, "calls")
- * with at most one batch in flight.
+ * queue per network thread, calls asked for with
+ * grpc_server_request_registered_call (RPC_SLOTS requests kept outstanding
+ * per method and queue), and per call a small state machine (below,
+ * "calls") with at most one batch in flight.
  *
- * Threads: one network thread polls the queue and runs quick calls
- * (akidb_service_quick: probes, reads of a loaded collection) itself, in
- * turn, when no other event is ready, so a search costs at most one
- * wake-up, as on REST; when quick calls are long and come in together,
- * the later ones go to the workers, so concurrent searches use every core
- * (see defer). RPC_WORKERS worker threads also run
- * everything that may wait on the disk, the object store or a password
- * hash (writes, loads, logins, snapshots, stream steps), so a slow call
- * never holds up the quick ones. (Two threads polling one queue, the first
- * design, handed the events of each call back and forth between them: four
+ * Threads: one network thread per core (at most RPC_POLLERS_MAX), each
+ * polling its own completion queue. On the core's "poll" engine
+ * (agrpc_prepare) the core gives each new connection to one queue, polls
+ * its socket only from that queue's thread and hands its calls to that
+ * queue's requests, so a connection's reads, writes and calls stay on one
+ * thread and the connections spread over the cores, as REST's thread per
+ * connection does. (On the default epoll1 engine any polling thread reads
+ * any socket: one thread did all of gRPC's I/O, about one core.) A network
+ * thread runs quick calls (akidb_service_quick: probes, reads of a loaded
+ * collection) itself, in turn, when no other event is ready, so a search
+ * costs at most one wake-up, as on REST; when the calls queued on it add
+ * up to long, the next goes to a worker (see defer). RPC_WORKERS worker
+ * threads also run everything that may wait on the disk, the object store
+ * or a password hash (writes, loads, logins, snapshots, stream steps), so
+ * a slow call never holds up the quick ones. (Two threads polling one
+ * queue hand the events of each call back and forth between them: four
  * context switches and twice the CPU per call.)
  *
  * Locking: a call's state is touched only by the thread that holds it: the
  * one that took its event, or the worker it was queued to (handed over
- * under `work_mu`); `mu` guards the stop flags and the list of open Watch
- * calls.
+ * under `work_mu`); a network thread's queue of quick calls only by that
+ * thread; `mu` guards the stop flags and the list of open Watch calls.
  * Durability: none of its own (the service answers writes once durable).
  */
 #include <limits.h>
@@ -52,7 +59,7 @@
 #define RPC_WORKERS 4
 #define RPC_DEFER_EVENTS 8
 #define RPC_INLINE_MAX 8      /* quick calls waiting on the network thread, at most */
-#define RPC_HANDOFF_NS 200000u /* run time of the quick calls a new one may wait behind */
+#define RPC_HANDOFF_NS 1000000u /* run time of the quick calls a new one may wait behind */
 #define RPC_TIME_EVERY 8       /* one quick call in this many is timed */
 #define RPC_SPIN_NS 50000      /* a worker watches the queue this long before it sleeps */
 #define RPC_POLLERS_MAX 4      /* network threads, at most (one per core) */
@@ -710,9 +717,9 @@ static void workers_stop(agrpc_server_t *s) {
   s->n_workers = 0;
 }
 
-/* ------------------------------------------------------------- events -- */
+/* ------------------------------------------- quick calls on a poller -- */
 
-/* Quick calls queue on the network thread (FIFO), which runs them in turn
+/* Quick calls queue on their network thread (FIFO), which runs them in turn
  * when no event is ready: no hand-off, so a call costs one wake-up at most.
  * A hand-off to a sleeping worker costs two wake-ups (tens of µs of CPU on
  * a VM) and buys parallelism; it pays when a new call would otherwise wait
@@ -720,10 +727,14 @@ static void workers_stop(agrpc_server_t *s) {
  * less than RPC_HANDOFF_NS of CPU time (by the moving average of a quick
  * call's; at least one call, at most RPC_INLINE_MAX), and goes to a worker
  * otherwise, or at once when a worker is spinning (no wake-up then) and a
- * call is already queued: short searches stay on the network thread, long
- * ones spread over the cores. (Measured on 2 vCPUs, 4 closed-loop clients:
- * handing every concurrent call off cost 1.7 context switches and ~20 µs
- * more server CPU per 128-d search than running them here.) */
+ * call is already queued. With a network thread per core the cores are
+ * busy without hand-offs, so the bound is loose (1 ms): a hand-off then
+ * only relieves a thread that holds more than its share of the busy
+ * connections. (Measured on 2 vCPUs, 4 closed-loop clients, 768-d: with a
+ * 200 µs bound the second concurrent call went to a worker, and p99 was
+ * 1.57 ms against 0.90 ms with 1 ms; handing every concurrent call off
+ * cost 1.7 context switches and ~20 µs more server CPU per 128-d search
+ * than running them here.) */
 static rpc_call_t *inline_pop(rpc_poller_t *p) {
   rpc_call_t *c = p->inline_head;
   if (c && !(p->inline_head = c->work_next)) p->inline_tail = NULL;
