@@ -909,17 +909,19 @@ static void event_take(rpc_poller_t *p, grpc_event ev) {
 }
 
 /* A network thread: polls its queue, the events that are ready first, a
- * deferred call when none is, until the queue shuts down. */
+ * deferred call when none is, until the queue shuts down. With no call
+ * deferred it waits for the next event at once (a look without waiting
+ * first would cost a system call per event for nothing). */
 static void *poll_main(void *arg) {
   rpc_poller_t *p = arg;
   for (;;) {
-    grpc_event ev = grpc_completion_queue_next(p->cq, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
-    if (ev.type == GRPC_QUEUE_TIMEOUT && p->inline_head) {
+    gpr_timespec until = p->inline_head ? gpr_inf_past(GPR_CLOCK_MONOTONIC)
+                                        : gpr_inf_future(GPR_CLOCK_REALTIME);
+    grpc_event ev = grpc_completion_queue_next(p->cq, until, NULL);
+    if (ev.type == GRPC_QUEUE_TIMEOUT) {
       run_deferred(p);
       continue;
     }
-    if (ev.type == GRPC_QUEUE_TIMEOUT)
-      ev = grpc_completion_queue_next(p->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
     if (ev.type != GRPC_OP_COMPLETE) continue;
     event_take(p, ev);
