@@ -310,18 +310,31 @@ def test_hybrid_search_over_grpc_matches_rest(stubs, channel, tenant):
         assert g.explain.text_rank == ((w["explain"]["text"] or {}).get("rank") or 0)
 
 
+def developer_collection(stubs, channel, tenant, dim):
+    """A new l2 collection of `dim` in a new database, the developer's
+    metadata and a PointService stub: (db, collection, metadata, stub)."""
+    db = tenant.create_db()
+    coll = tenant.create_collection(db, dimension=dim, metric="l2")["name"]
+    u = tenant.users["developer"]
+    md = bearer(grpc_login(stubs, channel, tenant.slug, u["username"], u["password"]))
+    return db, coll, md, stubs.points_pb2_grpc.PointServiceStub(channel)
+
+
+def stored_vector(stubs, pts, md, tenant, db, coll, point_id):
+    g = pts.Get(stubs.points_pb2.GetPointRequest(tenant=tenant.slug, database=db,
+                                                 collection=coll, point_id=point_id,
+                                                 with_vector=True), metadata=md, timeout=30)
+    return list(g.vector)
+
+
 @pytest.mark.parametrize("compression", [None, grpc.Compression.Gzip], ids=["plain", "gzip"])
 def test_large_and_compressed_messages_arrive_whole(stubs, channel, tenant, compression):
     """A batch far larger than one HTTP/2 frame arrives in many slices (the
     server gathers them), a gzip-compressed one is decompressed by the core;
     either way every vector is stored exactly, unary and streamed."""
     import random
-    db = tenant.create_db()
     dim = 256
-    coll = tenant.create_collection(db, dimension=dim, metric="l2")["name"]
-    u = tenant.users["developer"]
-    md = bearer(grpc_login(stubs, channel, tenant.slug, u["username"], u["password"]))
-    pts = stubs.points_pb2_grpc.PointServiceStub(channel)
+    db, coll, md, pts = developer_collection(stubs, channel, tenant, dim)
     rng = random.Random(7)
 
     def batch(prefix, n):
@@ -343,10 +356,7 @@ def test_large_and_compressed_messages_arrive_whole(stubs, channel, tenant, comp
     assert [(a.batch_id, a.upserted) for a in acks] == [(1, 300), (2, 300), (3, 300)]
     assert tenant.count(db, coll) == 1500
     for p in (unary[0], unary[599], streamed[0][0], streamed[2][299]):
-        g = pts.Get(stubs.points_pb2.GetPointRequest(tenant=tenant.slug, database=db,
-                                                     collection=coll, point_id=p.id,
-                                                     with_vector=True), metadata=md, timeout=30)
-        assert list(g.vector) == list(p.vector), p.id
+        assert stored_vector(stubs, pts, md, tenant, db, coll, p.id) == list(p.vector), p.id
     s = pts.Search(stubs.points_pb2.SearchRequest(tenant=tenant.slug, database=db,
                                                   collection=coll, vector=unary[123].vector, k=1),
                    metadata=md, timeout=30, compression=compression)
@@ -357,12 +367,8 @@ def test_a_message_over_the_gather_buffer_arrives_whole(stubs, channel, tenant):
     """A request over 4 MiB (the size up to which a network thread keeps a
     buffer for gathering a message's slices) is read whole by the core."""
     import random
-    db = tenant.create_db()
     dim = 2048
-    coll = tenant.create_collection(db, dimension=dim, metric="l2")["name"]
-    u = tenant.users["developer"]
-    md = bearer(grpc_login(stubs, channel, tenant.slug, u["username"], u["password"]))
-    pts = stubs.points_pb2_grpc.PointServiceStub(channel)
+    db, coll, md, pts = developer_collection(stubs, channel, tenant, dim)
     rng = random.Random(11)
     big = [stubs.common_pb2.PointInput(id=f"b{i}", vector=[rng.uniform(-1, 1) for _ in range(dim)])
            for i in range(600)]  # 600 x 8 KiB: ~4.9 MB
@@ -371,7 +377,4 @@ def test_a_message_over_the_gather_buffer_arrives_whole(stubs, channel, tenant):
     assert req.ByteSize() > 4 << 20
     assert pts.Upsert(req, metadata=md, timeout=60).upserted == 600
     for p in (big[0], big[599]):
-        g = pts.Get(stubs.points_pb2.GetPointRequest(tenant=tenant.slug, database=db,
-                                                     collection=coll, point_id=p.id,
-                                                     with_vector=True), metadata=md, timeout=30)
-        assert list(g.vector) == list(p.vector), p.id
+        assert stored_vector(stubs, pts, md, tenant, db, coll, p.id) == list(p.vector), p.id
