@@ -1055,6 +1055,21 @@ static void server_free(agrpc_server_t *s) {
   grpc_shutdown();
 }
 
+/* The network threads (each polling its queue, before the server starts)
+ * and the workers; false when any of them cannot be started (the ones that
+ * did end when the queues shut down, pollers_finish and server_free). */
+static bool threads_start(agrpc_server_t *s) {
+  bool ok = true;
+  for (unsigned q = 0; q < s->n_pollers; q++) {
+    rpc_poller_t *p = &s->pollers[q];
+    p->started = pthread_create(&p->thread, NULL, poll_main, p) == 0;
+    ok = ok && p->started;
+  }
+  for (int i = 0; i < RPC_WORKERS; i++)
+    if (pthread_create(&s->workers[i], NULL, worker_main, s) == 0) s->n_workers++;
+  return ok && s->n_workers == RPC_WORKERS;
+}
+
 void agrpc_prepare(void) { setenv("GRPC_POLL_STRATEGY", "poll", 0); }
 
 int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_server_t **out,
@@ -1083,21 +1098,23 @@ int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_ser
   if (!rc) rc = server_credentials(o, &creds, err, errlen);
   int port = rc ? 0 : grpc_server_add_http2_port(s->server, addr, creds);
   if (creds) grpc_server_credentials_release(creds);
-  if (port <= 0) {
-    if (!rc) snprintf(err, errlen, "cannot listen for gRPC on %s", addr);
-    grpc_server_destroy(s->server);
+  if (port <= 0 && !rc) {
+    snprintf(err, errlen, "cannot listen for gRPC on %s", addr);
+    rc = AKIDB_EIO;
+  }
+  if (!rc && !threads_start(s)) {
+    snprintf(err, errlen, "cannot start the gRPC server's threads (out of memory or of threads)");
+    rc = AKIDB_ENOMEM;
+  }
+  if (rc) {
+    grpc_server_destroy(s->server); /* never started: no call to wait for */
     pollers_finish(s);
     server_free(s);
-    return rc ? rc : AKIDB_EIO;
+    return rc;
   }
   s->port = (uint16_t)port;
   grpc_server_start(s->server);
   for (size_t i = 0; i < s->n_slots; i++) slot_arm(s, &s->slots[i]);
-  for (int i = 0; i < RPC_WORKERS; i++)
-    if (pthread_create(&s->workers[i], NULL, worker_main, s) == 0) s->n_workers++;
-  for (unsigned q = 0; q < s->n_pollers; q++)
-    s->pollers[q].started =
-        pthread_create(&s->pollers[q].thread, NULL, poll_main, &s->pollers[q]) == 0;
   *out = s;
   return AKIDB_OK;
 }
