@@ -502,6 +502,11 @@ def test_tls_with_the_rest_certificate(stubs, tmp_path):
                 stubs.health_pb2.HealthCheckRequest(service=""), timeout=3)
         assert e.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
         plain.close()
+    except Exception as e:  # the server's log says why (it may have died)
+        log.flush()
+        text = (tmp_path / "server.log").read_text(errors="replace")
+        raise AssertionError(f"{e!r}; the server (exit status {proc.poll()}) logged:\n"
+                             + text[-6000:]) from e
     finally:
         proc.terminate()
         try:
