@@ -1071,8 +1071,9 @@ static void write_report(const report_t *rep, const options_t *o) {
   fprintf(f, "- AkiDB: `%s` (%s), started as `akidb serve --host 127.0.0.1 --port <free> "
              "--data-dir <scratch> --log-level warn` with `AKIDB_GRPC_PORT=<free>` and "
              "otherwise default settings (durability `fsync`; the gRPC server's network threads, "
-             "one per core on the C core's poll engine, and 4 workers); data directory on %s; ready %.2f s after spawn, stopped by SIGTERM "
-             "in %.2f s; server RSS %.0f MiB after loading (peak %.0f MiB).\n",
+             "one per core on the C core's poll engine, and 4 workers); data directory on %s; "
+             "ready %.2f s after spawn, stopped by SIGTERM in %.2f s; server RSS %.0f MiB after "
+             "loading (peak %.0f MiB).\n",
           rep->version, GRPC_BENCH_BUILD_TYPE, rep->fs, rep->ready_s, rep->shutdown_s,
           rep->rss_mib, rep->hwm_mib);
   fprintf(f, "- Data: the engine benchmark's generated Gaussian mixtures (bench/ann.c), as "

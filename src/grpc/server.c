@@ -933,6 +933,15 @@ static void *poll_main(void *arg) {
 
 /* ------------------------------------------------------------ server -- */
 
+/* RPC_SLOTS request slots of method m (NULL: any other path) on each
+ * network thread's queue. */
+static void slots_add(agrpc_server_t *s, const rpc_method_t *m, void *registered) {
+  for (unsigned q = 0; q < s->n_pollers; q++)
+    for (int j = 0; j < RPC_SLOTS; j++)
+      s->slots[s->n_slots++] =
+          (rpc_slot_t){.cq = s->pollers[q].cq, .method = m, .registered = registered};
+}
+
 /* Registers every method of the codec's tables (a unary one with its
  * request read before the call is handed over) and makes the request
  * slots of each network thread's queue: RPC_SLOTS per method and
@@ -954,13 +963,9 @@ static int methods_register(agrpc_server_t *s, char *err, size_t errlen) {
                m->path);
       return AKIDB_EINVAL;
     }
-    for (unsigned q = 0; q < s->n_pollers; q++)
-      for (int j = 0; j < RPC_SLOTS; j++)
-        s->slots[s->n_slots++] =
-            (rpc_slot_t){.cq = s->pollers[q].cq, .method = m, .registered = h};
+    slots_add(s, m, h);
   }
-  for (unsigned q = 0; q < s->n_pollers; q++) /* any other path */
-    for (int j = 0; j < RPC_SLOTS; j++) s->slots[s->n_slots++] = (rpc_slot_t){.cq = s->pollers[q].cq};
+  slots_add(s, NULL, NULL); /* any other path */
   return AKIDB_OK;
 }
 

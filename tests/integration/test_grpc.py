@@ -310,17 +310,16 @@ def test_hybrid_search_over_grpc_matches_rest(stubs, channel, tenant):
         assert g.explain.text_rank == ((w["explain"]["text"] or {}).get("rank") or 0)
 
 
-def developer_collection(stubs, channel, tenant, dim):
-    """A new l2 collection of `dim` in a new database, the developer's
-    metadata and a PointService stub: (db, collection, metadata, stub)."""
+def new_collection(stubs, channel, tenant, dim):
+    """A new l2 collection of `dim` in a new database, with the developer's
+    credentials and a PointService client: (db, collection, metadata, client)."""
     db = tenant.create_db()
     coll = tenant.create_collection(db, dimension=dim, metric="l2")["name"]
-    u = tenant.users["developer"]
-    md = bearer(grpc_login(stubs, channel, tenant.slug, u["username"], u["password"]))
-    return db, coll, md, stubs.points_pb2_grpc.PointServiceStub(channel)
+    return db, coll, bearer(tenant.developer.token), stubs.points_pb2_grpc.PointServiceStub(channel)
 
 
 def stored_vector(stubs, pts, md, tenant, db, coll, point_id):
+    """The vector the server holds for point_id, read back over gRPC."""
     g = pts.Get(stubs.points_pb2.GetPointRequest(tenant=tenant.slug, database=db,
                                                  collection=coll, point_id=point_id,
                                                  with_vector=True), metadata=md, timeout=30)
@@ -334,7 +333,7 @@ def test_large_and_compressed_messages_arrive_whole(stubs, channel, tenant, comp
     either way every vector is stored exactly, unary and streamed."""
     import random
     dim = 256
-    db, coll, md, pts = developer_collection(stubs, channel, tenant, dim)
+    db, coll, md, pts = new_collection(stubs, channel, tenant, dim)
     rng = random.Random(7)
 
     def batch(prefix, n):
@@ -368,7 +367,7 @@ def test_a_message_over_the_gather_buffer_arrives_whole(stubs, channel, tenant):
     buffer for gathering a message's slices) is read whole by the core."""
     import random
     dim = 2048
-    db, coll, md, pts = developer_collection(stubs, channel, tenant, dim)
+    db, coll, md, pts = new_collection(stubs, channel, tenant, dim)
     rng = random.Random(11)
     big = [stubs.common_pb2.PointInput(id=f"b{i}", vector=[rng.uniform(-1, 1) for _ in range(dim)])
            for i in range(600)]  # 600 x 8 KiB: ~4.9 MB
