@@ -87,6 +87,7 @@ typedef struct {
   const char *out;
   const char *tmp;
   bool quick;
+  bool ingest_only;   /* the ingest rows alone (no search collection, no search rows) */
   uint32_t clients;   /* concurrent clients of the ingest and closed-loop rows */
   uint32_t window;    /* stream: batches sent and not yet acknowledged, at most */
   double duration_s;  /* closed loop: per row */
@@ -1060,8 +1061,10 @@ static void write_report(const report_t *rep, const options_t *o) {
   char date[64];
   strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
   fprintf(f, "# gRPC benchmark: AkiDB over gRPC beside REST\n\n");
-  fprintf(f, "- Date: %s%s\n", date,
-          o->quick ? " — **--quick smoke run, not the real figures**" : "");
+  fprintf(f, "- Date: %s%s%s\n", date,
+          o->quick ? " — **--quick smoke run, not the real figures**" : "",
+          o->ingest_only ? " — **--ingest-only: no search rows, so their targets are not judged**"
+                         : "");
   fprintf(f, "- Command: `%s`\n", o->command);
   fprintf(f, "- Machine: %s, %ld cores online; %s. **The server and the clients share these "
              "cores** (loopback TCP).\n",
@@ -1121,10 +1124,11 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: grpc --akidb PATH [--out FILE] [--quick] [--tmp DIR] [--clients N]\n"
           "            [--window N] [--duration S] [--repeat N] [--ingest-repeat N]\n"
-          "            [--ingest-768 N] [--grpc-client h2|core]\n"
+          "            [--ingest-768 N] [--grpc-client h2|core] [--ingest-only]\n"
           "  --akidb PATH       the akidb program to start (`akidb serve`, built with gRPC)\n"
           "  --out FILE         report (default bench/results/grpc.md)\n"
           "  --quick            10k points, 200 queries, 1 s closed loops, 1 run: a smoke run\n"
+          "  --ingest-only      the ingest rows alone: no search collection, no search rows\n"
           "  --tmp DIR          scratch data directory parent (default %s)\n"
           "  --clients N        concurrent clients of the ingest and closed-loop rows (default 4)\n"
           "  --window N         stream: unacknowledged batches at most (default 4)\n"
@@ -1156,6 +1160,9 @@ static void parse_options(int argc, char **argv, options_t *o) {
     bool takes = true;
     if (strcmp(a, "--quick") == 0) {
       o->quick = true;
+      takes = false;
+    } else if (strcmp(a, "--ingest-only") == 0) {
+      o->ingest_only = true;
       takes = false;
     } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage(stdout);
@@ -1398,6 +1405,7 @@ int main(int argc, char **argv) {
 
   run_ingest(&api, &g_server, &o, &rep, &d128);
   run_ingest(&api, &g_server, &o, &rep, &d768);
+  if (o.ingest_only) goto stop;
   rep.load_s_128 = load_collection(&api, &g_server, &o, &d128);
   rep.load_s_768 = load_collection(&api, &g_server, &o, &d768);
   rep.settle_s = sp_wait_settled(&g_server);
@@ -1407,6 +1415,7 @@ int main(int argc, char **argv) {
   run_search(&api, &g_server, &o, &rep, &d128, &rep.ef_128);
   run_search(&api, &g_server, &o, &rep, &d768, &rep.ef_768);
 
+stop:
   lg_conn_close(&api.conn);
   sp_server_stop(&g_server, &rep.shutdown_s);
   bench_remove_tree(g_server.dir);

@@ -35,6 +35,7 @@
 #include "http/http.h"
 #include "obs/log.h"
 #include "service/service.h"
+#include "util/thread.h"
 
 #define TICK_SECONDS 60 /* akidb_service_tick period */
 #define ERR_LEN 1024
@@ -218,6 +219,7 @@ typedef struct {
  * stop (SIGTERM to the process, taken by the main thread's sigtimedwait). */
 static void *load_main(void *arg) {
   loader_t *ld = arg;
+  util_thread_name("loader");
   char err[ERR_LEN] = "";
   size_t n = 0;
   double t0 = now_s();

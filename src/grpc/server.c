@@ -55,6 +55,7 @@
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "trace/trace.h"
+#include "util/thread.h"
 
 #define RPC_WORKERS 4
 #define RPC_DEFER_EVENTS 8
@@ -749,6 +750,7 @@ static rpc_call_t *work_pop(agrpc_server_t *s, bool spin) {
 
 static void *worker_main(void *arg) {
   agrpc_server_t *s = arg;
+  util_thread_name("grpc-worker");
   rpc_call_t *c;
   bool spin = false;
   while ((c = work_pop(s, spin))) {
@@ -914,6 +916,7 @@ static void event_take(rpc_poller_t *p, grpc_event ev) {
  * first would cost a system call per event for nothing). */
 static void *poll_main(void *arg) {
   rpc_poller_t *p = arg;
+  util_thread_name("grpc-net");
   for (;;) {
     gpr_timespec until = p->inline_head ? gpr_inf_past(GPR_CLOCK_MONOTONIC)
                                         : gpr_inf_future(GPR_CLOCK_REALTIME);

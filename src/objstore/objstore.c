@@ -28,6 +28,7 @@
 #include "objstore/objstore_internal.h"
 #include "store/crc32c.h"
 #include "util/clock.h"
+#include "util/thread.h"
 
 /* ------------------------------------------------------------ small tools */
 
@@ -730,6 +731,7 @@ typedef struct {
 
 static void *batch_worker(void *arg) {
   batch_t *b = arg;
+  util_thread_name("objstore-batch");
   for (;;) {
     if (atomic_load(&b->stop)) break;
     size_t i = atomic_fetch_add(&b->next, 1);

@@ -27,6 +27,7 @@
 
 #include "objstore/digest.h"
 #include "objstore/s3_internal.h"
+#include "util/thread.h"
 
 #define FIRST_BUFFER (64u << 10)
 
@@ -113,6 +114,7 @@ static int upload_part(backend_writer_t *w, part_job_t *j, uint8_t md5[DIGEST_MD
 
 static void *worker_main(void *arg) {
   backend_writer_t *w = arg;
+  util_thread_name("s3-writer");
   pthread_mutex_lock(&w->lock);
   for (;;) {
     while (!w->stop && w->qlen == 0) pthread_cond_wait(&w->work_cv, &w->lock);

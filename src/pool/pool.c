@@ -28,6 +28,7 @@
 #include "akidb/errors.h"
 #include "akidb/pool.h"
 #include "util/clock.h"
+#include "util/thread.h"
 
 enum { JOB_IDLE = 0, JOB_QUEUED, JOB_TIMED, JOB_RUNNING };
 
@@ -182,6 +183,7 @@ static void run_slice(akidb_pool_t *p, akidb_job_t *j) {
 
 static void *worker_main(void *arg) {
   akidb_pool_t *p = arg;
+  util_thread_name("pool-worker");
   pthread_mutex_lock(&p->lock);
   while (!p->stopping) {
     release_due(p, now_ns());

@@ -31,6 +31,7 @@
 #include "akidb/akidb.h"
 #include "parquet/parquet.h"
 #include "snapshot/snapshot.h"
+#include "util/thread.h"
 
 #define RESTORE_BATCH 1000u
 
@@ -206,6 +207,7 @@ static int discard(void *ctx, const void *data, size_t len) {
 
 static void *verify_main(void *arg) {
   verify_t *v = arg;
+  util_thread_name("snap-verify");
   akidb_objstore_get_options_t go = {.has_expected = true, .expected_size = v->file->size,
                                      .expected_crc32c = v->file->crc32c};
   v->rc = akidb_objstore_get(v->store, v->key, &go, discard, NULL, NULL, v->err, sizeof v->err);

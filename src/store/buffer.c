@@ -19,11 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "akidb/vec.h"
 #include "store/store_internal.h"
 
-void abuf_init(abuf_t *b, uint32_t dim, akidb_memacct_t *mem) {
+void abuf_init(abuf_t *b, uint32_t dim, bool track_norm, akidb_memacct_t *mem) {
   memset(b, 0, sizeof *b);
   b->dim = dim;
+  b->track_norm = track_norm;
   b->stride = (dim + 15u) & ~15u;
   b->mem = mem;
   atomic_init(&b->pending, 0);
@@ -104,7 +106,7 @@ static int chunk_room(abuf_t *b, buf_chunk_t *ch, uint32_t hi) {
     memcpy(v, ch->vecs, old_v);
     memcpy(l, ch->labels, (size_t)ch->cap * sizeof *l);
   }
-  memset((char *)v + old_v, 0, vbytes - old_v); /* padding lanes stay zero */
+  if (b->stride > b->dim) memset((char *)v + old_v, 0, vbytes - old_v); /* padding lanes stay zero */
   if (!retire(b, ch->vecs) || !retire(b, ch->labels)) {
     mem_free(b->mem, v);
     mem_free(b->mem, l);
@@ -142,16 +144,23 @@ int abuf_reserve(abuf_t *b, uint64_t n) {
   return AKIDB_OK;
 }
 
-uint64_t abuf_append(abuf_t *b, uint64_t label, const float *vec) {
+/* Largest norm of the chunk's vectors, in double so the bound is not low. */
+static void note_norm(buf_chunk_t *ch, const float *v, uint32_t dim) {
+  double sq = 0;
+  for (uint32_t d = 0; d < dim; d++) sq += (double)v[d] * v[d];
+  float norm = (float)sqrt(sq);
+  if (norm > ch->max_norm) ch->max_norm = norm;
+}
+
+uint64_t abuf_append(abuf_t *b, uint64_t label, const float *vec, bool unit) {
   uint64_t pos = b->tail;
   buf_chunk_t *ch = abuf_chunk(b, pos);
   uint32_t i = pos % BUF_CHUNK - ch->base;
+  float *row = ch->vecs + (size_t)i * b->stride;
   ch->labels[i] = label;
-  memcpy(ch->vecs + (size_t)i * b->stride, vec, (size_t)b->dim * sizeof(float));
-  double sq = 0;
-  for (uint32_t d = 0; d < b->dim; d++) sq += (double)vec[d] * vec[d];
-  float norm = (float)sqrt(sq);
-  if (norm > ch->max_norm) ch->max_norm = norm;
+  memcpy(row, vec, (size_t)b->dim * sizeof(float));
+  if (unit) akidb_normalize(row, b->dim);
+  if (b->track_norm) note_norm(ch, row, b->dim);
   atomic_store_explicit(&ch->state[pos % BUF_CHUNK], ITEM_PENDING, memory_order_release);
   atomic_fetch_add(&b->pending, 1);
   b->tail = pos + 1;

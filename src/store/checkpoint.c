@@ -627,7 +627,7 @@ static int read_pending(akidb_collection_t *c, ck_reader_t *r, const ck_header_t
     if (cr_get(r, &label, 8) || cr_get(r, v, (size_t)c->dim * 4)) rc = -1;
     point_rec_t *rec = rc ? NULL : records_get(&c->rt, label);
     if (!rec || rec->buf_pos >= 0) rc = -1;
-    else rec->buf_pos = (int64_t)abuf_append(&c->buf, label, v);
+    else rec->buf_pos = (int64_t)abuf_append(&c->buf, label, v, false);
   }
   free(v);
   if (rc) CORRUPT(r, "a pending point names no record");

@@ -250,16 +250,11 @@ static int prepare_batch(akidb_collection_t *c, const void *data, size_t len,
   return AKIDB_OK;
 }
 
-int store_apply_upsert(akidb_collection_t *c, const void *data, size_t len, char *err,
-                       size_t errlen) {
-  akidb_point_t *pts;
-  float *vecs;
-  uint32_t n;
-  int rc = prepare_batch(c, data, len, &pts, &vecs, &n);
-  if (rc) {
-    SAY("an upsert record is malformed");
-    return rc;
-  }
+/* Applies a batch whose vectors passed check_point (`unit`: cosine, so each
+ * stored copy is normalised) or are replay's prepared copies. */
+static int apply_points(akidb_collection_t *c, const akidb_point_t *pts, uint32_t n, bool unit,
+                        char *err, size_t errlen) {
+  int rc = AKIDB_OK;
   point_rec_t **recs = calloc(n ? n : 1, sizeof *recs);
   uint64_t *old_labels = c->text ? calloc(n ? n : 1, sizeof *old_labels) : NULL;
   for (uint32_t i = 0; recs && i < n; i++) {
@@ -277,7 +272,7 @@ int store_apply_upsert(akidb_collection_t *c, const void *data, size_t len, char
     if (old && old_labels) old_labels[i] = old->label;
     if (old) store_remove_point(c, old);
     records_add(&c->rt, recs[i]);
-    recs[i]->buf_pos = (int64_t)abuf_append(&c->buf, recs[i]->label, vecs + (size_t)i * c->buf.stride);
+    recs[i]->buf_pos = (int64_t)abuf_append(&c->buf, recs[i]->label, pts[i].vector, unit);
     recs[i] = NULL;
   }
   uint64_t first = c->next_label;
@@ -287,13 +282,25 @@ int store_apply_upsert(akidb_collection_t *c, const void *data, size_t len, char
   free(old_labels);
   for (uint32_t i = 0; recs && i < n; i++) free(recs[i]);
   free(recs);
-  free(pts);
-  free(vecs);
+  if (rc) SAY("out of memory while applying %u points", n);
+  return rc;
+}
+
+int store_apply_upsert(akidb_collection_t *c, const void *data, size_t len, char *err,
+                       size_t errlen) {
+  akidb_point_t *pts;
+  float *vecs;
+  uint32_t n;
+  int rc = prepare_batch(c, data, len, &pts, &vecs, &n);
   if (rc) {
-    SAY("out of memory while applying %u points", n);
+    SAY("an upsert record is malformed");
     return rc;
   }
-  return AKIDB_OK;
+  for (uint32_t i = 0; i < n; i++) pts[i].vector = vecs + (size_t)i * c->buf.stride;
+  rc = apply_points(c, pts, n, false, err, errlen);
+  free(pts);
+  free(vecs);
+  return rc;
 }
 
 int store_apply_delete(akidb_collection_t *c, const void *data, size_t len, size_t *deleted,
@@ -357,14 +364,18 @@ static int log_record(akidb_collection_t *c, uint8_t type, void *body, size_t le
   return rc;
 }
 
-/* Appends one record durably, then applies it in log order. */
+/* Appends one record durably, then applies it in log order: an upsert from
+ * the caller's checked points `pts` (the record holds the same points), a
+ * delete from the record. */
 static int log_and_apply(akidb_collection_t *c, uint8_t type, void *body, size_t len,
-                         size_t *deleted, char *err, size_t errlen) {
+                         const akidb_point_t *pts, size_t n, size_t *deleted, char *err,
+                         size_t errlen) {
   uint64_t seq = 0;
   int rc = log_record(c, type, body, len, &seq, err, errlen);
   if (rc) return rc;
   while (c->applied_seq + 1 != seq) pthread_cond_wait(&c->applied_cond, &c->apply_lock);
-  rc = type == REC_UPSERT ? store_apply_upsert(c, body, len, err, errlen)
+  bool unit = c->opt.index.metric == AKIDB_METRIC_COSINE;
+  rc = type == REC_UPSERT ? apply_points(c, pts, (uint32_t)n, unit, err, errlen)
                           : store_apply_delete(c, body, len, deleted, err, errlen);
   c->applied_seq = seq;
   pthread_cond_broadcast(&c->applied_cond);
@@ -433,7 +444,7 @@ int akidb_collection_upsert(akidb_collection_t *c, const akidb_point_t *pts, siz
   void *body;
   size_t len;
   if ((rc = codec_encode_upsert(pts, n, c->dim, &body, &len))) return rc;
-  rc = log_and_apply(c, REC_UPSERT, body, len, NULL, err, errlen);
+  rc = log_and_apply(c, REC_UPSERT, body, len, pts, n, NULL, err, errlen);
   free(body);
   return rc;
 }
@@ -457,7 +468,7 @@ int akidb_collection_delete(akidb_collection_t *c, const char *const *ids,
   void *body;
   size_t len;
   if ((rc = codec_encode_delete(ids, id_lens, n, &body, &len))) return rc;
-  rc = log_and_apply(c, REC_DELETE, body, len, deleted, err, errlen);
+  rc = log_and_apply(c, REC_DELETE, body, len, NULL, 0, deleted, err, errlen);
   free(body);
   return rc;
 }
@@ -596,7 +607,7 @@ static akidb_collection_t *collection_alloc(const char *dir, const akidb_collect
   pthread_cond_init(&c->idle_cond, NULL);
   pthread_mutex_init(&c->ckpt_lock, NULL);
   records_init(&c->rt, &c->mem);
-  abuf_init(&c->buf, c->dim, &c->mem);
+  abuf_init(&c->buf, c->dim, o->index.metric == AKIDB_METRIC_DOT, &c->mem);
   c->next_label = 1;
   c->last_checkpoint_time = clock_now_s();
   return c;

@@ -141,13 +141,15 @@ enum {
 typedef struct {
   _Atomic uint8_t state[BUF_CHUNK];
   uint32_t base, cap;
-  float max_norm;   /* largest Euclidean norm of the vectors held (search.c's error bound) */
+  float max_norm;   /* largest Euclidean norm of the vectors held (search.c's error bound
+                       under the dot metric; kept only when abuf_t.track_norm) */
   uint64_t *labels; /* cap labels, for items base.. */
   float *vecs;      /* cap * stride floats, 64-byte aligned */
 } buf_chunk_t;
 
 typedef struct {
   uint32_t dim, stride;
+  bool track_norm;      /* keep chunks' max_norm (the dot metric's scan bound) */
   buf_chunk_t **chunks; /* chunks[i] holds positions head + i*BUF_CHUNK ... */
   uint64_t n_chunks, cap_chunks;
   uint64_t head;  /* position of chunks[0]'s first item (a multiple of BUF_CHUNK) */
@@ -160,12 +162,13 @@ typedef struct {
   size_t n_kept, cap_kept;
 } abuf_t;
 
-void abuf_init(abuf_t *b, uint32_t dim, akidb_memacct_t *mem);
+void abuf_init(abuf_t *b, uint32_t dim, bool track_norm, akidb_memacct_t *mem);
 void abuf_free(abuf_t *b);
 /* Makes room for n more items. 0 or AKIDB_ENOMEM. */
 int abuf_reserve(abuf_t *b, uint64_t n);
-/* Appends a prepared vector (room reserved); returns its position. */
-uint64_t abuf_append(abuf_t *b, uint64_t label, const float *vec);
+/* Appends a vector (room reserved); returns its position. `unit`: scale the
+ * stored copy to length 1 (akidb_normalize; the vector was checked). */
+uint64_t abuf_append(abuf_t *b, uint64_t label, const float *vec, bool unit);
 static inline buf_chunk_t *abuf_chunk(const abuf_t *b, uint64_t pos) {
   return b->chunks[(pos - b->head) / BUF_CHUNK];
 }

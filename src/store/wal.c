@@ -64,6 +64,7 @@
 #include "util/clock.h"
 #include "util/span.h"
 #include "util/mem.h"
+#include "util/thread.h"
 
 #define SEG_MAGIC "AKIDBWAL"
 #define SEG_VERSION 1u
@@ -839,6 +840,7 @@ int wal_sync_unsynced(wal_t *w) {
 /* The WAL_SYNC_INTERVAL thread: syncs whatever is unsynced every period. */
 static void *interval_main(void *arg) {
   wal_t *w = arg;
+  util_thread_name("wal-interval");
   pthread_mutex_lock(&w->lock);
   while (!w->stop) {
     uint64_t at = clock_now_ns() + (uint64_t)w->opt.interval_ms * 1000000ull;

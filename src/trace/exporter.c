@@ -36,6 +36,7 @@
 #include "akidb/akidb.h"
 #include "akidb/errors.h"
 #include "trace/trace_internal.h"
+#include "util/thread.h"
 
 #define RETRY_BACKOFF_MS 200 /* before the one retry of a batch */
 
@@ -254,6 +255,7 @@ static void flush(exporter_t *x) {
 
 static void *exporter_main(void *arg) {
   exporter_t *x = arg;
+  util_thread_name("trace-export");
   uint64_t delay_ns = (uint64_t)g.cfg.batch_delay_ms * 1000000u;
   uint64_t due = mono_ns() + delay_ns;
   while (!wait_for_work(due)) {
