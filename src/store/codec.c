@@ -27,15 +27,21 @@ static uint8_t *put_bytes(uint8_t *p, const void *src, size_t n) {
   return p + n;
 }
 
-int codec_encode_upsert(const akidb_point_t *pts, size_t n, uint32_t dim, void **out,
-                        size_t *len) {
-  size_t total = 4;
-  for (size_t i = 0; i < n; i++)
-    total += 12 + pts[i].id_len + (pts[i].payload ? pts[i].payload_len : 0) +
-             (pts[i].text ? pts[i].text_len : 0) + (size_t)dim * 4;
-  uint8_t *buf = malloc(total), *p = buf;
-  if (!buf) return AKIDB_ENOMEM;
-  p = put_u32(p, (uint32_t)n);
+/* The bytes of point i's fields before its vector: three lengths, id,
+ * payload, text. */
+static size_t meta_bytes(const akidb_point_t *pt) {
+  return 12 + pt->id_len + (pt->payload ? pt->payload_len : 0) + (pt->text ? pt->text_len : 0);
+}
+
+int codec_gather_upsert(const akidb_point_t *pts, size_t n, uint32_t dim, codec_pieces_t *out) {
+  size_t meta = 4;
+  for (size_t i = 0; i < n; i++) meta += meta_bytes(&pts[i]);
+  *out = (codec_pieces_t){.meta = malloc(meta), .iov = malloc((n ? 2 * n : 1) * sizeof *out->iov)};
+  if (!out->meta || !out->iov) {
+    codec_pieces_free(out);
+    return AKIDB_ENOMEM;
+  }
+  uint8_t *p = put_u32(out->meta, (uint32_t)n), *from = out->meta;
   for (size_t i = 0; i < n; i++) {
     const akidb_point_t *pt = &pts[i];
     size_t plen = pt->payload ? pt->payload_len : 0, tlen = pt->text ? pt->text_len : 0;
@@ -45,11 +51,18 @@ int codec_encode_upsert(const akidb_point_t *pts, size_t n, uint32_t dim, void *
     p = put_bytes(p, pt->id, pt->id_len);
     p = put_bytes(p, pt->payload, plen);
     p = put_bytes(p, pt->text, tlen);
-    p = put_bytes(p, pt->vector, (size_t)dim * 4);
+    out->iov[out->iovcnt++] = (struct iovec){from, (size_t)(p - from)};
+    out->iov[out->iovcnt++] = (struct iovec){(void *)pt->vector, (size_t)dim * 4};
+    from = p;
   }
-  *out = buf;
-  *len = total;
+  out->len = meta + n * (size_t)dim * 4;
   return AKIDB_OK;
+}
+
+void codec_pieces_free(codec_pieces_t *p) {
+  free(p->meta);
+  free(p->iov);
+  *p = (codec_pieces_t){0};
 }
 
 int codec_encode_delete(const char *const *ids, const size_t *lens, size_t n, void **out,

@@ -350,15 +350,14 @@ static void mark_failed(akidb_collection_t *c, const char *why) {
 /* The record's seq: appended to the log (durable under the policy), or,
  * for an unlogged collection, the next one after the newest applied (the
  * apply lock is then taken here and held: seqs follow application order). */
-static int log_record(akidb_collection_t *c, uint8_t type, void *body, size_t len,
-                      uint64_t *seq, char *err, size_t errlen) {
+static int log_record(akidb_collection_t *c, const wal_record_t *rec, uint64_t *seq, char *err,
+                      size_t errlen) {
   if (c->opt.unlogged) {
     pthread_mutex_lock(&c->apply_lock);
     *seq = c->applied_seq + 1;
     return AKIDB_OK;
   }
-  wal_record_t rec = {.type = type, .data = body, .len = len};
-  int rc = wal_append(c->wal, &rec, 1, seq, NULL, err, errlen);
+  int rc = wal_append(c->wal, rec, 1, seq, NULL, err, errlen);
   if (rc == AKIDB_EIO) mark_failed(c, err && *err ? err : "log write failed");
   if (!rc) pthread_mutex_lock(&c->apply_lock);
   return rc;
@@ -366,17 +365,18 @@ static int log_record(akidb_collection_t *c, uint8_t type, void *body, size_t le
 
 /* Appends one record durably, then applies it in log order: an upsert from
  * the caller's checked points `pts` (the record holds the same points), a
- * delete from the record. */
-static int log_and_apply(akidb_collection_t *c, uint8_t type, void *body, size_t len,
+ * delete from the record's bytes. */
+static int log_and_apply(akidb_collection_t *c, const wal_record_t *rec,
                          const akidb_point_t *pts, size_t n, size_t *deleted, char *err,
                          size_t errlen) {
   uint64_t seq = 0;
-  int rc = log_record(c, type, body, len, &seq, err, errlen);
+  uint8_t type = rec->type;
+  int rc = log_record(c, rec, &seq, err, errlen);
   if (rc) return rc;
   while (c->applied_seq + 1 != seq) pthread_cond_wait(&c->applied_cond, &c->apply_lock);
   bool unit = c->opt.index.metric == AKIDB_METRIC_COSINE;
   rc = type == REC_UPSERT ? apply_points(c, pts, (uint32_t)n, unit, err, errlen)
-                          : store_apply_delete(c, body, len, deleted, err, errlen);
+                          : store_apply_delete(c, rec->data, rec->len, deleted, err, errlen);
   c->applied_seq = seq;
   pthread_cond_broadcast(&c->applied_cond);
   pthread_mutex_unlock(&c->apply_lock);
@@ -441,11 +441,11 @@ int akidb_collection_upsert(akidb_collection_t *c, const akidb_point_t *pts, siz
   }
   for (size_t i = 0; i < n && rc == AKIDB_OK; i++) rc = check_point(c, &pts[i], i, err, errlen);
   if (rc || (rc = maintain_wait_for_room(c, n, err, errlen))) return rc;
-  void *body;
-  size_t len;
-  if ((rc = codec_encode_upsert(pts, n, c->dim, &body, &len))) return rc;
-  rc = log_and_apply(c, REC_UPSERT, body, len, pts, n, NULL, err, errlen);
-  free(body);
+  codec_pieces_t rec;
+  if ((rc = codec_gather_upsert(pts, n, c->dim, &rec))) return rc;
+  wal_record_t wr = {.type = REC_UPSERT, .len = rec.len, .iov = rec.iov, .iovcnt = rec.iovcnt};
+  rc = log_and_apply(c, &wr, pts, n, NULL, err, errlen);
+  codec_pieces_free(&rec);
   return rc;
 }
 
@@ -468,7 +468,8 @@ int akidb_collection_delete(akidb_collection_t *c, const char *const *ids,
   void *body;
   size_t len;
   if ((rc = codec_encode_delete(ids, id_lens, n, &body, &len))) return rc;
-  rc = log_and_apply(c, REC_DELETE, body, len, NULL, 0, deleted, err, errlen);
+  wal_record_t wr = {.type = REC_DELETE, .data = body, .len = len};
+  rc = log_and_apply(c, &wr, NULL, 0, deleted, err, errlen);
   free(body);
   return rc;
 }

@@ -63,6 +63,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "akidb/store.h"
 #include "index/metric.h"
@@ -281,9 +282,17 @@ int store_fill_point(akidb_collection_t *c, const point_rec_t *r, bool payload, 
 
 /* codec.c — log record types and their bodies. */
 enum { REC_UPSERT = 1, REC_DELETE = 2 };
-/* Encodes a batch into one malloc'd buffer. */
-int codec_encode_upsert(const akidb_point_t *pts, size_t n, uint32_t dim, void **out,
-                        size_t *len);
+/* An upsert record as pieces for wal_append (wal_record_t.iov): the count
+ * and each point's id, payload and text packed into `meta`; each vector is
+ * a piece of its own, left where the caller holds it (valid until the
+ * append returns). */
+typedef struct {
+  uint8_t *meta;
+  struct iovec *iov; /* 2 per point */
+  size_t iovcnt, len;
+} codec_pieces_t;
+int codec_gather_upsert(const akidb_point_t *pts, size_t n, uint32_t dim, codec_pieces_t *out);
+void codec_pieces_free(codec_pieces_t *p);
 int codec_encode_delete(const char *const *ids, const size_t *lens, size_t n, void **out,
                         size_t *len);
 /* Decoding: views into the record's bytes. */

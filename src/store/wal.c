@@ -51,6 +51,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -864,16 +865,30 @@ typedef struct {
   uint64_t bytes;
 } batch_t;
 
+/* The byte count of a record's pieces, or SIZE_MAX when a piece has no
+ * memory or they do not add up to `len`. */
+static size_t pieces_bytes(const wal_record_t *r) {
+  size_t sum = 0;
+  for (size_t j = 0; j < r->iovcnt; j++) {
+    if (r->iov[j].iov_len && !r->iov[j].iov_base) return SIZE_MAX;
+    sum += r->iov[j].iov_len;
+  }
+  return sum;
+}
+
 static int check_records(const wal_record_t *recs, size_t n, char *err, size_t errlen) {
   if (!recs || n == 0 || n > SIZE_MAX / (3 * sizeof(struct iovec) + FRAME_HEADER + 4)) {
     SAY("a WAL group needs at least one record (got %zu)", recs ? n : 0);
     return AKIDB_EINVAL;
   }
   for (size_t i = 0; i < n; i++) {
-    if (recs[i].type == 0 || recs[i].len > MAX_RECORD || (recs[i].len && !recs[i].data)) {
+    bool bad_data = recs[i].iov ? pieces_bytes(&recs[i]) != recs[i].len
+                                : recs[i].len && !recs[i].data;
+    if (recs[i].type == 0 || recs[i].len > MAX_RECORD || bad_data) {
       SAY("WAL record %zu of the group is invalid: %s", i,
           recs[i].type == 0          ? "type 0 is reserved"
           : recs[i].len > MAX_RECORD ? "payload is larger than the 1 GiB limit"
+          : recs[i].iov              ? "its pieces do not hold its length"
                                      : "payload pointer is NULL");
       return AKIDB_EINVAL;
     }
@@ -887,12 +902,22 @@ static void batch_free(batch_t *b) {
   free(b->iov);
 }
 
+/* CRC32C of a record's payload, whichever form it has. */
+static uint32_t payload_crc(const wal_record_t *r) {
+  if (!r->iov) return crc32c(0, r->data, r->len);
+  uint32_t crc = 0;
+  for (size_t j = 0; j < r->iovcnt; j++) crc = crc32c(crc, r->iov[j].iov_base, r->iov[j].iov_len);
+  return crc;
+}
+
 /* Builds every frame but its seq and final CRC. */
 static int batch_build(batch_t *b, const wal_record_t *recs, size_t n) {
   *b = (batch_t){.n = n};
+  size_t slots = 0;
+  for (size_t i = 0; i < n; i++) slots += 2 + (recs[i].iov ? recs[i].iovcnt : 1);
   b->hdrs = calloc(n, FRAME_HEADER);
   b->pcrc = malloc(n * sizeof *b->pcrc);
-  b->iov = malloc(3 * n * sizeof *b->iov);
+  b->iov = malloc(slots * sizeof *b->iov);
   if (!b->hdrs || !b->pcrc || !b->iov) return AKIDB_ENOMEM;
   for (size_t i = 0; i < n; i++) {
     uint8_t *h = b->hdrs + i * FRAME_HEADER;
@@ -900,9 +925,14 @@ static int batch_build(batch_t *b, const wal_record_t *recs, size_t n) {
     put32(h + 4, (uint32_t)len);
     h[16] = recs[i].type;
     h[17] = (uint8_t)((i == 0 ? FLAG_FIRST : 0) | (i + 1 == n ? FLAG_LAST : 0));
-    b->pcrc[i] = crc32c(crc32c(0, recs[i].data, len), zero_pad, pad);
+    b->pcrc[i] = crc32c(payload_crc(&recs[i]), zero_pad, pad);
     b->iov[b->iovcnt++] = (struct iovec){h, FRAME_HEADER};
-    if (len) b->iov[b->iovcnt++] = (struct iovec){(void *)recs[i].data, len};
+    if (recs[i].iov) {
+      for (size_t j = 0; j < recs[i].iovcnt; j++)
+        if (recs[i].iov[j].iov_len) b->iov[b->iovcnt++] = recs[i].iov[j];
+    } else if (len) {
+      b->iov[b->iovcnt++] = (struct iovec){(void *)recs[i].data, len};
+    }
     if (pad) b->iov[b->iovcnt++] = (struct iovec){(void *)zero_pad, pad};
     b->bytes += FRAME_HEADER + len + pad;
   }

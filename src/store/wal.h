@@ -31,6 +31,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "akidb/vfs.h"
 
@@ -56,11 +57,16 @@ typedef struct {
                              writes come (the store does it on the worker pool) */
 } wal_options_t;
 
-/* One record to append: type 1..255 (0 is reserved), payload bytes. */
+/* One record to append: type 1..255 (0 is reserved), payload bytes: `data`,
+ * or, when `iov` is set, its `iovcnt` pieces in order (then `data` is
+ * ignored). `len` is the payload's byte count either way. The log writes
+ * the pieces where they lie: nothing is copied into one block first. */
 typedef struct {
   uint8_t type;
   const void *data;
   size_t len;
+  const struct iovec *iov;
+  size_t iovcnt;
 } wal_record_t;
 
 /* What opening found, for the caller's log line. */

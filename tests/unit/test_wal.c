@@ -462,6 +462,45 @@ static void test_wal_append_refuses_invalid_groups(void) {
   wal_close(w);
 }
 
+/* A record given as pieces is logged and replayed as the bytes of the
+ * pieces in order, alone and grouped with a plain record. */
+static void test_wal_record_in_pieces_replays_as_one_payload(void) {
+  char dir[4200];
+  new_dir(dir, sizeof dir, "pieces");
+  wal_options_t o = opts(WAL_SYNC_FSYNC, 0);
+  wal_t *w = open_ok(dir, &o, NULL);
+  uint8_t whole[9001];
+  fill_payload(whole, sizeof whole, 99);
+  /* uneven pieces, an empty one among them */
+  struct iovec iov[] = {{whole, 3}, {whole + 3, 0}, {whole + 3, 4000}, {whole + 4003, 4998}};
+  wal_record_t split = {.type = 9, .len = sizeof whole, .iov = iov, .iovcnt = 4};
+  wal_record_t plain = {.type = 8, .data = whole, .len = 5};
+  wal_record_t group[2] = {plain, split};
+  char err[256] = "";
+  ASSERT_OK(wal_append(w, &split, 1, NULL, NULL, err, sizeof err));
+  ASSERT_OK(wal_append(w, group, 2, NULL, NULL, err, sizeof err));
+  recs_t model = {0};
+  recs_push(&model, 1, 9, whole, sizeof whole);
+  recs_push(&model, 2, 8, whole, 5);
+  recs_push(&model, 3, 9, whole, sizeof whole);
+  wal_close(w);
+  w = open_ok(dir, &o, NULL);
+  expect_replay(w, 0, &model);
+  /* pieces that do not add up to len are refused, and use no seq */
+  wal_record_t short_by_one = split;
+  short_by_one.len = sizeof whole + 1;
+  ASSERT_EQ_INT(wal_append(w, &short_by_one, 1, NULL, NULL, err, sizeof err), AKIDB_EINVAL);
+  ASSERT_STR_CONTAINS(err, "pieces");
+  struct iovec hole[] = {{NULL, 4}};
+  wal_record_t no_memory = {.type = 1, .len = 4, .iov = hole, .iovcnt = 1};
+  ASSERT_EQ_INT(wal_append(w, &no_memory, 1, NULL, NULL, err, sizeof err), AKIDB_EINVAL);
+  uint64_t first = 0;
+  ASSERT_OK(wal_append(w, &plain, 1, &first, NULL, err, sizeof err));
+  ASSERT_EQ_U64(first, 4);
+  wal_close(w);
+  recs_free(&model);
+}
+
 static void test_wal_open_refuses_bad_arguments(void) {
   char dir[4200];
   wal_t *w = NULL;
@@ -1179,6 +1218,7 @@ CHECK_MAIN(CHECK_CASE(test_wal_replay_returns_groups_in_order),
            CHECK_CASE(test_wal_min_next_seq_starts_an_empty_log),
            CHECK_CASE(test_wal_min_next_seq_above_records_skips_ahead),
            CHECK_CASE(test_wal_append_refuses_invalid_groups),
+           CHECK_CASE(test_wal_record_in_pieces_replays_as_one_payload),
            CHECK_CASE(test_wal_open_refuses_bad_arguments),
            CHECK_CASE(test_wal_second_open_is_refused_while_open),
            CHECK_CASE(test_wal_replay_stops_on_callback_error),
