@@ -88,6 +88,7 @@ typedef struct {
   const char *tmp;
   bool quick;
   bool ingest_only;   /* the ingest rows alone (no search collection, no search rows) */
+  bool search_only;   /* the search rows alone (no ingest rows) */
   uint32_t clients;   /* concurrent clients of the ingest and closed-loop rows */
   uint32_t window;    /* stream: batches sent and not yet acknowledged, at most */
   double duration_s;  /* closed loop: per row */
@@ -1063,8 +1064,9 @@ static void write_report(const report_t *rep, const options_t *o) {
   fprintf(f, "# gRPC benchmark: AkiDB over gRPC beside REST\n\n");
   fprintf(f, "- Date: %s%s%s\n", date,
           o->quick ? " — **--quick smoke run, not the real figures**" : "",
-          o->ingest_only ? " — **--ingest-only: no search rows, so their targets are not judged**"
-                         : "");
+          o->ingest_only   ? " — **--ingest-only: no search rows, so their targets are not judged**"
+          : o->search_only ? " — **--search-only: no ingest rows, so their targets are not judged**"
+                           : "");
   fprintf(f, "- Command: `%s`\n", o->command);
   fprintf(f, "- Machine: %s, %ld cores online; %s. **The server and the clients share these "
              "cores** (loopback TCP).\n",
@@ -1124,11 +1126,13 @@ static void usage(FILE *out) {
   fprintf(out,
           "usage: grpc --akidb PATH [--out FILE] [--quick] [--tmp DIR] [--clients N]\n"
           "            [--window N] [--duration S] [--repeat N] [--ingest-repeat N]\n"
-          "            [--ingest-768 N] [--grpc-client h2|core] [--ingest-only]\n"
+          "            [--ingest-768 N] [--grpc-client h2|core]\n"
+          "            [--ingest-only | --search-only]\n"
           "  --akidb PATH       the akidb program to start (`akidb serve`, built with gRPC)\n"
           "  --out FILE         report (default bench/results/grpc.md)\n"
           "  --quick            10k points, 200 queries, 1 s closed loops, 1 run: a smoke run\n"
           "  --ingest-only      the ingest rows alone: no search collection, no search rows\n"
+          "  --search-only      the search rows alone: no ingest rows\n"
           "  --tmp DIR          scratch data directory parent (default %s)\n"
           "  --clients N        concurrent clients of the ingest and closed-loop rows (default 4)\n"
           "  --window N         stream: unacknowledged batches at most (default 4)\n"
@@ -1164,6 +1168,9 @@ static void parse_options(int argc, char **argv, options_t *o) {
     } else if (strcmp(a, "--ingest-only") == 0) {
       o->ingest_only = true;
       takes = false;
+    } else if (strcmp(a, "--search-only") == 0) {
+      o->search_only = true;
+      takes = false;
     } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage(stdout);
       exit(0);
@@ -1194,7 +1201,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
   if (o->ingest_repeat == 0) o->ingest_repeat = o->quick ? 1 : 3;
   if (o->ingest_768 == 0) o->ingest_768 = o->quick ? 5000 : 50000;
   if (!o->akidb || o->clients < 1 || o->clients > 64 || o->window < 1 || o->duration_s <= 0 ||
-      o->repeat > MAX_RUNS || o->ingest_repeat > MAX_RUNS) {
+      o->repeat > MAX_RUNS || o->ingest_repeat > MAX_RUNS || (o->ingest_only && o->search_only)) {
     usage(stderr);
     exit(2);
   }
@@ -1403,8 +1410,10 @@ int main(int argc, char **argv) {
   dataset_encode(&d768, &api);
   rep.encode_s = (lg_now_us() - t) / 1e6;
 
-  run_ingest(&api, &g_server, &o, &rep, &d128);
-  run_ingest(&api, &g_server, &o, &rep, &d768);
+  if (!o.search_only) {
+    run_ingest(&api, &g_server, &o, &rep, &d128);
+    run_ingest(&api, &g_server, &o, &rep, &d768);
+  }
   if (o.ingest_only) goto stop;
   rep.load_s_128 = load_collection(&api, &g_server, &o, &d128);
   rep.load_s_768 = load_collection(&api, &g_server, &o, &d768);
