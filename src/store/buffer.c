@@ -106,7 +106,8 @@ static int chunk_room(abuf_t *b, buf_chunk_t *ch, uint32_t hi) {
     memcpy(v, ch->vecs, old_v);
     memcpy(l, ch->labels, (size_t)ch->cap * sizeof *l);
   }
-  if (b->stride > b->dim) memset((char *)v + old_v, 0, vbytes - old_v); /* padding lanes stay zero */
+  if (b->stride > b->dim) /* padding lanes stay zero; rows are written whole by append */
+    memset((char *)v + old_v, 0, vbytes - old_v);
   if (!retire(b, ch->vecs) || !retire(b, ch->labels)) {
     mem_free(b->mem, v);
     mem_free(b->mem, l);
