@@ -8,7 +8,10 @@
  *   REC_DELETE  u32 count, then per id: u32 id_len, id bytes
  *
  * One batch is one record, so the log's record framing makes it atomic.
- * Stateless.
+ * An upsert is handed to the log as pieces (codec_gather_upsert): the
+ * count and each point's lengths, id, payload and text packed into one
+ * small block, each vector taken from the caller's array, so the batch's
+ * floats are never copied before the log's write. Stateless.
  */
 #include <stdlib.h>
 #include <string.h>

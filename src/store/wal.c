@@ -17,7 +17,8 @@
  * runs. Values read without the lock are atomics.
  *
  * Durability: a group is one positional write (short writes and EINTR
- * retried) and, under WAL_SYNC_FSYNC, is acknowledged only after an
+ * retried; a record given as pieces, wal_record_t.iov, is written from
+ * where they lie, with its CRC chained over them) and, under WAL_SYNC_FSYNC, is acknowledged only after an
  * fdatasync that began after the write succeeded. Before a new segment is
  * created the old one is synced, and a new segment's header is synced
  * before its directory, so only the newest segment can have a torn tail.
