@@ -140,6 +140,16 @@ int akidb_collection_open(const char *dir, const akidb_collection_options_t *o,
  */
 int akidb_collection_close(akidb_collection_t *c, char *err, size_t errlen);
 
+/*
+ * Stops the background threads and frees everything WITHOUT a final
+ * checkpoint: for a collection whose data is about to be removed (its
+ * catalog row is gone), where a checkpoint would write every vector only
+ * to delete it. What is on disk stays as the last write left it (log and
+ * older checkpoint), so opening the directory again still recovers every
+ * acknowledged write. NULL is accepted.
+ */
+void akidb_collection_discard(akidb_collection_t *c);
+
 /* What a closed collection's directory says without opening it. */
 typedef struct {
   uint64_t disk_bytes;        /* every file of the collection, log included */

@@ -407,7 +407,7 @@ void svc_registry_drop(svc_registry_t *r, const akidb_uuid_t *id, const char *di
     pthread_cond_broadcast(&e->cv);
     pthread_mutex_unlock(&e->mu);
     wait_unused(e);
-    akidb_collection_close(c, err, sizeof err);
+    akidb_collection_discard(c); /* no final checkpoint: the files go next */
     entry_free(e);
   }
   akidb_collection_destroy(dir, err, sizeof err);

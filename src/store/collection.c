@@ -1,7 +1,7 @@
 /*
  * collection.c — a durable collection's lifecycle and its writes and point
  * reads: open (load the newest checkpoint, replay the log after it), close
- * (final checkpoint), upsert and delete (validate → one log record → wait
+ * (final checkpoint), discard (none: the data is about to go), upsert and delete (validate → one log record → wait
  * for durability → apply to memory in log order), get, count, stats.
  *
  * Durability: a batch is acknowledged only after wal_append returned, i.e.
@@ -748,6 +748,12 @@ int akidb_collection_close(akidb_collection_t *c, char *err, size_t errlen) {
   if (!atomic_load(&c->failed)) rc = akidb_collection_checkpoint(c, err, errlen);
   collection_free(c);
   return rc;
+}
+
+void akidb_collection_discard(akidb_collection_t *c) {
+  if (!c) return;
+  maintain_stop(c);
+  collection_free(c);
 }
 
 int akidb_collection_destroy(const char *dir, char *err, size_t errlen) {

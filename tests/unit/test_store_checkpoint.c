@@ -422,6 +422,41 @@ static void test_export_streams_the_state_at_one_seq(void) {
   ASSERT_OK(akidb_collection_close(c, err, sizeof err));
 }
 
+/* Discarding (a dropped collection) writes no final checkpoint, and what
+ * the log holds still opens whole: the checkpoint stays where it was and
+ * the later batches are replayed. Closing instead checkpoints them all. */
+static void test_discard_writes_no_checkpoint_and_keeps_the_log(void) {
+  char dir[4200], err[512] = "";
+  tmpdir_path(dir, sizeof dir, "akidb-ckpt", "discard");
+  akidb_collection_t *c = open_c(dir, false, NULL);
+  ASSERT_OK(upsert(c, 0, 100, 0));
+  ASSERT_OK(akidb_collection_checkpoint(c, err, sizeof err));
+  akidb_collection_stats_t st;
+  akidb_collection_stats(c, &st);
+  uint64_t ckpt_seq = st.checkpoint_seq;
+  ASSERT_OK(upsert(c, 100, 150, 1));
+  ASSERT_OK(upsert(c, 0, 10, 2));
+  ASSERT_OK(delete_one(c, 20));
+  akidb_collection_discard(c);
+
+  akidb_open_report_t rep;
+  c = open_c(dir, false, &rep);
+  ASSERT_EQ_U64(rep.checkpoint_seq, ckpt_seq); /* no checkpoint was written */
+  ASSERT_EQ_U64(rep.checkpoint_points, 100);
+  ASSERT_EQ_U64(rep.replayed_records, 3);
+  ASSERT_EQ_U64(akidb_collection_count(c), 149);
+  ASSERT_EQ_INT(version_of(c, 5), 2);
+  ASSERT_EQ_INT(version_of(c, 20), -1);
+  ASSERT_EQ_INT(version_of(c, 120), 1);
+  ASSERT_OK(akidb_collection_close(c, err, sizeof err));
+  c = open_c(dir, false, &rep);
+  ASSERT_EQ_U64(rep.replayed_records, 0); /* close did checkpoint */
+  ASSERT_EQ_U64(akidb_collection_count(c), 149);
+  akidb_collection_discard(NULL);
+  ASSERT_OK(akidb_collection_close(c, err, sizeof err));
+}
+
 CHECK_MAIN(CHECK_CASE(test_upsert_does_not_wait_for_checkpoint),
            CHECK_CASE(test_checkpoints_under_writes_keep_exact_state),
-           CHECK_CASE(test_export_streams_the_state_at_one_seq))
+           CHECK_CASE(test_export_streams_the_state_at_one_seq),
+           CHECK_CASE(test_discard_writes_no_checkpoint_and_keeps_the_log))
