@@ -87,8 +87,9 @@ typedef struct {
   const char *out;
   const char *tmp;
   bool quick;
-  bool ingest_only;   /* the ingest rows alone (no search collection, no search rows) */
-  bool search_only;   /* the search rows alone (no ingest rows) */
+  /* which rows run: all; the ingest rows alone (no search collection);
+   * the search rows alone */
+  enum { ROWS_ALL, ROWS_INGEST, ROWS_SEARCH } rows;
   uint32_t clients;   /* concurrent clients of the ingest and closed-loop rows */
   uint32_t window;    /* stream: batches sent and not yet acknowledged, at most */
   double duration_s;  /* closed loop: per row */
@@ -1064,8 +1065,8 @@ static void write_report(const report_t *rep, const options_t *o) {
   fprintf(f, "# gRPC benchmark: AkiDB over gRPC beside REST\n\n");
   fprintf(f, "- Date: %s%s%s\n", date,
           o->quick ? " — **--quick smoke run, not the real figures**" : "",
-          o->ingest_only   ? " — **--ingest-only: no search rows, so their targets are not judged**"
-          : o->search_only ? " — **--search-only: no ingest rows, so their targets are not judged**"
+          o->rows == ROWS_INGEST   ? " — **--ingest-only: no search rows, so their targets are not judged**"
+          : o->rows == ROWS_SEARCH ? " — **--search-only: no ingest rows, so their targets are not judged**"
                            : "");
   fprintf(f, "- Command: `%s`\n", o->command);
   fprintf(f, "- Machine: %s, %ld cores online; %s. **The server and the clients share these "
@@ -1165,11 +1166,13 @@ static void parse_options(int argc, char **argv, options_t *o) {
     if (strcmp(a, "--quick") == 0) {
       o->quick = true;
       takes = false;
-    } else if (strcmp(a, "--ingest-only") == 0) {
-      o->ingest_only = true;
-      takes = false;
-    } else if (strcmp(a, "--search-only") == 0) {
-      o->search_only = true;
+    } else if (strcmp(a, "--ingest-only") == 0 || strcmp(a, "--search-only") == 0) {
+      int want = strcmp(a, "--ingest-only") == 0 ? ROWS_INGEST : ROWS_SEARCH;
+      if (o->rows != ROWS_ALL && (int)o->rows != want) { /* both: nothing would run */
+        usage(stderr);
+        exit(2);
+      }
+      o->rows = want;
       takes = false;
     } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       usage(stdout);
@@ -1201,7 +1204,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
   if (o->ingest_repeat == 0) o->ingest_repeat = o->quick ? 1 : 3;
   if (o->ingest_768 == 0) o->ingest_768 = o->quick ? 5000 : 50000;
   if (!o->akidb || o->clients < 1 || o->clients > 64 || o->window < 1 || o->duration_s <= 0 ||
-      o->repeat > MAX_RUNS || o->ingest_repeat > MAX_RUNS || (o->ingest_only && o->search_only)) {
+      o->repeat > MAX_RUNS || o->ingest_repeat > MAX_RUNS) {
     usage(stderr);
     exit(2);
   }
@@ -1410,11 +1413,11 @@ int main(int argc, char **argv) {
   dataset_encode(&d768, &api);
   rep.encode_s = (lg_now_us() - t) / 1e6;
 
-  if (!o.search_only) {
+  if (o.rows != ROWS_SEARCH) {
     run_ingest(&api, &g_server, &o, &rep, &d128);
     run_ingest(&api, &g_server, &o, &rep, &d768);
   }
-  if (o.ingest_only) goto stop;
+  if (o.rows == ROWS_INGEST) goto stop;
   rep.load_s_128 = load_collection(&api, &g_server, &o, &d128);
   rep.load_s_768 = load_collection(&api, &g_server, &o, &d768);
   rep.settle_s = sp_wait_settled(&g_server);

@@ -219,7 +219,8 @@ void store_remove_point(akidb_collection_t *c, point_rec_t *r) {
   else free(r);
 }
 
-/* Prepares (checks, normalises) the vectors of a decoded upsert record. */
+/* Decodes an upsert record into points whose vectors are aligned, checked
+ * and normalised copies in *vecs_out (each pts[i].vector points at its row). */
 static int prepare_batch(akidb_collection_t *c, const void *data, size_t len,
                          akidb_point_t **pts_out, float **vecs_out, uint32_t *n_out) {
   codec_reader_t r;
@@ -235,6 +236,7 @@ static int prepare_batch(akidb_collection_t *c, const void *data, size_t len,
     else {
       memcpy(row, raw, (size_t)c->dim * 4); /* the record's bytes may be unaligned */
       if (metric_prepare(c->opt.index.metric, row, row, c->dim)) rc = AKIDB_ECORRUPT;
+      pts[i].vector = row;
     }
   }
   akidb_point_t spare;
@@ -296,7 +298,6 @@ int store_apply_upsert(akidb_collection_t *c, const void *data, size_t len, char
     SAY("an upsert record is malformed");
     return rc;
   }
-  for (uint32_t i = 0; i < n; i++) pts[i].vector = vecs + (size_t)i * c->buf.stride;
   rc = apply_points(c, pts, n, false, err, errlen);
   free(pts);
   free(vecs);
