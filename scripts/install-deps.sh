@@ -28,7 +28,9 @@ if [ "${1:-}" != "--server" ]; then
     python3-numpy python3-boto3 clang
     # gRPC: the C core the transport will link, and the Python stubs of
     # tests/integration/grpc_stubs.py (protoc, grpc_python_plugin, grpcio).
-    libgrpc-dev protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
+    # libabsl-dev: src/grpc/absl_mode.cc sets an option of abseil, the C core's
+    # C++ base library (libgrpc-dev pulls it in too).
+    libgrpc-dev libabsl-dev protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
     # The offline checks of deploy/ (tests/deploy): YAML lint, `docker-compose
     # config` (Debian's compose 1.29, no engine needed).
     yamllint docker-compose

@@ -30,8 +30,10 @@ typedef struct {
  * connections, so each network thread reads and writes its connections
  * itself. The default engine, epoll1, polls every socket of the process
  * from whichever thread polls, which leaves gRPC one core for its I/O.
- * Call before any thread starts (it sets an environment variable) and
- * before agrpc_server_start. */
+ * Also turns off abseil's lock-order tracking (grpc/absl_mode.cc), which
+ * Debian's abseil leaves on and which costs the core a global lock per
+ * lock it takes. Call before any thread starts (it sets an environment
+ * variable) and before agrpc_server_start. */
 void agrpc_prepare(void);
 
 /* Starts listening and serving (TLS when a certificate is given);

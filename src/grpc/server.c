@@ -63,6 +63,7 @@
 #define RPC_HANDOFF_NS 1000000u /* run time of the quick calls a new one may wait behind */
 #define RPC_TIME_EVERY 8       /* one quick call in this many is timed */
 #define RPC_SPIN_NS 50000      /* a worker watches the queue this long before it sleeps */
+#define RPC_IDLE_NS 20000      /* a network thread that waited this long for an event was idle */
 #define RPC_POLLERS_MAX 4      /* network threads, at most (one per core) */
 #define RPC_GATHER_KEEP (4u << 20) /* a thread's buffer for messages in several slices */
 #define RPC_SLOTS 2 /* requests kept outstanding per method (and for other paths) */
@@ -913,13 +914,19 @@ static void event_take(rpc_poller_t *p, grpc_event ev) {
 /* A network thread: polls its queue, the events that are ready first, a
  * deferred call when none is, until the queue shuts down. With no call
  * deferred it waits for the next event at once (a look without waiting
- * first would cost a system call per event for nothing). */
+ * first would cost a system call per event for nothing). A quick call
+ * whose event ended a wait of RPC_IDLE_NS or more runs at once: the thread
+ * was idle, nothing else was ready, and the look for other ready events
+ * that deferring it costs (a poll system call) would find nothing. On a
+ * connection of sequential queries that is every query. */
 static void *poll_main(void *arg) {
   rpc_poller_t *p = arg;
   util_thread_name("grpc-net");
   for (;;) {
-    gpr_timespec until = p->inline_head ? gpr_inf_past(GPR_CLOCK_MONOTONIC)
-                                        : gpr_inf_future(GPR_CLOCK_REALTIME);
+    bool wait = !p->inline_head;
+    gpr_timespec until = wait ? gpr_inf_future(GPR_CLOCK_REALTIME)
+                              : gpr_inf_past(GPR_CLOCK_MONOTONIC);
+    int64_t t0 = wait ? akidb_monotonic_ns() : 0;
     grpc_event ev = grpc_completion_queue_next(p->cq, until, NULL);
     if (ev.type == GRPC_QUEUE_TIMEOUT) {
       run_deferred(p);
@@ -927,8 +934,10 @@ static void *poll_main(void *arg) {
     }
     if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
     if (ev.type != GRPC_OP_COMPLETE) continue;
+    bool was_idle = wait && akidb_monotonic_ns() - t0 >= RPC_IDLE_NS;
     event_take(p, ev);
-    deferred_aged(p);
+    if (was_idle && p->inline_count == 1) run_deferred(p);
+    else deferred_aged(p);
   }
   gather_release();
   return NULL;
@@ -1078,7 +1087,12 @@ static bool threads_start(agrpc_server_t *s) {
   return ok && s->n_workers == RPC_WORKERS;
 }
 
-void agrpc_prepare(void) { setenv("GRPC_POLL_STRATEGY", "poll", 0); }
+void agrpc_lock_tracking_off(void); /* absl_mode.cc */
+
+void agrpc_prepare(void) {
+  setenv("GRPC_POLL_STRATEGY", "poll", 0);
+  agrpc_lock_tracking_off();
+}
 
 int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_server_t **out,
                        char *err, size_t errlen) {
