@@ -1067,7 +1067,7 @@ static void write_report(const report_t *rep, const options_t *o) {
           o->quick ? " — **--quick smoke run, not the real figures**" : "",
           o->rows == ROWS_INGEST   ? " — **--ingest-only: no search rows, so their targets are not judged**"
           : o->rows == ROWS_SEARCH ? " — **--search-only: no ingest rows, so their targets are not judged**"
-                           : "");
+                                   : "");
   fprintf(f, "- Command: `%s`\n", o->command);
   fprintf(f, "- Machine: %s, %ld cores online; %s. **The server and the clients share these "
              "cores** (loopback TCP).\n",

@@ -278,4 +278,8 @@ int rpc_page_limit_in(const Akidb__V1__PageRequest *p, akidb_svc_error_t *e);
  * or a previous page's `next` (a UUID). 0 or -1 with *e set. */
 int rpc_page_in(const Akidb__V1__PageRequest *p, akidb_page_t *page, akidb_svc_error_t *e);
 
+/* Turns off abseil's lock-order tracking for the process (absl_mode.cc,
+ * the one C++ file); agrpc_prepare calls it before the core starts. */
+void agrpc_lock_tracking_off(void);
+
 #endif /* AKIDB_RPC_INTERNAL_H */

@@ -1087,8 +1087,6 @@ static bool threads_start(agrpc_server_t *s) {
   return ok && s->n_workers == RPC_WORKERS;
 }
 
-void agrpc_lock_tracking_off(void); /* absl_mode.cc */
-
 void agrpc_prepare(void) {
   setenv("GRPC_POLL_STRATEGY", "poll", 0);
   agrpc_lock_tracking_off();

@@ -1,8 +1,9 @@
 /*
  * collection.c — a durable collection's lifecycle and its writes and point
  * reads: open (load the newest checkpoint, replay the log after it), close
- * (final checkpoint), discard (none: the data is about to go), upsert and delete (validate → one log record → wait
- * for durability → apply to memory in log order), get, count, stats.
+ * (final checkpoint), discard (none: the data is about to go), upsert and
+ * delete (validate → one log record → wait for durability → apply to
+ * memory in log order), get, count, stats.
  *
  * Durability: a batch is acknowledged only after wal_append returned, i.e.
  * it is on stable storage under the FSYNC policy. A failed log write or

@@ -18,8 +18,9 @@
  *
  * Durability: a group is one positional write (short writes and EINTR
  * retried; a record given as pieces, wal_record_t.iov, is written from
- * where they lie, with its CRC chained over them) and, under WAL_SYNC_FSYNC, is acknowledged only after an
- * fdatasync that began after the write succeeded. Before a new segment is
+ * where they lie, with its CRC chained over them) and, under
+ * WAL_SYNC_FSYNC, is acknowledged only after an fdatasync that began
+ * after the write succeeded. Before a new segment is
  * created the old one is synced, and a new segment's header is synced
  * before its directory, so only the newest segment can have a torn tail.
  * Open syncs every segment, so replayed records are durable. A failed write
