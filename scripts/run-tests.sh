@@ -2,7 +2,7 @@
 # Runs every AkiDB test stage and ends with one summary line CI can read:
 #   1. release build (-O3), all unit tests
 #   2. ASan+UBSan build, all unit tests
-#   3. ThreadSanitizer build, the tests labelled "concurrency": the
+#   3. ThreadSanitizer build, the tests labelled "concurrency" (in parallel): the
 #      concurrency unit tests, test_service, and the integration files listed
 #      in tests/integration/CMakeLists.txt against the TSan-built `akidb`
 #      (a race aborts the server and fails the test with the report)
@@ -87,7 +87,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 # same for a ctest run by hand).
 configure_build build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAKIDB_SANITIZE=thread -DAKIDB_SHARED=OFF
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp \
-  run_ctest "tsan" build/tsan -L concurrency
+  run_ctest "tsan" build/tsan -L concurrency -j "$JOBS"
 
 configure_build build/aarch64 -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
   -DCMAKE_BUILD_TYPE=Release -DAKIDB_SHARED=OFF -DAKIDB_TEST_SMALL=ON -DAKIDB_SERVER=OFF

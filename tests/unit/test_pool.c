@@ -358,6 +358,14 @@ static void test_interval_durability_syncs_on_the_pool_without_a_thread(void) {
   akidb_pool_destroy(p);
 }
 
+/* The big collection's batches of 1,000 points: 20,000 points, or 4,000 in
+ * the emulated (qemu) runs, where indexing 20,000 took 80 of the file's 90 s. */
+#ifdef AKIDB_TEST_SMALL
+enum { BIG_BATCHES = 4 };
+#else
+enum { BIG_BATCHES = 20 };
+#endif
+
 static void test_large_ingest_does_not_starve_a_small_collection(void) {
   char root[8192];
   tmpdir_path(root, sizeof root, "test_pool", "pool-fair");
@@ -367,14 +375,14 @@ static void test_large_ingest_does_not_starve_a_small_collection(void) {
   const uint32_t dim = 64;
   open_in(root, "big", p, dim, &big, exact_zero);
   open_in(root, "small", p, dim, &small, exact_zero);
-  for (int i = 0; i < 20; i++) upsert_range(big, dim, i * 1000, 1000);
+  for (int i = 0; i < BIG_BATCHES; i++) upsert_range(big, dim, i * 1000, 1000);
   upsert_range(small, dim, 0, 100);
   akidb_collection_stats_t st;
   WAIT_UNTIL((akidb_collection_stats(small, &st), st.pending == 0));
   akidb_collection_stats(big, &st);
   /* One worker, slices of 256 points taken in turns: the small collection
-   * was indexed long before the big one's 20,000 points. */
-  ASSERT_GE(st.pending, 10000);
+   * was indexed long before the big one's points: half are still waiting. */
+  ASSERT_GE(st.pending, BIG_BATCHES * 1000 / 2);
   akidb_collection_wait_indexed(big);
   akidb_collection_stats(big, &st);
   ASSERT_EQ_U64(st.pending, 0);
