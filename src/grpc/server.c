@@ -29,7 +29,9 @@
  * thread; `mu` guards the stop flags and the list of open Watch calls.
  * Durability: none of its own (the service answers writes once durable).
  */
+#include <errno.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <sched.h>
@@ -37,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1012,10 +1015,15 @@ static void pollers_finish(agrpc_server_t *s) {
   }
 }
 
-/* The core's options: the receive limit; no SO_REUSEPORT (the core's
- * default on Linux would let a second server bind the same port and take
- * half of its connections, where a bind failure is the honest answer); no
- * channelz (the core's debugging registry, which nothing here reads:
+/* The core's options: the receive limit; SO_REUSEPORT on, so that the
+ * core gives each network thread's queue a listening socket of its own (a
+ * clone bound to the same port; port_check_free keeps other servers off
+ * it). Without it the core polls the one listening socket from every
+ * network thread, and each time the thread holding it wakes for its own
+ * connections it hands it over to another, kicking it out of its poll (an
+ * eventfd write and read, and a lock both threads take): 0.7 eventfd writes
+ * and 0.9 futex calls per query in a closed loop of 4 clients (strace).
+ * No channelz (the core's debugging registry, which nothing here reads:
  * counters and a lock per call). GRPC_ARG_MINIMAL_STACK would save more,
  * but it drops the filter that enforces the receive limit. */
 static grpc_server *server_create(const agrpc_options_t *o) {
@@ -1026,12 +1034,44 @@ static grpc_server *server_create(const agrpc_options_t *o) {
   arg[0].value.integer = o->max_receive_bytes > INT_MAX ? INT_MAX : (int)o->max_receive_bytes;
   arg[1].type = GRPC_ARG_INTEGER;
   arg[1].key = (char *)GRPC_ARG_ALLOW_REUSEPORT;
-  arg[1].value.integer = 0;
+  arg[1].value.integer = 1;
   arg[2].type = GRPC_ARG_INTEGER;
   arg[2].key = (char *)GRPC_ARG_ENABLE_CHANNELZ;
   arg[2].value.integer = 0;
   grpc_channel_args args = {3, arg};
   return grpc_server_create(&args, NULL);
+}
+
+/* AKIDB_OK when nothing listens on host:port (0: a free port is chosen).
+ * The core binds its listening sockets with SO_REUSEPORT, which alone
+ * would let a second server of the same user bind the port too and take
+ * some of the connections; a bind without it, undone at once, fails with
+ * EADDRINUSE while anything listens there, another AkiDB included. */
+static int port_check_free(const char *host, uint16_t port, char *err, size_t errlen) {
+  if (port == 0) return AKIDB_OK;
+  char service[8];
+  snprintf(service, sizeof service, "%u", (unsigned)port);
+  struct addrinfo hints = {.ai_flags = AI_PASSIVE, .ai_socktype = SOCK_STREAM}, *list = NULL;
+  if (getaddrinfo(*host ? host : NULL, service, &hints, &list) != 0)
+    return AKIDB_OK; /* the core's own resolution reports it */
+  int rc = AKIDB_OK;
+  for (struct addrinfo *a = list; a && !rc; a = a->ai_next) {
+    int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue; /* an address family this host lacks: the core skips it too */
+    int one = 1;
+    /* as the core's own listeners: connections in TIME_WAIT are no obstacle */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 && errno == EADDRINUSE) {
+      snprintf(err, errlen,
+               "cannot listen for gRPC on %s:%u: the port is in use (another server listens "
+               "there); choose another with server.grpc_port, AKIDB_GRPC_PORT or --grpc-port",
+               host, (unsigned)port);
+      rc = AKIDB_EIO;
+    }
+    close(fd);
+  }
+  freeaddrinfo(list);
+  return rc;
 }
 
 /* Plain, or TLS with the certificate chain and key of the REST server. */
@@ -1115,6 +1155,7 @@ int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_ser
   snprintf(addr, sizeof addr, "%s:%u", o->host, (unsigned)o->port);
   grpc_server_credentials *creds = NULL;
   int rc = methods_register(s, err, errlen);
+  if (!rc) rc = port_check_free(o->host, o->port, err, errlen);
   if (!rc) rc = server_credentials(o, &creds, err, errlen);
   int port = rc ? 0 : grpc_server_add_http2_port(s->server, addr, creds);
   if (creds) grpc_server_credentials_release(creds);

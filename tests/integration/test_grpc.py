@@ -7,10 +7,13 @@ tenant isolation, deadlines, the message size limit, request ids.
 Needs python3-grpcio and the stubs of grpc_stubs.py.
 """
 
+import subprocess
+
 import grpc
 import pytest
 
 import client as cl
+from conftest import free_port
 
 
 
@@ -377,3 +380,33 @@ def test_a_message_over_the_gather_buffer_arrives_whole(stubs, channel, tenant):
     assert pts.Upsert(req, metadata=md, timeout=60).upserted == 600
     for p in (big[0], big[599]):
         assert stored_vector(stubs, pts, md, tenant, db, coll, p.id) == list(p.vector), p.id
+
+
+def test_a_second_server_on_the_same_grpc_port_refuses_to_start(stubs, server_factory):
+    # The gRPC listeners share their port between the network threads
+    # (SO_REUSEPORT); a second server must still not be able to join them
+    # and take some of the first one's connections.
+    first = server_factory()
+    second = server_factory(start=False, name="second-server")
+    second.grpc_port = first.grpc_port
+    second.port = free_port()
+    proc = subprocess.Popen(second.command(), env=second.environment(), cwd=str(second.root),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail("a second server started on a gRPC port that another one listens on")
+    assert proc.returncode != 0
+    assert f"cannot listen for gRPC on 127.0.0.1:{first.grpc_port}" in err, err
+    assert "in use" in err and "grpc_port" in err, err
+    # every new connection still reaches the first server
+    serving = stubs.health_pb2.HealthCheckResponse.SERVING
+    for _ in range(8):
+        with grpc.insecure_channel(f"127.0.0.1:{first.grpc_port}") as ch:
+            h = stubs.health_pb2_grpc.HealthStub(ch)
+            assert h.Check(stubs.health_pb2.HealthCheckRequest(service=""),
+                           timeout=10).status == serving
+    assert first.alive()
