@@ -3,7 +3,8 @@ tests/integration/test_grpc.py — the gRPC transport against the real
 server (started by conftest.py with --grpc-port on a free port): health,
 login and bearer credentials, points and search, REST and gRPC seeing the
 same data, errors with the status table's codes and REST's messages,
-tenant isolation, deadlines, the message size limit, request ids.
+tenant isolation, deadlines, the message size limit, request ids, and a
+second server refused on a gRPC port already in use.
 Needs python3-grpcio and the stubs of grpc_stubs.py.
 """
 
