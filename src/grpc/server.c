@@ -31,7 +31,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <sched.h>
@@ -39,7 +38,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,6 +56,7 @@
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "trace/trace.h"
+#include "util/net.h"
 #include "util/thread.h"
 
 #define RPC_WORKERS 4
@@ -1045,33 +1044,23 @@ static grpc_server *server_create(const agrpc_options_t *o) {
 /* AKIDB_OK when nothing listens on host:port (0: a free port is chosen).
  * The core binds its listening sockets with SO_REUSEPORT, which alone
  * would let a second server of the same user bind the port too and take
- * some of the connections; a bind without it, undone at once, fails with
- * EADDRINUSE while anything listens there, another AkiDB included. */
+ * some of the connections; a listening socket without it (util_listen),
+ * closed at once, fails with EADDRINUSE while anything listens there,
+ * another AkiDB included. Other failures are left to the core to report. */
 static int port_check_free(const char *host, uint16_t port, char *err, size_t errlen) {
   if (port == 0) return AKIDB_OK;
-  char service[8];
-  snprintf(service, sizeof service, "%u", (unsigned)port);
-  struct addrinfo hints = {.ai_flags = AI_PASSIVE, .ai_socktype = SOCK_STREAM}, *list = NULL;
-  if (getaddrinfo(*host ? host : NULL, service, &hints, &list) != 0)
-    return AKIDB_OK; /* the core's own resolution reports it */
-  int rc = AKIDB_OK;
-  for (struct addrinfo *a = list; a && !rc; a = a->ai_next) {
-    int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue; /* an address family this host lacks: the core skips it too */
-    int one = 1;
-    /* as the core's own listeners: connections in TIME_WAIT are no obstacle */
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 && errno == EADDRINUSE) {
-      snprintf(err, errlen,
-               "cannot listen for gRPC on %s:%u: the port is in use (another server listens "
-               "there); choose another with server.grpc_port, AKIDB_GRPC_PORT or --grpc-port",
-               host, (unsigned)port);
-      rc = AKIDB_EIO;
-    }
+  int fd, family;
+  char why[256];
+  if (util_listen(host, port, &fd, &family, why, sizeof why) == AKIDB_OK) {
     close(fd);
+    return AKIDB_OK;
   }
-  freeaddrinfo(list);
-  return rc;
+  if (errno != EADDRINUSE) return AKIDB_OK;
+  snprintf(err, errlen,
+           "cannot listen for gRPC on %s:%u: the port is in use (another server listens "
+           "there); choose another with server.grpc_port, AKIDB_GRPC_PORT or --grpc-port",
+           host, (unsigned)port);
+  return AKIDB_EIO;
 }
 
 /* Plain, or TLS with the certificate chain and key of the REST server. */

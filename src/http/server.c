@@ -54,6 +54,7 @@
 #include "http/http_internal.h"
 #include "obs/log.h"
 #include "trace/trace.h"
+#include "util/net.h"
 
 #define TLS_FILE_MAX (1u << 20)    /* a PEM file larger than this is refused */
 #define KEEP_BUFFER_MAX (1u << 20) /* per-connection buffers above this are freed after use */
@@ -590,43 +591,6 @@ int http_read_pem(const char *what, const char *path, char **out, char *err, siz
   return AKIDB_OK;
 }
 
-/* Creates, binds and listens on host:port; fills *fd and *family. */
-static int listen_on(const char *host, uint16_t port, int *fd, int *family, char *err,
-                     size_t errlen) {
-  struct addrinfo hints = {
-      .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-  struct addrinfo *res = NULL;
-  char service[8];
-  snprintf(service, sizeof service, "%u", (unsigned)port);
-  int gai = getaddrinfo(host, service, &hints, &res);
-  if (gai != 0) {
-    snprintf(err, errlen, "cannot listen on %s:%u: %s", host, (unsigned)port, gai_strerror(gai));
-    return AKIDB_EINVAL;
-  }
-  int rc = AKIDB_EIO, saved = 0;
-  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-    int s = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-    if (s < 0) {
-      saved = errno;
-      continue;
-    }
-    int one = 1;
-    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(s, ai->ai_addr, ai->ai_addrlen) == 0 && listen(s, 511) == 0) {
-      *fd = s;
-      *family = ai->ai_family;
-      rc = AKIDB_OK;
-      break;
-    }
-    saved = errno;
-    close(s);
-  }
-  freeaddrinfo(res);
-  if (rc != AKIDB_OK)
-    snprintf(err, errlen, "cannot listen on %s:%u: %s", host, (unsigned)port, strerror(saved));
-  return rc;
-}
-
 /* True when both descriptors are open and name the same socket. While `b`
  * stays open its inode cannot be reused, so this cannot be fooled. */
 static bool same_socket(int a, int b) {
@@ -692,7 +656,7 @@ int http_server_start(const http_options_t *o, akidb_service_t *svc, http_server
   }
   const char *host = o->host && *o->host ? o->host : "127.0.0.1";
   int family = AF_INET;
-  if ((rc = listen_on(host, o->port, &s->listen_fd, &family, err, errlen))) goto fail;
+  if ((rc = util_listen(host, o->port, &s->listen_fd, &family, err, errlen))) goto fail;
   s->port = bound_port(s->listen_fd);
 
   /* MHD gets its own descriptor of the socket: on a failed start it may or

@@ -20,9 +20,9 @@
  * retried; a record given as pieces, wal_record_t.iov, is written from
  * where they lie, with its CRC chained over them) and, under
  * WAL_SYNC_FSYNC, is acknowledged only after an fdatasync that began
- * after the write succeeded. Before a new segment is
- * created the old one is synced, and a new segment's header is synced
- * before its directory, so only the newest segment can have a torn tail.
+ * after the write succeeded. Before a new segment is created the old one
+ * is synced, and a new segment's header is synced before its directory,
+ * so only the newest segment can have a torn tail.
  * Open syncs every segment, so replayed records are durable. A failed write
  * (cut back to the group's start when possible) or sync makes the log
  * refuse every later append until it is reopened. WAL_SYNC_NONE skips

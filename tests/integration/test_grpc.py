@@ -403,11 +403,11 @@ def test_a_second_server_on_the_same_grpc_port_refuses_to_start(stubs, server_fa
     assert proc.returncode != 0
     assert f"cannot listen for gRPC on 127.0.0.1:{first.grpc_port}" in err, err
     assert "in use" in err and "grpc_port" in err, err
-    # every new connection still reaches the first server
-    serving = stubs.health_pb2.HealthCheckResponse.SERVING
-    for _ in range(8):
+    # every new connection still reaches the first server: a tenant only it
+    # has logs in over each of several fresh connections
+    only_first = cl.make_tenant(first, first.login_admin(), roles=("admin",))
+    u = only_first.users["admin"]
+    for _ in range(6):
         with grpc.insecure_channel(f"127.0.0.1:{first.grpc_port}") as ch:
-            h = stubs.health_pb2_grpc.HealthStub(ch)
-            assert h.Check(stubs.health_pb2.HealthCheckRequest(service=""),
-                           timeout=10).status == serving
+            grpc_login(stubs, ch, only_first.slug, u["username"], u["password"])
     assert first.alive()
