@@ -231,10 +231,12 @@ int pgp_ping(pgp_conn_t *c, char *err, size_t errlen) {
 void pgp_versions(pgp_conn_t *c, char *out, size_t len) {
   char err[256];
   PGresult *r = PQexec(c->pg, "SELECT current_setting('server_version'), "
-                              "(SELECT extversion FROM pg_extension WHERE extname = 'vector')");
+                              "(SELECT extversion FROM pg_extension WHERE extname = 'vector'), "
+                              "current_setting('shared_buffers'), current_setting('jit')");
   if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-    snprintf(out, len, "PostgreSQL %s, pgvector %s", PQgetvalue(r, 0, 0),
-             PQgetisnull(r, 0, 1) ? "(not installed)" : PQgetvalue(r, 0, 1));
+    snprintf(out, len, "PostgreSQL %s, pgvector %s (shared_buffers %s, jit %s)",
+             PQgetvalue(r, 0, 0), PQgetisnull(r, 0, 1) ? "(not installed)" : PQgetvalue(r, 0, 1),
+             PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
   else
     snprintf(out, len, "unknown");
   PQclear(r);

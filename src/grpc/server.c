@@ -63,9 +63,10 @@
 #define RPC_DEFER_EVENTS 8
 #define RPC_INLINE_MAX 8      /* quick calls waiting on the network thread, at most */
 #define RPC_HANDOFF_NS 1000000u /* run time of the quick calls a new one may wait behind */
-#define RPC_TIME_EVERY 8       /* one quick call in this many is timed */
+#define RPC_TIME_EVERY 32      /* one quick call in this many is timed, per thread */
 #define RPC_SPIN_NS 50000      /* a worker watches the queue this long before it sleeps */
 #define RPC_IDLE_NS 20000      /* a network thread that waited this long for an event was idle */
+#define RPC_LOOK_EVERY 8       /* a call alone on its thread looks for others once in this many */
 #define RPC_POLLERS_MAX 4      /* network threads, at most (one per core) */
 #define RPC_GATHER_KEEP (4u << 20) /* a thread's buffer for messages in several slices */
 #define RPC_SLOTS 2 /* requests kept outstanding per method (and for other paths) */
@@ -154,6 +155,9 @@ typedef struct {
   rpc_call_t *inline_head, *inline_tail;
   unsigned inline_count;
   unsigned inline_age; /* events seen since the oldest was queued */
+  bool draining;       /* a look found nothing more: run the queue out before polling */
+  bool look_found;     /* the last look brought another call */
+  unsigned unlooked;   /* calls run alone without a look since the last one */
 } rpc_poller_t;
 
 struct agrpc_server {
@@ -171,7 +175,6 @@ struct agrpc_server {
                                    under work_mu; the network thread peeks without it) */
   _Atomic unsigned work_queued; /* calls in the queue (read without work_mu while spinning) */
   _Atomic uint32_t quick_ns;    /* moving average of a quick call's CPU time */
-  _Atomic uint32_t quick_seen;  /* quick calls run (one in RPC_TIME_EVERY is timed) */
   uint16_t port;
   rpc_slot_t *slots;
   size_t n_slots;
@@ -534,17 +537,18 @@ static void quick_time_add(agrpc_server_t *s, int64_t ns) {
   atomic_store_explicit(&s->quick_ns, avg, memory_order_relaxed);
 }
 
-/* One quick call in RPC_TIME_EVERY is timed (the thread's CPU clock is a
- * system call). */
-static bool quick_timed(agrpc_server_t *s) {
-  return atomic_fetch_add_explicit(&s->quick_seen, 1, memory_order_relaxed) % RPC_TIME_EVERY == 0;
+/* One quick call in RPC_TIME_EVERY run by this thread is timed (the
+ * thread's CPU clock is a system call: ~3 µs on a VM). */
+static bool quick_timed(void) {
+  static _Thread_local unsigned seen;
+  return seen++ % RPC_TIME_EVERY == 0;
 }
 
 /* Runs a decoded unary call and answers it (the network thread or a worker). */
 static void unary_finish(agrpc_server_t *s, rpc_call_t *c) {
   trace_saved_t saved;
   bool traced = trace_request_attach(&c->trace, &saved);
-  bool timed = c->quick && quick_timed(s);
+  bool timed = c->quick && quick_timed();
   int64_t t0 = timed ? thread_cpu_ns() : 0;
   rpc_unary_run(s->svc, c->method, &c->unary, &c->answer);
   if (timed) quick_time_add(s, thread_cpu_ns() - t0);
@@ -913,32 +917,65 @@ static void event_take(rpc_poller_t *p, grpc_event ev) {
   }
 }
 
-/* A network thread: polls its queue, the events that are ready first, a
- * deferred call when none is, until the queue shuts down. With no call
+/* Whether a quick call that is alone on its thread runs at once, without
+ * the look for other ready events that deferring it costs (a poll system
+ * call, ~3 µs on a VM). It does when its event ended a wait of RPC_IDLE_NS
+ * or more (the thread was idle: nothing else was ready; on a connection of
+ * sequential queries that is every query), and when the last look brought
+ * no other call, but for one call in RPC_LOOK_EVERY, which looks again so
+ * that calls arriving together are still seen and handed off (defer). */
+static bool run_alone_now(rpc_poller_t *p, bool was_idle) {
+  if (p->inline_count != 1) return false;
+  if (was_idle) return true;
+  if (!p->look_found && ++p->unlooked < RPC_LOOK_EVERY) return true;
+  p->unlooked = 0;
+  return false;
+}
+
+/* The result of a look (a poll without waiting): the event it brought, if
+ * any, is taken, and remembered when it queued another call. After a look
+ * that found nothing the queued calls all run before the next poll (one
+ * look per run of calls, not one per call). */
+static void look_taken(rpc_poller_t *p, grpc_event ev) {
+  if (ev.type == GRPC_QUEUE_TIMEOUT) {
+    p->look_found = false;
+    p->draining = true;
+    return;
+  }
+  unsigned before = p->inline_count;
+  event_take(p, ev);
+  if (p->inline_count > before) p->look_found = true;
+  deferred_aged(p);
+}
+
+/* A network thread: polls its queue, the events that are ready first, the
+ * deferred calls when none is, until the queue shuts down. With no call
  * deferred it waits for the next event at once (a look without waiting
- * first would cost a system call per event for nothing). A quick call
- * whose event ended a wait of RPC_IDLE_NS or more runs at once: the thread
- * was idle, nothing else was ready, and the look for other ready events
- * that deferring it costs (a poll system call) would find nothing. On a
- * connection of sequential queries that is every query. */
+ * first would cost a system call per event for nothing); see run_alone_now
+ * for a call that need not wait for a look. */
 static void *poll_main(void *arg) {
   rpc_poller_t *p = arg;
   util_thread_name("grpc-net");
   for (;;) {
+    if (p->draining && p->inline_head) {
+      run_deferred(p);
+      continue;
+    }
+    p->draining = false;
     bool wait = !p->inline_head;
     gpr_timespec until = wait ? gpr_inf_future(GPR_CLOCK_REALTIME)
                               : gpr_inf_past(GPR_CLOCK_MONOTONIC);
     int64_t t0 = wait ? akidb_monotonic_ns() : 0;
     grpc_event ev = grpc_completion_queue_next(p->cq, until, NULL);
-    if (ev.type == GRPC_QUEUE_TIMEOUT) {
-      run_deferred(p);
+    if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
+    if (!wait) {
+      look_taken(p, ev);
       continue;
     }
-    if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
     if (ev.type != GRPC_OP_COMPLETE) continue;
-    bool was_idle = wait && akidb_monotonic_ns() - t0 >= RPC_IDLE_NS;
+    bool was_idle = akidb_monotonic_ns() - t0 >= RPC_IDLE_NS;
     event_take(p, ev);
-    if (was_idle && p->inline_count == 1) run_deferred(p);
+    if (run_alone_now(p, was_idle)) run_deferred(p);
     else deferred_aged(p);
   }
   gather_release();
@@ -1133,7 +1170,6 @@ int agrpc_server_start(const agrpc_options_t *o, akidb_service_t *svc, agrpc_ser
   atomic_init(&s->spinning, 0);
   atomic_init(&s->work_queued, 0);
   atomic_init(&s->quick_ns, 0);
-  atomic_init(&s->quick_seen, 0);
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->cv, NULL);
   pthread_mutex_init(&s->work_mu, NULL);
