@@ -2,7 +2,7 @@
 tests/integration/test_grpc.py — the gRPC transport against the real
 server (started by conftest.py with --grpc-port on a free port): health,
 login and bearer credentials, points and search, REST and gRPC seeing the
-same data, errors with the status table's codes and REST's messages,
+same data, many calls in flight at once on several connections, errors with the status table's codes and REST's messages,
 tenant isolation, deadlines, the message size limit, request ids, and a
 second server refused on a gRPC port already in use.
 Needs python3-grpcio and the stubs of grpc_stubs.py.
@@ -108,6 +108,51 @@ def test_login_upsert_search_and_rest_sees_it(stubs, channel, tenant):
                                                               metadata=md, timeout=30)
     assert who.user.username == u["username"] and who.user.tenant == tenant.slug
     assert who.credential == stubs.auth_pb2.CREDENTIAL_SESSION
+
+
+def test_many_calls_in_flight_on_several_connections_each_get_their_own_answer(stubs, server,
+                                                                                 tenant):
+    """Searches in flight at once on six connections, many per connection
+    (HTTP/2 streams), plus one SearchStream per connection: the network
+    threads queue them, run them or hand them to a worker (more than 1 ms
+    of queued work), and every answer reaches its own call, a stream's in
+    order."""
+    db = tenant.create_db()
+    coll = tenant.create_collection(db, dimension=4, metric="l2")["name"]
+    n = 40
+    tenant.upsert(db, coll, [{"id": f"q{i}", "vector": [float(i), 0.0, 0.0, 0.0]}
+                             for i in range(n)])
+    md = bearer(tenant.developer.token)
+    names = dict(tenant=tenant.slug, database=db, collection=coll)
+
+    def query(j):
+        return stubs.points_pb2.SearchRequest(vector=[j + 0.2, 0.0, 0.0, 0.0], k=2, **names)
+
+    target = f"127.0.0.1:{server.grpc_port}"
+    channels = [grpc.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+                for _ in range(6)]
+    try:
+        stubs_by_channel = [stubs.points_pb2_grpc.PointServiceStub(ch) for ch in channels]
+        streams = []
+        for c, pts in enumerate(stubs_by_channel):
+            order = [(c * 7 + i) % n for i in range(n)]
+            reqs = [stubs.points_pb2.SearchStreamRequest(search=query(j)) for j in order]
+            streams.append((order, pts.SearchStream(iter(reqs), metadata=md, timeout=120)))
+        calls = []
+        for rnd in range(5):
+            for c, pts in enumerate(stubs_by_channel):
+                for i in range(n):
+                    j = (i * 3 + c + rnd) % n
+                    calls.append((j, pts.Search.future(query(j), metadata=md, timeout=120)))
+        for j, f in calls:
+            ids = [h.id for h in f.result().results]
+            assert ids == [f"q{j}", f"q{j + 1}" if j + 1 < n else f"q{j - 1}"], (j, ids)
+        for order, stream in streams:
+            got = [a.results[0].id for a in stream]
+            assert got == [f"q{j}" for j in order]
+    finally:
+        for ch in channels:
+            ch.close()
 
 
 def test_missing_or_wrong_bearer_is_unauthenticated(stubs, channel, tenant):
