@@ -196,27 +196,73 @@ static const char *json_read_str(const char *p, const char *end, char *out, size
   return p < end ? p + 1 : NULL;
 }
 
-/* Parses a header this file wrote into info. AKIDB_ECORRUPT if it is not. */
-static int header_decode(const char *hdr, size_t len, akidb_objstore_info_t *info) {
-  if (len < LOCAL_HDR || memcmp(hdr, LOCAL_MAGIC, sizeof LOCAL_MAGIC - 1) != 0)
-    return AKIDB_ECORRUPT;
-  const char *end = hdr + LOCAL_HDR;
-  const char *p = hdr + sizeof LOCAL_MAGIC - 1;
-  unsigned long long size;
-  unsigned crc;
-  long long mtime;
-  char etag[72];
-  int used = 0;
-  if (sscanf(p, "{\"size\":%llu,\"crc32c\":\"%8x\",\"etag\":\"%70[^\"]\",\"mtime\":%lld,"
-                "\"meta\":{%n",
-             &size, &crc, etag, &mtime, &used) != 4 || used == 0)
-    return AKIDB_ECORRUPT;
+/* Skips the literal `lit` at p; NULL when [p, end) does not start with it. */
+static const char *skip_lit(const char *p, const char *end, const char *lit) {
+  size_t n = strlen(lit);
+  if (!p || (size_t)(end - p) < n || memcmp(p, lit, n) != 0) return NULL;
+  return p + n;
+}
+
+/* Reads 1 to 19 decimal digits at p into *v; NULL when there are none. */
+static const char *read_digits(const char *p, const char *end, uint64_t *v) {
+  if (!p) return NULL;
+  const char *start = p;
+  uint64_t x = 0;
+  while (p < end && *p >= '0' && *p <= '9' && p - start < 19) x = x * 10 + (uint64_t)(*p++ - '0');
+  if (p == start || (p < end && *p >= '0' && *p <= '9')) return NULL;
+  *v = x;
+  return p;
+}
+
+/* Reads exactly 8 hex digits at p into *v. */
+static const char *read_hex8(const char *p, const char *end, uint32_t *v) {
+  if (!p || end - p < 8) return NULL;
+  uint32_t x = 0;
+  for (int i = 0; i < 8; i++, p++) {
+    int d = *p >= '0' && *p <= '9' ? *p - '0'
+            : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+            : *p >= 'A' && *p <= 'F' ? *p - 'A' + 10 : -1;
+    if (d < 0) return NULL;
+    x = x << 4 | (uint32_t)d;
+  }
+  *v = x;
+  return p;
+}
+
+/* Reads the header's fixed fields, up to and including `"meta":{`. Every
+ * read stays inside [p, end): the header is not NUL-terminated (it is
+ * padded with spaces), so no string function may run over it. */
+static const char *header_fields(const char *p, const char *end, akidb_objstore_info_t *info) {
+  uint64_t size, mtime;
+  uint32_t crc;
+  size_t etag_len;
+  p = read_digits(skip_lit(p, end, "{\"size\":"), end, &size);
+  p = read_hex8(skip_lit(p, end, ",\"crc32c\":\""), end, &crc);
+  p = skip_lit(p, end, "\",\"etag\":\"");
+  if (!p) return NULL;
+  p = json_read_str(p, end, info->etag, sizeof info->etag, &etag_len);
+  if (!p || etag_len + 1 >= sizeof info->etag) return NULL;
+  p = skip_lit(p, end, ",\"mtime\":");
+  bool neg = p && p < end && *p == '-';
+  p = read_digits(p && neg ? p + 1 : p, end, &mtime);
+  p = skip_lit(p, end, ",\"meta\":{");
+  if (!p || mtime > INT64_MAX) return NULL;
   info->size = size;
   info->crc32c = crc;
   info->has_crc32c = true;
-  info->last_modified = mtime;
-  snprintf(info->etag, sizeof info->etag, "%s", etag);
-  p += used;
+  info->last_modified = neg ? -(int64_t)mtime : (int64_t)mtime;
+  return p;
+}
+
+/* Parses a header this file wrote (its first LOCAL_HDR of the len bytes at
+ * hdr, which need not be NUL-terminated) into info. AKIDB_ECORRUPT if it is
+ * not one. */
+int local_header_decode(const char *hdr, size_t len, akidb_objstore_info_t *info) {
+  if (len < LOCAL_HDR || memcmp(hdr, LOCAL_MAGIC, sizeof LOCAL_MAGIC - 1) != 0)
+    return AKIDB_ECORRUPT;
+  const char *end = hdr + LOCAL_HDR;
+  const char *p = header_fields(hdr + sizeof LOCAL_MAGIC - 1, end, info);
+  if (!p) return AKIDB_ECORRUPT;
   while (p < end && *p == '"') {
     char name[128], value[AKIDB_OBJSTORE_META_MAX];
     size_t nl, vl;
@@ -258,7 +304,7 @@ static int open_object(const char *path, const char *key, const char *what,
   }
   size_t got;
   int rc = read_all(fd, hdr, LOCAL_HDR, 0, &got) == 0 ? 0 : AKIDB_EIO;
-  if (!rc) rc = header_decode(hdr, got, info);
+  if (!rc) rc = local_header_decode(hdr, got, info);
   free(hdr);
   if (!rc && (uint64_t)st.st_size != LOCAL_HDR + info->size) rc = AKIDB_ECORRUPT;
   if (rc) {

@@ -161,6 +161,10 @@ int local_head(akidb_objstore_t *s, const char *key, akidb_objstore_info_t *info
 int local_list(akidb_objstore_t *s, const char *prefix, akidb_objstore_list_fn fn, void *ctx,
                char *err, size_t errlen);
 int local_delete(akidb_objstore_t *s, const char *key, char *err, size_t errlen);
+/* Parses the header of a local object file (the first 8 KiB of the len
+ * bytes at hdr, not NUL-terminated) into info: 0 or AKIDB_ECORRUPT. Reads
+ * nothing outside those 8 KiB. */
+int local_header_decode(const char *hdr, size_t len, akidb_objstore_info_t *info);
 
 int s3_open(akidb_objstore_t *s, char *err, size_t errlen);
 void s3_close(akidb_objstore_t *s);

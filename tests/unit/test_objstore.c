@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -169,6 +170,71 @@ static void test_local_corruption_is_detected(void) {
   ASSERT_EQ_INT(get_all(s, "c/obj", &m, err), AKIDB_ECORRUPT);
   ASSERT_STR_CONTAINS(err, "not an intact object file");
   free(m.p);
+  akidb_objstore_close(s);
+  rm_rf(d);
+  free(d);
+}
+
+/* 8 KiB that end where an unreadable page begins: a read past them faults. */
+static char *guarded_8k(void **map, size_t *map_len) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t body = (8192 + page - 1) / page * page;
+  *map_len = body + page;
+  *map = mmap(NULL, *map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_TRUE(*map != MAP_FAILED);
+  ASSERT_OK(mprotect((char *)*map + body, page, PROT_NONE));
+  return (char *)*map + body - 8192;
+}
+
+/* The header of an object file is 8 KiB padded with spaces, with no NUL:
+ * it is parsed without reading a byte past it (a string function such as
+ * sscanf would run into the next page, as a TSan run once showed by
+ * crashing), and a header cut short anywhere is refused. */
+static void test_local_header_is_read_within_its_8_kib(void) {
+  char *d = make_tmpdir();
+  akidb_objstore_t *s = open_local(d, NULL);
+  char err[512], path[512];
+  akidb_objstore_meta_t meta[] = {{"kind", "snapshot \"x\" \\y"}, {"n", "7"}};
+  gen_t g = {5, 3000};
+  akidb_objstore_put_options_t po = {-1, meta, 2};
+  ASSERT_OK(akidb_objstore_put(s, "h/obj", gen_read, &g, &po, NULL, err, sizeof err));
+  akidb_objstore_info_t want;
+  ASSERT_OK(akidb_objstore_head(s, "h/obj", &want, err, sizeof err));
+  snprintf(path, sizeof path, "%s/h/obj", d);
+  void *map;
+  size_t map_len;
+  char *hdr = guarded_8k(&map, &map_len);
+  int fd = open(path, O_RDONLY);
+  ASSERT_TRUE(fd >= 0);
+  ASSERT_EQ_INT(pread(fd, hdr, 8192, 0), 8192);
+  close(fd);
+  ASSERT_TRUE(memchr(hdr, '\0', 8192) == NULL);
+  akidb_objstore_info_t got;
+  memset(&got, 0, sizeof got);
+  ASSERT_OK(local_header_decode(hdr, 8192, &got));
+  ASSERT_EQ_U64(got.size, 3000);
+  ASSERT_EQ_U64(got.crc32c, want.crc32c);
+  ASSERT_STR_EQ(got.etag, want.etag);
+  ASSERT_EQ_U64((uint64_t)got.last_modified, (uint64_t)want.last_modified);
+  ASSERT_EQ_INT(got.nmeta, 2);
+  ASSERT_STR_EQ(got.meta[0].name, "kind");
+  ASSERT_STR_EQ(got.meta[0].value, "snapshot \"x\" \\y");
+  ASSERT_STR_EQ(got.meta[1].value, "7");
+  /* cut short at every byte of its JSON line, spaces to the end: refused */
+  size_t line = (size_t)((char *)memchr(hdr + 10, '\n', 8192 - 10) - hdr);
+  char *whole = malloc(8192);
+  ASSERT_TRUE(whole != NULL);
+  memcpy(whole, hdr, 8192);
+  for (size_t cut = 10; cut < line; cut++) {
+    memset(hdr + cut, ' ', 8192 - cut);
+    memset(&got, 0, sizeof got);
+    if (local_header_decode(hdr, 8192, &got) != AKIDB_ECORRUPT)
+      CHECK_FAIL("a header cut at byte %zu of %zu was accepted", cut, line);
+    memcpy(hdr, whole, 8192);
+  }
+  free(whole);
+  ASSERT_EQ_INT(local_header_decode(hdr, 8191, &got), AKIDB_ECORRUPT);
+  munmap(map, map_len);
   akidb_objstore_close(s);
   rm_rf(d);
   free(d);
@@ -549,6 +615,7 @@ CHECK_MAIN(CHECK_CASE(test_options_validation), CHECK_CASE(test_local_conformanc
            CHECK_CASE(test_local_abort_leaves_nothing),
            CHECK_CASE(test_local_crash_before_commit_is_invisible),
            CHECK_CASE(test_local_corruption_is_detected),
+           CHECK_CASE(test_local_header_is_read_within_its_8_kib),
            CHECK_CASE(test_local_key_conflicts_and_escapes),
            CHECK_CASE(test_backoff_is_capped_exponential_with_full_jitter),
            CHECK_CASE(test_transient_failures_are_retried_then_succeed),
