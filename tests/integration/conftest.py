@@ -388,10 +388,14 @@ def no_sanitizer_reports(request):
                     pytrace=False)
 
 
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_terminal_summary(terminalreporter):
-    # Repeated here, near the end of the output, because the failures that
-    # follow a crashed shared server can push the first report out of a
-    # CI log's visible tail.
+    # Repeated here, at the end of the output (after pytest's own short
+    # summary: this wrapper is the outermost), because the failures that
+    # follow a crashed shared server push the first report, and even a
+    # report printed before the short summary (a line per failed test), out
+    # of a CI log's visible tail. The CI of 2026-12-05 lost a TSan SEGV so.
+    yield
     if not _SESSION_PROBLEMS:
         return
     terminalreporter.section("server crashes and sanitizer reports")
