@@ -51,7 +51,8 @@ typedef struct akidb_job {
 void akidb_job_init(akidb_job_t *j, akidb_job_fn fn, void *ctx);
 
 /*
- * Starts a pool of `threads` workers (0 = one per online CPU). Errors:
+ * Starts a pool of `threads` workers (0 = one per CPU the process may run
+ * on: its affinity, e.g. a container's cpuset, else the CPUs online). Errors:
  * AKIDB_EINVAL (more than AKIDB_POOL_THREADS_MAX), AKIDB_ENOMEM (a thread
  * could not start; `err` says why).
  */

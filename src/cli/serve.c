@@ -359,10 +359,10 @@ static void log_start(const config_t *cfg) {
 #define TRIM_THRESHOLD (8 << 20)
 static void tune_allocator(void) {
 #ifdef __GLIBC__
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  long cpus = util_cpus_usable();
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD);
-  mallopt(M_ARENA_MAX, (int)(cpus < 1 ? ARENAS_PER_CPU : ARENAS_PER_CPU * cpus));
+  mallopt(M_ARENA_MAX, (int)(ARENAS_PER_CPU * cpus));
 #endif
 }
 

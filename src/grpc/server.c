@@ -1020,11 +1020,11 @@ static int methods_register(agrpc_server_t *s, char *err, size_t errlen) {
   return AKIDB_OK;
 }
 
-/* One network thread per core (at most RPC_POLLERS_MAX), each with its
- * own completion queue. */
+/* One network thread per usable core (at most RPC_POLLERS_MAX), each with
+ * its own completion queue. */
 static unsigned pollers_wanted(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n < 1 ? 1 : n > RPC_POLLERS_MAX ? RPC_POLLERS_MAX : (unsigned)n;
+  long n = util_cpus_usable();
+  return n > RPC_POLLERS_MAX ? RPC_POLLERS_MAX : (unsigned)n;
 }
 
 /* Creates the network threads' queues and registers them with the server. */

@@ -216,8 +216,8 @@ static void pool_free(akidb_pool_t *p) {
 }
 
 static uint32_t cpu_count(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n < 1 ? 1u : n > (long)AKIDB_POOL_THREADS_MAX ? AKIDB_POOL_THREADS_MAX : (uint32_t)n;
+  long n = util_cpus_usable();
+  return n > (long)AKIDB_POOL_THREADS_MAX ? AKIDB_POOL_THREADS_MAX : (uint32_t)n;
 }
 
 int akidb_pool_create(uint32_t threads, akidb_pool_t **out, char *err, size_t errlen) {

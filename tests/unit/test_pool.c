@@ -5,6 +5,7 @@
  * large ingest that does not starve a small one, and backpressure.
  */
 #include <dirent.h>
+#include <sched.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <stdatomic.h>
@@ -215,6 +216,34 @@ static void test_pool_refuses_too_many_threads(void) {
   ASSERT_EQ_INT(akidb_pool_create(AKIDB_POOL_THREADS_MAX + 1, &p, err, sizeof err), AKIDB_EINVAL);
   ASSERT_STR_CONTAINS(err, "worker_threads");
   ASSERT_TRUE(p == NULL);
+}
+
+/* A pool of "one per core" counts the cores the process may run on, not
+ * the machine's: confined to one CPU (as by a container's cpuset) it starts
+ * one worker. */
+static void test_default_pool_size_follows_the_cpu_affinity(void) {
+  cpu_set_t all, one;
+  ASSERT_OK(sched_getaffinity(0, sizeof all, &all));
+  CPU_ZERO(&one);
+  for (int c = 0; c < CPU_SETSIZE; c++)
+    if (CPU_ISSET(c, &all)) {
+      CPU_SET(c, &one);
+      break;
+    }
+  ASSERT_OK(sched_setaffinity(0, sizeof one, &one));
+  akidb_pool_t *p = NULL;
+  char err[200] = "";
+  int rc = akidb_pool_create(0, &p, err, sizeof err);
+  ASSERT_OK(sched_setaffinity(0, sizeof all, &all));
+  ASSERT_OK(rc);
+  ASSERT_EQ_INT(akidb_pool_threads(p), 1);
+  akidb_pool_destroy(p);
+  if (CPU_COUNT(&all) > 1) {
+    ASSERT_OK(akidb_pool_create(0, &p, err, sizeof err));
+    ASSERT_EQ_INT(akidb_pool_threads(p), CPU_COUNT(&all) > (int)AKIDB_POOL_THREADS_MAX
+                                             ? (int)AKIDB_POOL_THREADS_MAX : CPU_COUNT(&all));
+    akidb_pool_destroy(p);
+  }
 }
 
 /* ----------------------------------------------------- with collections -- */
@@ -437,6 +466,7 @@ CHECK_MAIN(CHECK_CASE(test_submitting_a_queued_job_runs_it_once),
            CHECK_CASE(test_job_rearming_itself_runs_again_after_the_delay),
            CHECK_CASE(test_cancel_waits_for_the_running_slice_and_refuses_more),
            CHECK_CASE(test_pool_refuses_too_many_threads),
+           CHECK_CASE(test_default_pool_size_follows_the_cpu_affinity),
            CHECK_CASE(test_threads_do_not_grow_with_collections),
            CHECK_CASE(test_default_pool_runs_only_while_collections_use_it),
            CHECK_CASE(test_large_ingest_does_not_starve_a_small_collection),
