@@ -25,8 +25,9 @@
 #               `build/bench/bench/server --akidb build/bench/akidb --tracing-only --out F`
 #   make bench-tenants  only the many-tenants benchmark (bench/results/tenants.md)
 #   make bench-grpc     gRPC beside REST against one `akidb serve`: ingest (REST, gRPC
-#               unary, gRPC streaming) and search (bench/results/grpc.md; needs the
-#               gRPC build: libgrpc-dev, protobuf-c; not part of `make bench`)
+#               unary, gRPC streaming) and search (bench/results/grpc.md; the server
+#               on half the CPUs, the clients on the rest; needs the gRPC build:
+#               libgrpc-dev, protobuf-c; not part of `make bench`)
 #   make bench-text     full-text, embedding and hybrid search through REST: Cranfield
 #               quality beside an independent BM25, the built-in embedder's MB/s,
 #               text upserts through the stand-in model server vs its ceiling,

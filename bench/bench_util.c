@@ -130,3 +130,54 @@ void bench_print_log_tail(const char *path) {
   fclose(f);
   fprintf(stderr, "--- tail of %s ---\n%s\n---\n", path, buf);
 }
+
+/* ------------------------------------------------------------ CPU lists -- */
+
+int bench_cpulist_parse(const char *s, cpu_set_t *set) {
+  CPU_ZERO(set);
+  const char *p = s;
+  while (*p) {
+    char *end;
+    long a = strtol(p, &end, 10), b = a;
+    if (end == p || a < 0) return -1;
+    p = end;
+    if (*p == '-') {
+      b = strtol(p + 1, &end, 10);
+      if (end == p + 1 || b < a) return -1;
+      p = end;
+    }
+    if (b >= CPU_SETSIZE) return -1;
+    for (long c = a; c <= b; c++) CPU_SET((int)c, set);
+    if (*p == ',') p++;
+    else if (*p) return -1;
+  }
+  return CPU_COUNT(set) > 0 ? 0 : -1;
+}
+
+void bench_cpulist_format(const cpu_set_t *set, char *out, size_t len) {
+  size_t at = 0;
+  out[0] = '\0';
+  for (int c = 0; c < CPU_SETSIZE; c++) {
+    if (!CPU_ISSET(c, set)) continue;
+    int last = c;
+    while (last + 1 < CPU_SETSIZE && CPU_ISSET(last + 1, set)) last++;
+    int n = last > c ? snprintf(out + at, at < len ? len - at : 0, "%s%d-%d", at ? "," : "", c, last)
+                     : snprintf(out + at, at < len ? len - at : 0, "%s%d", at ? "," : "", c);
+    at += n > 0 ? (size_t)n : 0;
+    c = last;
+  }
+}
+
+bool bench_cpus_split(cpu_set_t *server, cpu_set_t *clients) {
+  cpu_set_t all;
+  if (sched_getaffinity(0, sizeof all, &all) != 0 || CPU_COUNT(&all) < 2) return false;
+  int half = CPU_COUNT(&all) / 2, seen = 0;
+  CPU_ZERO(server);
+  CPU_ZERO(clients);
+  for (int c = 0; c < CPU_SETSIZE; c++) {
+    if (!CPU_ISSET(c, &all)) continue;
+    if (seen++ < half) CPU_SET(c, server);
+    else CPU_SET(c, clients);
+  }
+  return true;
+}

@@ -3,11 +3,13 @@
  * name for report headers, nearest-rank percentiles of samples, and the
  * plumbing of a driver that runs child processes: a fatal exit that runs
  * the driver's own cleanup once, checked allocation, sleeping, removing a
- * scratch tree, printing the tail of a child's log. For bench/ only.
+ * scratch tree, printing the tail of a child's log; CPU lists for placing
+ * a server and its load on separate cores. For bench/ only.
  */
 #ifndef AKIDB_BENCH_UTIL_H
 #define AKIDB_BENCH_UTIL_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -54,5 +56,17 @@ void bench_remove_tree(const char *dir);
 
 /* Prints the last 3,000 bytes of a log file to stderr (nothing if absent). */
 void bench_print_log_tail(const char *path);
+
+/* Parses a CPU list ("1", "0-3", "0,2-3") into set: 0, or -1 when it is
+ * malformed, names a CPU past CPU_SETSIZE or none at all. */
+int bench_cpulist_parse(const char *s, cpu_set_t *set);
+
+/* Writes set as a CPU list ("0-1,3") into out. */
+void bench_cpulist_format(const cpu_set_t *set, char *out, size_t len);
+
+/* Splits the CPUs this process may run on: the first half (rounded down,
+ * at least one) to server, the rest to clients. False (sets untouched)
+ * with fewer than two CPUs. */
+bool bench_cpus_split(cpu_set_t *server, cpu_set_t *clients);
 
 #endif /* AKIDB_BENCH_UTIL_H */

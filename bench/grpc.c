@@ -27,6 +27,14 @@
  * Threads: ingest and the closed loop run one thread per client (shared
  * atomic counters, results merged under a mutex); the rest is
  * single-threaded.
+ *
+ * Placement: by default the server runs on the first half of the CPUs this
+ * process may use and every thread of this driver on the other half
+ * (--server-cpus/--client-cpus to choose, --shared-cores to share them all),
+ * as a server meets clients from other machines. Sharing the cores, the
+ * clients' wake-ups land on the server's cores and preempt its threads, and
+ * where the scheduler puts them moved the same row's server CPU per query
+ * by ±25% between runs (bench/results/grpc-notes.md, session 9).
  */
 #include <errno.h>
 #include <limits.h>
@@ -97,6 +105,10 @@ typedef struct {
   uint32_t ingest_repeat; /* runs of every ingest row, interleaved */
   size_t ingest_768;  /* points per 768-d ingest row */
   gc_client_t client; /* the gRPC client of every gRPC row (the comparison rows aside) */
+  /* Where the server and this driver's client threads run: on separate
+   * CPUs (split; the default with two or more), or all on every CPU. */
+  bool shared_cores;
+  const char *server_cpus, *client_cpus; /* CPU lists given, or NULL: the split's */
   char command[2048];
 } options_t;
 
@@ -787,6 +799,7 @@ typedef struct {
   size_t n_ingest;
   search_row_t search[MAX_ROWS];
   size_t n_search;
+  char placement[512]; /* where the server and the clients ran (place_cpus) */
 } report_t;
 
 /* The row of that run (0: any run). */
@@ -1014,8 +1027,8 @@ static void write_search(FILE *f, const report_t *rep, const options_t *o) {
              "%lld).\n"
              "- CPU/query: CPU time of the server process (/proc/<pid>/stat: utime + stime, "
              "in clock ticks of 10 ms, so a row of 1,000 sequential queries counts only tens "
-             "of ticks) and of this driver (getrusage) during the row, per answered query; "
-             "both share the machine's cores. *server threads' CPU* sums the on-CPU "
+             "of ticks) and of this driver (getrusage) during the row, per answered query "
+             "(where each ran: see *Machine* above). *server threads' CPU* sums the on-CPU "
              "nanoseconds of the server's threads (/proc/<pid>/task/*/schedstat), read before "
              "the row and after its last answer while every connection (and so REST's thread "
              "per connection) is still open: nanosecond resolution, and the figure the targets "
@@ -1069,15 +1082,14 @@ static void write_report(const report_t *rep, const options_t *o) {
           : o->rows == ROWS_SEARCH ? " — **--search-only: no ingest rows, so their targets are not judged**"
                                    : "");
   fprintf(f, "- Command: `%s`\n", o->command);
-  fprintf(f, "- Machine: %s, %ld cores online; %s. **The server and the clients share these "
-             "cores** (loopback TCP).\n",
-          rep->cpu, rep->cores, rep->kernel);
+  fprintf(f, "- Machine: %s, %ld cores online; %s. Loopback TCP; %s.\n", rep->cpu, rep->cores,
+          rep->kernel, rep->placement);
   fprintf(f, "- Load average (1 min): %.2f when the run began, %.2f when it ended.\n",
           rep->load_start, rep->load_end);
   fprintf(f, "- AkiDB: `%s` (%s), started as `akidb serve --host 127.0.0.1 --port <free> "
              "--data-dir <scratch> --log-level warn` with `AKIDB_GRPC_PORT=<free>` and "
              "otherwise default settings (durability `fsync`; the gRPC server's network threads, "
-             "one per core on the C core's poll engine, and 4 workers); data directory on %s; "
+             "one per core it may run on, on the C core's poll engine, and 4 workers); data directory on %s; "
              "ready %.2f s after spawn, stopped by SIGTERM in %.2f s; server RSS %.0f MiB after "
              "loading (peak %.0f MiB).\n",
           rep->version, GRPC_BENCH_BUILD_TYPE, rep->fs, rep->ready_s, rep->shutdown_s,
@@ -1101,8 +1113,7 @@ static void write_report(const report_t *rep, const options_t *o) {
              "flow-controlled DATA, no allocation per call. The C-core client, "
              "bench/grpc_client.c on Debian's gRPC C core (libgrpc 1.51, plaintext HTTP/2, one "
              "channel with its own connection per client, registered methods, retries off), "
-             "costs more client CPU per call (the *client CPU/query* column), which the "
-             "server's cores pay too%s. Messages packed with protobuf-c from "
+             "costs more client CPU per call (the *client CPU/query* column)%s. Messages packed with protobuf-c from "
              "proto/akidb/v1.\n\n",
           gc_client_name(o->client),
           o->client == GC_CLIENT_H2 ? "except those labelled *(C-core client)* went" : "went",
@@ -1129,6 +1140,7 @@ static void usage(FILE *out) {
           "            [--window N] [--duration S] [--repeat N] [--ingest-repeat N]\n"
           "            [--ingest-768 N] [--grpc-client h2|core]\n"
           "            [--ingest-only | --search-only]\n"
+          "            [--server-cpus LIST --client-cpus LIST | --shared-cores]\n"
           "  --akidb PATH       the akidb program to start (`akidb serve`, built with gRPC)\n"
           "  --out FILE         report (default bench/results/grpc.md)\n"
           "  --quick            10k points, 200 queries, 1 s closed loops, 1 run: a smoke run\n"
@@ -1143,7 +1155,12 @@ static void usage(FILE *out) {
           "  --ingest-768 N     points per 768-d ingest row (default 50000; 5000 with --quick)\n"
           "  --grpc-client C    the gRPC client of the gRPC rows: h2 (default; bench/h2grpc.c,\n"
           "                     hand-written HTTP/2; the closed-loop search rows then also run\n"
-          "                     on the C-core client for comparison) or core (the gRPC C core)\n",
+          "                     on the C-core client for comparison) or core (the gRPC C core)\n"
+          "  --server-cpus LIST CPUs of the server, e.g. 0 or 0-1 (with --client-cpus)\n"
+          "  --client-cpus LIST CPUs of this driver's client threads (with --server-cpus);\n"
+          "                     default: the CPUs this process may use split in two, the\n"
+          "                     first half the server's\n"
+          "  --shared-cores     the server and the clients both run on every CPU\n",
           GRPC_BENCH_TMP_DEFAULT);
 }
 
@@ -1165,6 +1182,9 @@ static void parse_options(int argc, char **argv, options_t *o) {
     bool takes = true;
     if (strcmp(a, "--quick") == 0) {
       o->quick = true;
+      takes = false;
+    } else if (strcmp(a, "--shared-cores") == 0) {
+      o->shared_cores = true;
       takes = false;
     } else if (strcmp(a, "--ingest-only") == 0 || strcmp(a, "--search-only") == 0) {
       int want = strcmp(a, "--ingest-only") == 0 ? ROWS_INGEST : ROWS_SEARCH;
@@ -1189,6 +1209,8 @@ static void parse_options(int argc, char **argv, options_t *o) {
     else if (strcmp(a, "--repeat") == 0) o->repeat = (uint32_t)atoi(v);
     else if (strcmp(a, "--ingest-repeat") == 0) o->ingest_repeat = (uint32_t)atoi(v);
     else if (strcmp(a, "--ingest-768") == 0) o->ingest_768 = (size_t)atol(v);
+    else if (strcmp(a, "--server-cpus") == 0) o->server_cpus = v;
+    else if (strcmp(a, "--client-cpus") == 0) o->client_cpus = v;
     else if (strcmp(a, "--grpc-client") == 0 && strcmp(v, "h2") == 0) o->client = GC_CLIENT_H2;
     else if (strcmp(a, "--grpc-client") == 0 && strcmp(v, "core") == 0)
       o->client = GC_CLIENT_CORE;
@@ -1204,7 +1226,8 @@ static void parse_options(int argc, char **argv, options_t *o) {
   if (o->ingest_repeat == 0) o->ingest_repeat = o->quick ? 1 : 3;
   if (o->ingest_768 == 0) o->ingest_768 = o->quick ? 5000 : 50000;
   if (!o->akidb || o->clients < 1 || o->clients > 64 || o->window < 1 || o->duration_s <= 0 ||
-      o->repeat > MAX_RUNS || o->ingest_repeat > MAX_RUNS) {
+      o->repeat > MAX_RUNS || o->ingest_repeat > MAX_RUNS ||
+      !o->server_cpus != !o->client_cpus || (o->server_cpus && o->shared_cores)) {
     usage(stderr);
     exit(2);
   }
@@ -1359,6 +1382,35 @@ static void dataset_free(dataset_t *d) {
   gm_packed_free(&d->q.pbs);
 }
 
+/* Places the server (g_server, at its spawn) and this process's threads
+ * (from now on: every client thread inherits it) on their CPUs, and says
+ * where in rep->placement. */
+static void place_cpus(const options_t *o, report_t *rep) {
+  cpu_set_t srv, cli;
+  if (o->server_cpus) {
+    if (bench_cpulist_parse(o->server_cpus, &srv) || bench_cpulist_parse(o->client_cpus, &cli))
+      bench_die("--server-cpus %s / --client-cpus %s: not CPU lists (e.g. 0 or 1-3)",
+                o->server_cpus, o->client_cpus);
+  } else if (o->shared_cores || !bench_cpus_split(&srv, &cli)) {
+    snprintf(rep->placement, sizeof rep->placement,
+             "**the server and the clients share every core**%s",
+             o->shared_cores ? " (--shared-cores)" : " (fewer than two CPUs to split)");
+    return;
+  }
+  char s_list[128], c_list[128];
+  bench_cpulist_format(&srv, s_list, sizeof s_list);
+  bench_cpulist_format(&cli, c_list, sizeof c_list);
+  if (sched_setaffinity(0, sizeof cli, &cli) != 0)
+    bench_die("cannot run the clients on CPU %s: %s", c_list, strerror(errno));
+  g_server.pinned = true;
+  g_server.cpus = srv;
+  snprintf(rep->placement, sizeof rep->placement,
+           "**the server runs on CPU %s, the clients (this driver's threads) on CPU %s** "
+           "(%s), as a server meets its clients from other machines: no client preempts a "
+           "server thread, and every row pays the same cross-core wake-ups",
+           s_list, c_list, o->server_cpus ? "--server-cpus, --client-cpus" : "the default split");
+}
+
 int main(int argc, char **argv) {
   bench_fatal_init("grpc bench", cleanup);
   options_t o;
@@ -1368,6 +1420,7 @@ int main(int argc, char **argv) {
   rep.load_start = sp_load_average();
   bench_cpu_model(rep.cpu, sizeof rep.cpu);
   rep.cores = sysconf(_SC_NPROCESSORS_ONLN);
+  place_cpus(&o, &rep);
   struct utsname u;
   if (uname(&u) == 0) snprintf(rep.kernel, sizeof rep.kernel, "Linux %s", u.release);
   sp_akidb_version(o.akidb, rep.version, sizeof rep.version);

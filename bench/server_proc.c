@@ -71,6 +71,7 @@ void sp_server_start(sp_server_t *s, const char *akidb_path, const char *tmp, bo
         "AKIDB_DB_PATH", "AKIDB_DURABILITY", "AKIDB_LOG_LEVEL", "AKIDB_LOG_FORMAT"};
     for (size_t i = 0; i < sizeof inherited / sizeof *inherited; i++) unsetenv(inherited[i]);
     if (chdir(s->dir) != 0) _exit(126);
+    if (s->pinned && sched_setaffinity(0, sizeof s->cpus, &s->cpus) != 0) _exit(125);
     setenv("AKIDB_ADMIN_PASSWORD", s->password, 1);
     /* gRPC only when asked: benches run side by side and most measure REST. */
     setenv("AKIDB_GRPC_PORT", grpc_port, 1);

@@ -10,6 +10,7 @@
 #define AKIDB_BENCH_SERVER_PROC_H
 
 #include <limits.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +31,10 @@ typedef struct {
   /* Extra environment of the server ("NAME=value"; set by the caller before
    * sp_server_start, e.g. ENABLE_TRACING=true), up to SP_MAX_ENV. */
   char env[4][256];
+  /* When `pinned` (set by the caller before sp_server_start), the server
+   * runs on `cpus` only, and sizes its thread pools for them. */
+  bool pinned;
+  cpu_set_t cpus;
 } sp_server_t;
 
 /* Spawns `akidb serve --host 127.0.0.1 --port <free> --data-dir <dir>/data
