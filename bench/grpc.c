@@ -640,6 +640,110 @@ static search_row_t search_sequential(const sp_server_t *s, const char *token, c
   return row;
 }
 
+/* ------------------------------------------------ sequential, interleaved */
+
+#define SEQ_BLOCK 50 /* queries a transport runs before the next one takes over */
+#define SEQ_TRANSPORTS 3
+
+/* One transport's share of an interleaved sequential pass. */
+typedef struct {
+  client_t c;
+  double *us;
+  sl_recall_t acc;
+  search_row_t row;
+  double srv_s, thr_s, cli_s; /* server, server threads', client CPU seconds */
+  unsigned long long switches;
+} seq_lane_t;
+
+/* Runs queries [from, to) on one lane, its CPU figures read around them. */
+static void seq_block(seq_lane_t *l, const sp_server_t *s, const qset_t *q, size_t from,
+                      size_t to) {
+  char err[512];
+  long long labels[64];
+  size_t nl;
+  sp_threads_t thr0 = {0}, thr1 = {0};
+  sp_threads_read(s->pid, &thr0);
+  double srv0 = sp_proc_cpu_seconds(s->pid), cli0 = sp_self_cpu_seconds(), t0 = lg_now_us();
+  for (size_t i = from; i < to; i++) {
+    double t = lg_now_us();
+    int rc = client_query(&l->c, q, i, labels, &nl, err, sizeof err);
+    double done = lg_now_us();
+    if (rc) {
+      if (l->row.failed++ == 0) fprintf(stderr, "  search failed: %s\n", err);
+      continue;
+    }
+    l->us[l->row.ok++] = done - t;
+    sl_recall_add_labels(&l->acc, i, labels, nl);
+  }
+  l->row.seconds += (lg_now_us() - t0) / 1e6;
+  l->cli_s += sp_self_cpu_seconds() - cli0;
+  l->srv_s += sp_proc_cpu_seconds(s->pid) - srv0;
+  sp_threads_read(s->pid, &thr1);
+  double cpu_s;
+  unsigned long long cs;
+  sp_threads_delta(&thr0, &thr1, &cpu_s, &cs);
+  sp_threads_free(&thr0);
+  sp_threads_free(&thr1);
+  l->thr_s += cpu_s;
+  l->switches += cs;
+}
+
+/* One sequential client per transport (REST, gRPC unary, gRPC stream), each
+ * on its own connection and each sending every query once after a warm-up
+ * of up to 200, taking turns in blocks of SEQ_BLOCK queries (the order of
+ * the turns rotating), so that all three rows span the same seconds and a
+ * slow spell of the machine falls on each alike. Each row's CPU figures
+ * sum its own blocks. */
+static void search_sequential_interleaved(const sp_server_t *s, const char *token,
+                                          const qset_t *q, const char *dataset, long long ef,
+                                          search_row_t rows[SEQ_TRANSPORTS]) {
+  char err[512];
+  long long labels[64];
+  size_t nl, n = q->set->n_query, warm = n < 200 ? n : 200;
+  seq_lane_t lanes[SEQ_TRANSPORTS];
+  for (int t = 0; t < SEQ_TRANSPORTS; t++) {
+    seq_lane_t *l = &lanes[t];
+    memset(l, 0, sizeof *l);
+    client_open(&l->c, (transport_t)t, s, token);
+    for (size_t i = 0; i < warm; i++)
+      if (client_query(&l->c, q, i, labels, &nl, err, sizeof err))
+        bench_die("warm-up search: %s", err);
+    l->us = bench_xmalloc(n * sizeof *l->us);
+    l->acc = (sl_recall_t){.set = q->set, .k = K};
+    l->row = (search_row_t){.dataset = dataset, .dim = q->set->dim, .tr = (transport_t)t,
+                            .clients = 1, .ef = ef};
+  }
+  sp_ticks_t ticks0 = sp_cpu_ticks();
+  for (size_t b = 0, from = 0; from < n; b++, from += SEQ_BLOCK) {
+    size_t to = from + SEQ_BLOCK < n ? from + SEQ_BLOCK : n;
+    for (size_t k = 0; k < SEQ_TRANSPORTS; k++)
+      seq_block(&lanes[(b + k) % SEQ_TRANSPORTS], s, q, from, to);
+  }
+  double steal = sp_steal_since(ticks0);
+  for (int t = 0; t < SEQ_TRANSPORTS; t++) {
+    seq_lane_t *l = &lanes[t];
+    search_row_t *row = &l->row;
+    double answered = row->ok ? (double)row->ok : 1;
+    row->steal_pct = steal;
+    row->server_cpu_us = l->srv_s * 1e6 / answered;
+    row->server_thr_us = l->thr_s * 1e6 / answered;
+    row->server_cs = (double)l->switches / answered;
+    row->client_cpu_us = l->cli_s * 1e6 / answered;
+    row->qps = row->seconds > 0 ? (double)row->ok / row->seconds : 0;
+    row->us = bench_summarise(l->us, row->ok);
+    row->recall = sl_recall_value(&l->acc);
+    row->short_answers = l->acc.short_answers;
+    free(l->us);
+    client_close(&l->c);
+    rows[t] = *row;
+    printf("  search %s %s sequential: %.0f QPS, p50 %.0f us, p99 %.0f us, recall@10 %.4f, "
+           "server CPU %.0f us/query (threads %.0f), client CPU %.0f us/query\n",
+           dataset, tr_name(row->tr), row->qps, row->us.p50, row->us.p99, row->recall,
+           row->server_cpu_us, row->server_thr_us, row->client_cpu_us);
+  }
+  fflush(stdout);
+}
+
 /* The closed loop: each client sends its next query when the answer to
  * the last one arrived, for duration_s. */
 typedef struct {
@@ -1014,9 +1118,14 @@ static void write_search(FILE *f, const report_t *rep, const options_t *o) {
              "client, as the other two).\n"
              "- gRPC rows: %s%s.\n"
              "- Both through the same loop; requests encoded before timing.\n"
-             "- *sequential*: one client, one connection, one query at a time, every query "
-             "of the set once after a 200-query warm-up; latency from send to the whole "
-             "answer.\n"
+             "- *sequential*: one client per transport, one connection each, one query at "
+             "a time, every query of the set once after a 200-query warm-up; latency from "
+             "send to the whole answer. The three transports' clients take turns in blocks of "
+             "%d queries (REST, unary, stream; then unary, stream, REST; ...), so that the "
+             "three rows of a run span the same seconds and a slow spell of the machine falls "
+             "on each alike (a row of 1,000 sequential queries lasts a tenth of a second, and "
+             "one after another, the rows of a run had p99s apart by up to 1.5× with the same "
+             "transport); each row's CPU figures sum its own blocks.\n"
              "- *closed loop*: %u clients, one connection each, each sending its next query "
              "when the answer to its last one arrived, for %.0f s (after 20 warm-up queries "
              "each); QPS = answers ÷ (window start → last answer).\n"
@@ -1042,8 +1151,7 @@ static void write_search(FILE *f, const report_t *rep, const options_t *o) {
                 "(bench/grpc_client.c), run right after, for comparison; the targets are "
                 "judged on the lean client's rows"
               : "",
-          o->clients,
-          o->duration_s, rep->ef_128, rep->ef_768, o->repeat);
+          SEQ_BLOCK, o->clients, o->duration_s, rep->ef_128, rep->ef_768, o->repeat);
   fprintf(f, "| data set | transport | mode | run | QPS | p50 (ms) | p95 (ms) | p99 (ms) | max "
              "(ms) | errors | recall@10 | ef | server CPU/query (µs) | server threads' CPU/query (µs) "
              "| server context switches/query | client CPU/query (µs) | steal (%%) |\n"
@@ -1347,10 +1455,11 @@ static void run_search(sp_api_t *a, const sp_server_t *s, const options_t *o, re
   *ef_out = ef;
   for (uint32_t run = 1; run <= o->repeat; run++) {
     if (o->repeat > 1) printf("  run %u of %u\n", run, o->repeat);
-    for (transport_t tr = TR_REST; tr <= TR_STREAM && rep->n_search < MAX_ROWS; tr++) {
-      search_row_t row = search_sequential(s, a->token, &d->q, tr, d->name, ef);
-      row.run = run;
-      rep->search[rep->n_search++] = row;
+    search_row_t seq[SEQ_TRANSPORTS];
+    search_sequential_interleaved(s, a->token, &d->q, d->name, ef, seq);
+    for (int t = 0; t < SEQ_TRANSPORTS && rep->n_search < MAX_ROWS; t++) {
+      seq[t].run = run;
+      rep->search[rep->n_search++] = seq[t];
     }
     for (transport_t tr = TR_REST; tr <= TR_STREAM && rep->n_search < MAX_ROWS; tr++) {
       bench_sleep_ms(300);
