@@ -10,10 +10,12 @@
  *     one ack per durable batch); a method the server answers UNIMPLEMENTED
  *     is reported "not served";
  *   - search (k = 10) on 100k x 128 (l2) and 100k x 768 (cosine): one
- *     sequential client, then a closed loop of --clients clients (each
- *     sends its next query when the last answer arrived), over REST and
- *     gRPC unary (PointService/Search), with recall@10 against exact
- *     ground truth and the server's and the client's CPU per query;
+ *     sequential client per transport (taking turns in blocks of queries),
+ *     then a closed loop of --clients clients (each sends its next query
+ *     when the last answer arrived), over REST, gRPC unary
+ *     (PointService/Search) and gRPC streaming (SearchStream), with
+ *     recall@10 against exact ground truth and the server's and the
+ *     client's CPU per query;
  * and writes bench/results/grpc.md.
  *
  * Every request is encoded before any timing: REST JSON (server_load.c),
