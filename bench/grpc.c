@@ -590,58 +590,6 @@ static void row_threads(search_row_t *row, sp_threads_t *before, sp_threads_t *a
   row->server_cs = (double)cs / answered;
 }
 
-/* One client, one connection, one query at a time, every query once after
- * a warm-up of up to 200. */
-static search_row_t search_sequential(const sp_server_t *s, const char *token, const qset_t *q,
-                                      transport_t tr, const char *dataset, long long ef) {
-  char err[512];
-  long long labels[64];
-  size_t nl;
-  client_t c;
-  client_open(&c, tr, s, token);
-  size_t warm = q->set->n_query < 200 ? q->set->n_query : 200;
-  for (size_t i = 0; i < warm; i++)
-    if (client_query(&c, q, i, labels, &nl, err, sizeof err)) bench_die("warm-up search: %s", err);
-  size_t n = q->set->n_query;
-  double *us = bench_xmalloc(n * sizeof *us);
-  sl_recall_t acc = {.set = q->set, .k = K};
-  search_row_t row = {.dataset = dataset, .dim = q->set->dim, .tr = tr, .clients = 1, .ef = ef};
-  sp_ticks_t ticks0 = sp_cpu_ticks();
-  sp_threads_t thr0 = {0}, thr1 = {0};
-  sp_threads_read(s->pid, &thr0);
-  double srv0 = sp_proc_cpu_seconds(s->pid), cli0 = sp_self_cpu_seconds(), t0 = lg_now_us();
-  for (size_t i = 0; i < n; i++) {
-    double t = lg_now_us();
-    int rc = client_query(&c, q, i, labels, &nl, err, sizeof err);
-    double done = lg_now_us();
-    if (rc) {
-      if (row.failed++ == 0) fprintf(stderr, "  search failed: %s\n", err);
-      continue;
-    }
-    us[row.ok++] = done - t;
-    sl_recall_add_labels(&acc, i, labels, nl);
-  }
-  row.seconds = (lg_now_us() - t0) / 1e6;
-  row.steal_pct = sp_steal_since(ticks0);
-  double answered = row.ok ? (double)row.ok : 1;
-  row.server_cpu_us = (sp_proc_cpu_seconds(s->pid) - srv0) * 1e6 / answered;
-  sp_threads_read(s->pid, &thr1);
-  row_threads(&row, &thr0, &thr1, answered);
-  row.client_cpu_us = (sp_self_cpu_seconds() - cli0) * 1e6 / answered;
-  row.qps = (double)row.ok / row.seconds;
-  row.us = bench_summarise(us, row.ok);
-  row.recall = sl_recall_value(&acc);
-  row.short_answers = acc.short_answers;
-  free(us);
-  client_close(&c);
-  printf("  search %s %s sequential: %.0f QPS, p50 %.0f us, p99 %.0f us, recall@10 %.4f, "
-         "server CPU %.0f us/query, client CPU %.0f us/query\n",
-         dataset, tr_name(tr), row.qps, row.us.p50, row.us.p99, row.recall, row.server_cpu_us,
-         row.client_cpu_us);
-  fflush(stdout);
-  return row;
-}
-
 /* ------------------------------------------------ sequential, interleaved */
 
 #define SEQ_BLOCK 100 /* queries a transport runs before the next one takes over */
@@ -657,8 +605,8 @@ typedef struct {
   unsigned long long switches;
 } seq_lane_t;
 
-/* Runs queries [from, to) on one lane, its CPU figures read around them.
- * One untimed query first: the lane's connection sat idle while the others
+/* Runs queries [from, to) on one lane, its CPU figures read around them
+ * and added to the lane's. One untimed query first: the lane's connection sat idle while the others
  * took their turns, and its first answer after a pause (the server's thread
  * and the client woken from a longer sleep, cold caches) would otherwise be
  * one query in SEQ_BLOCK, right at the p99. */
@@ -696,6 +644,57 @@ static void seq_block(seq_lane_t *l, const sp_server_t *s, const qset_t *q, size
   l->switches += cs;
 }
 
+/* Opens a lane: its connection, warmed with up to 200 queries. */
+static void lane_open(seq_lane_t *l, transport_t tr, const sp_server_t *s, const char *token,
+                      const qset_t *q, const char *dataset, long long ef) {
+  char err[512];
+  long long labels[64];
+  size_t nl, n = q->set->n_query, warm = n < 200 ? n : 200;
+  memset(l, 0, sizeof *l);
+  client_open(&l->c, tr, s, token);
+  for (size_t i = 0; i < warm; i++)
+    if (client_query(&l->c, q, i, labels, &nl, err, sizeof err))
+      bench_die("warm-up search: %s", err);
+  l->us = bench_xmalloc(n * sizeof *l->us);
+  l->acc = (sl_recall_t){.set = q->set, .k = K};
+  l->row = (search_row_t){.dataset = dataset, .dim = q->set->dim, .tr = tr, .clients = 1,
+                          .ef = ef};
+}
+
+/* Closes a lane and returns its row: latency, recall and CPU per query. */
+static search_row_t lane_finish(seq_lane_t *l, double steal_pct) {
+  search_row_t *row = &l->row;
+  double answered = row->ok ? (double)row->ok : 1;
+  row->steal_pct = steal_pct;
+  row->server_cpu_us = l->srv_s * 1e6 / answered;
+  row->server_thr_us = l->thr_s * 1e6 / answered;
+  row->server_cs = (double)l->switches / answered;
+  row->client_cpu_us = l->cli_s * 1e6 / answered;
+  row->qps = row->seconds > 0 ? (double)row->ok / row->seconds : 0;
+  row->us = bench_summarise(l->us, row->ok);
+  row->recall = sl_recall_value(&l->acc);
+  row->short_answers = l->acc.short_answers;
+  free(l->us);
+  client_close(&l->c);
+  printf("  search %s %s sequential: %.0f QPS, p50 %.0f us, p99 %.0f us, recall@10 %.4f, "
+         "server CPU %.0f us/query (threads %.0f), client CPU %.0f us/query\n",
+         row->dataset, tr_name(row->tr), row->qps, row->us.p50, row->us.p99, row->recall,
+         row->server_cpu_us, row->server_thr_us, row->client_cpu_us);
+  fflush(stdout);
+  return *row;
+}
+
+/* One client, one connection, one query at a time, every query once after
+ * a warm-up of up to 200 (the ef calibration's pass). */
+static search_row_t search_sequential(const sp_server_t *s, const char *token, const qset_t *q,
+                                      transport_t tr, const char *dataset, long long ef) {
+  seq_lane_t l;
+  lane_open(&l, tr, s, token, q, dataset, ef);
+  sp_ticks_t ticks0 = sp_cpu_ticks();
+  seq_block(&l, s, q, 0, q->set->n_query);
+  return lane_finish(&l, sp_steal_since(ticks0));
+}
+
 /* One sequential client per transport (REST, gRPC unary, gRPC stream), each
  * on its own connection and each sending every query once after a warm-up
  * of up to 200, taking turns in blocks of SEQ_BLOCK queries (the order of
@@ -705,22 +704,10 @@ static void seq_block(seq_lane_t *l, const sp_server_t *s, const qset_t *q, size
 static void search_sequential_interleaved(const sp_server_t *s, const char *token,
                                           const qset_t *q, const char *dataset, long long ef,
                                           search_row_t rows[SEQ_TRANSPORTS]) {
-  char err[512];
-  long long labels[64];
-  size_t nl, n = q->set->n_query, warm = n < 200 ? n : 200;
+  size_t n = q->set->n_query;
   seq_lane_t lanes[SEQ_TRANSPORTS];
-  for (int t = 0; t < SEQ_TRANSPORTS; t++) {
-    seq_lane_t *l = &lanes[t];
-    memset(l, 0, sizeof *l);
-    client_open(&l->c, (transport_t)t, s, token);
-    for (size_t i = 0; i < warm; i++)
-      if (client_query(&l->c, q, i, labels, &nl, err, sizeof err))
-        bench_die("warm-up search: %s", err);
-    l->us = bench_xmalloc(n * sizeof *l->us);
-    l->acc = (sl_recall_t){.set = q->set, .k = K};
-    l->row = (search_row_t){.dataset = dataset, .dim = q->set->dim, .tr = (transport_t)t,
-                            .clients = 1, .ef = ef};
-  }
+  for (int t = 0; t < SEQ_TRANSPORTS; t++)
+    lane_open(&lanes[t], (transport_t)t, s, token, q, dataset, ef);
   sp_ticks_t ticks0 = sp_cpu_ticks();
   for (size_t b = 0, from = 0; from < n; b++, from += SEQ_BLOCK) {
     size_t to = from + SEQ_BLOCK < n ? from + SEQ_BLOCK : n;
@@ -728,28 +715,7 @@ static void search_sequential_interleaved(const sp_server_t *s, const char *toke
       seq_block(&lanes[(b + k) % SEQ_TRANSPORTS], s, q, from, to);
   }
   double steal = sp_steal_since(ticks0);
-  for (int t = 0; t < SEQ_TRANSPORTS; t++) {
-    seq_lane_t *l = &lanes[t];
-    search_row_t *row = &l->row;
-    double answered = row->ok ? (double)row->ok : 1;
-    row->steal_pct = steal;
-    row->server_cpu_us = l->srv_s * 1e6 / answered;
-    row->server_thr_us = l->thr_s * 1e6 / answered;
-    row->server_cs = (double)l->switches / answered;
-    row->client_cpu_us = l->cli_s * 1e6 / answered;
-    row->qps = row->seconds > 0 ? (double)row->ok / row->seconds : 0;
-    row->us = bench_summarise(l->us, row->ok);
-    row->recall = sl_recall_value(&l->acc);
-    row->short_answers = l->acc.short_answers;
-    free(l->us);
-    client_close(&l->c);
-    rows[t] = *row;
-    printf("  search %s %s sequential: %.0f QPS, p50 %.0f us, p99 %.0f us, recall@10 %.4f, "
-           "server CPU %.0f us/query (threads %.0f), client CPU %.0f us/query\n",
-           dataset, tr_name(row->tr), row->qps, row->us.p50, row->us.p99, row->recall,
-           row->server_cpu_us, row->server_thr_us, row->client_cpu_us);
-  }
-  fflush(stdout);
+  for (int t = 0; t < SEQ_TRANSPORTS; t++) rows[t] = lane_finish(&lanes[t], steal);
 }
 
 /* The closed loop: each client sends its next query when the answer to

@@ -135,15 +135,15 @@ def test_many_calls_in_flight_on_several_connections_each_get_their_own_answer(s
     channels = [grpc.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
                 for _ in range(6)]
     try:
-        stubs_by_channel = [stubs.points_pb2_grpc.PointServiceStub(ch) for ch in channels]
+        point_clients = [stubs.points_pb2_grpc.PointServiceStub(ch) for ch in channels]
         streams = []
-        for c, pts in enumerate(stubs_by_channel):
+        for c, pts in enumerate(point_clients):
             order = [(c * 7 + i) % n for i in range(n)]
             reqs = [stubs.points_pb2.SearchStreamRequest(search=query(j)) for j in order]
             streams.append((order, pts.SearchStream(iter(reqs), metadata=md, timeout=120)))
         calls = []
         for rnd in range(5):
-            for c, pts in enumerate(stubs_by_channel):
+            for c, pts in enumerate(point_clients):
                 for i in range(n):
                     j = (i * 3 + c + rnd) % n
                     calls.append((j, pts.Search.future(query(j), metadata=md, timeout=120)))
